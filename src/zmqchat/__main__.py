@@ -1,0 +1,5 @@
+"""``python -m zmqchat`` is the ``zmqchat`` command."""
+
+from zmqchat.cli import main
+
+raise SystemExit(main())

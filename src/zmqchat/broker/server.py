@@ -1,0 +1,265 @@
+"""The broker's sockets and loop: the only module of the broker that touches ZeroMQ.
+
+One thread owns the ROUTER (requests and replies) and the PUB (room events). Each turn
+of the loop drains a batch of requests, lets :class:`BrokerCore` handle them, commits
+the store once, then sends every reply and publish of the batch. The poll timeout is
+the next deadline (session expiry, parent-process check).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import os
+import resource
+import socket
+import time
+from pathlib import Path
+from typing import Final
+
+import zmq
+
+from zmqchat import __version__
+from zmqchat.broker.handlers import BrokerCore
+from zmqchat.broker.store import Store
+from zmqchat.common.config import BrokerConfig
+from zmqchat.common.protocol import MAX_FRAME_BYTES
+
+log = logging.getLogger("zmqchat.broker")
+
+# Requests handled per loop turn before committing and sending: large enough that one
+# commit covers many messages under load, small enough to keep reply latency low.
+BATCH: Final = 512
+# Queued frames per peer before ZeroMQ drops (PUB) or refuses (ROUTER) more.
+HWM: Final = 10_000
+LISTEN_BACKLOG: Final = 4096
+# How often to check that --parent-pid is alive.
+PARENT_CHECK: Final = 0.5
+LINGER_MS: Final = 1000
+
+
+class BindError(Exception):
+    """An endpoint could not be bound (port in use, bad host)."""
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft open-file limit to the hard one: each client costs two."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+class BrokerServer:
+    """Run a broker: ``BrokerServer(config).run()`` blocks until :meth:`stop`."""
+
+    def __init__(
+        self,
+        config: BrokerConfig,
+        *,
+        ready_file: str | None = None,
+        parent_pid: int | None = None,
+        context: zmq.Context[zmq.Socket[bytes]] | None = None,
+    ) -> None:
+        self.config = config
+        self.ready_file = ready_file
+        self.parent_pid = parent_pid
+        self._ctx = context or zmq.Context.instance()
+        # stop() may be called from a signal handler or another thread: a byte on a
+        # socketpair wakes the poll, which no ZeroMQ socket could do thread-safely.
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._stopping = False
+        self.router: zmq.Socket[bytes] | None = None
+        self.pub: zmq.Socket[bytes] | None = None
+        self.port = config.port
+        self.pub_port = config.pub_port
+
+    # ---------------------------------------------------------------------- set-up
+
+    def _bind(self, sock: zmq.Socket[bytes], port: int) -> int:
+        endpoint = f"tcp://{self.config.host}:{port or '*'}"
+        try:
+            sock.bind(endpoint)
+        except zmq.ZMQError as exc:
+            hint = " (is another broker running?)" if exc.errno == errno.EADDRINUSE else ""
+            raise BindError(f"cannot bind {endpoint}: {exc.strerror}{hint}") from None
+        last = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        return int(last.rsplit(":", 1)[1])
+
+    def bind(self) -> None:
+        """Create and bind both sockets; with port 0 the OS picks a free port."""
+        router = self._ctx.socket(zmq.ROUTER)
+        router.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
+        # Sending to a peer that is gone or over its HWM raises instead of silently
+        # dropping, so the loop can log it; sends use NOBLOCK to never stall.
+        router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        pub = self._ctx.socket(zmq.PUB)
+        for sock in (router, pub):
+            sock.setsockopt(zmq.LINGER, LINGER_MS)
+            sock.setsockopt(zmq.SNDHWM, HWM)
+            sock.setsockopt(zmq.RCVHWM, HWM)
+            sock.setsockopt(zmq.BACKLOG, LISTEN_BACKLOG)
+        try:
+            self.port = self._bind(router, self.config.port)
+            self.pub_port = self._bind(pub, self.config.pub_port)
+        except BindError:
+            router.close(0)
+            pub.close(0)
+            raise
+        self.router, self.pub = router, pub
+
+    def _write_ready_file(self, db: str) -> None:
+        if self.ready_file is None:
+            return
+        host = "127.0.0.1" if self.config.host in ("0.0.0.0", "*") else self.config.host
+        info = {
+            "endpoint": f"tcp://{host}:{self.port}",
+            "pub_endpoint": f"tcp://{host}:{self.pub_port}",
+            "host": host,
+            "port": self.port,
+            "pub_port": self.pub_port,
+            "pid": os.getpid(),
+            "db": db,
+        }
+        path = Path(self.ready_file)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(info))
+        tmp.replace(path)  # readers never see a half-written file
+
+    # ------------------------------------------------------------------------ loop
+
+    def stop(self) -> None:
+        """Ask the loop to shut down; safe from signal handlers and other threads."""
+        self._stopping = True
+        with contextlib.suppress(BlockingIOError, OSError):
+            self._wake_w.send(b"\x00")
+
+    def run(self) -> int:
+        """Serve until stopped; returns the process exit code."""
+        fd_limit = raise_fd_limit()
+        if self.router is None:
+            self.bind()
+        assert self.router is not None
+        assert self.pub is not None
+        store = Store(self.config.db_path, fsync=self.config.fsync)
+        core = BrokerCore(self.config, store, pub_port=self.pub_port)
+        restored = core.restore(time.monotonic())
+        store.commit()
+        log.info(
+            "zmqchat %s serving tcp://%s:%d (pub %d), store %s, %d session(s) restored, "
+            "up to %d sessions (open-file limit %d)",
+            __version__,
+            self.config.host,
+            self.port,
+            self.pub_port,
+            store.path,
+            restored,
+            core.capacity,
+            fd_limit,
+        )
+        self._write_ready_file(store.path)
+        try:
+            self._loop(core, store)
+            core.shutdown()
+            self._flush(core, store)
+            log.info("stopped")
+        finally:
+            store.close()
+            self.close()
+            if self.ready_file:
+                with contextlib.suppress(OSError):
+                    Path(self.ready_file).unlink()
+        return 0
+
+    def _loop(self, core: BrokerCore, store: Store) -> None:
+        router = self.router
+        assert router is not None
+        poller = zmq.Poller()
+        poller.register(router, zmq.POLLIN)
+        poller.register(self._wake_r.fileno(), zmq.POLLIN)
+        next_parent_check = time.monotonic() + PARENT_CHECK
+        while not self._stopping:
+            now = time.monotonic()
+            deadline = core.next_deadline()
+            if self.parent_pid is not None:
+                deadline = min(deadline or next_parent_check, next_parent_check)
+            timeout = None if deadline is None else max(0, int((deadline - now) * 1000) + 1)
+            ready = dict(poller.poll(timeout))
+            if self._wake_r.fileno() in ready:
+                with contextlib.suppress(BlockingIOError):
+                    self._wake_r.recv(4096)
+            if router in ready:
+                self._drain(core, router)
+            now = time.monotonic()
+            core.expire(now)
+            if core.out or store.dirty:
+                self._flush(core, store)
+            if self.parent_pid is not None and now >= next_parent_check:
+                next_parent_check = now + PARENT_CHECK
+                if not _alive(self.parent_pid):
+                    log.info("parent process %d is gone; stopping", self.parent_pid)
+                    self._stopping = True
+
+    def _drain(self, core: BrokerCore, router: zmq.Socket[bytes]) -> None:
+        now = time.monotonic()
+        recv = router.recv
+        handle = core.handle
+        for _ in range(BATCH):
+            try:
+                rid = recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            # Multipart messages arrive whole, so the rest can be read without waiting.
+            frame = recv()
+            if router.rcvmore:
+                while router.rcvmore:
+                    recv()
+                handle(rid, frame, now, extra_frames=True)
+            else:
+                handle(rid, frame, now)
+
+    def _flush(self, core: BrokerCore, store: Store) -> None:
+        # Durable first: an ack or a publish never leaves before its event is stored.
+        store.commit()
+        out = core.out
+        router, pub = self.router, self.pub
+        assert router is not None
+        assert pub is not None
+        for rid, body in out.replies:
+            try:
+                router.send(rid, zmq.SNDMORE | zmq.NOBLOCK)
+                router.send(body, zmq.NOBLOCK)
+            except zmq.ZMQError as exc:
+                if exc.errno == zmq.EHOSTUNREACH:
+                    log.debug("reply to %s dropped: peer gone", rid.hex())
+                elif exc.errno == zmq.EAGAIN:
+                    log.warning("reply to %s dropped: its queue is full", rid.hex())
+                else:
+                    raise
+        for topic, body in out.publishes:
+            pub.send(topic, zmq.SNDMORE)
+            pub.send(body)
+        out.clear()
+
+    def close(self) -> None:
+        for sock in (self.router, self.pub):
+            if sock is not None:
+                sock.close()
+        self.router = self.pub = None
+        self._wake_r.close()
+        self._wake_w.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,159 @@
+"""The broker's in-memory state: sessions, rooms, membership and rate buckets.
+
+Pure data structures with no I/O. The request handlers mutate them; the server loop
+asks them for the next expiry deadline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from collections.abc import Iterator
+
+from zmqchat.common.messages import ChatAck, PmAck, Ref
+
+# How many recent chat/pm acks a session remembers for de-duplicating retries. A
+# client only retries what it had in flight when its connection dropped, so this
+# bounds the window of unacknowledged requests a client may keep outstanding.
+REF_CACHE_SIZE = 1024
+
+
+class TokenBucket:
+    """A token bucket: ``burst`` tokens, refilled at ``rate`` per second."""
+
+    __slots__ = ("burst", "rate", "stamp", "tokens")
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.stamp = now
+
+    def take(self, now: float) -> bool:
+        """Spend one token if there is one; False means the caller is over the limit."""
+        tokens = self.tokens + (now - self.stamp) * self.rate
+        self.stamp = now
+        if tokens >= 1.0:
+            self.tokens = min(tokens, self.burst) - 1.0
+            return True
+        self.tokens = tokens
+        return False
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class Session:
+    """One registered user. ``rid`` is None while detached: restored from the store
+    after a broker restart and waiting for its client to ``resume``."""
+
+    sid: int
+    token: str
+    user: str
+    key: str
+    rid: bytes | None
+    last_seen: float
+    client: str | None = None
+    rooms: dict[str, None] = dataclasses.field(default_factory=dict)  # ordered set
+    bucket: TokenBucket | None = None
+    acks: OrderedDict[Ref, ChatAck | PmAck] = dataclasses.field(default_factory=OrderedDict)
+
+    def remember(self, ref: Ref, ack: ChatAck | PmAck) -> None:
+        """Keep an ack so a retry with the same ``ref`` gets it again."""
+        if ref is None:
+            return
+        self.acks[ref] = ack
+        if len(self.acks) > REF_CACHE_SIZE:
+            self.acks.popitem(last=False)
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class Room:
+    """A room with at least one member; ``seq`` is its head (last sequence number)."""
+
+    name: str
+    seq: int
+    members: dict[str, Session] = dataclasses.field(default_factory=dict)  # by user key
+
+    def member_names(self) -> list[str]:
+        return sorted((s.user for s in self.members.values()), key=str.lower)
+
+
+class BrokerState:
+    """Sessions indexed by routing id, user key and token; rooms by canonical name."""
+
+    def __init__(self) -> None:
+        self.by_rid: dict[bytes, Session] = {}
+        self.by_key: dict[str, Session] = {}
+        self.by_token: dict[str, Session] = {}
+        self.rooms: dict[str, Room] = {}
+        # Least recently active first, so expiry only looks at the front.
+        self._activity: OrderedDict[str, Session] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self.by_token)
+
+    @property
+    def attached(self) -> int:
+        return len(self.by_rid)
+
+    def add(self, session: Session) -> None:
+        self.by_key[session.key] = session
+        self.by_token[session.token] = session
+        if session.rid is not None:
+            self.by_rid[session.rid] = session
+        self._activity[session.token] = session
+
+    def remove(self, session: Session) -> None:
+        self.by_key.pop(session.key, None)
+        self.by_token.pop(session.token, None)
+        self._activity.pop(session.token, None)
+        if session.rid is not None:
+            self.by_rid.pop(session.rid, None)
+        for name in session.rooms:
+            room = self.rooms.get(name)
+            if room is not None:
+                room.members.pop(session.key, None)
+                if not room.members:
+                    del self.rooms[name]
+
+    def attach(self, session: Session, rid: bytes, now: float) -> bytes | None:
+        """Bind ``session`` to a new routing id; return the one it replaced, if any."""
+        old = session.rid
+        if old is not None:
+            self.by_rid.pop(old, None)
+        session.rid = rid
+        self.by_rid[rid] = session
+        self.touch(session, now)
+        return old if old != rid else None
+
+    def touch(self, session: Session, now: float) -> None:
+        session.last_seen = now
+        self._activity.move_to_end(session.token)
+
+    def expired(self, now: float, timeout: float) -> Iterator[Session]:
+        """Sessions idle for longer than ``timeout``, oldest first (safe to remove)."""
+        while self._activity:
+            session = next(iter(self._activity.values()))
+            if now - session.last_seen <= timeout:
+                return
+            self._activity.pop(session.token)
+            yield session
+
+    def next_expiry(self, timeout: float) -> float | None:
+        """When the least recently active session expires, or None without sessions."""
+        if not self._activity:
+            return None
+        return next(iter(self._activity.values())).last_seen + timeout
+
+    def join(self, session: Session, room: Room) -> None:
+        session.rooms[room.name] = None
+        room.members[session.key] = session
+        self.rooms[room.name] = room
+
+    def leave(self, session: Session, name: str) -> None:
+        session.rooms.pop(name, None)
+        room = self.rooms.get(name)
+        if room is not None:
+            room.members.pop(session.key, None)
+            if not room.members:
+                # Empty rooms are forgotten; the store keeps their head for next time.
+                del self.rooms[name]

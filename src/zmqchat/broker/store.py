@@ -1,0 +1,336 @@
+"""Durable state in SQLite: room events with their sequence numbers, private
+messages, sessions (so clients can resume across a broker restart) and known users.
+
+Owned by the broker thread. Writes open a transaction that the server loop commits
+once per batch of requests, before any reply or publish leaves the process, so an
+acknowledged message is on disk even if the broker is killed right after.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Any, Final
+
+import msgpack
+
+from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Ref
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION: Final = 1
+
+KIND_CHAT: Final = 0
+KIND_JOIN: Final = 1
+KIND_LEAVE: Final = 2
+_PRESENCE = {KIND_JOIN: "join", KIND_LEAVE: "leave"}
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS events (
+    id      INTEGER PRIMARY KEY,
+    room    TEXT    NOT NULL,
+    seq     INTEGER NOT NULL,
+    ts      REAL    NOT NULL,
+    kind    INTEGER NOT NULL,          -- 0 chat, 1 join, 2 leave
+    user    TEXT    NOT NULL,          -- sender, or the user of a presence event
+    text    TEXT,
+    data    BLOB,                      -- msgpack map, as the client sent it
+    reason  TEXT,
+    sid     INTEGER,                   -- sending session, for retry de-duplication
+    ref                                -- the sender's ref (int or text)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_room_seq ON events (room, seq);
+CREATE INDEX IF NOT EXISTS events_sid ON events (sid) WHERE sid IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS pms (
+    id         INTEGER PRIMARY KEY,
+    ts         REAL    NOT NULL,
+    sender     TEXT    NOT NULL,
+    sender_key TEXT    NOT NULL,
+    recipient  TEXT    NOT NULL,
+    recipient_key TEXT NOT NULL,
+    text       TEXT    NOT NULL,
+    data       BLOB,
+    sender_sid INTEGER,
+    recipient_sid INTEGER,
+    ref
+);
+CREATE INDEX IF NOT EXISTS pms_sender ON pms (sender_sid);
+CREATE INDEX IF NOT EXISTS pms_recipient ON pms (recipient_sid);
+
+CREATE TABLE IF NOT EXISTS sessions (
+    sid     INTEGER PRIMARY KEY,
+    token   TEXT    NOT NULL UNIQUE,
+    user    TEXT    NOT NULL,
+    rooms   TEXT    NOT NULL,          -- JSON list of canonical room names
+    client  TEXT,
+    created REAL    NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS users (
+    key       TEXT PRIMARY KEY,        -- lower-case name
+    name      TEXT NOT NULL,           -- as last registered
+    last_seen REAL NOT NULL
+) WITHOUT ROWID;
+"""
+
+_unpackb = msgpack.unpackb
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoredSession:
+    sid: int
+    token: str
+    user: str
+    rooms: tuple[str, ...]
+    client: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoredAck:
+    """What a chat or pm retry needs to be acked again after a broker restart."""
+
+    ref: Ref
+    room: str | None  # chat
+    seq: int | None
+    to: str | None  # pm
+    id: int | None
+    ts: float
+
+
+class StoreError(Exception):
+    """The store file can't be opened or has an unknown schema."""
+
+
+class Store:
+    """SQLite store in WAL mode. Not thread-safe: one broker thread owns it."""
+
+    def __init__(self, path: str, *, fsync: bool = False) -> None:
+        self.path = path
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a commit survives a killed process (it is in the
+            # WAL, in the OS cache); `fsync = true` also survives power loss.
+            self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, SCHEMA_VERSION):
+                raise StoreError(
+                    f"{path} has schema version {version}; this zmqchat knows {SCHEMA_VERSION}"
+                )
+            self._db.executescript(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open store {path}: {exc}") from None
+        self._in_tx = False
+
+    # ----------------------------------------------------------------- transactions
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        if not self._in_tx:
+            self._db.execute("BEGIN")
+            self._in_tx = True
+        return self._db.execute(sql, params)
+
+    @property
+    def dirty(self) -> bool:
+        """True when writes are waiting for :meth:`commit`."""
+        return self._in_tx
+
+    def commit(self) -> None:
+        """Make every write since the last commit durable."""
+        if self._in_tx:
+            self._db.execute("COMMIT")
+            self._in_tx = False
+
+    def close(self) -> None:
+        self.commit()
+        self._db.close()
+
+    # ------------------------------------------------------------------- room events
+
+    def room_head(self, room: str) -> int:
+        row = self._db.execute("SELECT MAX(seq) FROM events WHERE room = ?", (room,)).fetchone()
+        return int(row[0] or 0)
+
+    def add_chat(
+        self,
+        room: str,
+        seq: int,
+        ts: float,
+        user: str,
+        text: str,
+        data: bytes | None,
+        sid: int,
+        ref: Ref,
+    ) -> None:
+        self._write(
+            "INSERT INTO events (room, seq, ts, kind, user, text, data, sid, ref)"
+            " VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?)",
+            (room, seq, ts, user, text, data, sid, ref),
+        )
+
+    def add_presence(
+        self, room: str, seq: int, ts: float, user: str, event: str, reason: str | None
+    ) -> None:
+        kind = KIND_JOIN if event == "join" else KIND_LEAVE
+        self._write(
+            "INSERT INTO events (room, seq, ts, kind, user, reason) VALUES (?, ?, ?, ?, ?, ?)",
+            (room, seq, ts, kind, user, reason),
+        )
+
+    def room_history(
+        self, room: str, after: int | None, before: int | None, limit: int
+    ) -> tuple[list[ChatEvent | PresenceEvent], bool]:
+        """Up to ``limit`` events in ascending seq order, and whether more exist in
+        the direction of travel (newer for ``after``, older otherwise)."""
+        cols = "SELECT seq, ts, kind, user, text, data, reason FROM events WHERE room = ?"
+        params: list[Any] = [room]
+        if after is not None:
+            cols += " AND seq > ?"
+            params.append(after)
+        if before is not None:
+            cols += " AND seq < ?"
+            params.append(before)
+        ascending = after is not None
+        cols += f" ORDER BY seq {'ASC' if ascending else 'DESC'} LIMIT ?"
+        params.append(limit + 1)
+        rows = self._db.execute(cols, params).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        if not ascending:
+            rows.reverse()
+        return [_room_event(room, row) for row in rows], more
+
+    # -------------------------------------------------------------- private messages
+
+    def add_pm(
+        self,
+        ts: float,
+        sender: str,
+        recipient: str,
+        text: str,
+        data: bytes | None,
+        sender_sid: int,
+        recipient_sid: int | None,
+        ref: Ref,
+    ) -> int:
+        cur = self._write(
+            "INSERT INTO pms (ts, sender, sender_key, recipient, recipient_key, text, data,"
+            " sender_sid, recipient_sid, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                ts,
+                sender,
+                sender.lower(),
+                recipient,
+                recipient.lower(),
+                text,
+                data,
+                sender_sid,
+                recipient_sid,
+                ref,
+            ),
+        )
+        return int(cur.lastrowid or 0)
+
+    def session_pm_history(
+        self, sid: int, other_key: str, after: int | None, before: int | None, limit: int
+    ) -> tuple[list[PmEvent], bool]:
+        """Private messages session ``sid`` exchanged with user ``other_key``."""
+        sql = (
+            "SELECT id, ts, sender, recipient, text, data FROM pms"
+            " WHERE ((sender_sid = ? AND recipient_key = ?)"
+            " OR (recipient_sid = ? AND sender_key = ?))"
+        )
+        params: list[Any] = [sid, other_key, sid, other_key]
+        if after is not None:
+            sql += " AND id > ?"
+            params.append(after)
+        if before is not None:
+            sql += " AND id < ?"
+            params.append(before)
+        ascending = after is not None
+        sql += f" ORDER BY id {'ASC' if ascending else 'DESC'} LIMIT ?"
+        params.append(limit + 1)
+        rows = self._db.execute(sql, params).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        if not ascending:
+            rows.reverse()
+        return [
+            PmEvent(id=r[0], ts=r[1], sender=r[2], to=r[3], text=r[4], data=_unpack_data(r[5]))
+            for r in rows
+        ], more
+
+    # ----------------------------------------------------------------------- sessions
+
+    def add_session(
+        self, token: str, user: str, rooms: list[str], client: str | None, created: float
+    ) -> int:
+        cur = self._write(
+            "INSERT INTO sessions (token, user, rooms, client, created) VALUES (?, ?, ?, ?, ?)",
+            (token, user, json.dumps(rooms), client, created),
+        )
+        self._write(
+            "INSERT INTO users (key, name, last_seen) VALUES (?, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET name = excluded.name, last_seen = excluded.last_seen",
+            (user.lower(), user, created),
+        )
+        return int(cur.lastrowid or 0)
+
+    def set_session_rooms(self, sid: int, rooms: list[str]) -> None:
+        self._write("UPDATE sessions SET rooms = ? WHERE sid = ?", (json.dumps(rooms), sid))
+
+    def delete_session(self, sid: int) -> None:
+        self._write("DELETE FROM sessions WHERE sid = ?", (sid,))
+
+    def sessions(self) -> list[StoredSession]:
+        rows = self._db.execute("SELECT sid, token, user, rooms, client FROM sessions").fetchall()
+        out = []
+        for sid, token, user, rooms, client in rows:
+            try:
+                names = tuple(str(r) for r in json.loads(rooms))
+            except (ValueError, TypeError):
+                log.warning("session %s of %s has unreadable rooms; restoring none", sid, user)
+                names = ()
+            out.append(StoredSession(sid, token, user, names, client))
+        return out
+
+    def recent_acks(self, sid: int, limit: int) -> list[StoredAck]:
+        """The last ``limit`` chats and pms sent by a session, oldest first."""
+        chats = self._db.execute(
+            "SELECT ref, room, seq, ts FROM events WHERE sid = ? AND ref IS NOT NULL"
+            " ORDER BY id DESC LIMIT ?",
+            (sid, limit),
+        ).fetchall()
+        pms = self._db.execute(
+            "SELECT ref, recipient, id, ts FROM pms WHERE sender_sid = ? AND ref IS NOT NULL"
+            " ORDER BY id DESC LIMIT ?",
+            (sid, limit),
+        ).fetchall()
+        acks = [StoredAck(r[0], r[1], r[2], None, None, r[3]) for r in chats]
+        acks += [StoredAck(r[0], None, None, r[1], r[2], r[3]) for r in pms]
+        acks.sort(key=lambda a: a.ts)
+        return acks[-limit:]
+
+    def user_known(self, key: str) -> bool:
+        return self._db.execute("SELECT 1 FROM users WHERE key = ?", (key,)).fetchone() is not None
+
+
+def _unpack_data(blob: bytes | None) -> dict[str, Any] | None:
+    if blob is None:
+        return None
+    data: dict[str, Any] = _unpackb(blob, raw=False)
+    return data
+
+
+def _room_event(room: str, row: tuple[Any, ...]) -> ChatEvent | PresenceEvent:
+    seq, ts, kind, user, text, data, reason = row
+    if kind == KIND_CHAT:
+        return ChatEvent(room=room, seq=seq, sender=user, text=text, ts=ts, data=_unpack_data(data))
+    return PresenceEvent(room=room, seq=seq, user=user, event=_PRESENCE[kind], ts=ts, reason=reason)

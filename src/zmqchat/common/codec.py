@@ -1,0 +1,69 @@
+"""msgpack <-> maps and records; every decode failure becomes one :class:`DecodeError`.
+
+Frames are msgpack maps with str keys, packed with ``use_bin_type=True`` and unpacked
+with ``raw=False`` under explicit size limits. Nothing here ever uses pickle or eval.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+
+from zmqchat.common.messages import BrokerMessage, Record, Request, parse_message, parse_request
+from zmqchat.common.protocol import MAX_FRAME_BYTES
+from zmqchat.errors import DecodeError
+
+__all__ = ["decode", "decode_message", "decode_request", "encode"]
+
+# Strings, arrays and maps can't hold more items than the frame has bytes; the
+# explicit caps keep a hostile frame from reserving memory up front.
+_LIMITS: dict[str, int] = {
+    "max_str_len": MAX_FRAME_BYTES,
+    "max_bin_len": MAX_FRAME_BYTES,
+    "max_array_len": MAX_FRAME_BYTES,
+    "max_map_len": MAX_FRAME_BYTES // 2,
+    "max_ext_len": 0,
+}
+
+_packb = msgpack.packb
+
+
+def encode(msg: Record | dict[str, Any]) -> bytes:
+    """Pack a record (or an already built map) into one frame."""
+    if isinstance(msg, Record):
+        msg = msg.to_wire()
+    packed: bytes = _packb(msg, use_bin_type=True)
+    return packed
+
+
+def decode(frame: bytes, max_size: int | None = MAX_FRAME_BYTES) -> dict[str, Any]:
+    """Unpack one frame into a map, or raise :class:`DecodeError` saying why.
+
+    ``max_size`` guards callers that did not set MAXMSGSIZE on their socket; the
+    client raises it because broker replies such as a long ``users`` list may exceed
+    the request limit.
+    """
+    if max_size is not None and len(frame) > max_size:
+        raise DecodeError(f"frame is {len(frame)} bytes; the limit is {max_size}")
+    try:
+        msg = msgpack.unpackb(frame, raw=False, strict_map_key=True, **_LIMITS)
+    except msgpack.ExtraData:
+        raise DecodeError("frame holds more than one msgpack object") from None
+    except (ValueError, TypeError, msgpack.StackError, msgpack.FormatError) as exc:
+        # ValueError covers truncated input, invalid UTF-8 in a str and non-str map
+        # keys; TypeError an unhashable key; StackError absurd nesting.
+        raise DecodeError(f"not valid msgpack: {str(exc) or type(exc).__name__}") from None
+    if not isinstance(msg, dict):
+        raise DecodeError(f"frame is a msgpack {type(msg).__name__}, not a map")
+    return msg
+
+
+def decode_request(frame: bytes) -> Request:
+    """Decode and validate a client frame (raises ProtocolError/DecodeError)."""
+    return parse_request(decode(frame))
+
+
+def decode_message(frame: bytes, max_size: int | None = None) -> BrokerMessage:
+    """Decode a broker frame into its record (raises ProtocolError/DecodeError)."""
+    return parse_message(decode(frame, max_size))

@@ -1,0 +1,246 @@
+"""Configuration: defaults < TOML file < ``ZMQCHAT_*`` environment < command-line flags.
+
+Each setting is a dataclass field; its type drives parsing of environment strings and
+validation of TOML values, so a typo in a key or a wrong-typed value is reported with
+where it came from instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import resource
+import tomllib
+import types
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final, TypeVar, Union, get_args, get_origin, get_type_hints
+
+import platformdirs
+
+from zmqchat.common.protocol import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_PUB_PORT
+from zmqchat.errors import ConfigError
+
+APP_NAME: Final = "zmqchat"
+ENV_PREFIX: Final = "ZMQCHAT_"
+LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
+# Every client costs the broker two connections (DEALER and SUB); keep some file
+# descriptors for the store, the listening sockets and libzmq's own.
+FDS_PER_SESSION: Final = 2
+FD_RESERVE: Final = 64
+
+
+def default_data_dir() -> Path:
+    """Where the broker keeps its SQLite store unless told otherwise."""
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def default_config_dir() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def fd_session_capacity() -> int:
+    """How many sessions the open-file limit leaves room for."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        soft = 1 << 20
+    return max(1, (soft - FD_RESERVE) // FDS_PER_SESSION)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BrokerConfig:
+    """Every broker setting, with its default. See ``config/broker.toml``."""
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    pub_port: int = DEFAULT_PUB_PORT
+    db: str | None = None
+    data_dir: str | None = None
+    log_level: str = "info"
+    heartbeat: float = 5.0
+    timeout: float = 15.0
+    rate_limit: float = 200.0
+    rate_burst: int = 1000
+    max_sessions: int | None = None
+    fsync: bool = False
+
+    def __post_init__(self) -> None:
+        _check_port("port", self.port)
+        _check_port("pub_port", self.pub_port)
+        if self.port and self.port == self.pub_port:
+            raise ConfigError("port and pub_port must differ")
+        _check_level(self.log_level)
+        if self.heartbeat <= 0:
+            raise ConfigError("heartbeat must be > 0 seconds")
+        if self.timeout <= self.heartbeat:
+            raise ConfigError("timeout must be longer than heartbeat")
+        if self.rate_limit < 0:
+            raise ConfigError("rate_limit must be >= 0 (0 disables the limit)")
+        if self.rate_burst < 1:
+            raise ConfigError("rate_burst must be >= 1")
+        if self.max_sessions is not None and self.max_sessions < 1:
+            raise ConfigError("max_sessions must be >= 1")
+
+    @property
+    def db_path(self) -> str:
+        """The SQLite file: ``db`` if set, else ``zmqchat.db`` in the data dir."""
+        if self.db:
+            return self.db
+        base = Path(self.data_dir) if self.data_dir else default_data_dir()
+        return str(base / "zmqchat.db")
+
+    @property
+    def session_capacity(self) -> int:
+        limit = fd_session_capacity()
+        return min(limit, self.max_sessions) if self.max_sessions else limit
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """Settings shared by the client commands. See ``config/client.toml``."""
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    user: str | None = None
+    rooms: tuple[str, ...] = ("general",)
+    connect_timeout: float = 5.0
+    log_level: str = "warning"
+
+    def __post_init__(self) -> None:
+        _check_port("port", self.port)
+        _check_level(self.log_level)
+        if self.connect_timeout <= 0:
+            raise ConfigError("connect_timeout must be > 0 seconds")
+
+    @property
+    def endpoint(self) -> str:
+        return f"tcp://{self.host}:{self.port}"
+
+
+def _check_port(key: str, value: int) -> None:
+    if not 0 <= value <= 65535:
+        raise ConfigError(f"{key} must be between 0 and 65535, not {value}")
+
+
+def _check_level(value: str) -> None:
+    if value.lower() not in LOG_LEVELS:
+        raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
+
+
+_C = TypeVar("_C", BrokerConfig, ClientConfig)
+
+
+def load_config(
+    cls: type[_C],
+    *,
+    file: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    default_file: str | None = None,
+) -> _C:
+    """Build a config from its layers: defaults < TOML file < environment < overrides.
+
+    ``file`` is an explicit path (it must exist); otherwise ``ZMQCHAT_CONFIG`` from the
+    environment, otherwise ``default_file`` in the user config dir if it exists.
+    ``overrides`` holds command-line flags; None values mean "not given".
+    """
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    path = file or env.get(ENV_PREFIX + "CONFIG")
+    if path is None and default_file is not None:
+        candidate = default_config_dir() / default_file
+        path = str(candidate) if candidate.is_file() else None
+    if path is not None:
+        values.update(_from_toml(cls, Path(path)))
+    values.update(_from_env(cls, env))
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = _coerce(cls, key, value, "flag --" + key.replace("_", "-"))
+    try:
+        return cls(**values)
+    except TypeError as exc:  # pragma: no cover - _coerce checks every key first
+        raise ConfigError(str(exc)) from None
+
+
+def _fields(cls: type) -> dict[str, Any]:
+    hints = get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _from_toml(cls: type, path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    known = _fields(cls)
+    out = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"{path}: unknown key {key!r} (known: {', '.join(sorted(known))})")
+        out[key] = _coerce(cls, key, value, f"{path}: key {key!r}")
+    return out
+
+
+def _from_env(cls: type, env: Mapping[str, str]) -> dict[str, Any]:
+    out = {}
+    for key in _fields(cls):
+        name = ENV_PREFIX + key.upper()
+        if name in env:
+            out[key] = _coerce(cls, key, env[name], f"environment variable {name}")
+    return out
+
+
+def _coerce(cls: type, key: str, value: Any, where: str) -> Any:
+    """Convert ``value`` to the type of field ``key``; strings (env, flags) are parsed."""
+    fields = _fields(cls)
+    if key not in fields:
+        raise ConfigError(f"{where}: unknown setting {key!r}")
+    kind = fields[key]
+    optional = get_origin(kind) in (Union, types.UnionType) and type(None) in get_args(kind)
+    if optional:
+        kind = next(a for a in get_args(kind) if a is not type(None))
+        if isinstance(value, str) and value.strip().lower() in ("", "none"):
+            return None
+    try:
+        return _convert(kind, value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: {value!r} is not a valid {_describe(kind)}") from None
+
+
+def _convert(kind: Any, value: Any) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(value)
+    if kind is int:
+        if isinstance(value, bool | float):
+            raise TypeError(value)
+        return int(value)
+    if kind is float:
+        if isinstance(value, bool):
+            raise TypeError(value)
+        return float(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise TypeError(value)
+        return value
+    if get_origin(kind) is tuple:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise TypeError(value)
+        return tuple(value)
+    raise TypeError(kind)  # pragma: no cover - every field type is handled above
+
+
+def _describe(kind: Any) -> str:
+    if get_origin(kind) is tuple:
+        return "list of names"
+    return {bool: "boolean", int: "integer", float: "number", str: "string"}.get(kind, str(kind))

@@ -1,0 +1,171 @@
+"""Wire protocol v1: version, limits, error codes, name/text/data validation, topics.
+
+Pure functions over str, bytes and dicts; no sockets. The message records built on
+these rules live in :mod:`zmqchat.common.messages`; the msgpack codec in
+:mod:`zmqchat.common.codec`.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Any, Final
+
+import msgpack
+
+from zmqchat.errors import ProtocolError
+
+PROTOCOL_VERSION: Final = 1
+
+DEFAULT_HOST: Final = "127.0.0.1"
+DEFAULT_PORT: Final = 5555
+DEFAULT_PUB_PORT: Final = 5556
+
+MAX_NAME_CHARS: Final = 32
+MAX_TEXT_BYTES: Final = 4096
+MAX_DATA_BYTES: Final = 16 * 1024
+MAX_FRAME_BYTES: Final = 64 * 1024
+MAX_REF_CHARS: Final = 64
+MAX_CLIENT_CHARS: Final = 128
+HISTORY_DEFAULT_LIMIT: Final = 50
+HISTORY_MAX_LIMIT: Final = 500
+DEFAULT_ROOMS: Final = ("general",)
+
+# Broker -> client frames other than history pages are not capped by the protocol
+# (a `users` list grows with the number of users); history pages are cut to fit this.
+MAX_HISTORY_REPLY_BYTES: Final = MAX_FRAME_BYTES - 1024
+
+SYSTEM_TOPIC: Final = b"\x00"
+
+_NAME_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+class ErrorCode(StrEnum):
+    """Every ``code`` an ``error`` reply can carry."""
+
+    BAD_REQUEST = "bad_request"
+    INVALID_NAME = "invalid_name"
+    NAME_TAKEN = "name_taken"
+    AUTH_FAILED = "auth_failed"
+    UNSUPPORTED_PROTO = "unsupported_proto"
+    ALREADY_REGISTERED = "already_registered"
+    NOT_REGISTERED = "not_registered"
+    NOT_IN_ROOM = "not_in_room"
+    TOO_LONG = "too_long"
+    EMPTY = "empty"
+    RATE_LIMITED = "rate_limited"
+    NO_SUCH_USER = "no_such_user"
+    USER_OFFLINE = "user_offline"
+    SERVER_BUSY = "server_busy"
+
+
+def is_valid_name(name: object) -> bool:
+    """True when ``name`` is a valid user or room name (``^[A-Za-z0-9_-]{1,32}$``)."""
+    return isinstance(name, str) and _NAME_RE.fullmatch(name) is not None
+
+
+def check_name(name: object, what: str) -> str:
+    """Return ``name`` if it is a valid user/room name, else raise ``invalid_name``.
+
+    A value that is not a str at all is a ``bad_request`` (wrong-typed field), so a
+    client can tell a typo in a name from a broken encoder.
+    """
+    if not isinstance(name, str):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"'{what}' must be a string")
+    if _NAME_RE.fullmatch(name) is None:
+        raise ProtocolError(
+            ErrorCode.INVALID_NAME,
+            f"invalid {what} {name[:40]!r}: use 1-32 letters, digits, '_' or '-'",
+        )
+    return name
+
+
+def canonical_room(name: object, what: str = "room") -> str:
+    """Validate a room name and return its canonical (lower-case) form."""
+    return check_name(name, what).lower()
+
+
+def user_key(name: str) -> str:
+    """The case-insensitive identity of a user name."""
+    return name.lower()
+
+
+def check_text(text: object) -> str:
+    """Validate a message text: a non-blank str of at most 4096 UTF-8 bytes."""
+    if not isinstance(text, str):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "'text' must be a string")
+    # A str of n code points encodes to at most 4n bytes, so short texts skip encoding.
+    if len(text) * 4 > MAX_TEXT_BYTES:
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError:
+            # msgpack decodes strictly, so only a caller bypassing the codec gets here.
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "'text' is not valid UTF-8") from None
+        if size > MAX_TEXT_BYTES:
+            raise ProtocolError(
+                ErrorCode.TOO_LONG,
+                f"text is {size} bytes; the limit is {MAX_TEXT_BYTES} UTF-8 bytes",
+            )
+    if not text or text.isspace():
+        raise ProtocolError(ErrorCode.EMPTY, "text is empty")
+    return text
+
+
+def check_data(data: object) -> bytes | None:
+    """Validate the optional ``data`` map; return its msgpack encoding (or None).
+
+    The encoding is returned because the broker stores it as is, so measuring the
+    size costs nothing extra.
+    """
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "'data' must be a map")
+    packed: bytes = msgpack.packb(data, use_bin_type=True)
+    if len(packed) > MAX_DATA_BYTES:
+        raise ProtocolError(
+            ErrorCode.TOO_LONG,
+            f"data is {len(packed)} bytes encoded; the limit is {MAX_DATA_BYTES}",
+        )
+    return packed
+
+
+def check_ref(ref: object) -> int | str | None:
+    """Validate a client correlation id: nil, an int, or a str of at most 64 chars."""
+    if ref is None or (type(ref) is int) or (isinstance(ref, str) and len(ref) <= MAX_REF_CHARS):
+        return ref
+    raise ProtocolError(
+        ErrorCode.BAD_REQUEST, f"'ref' must be an int or a string of at most {MAX_REF_CHARS}"
+    )
+
+
+def room_topic(room: str) -> bytes:
+    """The PUB topic of a canonical room name: its UTF-8 bytes and one zero byte."""
+    return room.encode() + b"\x00"
+
+
+def topic_room(topic: bytes) -> str | None:
+    """The room a topic belongs to, or None for the broker-wide topic."""
+    if topic == SYSTEM_TOPIC:
+        return None
+    return topic[:-1].decode()
+
+
+def require(msg: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str) -> Any:
+    """Fetch a required field of the given type, or raise ``bad_request``."""
+    value = msg.get(key)
+    if value is None:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"missing field '{key}'")
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"'{key}' must be {what}")
+    return value
+
+
+def optional(msg: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str) -> Any:
+    """Fetch an optional field (nil or absent means None) of the given type."""
+    value = msg.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"'{key}' must be {what}")
+    return value

@@ -1,0 +1,79 @@
+"""Every exception zmqchat raises derives from one root.
+
+::
+
+    ZmqchatError
+    ├── ProtocolError      a message breaks protocol v1; carries the error ``code``
+    │   └── DecodeError    a frame is not a msgpack map within the size limits
+    ├── BrokerError        the broker refused a request; carries ``code`` and ``ref``
+    ├── ConnectionClosed   the client is closed (by ``close()``, replaced, or refused)
+    ├── Timeout            no reply in time (also a builtin ``TimeoutError``)
+    └── ConfigError        a configuration value is missing, unknown or invalid
+
+``ProtocolError`` is what the sans-IO layer raises while validating; the broker turns
+it into an ``error`` reply in exactly one place. ``BrokerError`` is its mirror on the
+client side: the reply came back and the client library raises it to the caller.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BrokerError",
+    "ConfigError",
+    "ConnectionClosed",
+    "DecodeError",
+    "ProtocolError",
+    "Timeout",
+    "ZmqchatError",
+]
+
+
+class ZmqchatError(Exception):
+    """The root of every zmqchat exception."""
+
+
+class ProtocolError(ZmqchatError):
+    """A message does not follow the protocol.
+
+    ``code`` is one of :class:`zmqchat.common.protocol.ErrorCode`; ``message`` is the
+    human-readable explanation sent back to the peer.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class DecodeError(ProtocolError):
+    """A frame could not be decoded into a msgpack map."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("bad_request", message)
+
+
+class BrokerError(ZmqchatError):
+    """The broker answered a request with an ``error`` reply."""
+
+    def __init__(self, code: str, message: str, ref: object = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.ref = ref
+
+
+class ConnectionClosed(ZmqchatError):
+    """The client can no longer talk to the broker (closed, replaced or refused)."""
+
+    def __init__(self, reason: str, error: BrokerError | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.error = error
+
+
+class Timeout(ZmqchatError, TimeoutError):
+    """A request got no reply, or the broker did not answer, within the time allowed."""
+
+
+class ConfigError(ZmqchatError):
+    """A configuration file, environment variable or flag holds an invalid value."""
