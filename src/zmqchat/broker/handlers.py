@@ -15,7 +15,14 @@ from collections.abc import Callable
 from typing import Final
 
 from zmqchat import __version__
-from zmqchat.broker.state import REF_CACHE_SIZE, BrokerState, Room, Session, TokenBucket
+from zmqchat.broker.state import (
+    REF_CACHE_SIZE,
+    BrokerState,
+    Room,
+    Session,
+    TokenBucket,
+    fingerprint,
+)
 from zmqchat.broker.store import Store
 from zmqchat.common.codec import decode, encode
 from zmqchat.common.config import BrokerConfig
@@ -158,9 +165,17 @@ class BrokerCore:
                 self.state.join(session, self._room(name))
             for ack in self.store.recent_acks(stored.sid, REF_CACHE_SIZE):
                 if ack.room is not None and ack.seq is not None:
-                    session.remember(ack.ref, ChatAck(ack.room, ack.seq, ack.ts, ack.ref))
+                    session.remember(
+                        ack.ref,
+                        fingerprint("chat", ack.room, ack.text),
+                        ChatAck(ack.room, ack.seq, ack.ts, ack.ref),
+                    )
                 elif ack.to is not None and ack.id is not None:
-                    session.remember(ack.ref, PmAck(ack.to, ack.id, "delivered", ack.ts, ack.ref))
+                    session.remember(
+                        ack.ref,
+                        fingerprint("pm", user_key(ack.to), ack.text),
+                        PmAck(ack.to, ack.id, "delivered", ack.ts, ack.ref),
+                    )
         return len(self.state)
 
     def handle(self, rid: bytes, frame: bytes, now: float, extra_frames: bool = False) -> None:
@@ -234,11 +249,11 @@ class BrokerCore:
                 log.info("resumed %s (%s)", session.user, session.client or "unknown client")
                 self._welcome(session, req.ref)
                 return
-        self._check_capacity()
         key = user_key(req.user)
         holder = self.state.by_key.get(key)
         if holder is not None:
             raise ProtocolError(ErrorCode.NAME_TAKEN, f"{holder.user} is already online")
+        self._check_capacity()
         ts = self.clock()
         token = secrets.token_urlsafe(16)
         sid = self.store.add_session(token, req.user, list(req.rooms), req.client, ts)
@@ -345,11 +360,9 @@ class BrokerCore:
 
     # -------------------------------------------------------------------- messages
 
-    def _replay(self, session: Session, ref: Ref) -> bool:
+    def _replay(self, session: Session, ref: Ref, print_: int) -> bool:
         """Ack a retried chat/pm again instead of sending it twice."""
-        if ref is None:
-            return False
-        ack = session.acks.get(ref)
+        ack = session.recall(ref, print_)
         if ack is None:
             return False
         self._reply(session, ack)
@@ -364,9 +377,11 @@ class BrokerCore:
             )
 
     def _chat(self, session: Session, req: Chat, now: float) -> None:
-        self._require_member(session, req.room)
-        if self._replay(session, req.ref):
+        print_ = fingerprint("chat", req.room, req.text) if req.ref is not None else 0
+        # A retry is answered even if the sender has left the room since.
+        if self._replay(session, req.ref, print_):
             return
+        self._require_member(session, req.room)
         self._spend(session, now)
         room = self.state.rooms[req.room]
         seq = room.seq + 1
@@ -382,13 +397,14 @@ class BrokerCore:
             ),
         )
         ack = ChatAck(room=req.room, seq=seq, ts=ts, ref=req.ref)
-        session.remember(req.ref, ack)
+        session.remember(req.ref, print_, ack)
         self._reply(session, ack)
 
     def _pm(self, session: Session, req: Pm, now: float) -> None:
-        if self._replay(session, req.ref):
-            return
         key = user_key(req.to)
+        print_ = fingerprint("pm", key, req.text) if req.ref is not None else 0
+        if self._replay(session, req.ref, print_):
+            return
         target = self.state.by_key.get(key)
         if target is None or target.rid is None:
             if target is not None or self.store.user_known(key):
@@ -414,7 +430,7 @@ class BrokerCore:
             ),
         )
         ack = PmAck(to=target.user, id=pm_id, status="delivered", ts=ts, ref=req.ref)
-        session.remember(req.ref, ack)
+        session.remember(req.ref, print_, ack)
         self._reply(session, ack)
 
     # --------------------------------------------------------------------- queries

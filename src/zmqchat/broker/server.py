@@ -23,7 +23,7 @@ import zmq
 
 from zmqchat import __version__
 from zmqchat.broker.handlers import BrokerCore
-from zmqchat.broker.store import Store
+from zmqchat.broker.store import Store, lock_store
 from zmqchat.common.config import BrokerConfig
 from zmqchat.common.protocol import MAX_FRAME_BYTES
 
@@ -146,6 +146,7 @@ class BrokerServer:
             self.bind()
         assert self.router is not None
         assert self.pub is not None
+        lock = lock_store(self.config.db_path)
         store = Store(self.config.db_path, fsync=self.config.fsync)
         core = BrokerCore(self.config, store, pub_port=self.pub_port)
         restored = core.restore(time.monotonic())
@@ -170,6 +171,8 @@ class BrokerServer:
             log.info("stopped")
         finally:
             store.close()
+            if lock is not None:
+                os.close(lock)
             self.close()
             if self.ready_file:
                 with contextlib.suppress(OSError):

@@ -54,15 +54,33 @@ class Session:
     client: str | None = None
     rooms: dict[str, None] = dataclasses.field(default_factory=dict)  # ordered set
     bucket: TokenBucket | None = None
-    acks: OrderedDict[Ref, ChatAck | PmAck] = dataclasses.field(default_factory=OrderedDict)
+    # ref -> (fingerprint of the request, its ack): see fingerprint().
+    acks: OrderedDict[Ref, tuple[int, ChatAck | PmAck]] = dataclasses.field(
+        default_factory=OrderedDict
+    )
 
-    def remember(self, ref: Ref, ack: ChatAck | PmAck) -> None:
-        """Keep an ack so a retry with the same ``ref`` gets it again."""
+    def remember(self, ref: Ref, print_: int, ack: ChatAck | PmAck) -> None:
+        """Keep an ack so a retry of the same request gets it again."""
         if ref is None:
             return
-        self.acks[ref] = ack
+        self.acks[ref] = (print_, ack)
         if len(self.acks) > REF_CACHE_SIZE:
             self.acks.popitem(last=False)
+
+    def recall(self, ref: Ref, print_: int) -> ChatAck | PmAck | None:
+        """The ack of an earlier request with this ``ref`` and the same fingerprint."""
+        if ref is None:
+            return None
+        entry = self.acks.get(ref)
+        if entry is None or entry[0] != print_:
+            return None
+        return entry[1]
+
+
+def fingerprint(kind: str, target: str, text: str) -> int:
+    """Identifies a request for retry matching: a ref reused for a different message
+    (another room, another text, a restarted client counting from 1) is not a retry."""
+    return hash((kind, target, text))
 
 
 @dataclasses.dataclass(slots=True, eq=False)

@@ -9,8 +9,10 @@ acknowledged message is on disk even if the broker is killed right after.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import logging
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any, Final
@@ -62,7 +64,9 @@ CREATE INDEX IF NOT EXISTS pms_sender ON pms (sender_sid);
 CREATE INDEX IF NOT EXISTS pms_recipient ON pms (recipient_sid);
 
 CREATE TABLE IF NOT EXISTS sessions (
-    sid     INTEGER PRIMARY KEY,
+    -- AUTOINCREMENT: a sid is never reused, since pm history and retry
+    -- de-duplication are keyed by it.
+    sid     INTEGER PRIMARY KEY AUTOINCREMENT,
     token   TEXT    NOT NULL UNIQUE,
     user    TEXT    NOT NULL,
     rooms   TEXT    NOT NULL,          -- JSON list of canonical room names
@@ -99,10 +103,32 @@ class StoredAck:
     to: str | None  # pm
     id: int | None
     ts: float
+    text: str
 
 
 class StoreError(Exception):
     """The store file can't be opened or has an unknown schema."""
+
+
+def lock_store(path: str) -> int | None:
+    """Take an exclusive lock beside the store file and return its descriptor.
+
+    Two brokers appending to one store would hand out the same sequence numbers; the
+    lock makes the second one fail at start. The OS releases it when the process
+    dies, even by SIGKILL, so a crash never leaves a stale lock.
+    """
+    if path == ":memory:":
+        return None
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StoreError(f"{path} is in use by another broker") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
 
 
 class Store:
@@ -123,8 +149,9 @@ class Store:
                 raise StoreError(
                     f"{path} has schema version {version}; this zmqchat knows {SCHEMA_VERSION}"
                 )
-            self._db.executescript(_SCHEMA)
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            if version == 0:
+                self._db.executescript(_SCHEMA)
+                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open store {path}: {exc}") from None
         self._in_tx = False
@@ -189,23 +216,38 @@ class Store:
     ) -> tuple[list[ChatEvent | PresenceEvent], bool]:
         """Up to ``limit`` events in ascending seq order, and whether more exist in
         the direction of travel (newer for ``after``, older otherwise)."""
-        cols = "SELECT seq, ts, kind, user, text, data, reason FROM events WHERE room = ?"
-        params: list[Any] = [room]
+        rows, more = self._page(
+            "SELECT seq, ts, kind, user, text, data, reason FROM events WHERE room = ?",
+            [room], "seq", after, before, limit,
+        )  # fmt: skip
+        return [_room_event(room, row) for row in rows], more
+
+    def _page(
+        self,
+        sql: str,
+        params: list[Any],
+        key: str,
+        after: int | None,
+        before: int | None,
+        limit: int,
+    ) -> tuple[list[tuple[Any, ...]], bool]:
+        """Run a history query: rows with ``key`` in (after, before), the first
+        ``limit`` after ``after`` or else the last ``limit``, in ascending order."""
         if after is not None:
-            cols += " AND seq > ?"
+            sql += f" AND {key} > ?"
             params.append(after)
         if before is not None:
-            cols += " AND seq < ?"
+            sql += f" AND {key} < ?"
             params.append(before)
         ascending = after is not None
-        cols += f" ORDER BY seq {'ASC' if ascending else 'DESC'} LIMIT ?"
-        params.append(limit + 1)
-        rows = self._db.execute(cols, params).fetchall()
+        sql += f" ORDER BY {key} {'ASC' if ascending else 'DESC'} LIMIT ?"
+        params.append(limit + 1)  # one more row tells whether there are more
+        rows = self._db.execute(sql, params).fetchall()
         more = len(rows) > limit
         rows = rows[:limit]
         if not ascending:
             rows.reverse()
-        return [_room_event(room, row) for row in rows], more
+        return rows, more
 
     # -------------------------------------------------------------- private messages
 
@@ -242,26 +284,12 @@ class Store:
         self, sid: int, other_key: str, after: int | None, before: int | None, limit: int
     ) -> tuple[list[PmEvent], bool]:
         """Private messages session ``sid`` exchanged with user ``other_key``."""
-        sql = (
+        rows, more = self._page(
             "SELECT id, ts, sender, recipient, text, data FROM pms"
             " WHERE ((sender_sid = ? AND recipient_key = ?)"
-            " OR (recipient_sid = ? AND sender_key = ?))"
-        )
-        params: list[Any] = [sid, other_key, sid, other_key]
-        if after is not None:
-            sql += " AND id > ?"
-            params.append(after)
-        if before is not None:
-            sql += " AND id < ?"
-            params.append(before)
-        ascending = after is not None
-        sql += f" ORDER BY id {'ASC' if ascending else 'DESC'} LIMIT ?"
-        params.append(limit + 1)
-        rows = self._db.execute(sql, params).fetchall()
-        more = len(rows) > limit
-        rows = rows[:limit]
-        if not ascending:
-            rows.reverse()
+            " OR (recipient_sid = ? AND sender_key = ?))",
+            [sid, other_key, sid, other_key], "id", after, before, limit,
+        )  # fmt: skip
         return [
             PmEvent(id=r[0], ts=r[1], sender=r[2], to=r[3], text=r[4], data=_unpack_data(r[5]))
             for r in rows
@@ -304,17 +332,17 @@ class Store:
     def recent_acks(self, sid: int, limit: int) -> list[StoredAck]:
         """The last ``limit`` chats and pms sent by a session, oldest first."""
         chats = self._db.execute(
-            "SELECT ref, room, seq, ts FROM events WHERE sid = ? AND ref IS NOT NULL"
+            "SELECT ref, room, seq, ts, text FROM events WHERE sid = ? AND ref IS NOT NULL"
             " ORDER BY id DESC LIMIT ?",
             (sid, limit),
         ).fetchall()
         pms = self._db.execute(
-            "SELECT ref, recipient, id, ts FROM pms WHERE sender_sid = ? AND ref IS NOT NULL"
-            " ORDER BY id DESC LIMIT ?",
+            "SELECT ref, recipient, id, ts, text FROM pms"
+            " WHERE sender_sid = ? AND ref IS NOT NULL ORDER BY id DESC LIMIT ?",
             (sid, limit),
         ).fetchall()
-        acks = [StoredAck(r[0], r[1], r[2], None, None, r[3]) for r in chats]
-        acks += [StoredAck(r[0], None, None, r[1], r[2], r[3]) for r in pms]
+        acks = [StoredAck(r[0], r[1], r[2], None, None, r[3], r[4]) for r in chats]
+        acks += [StoredAck(r[0], None, None, r[1], r[2], r[3], r[4]) for r in pms]
         acks.sort(key=lambda a: a.ts)
         return acks[-limit:]
 

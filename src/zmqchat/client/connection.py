@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import secrets
 from collections.abc import Callable, Iterable
 from typing import Any, Final, Literal
 
@@ -113,7 +114,9 @@ class ClientCore:
         self._rooms: dict[str, RoomSequencer] = {}
         self._subscribed: set[bytes] = set()
         self._pending: dict[int, _Pending] = {}
-        self._next_ref = 1
+        # Refs start at a random point: a client restarted with `resume` takes over a
+        # session whose broker remembers the refs of the previous process.
+        self._next_ref = secrets.randbits(40)
         self._generation = 0
         self._closing = False
         self._last_recv = 0.0
@@ -291,7 +294,9 @@ class ClientCore:
             self.outgoing.clear()
             self.actions.append(("reset", None))
             self._register_on_link = False
-        rooms = tuple(self._rooms) if self.session is not None else self._initial_rooms
+        # Until a welcome told us our rooms, ask for the ones we were created with
+        # (also when resuming: an unknown token makes this a plain register).
+        rooms = tuple(self._rooms) if self.welcome is not None else self._initial_rooms
         request = Register(
             user=self.user,
             rooms=rooms,

@@ -48,7 +48,7 @@ class RoomSequencer:
         if self.last is not None and seq <= self.last:
             return []  # already delivered (e.g. through history)
         if len(self.buffer) >= MAX_BUFFER:
-            del self.buffer[min(self.buffer)]
+            return []  # the gap fill brings it back from history
         self.buffer[seq] = event
         return self._drain() if self.last is not None else []
 
@@ -70,6 +70,18 @@ class RoomSequencer:
         self.fetching = False
         if self.last is None:
             return []
+        if events and events[0].seq > self.last + 1:
+            # History (asked for everything after `last`) starts later: the store does
+            # not have the events in between, so waiting for them would loop forever.
+            log.warning(
+                "room %s: events %d..%d are not in history",
+                self.room,
+                self.last + 1,
+                events[0].seq - 1,
+            )
+            for stale in [s for s in self.buffer if s < events[0].seq]:
+                del self.buffer[stale]
+            self.last = events[0].seq - 1
         for event in events:
             if event.seq > self.last:
                 self.buffer[event.seq] = event

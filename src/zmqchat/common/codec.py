@@ -29,6 +29,11 @@ _LIMITS: dict[str, int] = {
 _packb = msgpack.packb
 
 
+def _refuse_ext(code: int, data: bytes) -> object:
+    # max_ext_len=0 still lets zero-length ext values through; protocol v1 has none.
+    raise ValueError(f"msgpack ext type {code} is not allowed")
+
+
 def encode(msg: Record | dict[str, Any]) -> bytes:
     """Pack a record (or an already built map) into one frame."""
     if isinstance(msg, Record):
@@ -47,15 +52,21 @@ def decode(frame: bytes, max_size: int | None = MAX_FRAME_BYTES) -> dict[str, An
     if max_size is not None and len(frame) > max_size:
         raise DecodeError(f"frame is {len(frame)} bytes; the limit is {max_size}")
     try:
-        msg = msgpack.unpackb(frame, raw=False, strict_map_key=True, **_LIMITS)
+        msg = msgpack.unpackb(
+            frame, raw=False, strict_map_key=True, ext_hook=_refuse_ext, **_LIMITS
+        )
     except msgpack.ExtraData:
         raise DecodeError("frame holds more than one msgpack object") from None
     except (ValueError, TypeError, msgpack.StackError, msgpack.FormatError) as exc:
-        # ValueError covers truncated input, invalid UTF-8 in a str and non-str map
-        # keys; TypeError an unhashable key; StackError absurd nesting.
+        # ValueError covers truncated input, invalid UTF-8 in a str, int map keys
+        # and ext types; TypeError an unhashable key; StackError absurd nesting.
         raise DecodeError(f"not valid msgpack: {str(exc) or type(exc).__name__}") from None
     if not isinstance(msg, dict):
         raise DecodeError(f"frame is a msgpack {type(msg).__name__}, not a map")
+    # strict_map_key still admits bin keys; `data` maps are checked by check_data.
+    for key in msg:
+        if not isinstance(key, str):
+            raise DecodeError("map keys must be strings")
     return msg
 
 

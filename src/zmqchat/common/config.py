@@ -8,6 +8,7 @@ where it came from instead of being ignored.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import resource
 import tomllib
@@ -146,20 +147,31 @@ def load_config(
     """
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}  # key -> where its value came from, for errors
     path = file or env.get(ENV_PREFIX + "CONFIG")
     if path is None and default_file is not None:
         candidate = default_config_dir() / default_file
         path = str(candidate) if candidate.is_file() else None
     if path is not None:
-        values.update(_from_toml(cls, Path(path)))
-    values.update(_from_env(cls, env))
+        from_file = _from_toml(cls, Path(path))
+        values.update(from_file)
+        sources.update(dict.fromkeys(from_file, str(path)))
+    from_env = _from_env(cls, env)
+    values.update(from_env)
+    sources.update({k: f"environment variable {ENV_PREFIX}{k.upper()}" for k in from_env})
     for key, value in (overrides or {}).items():
         if value is not None:
-            values[key] = _coerce(cls, key, value, "flag --" + key.replace("_", "-"))
+            where = "flag --" + key.replace("_", "-")
+            values[key] = _coerce(cls, key, value, where)
+            sources[key] = where
     try:
         return cls(**values)
-    except TypeError as exc:  # pragma: no cover - _coerce checks every key first
-        raise ConfigError(str(exc)) from None
+    except ConfigError as exc:
+        # Range checks run on the merged values; say which layer set the culprit.
+        key = exc.args[0].split(" ", 1)[0]
+        if key in sources:
+            raise ConfigError(f"{sources[key]}: {exc}") from None
+        raise
 
 
 def _fields(cls: type) -> dict[str, Any]:
@@ -180,7 +192,8 @@ def _from_toml(cls: type, path: Path) -> dict[str, Any]:
     for key, value in raw.items():
         if key not in known:
             raise ConfigError(f"{path}: unknown key {key!r} (known: {', '.join(sorted(known))})")
-        out[key] = _coerce(cls, key, value, f"{path}: key {key!r}")
+        # TOML has types: a quoted number is a mistake worth reporting, not parsing.
+        out[key] = _coerce(cls, key, value, f"{path}: key {key!r}", parse_strings=False)
     return out
 
 
@@ -193,8 +206,9 @@ def _from_env(cls: type, env: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
-def _coerce(cls: type, key: str, value: Any, where: str) -> Any:
-    """Convert ``value`` to the type of field ``key``; strings (env, flags) are parsed."""
+def _coerce(cls: type, key: str, value: Any, where: str, parse_strings: bool = True) -> Any:
+    """Convert ``value`` to the type of field ``key``; strings (env, flags) are parsed
+    unless ``parse_strings`` is False (TOML values must have the right type)."""
     fields = _fields(cls)
     if key not in fields:
         raise ConfigError(f"{where}: unknown setting {key!r}")
@@ -202,8 +216,10 @@ def _coerce(cls: type, key: str, value: Any, where: str) -> Any:
     optional = get_origin(kind) in (Union, types.UnionType) and type(None) in get_args(kind)
     if optional:
         kind = next(a for a in get_args(kind) if a is not type(None))
-        if isinstance(value, str) and value.strip().lower() in ("", "none"):
+        if parse_strings and isinstance(value, str) and value.strip().lower() in ("", "none"):
             return None
+    if not parse_strings and isinstance(value, str) and kind is not str:
+        raise ConfigError(f"{where}: {value!r} is a string; write a {_describe(kind)} unquoted")
     try:
         return _convert(kind, value)
     except (TypeError, ValueError):
@@ -226,7 +242,10 @@ def _convert(kind: Any, value: Any) -> Any:
     if kind is float:
         if isinstance(value, bool):
             raise TypeError(value)
-        return float(value)
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(value)
+        return number
     if kind is str:
         if not isinstance(value, str):
             raise TypeError(value)

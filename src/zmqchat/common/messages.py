@@ -18,6 +18,7 @@ from zmqchat.common.protocol import (
     HISTORY_DEFAULT_LIMIT,
     HISTORY_MAX_LIMIT,
     MAX_CLIENT_CHARS,
+    MAX_INT,
     PROTOCOL_VERSION,
     ErrorCode,
     canonical_room,
@@ -84,6 +85,11 @@ def record(type_: str, **renames: str) -> Callable[[type[_T]], type[_T]]:
         return dc
 
     return wrap
+
+
+def _kw() -> Any:
+    """A required keyword-only field (it may follow optional ones)."""
+    return dataclasses.field(kw_only=True)
 
 
 def _internal(default: Any = None) -> Any:
@@ -252,8 +258,8 @@ def _parse_rooms(msg: dict[str, Any], ref: Ref) -> ListRooms:
 
 def _seq_field(msg: dict[str, Any], key: str) -> int | None:
     value = optional(msg, key, int, "a sequence number (integer >= 0)")
-    if value is not None and value < 0:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"'{key}' must be >= 0")
+    if value is not None and not 0 <= value <= MAX_INT:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"'{key}' must be between 0 and {MAX_INT}")
     return value  # type: ignore[no-any-return]
 
 
@@ -368,8 +374,8 @@ class PmAck(Record):
 
 @record("users")
 class Users(Record):
-    users: tuple[str, ...]
     room: str | None = None
+    users: tuple[str, ...] = _kw()
     ref: Ref = None
 
 
@@ -388,14 +394,18 @@ class RoomList(Record):
     ref: Ref = None
 
 
+# Fields are declared in the order DESIGN.md lists them, which is the order of the
+# keys on the wire; `ts` is keyword-only so it can follow an optional field.
+
+
 @record("chat", sender="from")
 class ChatEvent(Record):
     room: str
     seq: int
     sender: str
     text: str
-    ts: float
     data: dict[str, Any] | None = None
+    ts: float = _kw()
 
 
 @record("presence")
@@ -404,8 +414,8 @@ class PresenceEvent(Record):
     seq: int
     user: str
     event: str
-    ts: float
     reason: str | None = None
+    ts: float = _kw()
 
 
 @record("system")
@@ -420,8 +430,8 @@ class PmEvent(Record):
     sender: str
     to: str
     text: str
-    ts: float
     data: dict[str, Any] | None = None
+    ts: float = _kw()
 
 
 RoomEvent = ChatEvent | PresenceEvent
@@ -429,10 +439,10 @@ RoomEvent = ChatEvent | PresenceEvent
 
 @record("history", with_user="with")
 class HistoryPage(Record):
-    messages: tuple[ChatEvent | PresenceEvent | PmEvent, ...]
-    more: bool
     room: str | None = None
     with_user: str | None = None
+    messages: tuple[ChatEvent | PresenceEvent | PmEvent, ...] = _kw()
+    more: bool = _kw()
     ref: Ref = None
 
 
@@ -449,9 +459,9 @@ class ByeReply(Record):
 
 @record("error")
 class ErrorReply(Record):
-    code: str
-    message: str
     ref: Ref = None
+    code: str = _kw()
+    message: str = _kw()
 
 
 @record("closed")
@@ -491,13 +501,25 @@ def _build(cls: type[_T], msg: dict[str, Any], **override: Any) -> _T:
     return cls(**kwargs)
 
 
+_HISTORY_ITEMS: Final[dict[str, type[ChatEvent | PresenceEvent | PmEvent]]] = {
+    "chat": ChatEvent,
+    "presence": PresenceEvent,
+    "pm": PmEvent,
+}
+
+
 def _parse_history_page(msg: dict[str, Any]) -> HistoryPage:
     raw = msg.get("messages")
     if not isinstance(raw, list):
         raise ProtocolError(ErrorCode.BAD_REQUEST, "history message without 'messages'")
-    items = tuple(parse_message(m) for m in raw)
-    events = tuple(m for m in items if isinstance(m, ChatEvent | PresenceEvent | PmEvent))
-    return _build(HistoryPage, msg, messages=events)
+    events = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "a history item is not a map")
+        kind = _HISTORY_ITEMS.get(item.get("type"))  # type: ignore[arg-type]
+        if kind is not None:  # a kind of event this client does not know is skipped
+            events.append(_build(kind, item))
+    return _build(HistoryPage, msg, messages=tuple(events))
 
 
 def _parse_room_list(msg: dict[str, Any]) -> RoomList:

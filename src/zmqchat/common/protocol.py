@@ -24,9 +24,15 @@ DEFAULT_PUB_PORT: Final = 5556
 MAX_NAME_CHARS: Final = 32
 MAX_TEXT_BYTES: Final = 4096
 MAX_DATA_BYTES: Final = 16 * 1024
+# Nesting allowed in `data`: a stored event sits two levels deeper inside a history
+# page, and msgpack refuses to encode past 1024 levels.
+MAX_DATA_DEPTH: Final = 32
 MAX_FRAME_BYTES: Final = 64 * 1024
 MAX_REF_CHARS: Final = 64
 MAX_CLIENT_CHARS: Final = 128
+# Integers the store can hold (SQLite INTEGER is signed 64-bit).
+MIN_INT: Final = -(2**63)
+MAX_INT: Final = 2**63 - 1
 HISTORY_DEFAULT_LIMIT: Final = 50
 HISTORY_MAX_LIMIT: Final = 500
 DEFAULT_ROOMS: Final = ("general",)
@@ -127,15 +133,40 @@ def check_data(data: object) -> bytes | None:
             ErrorCode.TOO_LONG,
             f"data is {len(packed)} bytes encoded; the limit is {MAX_DATA_BYTES}",
         )
+    _check_data_shape(data)
     return packed
+
+
+def _check_data_shape(data: dict[str, Any]) -> None:
+    """Maps with str keys (as DESIGN.md requires), nested at most MAX_DATA_DEPTH."""
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DATA_DEPTH:
+            raise ProtocolError(
+                ErrorCode.BAD_REQUEST, f"'data' is nested deeper than {MAX_DATA_DEPTH} levels"
+            )
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise ProtocolError(ErrorCode.BAD_REQUEST, "'data' map keys must be strings")
+                if isinstance(item, dict | list):
+                    stack.append((item, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value if isinstance(item, dict | list))
 
 
 def check_ref(ref: object) -> int | str | None:
     """Validate a client correlation id: nil, an int, or a str of at most 64 chars."""
-    if ref is None or (type(ref) is int) or (isinstance(ref, str) and len(ref) <= MAX_REF_CHARS):
+    if (
+        ref is None
+        or (type(ref) is int and MIN_INT <= ref <= MAX_INT)
+        or (isinstance(ref, str) and len(ref) <= MAX_REF_CHARS)
+    ):
         return ref
     raise ProtocolError(
-        ErrorCode.BAD_REQUEST, f"'ref' must be an int or a string of at most {MAX_REF_CHARS}"
+        ErrorCode.BAD_REQUEST,
+        f"'ref' must be a 64-bit signed int or a string of at most {MAX_REF_CHARS} characters",
     )
 
 
