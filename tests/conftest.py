@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.helpers import Agent
 
 from zmqchat.testing import BrokerProcess
 
@@ -34,3 +35,23 @@ def make_broker(tmp_path: Path) -> Iterator[MakeBroker]:
 def broker(make_broker: MakeBroker) -> BrokerProcess:
     """A broker on its default settings."""
     return make_broker()
+
+
+StartAgent = Callable[..., Agent]
+
+
+@pytest.fixture
+def start_agent() -> Iterator[StartAgent]:
+    """Start a client process: ``start_agent(endpoint, user, *rooms)`` returns once it
+    is registered; every agent is closed (bye) at teardown."""
+    made: list[Agent] = []
+
+    def start(endpoint: str, user: str, *rooms: str) -> Agent:
+        agent = Agent(endpoint, user, *rooms)
+        made.append(agent)
+        agent.expect(lambda line: line["kind"] == "welcome", what="welcome", cursor="welcome")
+        return agent
+
+    yield start
+    for agent in made:
+        agent.close(5)

@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import pytest
-
-from tests.helpers import Agent, RawPeer, wait_until
+from tests.helpers import RawPeer, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture
-def agents():
-    made: list[Agent] = []
-    yield made
-    for agent in made:
-        agent.close(5)
-
-
-def start(agents: list[Agent], endpoint: str, user: str, *rooms: str) -> Agent:
-    agent = Agent(endpoint, user, *rooms)
-    agents.append(agent)
-    agent.expect(lambda line: line["kind"] == "welcome", what="welcome", cursor="welcome")
-    return agent
-
-
-def test_three_processes_chat_in_rooms_and_privately(broker, agents):
-    alice = start(agents, broker.endpoint, "alice", "general", "dev")
-    bob = start(agents, broker.endpoint, "bob", "general")
-    carol = start(agents, broker.endpoint, "carol", "general", "dev")
+def test_three_processes_chat_in_rooms_and_privately(broker, start_agent):
+    alice = start_agent(broker.endpoint, "alice", "general", "dev")
+    bob = start_agent(broker.endpoint, "bob", "general")
+    carol = start_agent(broker.endpoint, "carol", "general", "dev")
     # Everyone sees everyone arrive (carol joins last, so she has no join to see).
     alice.expect_event(type="presence", user="carol", event="join", room="general")
     bob.expect_event(type="presence", user="carol", event="join", room="general")
@@ -64,10 +48,10 @@ def test_three_processes_chat_in_rooms_and_privately(broker, agents):
             assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), (agent.user, room, seqs)
 
 
-def test_a_burst_arrives_complete_and_in_order_at_every_subscriber(make_broker, agents):
+def test_a_burst_arrives_complete_and_in_order_at_every_subscriber(make_broker, start_agent):
     broker = make_broker(rate_limit=0)
-    sender = start(agents, broker.endpoint, "sender")
-    readers = [start(agents, broker.endpoint, f"reader{n}") for n in range(3)]
+    sender = start_agent(broker.endpoint, "sender")
+    readers = [start_agent(broker.endpoint, f"reader{n}") for n in range(3)]
     done = sender.call("flood", room="general", count=3000, window=200, prefix="b")
     assert (done["acked"], done["failed"]) == (3000, 0)
     for reader in readers:
@@ -76,10 +60,10 @@ def test_a_burst_arrives_complete_and_in_order_at_every_subscriber(make_broker, 
         assert texts == [f"b{n}" for n in range(3000)]
 
 
-def test_killed_client_is_expired_and_its_name_freed(make_broker, agents):
+def test_killed_client_is_expired_and_its_name_freed(make_broker, start_agent):
     broker = make_broker(heartbeat=0.2, timeout=1.0)
-    victim = start(agents, broker.endpoint, "victim", "general", "dev")
-    watcher = start(agents, broker.endpoint, "watcher", "general", "dev")
+    victim = start_agent(broker.endpoint, "victim", "general", "dev")
+    watcher = start_agent(broker.endpoint, "watcher", "general", "dev")
     victim.kill()
     for room in ("general", "dev"):
         event = watcher.expect_event(
@@ -87,16 +71,16 @@ def test_killed_client_is_expired_and_its_name_freed(make_broker, agents):
         )
         assert event["reason"] == "timeout"
     assert watcher.call("who")["reply"] == ["watcher"]
-    again = start(agents, broker.endpoint, "victim")
+    again = start_agent(broker.endpoint, "victim")
     assert again.user == "victim"
     # The live client heartbeats, so it was never expired.
     assert watcher.call("state")["reply"]["state"] == "connected"
 
 
-def test_malformed_flood_does_not_stop_the_broker_serving_others(make_broker, agents):
+def test_malformed_flood_does_not_stop_the_broker_serving_others(make_broker, start_agent):
     broker = make_broker(rate_limit=0)
-    alice = start(agents, broker.endpoint, "alice")
-    bob = start(agents, broker.endpoint, "bob")
+    alice = start_agent(broker.endpoint, "alice")
+    bob = start_agent(broker.endpoint, "bob")
     attacker = RawPeer(broker.endpoint)
     garbage: list[tuple[bytes, ...]] = [
         (b"",),
@@ -125,8 +109,8 @@ def test_malformed_flood_does_not_stop_the_broker_serving_others(make_broker, ag
     attacker.close()
 
 
-def test_oversize_frame_disconnects_only_that_peer(broker, agents):
-    alice = start(agents, broker.endpoint, "alice")
+def test_oversize_frame_disconnects_only_that_peer(broker, start_agent):
+    alice = start_agent(broker.endpoint, "alice")
     big = RawPeer(broker.endpoint)
     big.register("big")
     big.send({"type": "chat", "room": "general", "text": "x" * 70_000})

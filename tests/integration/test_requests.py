@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
 from tests.helpers import RawPeer, RawSub, wait_until
+
 from zmqchat.testing import BrokerProcess
 
 pytestmark = pytest.mark.timeout(30)

@@ -4,25 +4,9 @@ and clients come back by themselves."""
 from __future__ import annotations
 
 import pytest
-
 from tests.helpers import Agent, wait_until
 
 pytestmark = pytest.mark.timeout(90)
-
-
-@pytest.fixture
-def agents():
-    made: list[Agent] = []
-    yield made
-    for agent in made:
-        agent.close(5)
-
-
-def start(agents: list[Agent], endpoint: str, user: str, *rooms: str) -> Agent:
-    agent = Agent(endpoint, user, *rooms)
-    agents.append(agent)
-    agent.expect(lambda line: line["kind"] == "welcome", what="welcome", cursor="welcome")
-    return agent
 
 
 def assert_in_order_once(agent: Agent, room: str) -> list[dict]:
@@ -32,10 +16,10 @@ def assert_in_order_once(agent: Agent, room: str) -> list[dict]:
     return events
 
 
-def test_kill9_in_a_flood_loses_no_acked_message_and_duplicates_none(make_broker, agents):
+def test_kill9_in_a_flood_loses_no_acked_message_and_duplicates_none(make_broker, start_agent):
     broker = make_broker(rate_limit=0)
-    reader = start(agents, broker.endpoint, "reader")
-    sender = start(agents, broker.endpoint, "sender")
+    reader = start_agent(broker.endpoint, "reader")
+    sender = start_agent(broker.endpoint, "sender")
     count = 4000
     sender.command("flood", id=99, room="general", count=count, window=50, prefix="k")
     wait_until(lambda: len(reader.events(type="chat")) >= 500, 30, "the flood to be under way")
@@ -64,7 +48,7 @@ def test_kill9_in_a_flood_loses_no_acked_message_and_duplicates_none(make_broker
     presence = [(e["user"], e["event"]) for e in events if e["type"] == "presence"]
     assert presence == [("sender", "join")]
     for agent in (reader, sender):
-        statuses = [e for e in agent.events(type="status")]
+        statuses = list(agent.events(type="status"))
         assert statuses[-1]["state"] == "connected"
         assert statuses[-1]["resumed"] is True
     # And the store has each acked message exactly once.
@@ -79,10 +63,15 @@ def test_kill9_in_a_flood_loses_no_acked_message_and_duplicates_none(make_broker
     assert sorted(stored, key=lambda t: int(t[1:])) == [f"k{n}" for n in range(count)]
 
 
-def test_graceful_shutdown_notifies_clients_who_resume(make_broker, agents):
+def test_graceful_shutdown_notifies_clients_who_resume(make_broker, start_agent):
     broker = make_broker()
-    alice = start(agents, broker.endpoint, "alice", "general", "dev")
-    bob = start(agents, broker.endpoint, "bob", "dev")
+    alice = start_agent(broker.endpoint, "alice", "general", "dev")
+    bob = start_agent(broker.endpoint, "bob", "dev")
+    # A welcome comes before the SUB socket is connected; a live chat reaching both
+    # shows their subscriptions are in place, so the notice can reach them too.
+    alice.call("send", room="dev", text="hi")
+    for agent in (alice, bob):
+        agent.expect_event(type="chat", room="dev", text="hi")
     assert broker.stop() == 0
     for agent in (alice, bob):
         # The notice (PUB) and the `closed` (ROUTER) come on different sockets, in
@@ -102,16 +91,18 @@ def test_graceful_shutdown_notifies_clients_who_resume(make_broker, agents):
     assert alice.call("who", room="dev")["reply"] == ["alice", "bob"]
     seq_before = alice.call("history", room="dev")["reply"]["messages"][-1]["seq"]
     assert bob.call("send", room="dev", text="back")["reply"]["seq"] == seq_before + 1
-    alice.expect_event(type="chat", room="dev", text="back")
+    for agent in (alice, bob):
+        agent.expect_event(type="chat", room="dev", text="back")
     assert [e["user"] for e in alice.events(type="presence", room="dev")] == ["bob"]
+    assert [e["text"] for e in bob.events(type="chat", room="dev")] == ["hi", "back"]
 
 
-def test_slow_joiner_receives_every_event_after_its_welcome(make_broker, agents):
+def test_slow_joiner_receives_every_event_after_its_welcome(make_broker, start_agent):
     broker = make_broker(rate_limit=0)
-    sender = start(agents, broker.endpoint, "sender")
+    sender = start_agent(broker.endpoint, "sender")
     sender.command("flood", id=7, room="general", count=3000, window=20, prefix="s")
     wait_until(lambda: len(sender.of_kind("ack")) >= 300, 30, "the flood to be under way")
-    joiner = start(agents, broker.endpoint, "joiner")
+    joiner = start_agent(broker.endpoint, "joiner")
     head = joiner.expect(lambda ln: ln["kind"] == "welcome", cursor="w2")["welcome"]["rooms"][
         "general"
     ]
@@ -123,10 +114,10 @@ def test_slow_joiner_receives_every_event_after_its_welcome(make_broker, agents)
     assert events[-1]["seq"] == last_seq
 
 
-def test_paused_broker_clients_reconnect_when_it_answers_again(make_broker, agents):
+def test_paused_broker_clients_reconnect_when_it_answers_again(make_broker, start_agent):
     broker = make_broker(heartbeat=0.2, timeout=1.5)
-    alice = start(agents, broker.endpoint, "alice")
-    bob = start(agents, broker.endpoint, "bob")
+    alice = start_agent(broker.endpoint, "alice")
+    bob = start_agent(broker.endpoint, "bob")
     broker.pause()
     alice.expect_event(type="status", state="reconnecting", timeout=10)
     broker.resume()

@@ -1,0 +1,315 @@
+"""The SQLite store: room events and their sequence numbers, private messages,
+sessions, acks for retries, known users, durability and the schema version."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from zmqchat.broker.store import SCHEMA_VERSION, Store, StoreError
+from zmqchat.common.codec import encode
+from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> str:
+    return str(tmp_path / "sub" / "chat.db")
+
+
+@pytest.fixture
+def store(db_path: str) -> Iterator[Store]:
+    s = Store(db_path)
+    yield s
+    s.close()
+
+
+def fill(store: Store, room: str, n: int, start: int = 1) -> None:
+    """Chats ``start``..``n`` in ``room``, text ``m<seq>``, ts = seq."""
+    for seq in range(start, n + 1):
+        store.add_chat(room, seq, float(seq), "alice", f"m{seq}", None, 1, None)
+
+
+def seqs(events: list[ChatEvent | PresenceEvent]) -> list[int]:
+    return [e.seq for e in events]
+
+
+# ------------------------------------------------------------------------ room events
+
+
+def test_room_head_is_zero_for_an_unknown_room(store: Store) -> None:
+    assert store.room_head("general") == 0
+
+
+def test_room_head_follows_chats_and_presence_per_room(store: Store) -> None:
+    store.add_presence("general", 1, 1.0, "alice", "join", None)
+    store.add_chat("general", 2, 2.0, "alice", "hi", None, 1, 7)
+    store.add_presence("dev", 1, 3.0, "bob", "join", None)
+    assert store.room_head("general") == 2
+    assert store.room_head("dev") == 1
+    assert store.room_head("devops") == 0
+
+
+def test_room_history_returns_chat_and_presence_records(store: Store) -> None:
+    store.add_presence("general", 1, 1.5, "alice", "join", None)
+    store.add_chat("general", 2, 2.5, "alice", "hello", None, 1, "r1")
+    store.add_presence("general", 3, 3.5, "alice", "leave", "timeout")
+    events, more = store.room_history("general", None, None, 50)
+    assert more is False
+    assert events == [
+        PresenceEvent(room="general", seq=1, user="alice", event="join", ts=1.5, reason=None),
+        ChatEvent(room="general", seq=2, sender="alice", text="hello", ts=2.5, data=None),
+        PresenceEvent(room="general", seq=3, user="alice", event="leave", ts=3.5, reason="timeout"),
+    ]
+
+
+def test_room_history_latest_when_no_cursor(store: Store) -> None:
+    fill(store, "general", 10)
+    events, more = store.room_history("general", None, None, 3)
+    assert seqs(events) == [8, 9, 10]
+    assert more is True  # older events exist
+    events, more = store.room_history("general", None, None, 10)
+    assert seqs(events) == list(range(1, 11))
+    assert more is False
+
+
+def test_room_history_after_is_ascending_and_more_means_newer(store: Store) -> None:
+    fill(store, "general", 10)
+    events, more = store.room_history("general", 2, None, 3)
+    assert seqs(events) == [3, 4, 5]
+    assert more is True
+    events, more = store.room_history("general", 7, None, 3)
+    assert seqs(events) == [8, 9, 10]
+    assert more is False
+    events, more = store.room_history("general", 10, None, 3)
+    assert events == []
+    assert more is False
+
+
+def test_room_history_before_is_ascending_and_more_means_older(store: Store) -> None:
+    fill(store, "general", 10)
+    events, more = store.room_history("general", None, 8, 3)
+    assert seqs(events) == [5, 6, 7]
+    assert more is True
+    events, more = store.room_history("general", None, 4, 3)
+    assert seqs(events) == [1, 2, 3]
+    assert more is False
+    events, more = store.room_history("general", None, 1, 3)
+    assert events == []
+    assert more is False
+
+
+def test_room_history_between_after_and_before(store: Store) -> None:
+    fill(store, "general", 10)
+    events, more = store.room_history("general", 2, 9, 50)
+    assert seqs(events) == [3, 4, 5, 6, 7, 8]
+    assert more is False
+    events, more = store.room_history("general", 2, 9, 4)
+    assert seqs(events) == [3, 4, 5, 6]
+    assert more is True
+
+
+def test_room_history_keeps_rooms_apart(store: Store) -> None:
+    fill(store, "general", 3)
+    fill(store, "dev", 2)
+    events, _ = store.room_history("dev", None, None, 50)
+    assert [(e.room, e.seq) for e in events] == [("dev", 1), ("dev", 2)]
+
+
+def test_duplicate_room_seq_is_refused(store: Store) -> None:
+    fill(store, "general", 1)
+    with pytest.raises(sqlite3.IntegrityError):
+        store.add_chat("general", 1, 2.0, "bob", "again", None, 2, None)
+
+
+def test_data_blob_round_trips(store: Store) -> None:
+    data = {"kind": "result", "values": [1, 2.5, "x", None], "nested": {"ok": True}}
+    packed = encode(data)
+    store.add_chat("general", 1, 1.0, "bot", "see data", packed, 1, None)
+    (event,), _ = store.room_history("general", None, None, 1)
+    assert isinstance(event, ChatEvent)
+    assert event.data == data
+    store.add_pm(2.0, "bot", "alice", "pm data", packed, 1, 2, None)
+    (pm,), _ = store.session_pm_history(2, "bot", None, None, 10)
+    assert pm.data == data
+
+
+# -------------------------------------------------------------------- private messages
+
+
+def test_add_pm_returns_increasing_ids(store: Store) -> None:
+    first = store.add_pm(1.0, "alice", "bob", "one", None, 1, 2, 1)
+    second = store.add_pm(2.0, "bob", "alice", "two", None, 2, 1, 1)
+    assert 0 < first < second
+
+
+def test_session_pm_history_is_one_sessions_conversation_with_one_user(store: Store) -> None:
+    a, b, c = 1, 2, 3  # session ids of alice, bob, carol
+    ids = [
+        store.add_pm(1.0, "alice", "Bob", "a->b", None, a, b, None),
+        store.add_pm(2.0, "Bob", "alice", "b->a", None, b, a, None),
+        store.add_pm(3.0, "alice", "carol", "a->c", None, a, c, None),
+        store.add_pm(4.0, "carol", "Bob", "c->b", None, c, b, None),
+        # an earlier "bob" talking to a different alice session: not this session's
+        store.add_pm(5.0, "bob", "alice", "old b->a", None, 9, 8, None),
+        store.add_pm(6.0, "alice", "bob", "a->b again", None, a, b, None),
+    ]
+    events, more = store.session_pm_history(a, "bob", None, None, 50)
+    assert more is False
+    assert [e.text for e in events] == ["a->b", "b->a", "a->b again"]
+    assert [e.id for e in events] == [ids[0], ids[1], ids[5]]
+    assert events[0] == PmEvent(id=ids[0], sender="alice", to="Bob", text="a->b", ts=1.0)
+    # Bob's side of the same conversation, seen from Bob's session.
+    events, _ = store.session_pm_history(b, "alice", None, None, 50)
+    assert [e.text for e in events] == ["a->b", "b->a", "a->b again"]
+    events, _ = store.session_pm_history(b, "carol", None, None, 50)
+    assert [e.text for e in events] == ["c->b"]
+
+
+def test_session_pm_history_paging(store: Store) -> None:
+    ids = [store.add_pm(float(i), "alice", "bob", f"p{i}", None, 1, 2, None) for i in range(6)]
+    events, more = store.session_pm_history(1, "bob", None, None, 2)
+    assert [e.id for e in events] == ids[4:]
+    assert more is True
+    events, more = store.session_pm_history(1, "bob", ids[1], None, 2)
+    assert [e.id for e in events] == ids[2:4]
+    assert more is True
+    events, more = store.session_pm_history(1, "bob", None, ids[2], 5)
+    assert [e.id for e in events] == ids[:2]
+    assert more is False
+
+
+# ----------------------------------------------------------------------------- sessions
+
+
+def test_sessions_add_set_rooms_delete_list(store: Store) -> None:
+    assert store.sessions() == []
+    s1 = store.add_session("token-one-0123456789", "Alice", ["general", "dev"], "cli", 1.0)
+    s2 = store.add_session("token-two-0123456789", "bob", [], None, 2.0)
+    assert s1 != s2
+    listed = {s.sid: s for s in store.sessions()}
+    assert listed[s1].token == "token-one-0123456789"
+    assert listed[s1].user == "Alice"
+    assert listed[s1].rooms == ("general", "dev")
+    assert listed[s1].client == "cli"
+    assert listed[s2].rooms == ()
+    assert listed[s2].client is None
+
+    store.set_session_rooms(s1, ["dev"])
+    assert {s.sid: s.rooms for s in store.sessions()}[s1] == ("dev",)
+
+    store.delete_session(s1)
+    assert [s.sid for s in store.sessions()] == [s2]
+
+
+def test_session_with_unreadable_rooms_is_listed_without_rooms(store: Store) -> None:
+    sid = store.add_session("token-three-0123456789", "carol", ["general"], None, 1.0)
+    store._db.execute("UPDATE sessions SET rooms = 'not json' WHERE sid = ?", (sid,))
+    (stored,) = store.sessions()
+    assert stored.rooms == ()
+
+
+def test_user_known_is_case_insensitive_by_key(store: Store) -> None:
+    assert not store.user_known("alice")
+    sid = store.add_session("token-four-0123456789", "Alice", ["general"], None, 1.0)
+    assert store.user_known("alice")
+    assert not store.user_known("Alice")  # callers pass the key (lower case)
+    store.delete_session(sid)
+    assert store.user_known("alice")  # users outlive their sessions
+
+
+def test_recent_acks_chats_and_pms_oldest_first(store: Store) -> None:
+    sid = 5
+    store.add_chat("general", 1, 1.0, "alice", "a", None, sid, 1)
+    store.add_presence("general", 2, 1.5, "bob", "join", None)
+    store.add_chat("general", 3, 2.0, "alice", "no ref", None, sid, None)
+    pm_id = store.add_pm(3.0, "alice", "bob", "pm", None, sid, 6, "pm-ref")
+    store.add_chat("dev", 1, 4.0, "alice", "b", None, sid, 3)
+    store.add_chat("dev", 2, 5.0, "bob", "other session", None, 6, 3)
+    acks = store.recent_acks(sid, 100)
+    assert [a.ref for a in acks] == [1, "pm-ref", 3]
+    chat, pm, chat2 = acks
+    assert (chat.room, chat.seq, chat.to, chat.id, chat.ts) == ("general", 1, None, None, 1.0)
+    assert (pm.room, pm.seq, pm.to, pm.id, pm.ts) == (None, None, "bob", pm_id, 3.0)
+    assert (chat2.room, chat2.seq) == ("dev", 1)
+    assert [a.ref for a in store.recent_acks(sid, 2)] == ["pm-ref", 3]
+
+
+def test_refs_keep_their_type(store: Store) -> None:
+    store.add_chat("general", 1, 1.0, "alice", "a", None, 1, 7)
+    store.add_chat("general", 2, 2.0, "alice", "b", None, 1, "7")
+    assert [a.ref for a in store.recent_acks(1, 10)] == [7, "7"]
+
+
+# ------------------------------------------------------------------ durability, schema
+
+
+def test_wal_mode_is_on(store: Store) -> None:
+    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_in_memory_store_works() -> None:
+    s = Store(":memory:")
+    try:
+        fill(s, "general", 2)
+        assert s.room_head("general") == 2
+    finally:
+        s.close()
+
+
+def test_second_store_sees_rows_only_after_commit(db_path: str, store: Store) -> None:
+    other = Store(db_path)
+    try:
+        fill(store, "general", 2)
+        assert store.dirty
+        assert other.room_head("general") == 0
+        assert other.room_history("general", None, None, 10) == ([], False)
+        store.commit()
+        assert not store.dirty
+        assert other.room_head("general") == 2
+        assert seqs(other.room_history("general", None, None, 10)[0]) == [1, 2]
+    finally:
+        other.close()
+
+
+def test_rows_survive_reopening(db_path: str) -> None:
+    s = Store(db_path)
+    fill(s, "general", 3)
+    sid = s.add_session("token-five-0123456789", "alice", ["general"], None, 1.0)
+    s.close()
+    s = Store(db_path)
+    try:
+        assert s.room_head("general") == 3
+        assert [x.sid for x in s.sessions()] == [sid]
+    finally:
+        s.close()
+
+
+def test_schema_version_is_recorded(store: Store) -> None:
+    assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_schema_version_mismatch_raises_store_error(db_path: str) -> None:
+    Store(db_path).close()
+    con = sqlite3.connect(db_path)
+    con.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match="schema version"):
+        Store(db_path)
+
+
+def test_not_a_database_raises_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.db"
+    path.write_bytes(b"this is not an sqlite file at all" * 100)
+    with pytest.raises(StoreError):
+        Store(str(path))
+
+
+def test_session_ids_are_not_reused_after_delete(store: Store) -> None:
+    first = store.add_session("token-six-0123456789x", "alice", ["general"], None, 1.0)
+    store.delete_session(first)
+    second = store.add_session("token-seven-012345678", "mallory", ["general"], None, 2.0)
+    assert second != first
