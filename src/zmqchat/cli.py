@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from zmqchat import __version__
-from zmqchat.common.config import LOG_LEVELS, BrokerConfig, load_config
+from zmqchat.common.config import LOG_LEVELS, BrokerConfig, ClientConfig, load_config
 from zmqchat.errors import ConfigError
 from zmqchat.logs import setup_logging
 
@@ -87,6 +87,47 @@ def _run_broker(args: argparse.Namespace) -> int:
         return 1
 
 
+CLIENT_SETTINGS = """\
+settings come from, lowest first: built-in defaults, a TOML file (--config, or
+$ZMQCHAT_CONFIG, or client.toml in the user config dir), ZMQCHAT_HOST /
+ZMQCHAT_PORT / ZMQCHAT_USER / ZMQCHAT_CONNECT_TIMEOUT, then these flags.
+See config/client.toml for every key.
+"""
+
+
+def add_client_options(p: argparse.ArgumentParser, *, user: bool = True) -> None:
+    """The options every client command shares, read by :func:`client_config`."""
+    p.add_argument("--config", metavar="FILE", help="TOML file with client settings")
+    p.add_argument("--host", help="broker host (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="broker ROUTER port (default 5555)")
+    if user:
+        p.add_argument("--user", help="name to register as")
+    p.add_argument(
+        "--connect-timeout",
+        type=float,
+        metavar="S",
+        help="give up when the broker does not answer within S seconds (default 5)",
+    )
+    p.add_argument("--log-level", choices=LOG_LEVELS, help="log verbosity (default warning)")
+
+
+def client_config(args: argparse.Namespace, **overrides: object) -> ClientConfig:
+    """The client settings for a command: its flags over env, TOML and defaults.
+
+    Raises ConfigError, which :func:`main` reports as a one-line error (exit 2).
+    """
+    flags = {
+        key: getattr(args, key, None)
+        for key in ("host", "port", "user", "connect_timeout", "log_level")
+    }
+    flags.update(overrides)
+    config = load_config(
+        ClientConfig, file=args.config, overrides=flags, default_file="client.toml"
+    )
+    setup_logging(config.log_level)
+    return config
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zmqchat",
@@ -104,5 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        print(f"zmqchat {args.command}: {exc}", file=sys.stderr)
+        return 2
     return code
