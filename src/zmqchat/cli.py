@@ -128,6 +128,295 @@ def client_config(args: argparse.Namespace, **overrides: object) -> ClientConfig
     return config
 
 
+# ------------------------------------------------------------ scripting commands
+#
+# Each is a thin layer over zmqchat.client.scripting, which holds their logic and
+# their exit status scheme; scripting.run turns every error into one stderr line.
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return number
+
+
+def _seq(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return number
+
+
+def _seconds(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {value}")
+    return number
+
+
+def _script_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    *,
+    help: str,
+    description: str,
+    examples: str,
+    tail: bool = False,
+) -> argparse.ArgumentParser:
+    from zmqchat.client.scripting import exit_status_help
+
+    p = sub.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=f"examples:\n{examples}\n{exit_status_help(tail=tail)}\n{CLIENT_SETTINGS}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_client_options(p, user=False)
+    p.add_argument(
+        "--user",
+        help=f"name to register as (default {name}-HOST-PID, unique per process, so "
+        "many can run at once; the `user` of client.toml is for `chat` only)",
+    )
+    return p
+
+
+def _add_send(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = _script_parser(
+        sub,
+        "send",
+        help="say something in a room (from the arguments, or one message per stdin line)",
+        description="Send TEXT to a room, or with `-` (or no TEXT and a pipe on stdin) one "
+        "message per line of stdin, blank lines skipped. Returns once every message is "
+        "acknowledged: stored by the broker, never to be lost. A refused message does not "
+        "stop the others; the first one refused is named on stderr and the exit status is 1.",
+        examples="""\
+  zmqchat send --room general hello from a script
+  zmqchat send --room ci --data '{"build": 42, "ok": true}' build 42 passed
+  printf 'one\\ntwo\\n' | zmqchat send --room general -      two messages
+  while sleep 60; do uptime; done | zmqchat send --room ops --user uptime-bot
+  zmqchat send --host 10.0.0.5 --port 5555 --connect-timeout 2 --room ops ping
+""",
+    )
+    p.add_argument("--room", required=True, help="room to send to, e.g. --room general")
+    p.add_argument(
+        "--data",
+        metavar="JSON",
+        help="a JSON object sent with every message for bots to read, e.g. '{\"ok\": true}'",
+    )
+    p.add_argument(
+        "text",
+        nargs="*",
+        metavar="TEXT",
+        help="the message (words are joined by spaces); `-` reads stdin instead",
+    )
+    p.set_defaults(func=_run_send)
+
+
+def _run_send(args: argparse.Namespace) -> int:
+    from zmqchat.client import scripting
+
+    return scripting.run(
+        "send",
+        lambda: scripting.send(
+            client_config(args), room=args.room, texts=args.text, data=args.data, user=args.user
+        ),
+    )
+
+
+def _add_tail(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = _script_parser(
+        sub,
+        "tail",
+        help="print room events as they arrive, as text or JSON lines",
+        description="Join rooms and print each event (chat, presence, private messages to "
+        "this user, broker notices) on one line as it arrives, flushed at once, so it can "
+        "feed grep, jq or head. Connection changes are reported on stderr; it reconnects "
+        "by itself. Events counted by --count include those printed from history.",
+        examples="""\
+  zmqchat tail                                   everything said in general
+  zmqchat tail --room dev --room ops --json | jq -r 'select(.type == "chat") | .text'
+  zmqchat tail --room ci --json --count 1 --timeout 600   wait for the next event
+  zmqchat tail --room general --last 20          the last 20 events, then live
+  zmqchat tail --room general --since 1200       everything after seq 1200, then live
+""",
+        tail=True,
+    )
+    p.add_argument(
+        "--room",
+        action="append",
+        default=[],
+        metavar="R",
+        help="room to follow; repeat for several (default: `rooms` of client.toml, general)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per line with every field of the event "
+        '(e.g. {"type":"chat","room":"general","seq":7,"from":"alice","text":"hi","ts":...})',
+    )
+    p.add_argument(
+        "--count",
+        type=_positive_int,
+        metavar="N",
+        help="exit (status 0) after N events, e.g. --count 1 to wait for the next one",
+    )
+    backlog = p.add_mutually_exclusive_group()
+    backlog.add_argument(
+        "--since",
+        type=_seq,
+        metavar="SEQ",
+        help="first print the events after seq SEQ from history (per room), e.g. --since 0",
+    )
+    backlog.add_argument(
+        "--last",
+        type=_positive_int,
+        metavar="N",
+        help="first print the last N events of each room from history, e.g. --last 20",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="S",
+        help="stop after S seconds in all; with --count not reached, exit status 4",
+    )
+    p.set_defaults(func=_run_tail)
+
+
+def _run_tail(args: argparse.Namespace) -> int:
+    from zmqchat.client import scripting
+
+    return scripting.run(
+        "tail",
+        lambda: scripting.tail(
+            client_config(args),
+            rooms=args.room,
+            user=args.user,
+            as_json=args.json,
+            count=args.count,
+            since=args.since,
+            last=args.last,
+            timeout=args.timeout,
+        ),
+    )
+
+
+def _add_pm(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = _script_parser(
+        sub,
+        "pm",
+        help="send a private message to an online user",
+        description="Send TEXT privately to USER; returns once the broker delivered it "
+        "(or queued it, with accounts). Fails with no_such_user or user_offline otherwise.",
+        examples="""\
+  zmqchat pm alice the build is green
+  zmqchat pm --user deploy-bot --data '{"version": "1.4.2"}' bob deployed 1.4.2
+""",
+    )
+    p.add_argument("--data", metavar="JSON", help="a JSON object sent along, e.g. '{\"ok\": true}'")
+    p.add_argument("to", metavar="USER", help="who gets it, e.g. alice")
+    p.add_argument("text", nargs="+", metavar="TEXT", help="the message (words joined by spaces)")
+    p.set_defaults(func=_run_pm)
+
+
+def _run_pm(args: argparse.Namespace) -> int:
+    from zmqchat.client import scripting
+
+    return scripting.run(
+        "pm",
+        lambda: scripting.pm(
+            client_config(args), to=args.to, texts=args.text, data=args.data, user=args.user
+        ),
+    )
+
+
+def _add_who(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = _script_parser(
+        sub,
+        "who",
+        help="list the users online, or in a room",
+        description="Print the users online (or in ROOM), one name per line.",
+        examples="""\
+  zmqchat who
+  zmqchat who --room dev
+  zmqchat who --json | jq length
+""",
+    )
+    p.add_argument("--room", metavar="R", help="only the members of room R, e.g. --room dev")
+    p.add_argument("--json", action="store_true", help='a JSON array, e.g. ["alice","bob"]')
+    p.set_defaults(func=_run_who)
+
+
+def _run_who(args: argparse.Namespace) -> int:
+    from zmqchat.client import scripting
+
+    return scripting.run(
+        "who",
+        lambda: scripting.who(
+            client_config(args), room=args.room, as_json=args.json, user=args.user
+        ),
+    )
+
+
+def _add_rooms(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = _script_parser(
+        sub,
+        "rooms",
+        help="list the rooms that have members",
+        description="Print each room with members: its name, member count and last seq.",
+        examples="""\
+  zmqchat rooms
+  zmqchat rooms --json | jq -r '.[].name'
+""",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='a JSON array, e.g. [{"name":"general","members":3,"seq":42}]',
+    )
+    p.set_defaults(func=_run_rooms)
+
+
+def _run_rooms(args: argparse.Namespace) -> int:
+    from zmqchat.client import scripting
+
+    return scripting.run(
+        "rooms", lambda: scripting.rooms(client_config(args), as_json=args.json, user=args.user)
+    )
+
+
+def _add_history(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = _script_parser(
+        sub,
+        "history",
+        help="print the last events of a room",
+        description="Print the last events of ROOM from the broker's store, oldest first, "
+        "one per line. Only members may read a room, so this joins it for the moment.",
+        examples="""\
+  zmqchat history general
+  zmqchat history ci --limit 200 --json | jq -r 'select(.data.ok == false) | .text'
+""",
+    )
+    p.add_argument("room", metavar="ROOM", help="the room, e.g. general")
+    p.add_argument(
+        "--limit", type=_positive_int, default=50, metavar="N", help="how many (default 50)"
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per line, as `tail --json`")
+    p.set_defaults(func=_run_history)
+
+
+def _run_history(args: argparse.Namespace) -> int:
+    from zmqchat.client import scripting
+
+    return scripting.run(
+        "history",
+        lambda: scripting.history(
+            client_config(args), room=args.room, limit=args.limit, as_json=args.json, user=args.user
+        ),
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zmqchat",
@@ -136,6 +425,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"zmqchat {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_broker(sub)
+    for add in (_add_send, _add_tail, _add_pm, _add_who, _add_rooms, _add_history):
+        add(sub)
     return parser
 
 

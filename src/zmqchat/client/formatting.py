@@ -1,0 +1,195 @@
+"""How events look on a terminal: one formatter for ``zmqchat tail`` and the console.
+
+Every function returns a :data:`Line`, a list of ``(style, text)`` fragments. The
+styles are class names only (``class:time``, ``class:nick.c3``, ...), so the console
+maps them to colours with a prompt_toolkit ``Style``, a Tk GUI can map them to text
+tags, and :func:`plain` joins the texts for scripts. Pure: no I/O, no UI imports.
+
+Text that came over the wire is made safe to print here: control characters (which
+could move the cursor or recolour the terminal) are shown in caret notation, and a
+newline inside a message becomes ``↵`` so each event stays on one line.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import zlib
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from zmqchat.client.events import Event, StatusEvent
+from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Record, SystemEvent
+
+Fragment = tuple[str, str]
+Line = list[Fragment]
+
+# Number of sender colours (``class:nick.c0`` .. ``class:nick.c<N-1>``); a UI defines
+# one colour per class.
+NICK_COLOURS: Final = 8
+# The ``data`` map a console sends with ``/me`` (IRC's CTCP ACTION): the text is
+# the action, shown as ``* alice waves``.
+EMOTE_DATA: Final[Mapping[str, Any]] = {"emote": True}
+
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_NEWLINE: Final = re.compile(r"\r\n|\r|\n")
+
+
+def plain(line: Iterable[Fragment]) -> str:
+    """The text of a line without its styles (what ``tail`` prints)."""
+    return "".join(text for _, text in line)
+
+
+def safe_text(text: str) -> str:
+    """``text`` on one line with every control character made visible."""
+    text = _NEWLINE.sub(" ↵ ", text).replace("\t", " ")
+    return _CONTROL.sub(_caret, text)
+
+
+def _caret(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return "^" + chr(code + 0x40)
+    return "^?" if code == 0x7F else f"\\x{code:02x}"
+
+
+def nick_style(name: str) -> str:
+    """The style class of a sender: the same colour for a name in every process and
+    session (crc32, unlike ``hash``, is not salted per process), whatever its case."""
+    return f"class:nick.c{zlib.crc32(name.lower().encode()) % NICK_COLOURS}"
+
+
+def format_time(ts: float, now: float | None = None) -> str:
+    """``HH:MM:SS`` in local time; with the date in front when not from today."""
+    local = time.localtime(ts)
+    today = time.localtime(time.time() if now is None else now)
+    if local[:3] == today[:3]:
+        return time.strftime("%H:%M:%S", local)
+    return time.strftime("%Y-%m-%d %H:%M:%S", local)
+
+
+def is_emote(event: ChatEvent) -> bool:
+    return event.data is not None and event.data.get("emote") is True
+
+
+def format_event(
+    event: Event,
+    *,
+    me: str | None = None,
+    history: bool = False,
+    now: float | None = None,
+) -> Line:
+    """One event as a line. ``me`` (the viewer's name) decides the direction of a
+    private message; ``history`` marks a line that came from the store, not live."""
+    if isinstance(event, StatusEvent):
+        return format_status(event)
+    line: Line = [("class:time", format_time(event.ts, now)), ("", " ")]
+    if isinstance(event, ChatEvent):
+        line += _room(event.room)
+        if is_emote(event):
+            line += [("class:emote", "* "), (nick_style(event.sender), event.sender), ("", " ")]
+            line.append(("class:emote", safe_text(event.text)))
+            extra = {k: v for k, v in (event.data or {}).items() if k not in EMOTE_DATA}
+        else:
+            line += [("class:nick", "<"), (nick_style(event.sender), event.sender)]
+            line += [("class:nick", ">"), ("", " "), ("class:text", safe_text(event.text))]
+            extra = event.data or {}
+        if extra:
+            line += [("", " "), ("class:data", safe_text(to_json(extra)))]
+    elif isinstance(event, PresenceEvent):
+        line += _room(event.room)
+        if event.event == "join":
+            line.append(("class:presence", f"→ {event.user} joined"))
+        else:
+            reason = f" ({event.reason})" if event.reason else ""
+            line.append(("class:presence", f"← {event.user} left{reason}"))
+    elif isinstance(event, PmEvent):
+        outgoing = me is not None and event.sender.lower() == me.lower()
+        peer = event.to if outgoing else event.sender
+        label = "[pm to " if outgoing else "[pm from "
+        line += [("class:pm", label), (nick_style(peer), peer), ("class:pm", "]"), ("", " ")]
+        line.append(("class:pm.text", safe_text(event.text)))
+        if event.data:
+            line += [("", " "), ("class:data", safe_text(to_json(event.data)))]
+    elif isinstance(event, SystemEvent):
+        line.append(("class:system", f"*** {safe_text(event.text)}"))
+    if history:
+        # Dim the whole line: it is a replay, not something that just happened.
+        line = [(f"class:history {style}" if style else "class:history", t) for style, t in line]
+    return line
+
+
+def _room(room: str) -> Line:
+    return [("class:room", f"#{room}"), ("", " ")]
+
+
+def format_status(event: StatusEvent) -> Line:
+    """A change of the connection, as a notice."""
+    if event.state == "reconnecting":
+        why = f" ({event.reason})" if event.reason else ""
+        return notice(f"connection lost{why}; reconnecting…")
+    if event.state == "connected":
+        how = "session resumed" if event.resumed else "new session, rooms joined again"
+        return notice(f"reconnected ({how})")
+    if event.state == "closed":
+        return error(f"disconnected: {event.reason or 'closed'}")
+    return notice(event.state)
+
+
+def notice(text: str) -> Line:
+    """Something the client itself says (joins, listings, connection changes)."""
+    return [("class:notice", f"*** {text}")]
+
+
+def error(text: str, code: str | None = None) -> Line:
+    """A refusal or failure, readable: ``!!! you are not in room dev (not_in_room)``."""
+    suffix = f" ({code})" if code else ""
+    return [("class:error", f"!!! {safe_text(text)}{suffix}")]
+
+
+def banner(text: str) -> Line:
+    """A separator line, e.g. around a block of history."""
+    return [("class:history.banner", f"─── {text} ───")]
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON with non-ASCII kept as is (jq and terminals read UTF-8). msgpack
+    can carry bytes, which JSON cannot: they become base64 strings."""
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=_json_default)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, tuple | set | frozenset):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def event_json(event: Record) -> str:
+    """Every field of an event, as its wire map, as one JSON line (for ``--json``)."""
+    return json.dumps(
+        event.to_wire(), ensure_ascii=False, separators=(",", ":"), default=_json_default
+    )
+
+
+__all__ = [
+    "EMOTE_DATA",
+    "NICK_COLOURS",
+    "Fragment",
+    "Line",
+    "banner",
+    "error",
+    "event_json",
+    "format_event",
+    "format_status",
+    "format_time",
+    "is_emote",
+    "nick_style",
+    "notice",
+    "plain",
+    "safe_text",
+    "to_json",
+]

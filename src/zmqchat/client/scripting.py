@@ -1,0 +1,426 @@
+"""The one-line commands for scripts and bots: send, tail, pm, who, rooms, history.
+
+Each is a function returning an exit status; :func:`run` turns any failure into one
+line on stderr and a status from :class:`ExitCode`, so a shell script can tell a
+refusal from an unreachable broker from a typo. The argparse wiring is in
+:mod:`zmqchat.cli`. Everything goes through :class:`zmqchat.Client`; no protocol
+logic lives here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from enum import IntEnum
+from typing import Any, Final, TextIO
+
+from zmqchat.client.api import Client
+from zmqchat.client.events import StatusEvent
+from zmqchat.client.formatting import event_json, format_event, plain, to_json
+from zmqchat.client.paging import events_between, last_events
+from zmqchat.common.config import ClientConfig
+from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, SystemEvent, Welcome
+from zmqchat.common.protocol import MAX_NAME_CHARS, ErrorCode
+from zmqchat.errors import BrokerError, ConfigError, ConnectionClosed, Timeout
+
+
+class ExitCode(IntEnum):
+    """The exit status of every client command (also listed in each ``--help``)."""
+
+    OK = 0
+    REFUSED = 1  # the broker refused a name, a message or a request, or closed us
+    USAGE = 2  # bad flags, config, or input (argparse uses 2 as well)
+    UNREACHABLE = 3  # no answer within --connect-timeout, or a request timed out
+    TIMED_OUT = 4  # tail --timeout ran out before --count events arrived
+    INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+
+
+def exit_status_help(*, tail: bool = False) -> str:
+    """The exit status table for a command's ``--help`` epilog."""
+    timed_out = "  4    --timeout ran out before --count events arrived\n" if tail else ""
+    return (
+        "exit status:\n"
+        "  0    success (also when the reader of stdout goes away, as with | head)\n"
+        "  1    the broker refused the name, a message or a request (reason on stderr)\n"
+        "  2    usage or configuration error\n"
+        "  3    broker unreachable: no answer within --connect-timeout, or a request\n"
+        "       timed out\n"
+        f"{timed_out}"
+        "  130  interrupted (Ctrl-C)\n"
+    )
+
+
+# A rate-limited message is retried (after a pause that doubles up to RETRY_MAX)
+# for this long before `send` gives up on it: a script's messages are not dropped
+# just because it sends faster than the broker's per-session rate.
+RATE_LIMIT_PATIENCE: Final = 60.0
+RETRY_FIRST: Final = 0.05
+RETRY_MAX: Final = 1.0
+PREVIEW_CHARS: Final = 40
+
+
+class ScriptError(Exception):
+    """A failure found by a command itself (not by the broker), with its exit status."""
+
+    def __init__(self, code: ExitCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def run(command: str, body: Callable[[], int], *, stderr: TextIO | None = None) -> int:
+    """Run a command body; every error becomes one stderr line and an exit status."""
+    err = stderr or sys.stderr
+    prefix = f"zmqchat {command}"
+    try:
+        return body()
+    except ScriptError as exc:
+        print(f"{prefix}: {exc.message}", file=err)
+        return exc.code
+    except BrokerError as exc:
+        print(f"{prefix}: {exc.code}: {exc.message}", file=err)
+        return ExitCode.REFUSED
+    except Timeout as exc:
+        print(f"{prefix}: broker unreachable: {exc}", file=err)
+        return ExitCode.UNREACHABLE
+    except ConnectionClosed as exc:
+        reason = f"{exc.error.code}: {exc.error.message}" if exc.error else exc.reason
+        print(f"{prefix}: connection closed: {reason}", file=err)
+        return ExitCode.REFUSED
+    except ConfigError as exc:
+        print(f"{prefix}: {exc}", file=err)
+        return ExitCode.USAGE
+    except BrokenPipeError:
+        # The reader went away (`| head`): that ends the command, quietly and
+        # successfully. Point stdout at /dev/null so the interpreter's final flush
+        # does not complain about the same broken pipe.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return ExitCode.OK
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED
+
+
+def unique_name(prefix: str) -> str:
+    """A user name for this process, ``<prefix>-<host>-<pid>``, valid and at most 32
+    characters, so many script commands can run at once without ``name_taken``."""
+    pid = str(os.getpid())
+    room_for_host = MAX_NAME_CHARS - len(prefix) - len(pid) - 2
+    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0])
+    host = host[: max(0, room_for_host)] or "host"
+    return f"{prefix}-{host}-{pid}"[:MAX_NAME_CHARS]
+
+
+@contextlib.contextmanager
+def connected(
+    config: ClientConfig, user: str | None, rooms: Iterable[str], command: str
+) -> Iterator[tuple[Client, Welcome]]:
+    """A registered client for one command and its welcome (which holds the head seq
+    of each room), closed (``bye``) however the block ends."""
+    client = Client(
+        user or unique_name(command),
+        config.endpoint,
+        rooms=tuple(rooms),
+        client_name=f"zmqchat {command}",
+        connect_timeout=config.connect_timeout,
+    )
+    welcome = client.connect()
+    try:
+        yield client, welcome
+    finally:
+        client.close(timeout=1.0)
+
+
+def write_line(out: TextIO, text: str) -> None:
+    """One line, flushed at once, so `| grep` and `| jq` see events as they come."""
+    out.write(text + "\n")
+    out.flush()
+
+
+def _preview(text: str) -> str:
+    short = text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
+    return json.dumps(short, ensure_ascii=False)
+
+
+def parse_data(raw: str | None) -> dict[str, Any] | None:
+    """The ``--data`` argument: a JSON object, or a usage error."""
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ScriptError(ExitCode.USAGE, f"--data is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ScriptError(ExitCode.USAGE, "--data must be a JSON object, like '{\"ok\": true}'")
+    return data
+
+
+# ------------------------------------------------------------------------ send
+
+
+def messages_to_send(texts: Sequence[str], stdin: TextIO) -> Iterator[tuple[str, str]]:
+    """``(label, text)`` for each message: the words of TEXT as one message, or each
+    non-blank line of stdin (with ``-``, or no TEXT and stdin not a terminal)."""
+    if texts and list(texts) != ["-"]:
+        yield "the message", " ".join(texts)
+        return
+    if not texts and stdin.isatty():
+        raise ScriptError(
+            ExitCode.USAGE, "nothing to send: give TEXT, or pipe lines on stdin (or use -)"
+        )
+    if isinstance(stdin, io.TextIOWrapper):
+        stdin.reconfigure(errors="replace")  # a stray byte must not kill the batch
+    for number, raw in enumerate(stdin, 1):
+        text = raw.rstrip("\r\n")
+        if text.strip():
+            yield f"line {number}", text
+
+
+def send_one(client: Client, room: str, text: str, data: dict[str, Any] | None) -> None:
+    """Send one message and wait for its ack, riding out the broker's rate limit."""
+    pause = RETRY_FIRST
+    give_up = time.monotonic() + RATE_LIMIT_PATIENCE
+    while True:
+        try:
+            client.send(room, text, data=data)
+            return
+        except BrokerError as exc:
+            if exc.code != ErrorCode.RATE_LIMITED or time.monotonic() + pause > give_up:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, RETRY_MAX)
+
+
+def send(
+    config: ClientConfig,
+    *,
+    room: str,
+    texts: Sequence[str],
+    data: str | None = None,
+    user: str | None = None,
+    stdin: TextIO | None = None,
+) -> int:
+    """``zmqchat send``: every message is acked (or refused) before this returns."""
+    payload = parse_data(data)
+    messages = messages_to_send(texts, stdin or sys.stdin)
+    first = next(messages, None)  # usage errors before connecting
+    if first is None:
+        return ExitCode.OK
+    sent = 0
+    refused: list[str] = []
+    with connected(config, user, [room], "send") as (client, _):
+        for label, text in _chain(first, messages):
+            try:
+                send_one(client, room, text, payload)
+            except BrokerError as exc:
+                refused.append(f"{label} ({_preview(text)}) refused: {exc.code}: {exc.message}")
+            except Timeout as exc:
+                raise ScriptError(
+                    ExitCode.UNREACHABLE,
+                    f"broker unreachable: {label} ({_preview(text)}) was not acked "
+                    f"({sent} acked before it): {exc}",
+                ) from None
+            else:
+                sent += 1
+    if refused:
+        total = sent + len(refused)
+        raise ScriptError(
+            ExitCode.REFUSED, f"{refused[0]} [{len(refused)} of {total} message(s) refused]"
+        )
+    return ExitCode.OK
+
+
+def _chain(first: tuple[str, str], rest: Iterator[tuple[str, str]]) -> Iterator[tuple[str, str]]:
+    yield first
+    yield from rest
+
+
+# ------------------------------------------------------------------------ tail
+
+
+def tail(
+    config: ClientConfig,
+    *,
+    rooms: Sequence[str] = (),
+    user: str | None = None,
+    as_json: bool = False,
+    count: int | None = None,
+    since: int | None = None,
+    last: int | None = None,
+    timeout: float | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """``zmqchat tail``: print events as they arrive, optionally after some history."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    wanted = [r.lower().lstrip("#") for r in rooms] or list(config.rooms)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    printed = 0
+    lost = False
+
+    def show(event: ChatEvent | PresenceEvent | PmEvent | SystemEvent) -> bool:
+        """Print one event; True once --count is reached."""
+        nonlocal printed
+        text = event_json(event) if as_json else plain(format_event(event, me=client.user))
+        write_line(out, text)
+        printed += 1
+        return count is not None and printed >= count
+
+    with connected(config, user, wanted, "tail") as (client, welcome):
+        # Live events start after each room's head (which is our own join); history
+        # is read up to just before it, so nothing is printed twice.
+        for room in dict.fromkeys(wanted):
+            head = welcome.rooms.get(room)
+            if head is None:
+                continue
+            if since is not None:
+                backlog: Iterable[ChatEvent | PresenceEvent] = events_between(
+                    client, room, since, head
+                )
+            elif last is not None:
+                backlog = last_events(client, room, last, before=head)
+            else:
+                backlog = ()
+            for event in backlog:
+                if show(event):
+                    return ExitCode.OK
+        while True:
+            wait = 1.0 if deadline is None else deadline - time.monotonic()
+            if wait <= 0:
+                return ExitCode.OK if count is None else ExitCode.TIMED_OUT
+            try:
+                item = client.next_event(timeout=min(wait, 1.0))
+            except Timeout:
+                continue
+            if isinstance(item, StatusEvent):
+                # The first `connected` is our own connect(); only later ones, after
+                # a `reconnecting`, are news.
+                if item.state != "connected" or lost:
+                    _status_note(item, err)
+                lost = item.state == "reconnecting"
+                if item.state == "closed":
+                    raise ConnectionClosed(item.reason or "closed", item.error)
+                continue
+            if show(item):
+                return ExitCode.OK
+
+
+def _status_note(event: StatusEvent, err: TextIO) -> None:
+    """Connection changes go to stderr, so stdout holds events only."""
+    if event.state == "reconnecting":
+        print(f"zmqchat tail: connection lost ({event.reason}); reconnecting…", file=err)
+    elif event.state == "connected":
+        print("zmqchat tail: reconnected", file=err)
+    err.flush()
+
+
+# ----------------------------------------------------------- pm, who, rooms, history
+
+
+def pm(
+    config: ClientConfig,
+    *,
+    to: str,
+    texts: Sequence[str],
+    data: str | None = None,
+    user: str | None = None,
+) -> int:
+    """``zmqchat pm``: one private message, acked before this returns."""
+    payload = parse_data(data)
+    text = " ".join(texts)
+    with connected(config, user, (), "pm") as (client, _):
+        client.pm(to, text, data=payload)
+    return ExitCode.OK
+
+
+def who(
+    config: ClientConfig,
+    *,
+    room: str | None = None,
+    as_json: bool = False,
+    user: str | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """``zmqchat who``: the users online, or in one room; one name per line."""
+    out = out or sys.stdout
+    with connected(config, user, (), "who") as (client, _):
+        names = client.who(room.lower().lstrip("#") if room else None)
+        me = client.user.lower()
+    names = [n for n in names if n.lower() != me]  # this command's own connection
+    if as_json:
+        write_line(out, to_json(names))
+    else:
+        for name in names:
+            write_line(out, name)
+    return ExitCode.OK
+
+
+def rooms(
+    config: ClientConfig,
+    *,
+    as_json: bool = False,
+    user: str | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """``zmqchat rooms``: the rooms with members: name, member count, last seq."""
+    out = out or sys.stdout
+    with connected(config, user, (), "rooms") as (client, _):
+        listing = client.list_rooms()
+    if as_json:
+        write_line(out, to_json([r.to_wire() for r in listing]))
+        return ExitCode.OK
+    width = max((len(r.name) for r in listing), default=4) + 1
+    for info in listing:
+        members = f"{info.members} member{'s' if info.members != 1 else ''}"
+        write_line(out, f"#{info.name:<{width}} {members:<12} seq {info.seq}")
+    return ExitCode.OK
+
+
+def history(
+    config: ClientConfig,
+    *,
+    room: str,
+    limit: int = 50,
+    as_json: bool = False,
+    user: str | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """``zmqchat history``: the last ``limit`` events of a room, oldest first."""
+    out = out or sys.stdout
+    room = room.lower().lstrip("#")
+    # The broker shows history to members only, so this joins the room; its own
+    # join (at the head) is left out of what it prints.
+    with connected(config, user, [room], "history") as (client, welcome):
+        events = last_events(client, room, limit, before=welcome.rooms.get(room))
+        me = client.user
+    for event in events:
+        write_line(out, event_json(event) if as_json else plain(format_event(event, me=me)))
+    return ExitCode.OK
+
+
+__all__ = [
+    "ExitCode",
+    "ScriptError",
+    "connected",
+    "exit_status_help",
+    "history",
+    "messages_to_send",
+    "parse_data",
+    "pm",
+    "rooms",
+    "run",
+    "send",
+    "send_one",
+    "tail",
+    "unique_name",
+    "who",
+]

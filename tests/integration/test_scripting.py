@@ -1,0 +1,283 @@
+"""The script commands as real processes against a real broker: send, tail, pm, who,
+rooms, history, and their exit statuses."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import signal
+import socket
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from tests.cli_helpers import run_cli, spawn_cli
+
+from zmqchat import Client, PmEvent, PresenceEvent
+from zmqchat.client.events import Event
+from zmqchat.testing import BrokerProcess
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def wait_event(client: Client, predicate: Callable[[Event], bool], timeout: float = 10.0) -> Event:
+    for event in client.events(timeout=timeout):
+        if predicate(event):
+            return event
+    raise AssertionError(f"no matching event within {timeout}s")
+
+
+def joined(user: str) -> Callable[[Event], bool]:
+    return lambda e: isinstance(e, PresenceEvent) and e.user == user and e.event == "join"
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The command failed with exactly one readable line on stderr."""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert lines[0].startswith(f"zmqchat {result.args[3]}: ")
+    return lines[0]
+
+
+def history_texts(client: Client, room: str = "general") -> list[str]:
+    page = client.history(room, limit=500)
+    return [m.text for m in page.messages if m.TYPE == "chat"]  # type: ignore[union-attr]
+
+
+def test_send_lines_are_read_by_tail_json_in_another_process(broker, tmp_path):
+    port = str(broker.port)
+    with contextlib.ExitStack() as stack, Client("watch", broker.endpoint) as watch:
+        tail = spawn_cli(
+            tmp_path, "tail", "--port", port, "--json", "--count", "5", "--user", "reader"
+        )
+        stack.enter_context(tail)  # closes its pipes
+        wait_event(watch, joined("reader"))
+        sent = run_cli(
+            tmp_path,
+            "send", "--port", port, "--room", "general", "--user", "bot",
+            "--data", '{"build": 42}', "-",
+            input="first\n\nسلام دنیا 👋\n   \nlast\n",  # noqa: RUF001 - Persian on purpose
+        )  # fmt: skip
+        assert sent.returncode == 0, sent.stderr
+        out, err = tail.communicate(timeout=20)
+    assert tail.returncode == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    assert [(e["type"], e.get("text") or e["event"]) for e in events] == [
+        ("presence", "join"),
+        ("chat", "first"),
+        ("chat", "سلام دنیا 👋"),
+        ("chat", "last"),
+        ("presence", "leave"),
+    ]
+    assert {e.get("from") or e.get("user") for e in events} == {"bot"}
+    assert all(e["room"] == "general" and isinstance(e["ts"], float) for e in events)
+    assert [e["data"] for e in events if e["type"] == "chat"] == [{"build": 42}] * 3
+    seqs = [e["seq"] for e in events]
+    assert seqs == list(range(seqs[0], seqs[0] + 5))
+
+
+def test_concurrent_senders_get_unique_names_and_every_message_is_stored_on_exit(broker, tmp_path):
+    senders = [
+        spawn_cli(
+            tmp_path,
+            "send",
+            "--port",
+            str(broker.port),
+            "--room",
+            "general",
+            stdin=subprocess.PIPE,
+        )
+        for _ in range(4)
+    ]
+    for n, proc in enumerate(senders):
+        with proc:
+            proc.communicate("".join(f"s{n}-{i}\n" for i in range(25)), timeout=30)
+            assert proc.returncode == 0, proc.stderr
+    # Every sender has exited: all it said must be in the store already.
+    with Client("check", broker.endpoint) as check:
+        page = check.history("general", limit=500)
+    texts = [m.text for m in page.messages if m.TYPE == "chat"]  # type: ignore[union-attr]
+    assert sorted(texts) == sorted(f"s{n}-{i}" for n in range(4) for i in range(25))
+    names = {m.user for m in page.messages if isinstance(m, PresenceEvent) and m.event == "join"}
+    names.discard("check")
+    assert len(names) == 4
+    assert all(name.startswith("send-") for name in names)
+
+
+def test_send_rides_out_the_rate_limit_and_loses_nothing(make_broker, tmp_path):
+    broker = make_broker(rate_limit=100, rate_burst=5)
+    lines = "".join(f"r{n}\n" for n in range(40))
+    result = run_cli(tmp_path, "send", "--port", str(broker.port), "--room", "general", input=lines)
+    assert result.returncode == 0, result.stderr
+    with Client("check", broker.endpoint) as check:
+        assert history_texts(check) == [f"r{n}" for n in range(40)]  # all, in order
+
+
+def test_unreachable_broker_exits_3(tmp_path):
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    result = run_cli(
+        tmp_path, "send", "--port", port, "--connect-timeout", "0.5", "--room", "r", "hi"
+    )
+    assert result.returncode == 3
+    assert "broker unreachable" in one_line_error(result)
+    tail = run_cli(tmp_path, "tail", "--port", port, "--connect-timeout", "0.5")
+    assert tail.returncode == 3
+    # The setting also comes from the environment.
+    env_timeout = run_cli(tmp_path, "who", "--port", port, ZMQCHAT_CONNECT_TIMEOUT="0.3")
+    assert env_timeout.returncode == 3
+    assert "within 0.3s" in one_line_error(env_timeout)
+
+
+def test_rejected_names_exit_1(broker, tmp_path):
+    port = str(broker.port)
+    with Client("alice", broker.endpoint):
+        taken = run_cli(tmp_path, "send", "--port", port, "--user", "ALICE", "--room", "g", "x")
+        assert taken.returncode == 1
+        assert "name_taken" in one_line_error(taken)
+    invalid = run_cli(tmp_path, "pm", "--port", port, "--user", "no spaces", "bob", "hi")
+    assert invalid.returncode == 1
+    assert "invalid_name" in one_line_error(invalid)
+
+
+def test_a_refused_message_is_named_and_the_others_still_sent(broker, tmp_path):
+    lines = "ok1\n" + "x" * 5000 + "\nok2\n\n" + "y" * 4097 + "\n"
+    result = run_cli(tmp_path, "send", "--port", str(broker.port), "--room", "general", input=lines)
+    assert result.returncode == 1
+    error = one_line_error(result)
+    assert "line 2 " in error
+    assert "too_long" in error
+    assert "2 of 4" in error
+    with Client("check", broker.endpoint) as check:
+        assert history_texts(check) == ["ok1", "ok2"]
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (["send", "--room", "g", "--data", "[1]", "x"], {}, "--data must be a JSON object"),
+        (["send", "--room", "g", "--data", "{oops", "x"], {}, "--data is not valid JSON"),
+        (["who"], {"ZMQCHAT_PORT": "not-a-port"}, "ZMQCHAT_PORT"),
+        (["rooms", "--config", "/nonexistent.toml"], {}, "does not exist"),
+    ],
+)
+def test_usage_and_config_errors_exit_2(broker, tmp_path, args, env, says):
+    result = run_cli(tmp_path, *args, **env)
+    assert result.returncode == 2
+    assert says in one_line_error(result)
+
+
+def test_tail_timeout_status_depends_on_count(broker, tmp_path):
+    port = str(broker.port)
+    short = run_cli(tmp_path, "tail", "--port", port, "--count", "3", "--timeout", "0.5")
+    assert short.returncode == 4, short.stderr
+    assert short.stdout == ""
+    assert short.stderr == ""
+    plain = run_cli(tmp_path, "tail", "--port", port, "--timeout", "0.5")
+    assert plain.returncode == 0, plain.stderr
+
+
+def test_history_and_tail_backlog_page_through_history_without_overlap(broker, tmp_path):
+    port = str(broker.port)
+    with Client("alice", broker.endpoint) as alice:
+        for n in range(620):  # more than one history page (500)
+            alice.send_async("general", f"m{n}")
+        last_seq = alice.send("general", "m620").seq
+
+        # Each command below joins general to read it; their own joins are not shown.
+        page = run_cli(tmp_path, "history", "--port", port, "general", "--limit", "600", "--json")
+        assert page.returncode == 0, page.stderr
+        events = [json.loads(x) for x in page.stdout.splitlines()]
+        assert [e["text"] for e in events] == [f"m{n}" for n in range(21, 621)]
+
+        text = run_cli(tmp_path, "history", "--port", port, "general", "--limit", "2")
+        assert text.returncode == 0, text.stderr
+        lines = [line.split(" ", 1)[1] for line in text.stdout.splitlines()]
+        # The first `history` command came and went in between, under a name of its own.
+        assert re.fullmatch(r"#general → history-\S+-\d+ joined", lines[0]), lines
+        assert re.fullmatch(r"#general ← history-\S+-\d+ left \(quit\)", lines[1]), lines
+
+        everything = run_cli(
+            tmp_path, "tail", "--port", port, "--json", "--since", "0", "--count", str(last_seq)
+        )
+        assert everything.returncode == 0, everything.stderr
+        events = [json.loads(x) for x in everything.stdout.splitlines()]
+        assert [e["seq"] for e in events] == list(range(1, last_seq + 1))
+        assert (events[0]["type"], events[0]["user"]) == ("presence", "alice")
+
+        alice.send("general", "newest")
+        last3 = run_cli(tmp_path, "tail", "--port", port, "--json", "--last", "3", "--count", "3")
+        assert last3.returncode == 0, last3.stderr
+        events = [json.loads(x) for x in last3.stdout.splitlines()]
+        # The `tail` before this one joined and left; then alice said something.
+        assert [e.get("event") or e["text"] for e in events] == ["join", "leave", "newest"]
+
+
+def test_tail_into_a_closed_pipe_exits_quietly(broker, tmp_path):
+    with (
+        Client("watch", broker.endpoint) as watch,
+        spawn_cli(tmp_path, "tail", "--port", str(broker.port), "--user", "reader") as tail,
+    ):
+        wait_event(watch, joined("reader"))
+        watch.send("general", "first")
+        assert tail.stdout is not None
+        assert "<watch> first" in tail.stdout.readline()
+        tail.stdout.close()  # as `| head -1` does after its line
+        for n in range(50):
+            watch.send("general", f"more {n}")
+            if tail.poll() is not None:
+                break
+        assert tail.wait(10) == 0
+        assert tail.stderr is not None
+        assert tail.stderr.read() == ""
+
+
+def test_tail_survives_a_broker_restart_and_ctrl_c_ends_it(broker: BrokerProcess, tmp_path):
+    port = str(broker.port)
+    with (
+        Client("watch", broker.endpoint) as watch,
+        spawn_cli(tmp_path, "tail", "--port", port, "--user", "reader") as tail,
+    ):
+        wait_event(watch, joined("reader"))
+        watch.send("general", "before")
+        broker.restart()
+        assert watch.send("general", "after").seq
+        assert tail.stdout is not None
+        lines = [tail.stdout.readline(), tail.stdout.readline()]
+        assert ["before" in lines[0], "after" in lines[1]] == [True, True]
+        tail.send_signal(signal.SIGINT)
+        assert tail.wait(10) == 130
+        assert tail.stderr is not None
+        err = tail.stderr.read()
+    assert "Traceback" not in err
+    assert "reconnecting" in err
+
+
+def test_pm_who_rooms(broker, tmp_path: Path):
+    port = str(broker.port)
+    with Client("bob", broker.endpoint, rooms=["general", "dev"]) as bob:
+        sent = run_cli(tmp_path, "pm", "--port", port, "--user", "ops", "bob", "deploy", "done")
+        assert sent.returncode == 0, sent.stderr
+        pm = wait_event(bob, lambda e: isinstance(e, PmEvent))
+        assert isinstance(pm, PmEvent)
+        assert (pm.sender, pm.text) == ("ops", "deploy done")
+
+        offline = run_cli(tmp_path, "pm", "--port", port, "nobody", "hi")
+        assert offline.returncode == 1
+        assert "no_such_user" in one_line_error(offline)
+
+        who = run_cli(tmp_path, "who", "--port", port, "--json")
+        assert json.loads(who.stdout) == ["bob"]  # not the command's own connection
+        who_dev = run_cli(tmp_path, "who", "--port", port, "--room", "DEV")
+        assert who_dev.stdout == "bob\n"
+
+        listing = run_cli(tmp_path, "rooms", "--port", port, "--json")
+        rooms = {r["name"]: r for r in json.loads(listing.stdout)}
+        assert rooms["dev"]["members"] == 1
+        assert rooms["general"]["members"] == 1
+        table = run_cli(tmp_path, "rooms", "--port", port)
+        assert [line.split()[0] for line in table.stdout.splitlines()] == ["#dev", "#general"]

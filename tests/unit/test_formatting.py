@@ -1,0 +1,140 @@
+"""Line formatting shared by `zmqchat tail` and the console: pure, no terminal."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from zmqchat.client.events import StatusEvent
+from zmqchat.client.formatting import (
+    NICK_COLOURS,
+    banner,
+    error,
+    event_json,
+    format_event,
+    format_time,
+    nick_style,
+    plain,
+    safe_text,
+)
+from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, SystemEvent
+
+# A fixed moment (local time) so the expected clock strings do not depend on today.
+NOON = time.mktime((2024, 5, 17, 12, 0, 0, 0, 0, -1))
+
+
+def chat(text: str = "hello", sender: str = "alice", **kw: object) -> ChatEvent:
+    return ChatEvent(room="general", seq=7, sender=sender, text=text, ts=NOON + 5, **kw)
+
+
+def test_chat_line_shows_time_room_sender_and_text():
+    assert plain(format_event(chat(), now=NOON)) == "12:00:05 #general <alice> hello"
+
+
+def test_older_events_carry_their_date():
+    assert format_time(NOON - 86400 * 3, now=NOON) == "2024-05-14 12:00:00"
+    assert format_time(NOON + 1, now=NOON) == "12:00:01"
+
+
+def test_sender_colour_is_stable_and_case_insensitive():
+    line = format_event(chat(sender="Alice"), now=NOON)
+    style = next(style for style, text in line if text == "Alice")
+    assert style == nick_style("alice") == nick_style("ALICE")
+    assert style.startswith("class:nick.c")
+    assert 0 <= int(style.rsplit("c", 1)[1]) < NICK_COLOURS
+    # Not everyone gets the same colour.
+    assert len({nick_style(f"user{n}") for n in range(50)}) == NICK_COLOURS
+
+
+def test_presence_lines():
+    join = PresenceEvent(room="dev", seq=3, user="alice", event="join", ts=NOON)
+    leave = PresenceEvent(room="dev", seq=4, user="bob", event="leave", reason="timeout", ts=NOON)
+    quiet = PresenceEvent(room="dev", seq=5, user="bob", event="leave", ts=NOON)
+    assert plain(format_event(join, now=NOON)) == "12:00:00 #dev → alice joined"
+    assert plain(format_event(leave, now=NOON)) == "12:00:00 #dev ← bob left (timeout)"
+    assert plain(format_event(quiet, now=NOON)) == "12:00:00 #dev ← bob left"
+    styles = {s for s, _ in format_event(join)}
+    assert styles <= {"class:time", "class:room", "class:presence", ""}
+
+
+def test_private_messages_are_marked_in_both_directions():
+    pm = PmEvent(id=1, sender="alice", to="bob", text="psst", ts=NOON)
+    assert plain(format_event(pm, me="bob", now=NOON)) == "12:00:00 [pm from alice] psst"
+    assert plain(format_event(pm, me="ALICE", now=NOON)) == "12:00:00 [pm to bob] psst"
+
+
+def test_emote_and_data():
+    assert plain(format_event(chat("waves", data={"emote": True}), now=NOON)) == (
+        "12:00:05 #general * alice waves"
+    )
+    line = plain(format_event(chat("build 42 passed", data={"build": 42, "ok": True}), now=NOON))
+    assert line == '12:00:05 #general <alice> build 42 passed {"build": 42, "ok": true}'
+    # Only a real `true` makes an emote.
+    assert "<alice>" in plain(format_event(chat("x", data={"emote": "yes"})))
+
+
+def test_system_and_status_lines():
+    assert plain(format_event(SystemEvent(text="broker shutting down", ts=NOON), now=NOON)) == (
+        "12:00:00 *** broker shutting down"
+    )
+    lost = plain(format_event(StatusEvent(state="reconnecting", reason="connection lost")))
+    assert lost.startswith("*** connection lost")
+    assert "reconnecting" in lost
+    assert "resumed" in plain(format_event(StatusEvent(state="connected", resumed=True)))
+    assert plain(format_event(StatusEvent(state="closed", reason="replaced"))).startswith("!!!")
+
+
+def test_history_lines_are_marked_dim_everywhere():
+    line = format_event(chat(), history=True, now=NOON)
+    assert all("class:history" in style for style, _ in line)
+    assert plain(line) == plain(format_event(chat(), now=NOON))
+    assert "history" in plain(banner("history of #general"))
+
+
+def test_non_ascii_text_passes_through():
+    text = "سلام دنیا 👋🏽 — 日本語"
+    assert plain(format_event(chat(text), now=NOON)).endswith(text)
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("\x1b[2Jgotcha", "^[[2Jgotcha"),  # would clear the screen
+        ("two\nlines", "two ↵ lines"),
+        ("a\r\nb", "a ↵ b"),
+        ("tab\there", "tab here"),
+        ("bell\x07 del\x7f c1\x9b", "bell^G del^? c1\\x9b"),
+    ],
+)
+def test_control_characters_cannot_reach_the_terminal(raw, shown):
+    assert safe_text(raw) == shown
+    assert plain(format_event(chat(raw), now=NOON)).endswith(shown)
+    assert "\x1b" not in plain(format_event(chat(raw), now=NOON))
+
+
+def test_error_lines_are_one_readable_line():
+    assert plain(error("you are not in room dev", "not_in_room")) == (
+        "!!! you are not in room dev (not_in_room)"
+    )
+    assert "\n" not in plain(error("multi\nline"))
+
+
+def test_event_json_has_every_field_and_keeps_utf8():
+    event = chat("سلام", data={"ok": True, "blob": b"\x00\x01", "n": [1, 2]})
+    line = event_json(event)
+    assert "\n" not in line
+    assert "سلام" in line
+    decoded = json.loads(line)
+    assert decoded == {
+        "type": "chat",
+        "room": "general",
+        "seq": 7,
+        "from": "alice",
+        "text": "سلام",
+        "data": {"ok": True, "blob": "AAE=", "n": [1, 2]},
+        "ts": NOON + 5,
+    }
+    presence = PresenceEvent(room="dev", seq=4, user="bob", event="leave", reason="timeout", ts=1.5)
+    assert json.loads(event_json(presence))["reason"] == "timeout"

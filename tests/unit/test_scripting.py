@@ -1,0 +1,150 @@
+"""The pure parts of the script commands: inputs, names, exit statuses, --help."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+
+import pytest
+
+from zmqchat.cli import build_parser
+from zmqchat.client.scripting import (
+    ExitCode,
+    ScriptError,
+    exit_status_help,
+    messages_to_send,
+    parse_data,
+    run,
+    unique_name,
+)
+from zmqchat.common.protocol import is_valid_name
+from zmqchat.errors import BrokerError, ConfigError, ConnectionClosed, Timeout
+
+SCRIPT_COMMANDS = ("send", "tail", "pm", "who", "rooms", "history")
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_text_words_are_one_message():
+    assert list(messages_to_send(["hello", "there"], io.StringIO("ignored\n"))) == [
+        ("the message", "hello there")
+    ]
+
+
+def test_stdin_gives_one_message_per_line_without_blank_ones():
+    stdin = io.StringIO("one\n\n   \n  two  \r\nthree")
+    expected = [("line 1", "one"), ("line 4", "  two  "), ("line 5", "three")]
+    assert list(messages_to_send(["-"], stdin)) == expected
+    stdin.seek(0)
+    assert list(messages_to_send([], stdin)) == expected  # a pipe without `-`
+
+
+def test_nothing_to_send_from_a_terminal_is_a_usage_error():
+    with pytest.raises(ScriptError) as caught:
+        list(messages_to_send([], Tty()))
+    assert caught.value.code == ExitCode.USAGE
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [(None, None), ('{"ok": true}', {"ok": True}), ("{}", {})]
+)
+def test_parse_data(raw, expected):
+    assert parse_data(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["[1]", "42", "{nope", '"text"'])
+def test_parse_data_refuses_what_is_not_an_object(raw):
+    with pytest.raises(ScriptError) as caught:
+        parse_data(raw)
+    assert caught.value.code == ExitCode.USAGE
+
+
+def test_unique_name_is_a_valid_name_for_this_process(monkeypatch):
+    name = unique_name("send")
+    assert is_valid_name(name)
+    assert name.startswith("send-")
+    monkeypatch.setattr("socket.gethostname", lambda: "a very.long host name" + "x" * 60)
+    long_one = unique_name("history")
+    assert is_valid_name(long_one)
+    assert len(long_one) <= 32
+    assert long_one.endswith(f"-{os.getpid()}")
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "text"),
+    [
+        (BrokerError("name_taken", "the name alice is taken"), 1, "name_taken: the name alice"),
+        (Timeout("no answer within 5s"), 3, "broker unreachable: no answer"),
+        (ConnectionClosed("replaced"), 1, "connection closed: replaced"),
+        (ConfigError("flag --port: 'x' is not a valid integer"), 2, "flag --port"),
+        (ScriptError(ExitCode.USAGE, "nothing to send"), 2, "nothing to send"),
+        (KeyboardInterrupt(), 130, ""),
+    ],
+)
+def test_run_turns_each_failure_into_one_line_and_a_status(error, code, text):
+    def body() -> int:
+        raise error
+
+    err = io.StringIO()
+    assert run("send", body, stderr=err) == code
+    lines = err.getvalue().splitlines()
+    if text:
+        assert len(lines) == 1
+        assert lines[0].startswith("zmqchat send: ")
+        assert text in lines[0]
+    else:
+        assert lines == []
+
+
+def test_exit_statuses_are_distinct_and_documented():
+    assert len({int(c) for c in ExitCode}) == len(ExitCode)
+    for tail in (False, True):
+        documented = re.findall(r"^  (\d+) ", exit_status_help(tail=tail), re.MULTILINE)
+        expected = [c for c in ExitCode if tail or c != ExitCode.TIMED_OUT]
+        assert sorted(map(int, documented)) == sorted(map(int, expected))
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+@pytest.mark.parametrize("name", SCRIPT_COMMANDS)
+def test_every_option_of_every_command_is_explained_with_examples(name):
+    sub = _subparsers(build_parser())[name]
+    for action in sub._actions:
+        assert action.help, f"{name}: {action.option_strings or action.dest} has no help"
+    text = sub.format_help()
+    assert "examples:" in text
+    assert f"zmqchat {name}" in text.split("examples:")[1]
+    assert "exit status:" in text
+    assert "ZMQCHAT_HOST" in text
+    assert ("4    --timeout" in text) == (name == "tail")
+
+
+def test_tail_rejects_since_with_last(capsys):
+    with pytest.raises(SystemExit) as caught:
+        build_parser().parse_args(["tail", "--since", "3", "--last", "2"])
+    assert caught.value.code == 2
+    assert "not allowed with" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["tail", "--count", "0"],
+        ["tail", "--timeout", "0"],
+        ["tail", "--since", "-1"],
+        ["history", "general", "--limit", "0"],
+        ["send", "hello"],  # --room is required
+    ],
+)
+def test_bad_flags_are_usage_errors(argv, capsys):
+    with pytest.raises(SystemExit) as caught:
+        build_parser().parse_args(argv)
+    assert caught.value.code == 2
