@@ -64,10 +64,11 @@ class Broker:
         return self.flush()
 
     def flush(self) -> tuple[Replies, Publishes]:
-        """Commit, then decode and clear everything the core queued."""
+        """Decode and clear everything the core queued, in the order the server sends
+        it: direct deliveries, then (after the commit) replies."""
         self.core.store.commit()
         replies: Replies = {}
-        for rid, body in self.core.out.replies:
+        for rid, body in self.core.out.direct + self.core.out.replies:
             replies.setdefault(rid, []).append(decode(body, None))
         publishes = [(topic, decode(body, None)) for topic, body in self.core.out.publishes]
         self.core.out.clear()
@@ -583,6 +584,17 @@ def test_pm_is_delivered_to_the_recipient(broker: Broker) -> None:
         "ts": WALL + 3,
         "ref": 8,
     }
+
+
+def test_pm_leaves_before_the_commit_and_its_ack_after(broker: Broker) -> None:
+    broker.register(b"A", "alice")
+    broker.register(b"B", "bob")
+    broker.core.handle(b"A", encode(pm("bob", "quick")), broker.now)
+    out = broker.core.out
+    assert [(rid, decode(body)["type"]) for rid, body in out.direct] == [(b"B", "pm")]
+    assert [(rid, decode(body)["type"]) for rid, body in out.replies] == [(b"A", "ack")]
+    assert broker.store.dirty  # the ack waits for this commit; the delivery does not
+    broker.flush()
 
 
 def test_pm_carries_data(broker: Broker) -> None:

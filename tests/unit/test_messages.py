@@ -573,7 +573,7 @@ def test_with_user_goes_on_the_wire_as_with() -> None:
     page = HistoryPage(messages=(), more=False, with_user="Bob", ref=1)
     assert page.to_wire() == {
         "type": "history",
-        "messages": (),
+        "messages": [],
         "more": False,
         "with": "Bob",
         "ref": 1,

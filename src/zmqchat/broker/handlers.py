@@ -80,13 +80,24 @@ SERVER_NAME: Final = f"zmqchat/{__version__}"
 
 
 class Outbox:
-    """Frames waiting for the store to commit: replies by routing id, publishes by topic."""
+    """Frames a batch of requests produced, by when they may leave.
 
-    __slots__ = ("publishes", "replies")
+    ``replies`` and ``publishes`` wait for the store's commit: an ack or a room event
+    never leaves before what it reports is durable. ``direct`` frames leave before the
+    commit: a private message to an online recipient (its copy in the store is
+    history, not what delivery depends on), so a conversation does not pay a commit
+    per hop. Its sender's ack still waits for the commit.
+    """
+
+    __slots__ = ("direct", "publishes", "replies")
 
     def __init__(self) -> None:
+        self.direct: list[tuple[bytes, bytes]] = []
         self.replies: list[tuple[bytes, bytes]] = []
         self.publishes: list[tuple[bytes, bytes]] = []
+
+    def deliver(self, rid: bytes, msg: Record) -> None:
+        self.direct.append((rid, encode(msg)))
 
     def reply(self, rid: bytes, msg: Record) -> None:
         self.replies.append((rid, encode(msg)))
@@ -95,11 +106,12 @@ class Outbox:
         self.publishes.append((topic, encode(msg)))
 
     def clear(self) -> None:
+        self.direct.clear()
         self.replies.clear()
         self.publishes.clear()
 
     def __bool__(self) -> bool:
-        return bool(self.replies or self.publishes)
+        return bool(self.direct or self.replies or self.publishes)
 
 
 class BrokerCore:
@@ -423,8 +435,8 @@ class BrokerCore:
             target.sid,
             req.ref,
         )
-        self._reply(
-            target,
+        self.out.deliver(
+            target.rid,
             PmEvent(
                 id=pm_id, sender=session.user, to=target.user, text=req.text, ts=ts, data=req.data
             ),

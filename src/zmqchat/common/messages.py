@@ -10,6 +10,7 @@ that :mod:`zmqchat.common.codec` turns into bytes.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Callable
 from typing import Any, ClassVar, Final, TypeVar, dataclass_transform
 
@@ -44,24 +45,20 @@ class Record:
     # (attribute, wire key, required) triples, filled in by @record; fields marked
     # wire=False are broker-internal and never serialised.
     _WIRE: ClassVar[tuple[tuple[str, str, bool], ...]]
+    _KEYS: ClassVar[tuple[str, ...]]  # "type" (if tagged) and the keys of _WIRE, in order
+    _VALUES: ClassVar[Callable[[Record], tuple[Any, ...]]]  # their values
 
     def to_wire(self) -> dict[str, Any]:
         """The msgpack-ready map of this message, ``type`` first.
 
         None values are left out, except ``ref``: every reply echoes it, nil included.
+        Records holding other records (``rooms``, ``history``) extend this.
         """
-        out: dict[str, Any] = {"type": self.TYPE} if self.TYPE else {}
-        for attr, key, _ in self._WIRE:
-            value = getattr(self, attr)
-            if value is None:
-                if key == "ref":
-                    out[key] = None
-                continue
-            if isinstance(value, Record):
-                value = value.to_wire()
-            elif isinstance(value, tuple | list) and value and isinstance(value[0], Record):
-                value = [item.to_wire() for item in value]
-            out[key] = value
+        # On the broker's hot path (two per chat), hence the attrgetter.
+        out: dict[str, Any] = {}
+        for key, value in zip(self._KEYS, type(self)._VALUES(self), strict=True):
+            if value is not None or key == "ref":
+                out[key] = value
         return out
 
 
@@ -82,6 +79,13 @@ def record(type_: str, **renames: str) -> Callable[[type[_T]], type[_T]]:
             for f in dataclasses.fields(dc)  # type: ignore[arg-type]
             if f.metadata.get("wire", True)
         )
+        # One attrgetter fetches the tag and every wire field in a single C call; with
+        # at least two names it always returns a tuple.
+        tagged = bool(type_)
+        names = ["TYPE"] * tagged + [attr for attr, _, _ in dc._WIRE]  # type: ignore[attr-defined]
+        assert len(names) >= 2, f"{cls.__name__}: too few fields for a record"
+        dc._KEYS = ("type",) * tagged + tuple(k for _, k, _ in dc._WIRE)  # type: ignore[attr-defined]
+        dc._VALUES = operator.attrgetter(*names)  # type: ignore[attr-defined]
         return dc
 
     return wrap
@@ -393,6 +397,11 @@ class RoomList(Record):
     rooms: tuple[RoomInfo, ...]
     ref: Ref = None
 
+    def to_wire(self) -> dict[str, Any]:
+        out = Record.to_wire(self)
+        out["rooms"] = [room.to_wire() for room in self.rooms]
+        return out
+
 
 # Fields are declared in the order DESIGN.md lists them, which is the order of the
 # keys on the wire; `ts` is keyword-only so it can follow an optional field.
@@ -444,6 +453,11 @@ class HistoryPage(Record):
     messages: tuple[ChatEvent | PresenceEvent | PmEvent, ...] = _kw()
     more: bool = _kw()
     ref: Ref = None
+
+    def to_wire(self) -> dict[str, Any]:
+        out = Record.to_wire(self)
+        out["messages"] = [event.to_wire() for event in self.messages]
+        return out
 
 
 @record("pong")
