@@ -4,11 +4,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint typecheck pytest format clean help
+.PHONY: run test lint typecheck pytest format clean help bench bench-quick plot
 
 help:
 	@echo "make run    start the broker on tcp://127.0.0.1:5555 (PUB 5556), history in the user data dir"
 	@echo "make test   install what the tests need into $(VENV), then ruff, mypy and pytest"
+	@echo "make bench  run the benchmarks against their baselines (~15 min); see docs/performance.md"
+	@echo "make bench-quick  a one-minute smoke run of the same benchmarks"
 	@echo "make format reformat the code with ruff"
 	@echo "make clean  remove $(VENV) and caches"
 
@@ -29,8 +31,8 @@ run: $(VENV)/.installed
 	$(BIN)/zmqchat broker $(ARGS)
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
@@ -40,9 +42,22 @@ pytest: $(VENV)/.installed-dev
 
 test: lint typecheck pytest
 
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[bench]'
+	@touch $@ $(VENV)/.installed
+
+# Benchmarks are not tests: they take minutes, want a quiet machine, and report
+# figures (docs/performance.md) instead of pass/fail on timing.
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.plot
+
+bench-quick: $(VENV)/.installed-bench
+	$(BIN)/python -m benchmarks --quick $(BENCH_ARGS)
+
 format: $(VENV)/.installed-dev
-	$(BIN)/ruff check --fix src tests
-	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build src/*.egg-info

@@ -23,7 +23,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +40,11 @@ class BrokerProcess:
         settings: Mapping[str, Any] | None = None,
         log_level: str = "debug",
         startup_timeout: float = 15.0,
+        wrapper: Sequence[str] = (),
     ) -> None:
         """``settings``: broker config keys (``timeout``, ``rate_limit``, ...) passed
-        as ``ZMQCHAT_*`` environment variables."""
+        as ``ZMQCHAT_*`` environment variables. ``wrapper``: a command the broker runs
+        under, e.g. ``("prlimit", "--nofile=256")`` to test a low open-file limit."""
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.db = str(self.directory / "broker.db")
@@ -51,6 +53,7 @@ class BrokerProcess:
         self.settings = dict(settings or {})
         self.log_level = log_level
         self.startup_timeout = startup_timeout
+        self.wrapper = tuple(wrapper)
         self.port = 0
         self.pub_port = 0
         self.process: subprocess.Popen[bytes] | None = None
@@ -79,6 +82,7 @@ class BrokerProcess:
         for key, value in self.settings.items():
             env["ZMQCHAT_" + key.upper()] = str(value)
         cmd = [
+            *self.wrapper,
             sys.executable, "-m", "zmqchat", "broker",
             "--host", "127.0.0.1",
             "--port", str(self.port),
