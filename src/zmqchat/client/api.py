@@ -159,9 +159,13 @@ class Client:
         wait = self.connect_timeout if timeout is None else timeout
         if not self._settled.wait(wait):
             self._stop()
+            # A failed connect() is the end of this client (`with Client()` never
+            # reaches __exit__): release the wake-up socketpair now.
+            self._cleanup_wake()
             raise Timeout(f"no answer from a zmqchat broker at {self.endpoint} within {wait:g}s")
         if self._core.state == "closed":
             self._stop()
+            self._cleanup_wake()
             if self._core.close_error is not None:
                 raise self._core.close_error
             raise ConnectionClosed(self._core.close_reason or "closed")
