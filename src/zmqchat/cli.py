@@ -417,6 +417,64 @@ def _run_history(args: argparse.Namespace) -> int:
     )
 
 
+CHAT_EPILOG = """\
+in the chat:
+  text                    say it in the current room (shown in the prompt)
+  /join ROOM              join a room (created if new) and talk there; shows its
+                          last 20 events, marked as history
+  /leave [ROOM]           leave a room (default: the current one)
+  /room ROOM              switch the room your lines go to
+  /msg USER TEXT          private message; shortcut: @USER TEXT
+  /who [ROOM|*]           who is in the current room, ROOM, or online (*)
+  /rooms                  rooms that have members
+  /history [N]            the last N events of the current room (default 20)
+  /me ACTION              /me waves  ->  * alice waves
+  /help, /quit            this list; leave (also Ctrl-D or Ctrl-C)
+  Tab completes commands, rooms and names. The bottom bar shows your name, the
+  current room, unread counts of your other rooms and the connection state; when
+  the broker restarts the client reconnects by itself and fills the gap.
+
+examples:
+  zmqchat chat                                    asks your name, joins general
+  zmqchat chat --user alice --room general --room dev
+  zmqchat chat --host 192.168.1.20 --port 5555 --connect-timeout 10
+
+exit status:
+  0    you left (/quit, Ctrl-D, Ctrl-C)
+  1    the broker refused (e.g. auth_failed) or ended the session
+  2    usage or configuration error
+  3    broker unreachable: no answer within --connect-timeout
+"""
+
+
+def _add_chat(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "chat",
+        help="chat interactively in a terminal",
+        description="The console client: rooms, private messages and history in a "
+        "terminal. Incoming messages print above the line you are typing.",
+        epilog=f"{CHAT_EPILOG}\n{CLIENT_SETTINGS}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_client_options(p)
+    p.add_argument(
+        "--room",
+        action="append",
+        default=[],
+        metavar="R",
+        help="room to join on connect; repeat for several; the first is current "
+        "(default: `rooms` of client.toml, general), e.g. --room dev",
+    )
+    p.set_defaults(func=_run_chat)
+
+
+def _run_chat(args: argparse.Namespace) -> int:
+    from zmqchat.client.console import run_chat
+
+    config = client_config(args)
+    return run_chat(config, user=config.user, rooms=args.room or None)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zmqchat",
@@ -425,7 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"zmqchat {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_broker(sub)
-    for add in (_add_send, _add_tail, _add_pm, _add_who, _add_rooms, _add_history):
+    for add in (_add_chat, _add_send, _add_tail, _add_pm, _add_who, _add_rooms, _add_history):
         add(sub)
     return parser
 

@@ -154,6 +154,22 @@ def banner(text: str) -> Line:
     return [("class:history.banner", f"─── {text} ───")]
 
 
+def format_toolbar(user: str, room: str | None, unread: Mapping[str, int], connection: str) -> Line:
+    """The status bar: who you are, where your lines go, unread counts elsewhere,
+    and the connection (``connected`` / ``reconnecting…``)."""
+    sep = ("class:toolbar.sep", " │ ")
+    line: Line = [("class:toolbar.user", f" {user or '?'}"), sep]
+    line.append(("class:toolbar.room", f"#{room}" if room else "no room"))
+    if unread:
+        counts = ", ".join(f"#{name} {count}" for name, count in sorted(unread.items()))
+        line += [sep, ("class:toolbar.unread", f"unread: {counts}")]
+    shown = {"reconnecting": "reconnecting…", "connecting": "connecting…"}.get(
+        connection, connection
+    )
+    line += [sep, (f"class:toolbar.state.{connection}", shown), ("", " ")]
+    return line
+
+
 def to_json(value: Any) -> str:
     """Compact JSON with non-ASCII kept as is (jq and terminals read UTF-8). msgpack
     can carry bytes, which JSON cannot: they become base64 strings."""
@@ -186,6 +202,7 @@ __all__ = [
     "format_event",
     "format_status",
     "format_time",
+    "format_toolbar",
     "is_emote",
     "nick_style",
     "notice",

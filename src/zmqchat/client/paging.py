@@ -16,15 +16,31 @@ from zmqchat.common.protocol import HISTORY_MAX_LIMIT
 RoomEvent = ChatEvent | PresenceEvent
 
 
-def last_events(client: Client, room: str, count: int, *, before: int | None) -> list[RoomEvent]:
+def last_events(
+    client: Client,
+    room: str,
+    count: int,
+    *,
+    before: int | None,
+    chat_only: bool = False,
+    scan_limit: int = 5 * HISTORY_MAX_LIMIT,
+) -> list[RoomEvent]:
     """The last ``count`` events of ``room`` with a seq below ``before`` (all of them
-    when None), oldest first."""
+    when None), oldest first.
+
+    ``chat_only`` keeps messages and skips presence events, reading back at most
+    ``scan_limit`` events to find them (a room of comings and goings has few).
+    """
     out: list[RoomEvent] = []
-    while len(out) < count:
-        limit = min(HISTORY_MAX_LIMIT, count - len(out))
+    scanned = 0
+    while len(out) < count and scanned < scan_limit:
+        want = count - len(out)
+        # Looking for messages among presence events: read more than needed per page.
+        limit = min(HISTORY_MAX_LIMIT, 4 * want if chat_only else want)
         page = client.history(room, before=before, limit=limit)
         events = [e for e in page.messages if isinstance(e, ChatEvent | PresenceEvent)]
-        out[:0] = events
+        scanned += len(events)
+        out[:0] = [e for e in events if isinstance(e, ChatEvent)] if chat_only else events
         if not page.more or not events:
             break
         before = events[0].seq

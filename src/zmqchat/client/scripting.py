@@ -22,6 +22,7 @@ from enum import IntEnum
 from typing import Any, Final, TextIO
 
 from zmqchat.client.api import Client
+from zmqchat.client.commands import room_name
 from zmqchat.client.events import StatusEvent
 from zmqchat.client.formatting import event_json, format_event, plain, to_json
 from zmqchat.client.paging import events_between, last_events
@@ -150,6 +151,17 @@ def _preview(text: str) -> str:
     return json.dumps(short, ensure_ascii=False)
 
 
+def room_arg(raw: str) -> str:
+    """A room as given on the command line (``dev``, ``#Dev``), canonical; a usage
+    error when it is no valid room name."""
+    room = room_name(raw)
+    if room is None:
+        raise ScriptError(
+            ExitCode.USAGE, f"{raw!r} is not a room name: use 1-32 letters, digits, '_' or '-'"
+        )
+    return room
+
+
 def parse_data(raw: str | None) -> dict[str, Any] | None:
     """The ``--data`` argument: a JSON object, or a usage error."""
     if raw is None:
@@ -209,6 +221,7 @@ def send(
     stdin: TextIO | None = None,
 ) -> int:
     """``zmqchat send``: every message is acked (or refused) before this returns."""
+    room = room_arg(room)
     payload = parse_data(data)
     messages = messages_to_send(texts, stdin or sys.stdin)
     first = next(messages, None)  # usage errors before connecting
@@ -262,7 +275,7 @@ def tail(
     """``zmqchat tail``: print events as they arrive, optionally after some history."""
     out = out or sys.stdout
     err = err or sys.stderr
-    wanted = [r.lower().lstrip("#") for r in rooms] or list(config.rooms)
+    wanted = [room_arg(r) for r in rooms or config.rooms]
     deadline = None if timeout is None else time.monotonic() + timeout
     printed = 0
     lost = False
@@ -353,7 +366,7 @@ def who(
     """``zmqchat who``: the users online, or in one room; one name per line."""
     out = out or sys.stdout
     with connected(config, user, (), "who") as (client, _):
-        names = client.who(room.lower().lstrip("#") if room else None)
+        names = client.who(room_arg(room) if room else None)
         me = client.user.lower()
     names = [n for n in names if n.lower() != me]  # this command's own connection
     if as_json:
@@ -396,7 +409,7 @@ def history(
 ) -> int:
     """``zmqchat history``: the last ``limit`` events of a room, oldest first."""
     out = out or sys.stdout
-    room = room.lower().lstrip("#")
+    room = room_arg(room)
     # The broker shows history to members only, so this joins the room; its own
     # join (at the head) is left out of what it prints.
     with connected(config, user, [room], "history") as (client, welcome):
@@ -416,6 +429,7 @@ __all__ = [
     "messages_to_send",
     "parse_data",
     "pm",
+    "room_arg",
     "rooms",
     "run",
     "send",

@@ -163,6 +163,8 @@ def test_a_refused_message_is_named_and_the_others_still_sent(broker, tmp_path):
         (["send", "--room", "g", "--data", "{oops", "x"], {}, "--data is not valid JSON"),
         (["who"], {"ZMQCHAT_PORT": "not-a-port"}, "ZMQCHAT_PORT"),
         (["rooms", "--config", "/nonexistent.toml"], {}, "does not exist"),
+        (["send", "--room", "no spaces", "x"], {}, "'no spaces' is not a room name"),
+        (["tail", "--room", "a.b"], {}, "'a.b' is not a room name"),
     ],
 )
 def test_usage_and_config_errors_exit_2(broker, tmp_path, args, env, says):

@@ -1,0 +1,292 @@
+"""What a line typed in a chat UI means: ``/join dev``, ``@bob hi``, plain text, ...
+
+:func:`parse_input` turns a line into one command record; :func:`completions`
+proposes what Tab can insert. Pure (no client, no UI), so the console and a GUI
+share them and the tests need no screen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from typing import Final, Literal
+
+from zmqchat.common.protocol import HISTORY_MAX_LIMIT, is_valid_name
+
+HISTORY_DEFAULT: Final = 20
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Say:
+    """Plain text for the current room."""
+
+    text: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Emote:
+    """``/me waves``: an action in the current room."""
+
+    text: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class JoinRoom:
+    room: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LeaveRoom:
+    room: str | None  # None: the current room
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SwitchRoom:
+    room: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SendPm:
+    user: str
+    text: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ShowWho:
+    room: str | None  # None: the current room
+    everyone: bool = False  # `/who *`: everyone online
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ShowRooms:
+    pass
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ShowHistory:
+    count: int = HISTORY_DEFAULT
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ShowHelp:
+    pass
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Quit:
+    pass
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Invalid:
+    """A line that cannot be run; ``message`` says why and how to write it."""
+
+    message: str
+
+
+Command = (
+    Say
+    | Emote
+    | JoinRoom
+    | LeaveRoom
+    | SwitchRoom
+    | SendPm
+    | ShowWho
+    | ShowRooms
+    | ShowHistory
+    | ShowHelp
+    | Quit
+    | Invalid
+)
+
+ArgKind = Literal["room", "user", "text", "count", None]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """One slash command: its name, usage, one-line help and what its first argument
+    is (for completion)."""
+
+    name: str
+    usage: str
+    summary: str
+    arg: ArgKind
+    aliases: tuple[str, ...] = ()
+
+
+COMMANDS: Final = (
+    CommandSpec("join", "/join ROOM", "join a room (created if new) and talk there", "room"),
+    CommandSpec(
+        "leave", "/leave [ROOM]", "leave a room (default: the current one)", "room", ("part",)
+    ),
+    CommandSpec("room", "/room ROOM", "switch the room your lines go to", "room"),
+    CommandSpec("msg", "/msg USER TEXT", "private message (also: @USER TEXT)", "user"),
+    CommandSpec(
+        "who",
+        "/who [ROOM|*]",
+        "who is in a room (default: current; * = online)",
+        "room",
+        ("names",),
+    ),
+    CommandSpec("rooms", "/rooms", "list the rooms that have members", None, ("list",)),
+    CommandSpec(
+        "history", "/history [N]", f"last N events here (default {HISTORY_DEFAULT})", "count"
+    ),
+    CommandSpec("me", "/me ACTION", "say what you do: /me waves → * alice waves", "text"),
+    CommandSpec("help", "/help", "this list", None),
+    CommandSpec("quit", "/quit", "leave the chat (also Ctrl-D)", None, ("exit",)),
+)
+
+_BY_NAME: Final = {alias: spec for spec in COMMANDS for alias in (spec.name, *spec.aliases)}
+
+
+def help_lines() -> list[str]:
+    """The text of ``/help``."""
+    width = max(len(spec.usage) for spec in COMMANDS)
+    lines = [f"{spec.usage:<{width}}  {spec.summary}" for spec in COMMANDS]
+    lines.append(f"{'@USER TEXT':<{width}}  private message to USER")
+    lines.append(f"{'//text':<{width}}  send a line that starts with /")
+    lines.append("Tab completes commands, rooms and names; Ctrl-D quits.")
+    return lines
+
+
+def room_name(raw: str) -> str | None:
+    """A room as typed (``#Dev`` or ``dev``) in canonical form, or None if invalid."""
+    name = raw.removeprefix("#")
+    return name.lower() if is_valid_name(name) else None
+
+
+def _bad_room(raw: str) -> Invalid:
+    return Invalid(f"{raw!r} is not a room name: use 1-32 letters, digits, '_' or '-'")
+
+
+def parse_input(line: str) -> Command | None:
+    """The command a line stands for; None for a blank line."""
+    if not line.strip():
+        return None
+    if line.startswith("//"):
+        return Say(line[1:])  # IRC's escape for a line that starts with a slash
+    if line.startswith("@"):
+        user, _, text = line[1:].partition(" ")
+        return _pm(user, text, "@USER TEXT")
+    if not line.startswith("/"):
+        return Say(line)
+    word, _, rest = line[1:].partition(" ")
+    spec = _BY_NAME.get(word.lower())
+    if spec is None:
+        return Invalid(f"unknown command /{word}; /help lists them (// sends a line with /)")
+    rest = rest.strip()
+    args = rest.split()
+    name = spec.name
+    if name == "join":
+        return _one_room(args, spec, JoinRoom)
+    if name == "room":
+        return _one_room(args, spec, SwitchRoom)
+    if name == "leave":
+        if not args:
+            return LeaveRoom(None)
+        return _one_room(args, spec, LeaveRoom)
+    if name == "msg":
+        user, _, text = rest.partition(" ")
+        return _pm(user, text, spec.usage)
+    if name == "who":
+        if not args:
+            return ShowWho(None)
+        if args == ["*"]:
+            return ShowWho(None, everyone=True)
+        return _one_room(args, spec, ShowWho)
+    if name == "history":
+        return _history(args, spec)
+    if name == "me":
+        return Emote(rest) if rest else Invalid(f"usage: {spec.usage}")
+    if args:
+        return Invalid(f"usage: {spec.usage}")
+    if name == "rooms":
+        return ShowRooms()
+    if name == "help":
+        return ShowHelp()
+    return Quit()
+
+
+def _one_room(args: list[str], spec: CommandSpec, make: Callable[[str], Command]) -> Command:
+    if len(args) != 1:
+        return Invalid(f"usage: {spec.usage}")
+    room = room_name(args[0])
+    return make(room) if room is not None else _bad_room(args[0])
+
+
+def _pm(user: str, text: str, usage: str) -> Command:
+    if not user or not text.strip():
+        return Invalid(f"usage: {usage}")
+    if not is_valid_name(user):
+        return Invalid(f"{user!r} is not a user name: use 1-32 letters, digits, '_' or '-'")
+    return SendPm(user, text.strip())
+
+
+def _history(args: list[str], spec: CommandSpec) -> Command:
+    if not args:
+        return ShowHistory()
+    if len(args) == 1 and args[0].isdigit() and 1 <= int(args[0]) <= HISTORY_MAX_LIMIT:
+        return ShowHistory(int(args[0]))
+    return Invalid(f"usage: {spec.usage}, N from 1 to {HISTORY_MAX_LIMIT}")
+
+
+# -------------------------------------------------------------------- completion
+
+
+def completions(
+    before_cursor: str, *, rooms: Iterable[str], users: Iterable[str]
+) -> tuple[str, list[str]]:
+    """What Tab may put in place of the word before the cursor.
+
+    Returns ``(word, candidates)``: the partial word being completed (to be replaced)
+    and the full words that could replace it, matched case-insensitively.
+    """
+    if before_cursor.startswith("/") and " " not in before_cursor:
+        names = sorted({f"/{alias}" for alias in _BY_NAME})
+        return before_cursor, _matching(before_cursor, names)
+    if before_cursor.startswith("@") and " " not in before_cursor:
+        return before_cursor, _matching(before_cursor, [f"@{u}" for u in users])
+    word = before_cursor.rsplit(" ", 1)[-1]
+    first, _, rest = before_cursor.partition(" ")
+    if first.startswith("/") and " " not in rest:
+        spec = _BY_NAME.get(first[1:].lower())
+        kind = spec.arg if spec else None
+        if kind == "room":
+            prefix = "#" if word.startswith("#") else ""
+            return word, _matching(word, [f"{prefix}{r}" for r in rooms])
+        if kind == "user":
+            return word, _matching(word, list(users))
+        if kind == "count":
+            return word, []
+    # Anywhere else in a line: a name, as IRC clients complete nicks.
+    return word, _matching(word, list(users)) if word else []
+
+
+def _matching(prefix: str, words: Iterable[str]) -> list[str]:
+    low = prefix.lower()
+    return sorted({w for w in words if w.lower().startswith(low)}, key=str.lower)
+
+
+__all__ = [
+    "COMMANDS",
+    "HISTORY_DEFAULT",
+    "Command",
+    "CommandSpec",
+    "Emote",
+    "Invalid",
+    "JoinRoom",
+    "LeaveRoom",
+    "Quit",
+    "Say",
+    "SendPm",
+    "ShowHelp",
+    "ShowHistory",
+    "ShowRooms",
+    "ShowWho",
+    "SwitchRoom",
+    "completions",
+    "help_lines",
+    "parse_input",
+    "room_name",
+]

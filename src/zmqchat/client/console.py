@@ -1,0 +1,306 @@
+"""``zmqchat chat``: the interactive console client.
+
+A prompt_toolkit shell around :class:`~zmqchat.client.controller.ChatController`:
+it reads lines at a prompt, parses them (:mod:`zmqchat.client.commands`), hands
+them to the controller on a worker thread (requests block; the prompt must not),
+and prints the lines the controller emits above the input line.
+
+Printing: lines may be emitted on any thread, but prompt_toolkit finds the running
+prompt through a context variable, so a print from another thread would draw over
+the input line. Every line therefore goes through a queue to a task on the event
+loop, which prints them in batches above the prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
+import getpass
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Final
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
+from prompt_toolkit.formatted_text import FormattedText
+from prompt_toolkit.history import InMemoryHistory
+from prompt_toolkit.patch_stdout import patch_stdout
+from prompt_toolkit.shortcuts import print_formatted_text
+from prompt_toolkit.styles import Style
+
+from zmqchat.client.api import Client
+from zmqchat.client.chatstate import ChatState
+from zmqchat.client.commands import Quit, completions, parse_input
+from zmqchat.client.controller import ChatController
+from zmqchat.client.formatting import NICK_COLOURS, Line, error, notice
+from zmqchat.client.scripting import ExitCode, ScriptError, room_arg
+from zmqchat.common.config import ClientConfig
+from zmqchat.common.messages import Welcome
+from zmqchat.common.protocol import MAX_NAME_CHARS, ErrorCode
+from zmqchat.errors import BrokerError, ConnectionClosed, Timeout
+from zmqchat.logs import setup_logging
+
+# One colour per sender class of the formatter (class:nick.c0 .. c7).
+NICK_PALETTE: Final = (
+    "ansired",
+    "ansigreen",
+    "ansiyellow",
+    "ansiblue",
+    "ansimagenta",
+    "ansicyan",
+    "ansibrightred",
+    "ansibrightgreen",
+)
+assert len(NICK_PALETTE) == NICK_COLOURS
+
+# Rules defined later win, so `history` (dim) comes after the sender colours.
+STYLE: Final = Style.from_dict(
+    {
+        "time": "#888888",
+        "room": "ansicyan",
+        "nick": "#888888",
+        **{f"nick.c{n}": colour for n, colour in enumerate(NICK_PALETTE)},
+        "emote": "italic",
+        "data": "#888888",
+        "presence": "#888888",
+        "pm": "ansimagenta bold",
+        "pm.text": "ansimagenta",
+        "system": "ansiyellow bold",
+        "notice": "ansiyellow",
+        "error": "ansired bold",
+        "history": "#777777",
+        "history.banner": "#777777",
+        "prompt": "bold",
+        "toolbar.sep": "#888888",
+        "toolbar.unread": "bold",
+        "toolbar.state.reconnecting": "ansired bold",
+        "toolbar.state.closed": "ansired bold",
+    }
+)
+
+# How long /quit waits for commands still running (e.g. a send while reconnecting).
+QUIT_WAIT: Final = 5.0
+_NAME_CHARS: Final = re.compile(r"[^A-Za-z0-9_-]")
+
+
+class ChatCompleter(Completer):
+    """Tab: commands, room names and user names, from the controller's state."""
+
+    def __init__(self, controller: ChatController) -> None:
+        self._controller = controller
+
+    def get_completions(
+        self, document: Document, complete_event: CompleteEvent
+    ) -> Iterable[Completion]:
+        rooms, users = self._controller.completion_words()
+        word, candidates = completions(document.text_before_cursor, rooms=rooms, users=users)
+        for candidate in candidates:
+            yield Completion(candidate, start_position=-len(word))
+
+
+def suggested_name() -> str:
+    """The login name, made valid, as the default answer to "your name"."""
+    try:
+        login = getpass.getuser()
+    except (OSError, KeyError):  # no login name in this environment
+        return ""
+    return _NAME_CHARS.sub("", login)[:MAX_NAME_CHARS]
+
+
+class ChatConsole:
+    """One interactive session: ask a name, connect, then read commands until
+    /quit, Ctrl-D or Ctrl-C."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        user: str | None = None,
+        rooms: Sequence[str] | None = None,
+        patch: bool = True,
+        on_line: Callable[[Line], None] | None = None,
+    ) -> None:
+        """``patch``: redirect stdout/stderr above the prompt (off in tests that run
+        the console in a thread); ``on_line``: also hand every shown line to this."""
+        self.config = config
+        self.user = user or config.user
+        self.rooms = tuple(rooms or config.rooms)
+        self.state = ChatState()
+        self.controller = ChatController(self.state, self._emit, on_closed=self._on_closed)
+        self._patch = patch
+        self._on_line = on_line
+        self._worker = concurrent.futures.ThreadPoolExecutor(1, "zmqchat-console")
+        self._last: concurrent.futures.Future[None] | None = None
+        self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lines: asyncio.Queue[Line | None] = asyncio.Queue()
+        self.session: PromptSession[str] = PromptSession(
+            style=STYLE,
+            completer=ChatCompleter(self.controller),
+            complete_while_typing=False,
+            bottom_toolbar=self._toolbar,
+            history=InMemoryHistory(),
+            # As in IRC clients, a line sent leaves the screen: it comes back as the
+            # room's event (or the command's answer), in its place among the others.
+            erase_when_done=True,
+        )
+
+    async def run(self) -> int:
+        """The whole session; returns the exit status."""
+        self._loop = asyncio.get_running_loop()
+        try:
+            with patch_stdout(raw=True) if self._patch else contextlib.nullcontext():
+                if self._patch:
+                    # Log lines must go above the prompt too: point logging at the proxy.
+                    setup_logging(self.config.log_level)
+                printer = asyncio.create_task(self._printer())
+                try:
+                    return await self._session()
+                finally:
+                    self._lines.put_nowait(None)
+                    await printer
+                    self._worker.shutdown(wait=False, cancel_futures=True)
+        finally:
+            if self._patch:  # back to the real stderr
+                setup_logging(self.config.log_level)
+
+    async def _session(self) -> int:
+        try:
+            # Checked here: the broker would refuse the register with invalid_name,
+            # which would read as a bad user name and ask for another one forever.
+            self.rooms = tuple(room_arg(r) for r in self.rooms)
+        except ScriptError as exc:
+            self._emit(error(exc.message))
+            return exc.code
+        connected = await self._connect()
+        if isinstance(connected, int):
+            return connected
+        client, welcome = connected
+        self._submit(lambda: self.controller.attach(client, welcome))
+        code = await self._read_commands()
+        self._emit(notice("bye"))
+        if self._last is not None:
+            await asyncio.to_thread(concurrent.futures.wait, [self._last], QUIT_WAIT)
+        self.controller.quitting()
+        await asyncio.to_thread(client.close, 1.0)
+        return code
+
+    async def _connect(self) -> tuple[Client, Welcome] | int:
+        """Register, asking for a name until the broker takes one."""
+        name = self.user
+        while True:
+            if not name:
+                try:
+                    answer = await self.session.prompt_async(
+                        [("class:prompt", "your name: ")], default=suggested_name()
+                    )
+                except (EOFError, KeyboardInterrupt):
+                    return ExitCode.OK
+                name = answer.strip()
+                continue
+            self.controller.prepare(name, self.rooms)
+            client = Client(
+                name,
+                self.config.endpoint,
+                rooms=self.rooms,
+                client_name="zmqchat chat",
+                connect_timeout=self.config.connect_timeout,
+                on_event=self.controller.on_event,
+            )
+            try:
+                welcome = await asyncio.to_thread(client.connect)
+            except BrokerError as exc:
+                self.controller.prepare("", ())  # the name was not taken up
+                self._emit(error(exc.message, exc.code))
+                if exc.code in (ErrorCode.INVALID_NAME, ErrorCode.NAME_TAKEN):
+                    name = None
+                    continue
+                return ExitCode.REFUSED
+            except Timeout as exc:
+                self._emit(error(f"broker unreachable: {exc}"))
+                return ExitCode.UNREACHABLE
+            except ConnectionClosed as exc:
+                self._emit(error(f"connection closed: {exc.reason}"))
+                return ExitCode.REFUSED
+            self._emit(notice(f"connected to {self.config.endpoint} as {welcome.user}"))
+            return client, welcome
+
+    async def _read_commands(self) -> int:
+        while not self._closed:
+            try:
+                text = await self.session.prompt_async(self._prompt)
+            except KeyboardInterrupt:
+                return ExitCode.OK  # Ctrl-C leaves, as /quit does
+            except EOFError:  # Ctrl-D, or the broker closed the session
+                break
+            command = parse_input(text)
+            if isinstance(command, Quit):
+                return ExitCode.OK
+            if command is not None:
+                self._submit(functools.partial(self.controller.execute, command))
+        return ExitCode.REFUSED if self._closed else ExitCode.OK
+
+    def _toolbar(self) -> FormattedText:
+        return FormattedText(self.controller.toolbar())
+
+    def _prompt(self) -> FormattedText:
+        room = self.controller.current_room()
+        return FormattedText([("class:prompt", f"#{room}> " if room else "(no room)> ")])
+
+    def _submit(self, action: Callable[[], None]) -> None:
+        # One worker thread: commands run in the order typed.
+        self._last = self._worker.submit(action)
+
+    # ----------------------------------------------------------------- output
+
+    def _emit(self, line: Line) -> None:
+        """Show a line (from any thread)."""
+        if self._on_line is not None:
+            self._on_line(line)
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nothing to show on
+                loop.call_soon_threadsafe(self._lines.put_nowait, line)
+
+    async def _printer(self) -> None:
+        while True:
+            batch = [await self._lines.get()]
+            while not self._lines.empty():
+                batch.append(self._lines.get_nowait())
+            fragments: list[tuple[str, str]] = []
+            for line in batch:
+                if line is not None:
+                    fragments += [*line, ("", "\n")]
+            if fragments:
+                # Above the prompt when one is running (print_formatted_text uses
+                # run_in_terminal then), plainly otherwise.
+                print_formatted_text(FormattedText(fragments), style=STYLE, end="")
+            if None in batch:
+                return
+
+    def _on_closed(self) -> None:
+        """The broker ended the session for good (e.g. replaced): stop prompting."""
+        self._closed = True
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._stop_prompt)
+
+    def _stop_prompt(self) -> None:
+        app = self.session.app
+        if app.is_running:
+            app.exit(exception=EOFError())
+
+
+def run_chat(config: ClientConfig, *, user: str | None, rooms: Sequence[str] | None) -> int:
+    """Run the console until the user leaves; the exit status."""
+    try:
+        return asyncio.run(ChatConsole(config, user=user, rooms=rooms).run())
+    except KeyboardInterrupt:  # Ctrl-C while not at the prompt (e.g. connecting)
+        return ExitCode.INTERRUPTED
+
+
+__all__ = ["STYLE", "ChatCompleter", "ChatConsole", "run_chat", "suggested_name"]

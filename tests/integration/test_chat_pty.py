@@ -1,0 +1,137 @@
+"""Two `zmqchat chat` processes in pseudo-terminals, as people would run them:
+choosing a name, chatting, a private message, and a broker restart."""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from pathlib import Path
+
+import pexpect
+import pytest
+from tests.cli_helpers import cli_env
+from tests.helpers import wait_until
+
+from zmqchat.testing import BrokerProcess
+
+pytestmark = pytest.mark.timeout(60)
+
+# Escape sequences a terminal program writes (colours, cursor moves, modes).
+_ANSI = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|\][^\x07]*\x07|[()][0-9A-Za-z]|[=>78])")
+_CPR_REQUEST = "\x1b[6n"
+ROWS, COLUMNS = 30, 160
+
+
+class Terminal:
+    """`zmqchat chat` in a pseudo-terminal. A reader thread keeps everything it
+    writes and, like a real terminal, answers its cursor position requests
+    (prompt_toolkit draws the bottom toolbar only once it knows the screen)."""
+
+    def __init__(self, home: Path, broker: BrokerProcess, *args: str) -> None:
+        self.child = pexpect.spawn(
+            sys.executable,
+            ["-m", "zmqchat", "chat", "--port", str(broker.port), *args],
+            env=cli_env(home, TERM="xterm-256color"),
+            encoding="utf-8",
+            dimensions=(ROWS, COLUMNS),
+        )
+        self._raw = ""
+        self._answered = 0
+        self._cursor = 0
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = self.child.read_nonblocking(4096, timeout=0.2)
+            except pexpect.TIMEOUT:
+                continue
+            except (pexpect.EOF, OSError, ValueError):
+                return
+            with self._lock:
+                self._raw += chunk
+                requests = self._raw.count(_CPR_REQUEST)
+            for _ in range(requests - self._answered):
+                self.child.send(f"\x1b[{ROWS - 8};1R")  # "the cursor is near the bottom"
+            self._answered = requests
+
+    def text(self) -> str:
+        """What it wrote, without escape sequences."""
+        with self._lock:
+            return _ANSI.sub("", self._raw)
+
+    def expect(self, text: str, timeout: float = 15) -> None:
+        """Wait for ``text`` to be shown after the previous match."""
+
+        def shown() -> bool:
+            index = self.text().find(text, self._cursor)
+            if index < 0:
+                return False
+            self._cursor = index + len(text)
+            return True
+
+        try:
+            wait_until(shown, timeout, repr(text))
+        except AssertionError:
+            raise AssertionError(
+                f"{text!r} not shown; screen so far:\n{self.text()[-1500:]}"
+            ) from None
+
+    def type(self, line: str) -> None:
+        self.child.send(line + "\r")
+
+    def finish(self, keys: str) -> int:
+        self.child.send(keys)
+        self._reader.join(15)
+        assert not self._reader.is_alive(), "it did not exit"
+        self.child.close()
+        assert "Traceback" not in self.text()
+        status: int = self.child.exitstatus
+        return status
+
+
+def test_two_terminals_chat_privately_and_survive_a_broker_restart(make_broker, tmp_path):
+    broker = make_broker()
+    alice = Terminal(tmp_path, broker, "--user", "alice")
+    bob = Terminal(tmp_path, broker)  # no --user: asks for a name
+    try:
+        alice.expect("you are in #general with nobody else")
+        alice.expect("alice │ #general │ connected")  # the bottom toolbar
+        bob.expect("your name: ")
+        bob.child.send("\x15alice\r")  # Ctrl-U clears the suggested name first
+        bob.expect("alice is already online")
+        bob.expect("your name: ")
+        bob.child.send("\x15bob\r")
+        bob.expect("you are in #general with alice (2 here)")
+        alice.expect("→ bob joined")
+
+        alice.type("hello bob, سلام 👋")
+        bob.expect("hello bob, سلام 👋")
+        bob.type("@alice just between us")
+        alice.expect("[pm from bob] just between us")
+        bob.expect("[pm to alice] just between us")
+
+        broker.restart()
+        for term in (alice, bob):
+            term.expect("reconnecting")
+            term.expect("reconnected (session resumed)")
+        alice.type("still here after the restart")
+        bob.expect("still here after the restart")
+        bob.type("/who")
+        bob.expect("#general: alice, bob (2)")
+
+        assert alice.finish("/quit\r") == 0
+        bob.expect("← alice left (quit)")
+        assert bob.finish("\x04") == 0  # Ctrl-D
+    finally:
+        for term in (alice, bob):
+            term.child.close(force=True)
+    seen = bob.text()
+    # Every message shows once: no duplicate from the reconnection's gap fill.
+    assert seen.count("hello bob, سلام 👋") == 1
+    assert seen.count("still here after the restart") == 1
+    assert "bob │ #general │ connected" in seen
+    assert "!!!" not in seen.split("your name: ")[-1]  # no error once named
