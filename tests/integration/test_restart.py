@@ -3,8 +3,11 @@ and clients come back by themselves."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+
 import pytest
-from tests.helpers import Agent, wait_until
+from tests.helpers import Agent, RawPeer, wait_until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -124,3 +127,34 @@ def test_paused_broker_clients_reconnect_when_it_answers_again(make_broker, star
     alice.expect_event(type="status", state="connected", timeout=15)
     assert alice.call("send", room="general", text="after the pause")["kind"] == "reply"
     bob.expect_event(type="chat", text="after the pause", timeout=15)
+
+
+def test_a_private_message_reaches_the_store_without_other_traffic(make_broker):
+    # A pm and its ack leave before the commit (the ack reports delivery); the
+    # history copy must still be committed soon, not at the next room event.
+    broker = make_broker()
+    alice, bob = RawPeer(broker.endpoint), RawPeer(broker.endpoint)
+    try:
+        alice.register("alice", rooms=[])
+        bob.register("bob", rooms=[])
+        ack = alice.request({"type": "pm", "to": "bob", "text": "for the record"})
+        assert ack["status"] == "delivered"
+
+        def stored() -> list[tuple[int, str]]:
+            # Another connection sees only what is committed.
+            with contextlib.closing(sqlite3.connect(broker.db)) as db:
+                return db.execute("SELECT id, text FROM pms").fetchall()
+
+        assert wait_until(stored, 5, "the pm committed") == [(ack["id"], "for the record")]
+        broker.kill()
+        broker.start()
+        page = RawPeer(broker.endpoint)
+        try:
+            page.register("bob", resume=bob.welcome["session"])
+            history = page.request({"type": "history", "with": "alice"})
+            assert [m["text"] for m in history["messages"]] == ["for the record"]
+        finally:
+            page.close()
+    finally:
+        alice.close()
+        bob.close()

@@ -586,14 +586,18 @@ def test_pm_is_delivered_to_the_recipient(broker: Broker) -> None:
     }
 
 
-def test_pm_leaves_before_the_commit_and_its_ack_after(broker: Broker) -> None:
+def test_pm_and_its_ack_leave_without_waiting_for_a_commit(broker: Broker) -> None:
     broker.register(b"A", "alice")
     broker.register(b"B", "bob")
     broker.core.handle(b"A", encode(pm("bob", "quick")), broker.now)
     out = broker.core.out
-    assert [(rid, decode(body)["type"]) for rid, body in out.direct] == [(b"B", "pm")]
-    assert [(rid, decode(body)["type"]) for rid, body in out.replies] == [(b"A", "ack")]
-    assert broker.store.dirty  # the ack waits for this commit; the delivery does not
+    assert [(rid, decode(body)["type"]) for rid, body in out.direct] == [
+        (b"B", "pm"),
+        (b"A", "ack"),
+    ]
+    assert out.replies == []
+    assert out.publishes == []
+    assert broker.store.dirty  # the history copy, committed later
     broker.flush()
 
 
@@ -1224,3 +1228,54 @@ def test_shutdown_skips_detached_sessions(broker: Broker) -> None:
     replies, pubs = broker.flush()
     assert pubs[0][1]["text"] == "bye now"
     assert replies == {b"A2": [{"type": "closed", "reason": "shutdown"}]}
+
+
+# ------------------------------------------------------------- a failing store
+
+
+def fail_on(broker: Broker, action: str) -> None:
+    """Make the store fail, for real, at the next ``action`` on the sessions table
+    (UPDATE or DELETE): an SQLite trigger aborts it, as a full disk would."""
+    broker.store._db.execute(
+        f"CREATE TEMP TRIGGER fail_{action.lower()} BEFORE {action} ON sessions"
+        " BEGIN SELECT RAISE(ABORT, 'the disk is on fire'); END"
+    )
+
+
+def heal(broker: Broker, action: str) -> None:
+    broker.store._db.execute(f"DROP TRIGGER fail_{action.lower()}")
+
+
+def test_a_join_that_fails_in_the_store_leaves_nothing_behind(broker: Broker) -> None:
+    broker.register(b"A", "alice", ["general"])
+    broker.register(b"W", "watcher", ["general"])
+    fail_on(broker, "UPDATE")  # the second write of a join: its presence is already in
+    replies, pubs = broker.handle(b"A", {"type": "join", "room": "dev", "ref": 3})
+    ((error,),) = replies.values()
+    assert (error["type"], error["ref"], error["code"]) == ("error", 3, "server_busy")
+    assert list(replies) == [b"A"]
+    assert pubs == []
+    assert broker.reply(b"W", {"type": "who", "room": "dev"})["users"] == []
+    assert broker.store.room_head("dev") == 0
+    heal(broker, "UPDATE")
+    joined = broker.reply(b"A", {"type": "join", "room": "dev"})
+    assert (joined["seq"], joined["members"]) == (1, ["alice"])
+
+
+def test_a_failed_expiry_keeps_the_session_and_tries_again_later(broker: Broker) -> None:
+    broker.register(b"A", "alice", ["general"])
+    broker.handle(b"W", {"type": "register", "user": "watcher", "proto": 1}, now=110.0)
+    fail_on(broker, "DELETE")
+    assert broker.core.expire(115.5) == 1
+    replies, pubs = broker.flush()
+    assert (replies, pubs) == ({}, [])  # no `closed`, no presence: nothing happened
+    assert broker.reply(b"W", {"type": "who", "room": "general"}, now=116.0)["users"] == [
+        "alice",
+        "watcher",
+    ]
+    heal(broker, "DELETE")
+    assert broker.core.expire(130.0) == 0  # a whole timeout after the failed try
+    assert broker.core.expire(130.6) == 1  # alice; the watcher, seen at 116, is not idle
+    replies, pubs = broker.flush()
+    assert replies == {b"A": [{"type": "closed", "reason": "timeout"}]}
+    assert [(m["user"], m["event"], m["seq"]) for _, m in pubs] == [("alice", "leave", 3)]

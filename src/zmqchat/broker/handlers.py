@@ -83,10 +83,10 @@ class Outbox:
     """Frames a batch of requests produced, by when they may leave.
 
     ``replies`` and ``publishes`` wait for the store's commit: an ack or a room event
-    never leaves before what it reports is durable. ``direct`` frames leave before the
-    commit: a private message to an online recipient (its copy in the store is
-    history, not what delivery depends on), so a conversation does not pay a commit
-    per hop. Its sender's ack still waits for the commit.
+    never leaves before what it reports is durable. ``direct`` frames leave at once:
+    a private message to an online recipient and its sender's ack, which reports
+    delivery (the store's copy is history, committed soon after), so a conversation
+    does not pay a commit per message.
     """
 
     __slots__ = ("direct", "publishes", "replies")
@@ -104,6 +104,15 @@ class Outbox:
 
     def publish(self, topic: bytes, msg: Record) -> None:
         self.publishes.append((topic, encode(msg)))
+
+    def mark(self) -> tuple[int, int, int]:
+        """Where the lists end now, to :meth:`truncate` back to if a request fails."""
+        return len(self.direct), len(self.replies), len(self.publishes)
+
+    def truncate(self, mark: tuple[int, int, int]) -> None:
+        del self.direct[mark[0] :]
+        del self.replies[mark[1] :]
+        del self.publishes[mark[2] :]
 
     def clear(self) -> None:
         self.direct.clear()
@@ -196,6 +205,7 @@ class BrokerCore:
         if session is not None:
             self.state.touch(session, now)
         ref: Ref = None
+        mark = self.out.mark()
         try:
             msg = decode(frame, None)  # MAXMSGSIZE already capped the frame
             ref = request_ref(msg)
@@ -217,8 +227,11 @@ class BrokerCore:
                 log.debug("error %s to %s: %s", exc.code, rid.hex(), exc.message)
             self.out.reply(rid, ErrorReply(code=exc.code, message=exc.message, ref=ref))
         except Exception:
-            # A bug or a failing store must cost one request, not the broker.
+            # A bug or a failing store must cost one request, not the broker. Handlers
+            # write first (atomically) and change memory after, so a failure leaves
+            # nothing half done; what the request queued to send is dropped.
             log.exception("internal error handling a request from %s", rid.hex())
+            self.out.truncate(mark)
             self.out.reply(
                 rid,
                 ErrorReply(
@@ -231,8 +244,15 @@ class BrokerCore:
         expired = list(self.state.expired(now, self.config.timeout))
         for session in expired:
             log.info("expired %s (idle %.1fs)", session.user, now - session.last_seen)
-            self._reply(session, Closed(reason="timeout"))
-            self._end_session(session, reason="timeout")
+            mark = self.out.mark()
+            try:
+                self._reply(session, Closed(reason="timeout"))
+                self._end_session(session, reason="timeout")
+            except Exception:
+                log.exception("could not end the session of %s; retrying later", session.user)
+                self.out.truncate(mark)
+                session.last_seen = now
+                self.state.add(session)  # back in the expiry queue, one timeout from now
         return len(expired)
 
     def next_deadline(self) -> float | None:
@@ -268,7 +288,11 @@ class BrokerCore:
         self._check_capacity()
         ts = self.clock()
         token = secrets.token_urlsafe(16)
-        sid = self.store.add_session(token, req.user, list(req.rooms), req.client, ts)
+        rooms = [self._room(name) for name in req.rooms]
+        with self.store.atomic():
+            sid = self.store.add_session(token, req.user, list(req.rooms), req.client, ts)
+            for room in rooms:
+                self._store_presence(room, req.user, "join", ts, None)
         session = Session(
             sid=sid,
             token=token,
@@ -280,8 +304,9 @@ class BrokerCore:
             bucket=self._bucket(now),
         )
         self.state.add(session)
-        for name in req.rooms:
-            self._enter(session, self._room(name), ts)
+        for room in rooms:
+            self.state.join(session, room)
+            self._announce(room, session.user, "join", ts, None)
         client = req.client or "unknown client"
         log.info("registered %s (%s) in %s", req.user, client, ", ".join(req.rooms))
         self._welcome(session, req.ref)
@@ -332,29 +357,34 @@ class BrokerCore:
             room = Room(name=name, seq=self.store.room_head(name))
         return room
 
-    def _presence(self, room: Room, user: str, event: str, ts: float, reason: str | None) -> None:
-        seq = room.seq + 1
-        self.store.add_presence(room.name, seq, ts, user, event, reason)
-        room.seq = seq
+    # Presence comes in two steps so a request can write all it needs (atomically)
+    # before anything changes in memory or is published.
+
+    def _store_presence(
+        self, room: Room, user: str, event: str, ts: float, reason: str | None
+    ) -> None:
+        """Write ``user``'s presence event as ``room``'s next seq (not yet taken)."""
+        self.store.add_presence(room.name, room.seq + 1, ts, user, event, reason)
+
+    def _announce(self, room: Room, user: str, event: str, ts: float, reason: str | None) -> None:
+        """Take the seq :meth:`_store_presence` wrote and publish the event."""
+        room.seq += 1
         self.out.publish(
             room_topic(room.name),
-            PresenceEvent(room=room.name, seq=seq, user=user, event=event, ts=ts, reason=reason),
+            PresenceEvent(
+                room=room.name, seq=room.seq, user=user, event=event, ts=ts, reason=reason
+            ),
         )
-
-    def _enter(self, session: Session, room: Room, ts: float) -> None:
-        self.state.join(session, room)
-        self._presence(room, session.user, "join", ts, None)
-
-    def _exit(self, session: Session, name: str, ts: float, reason: str | None) -> None:
-        room = self.state.rooms[name]
-        self._presence(room, session.user, "leave", ts, reason)
-        self.state.leave(session, name)
 
     def _join(self, session: Session, req: Join, now: float) -> None:
         room = self._room(req.room)
         if req.room not in session.rooms:
-            self._enter(session, room, self.clock())
-            self.store.set_session_rooms(session.sid, list(session.rooms))
+            ts = self.clock()
+            with self.store.atomic():
+                self._store_presence(room, session.user, "join", ts, None)
+                self.store.set_session_rooms(session.sid, [*session.rooms, room.name])
+            self.state.join(session, room)
+            self._announce(room, session.user, "join", ts, None)
         self._reply(
             session,
             Joined(room=room.name, seq=room.seq, members=tuple(room.member_names()), ref=req.ref),
@@ -362,8 +392,15 @@ class BrokerCore:
 
     def _leave(self, session: Session, req: Leave, now: float) -> None:
         self._require_member(session, req.room)
-        self._exit(session, req.room, self.clock(), None)
-        self.store.set_session_rooms(session.sid, list(session.rooms))
+        room = self.state.rooms[req.room]
+        ts = self.clock()
+        with self.store.atomic():
+            self._store_presence(room, session.user, "leave", ts, None)
+            self.store.set_session_rooms(
+                session.sid, [name for name in session.rooms if name != req.room]
+            )
+        self._announce(room, session.user, "leave", ts, None)
+        self.state.leave(session, req.room)
         self._reply(session, Left(room=req.room, ref=req.ref))
 
     def _require_member(self, session: Session, room: str) -> None:
@@ -443,7 +480,8 @@ class BrokerCore:
         )
         ack = PmAck(to=target.user, id=pm_id, status="delivered", ts=ts, ref=req.ref)
         session.remember(req.ref, print_, ack)
-        self._reply(session, ack)
+        if session.rid is not None:
+            self.out.deliver(session.rid, ack)
 
     # --------------------------------------------------------------------- queries
 
@@ -513,7 +551,11 @@ class BrokerCore:
 
     def _end_session(self, session: Session, reason: str) -> None:
         ts = self.clock()
-        for name in list(session.rooms):
-            self._exit(session, name, ts, reason)
+        rooms = [self.state.rooms[name] for name in session.rooms]
+        with self.store.atomic():
+            for room in rooms:
+                self._store_presence(room, session.user, "leave", ts, reason)
+            self.store.delete_session(session.sid)
+        for room in rooms:
+            self._announce(room, session.user, "leave", ts, reason)
         self.state.remove(session)
-        self.store.delete_session(session.sid)

@@ -38,6 +38,8 @@ BATCH: Final = 64
 _NOBLOCK: Final = int(zmq.NOBLOCK)
 _SNDMORE_NOBLOCK: Final = int(zmq.SNDMORE | zmq.NOBLOCK)
 _SNDMORE: Final = int(zmq.SNDMORE)
+# The longest a write that no reply waits for stays uncommitted (see _flush).
+LAZY_COMMIT: Final = 0.05
 # Queued frames per peer before ZeroMQ drops (PUB) or refuses (ROUTER) more.
 HWM: Final = 10_000
 LISTEN_BACKLOG: Final = 4096
@@ -80,6 +82,7 @@ class BrokerServer:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._stopping = False
+        self._commit_due: float | None = None  # when lazily held writes must commit
         self.router: zmq.Socket[bytes] | None = None
         self.pub: zmq.Socket[bytes] | None = None
         self.port = config.port
@@ -194,9 +197,10 @@ class BrokerServer:
         next_parent_check = time.monotonic() + PARENT_CHECK
         while not self._stopping:
             now = time.monotonic()
-            deadline = core.next_deadline()
+            deadlines = [core.next_deadline(), self._commit_due]
             if self.parent_pid is not None:
-                deadline = min(deadline or next_parent_check, next_parent_check)
+                deadlines.append(next_parent_check)
+            deadline = min((d for d in deadlines if d is not None), default=None)
             timeout = None if deadline is None else max(0, int((deadline - now) * 1000) + 1)
             ready = dict(poller.poll(timeout))
             if self._wake_r.fileno() in ready:
@@ -207,7 +211,7 @@ class BrokerServer:
             now = time.monotonic()
             core.expire(now)
             if core.out or store.dirty:
-                self._flush(core, store)
+                self._flush(core, store, now)
             if self.parent_pid is not None and now >= next_parent_check:
                 next_parent_check = now + PARENT_CHECK
                 if not _alive(self.parent_pid):
@@ -233,14 +237,29 @@ class BrokerServer:
             else:
                 handle(rid, frame, now)
 
-    def _flush(self, core: BrokerCore, store: Store) -> None:
+    def _flush(self, core: BrokerCore, store: Store, now: float | None = None) -> None:
+        """Send what a batch produced; commit first if any of it must be durable.
+
+        Frames in ``out.direct`` (private messages and their acks) leave at once.
+        Replies and publishes wait for the commit: an ack or a room event never
+        leaves before what it reports is stored. Writes that nothing waits for (the
+        history copy of private messages) are committed within LAZY_COMMIT seconds,
+        so a conversation does not pay a commit per message.
+        """
         out = core.out
         router, pub = self.router, self.pub
         assert router is not None
         assert pub is not None
         self._send_replies(router, out.direct)
-        # Durable first: an ack or a publish never leaves before its event is stored.
-        store.commit()
+        if out.replies or out.publishes or now is None:
+            store.commit()
+        elif store.dirty:
+            if self._commit_due is None:
+                self._commit_due = now + LAZY_COMMIT
+            elif now >= self._commit_due:
+                store.commit()
+        if not store.dirty:
+            self._commit_due = None
         self._send_replies(router, out.replies)
         publish = pub.send
         for topic, body in out.publishes:

@@ -8,12 +8,14 @@ acknowledged message is on disk even if the broker is killed right after.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import json
 import logging
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -158,11 +160,28 @@ class Store:
 
     # ----------------------------------------------------------------- transactions
 
-    def _write(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+    def _begin(self) -> None:
         if not self._in_tx:
             self._db.execute("BEGIN")
             self._in_tx = True
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        self._begin()
         return self._db.execute(sql, params)
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Make the writes inside all-or-nothing (a savepoint in the batch's
+        transaction): a request that fails halfway leaves none of them behind."""
+        self._begin()
+        self._db.execute("SAVEPOINT request")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK TO request")
+            self._db.execute("RELEASE request")
+            raise
+        self._db.execute("RELEASE request")
 
     @property
     def dirty(self) -> bool:
