@@ -421,13 +421,13 @@ CHAT_EPILOG = """\
 in the chat:
   text                    say it in the current room (shown in the prompt)
   /join ROOM              join a room (created if new) and talk there; shows its
-                          last 20 events, marked as history
+                          last 20 messages, marked as history
   /leave [ROOM]           leave a room (default: the current one)
   /room ROOM              switch the room your lines go to
   /msg USER TEXT          private message; shortcut: @USER TEXT
   /who [ROOM|*]           who is in the current room, ROOM, or online (*)
   /rooms                  rooms that have members
-  /history [N]            the last N events of the current room (default 20)
+  /history [N]            the last N messages of the current room (default 20)
   /me ACTION              /me waves  ->  * alice waves
   /help, /quit            this list; leave (also Ctrl-D or Ctrl-C)
   Tab completes commands, rooms and names. The bottom bar shows your name, the

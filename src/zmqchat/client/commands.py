@@ -130,7 +130,7 @@ COMMANDS: Final = (
     ),
     CommandSpec("rooms", "/rooms", "list the rooms that have members", None, ("list",)),
     CommandSpec(
-        "history", "/history [N]", f"last N events here (default {HISTORY_DEFAULT})", "count"
+        "history", "/history [N]", f"last N messages here (default {HISTORY_DEFAULT})", "count"
     ),
     CommandSpec("me", "/me ACTION", "say what you do: /me waves → * alice waves", "text"),
     CommandSpec("help", "/help", "this list", None),
