@@ -52,6 +52,14 @@ class SendPm:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Query:
+    """``/query bob``: plain lines go privately to ``user`` from now on; ``/query``
+    alone goes back to the current room."""
+
+    user: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class ShowWho:
     room: str | None  # None: the current room
     everyone: bool = False  # `/who *`: everyone online
@@ -91,6 +99,7 @@ Command = (
     | LeaveRoom
     | SwitchRoom
     | SendPm
+    | Query
     | ShowWho
     | ShowRooms
     | ShowHistory
@@ -121,6 +130,9 @@ COMMANDS: Final = (
     ),
     CommandSpec("room", "/room ROOM", "switch the room your lines go to", "room"),
     CommandSpec("msg", "/msg USER TEXT", "private message (also: @USER TEXT)", "user"),
+    CommandSpec(
+        "query", "/query [USER]", "talk privately with USER (alone: back to the room)", "user"
+    ),
     CommandSpec(
         "who",
         "/who [ROOM|*]",
@@ -189,6 +201,14 @@ def parse_input(line: str) -> Command | None:
     if name == "msg":
         user, _, text = rest.partition(" ")
         return _pm(user, text, spec.usage)
+    if name == "query":
+        if not args:
+            return Query(None)
+        if len(args) != 1:
+            return Invalid(f"usage: {spec.usage}")
+        if not is_valid_name(args[0]):
+            return _bad_user(args[0])
+        return Query(args[0])
     if name == "who":
         if not args:
             return ShowWho(None)
@@ -215,11 +235,15 @@ def _one_room(args: list[str], spec: CommandSpec, make: Callable[[str], Command]
     return make(room) if room is not None else _bad_room(args[0])
 
 
+def _bad_user(raw: str) -> Invalid:
+    return Invalid(f"{raw!r} is not a user name: use 1-32 letters, digits, '_' or '-'")
+
+
 def _pm(user: str, text: str, usage: str) -> Command:
     if not user or not text.strip():
         return Invalid(f"usage: {usage}")
     if not is_valid_name(user):
-        return Invalid(f"{user!r} is not a user name: use 1-32 letters, digits, '_' or '-'")
+        return _bad_user(user)
     return SendPm(user, text.strip())
 
 
@@ -277,6 +301,7 @@ __all__ = [
     "Invalid",
     "JoinRoom",
     "LeaveRoom",
+    "Query",
     "Quit",
     "Say",
     "SendPm",

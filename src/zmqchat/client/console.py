@@ -133,7 +133,7 @@ class ChatConsole:
         self._patch = patch
         self._on_line = on_line
         self._worker = concurrent.futures.ThreadPoolExecutor(1, "zmqchat-console")
-        self._last: concurrent.futures.Future[None] | None = None
+        self._last: concurrent.futures.Future[object] | None = None
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lines: asyncio.Queue[Line | None] = asyncio.Queue()
@@ -247,17 +247,19 @@ class ChatConsole:
         return FormattedText(self.controller.toolbar())
 
     def _prompt(self) -> FormattedText:
-        room = self.controller.current_room()
-        return FormattedText([("class:prompt", f"#{room}> " if room else "(no room)> ")])
+        where = self.controller.state.viewing()  # a str read: no lock needed
+        return FormattedText([("class:prompt", f"{where}> " if where else "(no room)> ")])
 
-    def _submit(self, action: Callable[[], None]) -> None:
+    def _submit(self, action: Callable[[], object]) -> None:
         # One worker thread: commands run in the order typed.
         self._last = self._worker.submit(action)
 
     # ----------------------------------------------------------------- output
 
-    def _emit(self, line: Line) -> None:
-        """Show a line (from any thread)."""
+    def _emit(self, line: Line, where: str | None = None) -> None:
+        """Show a line (from any thread). One stream for every conversation: each
+        line says where it is from (``#room``, ``[pm from bob]``), so ``where`` is
+        not needed here."""
         if self._on_line is not None:
             self._on_line(line)
         loop = self._loop

@@ -80,26 +80,25 @@ def format_event(
     me: str | None = None,
     history: bool = False,
     now: float | None = None,
+    compact: bool = False,
 ) -> Line:
     """One event as a line. ``me`` (the viewer's name) decides the direction of a
-    private message; ``history`` marks a line that came from the store, not live."""
+    private message; ``history`` marks a line that came from the store, not live.
+
+    ``compact`` is for a UI that shows each conversation in a pane of its own (a
+    GUI): no ``#room`` tag, and a private message reads like a chat line."""
     if isinstance(event, StatusEvent):
         return format_status(event)
     line: Line = [("class:time", format_time(event.ts, now)), ("", " ")]
-    if isinstance(event, ChatEvent):
-        line += _room(event.room)
-        if is_emote(event):
-            line += [("class:emote", "* "), (nick_style(event.sender), event.sender), ("", " ")]
-            line.append(("class:emote", safe_text(event.text)))
-            extra = {k: v for k, v in (event.data or {}).items() if k not in EMOTE_DATA}
-        else:
-            line += [("class:nick", "<"), (nick_style(event.sender), event.sender)]
-            line += [("class:nick", ">"), ("", " "), ("class:text", safe_text(event.text))]
-            extra = event.data or {}
-        if extra:
-            line += [("", " "), ("class:data", safe_text(to_json(extra)))]
+    if isinstance(event, PmEvent) and compact:
+        line += _said(event.sender, event.text, event.data, text_style="class:pm.text")
+    elif isinstance(event, ChatEvent):
+        if not compact:
+            line += _room(event.room)
+        line += _said(event.sender, event.text, event.data, text_style="class:text")
     elif isinstance(event, PresenceEvent):
-        line += _room(event.room)
+        if not compact:
+            line += _room(event.room)
         if event.event == "join":
             line.append(("class:presence", f"→ {event.user} joined"))
         else:
@@ -123,6 +122,21 @@ def format_event(
 
 def _room(room: str) -> Line:
     return [("class:room", f"#{room}"), ("", " ")]
+
+
+def _said(sender: str, text: str, data: Mapping[str, Any] | None, *, text_style: str) -> Line:
+    """``<alice> text`` or, for an emote, ``* alice waves``; a data map after it."""
+    if data is not None and data.get("emote") is True:  # see is_emote
+        line: Line = [("class:emote", "* "), (nick_style(sender), sender), ("", " ")]
+        line.append(("class:emote", safe_text(text)))
+        extra = {k: v for k, v in data.items() if k not in EMOTE_DATA}
+    else:
+        line = [("class:nick", "<"), (nick_style(sender), sender), ("class:nick", ">")]
+        line += [("", " "), (text_style, safe_text(text))]
+        extra = dict(data or {})
+    if extra:
+        line += [("", " "), ("class:data", safe_text(to_json(extra)))]
+    return line
 
 
 def format_status(event: StatusEvent) -> Line:
@@ -154,12 +168,21 @@ def banner(text: str) -> Line:
     return [("class:history.banner", f"─── {text} ───")]
 
 
-def format_toolbar(user: str, room: str | None, unread: Mapping[str, int], connection: str) -> Line:
-    """The status bar: who you are, where your lines go, unread counts elsewhere,
-    and the connection (``connected`` / ``reconnecting…``)."""
+def format_toolbar(
+    user: str,
+    room: str | None,
+    unread: Mapping[str, int],
+    connection: str,
+    *,
+    query: str | None = None,
+) -> Line:
+    """The status bar: who you are, where your lines go (``#room``, or ``@user``
+    during a query), unread counts elsewhere, and the connection (``connected`` /
+    ``reconnecting…``)."""
     sep = ("class:toolbar.sep", " │ ")
     line: Line = [("class:toolbar.user", f" {user or '?'}"), sep]
-    line.append(("class:toolbar.room", f"#{room}" if room else "no room"))
+    where = f"@{query}" if query else f"#{room}" if room else "no room"
+    line.append(("class:toolbar.room", where))
     if unread:
         counts = ", ".join(f"#{name} {count}" for name, count in sorted(unread.items()))
         line += [sep, ("class:toolbar.unread", f"unread: {counts}")]

@@ -7,6 +7,7 @@ return never overlaps the live events the client delivers after it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 from zmqchat.client.api import Client
@@ -14,6 +15,55 @@ from zmqchat.common.messages import ChatEvent, PresenceEvent
 from zmqchat.common.protocol import HISTORY_MAX_LIMIT
 
 RoomEvent = ChatEvent | PresenceEvent
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Earlier:
+    """A page of a room's past, oldest first. ``next_before`` is the seq to page
+    back from next time; ``more`` says whether anything older may be left."""
+
+    events: list[RoomEvent]
+    more: bool
+    next_before: int | None
+
+
+def earlier_events(
+    client: Client,
+    room: str,
+    count: int,
+    *,
+    before: int | None,
+    chat_only: bool = False,
+    scan_limit: int = 5 * HISTORY_MAX_LIMIT,
+) -> Earlier:
+    """The last ``count`` events of ``room`` with a seq below ``before`` (all of them
+    when None), oldest first, and where to carry on paging back.
+
+    ``chat_only`` keeps messages and skips presence events, reading back at most
+    ``scan_limit`` events to find them (a room of comings and goings has few).
+    """
+    out: list[RoomEvent] = []
+    scanned = 0
+    more = True
+    while len(out) < count and scanned < scan_limit:
+        want = count - len(out)
+        # Looking for messages among presence events: read more than needed per page.
+        limit = min(HISTORY_MAX_LIMIT, 4 * want if chat_only else want)
+        page = client.history(room, before=before, limit=limit)
+        events = [e for e in page.messages if isinstance(e, ChatEvent | PresenceEvent)]
+        scanned += len(events)
+        out[:0] = [e for e in events if isinstance(e, ChatEvent)] if chat_only else events
+        if events:
+            before = events[0].seq
+        if not page.more or not events:
+            more = False
+            break
+    if len(out) > count:
+        # Read further back than shown: the next page starts again after them.
+        out = out[-count:]
+        more = True
+        before = out[0].seq
+    return Earlier(out, more, before)
 
 
 def last_events(
@@ -25,26 +75,11 @@ def last_events(
     chat_only: bool = False,
     scan_limit: int = 5 * HISTORY_MAX_LIMIT,
 ) -> list[RoomEvent]:
-    """The last ``count`` events of ``room`` with a seq below ``before`` (all of them
-    when None), oldest first.
-
-    ``chat_only`` keeps messages and skips presence events, reading back at most
-    ``scan_limit`` events to find them (a room of comings and goings has few).
-    """
-    out: list[RoomEvent] = []
-    scanned = 0
-    while len(out) < count and scanned < scan_limit:
-        want = count - len(out)
-        # Looking for messages among presence events: read more than needed per page.
-        limit = min(HISTORY_MAX_LIMIT, 4 * want if chat_only else want)
-        page = client.history(room, before=before, limit=limit)
-        events = [e for e in page.messages if isinstance(e, ChatEvent | PresenceEvent)]
-        scanned += len(events)
-        out[:0] = [e for e in events if isinstance(e, ChatEvent)] if chat_only else events
-        if not page.more or not events:
-            break
-        before = events[0].seq
-    return out[-count:] if count else []
+    """The events of :func:`earlier_events`, for callers that do not page on."""
+    page = earlier_events(
+        client, room, count, before=before, chat_only=chat_only, scan_limit=scan_limit
+    )
+    return page.events
 
 
 def events_between(client: Client, room: str, after: int, before: int) -> Iterator[RoomEvent]:
@@ -61,4 +96,4 @@ def events_between(client: Client, room: str, after: int, before: int) -> Iterat
         after = events[-1].seq
 
 
-__all__ = ["RoomEvent", "events_between", "last_events"]
+__all__ = ["Earlier", "RoomEvent", "earlier_events", "events_between", "last_events"]
