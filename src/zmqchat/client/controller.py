@@ -409,6 +409,11 @@ class ChatController:
         with self._lock:
             return self.state.view(key)
 
+    def talk_to(self, user: str) -> None:
+        """Open the private conversation with ``user`` and look at it."""
+        with self._lock:
+            self.state.talk_to(user)
+
     def close_private(self, key: str) -> None:
         """Forget a private conversation (a message from them opens it again)."""
         with self._lock:

@@ -1,0 +1,16 @@
+"""``zmqchat gui``: the Tk desktop client.
+
+Modules, each with one job; only the ``tk_*`` ones import tkinter, so the rest is
+tested without a screen:
+
+* :mod:`.glyphs` - which characters this Tk can draw, and what replaces the others
+* :mod:`.prefs` - the connect settings remembered from the last run
+* :mod:`.viewmodel` - conversations, scrollback, unread counts, members, status:
+  the shared :class:`~zmqchat.client.controller.ChatController` plus what a window
+  keeps, fed to the Tk thread through a queue
+* :mod:`.theme` - colours and fonts of the line styles
+* :mod:`.tk_connect` - the connect form; :mod:`.tk_window` - the chat window and
+  its parts (:mod:`.tk_sidebar`, :mod:`.tk_transcript`, :mod:`.tk_input`)
+* :mod:`.tk_app` - one Tk root, the ``after()`` loop that drains the queue, and
+  ``run_gui`` for the command line
+"""

@@ -1,0 +1,51 @@
+"""Which characters a Tk window can show, decided once, applied to every line.
+
+Tcl/Tk before 8.6.10 stores characters in 16 bits: a character outside the Basic
+Multilingual Plane (most emoji, U+1F600...) raises ``TclError`` or is drawn as two
+garbage glyphs. On X11, libXft before 2.3.5 cannot draw a colour emoji font (Noto
+Color Emoji, installed by most desktops) and the X server then kills the whole
+program with ``BadLength (RenderAddGlyphs)``: no exception to catch. So where
+either applies, the view shows U+FFFD instead of those characters. Only what is
+shown changes; what is sent and stored is the text as typed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final, Literal
+
+GlyphPolicy = Literal["all", "bmp", "no-emoji"]
+
+REPLACEMENT: Final = "\ufffd"
+_NON_BMP: Final = re.compile("[\U00010000-\U0010ffff]")
+# Non-BMP, plus the BMP blocks a colour emoji font also covers (symbols, dingbats,
+# arrows and stars) and the emoji variation selector that asks for a colour glyph.
+_EMOJI: Final = re.compile("[\U00010000-\U0010ffff\u2600-\u27bf\u2b00-\u2bff\ufe0f]")
+# libXft gained colour (BGRA) glyphs in 2.3.5; XftGetVersion() reports 20305.
+XFT_COLOUR_GLYPHS: Final = 20305
+
+
+def choose_policy(patchlevel: str, windowing: str, xft_version: int | None) -> GlyphPolicy:
+    """The policy for a Tk of ``patchlevel`` (``info patchlevel``) on ``windowing``
+    (``tk windowingsystem``) with libXft ``xft_version`` (None: not known)."""
+    if _version(patchlevel) < (8, 6, 10):
+        return "bmp"
+    if windowing == "x11" and (xft_version is None or xft_version < XFT_COLOUR_GLYPHS):
+        return "no-emoji"
+    return "all"
+
+
+def _version(patchlevel: str) -> tuple[int, ...]:
+    parts = re.findall(r"\d+", patchlevel)
+    return tuple(int(p) for p in parts[:3]) or (0,)
+
+
+def displayable(text: str, policy: GlyphPolicy) -> str:
+    """``text`` with what this Tk cannot show replaced by U+FFFD."""
+    if policy == "all" or text.isascii():
+        return text
+    pattern = _NON_BMP if policy == "bmp" else _EMOJI
+    return pattern.sub(REPLACEMENT, text)
+
+
+__all__ = ["REPLACEMENT", "XFT_COLOUR_GLYPHS", "GlyphPolicy", "choose_policy", "displayable"]

@@ -1,0 +1,318 @@
+"""The GUI's view-model against a real broker, without a screen: conversations,
+history and paging, unread counts, members, refused messages, the connect form's
+errors, reconnection, and bye. The Tk thread's part is played by ``drain()``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from tests.helpers import wait_until
+
+from zmqchat import ChatEvent, Client, PmEvent
+from zmqchat.client.gui.prefs import LastConnect
+from zmqchat.client.gui.viewmodel import Changes, ChatViewModel
+from zmqchat.common.config import ClientConfig
+from zmqchat.testing import BrokerProcess
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class Driven:
+    """A view-model whose queue is drained as the Tk loop would; every Changes
+    returned is kept."""
+
+    def __init__(self, broker: BrokerProcess, **options: Any) -> None:
+        timeout = options.pop("connect_timeout", 5.0)
+        self.config = ClientConfig(port=broker.port, connect_timeout=timeout)
+        self.remembered: list[LastConnect] = []
+        self.vm = ChatViewModel(self.config, remember=self.remembered.append, **options)
+        self.changes: list[Changes] = []
+
+    def connect(self, user: str, port: int | None = None) -> Changes:
+        problem = self.vm.connect(user, "127.0.0.1", str(port or self.config.port))
+        assert problem is None, problem
+        return self.until(lambda c: c.connected or c.connect_failed, what="the connect outcome")
+
+    def until(
+        self, predicate: Callable[[Changes], object], timeout: float = 10.0, what: str = ""
+    ) -> Changes:
+        """Drain until a Changes satisfies ``predicate``; returns it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            changes = self.vm.drain()
+            self.changes.append(changes)
+            if predicate(changes):
+                return changes
+            if time.monotonic() > deadline:
+                shown = {k: self.texts(k)[-6:] for k in self.vm.transcripts}
+                raise AssertionError(f"timed out waiting for {what}; shown: {shown}")
+            time.sleep(0.005)
+
+    def texts(self, key: str) -> list[str]:
+        transcript = self.vm.transcripts.get(key)
+        return [row.text for row in transcript.rows] if transcript else []
+
+    def shows(self, key: str, text: str, timeout: float = 10.0) -> None:
+        self.until(lambda _: any(text in t for t in self.texts(key)), timeout, f"{text!r} in {key}")
+
+    def close(self) -> None:
+        self.vm.close()
+        assert self.vm.closed.wait(10)
+
+
+@pytest.fixture
+def driven() -> Iterator[list[Driven]]:
+    made: list[Driven] = []
+    yield made
+    for run in made:
+        run.close()
+
+
+def start(broker: BrokerProcess, driven: list[Driven], user: str = "alice", **options: Any):
+    run = Driven(broker, **options)
+    driven.append(run)
+    assert run.connect(user).connected is not None
+    return run
+
+
+def said(texts: list[str], sender: str = "bob") -> list[str]:
+    return [t.split(f"<{sender}> ", 1)[1] for t in texts if f"<{sender}> " in t]
+
+
+def next_event(client: Client, kind: type, timeout: float = 10.0, **fields: Any) -> Any:
+    for event in client.events(timeout=timeout):
+        if isinstance(event, kind) and all(getattr(event, k) == v for k, v in fields.items()):
+            return event
+    raise AssertionError(f"no {kind.__name__} {fields} within {timeout}s")
+
+
+def test_a_room_shows_its_history_then_live_lines_members_and_what_we_say(broker, driven):
+    with Client("bob", broker.endpoint) as bob:
+        for n in range(60):
+            bob.send("general", f"old {n}")
+        alice = start(broker, driven)
+        alice.shows("#general", "you are in #general with bob (2 here)")
+        rows = list(alice.vm.transcripts["#general"].rows)
+        history = [row for row in rows if row.has_tag("history")]
+        # The last 50 messages, marked as history, then the line that ends them.
+        assert said([row.text for row in history]) == [f"old {n}" for n in range(10, 60)]
+        assert rows[: len(history)] == history
+        ending = rows[len(history)]
+        assert "end of history" in ending.text
+        assert ending.has_tag("history.banner")
+        assert alice.remembered == [LastConnect("alice", "127.0.0.1", broker.port)]
+        snap = alice.vm.snapshot
+        assert [c.key for c in snap.conversations] == ["#general"]
+        assert snap.viewing == "#general"
+        assert snap.members == ("alice", "bob")
+        assert alice.vm.status() == (
+            f"alice  │  127.0.0.1:{broker.port}  │  connected",
+            "connected",
+        )
+
+        bob.send("general", "hi alice")
+        alice.shows("#general", "<bob> hi alice")
+        live = alice.vm.transcripts["#general"].rows[-1]
+        assert not live.has_tag("history")
+        assert any(tags and tags[0].startswith("nick.c") for _, tags in live.parts)
+
+        assert alice.vm.submit("hello سلام 👋")
+        assert next_event(bob, ChatEvent, sender="alice").text == "hello سلام 👋"
+        alice.shows("#general", "<alice> hello سلام 👋")
+
+        with Client("carol", broker.endpoint):
+            alice.until(lambda _: "carol" in alice.vm.snapshot.members, what="carol joins")
+            alice.shows("#general", "→ carol joined")
+            assert alice.vm.transcripts["#general"].rows[-1].has_tag("presence")
+        alice.until(lambda _: "carol" not in alice.vm.snapshot.members, what="carol leaves")
+        alice.shows("#general", "← carol left")
+
+
+def test_unread_counts_and_private_conversations(broker, driven):
+    with Client("bob", broker.endpoint, rooms=["general", "dev"]) as bob:
+        alice = start(broker, driven)
+        alice.shows("#general", "you are in #general")
+        alice.vm.submit("/join dev")
+        alice.shows("#dev", "you are in #dev with bob (2 here)")
+        alice.until(lambda _: alice.vm.snapshot.viewing == "#dev", what="#dev current")
+        bob.send("general", "while you were in dev")
+        alice.until(lambda _: unread(alice) == {"#general": 1, "#dev": 0}, what="unread")
+        assert alice.vm.title() == "(1) #dev — zmqchat"
+
+        bob.pm("alice", "psst")
+        alice.shows("@bob", "<bob> psst")
+        alice.until(lambda _: unread(alice).get("@bob") == 1, what="a pm counted")
+        assert alice.vm.select("@bob")
+        assert unread(alice)["@bob"] == 0
+        assert alice.vm.snapshot.members == ("alice", "bob")
+        # In a private conversation a plain line is a private message.
+        alice.vm.submit("just for you")
+        assert next_event(bob, PmEvent).text == "just for you"
+        alice.shows("@bob", "<alice> just for you")
+
+        assert alice.vm.select("#general")
+        assert unread(alice) == {"#general": 0, "#dev": 0, "@bob": 0}
+
+        # Opening a conversation from the member list; closing one.
+        with Client("carol", broker.endpoint):
+            alice.until(lambda _: "carol" in alice.vm.snapshot.members, what="carol")
+            assert alice.vm.open_private("carol") == "@carol"
+            assert alice.vm.open_private("alice") is None  # not with ourselves
+            assert alice.vm.snapshot.viewing == "@carol"
+            alice.vm.submit("hi carol")
+            alice.shows("@carol", "<alice> hi carol")
+        alice.vm.leave("@carol")
+        alice.until(lambda c: "@carol" in c.removed or "@carol" not in alice.vm.transcripts)
+        assert "@carol" not in unread(alice)
+        alice.vm.leave("#dev")
+        alice.until(lambda _: "#dev" not in alice.vm.transcripts, what="#dev gone")
+        assert [c.key for c in alice.vm.snapshot.conversations] == ["#general", "@bob"]
+
+
+def unread(run: Driven) -> dict[str, int]:
+    return {c.key: c.unread for c in run.vm.snapshot.conversations}
+
+
+def test_a_refused_message_is_an_error_line_and_the_text_comes_back(broker, driven):
+    alice = start(broker, driven)
+    alice.shows("#general", "you are in #general")
+    long = "x" * 5000
+    alice.vm.submit(long)
+    changes = alice.until(lambda c: c.restore is not None, what="the text given back")
+    assert changes.restore == long
+    alice.shows("#general", "(too_long)")
+    assert alice.vm.transcripts["#general"].rows[-1].has_tag("error")
+    alice.vm.submit("/msg nobody hi")
+    assert alice.until(lambda c: c.restore is not None).restore == "/msg nobody hi"
+    alice.shows("#general", "(no_such_user)")
+    # A command that is not a message gives nothing back, only says what is wrong.
+    alice.vm.submit("/bogus")
+    alice.shows("#general", "unknown command /bogus")
+    assert not any(c.restore == "/bogus" for c in alice.changes)
+
+
+def test_history_pages_back_within_a_bounded_scrollback(make_broker, driven):
+    broker = make_broker(rate_limit=0)
+    with Client("bob", broker.endpoint) as bob:
+        futures = [bob.send_async("general", f"m{n}") for n in range(300)]
+        for future in futures:
+            future.result(10)
+        alice = start(broker, driven, scrollback=140, page=50)
+        alice.shows("#general", "you are in #general")
+        assert said(alice.texts("#general")) == [f"m{n}" for n in range(250, 300)]
+        assert alice.vm.load_older("#general")
+        assert not alice.vm.load_older("#general")  # one page at a time
+        changes = alice.until(lambda c: "#general" in c.prepended, what="an older page")
+        assert said([row.text for row in changes.prepended["#general"]]) == [
+            f"m{n}" for n in range(200, 250)
+        ]
+        assert said(alice.texts("#general")) == [f"m{n}" for n in range(200, 300)]
+        # The next page only fills the scrollback up to its bound, then stops.
+        assert alice.vm.load_older("#general")
+        alice.until(lambda c: "#general" in c.prepended, what="a second page")
+        assert len(alice.texts("#general")) == 140
+        assert said(alice.texts("#general"))[-1] == "m299"
+        assert not alice.vm.load_older("#general")
+        # Live lines push the oldest out: memory stays flat.
+        for future in [bob.send_async("general", f"new{n}") for n in range(200)]:
+            future.result(10)
+        alice.shows("#general", "<bob> new199")
+        texts = alice.texts("#general")
+        assert len(texts) == 140
+        assert said(texts)[-140:] == [f"new{n}" for n in range(60, 200)]
+
+
+def test_the_first_page_back_reaches_the_beginning(broker, driven):
+    with Client("bob", broker.endpoint) as bob:
+        for n in range(55):
+            bob.send("general", f"m{n}")
+        alice = start(broker, driven)
+        alice.shows("#general", "you are in #general")
+        assert alice.vm.load_older("#general")
+        changes = alice.until(lambda c: "#general" in c.prepended, what="the rest")
+        assert "#general: the beginning" in changes.prepended["#general"][0].text
+        assert said(alice.texts("#general")) == [f"m{n}" for n in range(55)]
+        assert not alice.vm.load_older("#general")
+
+
+def test_a_broker_restart_is_shown_and_the_gap_filled_once(make_broker, driven):
+    broker = make_broker()
+    alice = start(broker, driven)
+    alice.shows("#general", "you are in #general")
+    with Client("bob", broker.endpoint) as bob:
+        alice.shows("#general", "→ bob joined")
+        for n in range(3):
+            bob.send("general", f"before {n}")
+        alice.shows("#general", "<bob> before 2")
+        broker.restart()
+        alice.until(lambda _: alice.vm.status()[1] == "reconnecting", 15, "reconnecting")
+        assert "reconnecting…" in alice.vm.status()[0]
+        alice.shows("#general", "connection lost")
+        wait_until(lambda: bob.state == "connected", 15, "bob back")
+        for n in range(3):
+            bob.send("general", f"after {n}")
+        alice.shows("#general", "reconnected (session resumed)", 15)
+        alice.until(lambda _: alice.vm.status()[1] == "connected", 15, "connected")
+        expected = [f"before {n}" for n in range(3)] + [f"after {n}" for n in range(3)]
+        alice.until(lambda _: said(alice.texts("#general")) == expected, 15, "no gap")
+        bob.send("general", "last")
+        alice.shows("#general", "<bob> last")
+        assert said(alice.texts("#general")) == [*expected, "last"]
+
+
+def test_text_this_tk_cannot_draw_is_replaced_in_the_view_only(broker, driven):
+    with Client("bob", broker.endpoint) as bob:
+        alice = start(broker, driven, policy="bmp")
+        alice.shows("#general", "you are in #general")
+        bob.send("general", "سلام دنیا 👋!")
+        alice.shows("#general", "<bob> سلام دنیا \ufffd!")
+        alice.vm.submit("emoji 😀 sent as typed")
+        assert next_event(bob, ChatEvent, sender="alice").text == "emoji 😀 sent as typed"
+
+
+def test_the_connect_form_learns_why_a_connect_failed(make_broker, driven):
+    broker = make_broker()
+    with Client("alice", broker.endpoint):
+        run = Driven(broker)
+        driven.append(run)
+        failed = run.connect("alice").connect_failed
+        assert failed is not None
+        assert failed.field == "user"
+        assert "name_taken" in failed.message
+        failed = run.connect("no spaces").connect_failed
+        assert failed is not None
+        assert (failed.field, "invalid_name" in failed.message) == ("user", True)
+        # Mistakes the form finds without asking the broker, beside their field.
+        for user, host, port, field in [
+            ("bob", "127.0.0.1", "99999", "port"),
+            ("bob", "127.0.0.1", "port", "port"),
+            ("bob", "not a host", "5555", "host"),
+            ("  ", "127.0.0.1", "5555", "user"),
+        ]:
+            problem = run.vm.connect(user, host, port)
+            assert problem is not None
+            assert problem.field == field
+        # The same form, another name: it works.
+        assert run.connect("carol").connected is not None
+        run.shows("#general", "you are in #general with alice (2 here)")
+
+    dead = make_broker()
+    dead.kill()  # its port is known and nothing listens there now
+    late = Driven(dead, connect_timeout=0.5)
+    driven.append(late)
+    failed = late.connect("dave").connect_failed
+    assert failed is not None
+    assert failed.field == "host"
+    assert "no zmqchat broker answered" in failed.message
+
+
+def test_closing_says_bye_and_the_name_is_free_at_once(broker):
+    run = Driven(broker)
+    assert run.connect("alice").connected is not None
+    run.shows("#general", "you are in #general")
+    run.close()
+    with Client("alice", broker.endpoint, connect_timeout=2) as again:
+        assert again.user == "alice"

@@ -1,0 +1,85 @@
+"""The GUI's parts that need neither a screen nor a broker: which characters Tk
+can draw, the remembered connect settings, the input history, rows."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from zmqchat.client.formatting import format_event, nick_style
+from zmqchat.client.gui.glyphs import REPLACEMENT, choose_policy, displayable
+from zmqchat.client.gui.prefs import LastConnect, load_last, save_last
+from zmqchat.client.gui.viewmodel import InputHistory, parse_port, to_row
+from zmqchat.common.messages import ChatEvent
+
+PERSIAN = "سلام دنیا"
+
+
+@pytest.mark.parametrize(
+    ("patchlevel", "windowing", "xft", "policy"),
+    [
+        ("8.6.9", "x11", 20306, "bmp"),  # 16-bit Tcl: non-BMP raises or garbles
+        ("8.5.19", "win32", None, "bmp"),
+        ("8.6.13", "x11", 20306, "all"),
+        ("8.6.13", "x11", 20304, "no-emoji"),  # old libXft: colour glyphs kill X
+        ("8.6.13", "x11", None, "no-emoji"),
+        ("8.6.12", "aqua", None, "all"),
+        ("9.0.1", "win32", None, "all"),
+    ],
+)
+def test_the_glyph_policy_follows_tk_and_xft(patchlevel, windowing, xft, policy):
+    assert choose_policy(patchlevel, windowing, xft) == policy
+
+
+def test_what_cannot_be_drawn_is_replaced_and_the_rest_kept():
+    text = f"{PERSIAN} 👋 ☺\ufe0f ok"
+    assert displayable(text, "all") == text
+    assert displayable(text, "bmp") == f"{PERSIAN} {REPLACEMENT} ☺\ufe0f ok"
+    assert displayable(text, "no-emoji") == f"{PERSIAN} {REPLACEMENT} {REPLACEMENT * 2} ok"
+    assert displayable("plain ascii", "bmp") == "plain ascii"
+
+
+def test_rows_carry_tags_from_the_styles_and_replaced_text():
+    event = ChatEvent(room="general", seq=1, sender="bob", text=f"{PERSIAN} 😀", ts=1.0)
+    row = to_row(format_event(event, history=True, compact=True), "bmp")
+    assert row.text.endswith(f"<bob> {PERSIAN} {REPLACEMENT}")
+    assert row.has_tag("history")
+    assert row.has_tag("time")
+    assert ("bob", ("history", nick_style("bob").removeprefix("class:"))) in row.parts
+
+
+def test_the_connect_settings_are_remembered(tmp_path):
+    path = tmp_path / "zmqchat" / "gui.json"
+    assert load_last(path) == LastConnect()
+    save_last(LastConnect("alice", "10.0.0.5", 5555), path)
+    assert load_last(path) == LastConnect("alice", "10.0.0.5", 5555)
+    assert json.loads(path.read_text()) == {"user": "alice", "host": "10.0.0.5", "port": 5555}
+    # A broken or strange file is ignored, not fatal.
+    path.write_text("{not json")
+    assert load_last(path) == LastConnect()
+    path.write_text('{"user": 7, "host": "h", "port": true}')
+    assert load_last(path) == LastConnect(None, "h", None)
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    save_last(LastConnect("x"), blocked / "gui.json")  # cannot write: logged only
+
+
+def test_up_and_down_walk_through_what_was_sent():
+    history = InputHistory(limit=3)
+    assert history.older("draft") is None
+    for line in ["one", "two", "two", "three", "four"]:
+        history.add(line)
+    assert history.older("typing") == "four"
+    assert history.older("four") == "three"
+    assert history.older("three") == "two"
+    assert history.older("two") is None  # the oldest kept (limit 3)
+    assert history.newer() == "three"
+    assert history.newer() == "four"
+    assert history.newer() == "typing"  # back to what was being typed
+    assert history.newer() is None
+
+
+@pytest.mark.parametrize(("text", "port"), [("5555", 5555), (" 1 ", 1), ("0", None), ("x", None)])
+def test_ports(text, port):
+    assert parse_port(text) == port
