@@ -28,7 +28,7 @@ def scale_run(system: str, clients: int) -> dict[str, float]:
     subscribed_q: Any = CTX.Queue()
     received_q: Any = CTX.Queue()
     out = (registered_q, subscribed_q, received_q)
-    go, stop = CTX.Event(), CTX.Event()
+    go, subscribe, stop = CTX.Event(), CTX.Event(), CTX.Event()
     with contextlib.ExitStack() as stack:
         children = stack.enter_context(Children())
         if system == "zmqchat":
@@ -44,7 +44,7 @@ def scale_run(system: str, clients: int) -> dict[str, float]:
         shares = [clients // workers + (i < clients % workers) for i in range(workers)]
         first = 0
         for share in shares:
-            children.start(crowd, endpoint, "127.0.0.1", first, share, out, go, stop)
+            children.start(crowd, endpoint, "127.0.0.1", first, share, out, (go, subscribe, stop))
             first += share
         rss_before = rss_kib(pid)
         t_go = now()
@@ -58,6 +58,7 @@ def scale_run(system: str, clients: int) -> dict[str, float]:
                 failures.append(f"{count} failed, e.g. {some}")
         if failures:
             raise RuntimeError(f"{system}: register failed: {failures}")
+        subscribe.set()
         for _ in shares:
             get(subscribed_q, 60, "a crowd subscribed")
         ann_q: Any = CTX.Queue()

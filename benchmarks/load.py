@@ -7,6 +7,7 @@ queue). ``go``/``stop`` are multiprocessing events set by the coordinator.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -79,25 +80,29 @@ def subscribers(pub_endpoint: str, count: int, out: Any, stop: Any) -> None:
     received = 0
     last = 0.0
     ready_sent = False
+    recvs = [(id(sock), sock.recv) for sock in socks]
+    busy = True
     while True:
-        events = poller.poll(200)
-        if not events:
+        # Sweep every socket without waiting; poll only when a sweep found nothing,
+        # so a steady stream costs no poll per message (same loop for every system).
+        if not busy and not poller.poll(200):
             if stop.is_set():
                 break
             continue
         before = received
-        for sock, _ in events:
-            recv = sock.recv
+        busy = False
+        for ident, recv in recvs:
             for _ in range(1000):
                 try:
                     topic = recv(zmq.NOBLOCK)
                 except zmq.Again:
                     break
                 recv()
+                busy = True
                 if topic == TOPIC:
                     received += 1
                 elif not ready_sent:
-                    warm.add(id(sock))
+                    warm.add(ident)
         if received != before:
             last = now()
         if not ready_sent and len(warm) == count:
@@ -285,17 +290,28 @@ def history_client(endpoint: str, room: str, deep_after: int, samples: int, out:
 
 
 def crowd(
-    endpoint: str, host: str, first: int, count: int, out: tuple[Any, Any, Any], go: Any, stop: Any
+    endpoint: str,
+    host: str,
+    first: int,
+    count: int,
+    out: tuple[Any, Any, Any],
+    events: tuple[Any, Any, Any],
 ) -> None:
     """``count`` clients (a DEALER and a SUB each), as many as one process can hold.
 
-    On ``go`` they connect and register at once; each then subscribes to the bench
-    room, pings every few seconds like a real client, and notes when a room event
-    reaches it. Reports on its three queues, one per phase: ("registered", t,
-    failures), ("subscribed",), then ("received", how many clients got a broadcast,
-    t) when all have, and again when stopped.
+    On ``go`` they connect and register at once; on ``subscribe`` (once every crowd
+    has registered) each subscribes to the bench room; then they ping every few
+    seconds like real clients and note when a room event reaches them, until
+    ``stop``. Registering all before anyone subscribes keeps the measure to the
+    sessions: otherwise each join's presence event fans out to the thousands
+    already subscribed, which is a measure of presence storms, not of capacity.
+
+    Reports on its three queues, one per phase: ("registered", t, failures),
+    ("subscribed",), then ("received", how many clients got a broadcast, t) when
+    all have, and again when stopped.
     """
     registered_q, subscribed_q, received_q = out
+    go, subscribe, stop = events
     ctx = _context(2 * count)
     go.wait()
     dealers = [_dealer(ctx, endpoint) for _ in range(count)]
@@ -306,6 +322,13 @@ def crowd(
         poller.register(sock, zmq.POLLIN)
     pub_port, failures = _welcomes(poller, set(dealers))
     registered_q.put(("registered", now(), failures[:3], len(failures)))
+    while not subscribe.wait(1.0):  # keep the sessions alive meanwhile
+        for sock in dealers:
+            sock.send(encode(Ping()))
+        for sock, _ in poller.poll(0):
+            with contextlib.suppress(zmq.Again):
+                while True:
+                    sock.recv(zmq.NOBLOCK)
     subs = {}
     for _ in range(count):
         sub = ctx.socket(zmq.SUB)

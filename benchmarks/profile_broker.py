@@ -1,4 +1,5 @@
-"""Where a chat's microseconds go in the broker: ``python -m benchmarks.profile_broker``.
+"""Where a chat's microseconds go in the broker:
+``python -m benchmarks.profile_broker [SUBSCRIBERS]`` (default 1).
 
 Runs the ingest benchmark (one publisher, one subscriber) while py-spy samples the
 real broker process, then folds the samples into the stages a chat goes through.
@@ -74,11 +75,12 @@ def _sampled(raw: Path) -> Iterator[None]:
         bench_rooms.zmqchat_broker = original
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    subscribers = int(argv[0]) if argv else 1
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "broker.txt"
         with _sampled(raw):
-            result = bench_rooms.room_run("zmqchat", 1, DURATION)
+            result = bench_rooms.room_run("zmqchat", subscribers, DURATION)
         samples: collections.Counter[str] = collections.Counter()
         for line in raw.read_text().splitlines():
             stack, _, count = line.rpartition(" ")
@@ -86,7 +88,7 @@ def main() -> int:
     rate = result["sent_per_s"]
     chats = rate * DURATION
     busy = sum(n for stage, n in samples.items() if not stage.startswith("wait"))
-    print(f"ingest: {rate:,.0f} acks/s, one publisher (window 100), one subscriber")
+    print(f"ingest: {rate:,.0f} acks/s, one publisher (window 100), {subscribers} subscriber(s)")
     print("\n| stage | share of busy time | us per chat |\n|---|---|---|")
     for stage, n in samples.most_common():
         if not stage.startswith("wait"):
@@ -99,4 +101,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
