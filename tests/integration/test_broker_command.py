@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -155,3 +157,27 @@ def test_config_layers_and_errors(tmp_path):
     result = run("broker", "--config", str(tmp_path / "missing.toml"))
     assert result.returncode == 2
     assert "does not exist" in result.stderr
+
+
+def test_a_store_that_cannot_commit_stops_the_broker_with_exit_1(make_broker):
+    broker = make_broker()
+    alice, bob = RawPeer(broker.endpoint), RawPeer(broker.endpoint)
+    try:
+        alice.register("alice", rooms=[])
+        bob.register("bob", rooms=[])
+        # A real SQLite failure at the broker's next commit, as a full disk would give.
+        with contextlib.closing(sqlite3.connect(broker.db)) as db:
+            db.execute(
+                "CREATE TRIGGER fail BEFORE INSERT ON pms"
+                " BEGIN SELECT RAISE(ABORT, 'the disk is on fire'); END"
+            )
+            db.commit()
+        alice.request({"type": "pm", "to": "bob", "text": "last words"})
+        assert broker.process is not None
+        assert broker.process.wait(10) == 1
+        log = broker.log_file.read_text()
+        assert "cannot commit" in log
+        assert "the disk is on fire" in log
+    finally:
+        alice.close()
+        bob.close()

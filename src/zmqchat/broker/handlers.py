@@ -206,6 +206,7 @@ class BrokerCore:
             self.state.touch(session, now)
         ref: Ref = None
         mark = self.out.mark()
+        kept = self.store.kept()
         try:
             msg = decode(frame, None)  # MAXMSGSIZE already capped the frame
             ref = request_ref(msg)
@@ -232,6 +233,7 @@ class BrokerCore:
             # nothing half done; what the request queued to send is dropped.
             log.exception("internal error handling a request from %s", rid.hex())
             self.out.truncate(mark)
+            self.store.drop_kept(kept)
             self.out.reply(
                 rid,
                 ErrorReply(

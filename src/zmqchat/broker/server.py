@@ -15,6 +15,7 @@ import logging
 import os
 import resource
 import socket
+import sqlite3
 import time
 from pathlib import Path
 from typing import Final
@@ -23,7 +24,7 @@ import zmq
 
 from zmqchat import __version__
 from zmqchat.broker.handlers import BrokerCore
-from zmqchat.broker.store import Store, lock_store
+from zmqchat.broker.store import Store, StoreError, lock_store
 from zmqchat.common.config import BrokerConfig
 from zmqchat.common.protocol import MAX_FRAME_BYTES
 
@@ -38,6 +39,7 @@ BATCH: Final = 64
 _NOBLOCK: Final = int(zmq.NOBLOCK)
 _SNDMORE_NOBLOCK: Final = int(zmq.SNDMORE | zmq.NOBLOCK)
 _SNDMORE: Final = int(zmq.SNDMORE)
+_RCVMORE: Final = int(zmq.RCVMORE)
 # The longest a write that no reply waits for stays uncommitted (see _flush).
 LAZY_COMMIT: Final = 0.05
 # Queued frames per peer before ZeroMQ drops (PUB) or refuses (ROUTER) more.
@@ -230,8 +232,8 @@ class BrokerServer:
                 return
             # Multipart messages arrive whole, so the rest can be read without waiting.
             frame = recv()
-            if more(zmq.RCVMORE):
-                while more(zmq.RCVMORE):
+            if more(_RCVMORE):
+                while more(_RCVMORE):
                     recv()
                 handle(rid, frame, now, extra_frames=True)
             else:
@@ -252,12 +254,12 @@ class BrokerServer:
         assert pub is not None
         self._send_replies(router, out.direct)
         if out.replies or out.publishes or now is None:
-            store.commit()
+            self._commit(store)
         elif store.dirty:
             if self._commit_due is None:
                 self._commit_due = now + LAZY_COMMIT
             elif now >= self._commit_due:
-                store.commit()
+                self._commit(store)
         if not store.dirty:
             self._commit_due = None
         self._send_replies(router, out.replies)
@@ -266,6 +268,19 @@ class BrokerServer:
             publish(topic, _SNDMORE)
             publish(body)
         out.clear()
+
+    @staticmethod
+    def _commit(store: Store) -> None:
+        # Crash-only: the batch's acks and events must not leave unstored, and memory
+        # is now ahead of the store. Stopping is the consistent way out: the store
+        # holds every session, so clients resume and retry what was not acked.
+        try:
+            store.commit()
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"cannot commit to {store.path} ({exc}); stopping, so that nothing "
+                "unstored is acknowledged"
+            ) from exc
 
     @staticmethod
     def _send_replies(router: zmq.Socket[bytes], frames: list[tuple[bytes, bytes]]) -> None:

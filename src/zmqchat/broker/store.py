@@ -154,9 +154,14 @@ class Store:
             if version == 0:
                 self._db.executescript(_SCHEMA)
                 self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            last_pm = self._db.execute("SELECT MAX(id) FROM pms").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open store {path}: {exc}") from None
         self._in_tx = False
+        # Private messages are written at commit time, in one executemany, so that
+        # relaying one costs no SQLite call; ids are handed out here meanwhile.
+        self._last_pm_id: int = last_pm or 0
+        self._pm_rows: list[tuple[Any, ...]] = []
 
     # ----------------------------------------------------------------- transactions
 
@@ -186,17 +191,22 @@ class Store:
     @property
     def dirty(self) -> bool:
         """True when writes are waiting for :meth:`commit`."""
-        return self._in_tx
+        return self._in_tx or bool(self._pm_rows)
 
     def commit(self) -> None:
         """Make every write since the last commit durable."""
+        self._write_pms()
         if self._in_tx:
             self._db.execute("COMMIT")
             self._in_tx = False
 
     def close(self) -> None:
-        self.commit()
-        self._db.close()
+        try:
+            self.commit()
+        except sqlite3.Error as exc:
+            log.error("the last writes to %s are lost: %s", self.path, exc)
+        finally:
+            self._db.close()
 
     # ------------------------------------------------------------------- room events
 
@@ -281,10 +291,11 @@ class Store:
         recipient_sid: int | None,
         ref: Ref,
     ) -> int:
-        cur = self._write(
-            "INSERT INTO pms (ts, sender, sender_key, recipient, recipient_key, text, data,"
-            " sender_sid, recipient_sid, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        """Keep a private message for the next commit; returns its id."""
+        self._last_pm_id += 1
+        self._pm_rows.append(
             (
+                self._last_pm_id,
                 ts,
                 sender,
                 sender.lower(),
@@ -295,14 +306,34 @@ class Store:
                 sender_sid,
                 recipient_sid,
                 ref,
-            ),
+            )
         )
-        return int(cur.lastrowid or 0)
+        return self._last_pm_id
+
+    def kept(self) -> int:
+        """A mark of the private messages kept so far, for :meth:`drop_kept`."""
+        return len(self._pm_rows)
+
+    def drop_kept(self, mark: int) -> None:
+        """Forget the private messages kept since ``mark`` (their request failed)."""
+        del self._pm_rows[mark:]
+
+    def _write_pms(self) -> None:
+        """Hand the kept private messages to SQLite (before a read or a commit)."""
+        if self._pm_rows:
+            self._begin()
+            self._db.executemany(
+                "INSERT INTO pms (id, ts, sender, sender_key, recipient, recipient_key, text,"
+                " data, sender_sid, recipient_sid, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                self._pm_rows,
+            )
+            self._pm_rows.clear()
 
     def session_pm_history(
         self, sid: int, other_key: str, after: int | None, before: int | None, limit: int
     ) -> tuple[list[PmEvent], bool]:
         """Private messages session ``sid`` exchanged with user ``other_key``."""
+        self._write_pms()
         rows, more = self._page(
             "SELECT id, ts, sender, recipient, text, data FROM pms"
             " WHERE ((sender_sid = ? AND recipient_key = ?)"
@@ -350,6 +381,7 @@ class Store:
 
     def recent_acks(self, sid: int, limit: int) -> list[StoredAck]:
         """The last ``limit`` chats and pms sent by a session, oldest first."""
+        self._write_pms()
         chats = self._db.execute(
             "SELECT ref, room, seq, ts, text FROM events WHERE sid = ? AND ref IS NOT NULL"
             " ORDER BY id DESC LIMIT ?",
