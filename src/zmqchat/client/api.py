@@ -13,7 +13,6 @@ import concurrent.futures
 import contextlib
 import logging
 import queue
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -23,15 +22,9 @@ from typing import Any, Final, TypeVar
 import zmq
 
 from zmqchat.client.connection import ClientCore, Completion
+from zmqchat.client.driver import SocketDriver
 from zmqchat.client.events import ConnectionState, Event, StatusEvent
-from zmqchat.client.transport import (
-    DEFAULT_ENDPOINT,
-    check_endpoint,
-    configure_dealer,
-    configure_sub,
-    link_change,
-    pub_endpoint,
-)
+from zmqchat.client.transport import DEFAULT_ENDPOINT, check_endpoint
 from zmqchat.common.messages import (
     Chat,
     ChatAck,
@@ -60,9 +53,7 @@ log = logging.getLogger("zmqchat.client")
 
 _R = TypeVar("_R")
 
-# Frames read per socket per loop turn, so one busy socket can't starve the others.
-BATCH: Final = 256
-_END = object()  # queued after the last event of a closed client
+_END: Final = object()  # queued after the last event of a closed client
 
 
 def _completion(future: concurrent.futures.Future[Any]) -> Completion:
@@ -121,28 +112,20 @@ class Client:
             client_name=client_name,
             request_timeout=request_timeout,
         )
-        self._ctx = context or zmq.Context.instance()
         self._events: queue.Queue[Any] = queue.Queue(maxsize=max_events)
         self._on_event = on_event
         self.dropped_events = 0
         self._commands: collections.deque[Callable[[float], object]] = collections.deque()
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
-        self._woken = False
+        self._poller = zmq.Poller()
+        self._driver = SocketDriver(
+            self._core, self.endpoint, context or zmq.Context.instance(), self._poller, self._put
+        )
         self._settled = threading.Event()  # the first register was answered (or not)
         self._stopping = threading.Event()  # leave the loop now, without bye
         self._done = threading.Event()  # the I/O thread has finished
         self._thread: threading.Thread | None = None
         self._dispatcher: threading.Thread | None = None
-        self._rooms: tuple[str, ...] = ()
         self._ended = False
-        self._poller = zmq.Poller()
-        self._dealer: zmq.Socket[bytes] | None = None
-        self._monitor: zmq.Socket[bytes] | None = None
-        self._sub: zmq.Socket[bytes] | None = None
-        self._backlog: collections.deque[bytes] = collections.deque()
-        self._polling_out = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -161,11 +144,11 @@ class Client:
             self._stop()
             # A failed connect() is the end of this client (`with Client()` never
             # reaches __exit__): release the wake-up socketpair now.
-            self._cleanup_wake()
+            self._release()
             raise Timeout(f"no answer from a zmqchat broker at {self.endpoint} within {wait:g}s")
         if self._core.state == "closed":
             self._stop()
-            self._cleanup_wake()
+            self._release()
             if self._core.close_error is not None:
                 raise self._core.close_error
             raise ConnectionClosed(self._core.close_reason or "closed")
@@ -180,14 +163,14 @@ class Client:
     def close(self, timeout: float = 2.0) -> None:
         """Say ``bye`` (freeing the name at once) and stop. Safe to call twice."""
         if self._thread is None or self._done.is_set():
-            self._cleanup_wake()
+            self._release()
             return
         self._call(self._core.close)
         if not self._done.wait(timeout + 1.0):
             self._stop()
         if self._dispatcher is not None and self._dispatcher is not threading.current_thread():
             self._dispatcher.join(timeout)
-        self._cleanup_wake()
+        self._release()
 
     def __enter__(self) -> Client:
         self.connect()
@@ -221,7 +204,7 @@ class Client:
     @property
     def rooms(self) -> tuple[str, ...]:
         """The rooms this client is in."""
-        return self._rooms
+        return self._driver.rooms
 
     # ------------------------------------------------------------------- requests
 
@@ -371,10 +354,7 @@ class Client:
 
     def _call(self, command: Callable[[float], object]) -> None:
         self._commands.append(command)
-        if not self._woken:
-            self._woken = True
-            with contextlib.suppress(BlockingIOError, OSError):
-                self._wake_w.send(b"\x00")
+        self._driver.wake()
 
     def _stop(self) -> None:
         self._stopping.set()  # the loop checks it every turn
@@ -383,14 +363,17 @@ class Client:
             self._thread.join(2.0)
 
     def _run(self) -> None:
-        core = self._core
+        core, driver = self._core, self._driver
         try:
-            self._poller.register(self._wake_r.fileno(), zmq.POLLIN)
-            self._open_dealer()
-            core.start(time.monotonic())
-            self._apply()
+            driver.start(time.monotonic())
             while not self._stopping.is_set():
-                self._turn(core)
+                ready = dict(self._poller.poll(driver.timeout_ms(time.monotonic())))
+                now = time.monotonic()
+                driver.on_ready(ready, now)
+                while self._commands:
+                    self._commands.popleft()(now)
+                core.tick(now)
+                driver.apply()
                 if core.state != "connecting":
                     self._settled.set()
                 if core.state == "closed" and not self._commands:
@@ -398,83 +381,10 @@ class Client:
         except Exception:
             log.exception("zmqchat client I/O thread failed")
         finally:
-            self._close_sockets()
+            driver.close()
             self._done.set()
             self._settled.set()
             self._put(_END)
-
-    def _turn(self, core: ClientCore) -> None:
-        now = time.monotonic()
-        wait = core.next_deadline() - now
-        timeout_ms = None if wait == float("inf") else max(0, int(wait * 1000) + 1)
-        ready = dict(self._poller.poll(timeout_ms))
-        now = time.monotonic()
-        if self._wake_r.fileno() in ready:
-            self._woken = False
-            with contextlib.suppress(BlockingIOError):
-                self._wake_r.recv(4096)
-        while self._commands:
-            self._commands.popleft()(now)
-        dealer, sub, monitor = self._dealer, self._sub, self._monitor
-        if dealer is not None and ready.get(dealer, 0) & zmq.POLLIN:
-            for _ in range(BATCH):
-                try:
-                    frame = dealer.recv(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                core.on_frame(frame, now)
-        if sub is not None and sub in ready:
-            for _ in range(BATCH):
-                try:
-                    parts = sub.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                if len(parts) == 2:
-                    core.on_publish(parts[0], parts[1], now)
-        if monitor is not None and monitor in ready:
-            while True:
-                try:
-                    up = link_change(monitor.recv_multipart(zmq.NOBLOCK))
-                except zmq.Again:
-                    break
-                if up is not None:
-                    core.on_link(up, now)
-        core.tick(now)
-        self._apply()
-
-    def _apply(self) -> None:
-        """Carry out what the core asked for, then hand its events over."""
-        core = self._core
-        for action, arg in core.actions:
-            if action == "reset":
-                self._backlog.clear()
-                self._open_dealer()
-            elif action == "sub_connect":
-                self._open_sub(arg)
-            elif action == "subscribe" and self._sub is not None:
-                self._sub.setsockopt(zmq.SUBSCRIBE, arg)
-            elif action == "unsubscribe" and self._sub is not None:
-                self._sub.setsockopt(zmq.UNSUBSCRIBE, arg)
-        core.actions.clear()
-        if core.outgoing:
-            self._backlog.extend(core.outgoing)
-            core.outgoing.clear()
-        dealer = self._dealer
-        if dealer is not None:
-            while self._backlog:
-                try:
-                    dealer.send(self._backlog[0], zmq.NOBLOCK)
-                except zmq.Again:
-                    break  # the queue to the broker is full; retry when writable
-                self._backlog.popleft()
-            want_out = bool(self._backlog)
-            if want_out != self._polling_out:
-                self._polling_out = want_out
-                self._poller.register(dealer, zmq.POLLIN | (zmq.POLLOUT if want_out else 0))
-        for event in core.events:
-            self._put(event)
-        core.events.clear()
-        self._rooms = core.rooms
 
     def _put(self, item: Any) -> None:
         while True:
@@ -489,51 +399,10 @@ class Client:
                     if self.dropped_events == 1 or self.dropped_events % 1000 == 0:
                         log.warning("event queue full: %d event(s) dropped", self.dropped_events)
 
-    def _open_dealer(self) -> None:
-        self._close_dealer()
-        dealer = self._ctx.socket(zmq.DEALER)
-        configure_dealer(dealer)
-        monitor = dealer.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
-        dealer.connect(self.endpoint)
-        self._dealer, self._monitor = dealer, monitor
-        self._polling_out = False
-        self._poller.register(dealer, zmq.POLLIN)
-        self._poller.register(monitor, zmq.POLLIN)
-
-    def _close_dealer(self) -> None:
-        if self._dealer is not None:
-            self._poller.unregister(self._dealer)
-            with contextlib.suppress(zmq.ZMQError):
-                self._dealer.disable_monitor()
-            self._dealer.close(0)
-            self._dealer = None
-        if self._monitor is not None:
-            self._poller.unregister(self._monitor)
-            self._monitor.close(0)
-            self._monitor = None
-
-    def _open_sub(self, port: int) -> None:
-        if self._sub is not None:
-            self._poller.unregister(self._sub)
-            self._sub.close(0)
-        sub = self._ctx.socket(zmq.SUB)
-        configure_sub(sub)
-        sub.connect(pub_endpoint(self.endpoint, port))
-        self._sub = sub
-        self._poller.register(sub, zmq.POLLIN)
-
-    def _close_sockets(self) -> None:
-        self._close_dealer()
-        if self._sub is not None:
-            self._poller.unregister(self._sub)
-            self._sub.close(0)
-            self._sub = None
-
-    def _cleanup_wake(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._wake_r.close()
-        self._wake_w.close()
+    def _release(self) -> None:
+        """Close the sockets if the I/O thread never ran or has ended."""
+        if self._thread is None or not self._thread.is_alive():
+            self._driver.close()
 
     def __repr__(self) -> str:
         return f"<Client {self.user!r} {self.state} {self.endpoint}>"

@@ -1,0 +1,154 @@
+"""zmqchat.aio.AsyncClient against a real broker: the same behaviour as Client."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from zmqchat import BrokerError, ChatEvent, ConnectionClosed, PmEvent, StatusEvent, Timeout
+from zmqchat.aio import AsyncClient
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def run(coro: Awaitable[Any]) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, 45))  # type: ignore[arg-type]
+
+
+async def next_of(
+    client: AsyncClient, kind: type, match: Callable[[Any], bool] = lambda e: True
+) -> Any:
+    """The next event of ``kind`` that ``match``es, skipping others."""
+    while True:
+        event = await client.next_event(10)
+        if isinstance(event, kind) and match(event):
+            return event
+
+
+def test_requests_replies_events_and_errors(broker):
+    async def main() -> None:
+        async with (
+            AsyncClient("alice", broker.endpoint, rooms=["general"]) as alice,
+            AsyncClient("bob", broker.endpoint, rooms=["general", "dev"]) as bob,
+        ):
+            ack = await alice.send("general", "hello", data={"n": 1})
+            seen = await next_of(bob, ChatEvent, lambda e: e.text == "hello")
+            assert (seen.seq, seen.sender, seen.data) == (ack.seq, "alice", {"n": 1})
+            assert await bob.who("general") == ["alice", "bob"]
+            assert {r.name for r in await alice.list_rooms()} == {"general", "dev"}
+            page = await alice.history("general", limit=1)
+            assert [m.text for m in page.messages] == ["hello"]  # type: ignore[union-attr]
+            pm = await alice.pm("bob", "psst")
+            got = await next_of(bob, PmEvent)
+            assert (got.id, got.text, got.sender) == (pm.id, "psst", "alice")
+            with pytest.raises(BrokerError) as refused:
+                await alice.send("dev", "not a member")
+            assert refused.value.code == "not_in_room"
+            assert (await alice.join("dev")).members == ("alice", "bob")
+            assert alice.rooms == ("general", "dev")
+
+    run(main())
+
+
+def test_a_refused_name_raises_and_a_dead_broker_times_out(make_broker):
+    broker = make_broker()
+
+    async def main() -> None:
+        async with AsyncClient("alice", broker.endpoint):
+            with pytest.raises(BrokerError) as taken:
+                await AsyncClient("alice", broker.endpoint).connect()
+            assert taken.value.code == "name_taken"
+        broker.kill()
+        with pytest.raises(Timeout):
+            await AsyncClient("carol", broker.endpoint, connect_timeout=0.3).connect()
+
+    run(main())
+
+
+def test_cancelling_a_waiting_request_leaves_the_client_usable(make_broker):
+    broker = make_broker()
+
+    async def main() -> None:
+        async with AsyncClient("alice", broker.endpoint) as alice:
+            broker.pause()  # the reply will come late
+            waiting = asyncio.create_task(alice.send("general", "late"))
+            await asyncio.sleep(0.05)  # let it reach the socket
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+            broker.resume()
+            ack = await alice.send("general", "next")
+            assert ack.seq > 0
+            assert (await alice.ping()).heads["general"] == ack.seq
+
+    run(main())
+
+
+def test_the_loop_is_never_blocked_while_a_reply_is_awaited(make_broker):
+    broker = make_broker()
+
+    async def main() -> None:
+        async with AsyncClient("alice", broker.endpoint, request_timeout=1.0) as alice:
+            gaps: list[float] = []
+
+            async def ticker() -> None:
+                last = time.monotonic()
+                while True:
+                    await asyncio.sleep(0.01)
+                    gaps.append(time.monotonic() - last)
+                    last = time.monotonic()
+
+            ticks = asyncio.create_task(ticker())
+            broker.pause()
+            with pytest.raises(Timeout):
+                await alice.ping(timeout=0.5)
+            broker.resume()
+            ticks.cancel()
+            assert len(gaps) > 20
+            assert max(gaps) < 0.2, max(gaps)
+
+    run(main())
+
+
+def test_reconnects_after_a_kill_and_fills_the_gap_once(make_broker):
+    broker = make_broker()
+
+    async def main() -> None:
+        async with (
+            AsyncClient("reader", broker.endpoint) as reader,
+            AsyncClient("writer", broker.endpoint) as writer,
+        ):
+            first = await writer.send("general", "before")
+            await next_of(reader, ChatEvent, lambda e: e.text == "before")
+            broker.kill()
+            broker.start()
+            await next_of(reader, StatusEvent, lambda e: e.state == "connected" and e.resumed)
+            await next_of(writer, StatusEvent, lambda e: e.state == "connected")
+            sent = [(await writer.send("general", f"after {i}")).seq for i in range(3)]
+            assert sent == [first.seq + 1, first.seq + 2, first.seq + 3]
+            # Everything that arrives until a second of quiet: no duplicates.
+            chats = [e async for e in reader.events(timeout=1.0) if isinstance(e, ChatEvent)]
+            assert [(c.seq, c.text) for c in chats] == list(
+                zip(sent, ["after 0", "after 1", "after 2"], strict=True)
+            )
+
+    run(main())
+
+
+def test_events_end_when_the_client_closes(broker):
+    async def main() -> None:
+        alice = AsyncClient("alice", broker.endpoint)
+        await alice.connect()
+        await alice.close()
+        seen = [event async for event in alice]
+        assert isinstance(seen[0], StatusEvent)
+        with pytest.raises(ConnectionClosed):
+            await alice.send("general", "too late")
+        async with AsyncClient("alice", broker.endpoint):  # bye freed the name at once
+            pass
+
+    run(main())
