@@ -247,8 +247,9 @@ def test_a_broker_restart_is_shown_and_the_gap_filled_once(make_broker, driven):
         for n in range(3):
             bob.send("general", f"before {n}")
         alice.shows("#general", "<bob> before 2")
-        broker.restart()
+        broker.kill()  # down until it is seen: a restart may be quicker than a look
         alice.until(lambda _: alice.vm.status()[1] == "reconnecting", 15, "reconnecting")
+        broker.start()
         assert "reconnecting…" in alice.vm.status()[0]
         alice.shows("#general", "connection lost")
         wait_until(lambda: bob.state == "connected", 15, "bob back")

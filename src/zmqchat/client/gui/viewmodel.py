@@ -41,6 +41,7 @@ from zmqchat.client.controller import EVERYWHERE, ChatController
 from zmqchat.client.formatting import Line, error
 from zmqchat.client.gui.glyphs import GlyphPolicy, displayable
 from zmqchat.client.gui.prefs import LastConnect
+from zmqchat.client.gui.theme import TAGS
 from zmqchat.common.config import ClientConfig
 from zmqchat.common.messages import Welcome
 from zmqchat.common.protocol import ErrorCode
@@ -80,12 +81,19 @@ class Row:
 
 def to_row(line: Line, policy: GlyphPolicy) -> Row:
     """A formatted line (``class:`` styles) as a row (tag names), with what this
-    Tk cannot draw replaced."""
-    parts = []
+    Tk cannot draw replaced.
+
+    Only styles the theme draws become tags, and neighbours with the same tags
+    are joined: Tk's insert costs about as much per tagged part as per line, so
+    a row of three parts inserts twice as fast as one of eight."""
+    parts: list[Part] = []
     for style, text in line:
-        tags = tuple(name.removeprefix("class:") for name in style.split())
-        parts.append((displayable(text, policy), tags))
-    return Row(tuple(parts))
+        tags = tuple(t for t in (n.removeprefix("class:") for n in style.split()) if t in TAGS)
+        if parts and parts[-1][1] == tags:
+            parts[-1] = (parts[-1][0] + text, tags)
+        else:
+            parts.append((text, tags))
+    return Row(tuple((displayable(text, policy), tags) for text, tags in parts))
 
 
 class Transcript:

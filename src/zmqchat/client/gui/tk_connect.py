@@ -1,0 +1,103 @@
+"""The connect form: name, host and port, each with room for its own error beside
+it (``name_taken`` beside the name, an unreachable broker beside the host), and a
+Connect button. Connecting happens off the Tk thread; the form stays live."""
+
+from __future__ import annotations
+
+import tkinter as tk
+from collections.abc import Callable
+from tkinter import ttk
+
+from zmqchat.client.gui.theme import STATE_COLOURS
+from zmqchat.client.gui.viewmodel import ConnectFailed, Field
+
+ERROR_COLOUR = STATE_COLOURS["disconnected"]
+
+
+class ConnectForm(ttk.Frame):
+    """``on_connect(user, host, port)`` starts connecting and returns a problem
+    found at once (shown beside its field) or None (the outcome comes later,
+    through :meth:`failed`)."""
+
+    def __init__(
+        self,
+        master: tk.Misc,
+        *,
+        user: str,
+        host: str,
+        port: str,
+        on_connect: Callable[[str, str, str], ConnectFailed | None],
+    ) -> None:
+        super().__init__(master, padding=24)
+        self._on_connect = on_connect
+        ttk.Label(self, text="Connect to a zmqchat broker", font="TkHeadingFont").grid(
+            row=0, column=0, columnspan=3, sticky="w", pady=(0, 12)
+        )
+        self.entries: dict[str, ttk.Entry] = {}
+        self.errors: dict[str, ttk.Label] = {}
+        for row, (field, label, value, width) in enumerate(
+            [
+                ("user", "Your name", user, 24),
+                ("host", "Host", host, 24),
+                ("port", "Port", port, 8),
+            ],
+            start=1,
+        ):
+            ttk.Label(self, text=label).grid(row=row, column=0, sticky="w", padx=(0, 8), pady=3)
+            entry = ttk.Entry(self, width=width)
+            entry.insert(0, value)
+            entry.grid(row=row, column=1, sticky="w", pady=3)
+            entry.bind("<Return>", self._submit)
+            error = ttk.Label(self, text="", foreground=ERROR_COLOUR, wraplength=320)
+            error.grid(row=row, column=2, sticky="w", padx=(8, 0))
+            self.entries[field], self.errors[field] = entry, error
+        self.button = ttk.Button(self, text="Connect", command=self._submit)
+        self.button.grid(row=4, column=1, sticky="w", pady=(12, 0))
+        self.message = ttk.Label(self, text="", foreground=ERROR_COLOUR, wraplength=480)
+        self.message.grid(row=5, column=0, columnspan=3, sticky="w", pady=(8, 0))
+        first_empty = next((e for e in self.entries.values() if not e.get()), None)
+        (first_empty or self.entries["user"]).focus_set()
+
+    def value(self, field: str) -> str:
+        return self.entries[field].get()
+
+    def submit(self) -> None:
+        self._submit()
+
+    def _submit(self, event: tk.Event[ttk.Entry] | None = None) -> None:
+        if str(self.button.cget("state")) == "disabled":
+            return  # already connecting
+        self._clear()
+        problem = self._on_connect(self.value("user"), self.value("host"), self.value("port"))
+        if problem is not None:
+            self.failed(problem)
+            return
+        self.button.configure(state="disabled")
+        for entry in self.entries.values():
+            entry.configure(state="disabled")
+        where = f"{self.value('host')}:{self.value('port')}"
+        self.message.configure(text=f"connecting to {where}…", foreground="")
+
+    def failed(self, problem: ConnectFailed) -> None:
+        """Show why connecting failed, beside the field it is about."""
+        self.button.configure(state="normal")
+        for entry in self.entries.values():
+            entry.configure(state="normal")
+        self.message.configure(text="", foreground=ERROR_COLOUR)
+        field: Field = problem.field
+        if field is None:
+            self.message.configure(text=problem.message)
+            self.entries["user"].focus_set()
+            return
+        self.errors[field].configure(text=problem.message)
+        entry = self.entries[field]
+        entry.focus_set()
+        entry.selection_range(0, "end")
+
+    def _clear(self) -> None:
+        for label in self.errors.values():
+            label.configure(text="")
+        self.message.configure(text="")
+
+
+__all__ = ["ConnectForm"]

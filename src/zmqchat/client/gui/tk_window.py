@@ -1,0 +1,230 @@
+"""The chat window: conversations on the left, the one looked at in the centre,
+its members on the right, the input line and the status bar at the bottom.
+
+It draws what :meth:`ChatViewModel.drain` returns and turns clicks and keys into
+view-model calls; it holds no state of the chat itself. Every method runs on the
+Tk thread.
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+from collections.abc import Callable
+from tkinter import ttk
+
+from zmqchat.client.chatstate import Snapshot
+from zmqchat.client.gui.theme import STATE_COLOURS
+from zmqchat.client.gui.tk_fonts import transcript_fonts
+from zmqchat.client.gui.tk_input import InputLine
+from zmqchat.client.gui.tk_sidebar import Sidebar
+from zmqchat.client.gui.tk_transcript import TranscriptPane
+from zmqchat.client.gui.viewmodel import SERVER, Changes, ChatViewModel
+
+# Widgets where a click means "I want to type here": they keep the focus.
+_TYPING_CLASSES = ("TEntry", "Entry", "Spinbox", "TSpinbox", "TCombobox")
+
+
+class ChatWindow(ttk.Frame):
+    """The main window's content, in a toplevel given as ``master``."""
+
+    def __init__(
+        self, master: tk.Tk | tk.Toplevel, vm: ChatViewModel, *, on_quit: Callable[[], object]
+    ) -> None:
+        super().__init__(master)
+        self.vm = vm
+        self._on_quit = on_quit
+        self.toplevel = master
+        self.fonts = transcript_fonts()
+        self.panes: dict[str, TranscriptPane] = {}
+        self.shown: str | None = None  # the key of the pane on top
+
+        paned = ttk.PanedWindow(self, orient="horizontal")
+        self.sidebar = Sidebar(
+            paned,
+            on_select=self.select,
+            on_leave=self._leave,
+            on_join=vm.join,
+            done=self.focus_input,
+        )
+        centre = ttk.Frame(paned)
+        self.header = ttk.Label(centre, text="", padding=(8, 6), font=self.fonts["header"])
+        self.stack = ttk.Frame(centre)
+        self.stack.rowconfigure(0, weight=1)
+        self.stack.columnconfigure(0, weight=1)
+        self.header.grid(row=0, column=0, sticky="ew")
+        ttk.Separator(centre).grid(row=1, column=0, sticky="ew")
+        self.stack.grid(row=2, column=0, sticky="nsew")
+        centre.rowconfigure(2, weight=1)
+        centre.columnconfigure(0, weight=1)
+
+        people = ttk.Frame(paned, padding=(0, 6, 6, 6))
+        self.members_label = ttk.Label(people, text="Members")
+        self.members = tk.Listbox(
+            people, width=16, activestyle="none", exportselection=False, takefocus=False
+        )
+        self.members.bind("<Double-Button-1>", self._member_chosen)
+        self.members_label.grid(row=0, column=0, sticky="w", pady=(0, 4))
+        self.members.grid(row=1, column=0, sticky="nsew")
+        people.rowconfigure(1, weight=1)
+        people.columnconfigure(0, weight=1)
+
+        paned.add(self.sidebar, weight=0)
+        paned.add(centre, weight=1)
+        paned.add(people, weight=0)
+
+        self.input = InputLine(
+            self,
+            history=vm.history,
+            complete=vm.complete,
+            on_send=self._send,
+            on_scroll=self._scroll,
+            on_copy=self._copy,
+        )
+        self.status = ttk.Label(self, text="", padding=(8, 2), relief="sunken", anchor="w")
+        paned.grid(row=0, column=0, sticky="nsew")
+        self.input.grid(row=1, column=0, sticky="ew")
+        self.status.grid(row=2, column=0, sticky="ew")
+        self.rowconfigure(0, weight=1)
+        self.columnconfigure(0, weight=1)
+
+        # The input has the keyboard after any click that does not need typing.
+        self.toplevel.bind_all("<ButtonRelease-1>", self._clicked, add="+")
+        self.sync()
+        self.focus_input()
+
+    # ------------------------------------------------------------- drawing
+
+    def apply(self, changes: Changes) -> None:
+        """Draw what changed; called by the ``after()`` loop with each drain."""
+        for key in changes.removed:
+            pane = self.panes.pop(key, None)
+            if pane is not None:
+                pane.destroy()
+                if self.shown == key:
+                    self.shown = None
+        for key in changes.reset:
+            if key in self.panes:
+                self.panes[key].clear()
+        for key, rows in changes.prepended.items():
+            self.pane(key).prepend(rows)
+        for key, rows in changes.appended.items():
+            self.pane(key).append(rows)
+        if changes.restore is not None:
+            self.input.restore(changes.restore)
+        if changes.snapshot is not None or changes.ended is not None or self.shown is None:
+            self.sync()
+
+    def sync(self) -> None:
+        """Show the state of the view-model's snapshot: sidebar, the pane looked at,
+        members, header, title, prompt and status."""
+        snapshot = self.vm.snapshot
+        self.sidebar.show(snapshot)
+        self._show_pane(snapshot.viewing or SERVER)
+        self._show_members(snapshot)
+        self.header.configure(text=self._header(snapshot))
+        self.toplevel.title(self.vm.title())
+        self.input.prompt.configure(text=f"{snapshot.viewing or '(no room)'} \u203a")
+        text, state = self.vm.status()
+        self.status.configure(text=text, foreground=STATE_COLOURS.get(state, ""))
+
+    def pane(self, key: str) -> TranscriptPane:
+        pane = self.panes.get(key)
+        if pane is None:
+            pane = self.panes[key] = TranscriptPane(
+                self.stack,
+                key,
+                limit=self.vm.scrollback,
+                fonts=self.fonts,
+                on_top=self.vm.load_older,
+            )
+            pane.grid(row=0, column=0, sticky="nsew")
+            if self.shown is not None and self.shown in self.panes:
+                self.panes[self.shown].tkraise()  # a new pane stays underneath
+        return pane
+
+    def _show_pane(self, key: str) -> None:
+        if key == self.shown and key in self.panes:
+            return
+        pane = self.pane(key)
+        pane.tkraise()
+        self.shown = key
+
+    def _show_members(self, snapshot: Snapshot) -> None:
+        names = list(snapshot.members)
+        if list(self.members.get(0, "end")) != names:
+            self.members.delete(0, "end")
+            self.members.insert("end", *names)
+        count = len(names)
+        self.members_label.configure(text=f"Members ({count})" if count else "Members")
+
+    def _header(self, snapshot: Snapshot) -> str:
+        viewing = snapshot.viewing
+        if viewing is None:
+            return "No conversation — join a room on the left"
+        if viewing.startswith("@"):
+            peer = next((c.name for c in snapshot.conversations if c.key == viewing), viewing)
+            return f"@{peer} — private conversation"
+        return f"{viewing} — {len(snapshot.members)} here"
+
+    # ------------------------------------------------------------- actions
+
+    def select(self, key: str) -> None:
+        self.vm.select(key)
+        self.sync()
+
+    def _leave(self, key: str) -> None:
+        self.vm.leave(key)
+        self.sync()
+
+    def _member_chosen(self, event: tk.Event[tk.Listbox]) -> None:
+        index = self.members.index(f"@{event.x},{event.y}")  # the name under the pointer
+        if not 0 <= index < self.members.size():
+            return
+        if self.vm.open_private(str(self.members.get(index))) is not None:
+            self.sync()
+
+    def _send(self, text: str) -> None:
+        if not self.vm.submit(text):
+            self._on_quit()
+            return
+        pane = self.panes.get(self.shown or "")
+        if pane is not None:
+            pane.scroll_to_end()  # what we say, and its answer, are at the bottom
+
+    def _scroll(self, pages: int) -> None:
+        pane = self.panes.get(self.shown or "")
+        if pane is not None:
+            pane.scroll_pages(pages)
+
+    def _copy(self) -> bool:
+        pane = self.panes.get(self.shown or "")
+        if pane is None or not pane.text.tag_ranges("sel"):
+            return False
+        self.clipboard_clear()
+        self.clipboard_append(pane.text.get("sel.first", "sel.last"))
+        return True
+
+    # --------------------------------------------------------------- focus
+
+    def focus_input(self) -> None:
+        self.input.entry.focus_set()
+
+    def _clicked(self, event: tk.Event[tk.Misc]) -> None:
+        widget = event.widget
+        if isinstance(widget, str):  # a widget Tk knows but tkinter does not wrap
+            return
+        try:
+            if widget.winfo_class() in _TYPING_CLASSES or widget.winfo_toplevel() is not (
+                self.toplevel
+            ):
+                return
+        except tk.TclError:  # the widget is gone already (a menu, a closed pane)
+            return
+        self.focus_input()
+
+    def destroy(self) -> None:
+        self.toplevel.unbind_all("<ButtonRelease-1>")
+        super().destroy()
+
+
+__all__ = ["ChatWindow"]

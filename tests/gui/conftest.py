@@ -1,0 +1,226 @@
+"""The Tk tests run for real: an X server of their own (Xvfb), a GuiApp in this
+process on the test's thread (the one that owns Tk), a real broker, key and mouse
+events generated on the widgets, and loops of ``update()`` bounded by deadlines."""
+
+from __future__ import annotations
+
+import gc
+import os
+import select
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from zmqchat.common.config import ClientConfig
+from zmqchat.testing import BrokerProcess
+
+XVFB_HELP = (
+    "the Tk tests need Xvfb, a virtual X server: install it with "
+    "`apt-get install xvfb` (as root; .ci/run does this by itself)"
+)
+
+
+@pytest.fixture(scope="session")
+def xdisplay() -> Iterator[str]:
+    """A fresh Xvfb for the session; DISPLAY points at it while the tests run."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the Tk tests run under Xvfb, which is Linux-only")
+    try:
+        import tkinter  # noqa: F401
+    except ImportError as exc:
+        pytest.fail(f"tkinter is missing ({exc}): install Tk (apt-get install tk)", pytrace=False)
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        pytest.fail(XVFB_HELP, pytrace=False)
+    # -displayfd: Xvfb picks a free display number and writes it once it serves.
+    read, write = os.pipe()
+    proc = subprocess.Popen(
+        [xvfb, "-displayfd", str(write), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    os.close(write)
+    number = b""
+    deadline = time.monotonic() + 20
+    while not number.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([read], [], [], left)[0]:
+            proc.kill()
+            pytest.fail("Xvfb did not start within 20 s", pytrace=False)
+        chunk = os.read(read, 16)
+        if not chunk:
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            pytest.fail(f"Xvfb exited: {err[-2000:]}", pytrace=False)
+        number += chunk
+    os.close(read)
+    display = f":{number.decode().strip()}"
+    previous = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = display
+    try:
+        yield display
+    finally:
+        if previous is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = previous
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+# Characters typed by name: the keysym Tk knows each by.
+_KEYSYMS = {
+    " ": "space",
+    "/": "slash",
+    "@": "at",
+    ".": "period",
+    ",": "comma",
+    "-": "minus",
+    "_": "underscore",
+    "!": "exclam",
+    "?": "question",
+    ":": "colon",
+    "#": "numbersign",
+}
+
+
+class Gui:
+    """A GuiApp in a Tk root of its own, and the hands to use it."""
+
+    def __init__(self, tmp: Path, broker: BrokerProcess, **options: Any) -> None:
+        import tkinter as tk
+
+        from zmqchat.client.gui.tk_app import GuiApp
+
+        self.tk = tk
+        self.root = tk.Tk(className="ZmqchatTest")
+        self.prefs = tmp / "gui.json"
+        timeout = options.pop("connect_timeout", 5.0)
+        self.config = ClientConfig(port=broker.port, connect_timeout=timeout)
+        options.setdefault("host", "127.0.0.1")
+        options.setdefault("port", broker.port)
+        self.app = GuiApp(self.root, self.config, prefs=self.prefs, **options)
+        self.update_until(self.root.winfo_viewable, what="the window on screen")
+        # No window manager under Xvfb hands out the focus: take it, for the widget
+        # the window gave it to.
+        (self.root.focus_lastfor() or self.root).focus_force()
+        self.alive = True
+
+    # -------------------------------------------------------------- the loop
+
+    def update_until(
+        self, predicate: Callable[[], object], timeout: float = 10.0, what: str = ""
+    ) -> Any:
+        """Run the Tk loop until ``predicate`` holds; fail after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.root.update()
+            result = predicate()
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            time.sleep(0.002)
+
+    # ----------------------------------------------------------------- hands
+
+    def focused(self) -> Any:
+        widget = self.root.focus_get()
+        assert widget is not None, "no widget has the keyboard focus"
+        return widget
+
+    def type(self, text: str) -> None:
+        """Type ``text`` with key events, into the widget that has the focus."""
+        for char in text:
+            keysym = _KEYSYMS.get(char, char)
+            self.focused().event_generate("<KeyPress>", keysym=keysym)
+        self.root.update()
+
+    def press(self, keysym: str) -> None:
+        self.focused().event_generate("<KeyPress>", keysym=keysym)
+        self.root.update()
+
+    def click(
+        self, widget: Any, x: int = 5, y: int = 5, *, button: int = 1, times: int = 1
+    ) -> None:
+        """Click (``times=2``: double-click; Tk pairs clicks close in time and place)."""
+        for _ in range(times):
+            widget.event_generate(f"<ButtonPress-{button}>", x=x, y=y)
+            widget.event_generate(f"<ButtonRelease-{button}>", x=x, y=y)
+        self.root.update()
+
+    # ---------------------------------------------------------------- seeing
+
+    @property
+    def window(self) -> Any:
+        assert self.app.window is not None, "the chat window is not open"
+        return self.app.window
+
+    def lines(self, key: str) -> list[str]:
+        pane = self.window.panes.get(key)
+        return pane.lines() if pane is not None else []
+
+    def shows(self, key: str, text: str, timeout: float = 10.0) -> str:
+        """Wait for a line containing ``text`` in the Text widget of ``key``."""
+
+        def find() -> str | None:
+            if self.app.window is None:
+                return None
+            return next((line for line in self.lines(key) if text in line), None)
+
+        try:
+            found: str = self.update_until(find, timeout, f"{text!r} in {key}")
+        except AssertionError:
+            shown = self.lines(key)[-10:] if self.app.window is not None else "(no window)"
+            raise AssertionError(f"no line with {text!r} in {key}; it shows {shown}") from None
+        return found
+
+    def status(self) -> str:
+        return str(self.window.status.cget("text"))
+
+    # --------------------------------------------------------------- the end
+
+    def close(self) -> None:
+        """Close the window as its close button does; wait for the loop to end."""
+        if not self.alive:
+            return
+        self.alive = False
+        self.app.close()
+        try:
+            self.update_until(lambda: self.app.finished, 10, "the window to close")
+        finally:
+            if not self.app.finished:
+                self.root.destroy()
+
+
+@pytest.fixture
+def make_gui(xdisplay: str, tmp_path: Path) -> Iterator[Callable[..., Gui]]:
+    made: list[Gui] = []
+
+    def make(broker: BrokerProcess, **options: Any) -> Gui:
+        gui = Gui(tmp_path / f"gui{len(made)}", broker, **options)
+        made.append(gui)
+        return gui
+
+    yield make
+    try:
+        while made:
+            made.pop().close()
+    finally:
+        # A Tk interpreter must be freed on the thread that made it: drop every
+        # reference (no loop variable left holding one) and collect the cycles
+        # around it now, not whenever a client thread happens to trigger it.
+        made.clear()
+        gc.collect()
