@@ -475,6 +475,72 @@ def _run_chat(args: argparse.Namespace) -> int:
     return run_chat(config, user=config.user, rooms=args.room or None)
 
 
+GUI_EPILOG = """\
+the window:
+  left      rooms joined (with unread counts) and private conversations; the
+            field below joins a room; right-click to leave or close one
+  centre    the conversation: the last 50 messages on joining, marked as
+            history; scroll to the top for older ones
+  right     who is in the room; double-click a name to talk privately
+  bottom    the input line (Enter sends, Up recalls, Tab completes, and the
+            console's /commands work: /join, /msg, /me, /who, /help, ...) and
+            the status bar (you, the broker, connected / reconnecting…)
+  It reconnects by itself when the broker restarts and fills the gap.
+
+The connect form asks for the name, host and port (remembered from the last run)
+unless --user, --host and --port are all given.
+
+examples:
+  zmqchat gui                                     asks, then connects
+  zmqchat gui --user alice --host 127.0.0.1 --port 5555 --room general --room dev
+
+exit status:
+  0    the window was closed
+  1    no window could be opened (no display)
+  2    usage or configuration error
+"""
+
+
+def _add_gui(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "gui",
+        help="chat in a desktop window (Tk)",
+        description="The desktop client: rooms, private conversations and history in "
+        "a window, on the same client library as the console and the bots.",
+        epilog=f"{GUI_EPILOG}\n{CLIENT_SETTINGS}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_client_options(p)
+    p.add_argument(
+        "--room",
+        action="append",
+        default=[],
+        metavar="R",
+        help="room to join on connect; repeat for several; the first is shown "
+        "(default: `rooms` of client.toml, general), e.g. --room dev",
+    )
+    p.set_defaults(func=_run_gui)
+
+
+def _run_gui(args: argparse.Namespace) -> int:
+    from zmqchat.client.scripting import ScriptError, room_arg
+
+    config = client_config(args)
+    try:
+        rooms = [room_arg(r) for r in args.room] or None
+    except ScriptError as exc:
+        print(f"zmqchat gui: {exc.message}", file=sys.stderr)
+        return 2
+    try:
+        from zmqchat.client.gui.tk_app import run_gui
+    except ImportError as exc:  # a Python built without tkinter
+        print(f"zmqchat gui: tkinter is missing ({exc}); install python3-tk", file=sys.stderr)
+        return 1
+    # The flags as given (None when absent): they beat the name and server the
+    # last run remembered, which beat the config file.
+    return run_gui(config, user=args.user, host=args.host, port=args.port, rooms=rooms)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zmqchat",
@@ -483,7 +549,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"zmqchat {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_broker(sub)
-    for add in (_add_chat, _add_send, _add_tail, _add_pm, _add_who, _add_rooms, _add_history):
+    for add in (
+        _add_chat,
+        _add_gui,
+        _add_send,
+        _add_tail,
+        _add_pm,
+        _add_who,
+        _add_rooms,
+        _add_history,
+    ):
         add(sub)
     return parser
 
