@@ -11,6 +11,9 @@ from tests.helpers import Agent
 
 from zmqchat.testing import BrokerProcess
 
+# pytester runs the zmqchat pytest plugin as a user's project would (tests/plugin).
+pytest_plugins = ["pytester"]
+
 MakeBroker = Callable[..., BrokerProcess]
 
 

@@ -1,33 +1,44 @@
 """Helpers for tests that need a real broker: start it as a process on free loopback
-ports, kill it, restart it on the same ports and store, pause it.
+ports, kill it, restart it on the same ports and store, pause it; wait for an event
+that matches; run other processes that talk through it.
 
 ::
 
     broker = BrokerProcess(tmp_path)
     broker.start()
     with Client("alice", broker.endpoint) as alice:
-        ...
+        expect(alice, "chat", room="general", text="hi")
     broker.kill()
     broker.restart()
 
 The broker is started with ``--parent-pid`` so it exits by itself if the test
 process dies, and with ``--port 0 --ready-file`` so it picks free ports and says
-which (no port races between parallel test runs).
+which (no port races between parallel test runs). The pytest fixtures built on
+these live in :mod:`zmqchat.pytest_plugin`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["BrokerProcess"]
+from zmqchat.errors import ConnectionClosed, Timeout
+
+if TYPE_CHECKING:
+    from zmqchat.aio import AsyncClient
+    from zmqchat.client.api import Client
+
+__all__ = ["BrokerProcess", "Spawned", "async_expect", "expect", "matches", "spawn"]
 
 
 class BrokerProcess:
@@ -58,6 +69,8 @@ class BrokerProcess:
         self.pub_port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.info: dict[str, Any] = {}
+
+    host = "127.0.0.1"  # brokers for tests listen on loopback only
 
     @property
     def endpoint(self) -> str:
@@ -162,3 +175,169 @@ class BrokerProcess:
     def __exit__(self, *exc: object) -> None:
         if self.running:
             self.kill()
+
+
+# --------------------------------------------------------------------- expecting
+
+
+def _kind(event: Any) -> str:
+    """The wire type of an event record ("chat", "pm", ...) or "status"."""
+    return str(getattr(event, "TYPE", "") or type(event).__name__.removesuffix("Event").lower())
+
+
+def matches(event: Any, kind: str | type | None = None, **fields: Any) -> bool:
+    """True when ``event`` is of ``kind`` (a record class, or a wire type such as
+    ``"chat"``, ``"pm"``, ``"presence"``, ``"system"``, ``"status"``) and has every
+    attribute in ``fields`` equal to the value given."""
+    if isinstance(kind, type):
+        if not isinstance(event, kind):
+            return False
+    elif kind is not None and _kind(event) != kind:
+        return False
+    missing = object()
+    return all(getattr(event, name, missing) == value for name, value in fields.items())
+
+
+def _failure(
+    kind: str | type | None, fields: dict[str, Any], timeout: float, seen: list[Any]
+) -> str:
+    shown = "\n  ".join(repr(event) for event in seen[-20:]) or "(nothing)"
+    name = kind.__name__ if isinstance(kind, type) else kind or "event"
+    return (
+        f"no {name} matching {fields} within {timeout:g}s; "
+        f"{len(seen)} other event(s) arrived:\n  {shown}"
+    )
+
+
+def expect(
+    client: Client, kind: str | type | None = None, timeout: float = 10.0, **fields: Any
+) -> Any:
+    """Wait for the next event of ``client`` that :func:`matches` ``kind`` and
+    ``fields``; events before it are consumed. On timeout, fail with an
+    AssertionError listing what did arrive::
+
+        expect(bob, "chat", room="general", text="hello")
+        expect(bob, PmEvent, sender="alice")
+    """
+    deadline = time.monotonic() + timeout
+    seen: list[Any] = []
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(_failure(kind, fields, timeout, seen))
+        try:
+            event = client.next_event(remaining)
+        except (Timeout, ConnectionClosed):
+            raise AssertionError(_failure(kind, fields, timeout, seen)) from None
+        if matches(event, kind, **fields):
+            return event
+        seen.append(event)
+
+
+async def async_expect(
+    client: AsyncClient, kind: str | type | None = None, timeout: float = 10.0, **fields: Any
+) -> Any:
+    """:func:`expect` for a :class:`~zmqchat.aio.AsyncClient`."""
+    deadline = time.monotonic() + timeout
+    seen: list[Any] = []
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(_failure(kind, fields, timeout, seen))
+        try:
+            event = await client.next_event(remaining)
+        except (Timeout, ConnectionClosed):
+            raise AssertionError(_failure(kind, fields, timeout, seen)) from None
+        if matches(event, kind, **fields):
+            return event
+        seen.append(event)
+
+
+# ----------------------------------------------------------------------- spawning
+
+
+class Spawned:
+    """A process started by :func:`spawn`: a command (``popen`` set) or a Python
+    callable (``process`` set)."""
+
+    def __init__(
+        self, popen: subprocess.Popen[bytes] | None = None, process: BaseProcess | None = None
+    ) -> None:
+        self.popen = popen
+        self.process = process
+
+    @property
+    def pid(self) -> int:
+        pid = self.popen.pid if self.popen is not None else self.process.pid  # type: ignore[union-attr]
+        assert pid is not None
+        return pid
+
+    @property
+    def returncode(self) -> int | None:
+        if self.popen is not None:
+            return self.popen.poll()
+        assert self.process is not None
+        return self.process.exitcode
+
+    def alive(self) -> bool:
+        return self.returncode is None
+
+    def wait(self, timeout: float = 10.0) -> int:
+        """Wait for the process to end and return its exit code (TimeoutError if not)."""
+        if self.popen is not None:
+            try:
+                return self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                raise TimeoutError(f"process {self.pid} still running after {timeout}s") from None
+        assert self.process is not None
+        self.process.join(timeout)
+        if self.process.exitcode is None:
+            raise TimeoutError(f"process {self.pid} still running after {timeout}s")
+        return self.process.exitcode
+
+    def signal(self, signum: int) -> None:
+        if self.alive():
+            os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        """SIGKILL, and reap."""
+        self.signal(signal.SIGKILL)
+        with contextlib.suppress(TimeoutError):
+            self.wait(10)
+
+    def terminate(self, timeout: float = 5.0) -> int | None:
+        """SIGTERM; SIGKILL if it does not end within ``timeout``. Returns the code."""
+        self.signal(signal.SIGTERM)
+        try:
+            return self.wait(timeout)
+        except TimeoutError:
+            self.kill()
+            return self.returncode
+
+
+def spawn(
+    target: Sequence[str] | Callable[..., object],
+    *args: Any,
+    broker: BrokerProcess | None = None,
+    env: Mapping[str, str] | None = None,
+    **popen: Any,
+) -> Spawned:
+    """Start a process that talks through the broker.
+
+    ``target`` is a command (a list of arguments, run with ``subprocess.Popen`` and
+    ``popen`` keyword arguments) or a picklable Python callable (run with
+    ``args`` in a fresh interpreter: multiprocessing's ``spawn``). With ``broker``,
+    commands get ``ZMQCHAT_HOST`` and ``ZMQCHAT_PORT`` in their environment, so
+    ``zmqchat`` commands and programs using ``ClientConfig`` find it.
+    """
+    if callable(target):
+        process = multiprocessing.get_context("spawn").Process(
+            target=target, args=args, daemon=True
+        )
+        process.start()
+        return Spawned(process=process)
+    full_env = dict(os.environ if env is None else env)
+    if broker is not None:
+        full_env["ZMQCHAT_HOST"] = "127.0.0.1"
+        full_env["ZMQCHAT_PORT"] = str(broker.port)
+    return Spawned(popen=subprocess.Popen(list(target), env=full_env, **popen))
