@@ -72,8 +72,12 @@ def test_chat_in_rooms_and_privately_with_real_keys(broker, make_gui, start_agen
     )
     assert window.input.text == ""
     gui.shows("#general", "<alice> hello bob")
-    bob.call("send", room="general", text="hi alice سلام 👋")
-    gui.shows("#general", "<bob> hi alice سلام 👋")  # as sent: this Tk draws it
+    bob.call("send", room="general", text="hi alice سلام دنیا 👋")
+    # The Persian shaped and in display order (Tk on X11 does neither); the emoji as
+    # sent, which this Tk draws.
+    shown = gui.shows("#general", "<bob> hi alice ")
+    assert shown.endswith("<bob> hi alice \ufe8e\ufbff\ufee7\ufea9 \ufee1\ufe8e\ufee0\ufeb3 👋")
+    assert gui.app.vm.rtl
     gui.press("Up")
     assert window.input.text == "hello bob"
     window.input.set_text("")

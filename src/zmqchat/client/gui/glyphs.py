@@ -5,14 +5,18 @@ Multilingual Plane (most emoji, U+1F600...) raises ``TclError`` or is drawn as t
 garbage glyphs. On X11, libXft before 2.3.5 cannot draw a colour emoji font (Noto
 Color Emoji, installed by most desktops) and the X server then kills the whole
 program with ``BadLength (RenderAddGlyphs)``: no exception to catch. So where
-either applies, the view shows U+FFFD instead of those characters. Only what is
-shown changes; what is sent and stored is the text as typed.
+either applies, the view shows U+FFFD instead of those characters. And Tk draws
+right-to-left text in the order it is given, unshaped, except on macOS: there
+:mod:`.rtl` puts it in display order. Only what is shown changes; what is sent
+and stored is the text as typed.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Final, Literal
+
+from zmqchat.client.gui.rtl import visual
 
 GlyphPolicy = Literal["all", "bmp", "no-emoji"]
 
@@ -40,12 +44,30 @@ def _version(patchlevel: str) -> tuple[int, ...]:
     return tuple(int(p) for p in parts[:3]) or (0,)
 
 
-def displayable(text: str, policy: GlyphPolicy) -> str:
-    """``text`` with what this Tk cannot show replaced by U+FFFD."""
-    if policy == "all" or text.isascii():
+def reorders_rtl(windowing: str) -> bool:
+    """Whether right-to-left text must be put in display order for this Tk: on
+    macOS, Core Text does it; elsewhere Tk draws characters in the order given."""
+    return windowing != "aqua"
+
+
+def displayable(text: str, policy: GlyphPolicy, *, rtl: bool = False) -> str:
+    """``text`` with what this Tk cannot show replaced by U+FFFD and, with
+    ``rtl``, right-to-left runs shaped and put in display order."""
+    if text.isascii():
+        return text
+    if rtl:
+        text = visual(text)
+    if policy == "all":
         return text
     pattern = _NON_BMP if policy == "bmp" else _EMOJI
     return pattern.sub(REPLACEMENT, text)
 
 
-__all__ = ["REPLACEMENT", "XFT_COLOUR_GLYPHS", "GlyphPolicy", "choose_policy", "displayable"]
+__all__ = [
+    "REPLACEMENT",
+    "XFT_COLOUR_GLYPHS",
+    "GlyphPolicy",
+    "choose_policy",
+    "displayable",
+    "reorders_rtl",
+]

@@ -26,7 +26,7 @@ from types import FrameType
 from typing import Final
 
 from zmqchat.client.console import suggested_name
-from zmqchat.client.gui.glyphs import GlyphPolicy, choose_policy
+from zmqchat.client.gui.glyphs import GlyphPolicy, choose_policy, reorders_rtl
 from zmqchat.client.gui.prefs import load_last, save_last
 from zmqchat.client.gui.tk_connect import ConnectForm
 from zmqchat.client.gui.tk_window import ChatWindow
@@ -119,6 +119,7 @@ class GuiApp:
             config,
             rooms=tuple(rooms) if rooms else None,
             policy=policy or glyph_policy(root),
+            rtl=reorders_rtl(str(root.tk.call("tk", "windowingsystem"))),
             # Not a method of this object: the view-model lives on in the client's
             # threads, and must not keep the Tk root alive there (a Tk interpreter
             # freed on another thread aborts the process).

@@ -79,7 +79,7 @@ class Row:
         return any(tag in tags for _, tags in self.parts)
 
 
-def to_row(line: Line, policy: GlyphPolicy) -> Row:
+def to_row(line: Line, policy: GlyphPolicy, *, rtl: bool = False) -> Row:
     """A formatted line (``class:`` styles) as a row (tag names), with what this
     Tk cannot draw replaced.
 
@@ -93,7 +93,7 @@ def to_row(line: Line, policy: GlyphPolicy) -> Row:
             parts[-1] = (parts[-1][0] + text, tags)
         else:
             parts.append((text, tags))
-    return Row(tuple((displayable(text, policy), tags) for text, tags in parts))
+    return Row(tuple((displayable(text, policy, rtl=rtl), tags) for text, tags in parts))
 
 
 class Transcript:
@@ -227,15 +227,18 @@ class ChatViewModel:
         *,
         rooms: tuple[str, ...] | None = None,
         policy: GlyphPolicy = "all",
+        rtl: bool = False,
         backlog: int = BACKLOG,
         scrollback: int = SCROLLBACK,
         page: int = PAGE,
         remember: Callable[[LastConnect], None] | None = None,
     ) -> None:
-        """``remember``: called with the settings of a successful connect."""
+        """``policy`` and ``rtl``: what this Tk can draw (see :mod:`.glyphs`);
+        ``remember``: called with the settings of a successful connect."""
         self.config = config
         self.rooms = tuple(rooms or config.rooms)
         self.policy = policy
+        self.rtl = rtl
         self.scrollback = scrollback
         self.page = page
         self._remember = remember
@@ -392,7 +395,7 @@ class ChatViewModel:
 
         def job() -> None:
             page = self.controller.load_older(key, count)
-            rows = [to_row(line, self.policy) for line in page.lines]
+            rows = [to_row(line, self.policy, rtl=self.rtl) for line in page.lines]
             self._queue.put(_Older(key, rows, page.more))
 
         self._worker.submit(job)
@@ -430,7 +433,7 @@ class ChatViewModel:
     def _emit(self, line: Line, where: str | None) -> None:
         # Called on the client's event thread or the worker: the row is built here,
         # off the Tk thread, which then only inserts it.
-        self._queue.put(_Shown(to_row(line, self.policy), where))
+        self._queue.put(_Shown(to_row(line, self.policy, rtl=self.rtl), where))
 
     def _on_closed(self) -> None:
         # The reason is already a line in every conversation (format_status).

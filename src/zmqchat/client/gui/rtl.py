@@ -1,0 +1,154 @@
+"""Right-to-left text for a Tk that draws characters one by one, left to right.
+
+Tk 8.6 on X11 neither reorders (Unicode bidi) nor shapes (Arabic letters take a
+different form at the start, middle or end of a word), so Persian came out
+backwards, every letter in its isolated form. :func:`visual` does what a line
+needs for display: it picks each letter's contextual form from Unicode's Arabic
+Presentation Forms (derived from ``unicodedata``, no table to maintain), then
+reverses each right-to-left run (numbers inside it keep their order; brackets
+are mirrored). The lines are left-to-right paragraphs (they start with the time
+and the sender), so this is the Unicode algorithm's answer for them. Only what
+is shown changes; what is sent and stored is the text as typed.
+
+Not handled: the lam-alef ligature (the two letters stay side by side) and
+explicit direction marks; both still read correctly, if less elegantly.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterator
+from typing import Final
+
+_FORM_RANGES: Final = (range(0xFB50, 0xFE00), range(0xFE70, 0xFF00))
+_MIRROR: Final = str.maketrans("()[]{}<>«»", ")(][}{><»«")
+_OPENING: Final = "([{<«"
+_CLOSING: Final = ")]}>»"
+
+
+def _forms() -> dict[str, dict[str, str]]:
+    """letter -> {"isolated"|"initial"|"medial"|"final": presentation form}."""
+    forms: dict[str, dict[str, str]] = {}
+    for block in _FORM_RANGES:
+        for code in block:
+            kind, _, base = unicodedata.decomposition(chr(code)).partition(" ")
+            if kind in ("<isolated>", "<initial>", "<medial>", "<final>") and " " not in base:
+                letter = chr(int(base, 16))
+                forms.setdefault(letter, {}).setdefault(kind[1:-1], chr(code))
+    return forms
+
+
+_FORMS: Final = _forms()
+_TATWEEL: Final = "\u0640"
+
+
+def _joins_next(char: str) -> bool:
+    """The letter connects to the one after it (dual-joining)."""
+    forms = _FORMS.get(char)
+    return char == _TATWEEL or (forms is not None and ("initial" in forms or "medial" in forms))
+
+
+def _joins_previous(char: str) -> bool:
+    """The letter connects to the one before it (dual- or right-joining)."""
+    forms = _FORMS.get(char)
+    return char == _TATWEEL or (forms is not None and "final" in forms)
+
+
+def shape(text: str) -> str:
+    """Arabic-script letters in their contextual presentation forms."""
+    if not any(char in _FORMS for char in text):
+        return text
+    out = list(text)
+    # Neighbours are the nearest characters that are not marks (harakat sit on a
+    # letter and do not break a join).
+    solid = [i for i, char in enumerate(text) if unicodedata.category(char) != "Mn"]
+    for k, index in enumerate(solid):
+        char = text[index]
+        forms = _FORMS.get(char)
+        if forms is None:
+            continue
+        before = text[solid[k - 1]] if k > 0 else ""
+        after = text[solid[k + 1]] if k + 1 < len(solid) else ""
+        joined_before = bool(before) and _joins_next(before) and _joins_previous(char)
+        joined_after = bool(after) and _joins_next(char) and _joins_previous(after)
+        if joined_before and joined_after:
+            kind = "medial"
+        elif joined_before:
+            kind = "final"
+        elif joined_after:
+            kind = "initial"
+        else:
+            kind = "isolated"
+        out[index] = forms.get(kind) or forms.get("isolated") or char
+    return "".join(out)
+
+
+def _strong_rtl(char: str) -> bool:
+    return unicodedata.bidirectional(char) in ("R", "AL")
+
+
+def _strong_ltr(char: str) -> bool:
+    return unicodedata.bidirectional(char) == "L"
+
+
+def _runs(text: str) -> Iterator[tuple[bool, str]]:
+    """``(is_rtl, piece)``: the right-to-left runs (from a strong RTL character to
+    the last one before a strong LTR character) and what lies between them."""
+    start = 0
+    while start < len(text):
+        first = next((i for i in range(start, len(text)) if _strong_rtl(text[i])), None)
+        if first is None:
+            yield False, text[start:]
+            return
+        if first > start:
+            yield False, text[start:first]
+        end = first
+        opened = 0  # brackets opened in the run and not closed yet
+        for index in range(first, len(text)):
+            char = text[index]
+            if _strong_ltr(char):
+                break
+            if char in _OPENING:
+                opened += 1
+            # Numbers after right-to-left letters read with them (rules W2 and N1
+            # of the algorithm), and so does the bracket closing one opened here.
+            if (
+                _strong_rtl(char)
+                or unicodedata.bidirectional(char) in ("EN", "AN")
+                or (char in _CLOSING and opened > 0)
+            ):
+                end = index
+            if char in _CLOSING and opened > 0:
+                opened -= 1
+        yield True, text[first : end + 1]
+        start = end + 1
+
+
+def _reverse_run(run: str) -> str:
+    """A right-to-left run in display order: reversed, with numbers kept in their
+    own order and brackets mirrored."""
+    pieces: list[str] = []
+    number = ""
+    for char in run:
+        if unicodedata.bidirectional(char) in ("EN", "AN") or (
+            number and char in ".,:" and unicodedata.bidirectional(char) in ("CS", "ES")
+        ):
+            number += char
+            continue
+        if number:
+            pieces.append(number)
+            number = ""
+        pieces.append(char.translate(_MIRROR))
+    if number:
+        pieces.append(number)
+    return "".join(reversed(pieces))
+
+
+def visual(text: str) -> str:
+    """``text`` as a left-to-right line to draw character by character."""
+    if text.isascii() or not any(_strong_rtl(char) for char in text):
+        return text
+    return "".join(_reverse_run(shape(piece)) if rtl else piece for rtl, piece in _runs(text))
+
+
+__all__ = ["shape", "visual"]

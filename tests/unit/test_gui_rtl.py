@@ -1,0 +1,57 @@
+"""Right-to-left text put in display order and shaped for a Tk that does
+neither: checked against the code points a reader expects to see."""
+
+from __future__ import annotations
+
+import pytest
+
+from zmqchat.client.gui.glyphs import displayable, reorders_rtl
+from zmqchat.client.gui.rtl import shape, visual
+
+# سلام: seen from the left, the final meem, the medial lam, then alef (which
+# joins only to its right), the initial seen.
+SALAM_SHOWN = "\ufee1\ufe8e\ufee0\ufeb3"
+DONYA_SHOWN = "\ufe8e\ufbff\ufee7\ufea9"  # دنیا
+
+
+def test_letters_take_their_form_in_the_word():
+    assert shape("سلام") == "\ufeb3\ufee0\ufe8e\ufee1"  # initial, medial, final, final
+    assert shape("د") == "\ufea9"  # alone: isolated
+    assert shape("پیام") == "\ufb58\ufbff\ufe8e\ufee1"  # Persian letters too
+    assert shape("سَلام")[1] == "\u064e"  # a mark stays, and does not break the join
+    assert shape("سَلام")[2] == "\ufee0"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("سلام دنیا", f"{DONYA_SHOWN} {SALAM_SHOWN}"),
+        ("hi سلام!", f"hi {SALAM_SHOWN}!"),
+        ("سلام 123 دنیا", f"{DONYA_SHOWN} 123 {SALAM_SHOWN}"),  # numbers keep their order
+        ("سلام ۱۲۳", f"۱۲۳ {SALAM_SHOWN}"),  # a number after the words reads with them
+        ("(سلام)", f"({SALAM_SHOWN})"),  # a pair of brackets, mirrored twice
+        ("שלום 42 world", "42 םולש world"),  # Hebrew: reordered, nothing to shape
+        ("a (سلام) b", f"a ({SALAM_SHOWN}) b"),
+        ("plain text", "plain text"),
+        ("emoji 👋 only", "emoji 👋 only"),
+    ],
+)
+def test_right_to_left_runs_are_put_in_display_order(text, shown):
+    assert visual(text) == shown
+
+
+def test_the_view_reorders_only_where_tk_does_not():
+    assert reorders_rtl("x11")
+    assert reorders_rtl("win32")
+    assert not reorders_rtl("aqua")  # Core Text does it itself
+    assert displayable("سلام 😀", "bmp", rtl=True) == f"{SALAM_SHOWN} \ufffd"
+    assert displayable("سلام", "all") == "سلام"
+
+
+def test_a_long_message_is_quick():
+    import time
+
+    text = "سلام دنیا 123 " * 300  # 4096 bytes and more
+    started = time.perf_counter()
+    visual(text)
+    assert time.perf_counter() - started < 0.2
