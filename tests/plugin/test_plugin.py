@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -186,3 +187,17 @@ def test_no_broker_outlives_a_killed_pytest(pytester: pytest.Pytester, tmp_path:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_the_examples_in_docs_testing_md_pass(pytester: pytest.Pytester) -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "testing.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
+    assert len(blocks) >= 4
+    pytester.makepyfile(
+        test_doc="import subprocess, sys\nfrom zmqchat.testing import expect\n\n"
+        + "\n\n".join(blocks)
+    )
+    result = run(pytester)
+    result.assert_outcomes(
+        passed=sum(block.count("\ndef test_") + block.startswith("def test_") for block in blocks)
+    )
