@@ -31,8 +31,8 @@ run: $(VENV)/.installed
 	$(BIN)/zmqchat broker $(ARGS)
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests benchmarks examples
-	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples scripts
+	$(BIN)/ruff format --check src tests benchmarks examples scripts
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
@@ -56,8 +56,8 @@ bench-quick: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks --quick $(BENCH_ARGS)
 
 format: $(VENV)/.installed-dev
-	$(BIN)/ruff check --fix src tests benchmarks examples
-	$(BIN)/ruff format src tests benchmarks examples
+	$(BIN)/ruff check --fix src tests benchmarks examples scripts
+	$(BIN)/ruff format src tests benchmarks examples scripts
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build src/*.egg-info

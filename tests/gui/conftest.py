@@ -5,10 +5,6 @@ events generated on the widgets, and loops of ``update()`` bounded by deadlines.
 from __future__ import annotations
 
 import gc
-import os
-import select
-import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -16,14 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scripts.xvfb import XvfbError, display_env, virtual_display
 
 from zmqchat.common.config import ClientConfig
 from zmqchat.testing import BrokerProcess
-
-XVFB_HELP = (
-    "the Tk tests need Xvfb, a virtual X server: install it with "
-    "`apt-get install xvfb` (as root; .ci/run does this by itself)"
-)
 
 
 @pytest.fixture(scope="session")
@@ -35,49 +27,11 @@ def xdisplay() -> Iterator[str]:
         import tkinter  # noqa: F401
     except ImportError as exc:
         pytest.fail(f"tkinter is missing ({exc}): install Tk (apt-get install tk)", pytrace=False)
-    xvfb = shutil.which("Xvfb")
-    if xvfb is None:
-        pytest.fail(XVFB_HELP, pytrace=False)
-    # -displayfd: Xvfb picks a free display number and writes it once it serves.
-    read, write = os.pipe()
-    proc = subprocess.Popen(
-        [xvfb, "-displayfd", str(write), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        pass_fds=(write,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    os.close(write)
-    number = b""
-    deadline = time.monotonic() + 20
-    while not number.endswith(b"\n"):
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([read], [], [], left)[0]:
-            proc.kill()
-            pytest.fail("Xvfb did not start within 20 s", pytrace=False)
-        chunk = os.read(read, 16)
-        if not chunk:
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            pytest.fail(f"Xvfb exited: {err[-2000:]}", pytrace=False)
-        number += chunk
-    os.close(read)
-    display = f":{number.decode().strip()}"
-    previous = os.environ.get("DISPLAY")
-    os.environ["DISPLAY"] = display
     try:
-        yield display
-    finally:
-        if previous is None:
-            os.environ.pop("DISPLAY", None)
-        else:
-            os.environ["DISPLAY"] = previous
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
+        with virtual_display() as display, display_env(display):
+            yield display
+    except XvfbError as exc:
+        pytest.fail(f"the Tk tests need a virtual X server: {exc}", pytrace=False)
 
 
 # Characters typed by name: the keysym Tk knows each by.

@@ -46,13 +46,16 @@ CLOSE_WAIT: Final = 3.0
 
 
 class StallMeter:
-    """The longest gap between ticks of an ``after()`` timer: how long the Tk loop
-    was busy with something else (drawing, draining) and could not answer."""
+    """The gaps between ticks of an ``after()`` timer: how long the Tk loop was
+    busy with something else (drawing, draining) and could not answer. ``longest``
+    is the worst gap; ``slow`` counts gaps over ``slow_after`` seconds."""
 
-    def __init__(self, widget: tk.Misc, interval_ms: int = 10) -> None:
+    def __init__(self, widget: tk.Misc, interval_ms: int = 10, slow_after: float = 0.1) -> None:
         self._widget = widget
         self.interval = interval_ms / 1000
+        self.slow_after = slow_after
         self.longest = 0.0
+        self.slow = 0
         self.ticks = 0
         self._last = time.perf_counter()
         self._job: str | None = None
@@ -62,7 +65,8 @@ class StallMeter:
         self._job = self._widget.after(int(self.interval * 1000), self._tick)
 
     def reset(self) -> None:
-        self.longest, self.ticks, self._last = 0.0, 0, time.perf_counter()
+        self.longest, self.slow, self.ticks = 0.0, 0, 0
+        self._last = time.perf_counter()
 
     def stop(self) -> None:
         if self._job is not None:
@@ -72,7 +76,9 @@ class StallMeter:
 
     def _tick(self) -> None:
         now = time.perf_counter()
-        self.longest = max(self.longest, now - self._last)
+        gap = now - self._last
+        self.longest = max(self.longest, gap)
+        self.slow += gap > self.slow_after
         self.ticks += 1
         self._last = now
         self._job = self._widget.after(int(self.interval * 1000), self._tick)
