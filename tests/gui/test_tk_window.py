@@ -204,3 +204,42 @@ def test_closing_the_window_says_bye_and_frees_the_name(broker, make_gui):
     gui.close()
     with Client("alice", broker.endpoint, connect_timeout=2) as again:
         assert again.user == "alice"
+
+
+def test_scrolling_to_the_top_loads_older_history_in_place(broker, make_gui):
+    with Client("bob", broker.endpoint) as bob:
+        for n in range(80):
+            bob.send("general", f"old {n}")
+        gui = make_gui(broker, user="alice")
+        gui.app.form.submit()
+        gui.shows("#general", "you are in #general")
+        pane = gui.window.panes["#general"]
+        assert sum("<bob> old" in line for line in pane.lines()) == 50
+        # Page Up in the input scrolls the conversation; at the top, older lines come.
+        for _ in range(20):
+            gui.press("Prior")
+            if pane.at_top():
+                break
+        assert pane.at_top()
+        top = pane.text.get("@0,0 linestart", "@0,0 lineend")
+        gui.update_until(lambda: "#general: the beginning" in pane.lines()[0], what="older lines")
+        said = [line.split("<bob> ")[1] for line in pane.lines() if "<bob> " in line]
+        assert said == [f"old {n}" for n in range(80)]
+        # What the reader was looking at has not moved.
+        assert pane.text.get("@0,0 linestart", "@0,0 lineend") == top
+        assert gui.focused() is gui.window.input.entry
+
+
+def test_tab_completes_commands_and_names(broker, make_gui):
+    with Client("bob", broker.endpoint):
+        gui = make_gui(broker, user="alice")
+        gui.app.form.submit()
+        gui.shows("#general", "you are in #general with bob")
+        gui.type("/jo")
+        gui.press("Tab")
+        assert gui.window.input.text == "/join"
+        gui.window.input.set_text("")
+        gui.type("@b")
+        gui.press("Tab")
+        assert gui.window.input.text == "@bob"
+        assert gui.focused() is gui.window.input.entry  # Tab does not move the focus

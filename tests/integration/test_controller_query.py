@@ -1,0 +1,66 @@
+"""The shared chat controller's private conversations against a real broker: the
+console and the GUI both run /query and plain lines through it."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from tests.helpers import wait_until
+
+from zmqchat import Client, PmEvent
+from zmqchat.client.chatstate import ChatState
+from zmqchat.client.commands import parse_input
+from zmqchat.client.controller import EVERYWHERE, ChatController
+from zmqchat.client.formatting import Line, plain
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_a_query_sends_plain_lines_privately_and_routes_each_line(broker):
+    shown: list[tuple[str | None, str]] = []
+    lock = threading.Lock()
+
+    def emit(line: Line, where: str | None) -> None:
+        with lock:
+            shown.append((where, plain(line)))
+
+    def lines(where: str | None) -> list[str]:
+        with lock:
+            return [text for key, text in shown if key == where]
+
+    state = ChatState()
+    controller = ChatController(state, emit, compact=True)
+
+    def run(line: str) -> bool:
+        command = parse_input(line)
+        assert command is not None
+        return controller.execute(command)
+
+    controller.prepare("alice", ["general"])
+    alice = Client("alice", broker.endpoint, on_event=controller.on_event)
+    try:
+        with Client("bob", broker.endpoint) as bob:
+            controller.attach(alice, alice.connect())
+            wait_until(lambda: any("you are in #general" in t for t in lines("#general")))
+            assert run("/query Bob")
+            assert state.viewing() == "@bob"
+            assert any("talking privately with Bob" in t for t in lines("@bob"))
+            assert run("just us")
+            event = next(e for e in bob.events(timeout=10) if isinstance(e, PmEvent))
+            assert event.text == "just us"
+            assert any(t.endswith("<alice> just us") for t in lines("@bob"))
+            bob.send("general", "meanwhile in the room")
+            wait_until(lambda: any("meanwhile" in t for t in lines("#general")))
+            assert state.unread() == {"general": 1}  # not looked at during the query
+            # A refusal is an error line where the command was typed, and says so.
+            assert not run("/msg nobody hi")
+            assert any("(no_such_user)" in t for t in lines("@bob"))
+            assert run("/query")
+            assert state.viewing() == "#general"
+            assert state.unread() == {}
+            controller.quitting()
+    finally:
+        alice.close()
+
+    assert all(key != EVERYWHERE or "disconnected" not in text for key, text in shown)
