@@ -360,8 +360,6 @@ class Bot:
         """
         if self._client is not None:
             raise RuntimeError("the bot is already started")
-        if not (self._commands or self._messages or self._pms or self._presence or self._jobs):
-            log.warning("%s has no handlers and no jobs: it will do nothing", self.name)
         self._finished = asyncio.Event()
         self._slots = asyncio.Semaphore(self.concurrency)
         self._lost = None
@@ -426,6 +424,8 @@ class Bot:
         """Start (unless started), handle events until :meth:`stop` is called or the
         connection ends for good, then stop. Raises
         :class:`~zmqchat.errors.ConnectionClosed` in the second case."""
+        if not (self._commands or self._messages or self._pms or self._presence or self._jobs):
+            log.warning("%s has no handlers and no jobs: it will do nothing", self.name)
         if self._client is None:
             await self.start()
         try:
