@@ -22,12 +22,12 @@ def test_the_connect_form_shows_why_beside_the_field_and_stays_live(broker, make
         # Every field is filled in: the focus is on the first one, Enter connects.
         assert gui.focused() is form.entries["user"]
         assert form.entries["user"].get() == "alice"
+        assert form.entries["user"].selection_present()  # typing would replace it
         gui.press("Return")
         gui.update_until(lambda: form.errors["user"].cget("text"), what="an error by the name")
         assert "name_taken" in str(form.errors["user"].cget("text"))
         assert gui.focused() is form.entries["user"]  # there to be corrected
-        form.entries["user"].delete(0, "end")
-        gui.type("no spaces")
+        gui.type("no spaces")  # the refused name is selected: this replaces it
         gui.press("Return")
         gui.update_until(lambda: "invalid_name" in str(form.errors["user"].cget("text")))
         form.entries["user"].delete(0, "end")

@@ -56,7 +56,12 @@ class ConnectForm(ttk.Frame):
         self.message = ttk.Label(self, text="", foreground=ERROR_COLOUR, wraplength=480)
         self.message.grid(row=5, column=0, columnspan=3, sticky="w", pady=(8, 0))
         first_empty = next((e for e in self.entries.values() if not e.get()), None)
-        (first_empty or self.entries["user"]).focus_set()
+        start = first_empty or self.entries["user"]
+        start.focus_set()
+        # The name offered is selected: typing replaces it (rather than turning the
+        # login name "root" into "rootbob"); Enter takes it as it is.
+        start.selection_range(0, "end")
+        start.icursor("end")
 
     def value(self, field: str) -> str:
         return self.entries[field].get()
