@@ -3,10 +3,10 @@
     python examples/ping_bot.py                          # the broker of `make run`
     python examples/ping_bot.py --room general --room dev --user pingbot
 
-In a chat (``zmqchat chat``, or ``zmqchat send "!ping"``): ``!ping`` -> ``pong``,
-``!echo hello`` -> ``hello``, ``!help`` lists the commands. The same commands work
-in a private message (``zmqchat pm pingbot '!ping'``). Ctrl-C or SIGTERM stops it
-cleanly: it says bye, so its name is free at once.
+In a chat (``zmqchat chat``, or ``zmqchat send '!ping'``): ``!ping`` -> ``pong``,
+``!echo hello`` -> ``hello``, ``!help`` lists the commands. They work in a private
+message too (``/msg pingbot !ping`` in ``zmqchat chat``), answered privately.
+Ctrl-C or SIGTERM stops it cleanly: it says bye, so its name is free at once.
 """
 
 from __future__ import annotations

@@ -45,7 +45,8 @@ from typing import Any, Final, TypeVar
 
 from zmqchat.aio import AsyncClient
 from zmqchat.client.events import Event, StatusEvent
-from zmqchat.client.transport import DEFAULT_ENDPOINT
+from zmqchat.client.transport import check_endpoint
+from zmqchat.common.config import ClientConfig, load_config
 from zmqchat.common.messages import (
     ChatAck,
     ChatEvent,
@@ -163,7 +164,9 @@ class _Job:
 class Bot:
     """A chat bot: handlers registered with decorators, run on an ``AsyncClient``.
 
-    ``rooms`` are joined at start, together with every room a handler names.
+    ``endpoint`` defaults to what the ``zmqchat`` commands use: ``ZMQCHAT_HOST`` and
+    ``ZMQCHAT_PORT``, else ``client.toml``, else ``tcp://127.0.0.1:5555``. ``rooms``
+    are joined at start, together with every room a handler names.
     ``prefix`` starts commands (``!ping``). ``concurrency`` caps the handler calls
     running at once (1: one at a time, in order). ``help_command`` answers ``!help``
     with the commands and the first line of their docstrings (a command of your own
@@ -174,7 +177,7 @@ class Bot:
     def __init__(
         self,
         user: str,
-        endpoint: str = DEFAULT_ENDPOINT,
+        endpoint: str | None = None,
         *,
         rooms: Iterable[str] = DEFAULT_ROOMS,
         prefix: str = "!",
@@ -190,7 +193,9 @@ class Bot:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {concurrency}")
         self.name = user
-        self.endpoint = endpoint
+        # Like the commands, so one environment variable points every bot elsewhere.
+        config_endpoint = endpoint or load_config(ClientConfig, default_file="client.toml").endpoint
+        self.endpoint = check_endpoint(config_endpoint)
         self.prefix = prefix
         self.concurrency = concurrency
         self.help_command = help_command

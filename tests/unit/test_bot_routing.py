@@ -171,8 +171,19 @@ def test_registration_checks() -> None:
         Bot("bot", concurrency=0)
 
 
+def test_the_endpoint_defaults_like_the_commands(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))  # no client.toml
+    monkeypatch.delenv("ZMQCHAT_CONFIG", raising=False)
+    monkeypatch.delenv("ZMQCHAT_HOST", raising=False)
+    monkeypatch.delenv("ZMQCHAT_PORT", raising=False)
+    assert Bot("bot").endpoint == "tcp://127.0.0.1:5555"
+    monkeypatch.setenv("ZMQCHAT_PORT", "6000")
+    assert Bot("bot").endpoint == "tcp://127.0.0.1:6000"
+    assert Bot("bot", "tcp://10.0.0.5:5555").endpoint == "tcp://10.0.0.5:5555"
+
+
 def test_the_decorators_return_the_function() -> None:
-    bot = Bot("bot")
+    bot = Bot("bot", "tcp://127.0.0.1:5555")
 
     async def handler(ctx: Context) -> None: ...
 
