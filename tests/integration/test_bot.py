@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
+from tests.helpers import RawPeer
 
-from zmqchat import BrokerError, ChatEvent, PmEvent, PresenceEvent, StatusEvent
+from zmqchat import (
+    BrokerError,
+    ChatEvent,
+    Client,
+    ConnectionClosed,
+    PmEvent,
+    PresenceEvent,
+    StatusEvent,
+)
 from zmqchat.aio import AsyncClient
 from zmqchat.bot import Bot, Context
 
@@ -411,3 +421,43 @@ def test_stop_says_bye_at_once_and_the_bot_can_start_again(broker):
             assert await alice.who("general") == ["alice"]
 
     run(main())
+
+
+def test_serve_raises_when_the_session_is_taken_over(broker, bot_log):
+    bot = Bot("taken", broker.endpoint)
+
+    @bot.command("ping")
+    async def ping(ctx: Context) -> None:
+        await ctx.reply("pong")
+
+    async def main() -> None:
+        await bot.start()
+        serving = asyncio.create_task(bot.serve())
+        # Another connection resumes the bot's session: the broker closes the bot's.
+        peer = RawPeer(broker.endpoint)
+        try:
+            await asyncio.to_thread(peer.register, "taken", resume=bot.client.session)
+            with pytest.raises(ConnectionClosed, match="replaced"):
+                await asyncio.wait_for(serving, 10)
+        finally:
+            peer.close()
+        assert any("the connection ended" in r.getMessage() for r in bot_log)
+
+    run(main())
+
+
+def test_run_exits_1_when_refused_and_3_when_no_broker_answers(broker):
+    with Client("dup", broker.endpoint):
+        with pytest.raises(SystemExit) as refused:
+            Bot("dup", broker.endpoint).run(log_level=None)
+        assert refused.value.code == 1
+    nobody = Bot("lonely", f"tcp://127.0.0.1:{free_port()}", connect_timeout=0.3)
+    with pytest.raises(SystemExit) as unreachable:
+        nobody.run(log_level=None)
+    assert unreachable.value.code == 3
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
