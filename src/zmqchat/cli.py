@@ -230,16 +230,20 @@ def _add_tail(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         sub,
         "tail",
         help="print room events as they arrive, as text or JSON lines",
-        description="Join rooms and print each event (chat, presence, private messages to "
-        "this user, broker notices) on one line as it arrives, flushed at once, so it can "
-        "feed grep, jq or head. Connection changes are reported on stderr; it reconnects "
-        "by itself. Events counted by --count include those printed from history.",
+        description="Join rooms and print each event (messages, joins and leaves, private "
+        "messages to this user, broker notices) on one line as it arrives, flushed at once, "
+        "so it can feed grep, jq or head. --last and --since first print messages from "
+        "history (joins and leaves too with --presence). Connection changes are reported "
+        "on stderr; it reconnects by itself. Events counted by --count include those "
+        "printed from history.",
         examples="""\
   zmqchat tail                                   everything said in general
   zmqchat tail --room dev --room ops --json | jq -r 'select(.type == "chat") | .text'
-  zmqchat tail --room ci --json --count 1 --timeout 600   wait for the next event
-  zmqchat tail --room general --last 20          the last 20 events, then live
-  zmqchat tail --room general --since 1200       everything after seq 1200, then live
+  zmqchat tail --room ci --json --no-presence --count 1 --timeout 600
+                                                 wait for the next message
+  zmqchat tail --room general --last 20          the last 20 messages, then live
+  zmqchat tail --room general --since 1200 --presence
+                                                 every event after seq 1200, then live
 """,
         tail=True,
     )
@@ -267,13 +271,21 @@ def _add_tail(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--since",
         type=_seq,
         metavar="SEQ",
-        help="first print the events after seq SEQ from history (per room), e.g. --since 0",
+        help="first print the messages after seq SEQ from history (per room), e.g. --since 0",
     )
     backlog.add_argument(
         "--last",
         type=_positive_int,
         metavar="N",
-        help="first print the last N events of each room from history, e.g. --last 20",
+        help="first print the last N messages of each room from history, e.g. --last 20",
+    )
+    p.add_argument(
+        "--presence",
+        action=argparse.BooleanOptionalAction,
+        help="joins and leaves: by default printed live but skipped in the history of "
+        "--last/--since (every script command leaves a join and a leave there); "
+        "--presence prints and counts them from history too; --no-presence never "
+        "prints them, so --count 1 waits for a message, not for someone coming or going",
     )
     p.add_argument(
         "--timeout",
@@ -298,6 +310,7 @@ def _run_tail(args: argparse.Namespace) -> int:
             since=args.since,
             last=args.last,
             timeout=args.timeout,
+            presence=args.presence,
         ),
     )
 
@@ -307,8 +320,8 @@ def _add_pm(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         sub,
         "pm",
         help="send a private message to an online user",
-        description="Send TEXT privately to USER; returns once the broker delivered it "
-        "(or queued it, with accounts). Fails with no_such_user or user_offline otherwise.",
+        description="Send TEXT privately to USER, who must be online; returns once the "
+        "broker delivered it. Fails with no_such_user or user_offline otherwise.",
         examples="""\
   zmqchat pm alice the build is green
   zmqchat pm --user deploy-bot --data '{"version": "1.4.2"}' bob deployed 1.4.2
@@ -336,7 +349,8 @@ def _add_who(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         sub,
         "who",
         help="list the users online, or in a room",
-        description="Print the users online (or in ROOM), one name per line.",
+        description="Print the users online (or in ROOM), one name per line; when there "
+        "are none, a note on stderr says so (with --json, `[]`).",
         examples="""\
   zmqchat who
   zmqchat who --room dev
@@ -364,7 +378,8 @@ def _add_rooms(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         sub,
         "rooms",
         help="list the rooms that have members",
-        description="Print each room with members: its name, member count and last seq.",
+        description="Print each room with members: its name, member count and last seq; "
+        "when there are none, a note on stderr says so (with --json, `[]`).",
         examples="""\
   zmqchat rooms
   zmqchat rooms --json | jq -r '.[].name'
@@ -390,17 +405,30 @@ def _add_history(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p = _script_parser(
         sub,
         "history",
-        help="print the last events of a room",
-        description="Print the last events of ROOM from the broker's store, oldest first, "
-        "one per line. Only members may read a room, so this joins it for the moment.",
+        help="print the last messages of a room",
+        description="Print the last messages of ROOM from the broker's store, oldest first, "
+        "one per line. Joins and leaves are skipped (every script command leaves one of "
+        "each, as only members may read a room: this one joins it for the moment) unless "
+        "--presence is given. A room with nothing to show prints nothing and, unless "
+        "--json, says so on stderr.",
         examples="""\
   zmqchat history general
   zmqchat history ci --limit 200 --json | jq -r 'select(.data.ok == false) | .text'
+  zmqchat history general --presence --limit 10   who came and went, among the messages
 """,
     )
     p.add_argument("room", metavar="ROOM", help="the room, e.g. general")
     p.add_argument(
-        "--limit", type=_positive_int, default=50, metavar="N", help="how many (default 50)"
+        "--limit",
+        type=_positive_int,
+        default=50,
+        metavar="N",
+        help="how many messages (or events, with --presence) (default 50)",
+    )
+    p.add_argument(
+        "--presence",
+        action="store_true",
+        help="print and count joins and leaves too, e.g. --presence --limit 10",
     )
     p.add_argument("--json", action="store_true", help="one JSON object per line, as `tail --json`")
     p.set_defaults(func=_run_history)
@@ -412,7 +440,12 @@ def _run_history(args: argparse.Namespace) -> int:
     return scripting.run(
         "history",
         lambda: scripting.history(
-            client_config(args), room=args.room, limit=args.limit, as_json=args.json, user=args.user
+            client_config(args),
+            room=args.room,
+            limit=args.limit,
+            as_json=args.json,
+            presence=args.presence,
+            user=args.user,
         ),
     )
 
@@ -441,9 +474,13 @@ examples:
 
 exit status:
   0    you left (/quit, Ctrl-D, Ctrl-C)
-  1    the broker refused (e.g. auth_failed) or ended the session
+  1    the broker refused (other than a name, which is asked again) or ended the
+       session
   2    usage or configuration error
   3    broker unreachable: no answer within --connect-timeout
+  129  the terminal was closed (SIGHUP)
+  143  terminated (SIGTERM)
+       (both leave as /quit does: the name is free at once)
 """
 
 

@@ -178,7 +178,8 @@ def test_tail_timeout_status_depends_on_count(broker, tmp_path):
     short = run_cli(tmp_path, "tail", "--port", port, "--count", "3", "--timeout", "0.5")
     assert short.returncode == 4, short.stderr
     assert short.stdout == ""
-    assert short.stderr == ""
+    # Like every other non-zero status, it comes with one line saying why.
+    assert short.stderr == "zmqchat tail: timeout after 0.5 s with 0 of 3 events\n"
     plain = run_cli(tmp_path, "tail", "--port", port, "--timeout", "0.5")
     assert plain.returncode == 0, plain.stderr
 
@@ -196,23 +197,23 @@ def test_history_and_tail_backlog_page_through_history_without_overlap(broker, t
         events = [json.loads(x) for x in page.stdout.splitlines()]
         assert [e["text"] for e in events] == [f"m{n}" for n in range(21, 621)]
 
-        text = run_cli(tmp_path, "history", "--port", port, "general", "--limit", "2")
+        text = run_cli(tmp_path, "history", "--port", port, "general", "--limit", "2", "--presence")
         assert text.returncode == 0, text.stderr
         lines = [line.split(" ", 1)[1] for line in text.stdout.splitlines()]
         # The first `history` command came and went in between, under a name of its own.
         assert re.fullmatch(r"#general → history-\S+-\d+ joined", lines[0]), lines
         assert re.fullmatch(r"#general ← history-\S+-\d+ left \(quit\)", lines[1]), lines
 
-        everything = run_cli(
-            tmp_path, "tail", "--port", port, "--json", "--since", "0", "--count", str(last_seq)
-        )
+        args = ["tail", "--port", port, "--json", "--since", "0", "--presence"]
+        everything = run_cli(tmp_path, *args, "--count", str(last_seq))
         assert everything.returncode == 0, everything.stderr
         events = [json.loads(x) for x in everything.stdout.splitlines()]
         assert [e["seq"] for e in events] == list(range(1, last_seq + 1))
         assert (events[0]["type"], events[0]["user"]) == ("presence", "alice")
 
         alice.send("general", "newest")
-        last3 = run_cli(tmp_path, "tail", "--port", port, "--json", "--last", "3", "--count", "3")
+        args = ["tail", "--port", port, "--json", "--last", "3", "--count", "3", "--presence"]
+        last3 = run_cli(tmp_path, *args)
         assert last3.returncode == 0, last3.stderr
         events = [json.loads(x) for x in last3.stdout.splitlines()]
         # The `tail` before this one joined and left; then alice said something.
@@ -283,3 +284,116 @@ def test_pm_who_rooms(broker, tmp_path: Path):
         assert rooms["general"]["members"] == 1
         table = run_cli(tmp_path, "rooms", "--port", port)
         assert [line.split()[0] for line in table.stdout.splitlines()] == ["#dev", "#general"]
+
+
+def chat_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """The text lines of a command, without their time."""
+    assert result.returncode == 0, result.stderr
+    return [line.split(" ", 1)[1] for line in result.stdout.splitlines()]
+
+
+def test_history_and_tail_backlog_count_messages_not_comings_and_goings(broker, tmp_path):
+    port = str(broker.port)
+    for n in range(3):  # a bot posting with one `send` each time: a join and a leave each
+        sent = run_cli(tmp_path, "send", "--port", port, "--room", "ci", "--user", "bot", f"b{n}")
+        assert sent.returncode == 0, sent.stderr
+    with Client("busy", broker.endpoint, rooms=["ci"]) as busy:
+        for _ in range(300):  # more joins and leaves than a page of history (500) holds
+            busy.leave("ci")
+            busy.join("ci")
+
+    history = run_cli(tmp_path, "history", "--port", port, "ci", "--limit", "2")
+    assert chat_lines(history) == ["#ci <bot> b1", "#ci <bot> b2"]
+    assert history.stderr == ""
+    as_json = run_cli(tmp_path, "history", "--port", port, "ci", "--limit", "5", "--json")
+    events = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert [e["text"] for e in events] == ["b0", "b1", "b2"]  # all there are
+    assert all(e.keys() == {"type", "room", "seq", "from", "text", "ts"} for e in events)
+
+    # Each `tail` joins and leaves as well; the next one still shows the messages.
+    for _ in range(2):
+        tail = run_cli(
+            tmp_path, "tail", "--port", port, "--room", "ci", "--last", "2", "--count", "2"
+        )
+        assert chat_lines(tail) == ["#ci <bot> b1", "#ci <bot> b2"]
+    since = run_cli(
+        tmp_path, "tail", "--port", port, "--room", "ci", "--since", "0", "--count", "3"
+    )
+    assert chat_lines(since) == ["#ci <bot> b0", "#ci <bot> b1", "#ci <bot> b2"]
+
+    # --presence: the comings and goings too, counted as events.
+    with_presence = run_cli(
+        tmp_path, "history", "--port", port, "ci", "--limit", "3", "--presence", "--json"
+    )
+    events = [json.loads(line) for line in with_presence.stdout.splitlines()]
+    assert [(e["type"], e["user"], e["event"]) for e in events] == [
+        ("presence", events[0]["user"], "leave"),
+        ("presence", events[1]["user"], "join"),
+        ("presence", events[1]["user"], "leave"),
+    ]
+    assert events[1]["user"].startswith("tail-")
+
+
+def test_tail_no_presence_waits_for_a_message_not_a_join(broker, tmp_path):
+    port = str(broker.port)
+    with Client("watch", broker.endpoint, rooms=["ci"]) as watch:
+        args = ["--port", port, "--room", "ci", "--json", "--no-presence", "--count", "1"]
+        with spawn_cli(tmp_path, "tail", *args, "--user", "reader") as tail:
+            wait_event(watch, joined("reader"))
+            # The sender's join comes first; it must not count as the awaited event.
+            sent = run_cli(tmp_path, "send", "--port", port, "--room", "ci", "--user", "bot", "hi")
+            assert sent.returncode == 0, sent.stderr
+            out, err = tail.communicate(timeout=20)
+    assert tail.returncode == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    assert [(e["type"], e["from"], e["text"]) for e in events] == [("chat", "bot", "hi")]
+
+
+def test_empty_answers_are_said_on_stderr_and_succeed(broker, tmp_path):
+    port = str(broker.port)
+    # Twice: the first leaves the room with its own join and leave, and no message.
+    for _ in range(2):
+        nothing = run_cli(tmp_path, "history", "--port", port, "nosuchroom")
+        assert (nothing.returncode, nothing.stdout) == (0, "")
+        assert nothing.stderr == "zmqchat history: room nosuchroom has no messages\n"
+    as_json = run_cli(tmp_path, "history", "--port", port, "nosuchroom", "--json")
+    assert (as_json.returncode, as_json.stdout, as_json.stderr) == (0, "", "")
+
+    who = run_cli(tmp_path, "who", "--port", port)
+    assert (who.returncode, who.stdout, who.stderr) == (0, "", "zmqchat who: no one online\n")
+    who_dev = run_cli(tmp_path, "who", "--port", port, "--room", "Dev")
+    assert who_dev.stderr == "zmqchat who: no one in #dev\n"
+    rooms = run_cli(tmp_path, "rooms", "--port", port)
+    assert (rooms.returncode, rooms.stdout) == (0, "")
+    assert rooms.stderr == "zmqchat rooms: no rooms with members\n"
+    rooms_json = run_cli(tmp_path, "rooms", "--port", port, "--json")
+    assert (rooms_json.returncode, rooms_json.stdout, rooms_json.stderr) == (0, "[]\n", "")
+
+
+@pytest.mark.parametrize(
+    ("command", "signum", "status"),
+    [
+        (["tail"], signal.SIGTERM, 143),
+        (["tail"], signal.SIGHUP, 129),  # the terminal it runs in was closed
+        (["send", "--room", "general", "-"], signal.SIGTERM, 143),  # waiting for stdin
+    ],
+)
+def test_a_command_stopped_by_a_signal_says_bye(broker, tmp_path, command, signum, status):
+    with Client("watch", broker.endpoint) as watch:
+        args = [*command, "--port", str(broker.port), "--user", "reader"]
+        with spawn_cli(tmp_path, *args, stdin=subprocess.PIPE) as proc:
+            assert proc.stdin is not None
+            proc.stdin.write("first\n")  # `send` connects on its first line
+            proc.stdin.flush()
+            wait_event(watch, joined("reader"))
+            proc.send_signal(signum)
+            assert proc.wait(10) == status
+            assert proc.stderr is not None
+            assert proc.stderr.read() == ""
+        # Well within the broker's 15 s timeout, and said to be a quit, not a timeout.
+        left = wait_event(
+            watch, lambda e: isinstance(e, PresenceEvent) and e.user == "reader", timeout=5
+        )
+        assert (left.event, left.reason) == ("leave", "quit")  # type: ignore[union-attr]
+        with Client("reader", broker.endpoint):  # the name is free at once
+            pass

@@ -6,6 +6,8 @@ import argparse
 import io
 import os
 import re
+import signal
+import threading
 
 import pytest
 
@@ -17,6 +19,7 @@ from zmqchat.client.scripting import (
     messages_to_send,
     parse_data,
     run,
+    stop_signals,
     unique_name,
 )
 from zmqchat.common.protocol import is_valid_name
@@ -99,6 +102,37 @@ def test_run_turns_each_failure_into_one_line_and_a_status(error, code, text):
         assert text in lines[0]
     else:
         assert lines == []
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_stop_signal_unwinds_the_command_once_with_its_own_status(signum, status):
+    unwound = []
+
+    def body() -> int:
+        try:
+            os.kill(os.getpid(), signum)
+            threading.Event().wait(10)  # where a command waits for events or stdin
+            raise AssertionError("the signal did not interrupt the command")
+        finally:
+            # Unwinding closes the client (bye); a second signal, as a closing
+            # terminal may send, must not cut that short.
+            os.kill(os.getpid(), signum)
+            unwound.append(signum)
+
+    before = signal.getsignal(signum)
+    err = io.StringIO()
+    assert run("tail", body, stderr=err) == status
+    assert unwound == [signum]
+    assert err.getvalue() == ""
+    assert signal.getsignal(signum) is before
+
+
+def test_a_hangup_ignored_as_under_nohup_stays_ignored():
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        assert stop_signals() == [signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGHUP, previous)
 
 
 def test_exit_statuses_are_distinct_and_documented():

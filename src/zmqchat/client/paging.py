@@ -34,21 +34,25 @@ def earlier_events(
     *,
     before: int | None,
     chat_only: bool = False,
-    scan_limit: int = 5 * HISTORY_MAX_LIMIT,
+    scan_limit: int | None = 5 * HISTORY_MAX_LIMIT,
 ) -> Earlier:
     """The last ``count`` events of ``room`` with a seq below ``before`` (all of them
     when None), oldest first, and where to carry on paging back.
 
     ``chat_only`` keeps messages and skips presence events, reading back at most
-    ``scan_limit`` events to find them (a room of comings and goings has few).
+    ``scan_limit`` events to find them (a room of comings and goings has few);
+    None reads back as far as it takes, to the start of the room if need be.
     """
     out: list[RoomEvent] = []
     scanned = 0
     more = True
-    while len(out) < count and scanned < scan_limit:
+    limit = 0
+    while len(out) < count and (scan_limit is None or scanned < scan_limit):
         want = count - len(out)
-        # Looking for messages among presence events: read more than needed per page.
-        limit = min(HISTORY_MAX_LIMIT, 4 * want if chat_only else want)
+        # Looking for messages among presence events: read more than needed, and
+        # twice as many each page, so a long run of joins and leaves (a script
+        # command's each time it runs) takes a few requests, not hundreds.
+        limit = min(HISTORY_MAX_LIMIT, max(4 * want, 2 * limit) if chat_only else want)
         page = client.history(room, before=before, limit=limit)
         events = [e for e in page.messages if isinstance(e, ChatEvent | PresenceEvent)]
         scanned += len(events)
@@ -73,7 +77,7 @@ def last_events(
     *,
     before: int | None,
     chat_only: bool = False,
-    scan_limit: int = 5 * HISTORY_MAX_LIMIT,
+    scan_limit: int | None = 5 * HISTORY_MAX_LIMIT,
 ) -> list[RoomEvent]:
     """The events of :func:`earlier_events`, for callers that do not page on."""
     page = earlier_events(

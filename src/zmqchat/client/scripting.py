@@ -14,11 +14,14 @@ import io
 import json
 import os
 import re
+import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from enum import IntEnum
+from types import FrameType
 from typing import Any, Final, TextIO
 
 from zmqchat.client.api import Client
@@ -40,12 +43,28 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad flags, config, or input (argparse uses 2 as well)
     UNREACHABLE = 3  # no answer within --connect-timeout, or a request timed out
     TIMED_OUT = 4  # tail --timeout ran out before --count events arrived
-    INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+    # Stopped by a signal, as shells report it (128 + the signal's number); the
+    # client still said bye, so its name is free at once.
+    HUNG_UP = 129  # SIGHUP: the terminal was closed
+    INTERRUPTED = 130  # SIGINT: Ctrl-C
+    TERMINATED = 143  # SIGTERM: kill, a supervisor, a shutdown
+
+
+SIGNALS_HELP: Final = (
+    "  129  the terminal was closed (SIGHUP)\n"
+    "  130  interrupted (Ctrl-C)\n"
+    "  143  terminated (SIGTERM)\n"
+    "       (these three leave cleanly: the name is free at once)\n"
+)
 
 
 def exit_status_help(*, tail: bool = False) -> str:
     """The exit status table for a command's ``--help`` epilog."""
-    timed_out = "  4    --timeout ran out before --count events arrived\n" if tail else ""
+    timed_out = (
+        "  4    --timeout ran out before --count events arrived (how many: on stderr)\n"
+        if tail
+        else ""
+    )
     return (
         "exit status:\n"
         "  0    success (also when the reader of stdout goes away, as with | head)\n"
@@ -54,8 +73,52 @@ def exit_status_help(*, tail: bool = False) -> str:
         "  3    broker unreachable: no answer within --connect-timeout, or a request\n"
         "       timed out\n"
         f"{timed_out}"
-        "  130  interrupted (Ctrl-C)\n"
+        f"{SIGNALS_HELP}"
     )
+
+
+def stop_signals() -> list[signal.Signals]:
+    """The signals that should end a client as Ctrl-C does (saying bye, so its name
+    is free at once): SIGTERM and SIGHUP, unless ignored, as under ``nohup``."""
+    wanted = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    return [signum for signum in wanted if signal.getsignal(signum) is not signal.SIG_IGN]
+
+
+def signal_status(signum: int) -> ExitCode:
+    """The exit status for a client stopped by ``signum``."""
+    return ExitCode(128 + signum)
+
+
+class Signalled(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread where Ctrl-C would be, so the
+    same unwinding (``connected`` closing the client) ends the command."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.status = signal_status(signum)
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """While in the block, SIGTERM and SIGHUP raise :class:`Signalled` once; later
+    ones are ignored, so a second signal cannot cut the ``bye`` short."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (tests call run() elsewhere)
+        return
+    fired = False
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        nonlocal fired
+        if not fired:
+            fired = True
+            raise Signalled(signum)
+
+    previous = {signum: signal.signal(signum, handler) for signum in stop_signals()}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 # A rate-limited message is retried (after a pause that doubles up to RETRY_MAX)
@@ -81,7 +144,8 @@ def run(command: str, body: Callable[[], int], *, stderr: TextIO | None = None) 
     err = stderr or sys.stderr
     prefix = f"zmqchat {command}"
     try:
-        return body()
+        with signals_interrupt():
+            return body()
     except ScriptError as exc:
         print(f"{prefix}: {exc.message}", file=err)
         return exc.code
@@ -106,8 +170,15 @@ def run(command: str, body: Callable[[], int], *, stderr: TextIO | None = None) 
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
         return ExitCode.OK
-    except KeyboardInterrupt:
-        return ExitCode.INTERRUPTED
+    except KeyboardInterrupt as exc:
+        return exc.status if isinstance(exc, Signalled) else ExitCode.INTERRUPTED
+
+
+def note(command: str, text: str, err: TextIO | None = None) -> None:
+    """A line for the person at the terminal, on stderr so stdout keeps only data."""
+    stream = err or sys.stderr
+    print(f"zmqchat {command}: {text}", file=stream)
+    stream.flush()
 
 
 def unique_name(prefix: str) -> str:
@@ -133,7 +204,12 @@ def connected(
         client_name=f"zmqchat {command}",
         connect_timeout=config.connect_timeout,
     )
-    welcome = client.connect()
+    try:
+        welcome = client.connect()
+    except KeyboardInterrupt:
+        # Stopped while registering: the broker may have taken the name already.
+        client.close(timeout=1.0)
+        raise
     try:
         yield client, welcome
     finally:
@@ -269,10 +345,16 @@ def tail(
     since: int | None = None,
     last: int | None = None,
     timeout: float | None = None,
+    presence: bool | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
-    """``zmqchat tail``: print events as they arrive, optionally after some history."""
+    """``zmqchat tail``: print events as they arrive, optionally after some history.
+
+    ``presence``: None shows joins and leaves live but not from history (where
+    every script command's own come and go would crowd out the messages); True
+    shows them in both; False in neither.
+    """
     out = out or sys.stdout
     err = err or sys.stderr
     wanted = [room_arg(r) for r in rooms or config.rooms]
@@ -283,6 +365,8 @@ def tail(
     def show(event: ChatEvent | PresenceEvent | PmEvent | SystemEvent) -> bool:
         """Print one event; True once --count is reached."""
         nonlocal printed
+        if isinstance(event, PresenceEvent) and presence is False:
+            return False
         text = event_json(event) if as_json else plain(format_event(event, me=client.user))
         write_line(out, text)
         printed += 1
@@ -299,8 +383,13 @@ def tail(
                 backlog: Iterable[ChatEvent | PresenceEvent] = events_between(
                     client, room, since, head
                 )
+                if not presence:
+                    backlog = (e for e in backlog if isinstance(e, ChatEvent))
             elif last is not None:
-                backlog = last_events(client, room, last, before=head)
+                # --last N: N messages however many joins and leaves lie between.
+                backlog = last_events(
+                    client, room, last, before=head, chat_only=not presence, scan_limit=None
+                )
             else:
                 backlog = ()
             for event in backlog:
@@ -309,7 +398,11 @@ def tail(
         while True:
             wait = 1.0 if deadline is None else deadline - time.monotonic()
             if wait <= 0:
-                return ExitCode.OK if count is None else ExitCode.TIMED_OUT
+                if count is None:
+                    return ExitCode.OK
+                # Every non-zero status comes with a reason on stderr.
+                note("tail", f"timeout after {timeout:g} s with {printed} of {count} events", err)
+                return ExitCode.TIMED_OUT
             try:
                 item = client.next_event(timeout=min(wait, 1.0))
             except Timeout:
@@ -330,10 +423,9 @@ def tail(
 def _status_note(event: StatusEvent, err: TextIO) -> None:
     """Connection changes go to stderr, so stdout holds events only."""
     if event.state == "reconnecting":
-        print(f"zmqchat tail: connection lost ({event.reason}); reconnecting…", file=err)
+        note("tail", f"connection lost ({event.reason}); reconnecting…", err)
     elif event.state == "connected":
-        print("zmqchat tail: reconnected", file=err)
-    err.flush()
+        note("tail", "reconnected", err)
 
 
 # ----------------------------------------------------------- pm, who, rooms, history
@@ -362,15 +454,21 @@ def who(
     as_json: bool = False,
     user: str | None = None,
     out: TextIO | None = None,
+    err: TextIO | None = None,
 ) -> int:
     """``zmqchat who``: the users online, or in one room; one name per line."""
     out = out or sys.stdout
+    where = room_arg(room) if room else None
     with connected(config, user, (), "who") as (client, _):
-        names = client.who(room_arg(room) if room else None)
+        names = client.who(where)
         me = client.user.lower()
     names = [n for n in names if n.lower() != me]  # this command's own connection
     if as_json:
         write_line(out, to_json(names))
+    elif not names:
+        # No output could also mean a silent failure; say it is an answer. (With
+        # --json, `[]` says so already.)
+        note("who", f"no one in #{where}" if where else "no one online", err)
     else:
         for name in names:
             write_line(out, name)
@@ -383,6 +481,7 @@ def rooms(
     as_json: bool = False,
     user: str | None = None,
     out: TextIO | None = None,
+    err: TextIO | None = None,
 ) -> int:
     """``zmqchat rooms``: the rooms with members: name, member count, last seq."""
     out = out or sys.stdout
@@ -391,6 +490,8 @@ def rooms(
     if as_json:
         write_line(out, to_json([r.to_wire() for r in listing]))
         return ExitCode.OK
+    if not listing:
+        note("rooms", "no rooms with members", err)
     width = max((len(r.name) for r in listing), default=4) + 1
     for info in listing:
         members = f"{info.members} member{'s' if info.members != 1 else ''}"
@@ -404,17 +505,31 @@ def history(
     room: str,
     limit: int = 50,
     as_json: bool = False,
+    presence: bool = False,
     user: str | None = None,
     out: TextIO | None = None,
+    err: TextIO | None = None,
 ) -> int:
-    """``zmqchat history``: the last ``limit`` events of a room, oldest first."""
+    """``zmqchat history``: the last ``limit`` messages of a room (events, joins and
+    leaves included, with ``presence``), oldest first."""
     out = out or sys.stdout
     room = room_arg(room)
     # The broker shows history to members only, so this joins the room; its own
-    # join (at the head) is left out of what it prints.
+    # join (at the head) is left out of what it prints. Every script command leaves
+    # a join and a leave behind, so by default they are skipped, however many.
     with connected(config, user, [room], "history") as (client, welcome):
-        events = last_events(client, room, limit, before=welcome.rooms.get(room))
+        events = last_events(
+            client,
+            room,
+            limit,
+            before=welcome.rooms.get(room),
+            chat_only=not presence,
+            scan_limit=None,
+        )
         me = client.user
+    if not events and not as_json:
+        # Silence would look like a failure, or like a typo in the room's name.
+        note("history", f"room {room} has no {'events' if presence else 'messages'}", err)
     for event in events:
         write_line(out, event_json(event) if as_json else plain(format_event(event, me=me)))
     return ExitCode.OK
@@ -423,10 +538,12 @@ def history(
 __all__ = [
     "ExitCode",
     "ScriptError",
+    "Signalled",
     "connected",
     "exit_status_help",
     "history",
     "messages_to_send",
+    "note",
     "parse_data",
     "pm",
     "room_arg",
@@ -434,6 +551,9 @@ __all__ = [
     "run",
     "send",
     "send_one",
+    "signal_status",
+    "signals_interrupt",
+    "stop_signals",
     "tail",
     "unique_name",
     "who",
