@@ -4,6 +4,7 @@ choosing a name, chatting, a private message, and a broker restart."""
 from __future__ import annotations
 
 import re
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from tests.cli_helpers import cli_env
 from tests.helpers import wait_until
 
+from zmqchat import Client, PresenceEvent
 from zmqchat.testing import BrokerProcess
 
 pytestmark = pytest.mark.timeout(60)
@@ -32,7 +34,8 @@ class Terminal:
         self.child = pexpect.spawn(
             sys.executable,
             ["-m", "zmqchat", "chat", "--port", str(broker.port), *args],
-            env=cli_env(home, TERM="xterm-256color"),
+            # The login name, offered as the default answer to "your name".
+            env=cli_env(home, TERM="xterm-256color", LOGNAME="tester", USER="tester"),
             encoding="utf-8",
             dimensions=(ROWS, COLUMNS),
         )
@@ -40,11 +43,12 @@ class Terminal:
         self._answered = 0
         self._cursor = 0
         self._lock = threading.Lock()
+        self._hung_up = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
     def _read(self) -> None:
-        while True:
+        while not self._hung_up.is_set():
             try:
                 chunk = self.child.read_nonblocking(4096, timeout=0.2)
             except pexpect.TIMEOUT:
@@ -83,6 +87,20 @@ class Terminal:
     def type(self, line: str) -> None:
         self.child.send(line + "\r")
 
+    def hang_up(self) -> None:
+        """Close the terminal, as when its window is closed: the kernel sends the
+        program SIGHUP, and what it writes fails from then on."""
+        self._hung_up.set()
+        self._reader.join(5)  # it must not read a closed (or reused) descriptor
+        assert not self._reader.is_alive()
+        self.child.ptyproc.fileobj.close()
+
+    def wait_exit(self, timeout: float = 15) -> int:
+        """The exit status of a program stopped from outside."""
+        wait_until(lambda: not self.child.isalive(), timeout, "the chat to exit")
+        status: int = self.child.exitstatus
+        return status
+
     def finish(self, keys: str) -> int:
         self.child.send(keys)
         self._reader.join(15)
@@ -100,11 +118,11 @@ def test_two_terminals_chat_privately_and_survive_a_broker_restart(make_broker, 
     try:
         alice.expect("you are in #general with nobody else")
         alice.expect("alice │ #general │ connected")  # the bottom toolbar
-        bob.expect("your name: ")
-        bob.child.send("\x15alice\r")  # Ctrl-U clears the suggested name first
+        bob.expect("your name [tester]:")
+        bob.type("alice")  # in place of the suggestion, not after it
         bob.expect("alice is already online")
-        bob.expect("your name: ")
-        bob.child.send("\x15bob\r")
+        bob.expect("your name [tester]:")
+        bob.type("bob")
         bob.expect("you are in #general with alice (2 here)")
         alice.expect("→ bob joined")
 
@@ -134,4 +152,31 @@ def test_two_terminals_chat_privately_and_survive_a_broker_restart(make_broker, 
     assert seen.count("hello bob, سلام 👋") == 1
     assert seen.count("still here after the restart") == 1
     assert "bob │ #general │ connected" in seen
-    assert "!!!" not in seen.split("your name: ")[-1]  # no error once named
+    assert "!!!" not in seen.split("your name [tester]:")[-1]  # no error once named
+
+
+@pytest.mark.parametrize(("stop", "status"), [("sigterm", 143), ("hang up", 129)])
+def test_a_chat_killed_or_whose_terminal_closes_says_bye(broker, tmp_path, stop, status):
+    with Client("watch", broker.endpoint) as watch:
+        alice = Terminal(tmp_path, broker, "--user", "alice")
+        try:
+            alice.expect("you are in #general with watch (2 here)")
+            if stop == "sigterm":
+                alice.child.kill(signal.SIGTERM)
+            else:
+                alice.hang_up()
+            # Well within the broker's 15 s timeout, and a quit, not a timeout.
+            for event in watch.events(timeout=5):
+                if isinstance(event, PresenceEvent) and event.event == "leave":
+                    assert (event.user, event.reason) == ("alice", "quit")
+                    break
+            else:
+                raise AssertionError("alice did not leave")
+            with Client("alice", broker.endpoint):  # the name is free at once
+                pass
+            assert alice.wait_exit() == status
+        finally:
+            alice.child.close(force=True)
+    if stop == "sigterm":
+        assert "Traceback" not in alice.text()
+        alice.expect("*** bye")

@@ -15,6 +15,7 @@ from prompt_toolkit.output import DummyOutput
 from tests.helpers import RawPeer, wait_until
 
 from zmqchat import ChatEvent, Client, PmEvent, PresenceEvent
+from zmqchat.client import console
 from zmqchat.client.console import ChatConsole
 from zmqchat.client.formatting import Line, plain
 from zmqchat.common.config import ClientConfig
@@ -190,16 +191,18 @@ def test_console_rooms_unread_counts_commands_and_completion(broker, consoles):
     assert not any("Traceback" in line or "internal error" in line for line in alice.lines)
 
 
-def test_console_asks_for_a_name_until_the_broker_takes_one(broker, consoles):
+def test_console_asks_for_a_name_until_the_broker_takes_one(broker, consoles, monkeypatch):
+    monkeypatch.setattr(console, "suggested_name", lambda: "alice")  # the login name
     with Client("alice", broker.endpoint):
         run = ConsoleRun(broker)
         consoles.append(run)
-        # The prompt offers the login name; Ctrl-U clears it.
-        run.type("\x15alice\r")
+        # The login name is the default: Enter takes it (taken, here).
+        run.type("\r")
         run.expect("alice is already online (name_taken)")
-        run.type("\x15no spaces\r")
-        run.expect("(invalid_name)")
-        run.type("\x15carol\r")
+        # What is typed replaces it; it is not typed after it.
+        run.type("no spaces\r")
+        run.expect("invalid user name 'no spaces'")
+        run.type("carol\r")
         run.expect("connected to")
         run.expect("you are in #general with alice (2 here)")
         assert run.toolbar.startswith(" carol")

@@ -36,7 +36,13 @@ from zmqchat.client.chatstate import ChatState
 from zmqchat.client.commands import Quit, completions, parse_input
 from zmqchat.client.controller import ChatController
 from zmqchat.client.formatting import NICK_COLOURS, Line, error, notice
-from zmqchat.client.scripting import ExitCode, ScriptError, room_arg
+from zmqchat.client.scripting import (
+    ExitCode,
+    ScriptError,
+    room_arg,
+    signal_status,
+    stop_signals,
+)
 from zmqchat.common.config import ClientConfig
 from zmqchat.common.messages import Welcome
 from zmqchat.common.protocol import MAX_NAME_CHARS, ErrorCode
@@ -135,6 +141,7 @@ class ChatConsole:
         self._worker = concurrent.futures.ThreadPoolExecutor(1, "zmqchat-console")
         self._last: concurrent.futures.Future[object] | None = None
         self._closed = False
+        self._signalled: int | None = None  # SIGTERM or SIGHUP came: leave
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lines: asyncio.Queue[Line | None] = asyncio.Queue()
         self.session: PromptSession[str] = PromptSession(
@@ -150,7 +157,8 @@ class ChatConsole:
 
     async def run(self) -> int:
         """The whole session; returns the exit status."""
-        self._loop = asyncio.get_running_loop()
+        self._loop = loop = asyncio.get_running_loop()
+        caught = self._catch_signals(loop)
         try:
             with patch_stdout(raw=True) if self._patch else contextlib.nullcontext():
                 if self._patch:
@@ -158,14 +166,35 @@ class ChatConsole:
                     setup_logging(self.config.log_level)
                 printer = asyncio.create_task(self._printer())
                 try:
-                    return await self._session()
+                    code = await self._session()
                 finally:
                     self._lines.put_nowait(None)
                     await printer
                     self._worker.shutdown(wait=False, cancel_futures=True)
         finally:
+            for signum in caught:
+                loop.remove_signal_handler(signum)
             if self._patch:  # back to the real stderr
                 setup_logging(self.config.log_level)
+        return code if self._signalled is None else signal_status(self._signalled)
+
+    def _catch_signals(self, loop: asyncio.AbstractEventLoop) -> list[int]:
+        """Make SIGTERM and SIGHUP (the terminal closed) leave as /quit does, with
+        a bye, instead of killing the process and leaving the name taken until the
+        broker times the session out. Returns the signals it handles."""
+        caught: list[int] = []
+        for signum in stop_signals():
+            try:
+                loop.add_signal_handler(signum, self._on_signal, signum)
+            except (ValueError, RuntimeError, NotImplementedError):
+                break  # not the main thread (tests), or no signals on this platform
+            caught.append(signum)
+        return caught
+
+    def _on_signal(self, signum: int) -> None:
+        if self._signalled is None:
+            self._signalled = signum
+            self._stop_prompt()
 
     async def _session(self) -> int:
         try:
@@ -193,13 +222,17 @@ class ChatConsole:
         name = self.user
         while True:
             if not name:
+                # The login name is offered, not typed in: Enter takes it, and what
+                # is typed replaces it (a pre-filled field turned "bob" into "rootbob").
+                default = suggested_name()
+                question = f"your name [{default}]: " if default else "your name: "
                 try:
                     answer = await self.session.prompt_async(
-                        [("class:prompt", "your name: ")], default=suggested_name()
+                        [("class:prompt", question)], pre_run=self._stop_if_leaving
                     )
-                except (EOFError, KeyboardInterrupt):
+                except (EOFError, KeyboardInterrupt, OSError):  # OSError: see below
                     return ExitCode.OK
-                name = answer.strip()
+                name = answer.strip() or default
                 continue
             self.controller.prepare(name, self.rooms)
             client = Client(
@@ -229,12 +262,16 @@ class ChatConsole:
             return client, welcome
 
     async def _read_commands(self) -> int:
-        while not self._closed:
+        while not self._closed and self._signalled is None:
             try:
-                text = await self.session.prompt_async(self._prompt)
+                text = await self.session.prompt_async(self._prompt, pre_run=self._stop_if_leaving)
             except KeyboardInterrupt:
                 return ExitCode.OK  # Ctrl-C leaves, as /quit does
-            except EOFError:  # Ctrl-D, or the broker closed the session
+            except EOFError:  # Ctrl-D, the broker closed the session, or a signal
+                break
+            except OSError:
+                # The terminal was closed (EIO on redrawing the prompt): leave, saying
+                # bye, rather than die with the name taken until the broker's timeout.
                 break
             command = parse_input(text)
             if isinstance(command, Quit):
@@ -268,6 +305,7 @@ class ChatConsole:
                 loop.call_soon_threadsafe(self._lines.put_nowait, line)
 
     async def _printer(self) -> None:
+        terminal_gone = False
         while True:
             batch = [await self._lines.get()]
             while not self._lines.empty():
@@ -276,10 +314,15 @@ class ChatConsole:
             for line in batch:
                 if line is not None:
                     fragments += [*line, ("", "\n")]
-            if fragments:
+            if fragments and not terminal_gone:
                 # Above the prompt when one is running (print_formatted_text uses
                 # run_in_terminal then), plainly otherwise.
-                print_formatted_text(FormattedText(fragments), style=STYLE, end="")
+                try:
+                    print_formatted_text(FormattedText(fragments), style=STYLE, end="")
+                except OSError:
+                    # The terminal was closed (EIO; SIGHUP makes the session leave):
+                    # drop what can no longer be shown rather than fail the exit.
+                    terminal_gone = True
             if None in batch:
                 return
 
@@ -293,8 +336,15 @@ class ChatConsole:
 
     def _stop_prompt(self) -> None:
         app = self.session.app
-        if app.is_running:
+        # Not when a line was entered just now: exit() would raise.
+        if app.is_running and app.future is not None and not app.future.done():
             app.exit(exception=EOFError())
+
+    def _stop_if_leaving(self) -> None:
+        """Run as each prompt starts: a signal or a close that came while no prompt
+        was running (so _stop_prompt had nothing to stop) ends this one at once."""
+        if self._closed or self._signalled is not None:
+            self._stop_prompt()
 
 
 def run_chat(config: ClientConfig, *, user: str | None, rooms: Sequence[str] | None) -> int:
