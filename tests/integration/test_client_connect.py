@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+
 import pytest
 
 from zmqchat import BrokerError, Client, Timeout
@@ -25,3 +29,31 @@ def test_an_unanswered_connect_releases_the_client(make_broker):
     with pytest.raises(Timeout):
         lonely.connect()
     assert lonely._driver.closed
+
+
+def test_requests_from_many_threads_never_lose_the_wake_up(broker):
+    # A wake-up lost between the I/O thread and a caller (the flag says "a byte is
+    # on its way" but none is) left every later request waiting for the next
+    # deadline, seconds away. Hammer it from four threads, then check both.
+    with Client("hammer", broker.endpoint, rooms=[]) as client:
+        for _ in range(3):
+            stop = time.monotonic() + 0.5
+
+            def hammer(stop: float = stop) -> None:
+                while time.monotonic() < stop:
+                    client.ping(timeout=5)
+
+            threads = [threading.Thread(target=hammer) for _ in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            driver = client._driver
+            try:
+                pending = driver._wake_r.recv(16, socket.MSG_PEEK)
+            except BlockingIOError:
+                pending = b""
+            assert pending or not driver.woken, "woken with nothing in the pipe"
+            started = time.monotonic()
+            client.ping(timeout=5)
+            assert time.monotonic() - started < 0.25

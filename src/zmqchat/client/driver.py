@@ -89,9 +89,12 @@ class SocketDriver:
         """Read what the sockets a wait returned have for the core."""
         core = self.core
         if self._wake_r.fileno() in ready:
-            self.woken = False
+            # Drain, then clear: the other way round, a wake() landing in between
+            # would leave `woken` set with no byte in the pipe, and every later
+            # wake() would be skipped until the next deadline.
             with contextlib.suppress(BlockingIOError):
                 self._wake_r.recv(4096)
+            self.woken = False
         dealer, sub, monitor = self._dealer, self._sub, self._monitor
         if dealer is not None and ready.get(dealer, 0) & zmq.POLLIN:
             for _ in range(BATCH):
