@@ -3,6 +3,7 @@ byte for byte through a bare DEALER (as a bot in another language would)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -433,3 +434,28 @@ def test_bye_frees_the_name_and_says_quit(broker, peers):
     error(alice.request({"type": "ping"}), "not_registered")
     connect(broker, peers, "alice")
     assert wait_until(lambda: "alice" in bob.request({"type": "who"})["users"])
+
+
+def test_a_pm_to_a_vanished_connection_is_refused_not_acked(broker, peers):
+    ann = connect(broker, peers, "ann", rooms=[])
+    bob = connect(broker, peers, "bob", rooms=[])
+    token = bob.welcome["session"]
+    bob.close()  # bob's link drops without a bye; his session lives on until expiry
+    # Once the broker's ROUTER has seen the link go (a moment later), a pm to bob
+    # can't be handed over, and ann must hear so, not "delivered".
+    acked = 0
+    deadline = time.monotonic() + 5
+    while True:
+        assert time.monotonic() < deadline, "every pm was acked as delivered"
+        reply = ann.request({"type": "pm", "to": "bob", "text": "there?"})
+        if reply["type"] == "error":
+            break
+        acked += 1
+    assert reply["code"] == "user_offline"
+    again = connect(broker, peers)
+    again.register("bob", resume=token)
+    assert ann.request({"type": "pm", "to": "bob", "text": "back?"})["status"] == "delivered"
+    assert again.recv_type("pm")["text"] == "back?"
+    # The refused one is not in the history; only what was acked is.
+    history = again.request({"type": "history", "with": "ann"})
+    assert [m["text"] for m in history["messages"]] == ["there?"] * acked + ["back?"]

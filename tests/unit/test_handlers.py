@@ -65,10 +65,14 @@ class Broker:
 
     def flush(self) -> tuple[Replies, Publishes]:
         """Decode and clear everything the core queued, in the order the server sends
-        it: direct deliveries, then (after the commit) replies."""
+        it: private messages (each then its ack), then (after the commit) replies."""
         self.core.store.commit()
         replies: Replies = {}
-        for rid, body in self.core.out.direct + self.core.out.replies:
+        frames = []
+        for pm in self.core.out.pms:
+            assert pm.sender.rid is not None
+            frames += [(pm.to, pm.frame), (pm.sender.rid, pm.ack)]
+        for rid, body in frames + self.core.out.replies:
             replies.setdefault(rid, []).append(decode(body, None))
         publishes = [(topic, decode(body, None)) for topic, body in self.core.out.publishes]
         self.core.out.clear()
@@ -591,14 +595,40 @@ def test_pm_and_its_ack_leave_without_waiting_for_a_commit(broker: Broker) -> No
     broker.register(b"B", "bob")
     broker.core.handle(b"A", encode(pm("bob", "quick")), broker.now)
     out = broker.core.out
-    assert [(rid, decode(body)["type"]) for rid, body in out.direct] == [
-        (b"B", "pm"),
-        (b"A", "ack"),
-    ]
+    ((delivery,),) = [out.pms]
+    assert (delivery.to, decode(delivery.frame)["type"]) == (b"B", "pm")
+    assert (delivery.sender.rid, decode(delivery.ack)["type"]) == (b"A", "ack")
     assert out.replies == []
     assert out.publishes == []
     assert broker.store.dirty  # the history copy, committed later
     broker.flush()
+
+
+def test_an_undelivered_pm_is_taken_back_and_its_sender_told(broker: Broker) -> None:
+    broker.register(b"A", "alice")
+    broker.register(b"B", "bob")
+    broker.core.handle(b"A", encode(pm("bob", "lost", ref=4)), broker.now)
+    (delivery,) = broker.core.out.pms
+    # The server could not hand it over (bob's link went down meanwhile).
+    error = decode(broker.core.undelivered(delivery))
+    assert (error["type"], error["code"], error["ref"]) == ("error", "user_offline", 4)
+    broker.core.out.clear()
+    broker.store.commit()
+    assert broker.store.session_pm_history(1, "bob", None, None, 50) == ([], False)
+    # A retry with the same ref is a new attempt, not a replay of a false ack.
+    broker.core.handle(b"A", encode(pm("bob", "lost", ref=4)), broker.now)
+    (retry,) = broker.core.out.pms
+    assert retry.pm_id != delivery.pm_id
+    broker.flush()
+
+
+def test_a_pm_to_someone_just_welcomed_waits_behind_the_welcome(broker: Broker) -> None:
+    broker.register(b"A", "alice")
+    broker.core.handle(b"B", encode({"type": "register", "user": "bob", "proto": 1}), broker.now)
+    broker.core.handle(b"A", encode(pm("bob", "hi")), broker.now)
+    assert broker.core.out.pms == []
+    replies, _ = broker.flush()
+    assert [m["type"] for m in replies[b"B"]] == ["welcome", "pm"]
 
 
 def test_pm_carries_data(broker: Broker) -> None:

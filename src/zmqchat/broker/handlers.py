@@ -8,6 +8,7 @@ what the outbox holds, so nothing is acknowledged or published before it is dura
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import time
@@ -79,48 +80,64 @@ log = logging.getLogger("zmqchat.broker")
 SERVER_NAME: Final = f"zmqchat/{__version__}"
 
 
+@dataclasses.dataclass(slots=True)
+class PmDelivery:
+    """A private message on its way, and what its sender hears: the ``ack`` once the
+    message has left, or an error if the recipient turns out to be unreachable."""
+
+    to: bytes  # the recipient's routing id
+    frame: bytes
+    sender: Session
+    ack: bytes
+    pm_id: int
+    to_user: str
+    ref: Ref
+
+
 class Outbox:
     """Frames a batch of requests produced, by when they may leave.
 
     ``replies`` and ``publishes`` wait for the store's commit: an ack or a room event
-    never leaves before what it reports is durable. ``direct`` frames leave at once:
-    a private message to an online recipient and its sender's ack, which reports
-    delivery (the store's copy is history, committed soon after), so a conversation
-    does not pay a commit per message.
+    never leaves before what it reports is durable. ``pms`` leave at once: a private
+    message to an online recipient, then its sender's ack, which reports delivery
+    (the store's copy is history, committed soon after), so a conversation does not
+    pay a commit per message.
     """
 
-    __slots__ = ("direct", "publishes", "replies")
+    __slots__ = ("gated", "pms", "publishes", "replies")
 
     def __init__(self) -> None:
-        self.direct: list[tuple[bytes, bytes]] = []
+        self.pms: list[PmDelivery] = []
         self.replies: list[tuple[bytes, bytes]] = []
         self.publishes: list[tuple[bytes, bytes]] = []
+        # Routing ids with a reply waiting for the commit: a pm to one of them must
+        # wait too, or it would overtake, say, the recipient's welcome.
+        self.gated: set[bytes] = set()
 
-    def deliver(self, rid: bytes, msg: Record) -> None:
-        self.direct.append((rid, encode(msg)))
-
-    def reply(self, rid: bytes, msg: Record) -> None:
-        self.replies.append((rid, encode(msg)))
+    def reply(self, rid: bytes, msg: Record | bytes) -> None:
+        self.replies.append((rid, msg if isinstance(msg, bytes) else encode(msg)))
+        self.gated.add(rid)
 
     def publish(self, topic: bytes, msg: Record) -> None:
         self.publishes.append((topic, encode(msg)))
 
     def mark(self) -> tuple[int, int, int]:
         """Where the lists end now, to :meth:`truncate` back to if a request fails."""
-        return len(self.direct), len(self.replies), len(self.publishes)
+        return len(self.pms), len(self.replies), len(self.publishes)
 
     def truncate(self, mark: tuple[int, int, int]) -> None:
-        del self.direct[mark[0] :]
+        del self.pms[mark[0] :]
         del self.replies[mark[1] :]
         del self.publishes[mark[2] :]
 
     def clear(self) -> None:
-        self.direct.clear()
+        self.pms.clear()
         self.replies.clear()
         self.publishes.clear()
+        self.gated.clear()
 
     def __bool__(self) -> bool:
-        return bool(self.direct or self.replies or self.publishes)
+        return bool(self.pms or self.replies or self.publishes)
 
 
 class BrokerCore:
@@ -339,11 +356,7 @@ class BrokerCore:
 
     def _reply(self, session: Session, msg: Record | bytes) -> None:
         """Queue a reply to a registered session (its connection, if it has one)."""
-        if session.rid is None:
-            return
-        if isinstance(msg, bytes):
-            self.out.replies.append((session.rid, msg))
-        else:
+        if session.rid is not None:
             self.out.reply(session.rid, msg)
 
     def _bucket(self, now: float) -> TokenBucket | None:
@@ -474,16 +487,35 @@ class BrokerCore:
             target.sid,
             req.ref,
         )
-        self.out.deliver(
-            target.rid,
-            PmEvent(
-                id=pm_id, sender=session.user, to=target.user, text=req.text, ts=ts, data=req.data
-            ),
+        event = PmEvent(
+            id=pm_id, sender=session.user, to=target.user, text=req.text, ts=ts, data=req.data
         )
         ack = PmAck(to=target.user, id=pm_id, status="delivered", ts=ts, ref=req.ref)
         session.remember(req.ref, print_, ack)
-        if session.rid is not None:
-            self.out.deliver(session.rid, ack)
+        if target.rid in self.out.gated or session.rid is None:
+            self._reply(target, event)
+            self._reply(session, ack)
+        else:
+            self.out.pms.append(
+                PmDelivery(
+                    target.rid, encode(event), session, encode(ack), pm_id, target.user, req.ref
+                )
+            )
+
+    def undelivered(self, pm: PmDelivery) -> bytes:
+        """The server could not hand ``pm`` to its recipient (the link is gone, or its
+        queue is full): undo it, and return the error its sender gets instead of the
+        ack. Nothing is said to have been delivered that was not."""
+        self.store.drop_kept_pm(pm.pm_id)
+        pm.sender.forget(pm.ref)
+        log.info("pm %d from %s to %s not delivered", pm.pm_id, pm.sender.user, pm.to_user)
+        return encode(
+            ErrorReply(
+                code=ErrorCode.USER_OFFLINE,
+                message=f"{pm.to_user} could not be reached; the message was not delivered",
+                ref=pm.ref,
+            )
+        )
 
     # --------------------------------------------------------------------- queries
 

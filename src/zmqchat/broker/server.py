@@ -85,6 +85,7 @@ class BrokerServer:
         self._wake_w.setblocking(False)
         self._stopping = False
         self._commit_due: float | None = None  # when lazily held writes must commit
+        self._full_drops = 0  # frames ROUTER refused because a peer's queue was full
         self.router: zmq.Socket[bytes] | None = None
         self.pub: zmq.Socket[bytes] | None = None
         self.port = config.port
@@ -242,7 +243,8 @@ class BrokerServer:
     def _flush(self, core: BrokerCore, store: Store, now: float | None = None) -> None:
         """Send what a batch produced; commit first if any of it must be durable.
 
-        Frames in ``out.direct`` (private messages and their acks) leave at once.
+        Private messages (``out.pms``) leave at once, each followed by its sender's
+        ack, or by an error when the recipient can't be reached.
         Replies and publishes wait for the commit: an ack or a room event never
         leaves before what it reports is stored. Writes that nothing waits for (the
         history copy of private messages) are committed within LAZY_COMMIT seconds,
@@ -252,7 +254,11 @@ class BrokerServer:
         router, pub = self.router, self.pub
         assert router is not None
         assert pub is not None
-        self._send_replies(router, out.direct)
+        for pm in out.pms:
+            if self._send(router, pm.to, pm.frame):
+                self._send(router, pm.sender.rid, pm.ack)
+            else:
+                self._send(router, pm.sender.rid, core.undelivered(pm))
         if out.replies or out.publishes or now is None:
             self._commit(store)
         elif store.dirty:
@@ -262,7 +268,8 @@ class BrokerServer:
                 self._commit(store)
         if not store.dirty:
             self._commit_due = None
-        self._send_replies(router, out.replies)
+        for rid, body in out.replies:
+            self._send(router, rid, body)
         publish = pub.send
         for topic, body in out.publishes:
             publish(topic, _SNDMORE)
@@ -282,20 +289,28 @@ class BrokerServer:
                 "unstored is acknowledged"
             ) from exc
 
-    @staticmethod
-    def _send_replies(router: zmq.Socket[bytes], frames: list[tuple[bytes, bytes]]) -> None:
-        send = router.send
-        for rid, body in frames:
-            try:
-                send(rid, _SNDMORE_NOBLOCK)
-                send(body, _NOBLOCK)
-            except zmq.ZMQError as exc:
-                if exc.errno == zmq.EHOSTUNREACH:
-                    log.debug("reply to %s dropped: peer gone", rid.hex())
-                elif exc.errno == zmq.EAGAIN:
-                    log.warning("reply to %s dropped: its queue is full", rid.hex())
-                else:
-                    raise
+    def _send(self, router: zmq.Socket[bytes], rid: bytes | None, body: bytes) -> bool:
+        """Send one frame to one peer; False if ZeroMQ could not take it."""
+        if rid is None:
+            return False
+        try:
+            router.send(rid, _SNDMORE_NOBLOCK)
+            router.send(body, _NOBLOCK)
+        except zmq.ZMQError as exc:
+            if exc.errno == zmq.EHOSTUNREACH:
+                log.debug("frame to %s dropped: peer gone", rid.hex())
+            elif exc.errno == zmq.EAGAIN:
+                self._full_drops += 1
+                if self._full_drops == 1 or self._full_drops % 1000 == 0:
+                    log.warning(
+                        "frame to %s dropped: its queue is full (%d so far)",
+                        rid.hex(),
+                        self._full_drops,
+                    )
+            else:
+                raise
+            return False
+        return True
 
     def close(self) -> None:
         for sock in (self.router, self.pub):

@@ -67,6 +67,11 @@ class Session:
         if len(self.acks) > REF_CACHE_SIZE:
             self.acks.popitem(last=False)
 
+    def forget(self, ref: Ref) -> None:
+        """Drop the ack kept for ``ref`` (its message turned out undelivered)."""
+        if ref is not None:
+            self.acks.pop(ref, None)
+
     def recall(self, ref: Ref, print_: int) -> ChatAck | PmAck | None:
         """The ack of an earlier request with this ``ref`` and the same fingerprint."""
         if ref is None:

@@ -318,6 +318,14 @@ class Store:
         """Forget the private messages kept since ``mark`` (their request failed)."""
         del self._pm_rows[mark:]
 
+    def drop_kept_pm(self, pm_id: int) -> None:
+        """Take back private message ``pm_id`` (it could not be delivered)."""
+        kept = [row for row in self._pm_rows if row[0] != pm_id]
+        if len(kept) != len(self._pm_rows):
+            self._pm_rows[:] = kept
+        else:  # a read in the same batch already handed it to SQLite
+            self._write("DELETE FROM pms WHERE id = ?", (pm_id,))
+
     def _write_pms(self) -> None:
         """Hand the kept private messages to SQLite (before a read or a commit)."""
         if self._pm_rows:
