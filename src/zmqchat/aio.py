@@ -128,6 +128,11 @@ class AsyncClient:
             raise Timeout(
                 f"no answer from a zmqchat broker at {self.endpoint} within {wait:g}s"
             ) from None
+        except BaseException:
+            # Cancelled: don't leave the I/O task registering (and holding the name)
+            # behind a caller that gave up; it closes its sockets as it ends.
+            self._task.cancel()
+            raise
         if self._core.state == "closed":
             await self._stop()
             if self._core.close_error is not None:
@@ -341,8 +346,9 @@ class AsyncClient:
                     break
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
             log.exception("zmqchat async client I/O task failed")
+            driver.fail(exc)
         finally:
             driver.close()
             self._done.set()

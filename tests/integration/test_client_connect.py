@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 import threading
 import time
 
 import pytest
 
-from zmqchat import BrokerError, Client, Timeout
+from zmqchat import BrokerError, Client, ConnectionClosed, Timeout
+from zmqchat.aio import AsyncClient
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -57,3 +60,34 @@ def test_requests_from_many_threads_never_lose_the_wake_up(broker):
             started = time.monotonic()
             client.ping(timeout=5)
             assert time.monotonic() - started < 0.25
+
+
+def test_a_client_whose_sockets_fail_raises_instead_of_hanging():
+    # libzmq refuses this host when connecting; the I/O loop must turn that into an
+    # error for connect(), not die quietly and leave it to an assertion.
+    client = Client("alice", "tcp://-x:5555", connect_timeout=5)
+    started = time.monotonic()
+    with pytest.raises(ConnectionClosed, match="the client failed"):
+        client.connect()
+    assert time.monotonic() - started < 2
+    assert client._driver.closed
+
+
+def test_the_async_client_fails_the_same_way_and_a_cancelled_connect_stops():
+    async def main() -> None:
+        client = AsyncClient("alice", "tcp://-x:5555", connect_timeout=5)
+        with pytest.raises(ConnectionClosed, match="the client failed"):
+            await client.connect()
+        # A connect() cancelled while it waits leaves no I/O task behind.
+        waiting = AsyncClient("bob", "tcp://127.0.0.1:9", connect_timeout=30)
+        task = asyncio.create_task(waiting.connect())
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert waiting._task is not None
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting._task
+        assert waiting._driver.closed
+
+    asyncio.run(main())

@@ -378,8 +378,9 @@ class Client:
                     self._settled.set()
                 if core.state == "closed" and not self._commands:
                     break
-        except Exception:
+        except Exception as exc:
             log.exception("zmqchat client I/O thread failed")
+            driver.fail(exc)
         finally:
             driver.close()
             self._done.set()

@@ -478,6 +478,11 @@ class ClientCore:
             else:
                 self._register_on_link = True
 
+    def abort(self, reason: str) -> None:
+        """The driver can't go on (a socket failed): close for good, failing every
+        pending request, so callers get an error instead of waiting."""
+        self._finish(reason)
+
     def _finish(self, reason: str, error: BrokerError | None = None) -> None:
         """Close for good: fail everything pending."""
         if self.state == "closed":

@@ -154,6 +154,13 @@ class SocketDriver:
         core.events.clear()
         self.rooms = core.rooms
 
+    def fail(self, exc: Exception) -> None:
+        """The loop broke on ``exc``: end the core and hand over its last events."""
+        self.core.abort(f"the client failed: {exc}")
+        for event in self.core.events:
+            self._deliver(event)
+        self.core.events.clear()
+
     def close(self) -> None:
         """Close every socket (the core's state is left as it is)."""
         self._close_dealer()
@@ -173,23 +180,29 @@ class SocketDriver:
     def _open_dealer(self) -> None:
         self._close_dealer()
         dealer = self._ctx.socket(zmq.DEALER)
+        # Owned from the start, so close() releases them even if connect() fails
+        # (libzmq refuses some hosts only here).
+        self._dealer = dealer
         configure_dealer(dealer)
-        monitor = dealer.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
+        self._monitor = dealer.get_monitor_socket(
+            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
+        )
         dealer.connect(self.endpoint)
-        self._dealer, self._monitor = dealer, monitor
         self._polling_out = False
         self.poller.register(dealer, zmq.POLLIN)
-        self.poller.register(monitor, zmq.POLLIN)
+        self.poller.register(self._monitor, zmq.POLLIN)
 
     def _close_dealer(self) -> None:
         if self._dealer is not None:
-            self.poller.unregister(self._dealer)
+            with contextlib.suppress(KeyError):  # not registered if connect() failed
+                self.poller.unregister(self._dealer)
             with contextlib.suppress(zmq.ZMQError):
                 self._dealer.disable_monitor()
             self._dealer.close(0)
             self._dealer = None
         if self._monitor is not None:
-            self.poller.unregister(self._monitor)
+            with contextlib.suppress(KeyError):
+                self.poller.unregister(self._monitor)
             self._monitor.close(0)
             self._monitor = None
 
