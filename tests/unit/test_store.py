@@ -313,3 +313,41 @@ def test_session_ids_are_not_reused_after_delete(store: Store) -> None:
     store.delete_session(first)
     second = store.add_session("token-seven-012345678", "mallory", ["general"], None, 2.0)
     assert second != first
+
+
+# The sessions table of schema version 1, as the first release wrote it: without
+# AUTOINCREMENT, SQLite hands out the sid of a deleted row again.
+V1_SESSIONS = """
+CREATE TABLE sessions (
+    sid INTEGER PRIMARY KEY, token TEXT NOT NULL UNIQUE, user TEXT NOT NULL,
+    rooms TEXT NOT NULL, client TEXT, created REAL NOT NULL
+);
+"""
+
+
+def test_a_version_1_store_is_upgraded_and_never_reuses_a_sid(db_path: str) -> None:
+    s = Store(db_path)
+    keeper = s.add_session("token-keeper-0123456789", "keeper", [], None, 1.0)
+    ann = s.add_session("token-ann-01234567890123", "ann", [], None, 1.0)
+    s.add_pm(2.0, "ann", "bob", "secret for bob", None, ann, None, None)
+    s.delete_session(ann)  # ann said bye; her pms stay, keyed by her sid
+    s.close()
+    # Turn it into a version 1 store: the old `sessions` table, same rows.
+    con = sqlite3.connect(db_path)
+    rows = con.execute("SELECT * FROM sessions").fetchall()
+    con.executescript("DROP TABLE sessions;" + V1_SESSIONS)
+    con.executemany("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)", rows)
+    con.execute("DELETE FROM sqlite_sequence WHERE name = 'sessions'")
+    con.execute("PRAGMA user_version=1")
+    con.commit()
+    con.close()
+
+    s = Store(db_path)
+    try:
+        assert s._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert [x.sid for x in s.sessions()] == [keeper]
+        mallory = s.add_session("token-mallory-012345678", "mallory", [], None, 3.0)
+        assert mallory > ann
+        assert s.session_pm_history(mallory, "bob", None, None, 50) == ([], False)
+    finally:
+        s.close()

@@ -25,7 +25,8 @@ from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Ref
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION: Final = 1
+# 2: `sessions.sid` is AUTOINCREMENT (version 1 stores could hand a sid out again).
+SCHEMA_VERSION: Final = 2
 
 KIND_CHAT: Final = 0
 KIND_JOIN: Final = 1
@@ -147,13 +148,15 @@ class Store:
             # WAL, in the OS cache); `fsync = true` also survives power loss.
             self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
+            if version not in (0, 1, SCHEMA_VERSION):
                 raise StoreError(
                     f"{path} has schema version {version}; this zmqchat knows {SCHEMA_VERSION}"
                 )
             if version == 0:
                 self._db.executescript(_SCHEMA)
                 self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            elif version == 1:
+                self._migrate_from_1()
             last_pm = self._db.execute("SELECT MAX(id) FROM pms").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open store {path}: {exc}") from None
@@ -162,6 +165,35 @@ class Store:
         # relaying one costs no SQLite call; ids are handed out here meanwhile.
         self._last_pm_id: int = last_pm or 0
         self._pm_rows: list[tuple[Any, ...]] = []
+
+    def _migrate_from_1(self) -> None:
+        """Rebuild `sessions` with AUTOINCREMENT, numbering on from the highest sid any
+        table mentions, so no sid of an ended session is handed out again (its pm
+        history is keyed by it)."""
+        log.info("upgrading store %s to schema version %d", self.path, SCHEMA_VERSION)
+        highest = self._db.execute(
+            "SELECT MAX(m) FROM (SELECT MAX(sid) AS m FROM sessions"
+            " UNION ALL SELECT MAX(sid) FROM events"
+            " UNION ALL SELECT MAX(sender_sid) FROM pms"
+            " UNION ALL SELECT MAX(recipient_sid) FROM pms)"
+        ).fetchone()[0]
+        self._db.executescript(
+            "BEGIN;"
+            " ALTER TABLE sessions RENAME TO sessions_v1;"
+            + _SCHEMA
+            + " INSERT INTO sessions SELECT * FROM sessions_v1;"
+            " DROP TABLE sessions_v1;"
+        )
+        raised = self._db.execute(
+            "UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'sessions'",
+            (highest or 0,),
+        )
+        if raised.rowcount == 0:
+            self._db.execute(
+                "INSERT INTO sqlite_sequence (name, seq) VALUES ('sessions', ?)", (highest or 0,)
+            )
+        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self._db.execute("COMMIT")
 
     # ----------------------------------------------------------------- transactions
 
