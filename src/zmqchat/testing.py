@@ -265,6 +265,7 @@ class Spawned:
     ) -> None:
         self.popen = popen
         self.process = process
+        self._exitcode: int | None = None  # a callable's, kept once its Process is closed
 
     @property
     def pid(self) -> int:
@@ -277,6 +278,8 @@ class Spawned:
         if self.popen is not None:
             return self.popen.poll()
         assert self.process is not None
+        if self._exitcode is not None:  # closed after it ended
+            return self._exitcode
         return self.process.exitcode
 
     def alive(self) -> bool:
@@ -290,6 +293,8 @@ class Spawned:
             except subprocess.TimeoutExpired:
                 raise TimeoutError(f"process {self.pid} still running after {timeout}s") from None
         assert self.process is not None
+        if self._exitcode is not None:
+            return self._exitcode
         self.process.join(timeout)
         if self.process.exitcode is None:
             raise TimeoutError(f"process {self.pid} still running after {timeout}s")
@@ -300,19 +305,32 @@ class Spawned:
             os.kill(self.pid, signum)
 
     def kill(self) -> None:
-        """SIGKILL, and reap."""
+        """SIGKILL, reap, and close its pipes."""
         self.signal(signal.SIGKILL)
         with contextlib.suppress(TimeoutError):
             self.wait(10)
+        self._release()
+
+    def _release(self) -> None:
+        if self.popen is not None:
+            for stream in (self.popen.stdin, self.popen.stdout, self.popen.stderr):
+                if stream is not None:
+                    stream.close()
+        elif self.process is not None and self._exitcode is None:
+            self._exitcode = self.process.exitcode
+            if self._exitcode is not None:
+                self.process.close()
 
     def terminate(self, timeout: float = 5.0) -> int | None:
         """SIGTERM; SIGKILL if it does not end within ``timeout``. Returns the code."""
         self.signal(signal.SIGTERM)
         try:
-            return self.wait(timeout)
+            code = self.wait(timeout)
         except TimeoutError:
             self.kill()
             return self.returncode
+        self._release()
+        return code
 
 
 def spawn(

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from tests.helpers import wait_until
 
+from zmqchat.testing import spawn
+
 pytestmark = pytest.mark.timeout(120)
 
 
@@ -201,3 +203,26 @@ def test_the_examples_in_docs_testing_md_pass(pytester: pytest.Pytester) -> None
     result.assert_outcomes(
         passed=sum(block.count("\ndef test_") + block.startswith("def test_") for block in blocks)
     )
+
+
+def test_spawned_processes_leave_no_open_pipes() -> None:
+    command = spawn(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    finished = spawn([sys.executable, "-c", "print('hi')"], stdout=subprocess.PIPE)
+    function = spawn(sorted, "a callable")
+    assert finished.wait(10) == 0
+    assert finished.popen is not None
+    assert finished.popen.stdout is not None
+    assert finished.popen.stdout.read() == b"hi\n"  # pipes stay readable until the end
+    assert function.wait(30) == 0
+    for process in (finished, command, function):
+        process.kill()
+    assert command.returncode == -signal.SIGKILL
+    assert function.returncode == 0
+    for popen in (command.popen, finished.popen):
+        assert popen is not None
+        assert all(s is None or s.closed for s in (popen.stdin, popen.stdout, popen.stderr))
