@@ -351,3 +351,20 @@ def test_a_version_1_store_is_upgraded_and_never_reuses_a_sid(db_path: str) -> N
         assert s.session_pm_history(mallory, "bob", None, None, 50) == ([], False)
     finally:
         s.close()
+
+
+def test_a_history_page_stops_reading_at_what_a_reply_can_hold(store: Store) -> None:
+    big = "x" * 4000
+    for seq in range(1, 101):
+        store.add_chat("general", seq, float(seq), "alice", big, None, 1, None)
+    store.commit()
+    latest, more = store.room_history("general", None, None, 500)
+    assert more
+    assert 10 <= len(latest) <= 17  # about 64 KiB of text, not 400 KB
+    assert latest[-1].seq == 100  # the newest, as for any page without `after`
+    first, more = store.room_history("general", 0, None, 500)
+    assert more
+    assert first[0].seq == 1
+    assert len(first) == len(latest)
+    small, more = store.room_history("general", 95, None, 500)
+    assert ([e.seq for e in small], more) == ([96, 97, 98, 99, 100], False)

@@ -22,6 +22,7 @@ from typing import Any, Final
 import msgpack
 
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Ref
+from zmqchat.common.protocol import MAX_HISTORY_REPLY_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,8 @@ CREATE TABLE IF NOT EXISTS users (
 """
 
 _unpackb = msgpack.unpackb
+# What an event costs in a reply beyond its text and data (keys, names, numbers).
+_ROW_OVERHEAD: Final = 64
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -303,9 +306,19 @@ class Store:
         ascending = after is not None
         sql += f" ORDER BY {key} {'ASC' if ascending else 'DESC'} LIMIT ?"
         params.append(limit + 1)  # one more row tells whether there are more
-        rows = self._db.execute(sql, params).fetchall()
-        more = len(rows) > limit
-        rows = rows[:limit]
+        rows: list[tuple[Any, ...]] = []
+        more = False
+        size = 0
+        for row in self._db.execute(sql, params):
+            # Stop reading once the page is bigger than a reply can be (the handler
+            # trims it exactly): a request for 500 events of 20 KiB each must not
+            # make the broker read 10 MB to send back 64 KiB. Text and data are
+            # columns 4 and 5 of both history queries.
+            size += len(row[4] or "") + len(row[5] or b"") + _ROW_OVERHEAD
+            if len(rows) == limit or (rows and size > MAX_HISTORY_REPLY_BYTES):
+                more = True
+                break
+            rows.append(row)
         if not ascending:
             rows.reverse()
         return rows, more
