@@ -246,8 +246,9 @@ class BrokerCore:
             self.out.reply(rid, ErrorReply(code=exc.code, message=exc.message, ref=ref))
         except Exception:
             # A bug or a failing store must cost one request, not the broker. Handlers
-            # write first (atomically) and change memory after, so a failure leaves
-            # nothing half done; what the request queued to send is dropped.
+            # write before they change memory (several writes in one savepoint), so a
+            # failing write leaves nothing half done; what the request queued to send
+            # is dropped, and so are the private messages it kept for the store.
             log.exception("internal error handling a request from %s", rid.hex())
             self.out.truncate(mark)
             self.store.drop_kept(kept)

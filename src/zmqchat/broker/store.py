@@ -113,7 +113,8 @@ class StoredAck:
 
 
 class StoreError(Exception):
-    """The store file can't be opened or has an unknown schema."""
+    """The store can't be used: it can't be opened, has an unknown schema, is locked
+    by another broker, or can't commit."""
 
 
 def lock_store(path: str) -> int | None:

@@ -14,8 +14,8 @@ from zmqchat.common.messages import RoomEvent
 
 log = logging.getLogger(__name__)
 
-# Live events kept while a gap is being filled; past this the oldest buffered ones
-# are dropped, since history will return them anyway.
+# Live events kept while a gap is being filled; past this, new ones are not kept,
+# since the gap fill brings them back from history anyway.
 MAX_BUFFER = 100_000
 
 
