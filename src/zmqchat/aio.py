@@ -350,6 +350,7 @@ class AsyncClient:
             log.exception("zmqchat async client I/O task failed")
             driver.fail(exc)
         finally:
+            driver.end("the client stopped")
             driver.close()
             self._done.set()
             self._settled.set()

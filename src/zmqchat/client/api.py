@@ -123,6 +123,7 @@ class Client:
         self._settled = threading.Event()  # the first register was answered (or not)
         self._stopping = threading.Event()  # leave the loop now, without bye
         self._done = threading.Event()  # the I/O thread has finished
+        self._late_lock = threading.Lock()  # for commands queued after it finished
         self._thread: threading.Thread | None = None
         self._dispatcher: threading.Thread | None = None
         self._ended = False
@@ -355,6 +356,12 @@ class Client:
     def _call(self, command: Callable[[float], object]) -> None:
         self._commands.append(command)
         self._driver.wake()
+        if self._done.is_set():
+            # The I/O thread ended while we queued: nobody else will run it. On a
+            # closed core, a request fails at once with ConnectionClosed.
+            with self._late_lock:
+                while self._commands:
+                    self._commands.popleft()(time.monotonic())
 
     def _stop(self) -> None:
         self._stopping.set()  # the loop checks it every turn
@@ -382,8 +389,12 @@ class Client:
             log.exception("zmqchat client I/O thread failed")
             driver.fail(exc)
         finally:
+            driver.end("the client stopped")
             driver.close()
             self._done.set()
+            with self._late_lock:  # queued between the last turn and now
+                while self._commands:
+                    self._commands.popleft()(time.monotonic())
             self._settled.set()
             self._put(_END)
 

@@ -156,7 +156,13 @@ class SocketDriver:
 
     def fail(self, exc: Exception) -> None:
         """The loop broke on ``exc``: end the core and hand over its last events."""
-        self.core.abort(f"the client failed: {exc}")
+        self.end(f"the client failed: {exc}")
+
+    def end(self, reason: str) -> None:
+        """No more turns will run: close the core if it is not yet (failing what is
+        pending) and hand over its last events."""
+        if self.core.state != "closed":
+            self.core.abort(reason)
         for event in self.core.events:
             self._deliver(event)
         self.core.events.clear()
