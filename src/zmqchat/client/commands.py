@@ -8,12 +8,24 @@ share them and the tests need no screen.
 from __future__ import annotations
 
 import dataclasses
+import getpass
+import re
 from collections.abc import Callable, Iterable
 from typing import Final, Literal
 
-from zmqchat.common.protocol import HISTORY_MAX_LIMIT, is_valid_name
+from zmqchat.common.protocol import HISTORY_MAX_LIMIT, MAX_NAME_CHARS, is_valid_name
 
 HISTORY_DEFAULT: Final = 20
+_NOT_NAME_CHARS: Final = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def suggested_name() -> str:
+    """The login name, made valid: what a chat UI offers when asking for a name."""
+    try:
+        login = getpass.getuser()
+    except (OSError, KeyError):  # no login name in this environment
+        return ""
+    return _NOT_NAME_CHARS.sub("", login)[:MAX_NAME_CHARS]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -17,8 +17,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
-import getpass
-import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
@@ -33,7 +31,7 @@ from prompt_toolkit.styles import Style
 
 from zmqchat.client.api import Client
 from zmqchat.client.chatstate import ChatState
-from zmqchat.client.commands import Quit, completions, parse_input
+from zmqchat.client.commands import Quit, completions, parse_input, suggested_name
 from zmqchat.client.controller import ChatController
 from zmqchat.client.formatting import NICK_COLOURS, Line, error, notice
 from zmqchat.client.scripting import (
@@ -45,7 +43,7 @@ from zmqchat.client.scripting import (
 )
 from zmqchat.common.config import ClientConfig
 from zmqchat.common.messages import Welcome
-from zmqchat.common.protocol import MAX_NAME_CHARS, ErrorCode
+from zmqchat.common.protocol import ErrorCode
 from zmqchat.errors import BrokerError, ConnectionClosed, Timeout
 from zmqchat.logs import setup_logging
 
@@ -89,7 +87,6 @@ STYLE: Final = Style.from_dict(
 
 # How long /quit waits for commands still running (e.g. a send while reconnecting).
 QUIT_WAIT: Final = 5.0
-_NAME_CHARS: Final = re.compile(r"[^A-Za-z0-9_-]")
 
 
 class ChatCompleter(Completer):
@@ -105,15 +102,6 @@ class ChatCompleter(Completer):
         word, candidates = completions(document.text_before_cursor, rooms=rooms, users=users)
         for candidate in candidates:
             yield Completion(candidate, start_position=-len(word))
-
-
-def suggested_name() -> str:
-    """The login name, made valid, as the default answer to "your name"."""
-    try:
-        login = getpass.getuser()
-    except (OSError, KeyError):  # no login name in this environment
-        return ""
-    return _NAME_CHARS.sub("", login)[:MAX_NAME_CHARS]
 
 
 class ChatConsole:
