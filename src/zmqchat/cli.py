@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 
 from zmqchat import __version__
@@ -484,13 +484,21 @@ exit status:
 """
 
 
-def _add_chat(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_chat_ui(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    func: Callable[[argparse.Namespace], int],
+    *,
+    help: str,
+    description: str,
+    epilog: str,
+) -> None:
+    """The parser of an interactive client (`chat`, `gui`): client options, --room."""
     p = sub.add_parser(
-        "chat",
-        help="chat interactively in a terminal",
-        description="The console client: rooms, private messages and history in a "
-        "terminal. Incoming messages print above the line you are typing.",
-        epilog=f"{CHAT_EPILOG}\n{CLIENT_SETTINGS}",
+        name,
+        help=help,
+        description=description,
+        epilog=f"{epilog}\n{CLIENT_SETTINGS}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_client_options(p)
@@ -499,10 +507,22 @@ def _add_chat(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="append",
         default=[],
         metavar="R",
-        help="room to join on connect; repeat for several; the first is current "
-        "(default: `rooms` of client.toml, general), e.g. --room dev",
+        help="room to join on connect; repeat for several; the first is the current "
+        "one (default: `rooms` of client.toml, general), e.g. --room dev",
     )
-    p.set_defaults(func=_run_chat)
+    p.set_defaults(func=func)
+
+
+def _add_chat(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    _add_chat_ui(
+        sub,
+        "chat",
+        _run_chat,
+        help="chat interactively in a terminal",
+        description="The console client: rooms, private messages and history in a "
+        "terminal. Incoming messages print above the line you are typing.",
+        epilog=CHAT_EPILOG,
+    )
 
 
 def _run_chat(args: argparse.Namespace) -> int:
@@ -539,24 +559,15 @@ exit status:
 
 
 def _add_gui(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
+    _add_chat_ui(
+        sub,
         "gui",
+        _run_gui,
         help="chat in a desktop window (Tk)",
         description="The desktop client: rooms, private conversations and history in "
         "a window, on the same client library as the console and the bots.",
-        epilog=f"{GUI_EPILOG}\n{CLIENT_SETTINGS}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=GUI_EPILOG,
     )
-    add_client_options(p)
-    p.add_argument(
-        "--room",
-        action="append",
-        default=[],
-        metavar="R",
-        help="room to join on connect; repeat for several; the first is shown "
-        "(default: `rooms` of client.toml, general), e.g. --room dev",
-    )
-    p.set_defaults(func=_run_gui)
 
 
 def _run_gui(args: argparse.Namespace) -> int:
