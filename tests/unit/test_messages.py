@@ -106,6 +106,15 @@ def test_register_with_an_empty_room_list_joins_nothing() -> None:
     assert req.rooms == ()
 
 
+def test_register_takes_at_most_100_rooms() -> None:
+    rooms = [f"r{i}" for i in range(100)]
+    req = parse_request({"type": "register", "user": "bot", "proto": 1, "rooms": rooms})
+    assert isinstance(req, Register)
+    assert len(req.rooms) == 100
+    too_many = {"type": "register", "user": "bot", "proto": 1, "rooms": [*rooms, "r100"]}
+    assert _code(too_many) == "bad_request"
+
+
 @pytest.mark.parametrize(("kind", "cls"), [("join", Join), ("leave", Leave)])
 def test_join_and_leave_canonicalise_the_room(kind: str, cls: type[Record]) -> None:
     req = parse_request({"type": kind, "room": "DevOps", "ref": "r1"})

@@ -20,6 +20,7 @@ from zmqchat.common.protocol import (
     HISTORY_MAX_LIMIT,
     MAX_CLIENT_CHARS,
     MAX_INT,
+    MAX_REGISTER_ROOMS,
     PROTOCOL_VERSION,
     ErrorCode,
     canonical_room,
@@ -204,6 +205,11 @@ def _parse_register(msg: dict[str, Any], ref: Ref) -> Register:
         )
     user = check_name(_field(msg, "user"), "user name")
     raw_rooms = optional(msg, "rooms", list, "a list of room names")
+    if raw_rooms is not None and len(raw_rooms) > MAX_REGISTER_ROOMS:
+        raise ProtocolError(
+            ErrorCode.BAD_REQUEST,
+            f"'rooms' lists {len(raw_rooms)} rooms; at most {MAX_REGISTER_ROOMS} (join more later)",
+        )
     rooms = DEFAULT_ROOMS if raw_rooms is None else _unique(canonical_room(r) for r in raw_rooms)
     client = optional(msg, "client", str, "a string")
     if client is not None and len(client) > MAX_CLIENT_CHARS:

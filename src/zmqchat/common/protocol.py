@@ -30,6 +30,9 @@ MAX_DATA_DEPTH: Final = 32
 MAX_FRAME_BYTES: Final = 64 * 1024
 MAX_REF_CHARS: Final = 64
 MAX_CLIENT_CHARS: Final = 128
+# Rooms one `register` may join: each costs the broker a presence event and a write,
+# and thousands in one request would stall everyone else for a noticeable time.
+MAX_REGISTER_ROOMS: Final = 100
 # Integers the store can hold (SQLite INTEGER is signed 64-bit).
 MIN_INT: Final = -(2**63)
 MAX_INT: Final = 2**63 - 1
