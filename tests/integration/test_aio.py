@@ -76,7 +76,8 @@ def test_cancelling_a_waiting_request_leaves_the_client_usable(make_broker):
         async with AsyncClient("alice", broker.endpoint) as alice:
             broker.pause()  # the reply will come late
             waiting = asyncio.create_task(alice.send("general", "late"))
-            await asyncio.sleep(0.05)  # let it reach the socket
+            while not alice._core._pending:  # until the request is on its way
+                await asyncio.sleep(0)
             waiting.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await waiting

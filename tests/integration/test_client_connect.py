@@ -81,7 +81,8 @@ def test_the_async_client_fails_the_same_way_and_a_cancelled_connect_stops():
         # A connect() cancelled while it waits leaves no I/O task behind.
         waiting = AsyncClient("bob", "tcp://127.0.0.1:9", connect_timeout=30)
         task = asyncio.create_task(waiting.connect())
-        await asyncio.sleep(0.05)
+        while waiting._task is None:  # until connect() has started its I/O task
+            await asyncio.sleep(0)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
