@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from zmqchat.errors import ConnectionClosed, Timeout
 
@@ -198,15 +198,36 @@ def matches(event: Any, kind: str | type | None = None, **fields: Any) -> bool:
     return all(getattr(event, name, missing) == value for name, value in fields.items())
 
 
-def _failure(
-    kind: str | type | None, fields: dict[str, Any], timeout: float, seen: list[Any]
-) -> str:
-    shown = "\n  ".join(repr(event) for event in seen[-20:]) or "(nothing)"
-    name = kind.__name__ if isinstance(kind, type) else kind or "event"
-    return (
-        f"no {name} matching {fields} within {timeout:g}s; "
-        f"{len(seen)} other event(s) arrived:\n  {shown}"
-    )
+class _Expectation:
+    """The bookkeeping :func:`expect` and :func:`async_expect` share: the deadline,
+    the events passed over, and the failure that lists them."""
+
+    def __init__(self, kind: str | type | None, fields: dict[str, Any], timeout: float) -> None:
+        self.kind, self.fields, self.timeout = kind, fields, timeout
+        self.deadline = time.monotonic() + timeout
+        self.seen: list[Any] = []
+
+    def remaining(self) -> float:
+        """Time left to wait; fails the test when there is none."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            self.fail()
+        return left
+
+    def met_by(self, event: Any) -> bool:
+        if matches(event, self.kind, **self.fields):
+            return True
+        self.seen.append(event)
+        return False
+
+    def fail(self) -> NoReturn:
+        shown = "\n  ".join(repr(event) for event in self.seen[-20:]) or "(nothing)"
+        kind = self.kind
+        name = kind.__name__ if isinstance(kind, type) else kind or "event"
+        raise AssertionError(
+            f"no {name} matching {self.fields} within {self.timeout:g}s; "
+            f"{len(self.seen)} other event(s) arrived:\n  {shown}"
+        )
 
 
 def expect(
@@ -219,38 +240,28 @@ def expect(
         expect(bob, "chat", room="general", text="hello")
         expect(bob, PmEvent, sender="alice")
     """
-    deadline = time.monotonic() + timeout
-    seen: list[Any] = []
+    wanted = _Expectation(kind, fields, timeout)
     while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError(_failure(kind, fields, timeout, seen))
         try:
-            event = client.next_event(remaining)
+            event = client.next_event(wanted.remaining())
         except (Timeout, ConnectionClosed):
-            raise AssertionError(_failure(kind, fields, timeout, seen)) from None
-        if matches(event, kind, **fields):
+            wanted.fail()
+        if wanted.met_by(event):
             return event
-        seen.append(event)
 
 
 async def async_expect(
     client: AsyncClient, kind: str | type | None = None, timeout: float = 10.0, **fields: Any
 ) -> Any:
     """:func:`expect` for a :class:`~zmqchat.aio.AsyncClient`."""
-    deadline = time.monotonic() + timeout
-    seen: list[Any] = []
+    wanted = _Expectation(kind, fields, timeout)
     while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError(_failure(kind, fields, timeout, seen))
         try:
-            event = await client.next_event(remaining)
+            event = await client.next_event(wanted.remaining())
         except (Timeout, ConnectionClosed):
-            raise AssertionError(_failure(kind, fields, timeout, seen)) from None
-        if matches(event, kind, **fields):
+            wanted.fail()
+        if wanted.met_by(event):
             return event
-        seen.append(event)
 
 
 # ----------------------------------------------------------------------- spawning
