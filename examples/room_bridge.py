@@ -27,7 +27,7 @@ from typing import Any, TextIO
 
 from zmqchat import ChatEvent
 from zmqchat.bot import Bot, Context
-from zmqchat.client.formatting import event_json
+from zmqchat.client.chat.formatting import event_json
 
 log = logging.getLogger("room_bridge")
 

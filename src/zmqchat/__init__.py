@@ -1,30 +1,21 @@
 """zmqchat: a brokered chat and messaging system on ZeroMQ.
 
-``Client`` is the synchronous client library; the records it returns and the events
-it delivers are defined once in :mod:`zmqchat.common.messages`; every exception
-derives from :class:`ZmqchatError` (see :mod:`zmqchat.errors`).
+``Client`` is the synchronous client library (``zmqchat.aio.AsyncClient`` its asyncio
+face); the records it returns and the events it delivers are defined once in
+:mod:`zmqchat.common.messages`; every exception derives from :class:`ZmqchatError` (see
+:mod:`zmqchat.errors`).
+
+The names below are loaded on first use: importing any ``zmqchat.*`` module runs this
+file first, and ``zmqchat --help`` or the broker should not pay for zmq and the client
+library they never touch.
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib as _importlib
+import typing as _typing
 
-from zmqchat.client.api import Client
-from zmqchat.client.events import Event, StatusEvent
-from zmqchat.common.messages import (
-    ChatAck,
-    ChatEvent,
-    HistoryPage,
-    Joined,
-    Left,
-    PmAck,
-    PmEvent,
-    Pong,
-    PresenceEvent,
-    RoomInfo,
-    SystemEvent,
-    Welcome,
-)
+from zmqchat._version import __version__
 from zmqchat.errors import (
     BrokerError,
     ConfigError,
@@ -34,6 +25,62 @@ from zmqchat.errors import (
     Timeout,
     ZmqchatError,
 )
+
+if _typing.TYPE_CHECKING:
+    from zmqchat.client.core.events import Event, StatusEvent
+    from zmqchat.client.io.sync import Client
+    from zmqchat.common.messages import (
+        ChatAck,
+        ChatEvent,
+        HistoryPage,
+        Joined,
+        Left,
+        PmAck,
+        PmEvent,
+        Pong,
+        PresenceEvent,
+        RoomInfo,
+        SystemEvent,
+        Welcome,
+    )
+
+# name -> module that defines it
+_LAZY: dict[str, str] = {
+    "Client": "zmqchat.client.io.sync",
+    "Event": "zmqchat.client.core.events",
+    "StatusEvent": "zmqchat.client.core.events",
+    **dict.fromkeys(
+        (
+            "ChatAck",
+            "ChatEvent",
+            "HistoryPage",
+            "Joined",
+            "Left",
+            "PmAck",
+            "PmEvent",
+            "Pong",
+            "PresenceEvent",
+            "RoomInfo",
+            "SystemEvent",
+            "Welcome",
+        ),
+        "zmqchat.common.messages",
+    ),
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zmqchat' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "BrokerError",

@@ -36,7 +36,7 @@ from typing import Any
 import pytest
 
 from zmqchat.aio import AsyncClient
-from zmqchat.client.api import Client
+from zmqchat.client.io.sync import Client
 from zmqchat.testing import BrokerProcess, Spawned, spawn
 
 BrokerFactory = Callable[..., BrokerProcess]

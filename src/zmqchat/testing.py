@@ -36,7 +36,7 @@ from zmqchat.errors import ConnectionClosed, Timeout
 
 if TYPE_CHECKING:
     from zmqchat.aio import AsyncClient
-    from zmqchat.client.api import Client
+    from zmqchat.client.io.sync import Client
 
 __all__ = ["BrokerProcess", "Spawned", "async_expect", "expect", "matches", "spawn"]
 

@@ -15,9 +15,9 @@ from prompt_toolkit.output import DummyOutput
 from tests.helpers import RawPeer, wait_until
 
 from zmqchat import ChatEvent, Client, PmEvent, PresenceEvent
-from zmqchat.client import console
-from zmqchat.client.console import ChatConsole
-from zmqchat.client.formatting import Line, plain
+from zmqchat.client.chat.formatting import Line, plain
+from zmqchat.client.console import interactive as console
+from zmqchat.client.console.interactive import ChatConsole
 from zmqchat.common.config import ClientConfig
 from zmqchat.testing import BrokerProcess
 

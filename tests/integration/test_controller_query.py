@@ -9,10 +9,10 @@ import pytest
 from tests.helpers import wait_until
 
 from zmqchat import Client, PmEvent
-from zmqchat.client.chatstate import ChatState
-from zmqchat.client.commands import parse_input
-from zmqchat.client.controller import EVERYWHERE, ChatController
-from zmqchat.client.formatting import Line, plain
+from zmqchat.client.chat.commands import parse_input
+from zmqchat.client.chat.controller import EVERYWHERE, ChatController
+from zmqchat.client.chat.formatting import Line, plain
+from zmqchat.client.chat.state import ChatState
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -16,7 +16,7 @@ import pytest
 from tests.cli_helpers import run_cli, spawn_cli
 
 from zmqchat import Client, PmEvent, PresenceEvent
-from zmqchat.client.events import Event
+from zmqchat.client.core.events import Event
 from zmqchat.testing import BrokerProcess
 
 pytestmark = pytest.mark.timeout(60)

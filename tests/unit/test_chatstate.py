@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from zmqchat.client.chatstate import ChatState
-from zmqchat.client.events import StatusEvent
+from zmqchat.client.chat.state import ChatState
+from zmqchat.client.core.events import StatusEvent
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, SystemEvent
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from zmqchat.client.commands import (
+from zmqchat.client.chat.commands import (
     COMMANDS,
     Emote,
     Invalid,

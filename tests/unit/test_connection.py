@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from zmqchat.client.connection import CLIENT_NAME, SYNC_PING_DELAY, ClientCore
-from zmqchat.client.events import StatusEvent
+from zmqchat.client.core.connection import CLIENT_NAME, SYNC_PING_DELAY, ClientCore
+from zmqchat.client.core.events import StatusEvent
 from zmqchat.common.codec import decode, encode
 from zmqchat.common.messages import (
     Chat,

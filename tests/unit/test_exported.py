@@ -50,9 +50,23 @@ def test_every_public_import_is_exported() -> None:
     assert public - set(zmqchat.__all__) == set()
 
 
+def test_lazy_names_are_exported_and_typed() -> None:
+    tree = ast.parse(Path(zmqchat.__file__).read_text(encoding="utf-8"))
+    typed = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If):  # the `if TYPE_CHECKING:` block
+            for inner in node.body:
+                if isinstance(inner, ast.ImportFrom):
+                    typed.update(alias.name for alias in inner.names)
+    assert typed == set(zmqchat._LAZY)
+    assert set(zmqchat._LAZY) <= set(zmqchat.__all__)
+
+
 def test_all_imports_are_exported() -> None:
     # httpx's test_exported_members: the module namespace, minus submodules and the
-    # `annotations` feature flag, is exactly __all__.
+    # `annotations` feature flag, is exactly __all__ (once the lazy names are loaded).
+    for name in zmqchat.__all__:
+        getattr(zmqchat, name)
     included_private = {"__version__"}
     namespace = sorted(
         name
@@ -70,7 +84,7 @@ def test_version() -> None:
 
 
 def test_exported_classes_come_from_their_modules() -> None:
-    assert zmqchat.Client.__module__ == "zmqchat.client.api"
+    assert zmqchat.Client.__module__ == "zmqchat.client.io.sync"
     assert zmqchat.ChatEvent.__module__ == "zmqchat.common.messages"
     assert zmqchat.ProtocolError is ProtocolError
     assert zmqchat.ZmqchatError is ZmqchatError

@@ -7,8 +7,7 @@ import time
 
 import pytest
 
-from zmqchat.client.events import StatusEvent
-from zmqchat.client.formatting import (
+from zmqchat.client.chat.formatting import (
     NICK_COLOURS,
     banner,
     error,
@@ -19,6 +18,7 @@ from zmqchat.client.formatting import (
     plain,
     safe_text,
 )
+from zmqchat.client.core.events import StatusEvent
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, SystemEvent
 
 # A fixed moment (local time) so the expected clock strings do not depend on today.

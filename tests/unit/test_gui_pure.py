@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from zmqchat.client.formatting import format_event, nick_style
+from zmqchat.client.chat.formatting import format_event, nick_style
 from zmqchat.client.gui.glyphs import REPLACEMENT, choose_policy, displayable
 from zmqchat.client.gui.prefs import LastConnect, load_last, save_last
 from zmqchat.client.gui.viewmodel import InputHistory, parse_port, to_row

@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from zmqchat.cli import build_parser
-from zmqchat.client.scripting import (
+from zmqchat.client.console.oneshot import (
     ExitCode,
     ScriptError,
     exit_status_help,

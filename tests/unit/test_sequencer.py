@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zmqchat.client.sequencer import RoomSequencer
+from zmqchat.client.core.sequencer import RoomSequencer
 from zmqchat.common.messages import ChatEvent, PresenceEvent, RoomEvent
 
 ROOM = "general"

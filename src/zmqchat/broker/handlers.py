@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-from zmqchat import __version__
+from zmqchat._version import __version__
 from zmqchat.broker.state import (
     REF_CACHE_SIZE,
     BrokerState,

@@ -22,7 +22,7 @@ from typing import Final
 
 import zmq
 
-from zmqchat import __version__
+from zmqchat._version import __version__
 from zmqchat.broker.handlers import BrokerCore
 from zmqchat.broker.store import Store, StoreError, lock_store
 from zmqchat.common.config import BrokerConfig

@@ -6,7 +6,7 @@ tested without a screen:
 * :mod:`.glyphs` - which characters this Tk can draw, and what replaces the others
 * :mod:`.prefs` - the connect settings remembered from the last run
 * :mod:`.viewmodel` - conversations, scrollback, unread counts, members, status:
-  the shared :class:`~zmqchat.client.controller.ChatController` plus what a window
+  the shared :class:`~zmqchat.client.chat.controller.ChatController` plus what a window
   keeps, fed to the Tk thread through a queue
 * :mod:`.theme` - colours and fonts of the line styles
 * :mod:`.tk_connect` - the connect form; :mod:`.tk_window` - the chat window and

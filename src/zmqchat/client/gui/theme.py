@@ -1,5 +1,5 @@
 """How each line style looks in the Tk window: Text tag options per style class of
-:mod:`zmqchat.client.formatting` (``nick.c3``, ``presence``, ``history``, ...).
+:mod:`zmqchat.client.chat.formatting` (``nick.c3``, ``presence``, ``history``, ...).
 Plain data, no tkinter: the view configures one tag per entry, in this order, and
 Tk gives a later tag the upper hand, so ``history`` (dim) comes last. A style not
 listed here is drawn plain (and costs no tag)."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from zmqchat.client.formatting import NICK_COLOURS
+from zmqchat.client.chat.formatting import NICK_COLOURS
 
 # One colour per sender class (nick.c0 .. nick.c7), dark enough to read on white.
 NICK_PALETTE: Final = (

@@ -25,7 +25,7 @@ from tkinter import ttk
 from types import FrameType
 from typing import Final
 
-from zmqchat.client.commands import suggested_name
+from zmqchat.client.chat.commands import suggested_name
 from zmqchat.client.gui.glyphs import GlyphPolicy, choose_policy, reorders_rtl
 from zmqchat.client.gui.prefs import load_last, save_last
 from zmqchat.client.gui.tk_connect import ConnectForm

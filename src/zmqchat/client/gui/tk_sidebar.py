@@ -8,7 +8,7 @@ from collections.abc import Callable
 from tkinter import font as tkfont
 from tkinter import ttk
 
-from zmqchat.client.chatstate import ConversationInfo, Snapshot
+from zmqchat.client.chat.state import ConversationInfo, Snapshot
 from zmqchat.client.gui.tk_fonts import quiet_font
 
 _ROOMS = "rooms"

@@ -12,7 +12,7 @@ import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
 
-from zmqchat.client.chatstate import Snapshot
+from zmqchat.client.chat.state import Snapshot
 from zmqchat.client.gui.theme import STATE_COLOURS
 from zmqchat.client.gui.tk_fonts import transcript_fonts
 from zmqchat.client.gui.tk_input import InputLine

@@ -23,9 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Final, Literal
 
-from zmqchat.client.api import Client
-from zmqchat.client.chatstate import ChatState, Snapshot, private_key
-from zmqchat.client.commands import (
+from zmqchat.client.chat.commands import (
     Command,
     Emote,
     JoinRoom,
@@ -37,11 +35,13 @@ from zmqchat.client.commands import (
     parse_input,
     room_name,
 )
-from zmqchat.client.controller import EVERYWHERE, ChatController
-from zmqchat.client.formatting import Line, error
+from zmqchat.client.chat.controller import EVERYWHERE, ChatController
+from zmqchat.client.chat.formatting import Line, error
+from zmqchat.client.chat.state import ChatState, Snapshot, private_key
 from zmqchat.client.gui.glyphs import GlyphPolicy, displayable
 from zmqchat.client.gui.prefs import LastConnect
 from zmqchat.client.gui.theme import TAGS
+from zmqchat.client.io.sync import Client
 from zmqchat.common.config import ClientConfig
 from zmqchat.common.messages import Welcome
 from zmqchat.common.protocol import ErrorCode

@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from zmqchat.client.events import Event, StatusEvent
+from zmqchat.client.core.events import Event, StatusEvent
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Record, SystemEvent
 
 Fragment = tuple[str, str]

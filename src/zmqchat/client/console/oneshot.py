@@ -24,11 +24,11 @@ from enum import IntEnum
 from types import FrameType
 from typing import Any, Final, TextIO
 
-from zmqchat.client.api import Client
-from zmqchat.client.commands import room_name
-from zmqchat.client.events import StatusEvent
-from zmqchat.client.formatting import event_json, format_event, plain, to_json
-from zmqchat.client.paging import events_between, last_events
+from zmqchat.client.chat.commands import room_name
+from zmqchat.client.chat.formatting import event_json, format_event, plain, to_json
+from zmqchat.client.chat.paging import events_between, last_events
+from zmqchat.client.core.events import StatusEvent
+from zmqchat.client.io.sync import Client
 from zmqchat.common.config import ClientConfig
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, SystemEvent, Welcome
 from zmqchat.common.protocol import MAX_NAME_CHARS, ErrorCode

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from types import FrameType
 
-from zmqchat import __version__
+from zmqchat._version import __version__
 from zmqchat.common.config import LOG_LEVELS, BrokerConfig, ClientConfig, load_config
 from zmqchat.errors import ConfigError
 from zmqchat.logs import setup_logging
@@ -130,7 +130,7 @@ def client_config(args: argparse.Namespace, **overrides: object) -> ClientConfig
 
 # ------------------------------------------------------------ scripting commands
 #
-# Each is a thin layer over zmqchat.client.scripting, which holds their logic and
+# Each is a thin layer over zmqchat.client.console.oneshot, which holds their logic and
 # their exit status scheme; scripting.run turns every error into one stderr line.
 
 
@@ -164,7 +164,7 @@ def _script_parser(
     examples: str,
     tail: bool = False,
 ) -> argparse.ArgumentParser:
-    from zmqchat.client.scripting import exit_status_help
+    from zmqchat.client.console.oneshot import exit_status_help
 
     p = sub.add_parser(
         name,
@@ -215,7 +215,7 @@ def _add_send(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run_send(args: argparse.Namespace) -> int:
-    from zmqchat.client import scripting
+    from zmqchat.client.console import oneshot as scripting
 
     return scripting.run(
         "send",
@@ -297,7 +297,7 @@ def _add_tail(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run_tail(args: argparse.Namespace) -> int:
-    from zmqchat.client import scripting
+    from zmqchat.client.console import oneshot as scripting
 
     return scripting.run(
         "tail",
@@ -334,7 +334,7 @@ def _add_pm(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run_pm(args: argparse.Namespace) -> int:
-    from zmqchat.client import scripting
+    from zmqchat.client.console import oneshot as scripting
 
     return scripting.run(
         "pm",
@@ -363,7 +363,7 @@ def _add_who(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run_who(args: argparse.Namespace) -> int:
-    from zmqchat.client import scripting
+    from zmqchat.client.console import oneshot as scripting
 
     return scripting.run(
         "who",
@@ -394,7 +394,7 @@ def _add_rooms(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _run_rooms(args: argparse.Namespace) -> int:
-    from zmqchat.client import scripting
+    from zmqchat.client.console import oneshot as scripting
 
     return scripting.run(
         "rooms", lambda: scripting.rooms(client_config(args), as_json=args.json, user=args.user)
@@ -435,7 +435,7 @@ def _add_history(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _run_history(args: argparse.Namespace) -> int:
-    from zmqchat.client import scripting
+    from zmqchat.client.console import oneshot as scripting
 
     return scripting.run(
         "history",
@@ -526,7 +526,7 @@ def _add_chat(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run_chat(args: argparse.Namespace) -> int:
-    from zmqchat.client.console import run_chat
+    from zmqchat.client.console.interactive import run_chat
 
     config = client_config(args)
     return run_chat(config, user=config.user, rooms=args.room or None)
@@ -571,7 +571,7 @@ def _add_gui(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run_gui(args: argparse.Namespace) -> int:
-    from zmqchat.client.scripting import ScriptError, room_arg
+    from zmqchat.client.console.oneshot import ScriptError, room_arg
 
     config = client_config(args)
     try:

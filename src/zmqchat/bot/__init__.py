@@ -44,8 +44,8 @@ from types import TracebackType
 from typing import Any, Final, TypeVar
 
 from zmqchat.aio import AsyncClient
-from zmqchat.client.events import Event, StatusEvent
-from zmqchat.client.transport import check_endpoint
+from zmqchat.client.core.events import Event, StatusEvent
+from zmqchat.client.io.transport import check_endpoint
 from zmqchat.common.config import ClientConfig, load_config
 from zmqchat.common.messages import (
     ChatAck,

@@ -1,7 +1,7 @@
 """``zmqchat chat``: the interactive console client.
 
-A prompt_toolkit shell around :class:`~zmqchat.client.controller.ChatController`:
-it reads lines at a prompt, parses them (:mod:`zmqchat.client.commands`), hands
+A prompt_toolkit shell around :class:`~zmqchat.client.chat.controller.ChatController`:
+it reads lines at a prompt, parses them (:mod:`zmqchat.client.chat.commands`), hands
 them to the controller on a worker thread (requests block; the prompt must not),
 and prints the lines the controller emits above the input line.
 
@@ -29,18 +29,18 @@ from prompt_toolkit.patch_stdout import patch_stdout
 from prompt_toolkit.shortcuts import print_formatted_text
 from prompt_toolkit.styles import Style
 
-from zmqchat.client.api import Client
-from zmqchat.client.chatstate import ChatState
-from zmqchat.client.commands import Quit, completions, parse_input, suggested_name
-from zmqchat.client.controller import ChatController
-from zmqchat.client.formatting import NICK_COLOURS, Line, error, notice
-from zmqchat.client.scripting import (
+from zmqchat.client.chat.commands import Quit, completions, parse_input, suggested_name
+from zmqchat.client.chat.controller import ChatController
+from zmqchat.client.chat.formatting import NICK_COLOURS, Line, error, notice
+from zmqchat.client.chat.state import ChatState
+from zmqchat.client.console.oneshot import (
     ExitCode,
     ScriptError,
     room_arg,
     signal_status,
     stop_signals,
 )
+from zmqchat.client.io.sync import Client
 from zmqchat.common.config import ClientConfig
 from zmqchat.common.messages import Welcome
 from zmqchat.common.protocol import ErrorCode

@@ -1,7 +1,7 @@
 """``zmqchat.Client``: the synchronous client for programs, bots and tests.
 
 An I/O thread owns the sockets (a DEALER for requests, a SUB for room events, and a
-monitor of the DEALER's link) and runs :class:`~zmqchat.client.connection.ClientCore`.
+monitor of the DEALER's link) and runs :class:`~zmqchat.client.core.connection.ClientCore`.
 Calls from any thread become commands on a queue, woken by a byte on a socketpair;
 replies come back as futures, events through a bounded queue.
 """
@@ -21,10 +21,10 @@ from typing import Any, Final, TypeVar
 
 import zmq
 
-from zmqchat.client.connection import ClientCore, Completion
-from zmqchat.client.driver import SocketDriver
-from zmqchat.client.events import ConnectionState, Event, StatusEvent
-from zmqchat.client.transport import DEFAULT_ENDPOINT, check_endpoint
+from zmqchat.client.core.connection import ClientCore, Completion
+from zmqchat.client.core.events import ConnectionState, Event, StatusEvent
+from zmqchat.client.io.driver import SocketDriver
+from zmqchat.client.io.transport import DEFAULT_ENDPOINT, check_endpoint
 from zmqchat.common.messages import (
     Chat,
     ChatAck,

@@ -2,7 +2,7 @@
 
 :class:`SocketDriver` owns the DEALER (with a monitor of its link), the SUB and a
 wake-up socketpair, feeds what they receive to a
-:class:`~zmqchat.client.connection.ClientCore`, and carries out what the core asks
+:class:`~zmqchat.client.core.connection.ClientCore`, and carries out what the core asks
 for. It never waits: ``Client`` waits with ``zmq.Poller`` on its I/O thread,
 ``AsyncClient`` awaits ``zmq.asyncio.Poller`` on the event loop, on the same
 sockets. So there is one copy of the message handling (the core) and one of the
@@ -19,8 +19,8 @@ from typing import Any, Final, Protocol
 
 import zmq
 
-from zmqchat.client.connection import ClientCore
-from zmqchat.client.transport import configure_dealer, configure_sub, link_change, pub_endpoint
+from zmqchat.client.core.connection import ClientCore
+from zmqchat.client.io.transport import configure_dealer, configure_sub, link_change, pub_endpoint
 
 # Frames read per socket per loop turn, so one busy socket can't starve the others.
 BATCH: Final = 256

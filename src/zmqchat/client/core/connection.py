@@ -17,9 +17,9 @@ import secrets
 from collections.abc import Callable, Iterable
 from typing import Any, Final, Literal
 
-from zmqchat import __version__
-from zmqchat.client.events import ConnectionState, Event, StatusEvent
-from zmqchat.client.sequencer import RoomSequencer
+from zmqchat._version import __version__
+from zmqchat.client.core.events import ConnectionState, Event, StatusEvent
+from zmqchat.client.core.sequencer import RoomSequencer
 from zmqchat.common.codec import decode, encode
 from zmqchat.common.messages import (
     Bye,

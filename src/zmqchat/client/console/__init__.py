@@ -1,0 +1,2 @@
+"""The terminal front ends: the interactive console (``zmqchat chat``) and the one-shot
+commands for scripts (``send``, ``tail``, ``pm``, ``who``, ``rooms``, ``history``)."""
