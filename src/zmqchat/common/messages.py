@@ -502,8 +502,10 @@ Reply = (
     | ByeReply
     | ErrorReply
 )
-Event = ChatEvent | PresenceEvent | SystemEvent | PmEvent | Closed
-BrokerMessage = Reply | Event
+# What the broker sends without being asked (the client's own ``Event`` adds its
+# connection status and leaves ``Closed`` to the connection logic).
+Push = ChatEvent | PresenceEvent | SystemEvent | PmEvent | Closed
+BrokerMessage = Reply | Push
 
 
 def _build(cls: type[_T], msg: dict[str, Any], **override: Any) -> _T:

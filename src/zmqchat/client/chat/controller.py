@@ -1,0 +1,456 @@
+"""The part of a chat UI that is not about the screen: it runs typed commands
+against a :class:`zmqchat.Client`, feeds replies and events into a
+:class:`~zmqchat.client.chat.state.ChatState`, and hands the lines to show to an
+``emit`` callback, each with the conversation it belongs to (``#room``, ``@user``,
+:data:`EVERYWHERE`, or None for wherever the user is looking). The console is a
+thin prompt_toolkit shell around it that prints every line in one stream; the Tk
+GUI is another, with a pane per conversation.
+
+Threads: :meth:`ChatController.on_event` runs on the client's event thread and
+:meth:`ChatController.execute` on the UI's worker thread (requests block). A lock
+keeps each state change together with the lines it emits, so lines come out in
+the order the state changed. Requests are made outside the lock, so events keep
+flowing while one waits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Final
+
+from zmqchat.client.chat.commands import (
+    Command,
+    Emote,
+    Invalid,
+    JoinRoom,
+    LeaveRoom,
+    Query,
+    Quit,
+    Say,
+    SendPm,
+    ShowHelp,
+    ShowHistory,
+    ShowRooms,
+    ShowWho,
+    SwitchRoom,
+    help_lines,
+)
+from zmqchat.client.chat.formatting import (
+    EMOTE_DATA,
+    Line,
+    banner,
+    error,
+    format_event,
+    format_toolbar,
+    notice,
+)
+from zmqchat.client.chat.paging import earlier_events
+from zmqchat.client.chat.state import ChatState, Snapshot, private_key, room_key
+from zmqchat.client.core.events import Event, StatusEvent
+from zmqchat.client.io.sync import Client
+from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, RoomEvent, Welcome
+from zmqchat.errors import BrokerError, ConnectionClosed, Timeout, ZmqchatError
+
+log = logging.getLogger("zmqchat.console")
+
+# A line for every open conversation (connection changes, broker notices).
+EVERYWHERE: Final = "*"
+# emit(line, where): where is a conversation key, EVERYWHERE, or None (no
+# conversation in particular: where the user is looking).
+Emit = Callable[[Line, str | None], None]
+# Messages of its history a room shows when joined.
+BACKLOG = 20
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OlderPage:
+    """Lines from further back in a conversation, oldest first, to show above what
+    is shown; ``more`` says whether paging back again may find anything."""
+
+    key: str
+    lines: list[Line]
+    more: bool
+
+
+class ChatController:
+    """Commands in, lines out, for one chat session."""
+
+    def __init__(
+        self,
+        state: ChatState,
+        emit: Emit,
+        *,
+        backlog: int = BACKLOG,
+        on_closed: Callable[[], None] | None = None,
+        on_opened: Callable[[str], None] | None = None,
+        compact: bool = False,
+    ) -> None:
+        """``on_opened(key)``: a room is being shown from scratch (joined again), so
+        what a UI kept of it is stale. ``compact``: lines for a pane per
+        conversation (see :func:`~zmqchat.client.chat.formatting.format_event`)."""
+        self.state = state
+        self._emit = emit
+        self._backlog = backlog
+        self._on_closed = on_closed
+        self._on_opened = on_opened
+        self._compact = compact
+        self._lock = threading.RLock()
+        self._client: Client | None = None
+        self._quitting = False
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            raise RuntimeError("attach() a connected client first")
+        return self._client
+
+    # ------------------------------------------------------------- lifecycle
+
+    def prepare(self, user: str, rooms: Iterable[str]) -> None:
+        """Before connecting as ``user``: hold the live events of ``rooms`` (the
+        client's event callback may fire before :meth:`attach` has shown them)."""
+        with self._lock:
+            self.state.user = user
+            for room in rooms:
+                self.state.begin_join(room.lower())
+
+    def attach(self, client: Client, welcome: Welcome) -> None:
+        """The client is connected: show each room of the welcome with its history."""
+        self._client = client
+        with self._lock:
+            self.state.user = welcome.user
+            for room in [r for r, v in self.state.rooms.items() if not v.joined]:
+                if room not in welcome.rooms:
+                    self.state.abort_join(room)
+        for n, (room, head) in enumerate(welcome.rooms.items()):
+            action = functools.partial(self._enter, room, head, None, switch=n == 0)
+            self._guarded(action, room_key(room))
+
+    def quitting(self) -> None:
+        """The user is leaving: the client's own `closed` is no news to show."""
+        self._quitting = True
+
+    def _enter(self, room: str, head: int, members: Iterable[str] | None, *, switch: bool) -> None:
+        """Show a room we are now in: its last events, who is there, then the live
+        events that arrived meanwhile. ``head`` is our own join, left out of the
+        history since it is announced here."""
+        client = self.client
+        key = room_key(room)
+        with self._lock:
+            self.state.begin_join(room)
+        try:
+            names = list(members) if members is not None else client.who(room)
+            page = earlier_events(client, room, self._backlog, before=head, chat_only=True)
+        except ZmqchatError:
+            with self._lock:
+                self.state.joined(room, head, (), switch=switch)
+                self._opened(key)
+                self._show_live(room)
+            raise
+        with self._lock:
+            self.state.joined(room, head, names, switch=switch)
+            view = self.state.rooms[room]
+            view.older_than, view.more_history = page.next_before or head, page.more
+            self._opened(key)
+            # A pane of its own pages back further above the backlog: no title on top.
+            title = None if self._compact else f"#{room}: the last {_count(page.events)}"
+            self._show_history(room, page.events, title)
+            who = f"you are in #{room} with {_names(names, self.state.user)}"
+            self._emit(notice(who), key)
+            self._show_live(room)
+
+    def _opened(self, key: str) -> None:
+        if self._on_opened is not None:
+            self._on_opened(key)
+
+    def _line(self, event: Event, *, history: bool = False) -> Line:
+        return format_event(event, me=self.state.user, history=history, compact=self._compact)
+
+    def _show_live(self, room: str) -> None:
+        for event in self.state.finish_loading(room):
+            self._emit(self._line(event), room_key(room))
+
+    def _show_history(self, room: str, events: list[RoomEvent], title: str | None) -> None:
+        if not events:
+            return
+        key = room_key(room)
+        if title is not None:
+            self._emit(banner(title), key)
+        for event in events:
+            self._emit(self._line(event, history=True), key)
+        self._emit(banner(f"#{room}: end of history"), key)
+
+    # ---------------------------------------------------------------- events
+
+    def on_event(self, event: Event) -> None:
+        """An event from the client (on its event thread)."""
+        if self._quitting and isinstance(event, StatusEvent) and event.state == "closed":
+            return
+        with self._lock:
+            was = self.state.connection
+            for shown in self.state.apply(event):
+                self._emit(self._line(shown), self._where(shown))
+        if isinstance(event, StatusEvent):
+            if event.state == "connected" and was == "reconnecting":
+                # Who left while we were away: the broker may have expired people.
+                self._guarded(self._refresh_members, None)
+            elif event.state == "closed" and self._on_closed is not None:
+                self._on_closed()
+
+    def _where(self, event: Event) -> str:
+        """The conversation an event belongs to."""
+        if isinstance(event, ChatEvent | PresenceEvent):
+            return room_key(event.room)
+        if isinstance(event, PmEvent):
+            mine = event.sender.lower() == self.state.user.lower()
+            return private_key(event.to if mine else event.sender)
+        return EVERYWHERE
+
+    def _refresh_members(self) -> None:
+        for room in self.state.joined_rooms():
+            names = self.client.who(room)
+            with self._lock:
+                self.state.set_members(room, names)
+
+    # -------------------------------------------------------------- commands
+
+    def execute(self, command: Command) -> bool:
+        """Run one command; failures become error lines, never exceptions. Returns
+        False when it failed (a UI may then give the typed line back)."""
+        with self._lock:
+            where = self.state.viewing()
+        ok = self._guarded(lambda: self._run(command, where), where)
+        return ok and not isinstance(command, Invalid)
+
+    def _guarded(self, action: Callable[[], object], where: str | None) -> bool:
+        try:
+            action()
+        except BrokerError as exc:
+            self._emit(error(exc.message, exc.code), where)
+        except Timeout:
+            self._emit(error("no reply from the broker in time; is it down? (try again)"), where)
+        except ConnectionClosed as exc:
+            self._emit(error(f"not connected: {exc.reason}"), where)
+        except ZmqchatError as exc:
+            self._emit(error(str(exc)), where)
+        except Exception as exc:  # a UI must survive a bug of ours: say it, keep going
+            log.debug("command failed", exc_info=True)
+            self._emit(error(f"internal error: {type(exc).__name__}: {exc}"), where)
+        else:
+            return True
+        return False
+
+    def _run(self, command: Command, where: str | None) -> None:
+        client = self.client
+        state = self.state
+        if isinstance(command, Say | Emote):
+            data = dict(EMOTE_DATA) if isinstance(command, Emote) else None
+            if state.query is not None:
+                self._pm(state.query, command.text, data)
+            elif state.current is None:
+                self._emit(error("you are in no room; /join ROOM first"), where)
+            else:
+                client.send(state.current, command.text, data=data)
+            # Our own line comes back as a room event, in its place in the room.
+        elif isinstance(command, JoinRoom):
+            self._join(command.room)
+        elif isinstance(command, LeaveRoom):
+            self._leave(command.room or state.current, where)
+        elif isinstance(command, SwitchRoom):
+            with self._lock:
+                switched = state.switch(command.room)
+            if switched:
+                self._emit(notice(f"talking in #{command.room}"), room_key(command.room))
+            else:
+                self._emit(error(f"you are not in #{command.room}; /join {command.room}"), where)
+        elif isinstance(command, SendPm):
+            self._pm(command.user, command.text, None)
+        elif isinstance(command, Query):
+            self._query(command.user)
+        elif isinstance(command, ShowWho):
+            self._who(command, where)
+        elif isinstance(command, ShowRooms):
+            self._rooms(where)
+        elif isinstance(command, ShowHistory):
+            room = state.current
+            if room is None:
+                self._emit(error("you are in no room; /join ROOM first"), where)
+                return
+            page = earlier_events(client, room, command.count, before=None, chat_only=True)
+            with self._lock:
+                events = page.events
+                self._show_history(room, events, f"#{room}: the last {_count(events)}")
+                if not events:
+                    self._emit(notice(f"#{room} has no messages yet"), room_key(room))
+        elif isinstance(command, ShowHelp):
+            for text in help_lines():
+                self._emit(notice(text), where)
+        elif isinstance(command, Invalid):
+            self._emit(error(command.message), where)
+        elif isinstance(command, Quit):
+            pass  # the UI ends the session
+
+    def _pm(self, user: str, text: str, data: dict[str, object] | None) -> None:
+        ack = self.client.pm(user, text, data=data)
+        state = self.state
+        sent = PmEvent(id=ack.id, sender=state.user, to=ack.to, text=text, data=data, ts=ack.ts)
+        with self._lock:
+            state.apply(sent)
+            key = private_key(ack.to)
+            self._emit(self._line(sent), key)
+            if ack.status == "queued":
+                self._emit(notice(f"{ack.to} is offline; delivered when they log in"), key)
+
+    def _query(self, user: str | None) -> None:
+        with self._lock:
+            if user is None:
+                self.state.end_query()
+                room = self.state.current
+                where = f"talking in #{room}" if room else "in no room; /join a room to talk"
+                self._emit(notice(f"back to the room: {where}"), self.state.viewing())
+                return
+            self.state.talk_to(user)
+            name = self.state.privates[user.lower()].name
+            text = f"talking privately with {name}; /query alone goes back to the room"
+            self._emit(notice(text), private_key(user))
+
+    def _join(self, room: str) -> None:
+        with self._lock:
+            view = self.state.rooms.get(room)
+            if view is not None and view.joined:
+                self.state.switch(room)
+                self._emit(notice(f"talking in #{room}"), room_key(room))
+                return
+            self.state.begin_join(room)
+        try:
+            reply = self.client.join(room)
+        except ZmqchatError:
+            with self._lock:
+                self.state.abort_join(room)
+            raise
+        self._enter(reply.room, reply.seq, reply.members, switch=True)
+
+    def _leave(self, room: str | None, where: str | None) -> None:
+        if room is None:
+            self._emit(error("you are in no room"), where)
+            return
+        if room not in self.state.joined_rooms():
+            self._emit(error(f"you are not in #{room}"), where)
+            return
+        self.client.leave(room)
+        with self._lock:
+            self.state.left(room)
+            now = self.state.current
+            then = f"; talking in #{now}" if now else "; /join a room to talk"
+            self._emit(notice(f"you left #{room}{then}"), self.state.viewing())
+
+    def _who(self, command: ShowWho, where: str | None) -> None:
+        if command.everyone:
+            names = self.client.who()
+            self._emit(notice(f"online: {_names(names, None)}"), where)
+            return
+        room = command.room or self.state.current
+        if room is None:
+            self._emit(error("you are in no room; /who ROOM or /who *"), where)
+            return
+        names = self.client.who(room)
+        with self._lock:
+            self.state.set_members(room, names)
+            self._emit(notice(f"#{room}: {_names(names, None)}"), where)
+
+    def _rooms(self, where: str | None) -> None:
+        listing = self.client.list_rooms()
+        with self._lock:
+            self.state.known_rooms.update(info.name for info in listing)
+            joined = set(self.state.joined_rooms())
+            if not listing:
+                self._emit(notice("no room has members"), where)
+            for info in listing:
+                mark = " (you are in it)" if info.name in joined else ""
+                people = f"{info.members} member{'s' if info.members != 1 else ''}"
+                self._emit(notice(f"#{info.name}: {people}{mark}"), where)
+
+    # ------------------------------------------------------------- for the UI
+
+    def load_older(self, key: str, count: int) -> OlderPage:
+        """Page back through a room's history from the oldest line shown (``history``
+        with ``before``). Errors become an error line in that conversation."""
+        room = key[1:] if key.startswith("#") else None
+        with self._lock:
+            view = self.state.rooms.get(room) if room is not None else None
+            if room is None or view is None or not view.joined or not view.more_history:
+                return OlderPage(key, [], more=False)
+            before = view.older_than
+        result: list[OlderPage] = []
+
+        def fetch() -> None:
+            page = earlier_events(self.client, room, count, before=before, chat_only=True)
+            with self._lock:
+                view = self.state.rooms.get(room)
+                if view is None or view.older_than != before:
+                    result.append(OlderPage(key, [], more=False))  # left, or paged meanwhile
+                    return
+                view.older_than, view.more_history = page.next_before, page.more
+                lines = [self._line(event, history=True) for event in page.events]
+                if not page.more:
+                    lines.insert(0, banner(f"#{room}: the beginning"))
+                result.append(OlderPage(key, lines, page.more))
+
+        if not self._guarded(fetch, key):
+            return OlderPage(key, [], more=True)
+        return result[0]
+
+    def view(self, key: str) -> bool:
+        """Look at conversation ``key`` (plain lines go there); False if none."""
+        with self._lock:
+            return self.state.view(key)
+
+    def talk_to(self, user: str) -> None:
+        """Open the private conversation with ``user`` and look at it."""
+        with self._lock:
+            self.state.talk_to(user)
+
+    def close_private(self, key: str) -> None:
+        """Forget a private conversation (a message from them opens it again)."""
+        with self._lock:
+            self.state.close_private(key.removeprefix("@"))
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            return self.state.snapshot()
+
+    def toolbar(self) -> Line:
+        with self._lock:
+            state = self.state
+            return format_toolbar(
+                state.user, state.current, state.unread(), state.connection, query=state.query
+            )
+
+    def completion_words(self) -> tuple[list[str], list[str]]:
+        """``(rooms, users)`` that Tab may complete."""
+        with self._lock:
+            rooms = sorted(set(self.state.joined_rooms()) | self.state.known_rooms)
+            return rooms, self.state.users()
+
+    def current_room(self) -> str | None:
+        return self.state.current
+
+
+def _count(events: list[RoomEvent]) -> str:
+    return "message" if len(events) == 1 else f"{len(events)} messages"
+
+
+def _names(names: Iterable[str], me: str | None) -> str:
+    """``alice, bob and you (3)``-style list of who is somewhere."""
+    listed = [n for n in names if me is None or n.lower() != me.lower()]
+    count = len(listed) + (1 if me is not None else 0)
+    if me is not None:
+        return "nobody else" if not listed else f"{', '.join(listed)} ({count} here)"
+    return f"{', '.join(listed)} ({count})" if listed else "nobody"
+
+
+__all__ = ["BACKLOG", "EVERYWHERE", "ChatController", "Emit", "OlderPage"]

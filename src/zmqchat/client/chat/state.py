@@ -1,0 +1,296 @@
+"""What a chat UI knows: its rooms, the current one, who is in each, its private
+conversations, unread counts, the connection state. Fed with client events and
+replies; no I/O, no UI toolkit, so the console and a GUI share it and tests drive
+it without a screen.
+
+A conversation is a room or a private exchange with one user. Each has a key
+(``#general``, ``@bob``) that UIs use to route lines; the one the user is looking
+at (:meth:`ChatState.viewing`) is where plain lines go and gathers no unread count.
+
+It also decides what to show. A room being joined holds its live events until the
+UI has shown the room's history (so history comes first and nothing is shown
+twice), and an event at or below the last seq shown in its room is dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Literal
+
+from zmqchat.client.core.events import ConnectionState, Event, StatusEvent
+from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, RoomEvent
+
+ConversationKind = Literal["room", "private"]
+
+
+def room_key(room: str) -> str:
+    """The conversation key of a room (``#general``)."""
+    return f"#{room}"
+
+
+def private_key(user: str) -> str:
+    """The conversation key of a private exchange (``@bob``; names are
+    case-insensitive, so the key is lower case)."""
+    return f"@{user.lower()}"
+
+
+@dataclasses.dataclass(slots=True)
+class RoomView:
+    """One room as the UI sees it."""
+
+    name: str
+    members: dict[str, str] = dataclasses.field(default_factory=dict)  # key -> display
+    unread: int = 0
+    last_seq: int = 0  # the newest event shown (or covered by the history shown)
+    joined: bool = False  # the broker confirmed the join
+    loading: bool = True  # live events are held until finish_loading()
+    held: dict[int, RoomEvent] = dataclasses.field(default_factory=dict)
+    # Paging back through history: older events are those with a seq below
+    # `older_than` (None: not known yet), and `more_history` says if any are left.
+    older_than: int | None = None
+    more_history: bool = True
+
+
+@dataclasses.dataclass(slots=True)
+class PrivateView:
+    """A private conversation: the other user's name as they registered it."""
+
+    name: str
+    unread: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConversationInfo:
+    """One entry of a conversation list, as a sidebar shows it."""
+
+    key: str
+    kind: ConversationKind
+    name: str
+    unread: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What a UI draws around the conversation, copied at one instant (so another
+    thread can read it while events keep changing the state)."""
+
+    user: str
+    connection: ConnectionState
+    viewing: str | None
+    conversations: tuple[ConversationInfo, ...]  # rooms in join order, then privates
+    members: tuple[str, ...]  # of the room being viewed; both of us in a private one
+
+
+class ChatState:
+    """The state of one chat session, for any UI."""
+
+    def __init__(self, user: str = "") -> None:
+        self.user = user
+        self.rooms: dict[str, RoomView] = {}
+        self.current: str | None = None  # the room plain lines go to, unless a query
+        self.query: str | None = None  # lower-case name: plain lines go privately there
+        self.connection: ConnectionState = "connecting"
+        self.known_rooms: set[str] = set()  # seen in /rooms, for completion
+        self.pm_peers: dict[str, str] = {}  # key -> display, for completion
+        self.privates: dict[str, PrivateView] = {}  # lower-case name -> conversation
+
+    # ---------------------------------------------------------------- rooms
+
+    def begin_join(self, room: str) -> None:
+        """A join is under way: hold the room's live events until it is shown."""
+        view = self.rooms.get(room)
+        if view is None:
+            self.rooms[room] = RoomView(room)
+        elif view.joined:
+            return
+        self.known_rooms.add(room)
+
+    def abort_join(self, room: str) -> None:
+        """The join failed (or the broker did not put us in that room)."""
+        view = self.rooms.get(room)
+        if view is not None and not view.joined:
+            del self.rooms[room]
+
+    def joined(self, room: str, head: int, members: Iterable[str], *, switch: bool = True) -> None:
+        """The broker put us in ``room``, whose last event so far is ``head``."""
+        view = self.rooms.setdefault(room, RoomView(room))
+        view.joined = True
+        view.last_seq = max(view.last_seq, head)
+        self.set_members(room, members)
+        self.known_rooms.add(room)
+        if switch or self.current is None:
+            self.switch(room)
+
+    def finish_loading(self, room: str) -> list[RoomEvent]:
+        """The room's history is shown; returns the live events held meanwhile that
+        come after it, in order."""
+        view = self.rooms.get(room)
+        if view is None:
+            return []
+        view.loading = False
+        held, view.held = view.held, {}
+        shown: list[RoomEvent] = []
+        for seq in sorted(held):
+            shown += self._room_event(held[seq])
+        return shown
+
+    def left(self, room: str) -> None:
+        self.rooms.pop(room, None)
+        if self.current == room:
+            self.current = next((r for r, v in self.rooms.items() if v.joined), None)
+
+    def switch(self, room: str) -> bool:
+        """Make ``room`` the one plain lines go to (ending a query); False if we are
+        not in it."""
+        view = self.rooms.get(room)
+        if view is None or not view.joined:
+            return False
+        self.current = room
+        self.query = None
+        view.unread = 0
+        return True
+
+    # ------------------------------------------------------ private conversations
+
+    def open_private(self, user: str) -> PrivateView:
+        """The private conversation with ``user``, opened if it was not."""
+        view = self.privates.get(user.lower())
+        if view is None:
+            view = self.privates[user.lower()] = PrivateView(user)
+        self.pm_peers[user.lower()] = view.name
+        return view
+
+    def talk_to(self, user: str) -> None:
+        """Plain lines go privately to ``user`` from now on (IRC's ``/query``)."""
+        view = self.open_private(user)
+        view.unread = 0
+        self.query = user.lower()
+
+    def end_query(self) -> None:
+        """Plain lines go to the current room again."""
+        self.query = None
+        if self.current in self.rooms:
+            self.rooms[self.current].unread = 0
+
+    def close_private(self, user: str) -> None:
+        """Forget the conversation with ``user`` (a new message opens it again)."""
+        self.privates.pop(user.lower(), None)
+        if self.query == user.lower():
+            self.end_query()
+
+    def viewing(self) -> str | None:
+        """The key of the conversation the user looks at: the query, else the
+        current room."""
+        if self.query is not None:
+            return private_key(self.query)
+        return room_key(self.current) if self.current is not None else None
+
+    def view(self, key: str) -> bool:
+        """Look at the conversation ``key`` (from :meth:`snapshot`); False if there
+        is no such conversation."""
+        if key.startswith("#"):
+            return self.switch(key[1:])
+        if key.startswith("@") and key[1:] in self.privates:
+            self.talk_to(self.privates[key[1:]].name)
+            return True
+        return False
+
+    def set_members(self, room: str, names: Iterable[str]) -> None:
+        view = self.rooms.get(room)
+        if view is not None:
+            view.members = {name.lower(): name for name in names}
+
+    # --------------------------------------------------------------- events
+
+    def apply(self, event: Event) -> list[Event]:
+        """Take in an event; returns what to show now (possibly nothing)."""
+        if isinstance(event, ChatEvent | PresenceEvent):
+            view = self.rooms.get(event.room)
+            if view is not None and view.loading:
+                view.held[event.seq] = event
+                return []
+            return list(self._room_event(event))
+        if isinstance(event, PmEvent):
+            incoming = event.sender.lower() != self.user.lower()
+            peer = event.sender if incoming else event.to
+            private = self.open_private(peer)
+            if incoming and self.query != peer.lower():
+                private.unread += 1
+            return [event]
+        if isinstance(event, StatusEvent):
+            previous, self.connection = self.connection, event.state
+            # The first `connected` is the connect the UI asked for, not news.
+            if event.state == "connected" and previous == "connecting":
+                return []
+            return [event]
+        return [event]
+
+    def _room_event(self, event: RoomEvent) -> list[RoomEvent]:
+        view = self.rooms.get(event.room)
+        if view is None:
+            return [event]  # not a room we track (left meanwhile): show, keep nothing
+        if event.seq <= view.last_seq:
+            return []  # already shown, or covered by history shown
+        view.last_seq = event.seq
+        if isinstance(event, PresenceEvent):
+            if event.event == "join":
+                view.members[event.user.lower()] = event.user
+            else:
+                view.members.pop(event.user.lower(), None)
+        elif self.viewing() != room_key(event.room):
+            view.unread += 1
+        return [event]
+
+    # -------------------------------------------------------------- queries
+
+    def joined_rooms(self) -> list[str]:
+        return [r for r, v in self.rooms.items() if v.joined]
+
+    def unread(self) -> dict[str, int]:
+        """Rooms other than the one looked at with unseen messages, and how many."""
+        viewing = self.viewing()
+        return {r: v.unread for r, v in self.rooms.items() if v.unread and room_key(r) != viewing}
+
+    def users(self) -> list[str]:
+        """Every name we know of (room members, private correspondents), for Tab."""
+        names = dict(self.pm_peers)
+        for view in self.rooms.values():
+            names.update(view.members)
+        names.pop(self.user.lower(), None)
+        return sorted(names.values(), key=str.lower)
+
+    def members(self, room: str) -> list[str]:
+        view = self.rooms.get(room)
+        return sorted(view.members.values(), key=str.lower) if view else []
+
+    def snapshot(self) -> Snapshot:
+        """The conversation list, unread counts, members and connection, copied."""
+        conversations = [
+            ConversationInfo(room_key(name), "room", name, view.unread)
+            for name, view in self.rooms.items()
+            if view.joined
+        ]
+        conversations += [
+            ConversationInfo(private_key(key), "private", view.name, view.unread)
+            for key, view in self.privates.items()
+        ]
+        if self.query is not None:
+            peer = self.privates[self.query].name if self.query in self.privates else self.query
+            members = tuple(sorted({self.user, peer}, key=str.lower))
+        else:
+            members = tuple(self.members(self.current)) if self.current else ()
+        return Snapshot(self.user, self.connection, self.viewing(), tuple(conversations), members)
+
+
+__all__ = [
+    "ChatState",
+    "ConversationInfo",
+    "ConversationKind",
+    "PrivateView",
+    "RoomEvent",
+    "RoomView",
+    "Snapshot",
+    "private_key",
+    "room_key",
+]
