@@ -34,8 +34,8 @@ from zmqchat.common.messages import (
     BrokerMessage,
     ChatEvent,
     ErrorReply,
-    Event,
     PresenceEvent,
+    Push,
     Record,
     Reply,
     SystemEvent,
@@ -211,7 +211,7 @@ def test_reply_examples_are_what_the_broker_sends(
 def test_event_examples_are_what_the_broker_sends(
     where: str, arg: str, example: dict[str, Any]
 ) -> None:
-    _check_message(where, example, Event)
+    _check_message(where, example, Push)
     assert "ref" not in example, f"{where}: events carry no ref"
 
 
