@@ -14,8 +14,10 @@ import json
 import logging
 import os
 import resource
+import signal
 import socket
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Final
@@ -176,12 +178,15 @@ class BrokerServer:
             fd_limit,
         )
         self._write_ready_file(store.path)
+        wakeup = self._route_signals_to_wake()
         try:
             self._loop(core, store)
             core.shutdown()
             self._flush(core, store)
             log.info("stopped")
         finally:
+            if wakeup is not None:
+                signal.set_wakeup_fd(wakeup)
             store.close()
             if lock is not None:
                 os.close(lock)
@@ -190,6 +195,19 @@ class BrokerServer:
                 with contextlib.suppress(OSError):
                     Path(self.ready_file).unlink()
         return 0
+
+    def _route_signals_to_wake(self) -> int | None:
+        """Have any signal write a byte to the wake-up pair; returns the previous fd.
+
+        The kernel may deliver SIGTERM to one of libzmq's I/O threads. CPython then only
+        notes it, and its handler runs once the main thread executes Python again:
+        with the main thread parked in a poll without a deadline (no session left),
+        that is never. The wake-up fd is written by the C-level handler on whichever
+        thread the signal lands, so the poll returns and the handler runs at once.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return None  # only the main thread gets Python signal handlers anyway
+        return signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
 
     def _loop(self, core: BrokerCore, store: Store) -> None:
         router = self.router
