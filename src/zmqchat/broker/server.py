@@ -26,7 +26,8 @@ import zmq
 
 from zmqchat._version import __version__
 from zmqchat.broker.handlers import BrokerCore
-from zmqchat.broker.store import Store, StoreError, lock_store
+from zmqchat.broker.lock import lock_store
+from zmqchat.broker.store import Store, StoreError
 from zmqchat.common.config import BrokerConfig
 from zmqchat.common.protocol import MAX_FRAME_BYTES
 
@@ -189,7 +190,7 @@ class BrokerServer:
                 signal.set_wakeup_fd(wakeup)
             store.close()
             if lock is not None:
-                os.close(lock)
+                lock.release()
             self.close()
             if self.ready_file:
                 with contextlib.suppress(OSError):

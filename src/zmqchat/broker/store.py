@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import json
 import logging
-import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,27 +113,6 @@ class StoredAck:
 class StoreError(Exception):
     """The store can't be used: it can't be opened, has an unknown schema, is locked
     by another broker, or can't commit."""
-
-
-def lock_store(path: str) -> int | None:
-    """Take an exclusive lock beside the store file and return its descriptor.
-
-    Two brokers appending to one store would hand out the same sequence numbers; the
-    lock makes the second one fail at start. The OS releases it when the process
-    dies, even by SIGKILL, so a crash never leaves a stale lock.
-    """
-    if path == ":memory:":
-        return None
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise StoreError(f"{path} is in use by another broker") from None
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode())
-    return fd
 
 
 class Store:
