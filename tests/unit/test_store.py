@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from zmqchat.broker.store import SCHEMA_VERSION, Store, StoreError
+from zmqchat.broker.store import PM_ID_BLOCK, SCHEMA_VERSION, Store, StoreError
 from zmqchat.common.codec import encode
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent
 
@@ -368,3 +368,28 @@ def test_a_history_page_stops_reading_at_what_a_reply_can_hold(store: Store) -> 
     assert len(first) == len(latest)
     small, more = store.room_history("general", 95, None, 500)
     assert ([e.seq for e in small], more) == ([96, 97, 98, 99, 100], False)
+
+
+def test_a_pm_id_handed_out_but_never_committed_is_not_handed_out_again(db_path: str) -> None:
+    # A pm leaves before its commit: after a crash, the next broker must number on
+    # past every id the dead one may have shown to a peer.
+    crashed = Store(db_path)
+    seen = crashed.add_pm(1.0, "alice", "bob", "lost in the crash", None, 1, 2, 1)
+    # (no commit: the process dies here; its kept row never reached SQLite)
+    restarted = Store(db_path)
+    assert restarted.add_pm(2.0, "alice", "bob", "after", None, 1, 2, 2) > seen
+    restarted.close()
+
+
+def test_the_pm_id_ceiling_moves_ahead_with_the_commits(db_path: str) -> None:
+    store = Store(db_path)
+    ids = [store.add_pm(1.0, "a", "b", "x", None, 1, 2, None) for _ in range(PM_ID_BLOCK)]
+    store.commit()
+    ceiling = (
+        sqlite3.connect(db_path)
+        .execute("SELECT value FROM counters WHERE name = 'pm_id'")
+        .fetchone()[0]
+    )
+    assert ceiling >= ids[-1] + PM_ID_BLOCK // 2
+    store.close()
+    assert Store(db_path).add_pm(2.0, "a", "b", "y", None, 1, 2, None) > ceiling

@@ -82,8 +82,8 @@ SERVER_NAME: Final = f"zmqchat/{__version__}"
 
 @dataclasses.dataclass(slots=True)
 class PmDelivery:
-    """A private message on its way, and what its sender hears: the ``ack`` once the
-    message has left, or an error if the recipient turns out to be unreachable."""
+    """A private message on its way, and what its sender hears once it is stored: the
+    ``ack``, or an error if the recipient turns out to be unreachable."""
 
     to: bytes  # the recipient's routing id
     frame: bytes
@@ -98,10 +98,9 @@ class Outbox:
     """Frames a batch of requests produced, by when they may leave.
 
     ``replies`` and ``publishes`` wait for the store's commit: an ack or a room event
-    never leaves before what it reports is durable. ``pms`` leave at once: a private
-    message to an online recipient, then its sender's ack, which reports delivery
-    (the store's copy is history, committed soon after), so a conversation does not
-    pay a commit per message.
+    never leaves before what it reports is durable. ``pms`` go to their recipients at
+    once and their senders' acks after the commit: the ack means stored and
+    delivered, and the round trip of a conversation does not wait for the disk.
     """
 
     __slots__ = ("gated", "pms", "publishes", "replies")
@@ -426,10 +425,20 @@ class BrokerCore:
     # -------------------------------------------------------------------- messages
 
     def _replay(self, session: Session, ref: Ref, print_: int) -> bool:
-        """Ack a retried chat/pm again instead of sending it twice."""
+        """Ack a retried chat/pm again instead of storing it twice.
+
+        A retried pm is also handed to its recipient again, if online: a retry means
+        its sender missed the ack, and the first copy may have been lost with a
+        restart. Clients drop a pm whose ``id`` they have already seen.
+        """
         ack = session.recall(ref, print_)
         if ack is None:
             return False
+        if isinstance(ack, PmAck):
+            target = self.state.by_key.get(user_key(ack.to))
+            event = self.store.pm(ack.id) if target is not None else None
+            if target is not None and event is not None:
+                self._reply(target, event)
         self._reply(session, ack)
         return True
 

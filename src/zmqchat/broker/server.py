@@ -43,7 +43,7 @@ _NOBLOCK: Final = int(zmq.NOBLOCK)
 _SNDMORE_NOBLOCK: Final = int(zmq.SNDMORE | zmq.NOBLOCK)
 _SNDMORE: Final = int(zmq.SNDMORE)
 _RCVMORE: Final = int(zmq.RCVMORE)
-# The longest a write that no reply waits for stays uncommitted (see _flush).
+# The longest a write that nothing waits for stays uncommitted (see _flush).
 LAZY_COMMIT: Final = 0.05
 # Queued frames per peer before ZeroMQ drops (PUB) or refuses (ROUTER) more.
 HWM: Final = 10_000
@@ -260,25 +260,26 @@ class BrokerServer:
                 handle(rid, frame, now)
 
     def _flush(self, core: BrokerCore, store: Store, now: float | None = None) -> None:
-        """Send what a batch produced; commit first if any of it must be durable.
+        """Send what a batch produced, committing what it wrote first where needed.
 
-        Private messages (``out.pms``) leave at once, each followed by its sender's
-        ack, or by an error when the recipient can't be reached.
-        Replies and publishes wait for the commit: an ack or a room event never
-        leaves before what it reports is stored. Writes that nothing waits for (the
-        history copy of private messages) are committed within LAZY_COMMIT seconds,
-        so a conversation does not pay a commit per message.
+        Private messages go to their recipients at once, so a conversation's round
+        trip does not wait for the disk; their senders' acks wait for the commit, as
+        every reply and room event does (one commit per batch: group commit). So an
+        acknowledged chat or pm survives a crash. A pm whose recipient can't be
+        reached gets its sender an error instead, and is not stored. Writes that
+        nothing waits for are committed within LAZY_COMMIT seconds.
         """
         out = core.out
         router, pub = self.router, self.pub
         assert router is not None
         assert pub is not None
+        answers: list[tuple[bytes | None, bytes]] = []
         for pm in out.pms:
             if self._send(router, pm.to, pm.frame):
-                self._send(router, pm.sender.rid, pm.ack)
+                answers.append((pm.sender.rid, pm.ack))
             else:
-                self._send(router, pm.sender.rid, core.undelivered(pm))
-        if out.replies or out.publishes or now is None:
+                answers.append((pm.sender.rid, core.undelivered(pm)))
+        if out or now is None:
             self._commit(store)
         elif store.dirty:
             if self._commit_due is None:
@@ -289,6 +290,8 @@ class BrokerServer:
             self._commit_due = None
         for rid, body in out.replies:
             self._send(router, rid, body)
+        for sender, body in answers:
+            self._send(router, sender, body)
         publish = pub.send
         for topic, body in out.publishes:
             publish(topic, _SNDMORE)
