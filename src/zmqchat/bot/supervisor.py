@@ -38,7 +38,11 @@ class Supervisor:
         # Waiting here holds further events back (in the client's bounded queue)
         # instead of piling up tasks.
         await self._slots.acquire()
-        return self._spawn(self._call(handler, ctx), name_of(handler))
+        task = self._spawn(self._call(handler, ctx), name_of(handler))
+        # Released when the task is done, not at the end of _call: a task cancelled
+        # before its first step never runs _call at all.
+        task.add_done_callback(lambda _: self._slots.release())
+        return task
 
     def background(self, loop: Coroutine[Any, Any, None], name: str) -> None:
         """Run ``loop`` until :meth:`stop`."""
@@ -90,8 +94,6 @@ class Supervisor:
                     await self._on_error(ctx, exc)
                 except Exception:
                     log.exception("the on_error hook failed too")
-        finally:
-            self._slots.release()
 
     async def _schedule(
         self, job: Callable[[], Awaitable[Any]], interval: float, delay: float, name: str
