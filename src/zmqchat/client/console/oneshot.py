@@ -32,7 +32,7 @@ from zmqchat.client.io.sync import Client
 from zmqchat.common.config import ClientConfig
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, SystemEvent, Welcome
 from zmqchat.common.protocol import MAX_NAME_CHARS, ErrorCode
-from zmqchat.errors import BrokerError, ConfigError, ConnectionClosed, Timeout
+from zmqchat.errors import BrokerError, ConfigError, ConnectionClosed, Timeout, ZmqchatError
 
 
 class ExitCode(IntEnum):
@@ -130,7 +130,7 @@ RETRY_MAX: Final = 1.0
 PREVIEW_CHARS: Final = 40
 
 
-class ScriptError(Exception):
+class ScriptError(ZmqchatError):
     """A failure found by a command itself (not by the broker), with its exit status."""
 
     def __init__(self, code: ExitCode, message: str) -> None:
