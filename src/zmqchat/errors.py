@@ -14,13 +14,15 @@ command) needs.
     │   │                  builtin ``ValueError``)
     │   └── ConfigError    a configuration value is missing, unknown or invalid
     ├── ScriptError        a client command's own failure, with its exit status
-    │                      (defined in :mod:`zmqchat.client.console.oneshot`)
+    │                      (defined in :mod:`zmqchat.client.chat.failures`)
     ├── StoreError         the broker's store can't be opened, is locked, or can't commit
     └── BindError          the broker can't bind an endpoint (port in use, bad host)
 
 ``ProtocolError`` is what the sans-IO layer raises while validating; the broker turns
 it into an ``error`` reply in exactly one place. ``BrokerError`` is its mirror on the
 client side: the reply came back and the client library raises it to the caller.
+:func:`zmqchat.client.chat.failures.classify` turns any of them into what a user is
+shown and the exit status of a client command.
 
 Outside the tree on purpose: ``Signalled``, a ``KeyboardInterrupt`` (SIGTERM or SIGHUP
 unwinding a client command as Ctrl-C does), which is no error; and the builtin

@@ -14,7 +14,7 @@ import pytest
 
 import zmqchat
 import zmqchat.errors
-from zmqchat.client.console.oneshot import ScriptError
+from zmqchat.client.chat.failures import ScriptError
 from zmqchat.errors import (
     BrokerError,
     ConfigError,
