@@ -1,4 +1,6 @@
-"""Every exception zmqchat raises derives from one root.
+"""Every exception zmqchat raises on bad input or a failed operation derives from one
+root, so ``except ZmqchatError`` is the one catch a program (or the ``zmqchat``
+command) needs.
 
 ::
 
@@ -8,22 +10,38 @@
     ├── BrokerError        the broker refused a request; carries ``code`` and ``ref``
     ├── ConnectionClosed   the client is closed (by ``close()``, replaced, or refused)
     ├── Timeout            no reply in time (also a builtin ``TimeoutError``)
-    └── ConfigError        a configuration value is missing, unknown or invalid
+    ├── UsageError         bad input from the user: an argument, an endpoint (also a
+    │   │                  builtin ``ValueError``)
+    │   └── ConfigError    a configuration value is missing, unknown or invalid
+    ├── ScriptError        a client command's own failure, with its exit status
+    │                      (defined in :mod:`zmqchat.client.chat.failures`)
+    ├── StoreError         the broker's store can't be opened, is locked, or can't commit
+    └── BindError          the broker can't bind an endpoint (port in use, bad host)
 
 ``ProtocolError`` is what the sans-IO layer raises while validating; the broker turns
 it into an ``error`` reply in exactly one place. ``BrokerError`` is its mirror on the
 client side: the reply came back and the client library raises it to the caller.
+:func:`zmqchat.client.chat.failures.classify` turns any of them into what a user is
+shown and the exit status of a client command.
+
+Outside the tree on purpose: ``Signalled``, a ``KeyboardInterrupt`` (SIGTERM or SIGHUP
+unwinding a client command as Ctrl-C does), which is no error; and the builtin
+``ValueError``, ``TypeError`` and ``RuntimeError`` a program gets for calling the API
+wrongly (a bot command registered twice, ``connect()`` called twice).
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "BindError",
     "BrokerError",
     "ConfigError",
     "ConnectionClosed",
     "DecodeError",
     "ProtocolError",
+    "StoreError",
     "Timeout",
+    "UsageError",
     "ZmqchatError",
 ]
 
@@ -75,5 +93,20 @@ class Timeout(ZmqchatError, TimeoutError):
     """A request got no reply, or the broker did not answer, within the time allowed."""
 
 
-class ConfigError(ZmqchatError):
+class UsageError(ZmqchatError, ValueError):
+    """Input from the user is not valid: an argument, a name, an endpoint.
+
+    Also a ``ValueError``, which callers of ``Client(endpoint=...)`` caught before."""
+
+
+class ConfigError(UsageError):
     """A configuration file, environment variable or flag holds an invalid value."""
+
+
+class StoreError(ZmqchatError):
+    """The broker's store can't be used: it can't be opened, has an unknown schema, is
+    locked by another broker, or can't commit."""
+
+
+class BindError(ZmqchatError):
+    """The broker could not bind an endpoint (port in use, bad host)."""

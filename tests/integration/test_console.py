@@ -263,7 +263,9 @@ def test_console_reports_an_unreachable_broker(make_broker, consoles):
     broker.kill()  # its port is known and nothing listens there now
     run = ConsoleRun(broker, user="alice", connect_timeout=0.5)
     consoles.append(run)
-    run.expect("!!! broker unreachable")
+    # The same words as the one-shot commands and the GUI's connect form.
+    where = f"127.0.0.1:{broker.port}"
+    run.expect(f"!!! broker unreachable: no zmqchat broker answered at {where} within 0.5s")
     assert run.finish() == 3
 
 

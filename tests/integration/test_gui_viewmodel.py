@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from tests.helpers import wait_until
+from tests.helpers import RawPeer, wait_until
 
 from zmqchat import ChatEvent, Client, PmEvent
 from zmqchat.client.gui.prefs import LastConnect
@@ -274,6 +274,22 @@ def test_text_this_tk_cannot_draw_is_replaced_in_the_view_only(broker, driven):
         assert next_event(bob, ChatEvent, sender="alice").text == "emoji 😀 sent as typed"
 
 
+def test_a_line_typed_after_the_session_was_taken_over_says_why_it_failed(broker, driven):
+    alice = start(broker, driven)
+    alice.shows("#general", "you are in #general")
+    thief = RawPeer(broker.endpoint)
+    try:
+        thief.register("alice", resume=alice.vm.client.session)
+        alice.until(lambda c: c.ended is not None, what="the end of the session")
+        alice.vm.submit("still here?")
+        assert alice.until(lambda c: c.restore is not None).restore == "still here?"
+        # The words every front end uses for a closed connection.
+        why = "replaced by another connection of the same session"
+        alice.shows("#general", f"!!! connection closed: {why}")
+    finally:
+        thief.close()
+
+
 def test_the_connect_form_learns_why_a_connect_failed(make_broker, driven):
     broker = make_broker()
     with Client("alice", broker.endpoint):
@@ -307,7 +323,11 @@ def test_the_connect_form_learns_why_a_connect_failed(make_broker, driven):
     failed = late.connect("dave").connect_failed
     assert failed is not None
     assert failed.field == "host"
-    assert "no zmqchat broker answered" in failed.message
+    # The same words as the console and the one-shot commands.
+    where = f"127.0.0.1:{dead.port}"
+    assert (
+        failed.message == f"broker unreachable: no zmqchat broker answered at {where} within 0.5s"
+    )
 
 
 def test_closing_says_bye_and_the_name_is_free_at_once(broker):

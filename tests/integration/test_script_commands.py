@@ -130,7 +130,11 @@ def test_unreachable_broker_exits_3(tmp_path):
     # The setting also comes from the environment.
     env_timeout = run_cli(tmp_path, "who", "--port", port, ZMQCHAT_CONNECT_TIMEOUT="0.3")
     assert env_timeout.returncode == 3
-    assert "within 0.3s" in one_line_error(env_timeout)
+    # The same words as the console and the GUI's connect form.
+    assert one_line_error(env_timeout) == (
+        f"zmqchat who: broker unreachable: no zmqchat broker answered at 127.0.0.1:{port}"
+        " within 0.3s"
+    )
 
 
 def test_rejected_names_exit_1(broker, tmp_path):
@@ -152,6 +156,19 @@ def test_a_refused_message_is_named_and_the_others_still_sent(broker, tmp_path):
     assert "line 2 " in error
     assert "too_long" in error
     assert "2 of 4" in error
+    with Client("check", broker.endpoint) as check:
+        assert history_texts(check) == ["ok1", "ok2"]
+
+
+def test_a_line_over_the_frame_limit_is_refused_like_the_others(broker, tmp_path):
+    # The client refuses it before the broker can (the request would exceed 64 KiB).
+    lines = "ok1\n" + "z" * 70_000 + "\nok2\n"
+    result = run_cli(tmp_path, "send", "--port", str(broker.port), "--room", "general", input=lines)
+    assert result.returncode == 1
+    error = one_line_error(result)
+    assert "line 2 " in error
+    assert "refused: too_long: " in error
+    assert "[1 of 3 message(s) refused]" in error
     with Client("check", broker.endpoint) as check:
         assert history_texts(check) == ["ok1", "ok2"]
 

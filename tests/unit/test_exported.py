@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
+import pkgutil
+import re
 import types
 from pathlib import Path
 
@@ -11,6 +14,7 @@ import pytest
 
 import zmqchat
 import zmqchat.errors
+from zmqchat.client.chat.failures import ScriptError
 from zmqchat.errors import (
     BrokerError,
     ConfigError,
@@ -105,12 +109,15 @@ def _error_classes() -> list[type[BaseException]]:
 
 def test_errors_module_defines_the_documented_classes() -> None:
     assert {cls.__name__ for cls in _error_classes()} == {
+        "BindError",
         "BrokerError",
         "ConfigError",
         "ConnectionClosed",
         "DecodeError",
         "ProtocolError",
+        "StoreError",
         "Timeout",
+        "UsageError",
         "ZmqchatError",
     }
     assert sorted(zmqchat.errors.__all__) == sorted(cls.__name__ for cls in _error_classes())
@@ -129,14 +136,81 @@ def test_every_exported_exception_is_a_zmqchat_error() -> None:
             assert issubclass(obj, ZmqchatError), name
 
 
+def _exceptions_defined_in_zmqchat() -> list[type[BaseException]]:
+    """Every exception class any module of the package defines (importing each)."""
+    found = []
+    for module_info in pkgutil.walk_packages(zmqchat.__path__, "zmqchat."):
+        if module_info.name == "zmqchat.__main__":  # importing it runs the command
+            continue
+        module = importlib.import_module(module_info.name)
+        found += [
+            obj
+            for obj in vars(module).values()
+            if inspect.isclass(obj)
+            and issubclass(obj, BaseException)
+            and obj.__module__ == module.__name__
+        ]
+    return found
+
+
+def _drawn_tree() -> dict[str, str | None]:
+    """The tree in errors.py's docstring: each class drawn, and its parent."""
+    parents: dict[str, str | None] = {}
+    path: list[str] = []
+    for line in (zmqchat.errors.__doc__ or "").splitlines():
+        drawn = re.match(r"^( +)(ZmqchatError)$|^ +([│ ]*)[├└]── (\w+)", line)
+        if drawn is None:
+            continue
+        depth = 0 if drawn[2] else len(drawn[3]) // 4 + 1
+        name = drawn[2] or drawn[4]
+        del path[depth:]
+        parents[name] = path[-1] if path else None
+        path.append(name)
+    return parents
+
+
+def test_every_exception_of_zmqchat_is_in_the_drawn_tree() -> None:
+    tree = _drawn_tree()
+    assert tree["ZmqchatError"] is None
+    assert tree["DecodeError"] == "ProtocolError"  # the drawing was read
+    classes = _exceptions_defined_in_zmqchat()
+    assert ScriptError in classes  # the walk reached beyond errors.py
+    errors = [cls for cls in classes if issubclass(cls, Exception)]
+    for cls in errors:
+        assert issubclass(cls, ZmqchatError), f"{cls.__module__}.{cls.__name__}"
+        assert cls.__name__ in tree, f"{cls.__name__} is not drawn in errors.py"
+        parent = cls.__bases__[0].__name__ if cls is not ZmqchatError else None
+        assert tree[cls.__name__] == parent, cls.__name__
+    assert sorted(tree) == sorted(cls.__name__ for cls in errors)  # nothing drawn twice
+    # Signals unwind as Ctrl-C does: not errors, but said so beside the tree.
+    for cls in classes:
+        if not issubclass(cls, Exception):
+            assert issubclass(cls, KeyboardInterrupt)
+            assert f"``{cls.__name__}``" in (zmqchat.errors.__doc__ or "")
+
+
 def test_exception_tree_shape() -> None:
     assert ZmqchatError.__bases__ == (Exception,)
     assert ProtocolError.__bases__ == (ZmqchatError,)
     assert DecodeError.__bases__ == (ProtocolError,)
     assert BrokerError.__bases__ == (ZmqchatError,)
     assert ConnectionClosed.__bases__ == (ZmqchatError,)
-    assert ConfigError.__bases__ == (ZmqchatError,)
+    usage = zmqchat.errors.UsageError
+    assert usage.__bases__ == (ZmqchatError, ValueError)
+    assert ConfigError.__bases__ == (usage,)
+    assert zmqchat.errors.StoreError.__bases__ == (ZmqchatError,)
+    assert zmqchat.errors.BindError.__bases__ == (ZmqchatError,)
+    assert ScriptError.__bases__ == (ZmqchatError,)
     assert issubclass(Timeout, ZmqchatError)
+
+
+def test_bad_user_input_is_also_a_value_error() -> None:
+    # Client(endpoint=...) raised a bare ValueError before; its callers still work.
+    with pytest.raises(ValueError, match="tcp://HOST:PORT"):
+        zmqchat.Client("alice", "localhost:5555")
+    with pytest.raises(zmqchat.errors.UsageError, match="no valid port"):
+        zmqchat.Client("alice", "tcp://localhost:0")
+    assert issubclass(ConfigError, ValueError)
 
 
 def test_timeout_is_also_a_builtin_timeout_error() -> None:

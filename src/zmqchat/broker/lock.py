@@ -19,7 +19,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from zmqchat.broker.store import StoreError
+from zmqchat.errors import StoreError
 
 __all__ = ["StoreLock", "lock_store"]
 

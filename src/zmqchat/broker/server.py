@@ -27,9 +27,13 @@ import zmq
 from zmqchat._version import __version__
 from zmqchat.broker.handlers import BrokerCore
 from zmqchat.broker.lock import lock_store
-from zmqchat.broker.store import Store, StoreError
+from zmqchat.broker.store import Store
 from zmqchat.common.config import BrokerConfig
 from zmqchat.common.protocol import MAX_FRAME_BYTES
+
+# Raised here, defined in the error tree; still importable from here.
+from zmqchat.errors import BindError as BindError  # noqa: PLC0414
+from zmqchat.errors import StoreError
 
 log = logging.getLogger("zmqchat.broker")
 
@@ -51,10 +55,6 @@ LISTEN_BACKLOG: Final = 4096
 # How often to check that --parent-pid is alive.
 PARENT_CHECK: Final = 0.5
 LINGER_MS: Final = 1000
-
-
-class BindError(Exception):
-    """An endpoint could not be bound (port in use, bad host)."""
 
 
 def raise_fd_limit() -> int:

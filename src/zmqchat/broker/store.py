@@ -22,6 +22,9 @@ import msgpack
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Ref
 from zmqchat.common.protocol import MAX_HISTORY_REPLY_BYTES
 
+# Raised here, defined in the error tree; still importable from here.
+from zmqchat.errors import StoreError as StoreError  # noqa: PLC0414
+
 log = logging.getLogger(__name__)
 
 # 2: `sessions.sid` is AUTOINCREMENT (version 1 stores could hand a sid out again).
@@ -121,11 +124,6 @@ class StoredAck:
     id: int | None
     ts: float
     text: str
-
-
-class StoreError(Exception):
-    """The store can't be used: it can't be opened, has an unknown schema, is locked
-    by another broker, or can't commit."""
 
 
 class Store:

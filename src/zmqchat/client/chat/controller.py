@@ -39,6 +39,7 @@ from zmqchat.client.chat.commands import (
     SwitchRoom,
     help_lines,
 )
+from zmqchat.client.chat.failures import classify
 from zmqchat.client.chat.formatting import (
     EMOTE_DATA,
     Line,
@@ -53,7 +54,7 @@ from zmqchat.client.chat.state import ChatState, Snapshot, private_key, room_key
 from zmqchat.client.core.events import Event, StatusEvent
 from zmqchat.client.io.sync import Client
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, RoomEvent, Welcome
-from zmqchat.errors import BrokerError, ConnectionClosed, Timeout, ZmqchatError
+from zmqchat.errors import ZmqchatError
 
 log = logging.getLogger("zmqchat.console")
 
@@ -229,20 +230,13 @@ class ChatController:
     def _guarded(self, action: Callable[[], object], where: str | None) -> bool:
         try:
             action()
-        except BrokerError as exc:
-            self._emit(error(exc.message, exc.code), where)
-        except Timeout:
-            self._emit(error("no reply from the broker in time; is it down? (try again)"), where)
-        except ConnectionClosed as exc:
-            self._emit(error(f"not connected: {exc.reason}"), where)
-        except ZmqchatError as exc:
-            self._emit(error(str(exc)), where)
-        except Exception as exc:  # a UI must survive a bug of ours: say it, keep going
-            log.debug("command failed", exc_info=True)
-            self._emit(error(f"internal error: {type(exc).__name__}: {exc}"), where)
-        else:
-            return True
-        return False
+        except Exception as exc:  # a UI must survive even a bug of ours: say it, go on
+            failure = classify(exc)
+            if failure.kind == "internal":
+                log.debug("command failed", exc_info=True)
+            self._emit(error(failure.message, failure.code), where)
+            return False
+        return True
 
     def _run(self, command: Command, where: str | None) -> None:
         client = self.client

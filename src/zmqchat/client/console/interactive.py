@@ -31,20 +31,15 @@ from prompt_toolkit.styles import Style
 
 from zmqchat.client.chat.commands import Quit, completions, parse_input, suggested_name
 from zmqchat.client.chat.controller import ChatController
+from zmqchat.client.chat.failures import ExitCode, ScriptError, classify
 from zmqchat.client.chat.formatting import NICK_COLOURS, Line, error, notice
 from zmqchat.client.chat.state import ChatState
-from zmqchat.client.console.oneshot import (
-    ExitCode,
-    ScriptError,
-    room_arg,
-    signal_status,
-    stop_signals,
-)
+from zmqchat.client.console.arguments import room_arg
+from zmqchat.client.console.exits import signal_status, stop_signals
 from zmqchat.client.io.sync import Client
 from zmqchat.common.config import ClientConfig
 from zmqchat.common.messages import Welcome
-from zmqchat.common.protocol import ErrorCode
-from zmqchat.errors import BrokerError, ConnectionClosed, Timeout
+from zmqchat.errors import ZmqchatError
 from zmqchat.logs import setup_logging
 
 # One colour per sender class of the formatter (class:nick.c0 .. c7).
@@ -233,19 +228,15 @@ class ChatConsole:
             )
             try:
                 welcome = await asyncio.to_thread(client.connect)
-            except BrokerError as exc:
+            except ZmqchatError as exc:
                 self.controller.prepare("", ())  # the name was not taken up
-                self._emit(error(exc.message, exc.code))
-                if exc.code in (ErrorCode.INVALID_NAME, ErrorCode.NAME_TAKEN):
+                endpoint, wait = self.config.endpoint, self.config.connect_timeout
+                failure = classify(exc, endpoint=endpoint, connect_timeout=wait)
+                self._emit(error(failure.message, failure.code))
+                if failure.field == "user":  # a name refused: ask for another
                     name = None
                     continue
-                return ExitCode.REFUSED
-            except Timeout as exc:
-                self._emit(error(f"broker unreachable: {exc}"))
-                return ExitCode.UNREACHABLE
-            except ConnectionClosed as exc:
-                self._emit(error(f"connection closed: {exc.reason}"))
-                return ExitCode.REFUSED
+                return failure.exit_status
             self._emit(notice(f"connected to {self.config.endpoint} as {welcome.user}"))
             return client, welcome
 

@@ -14,112 +14,23 @@ import io
 import json
 import os
 import re
-import signal
 import socket
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from enum import IntEnum
-from types import FrameType
 from typing import Any, Final, TextIO
 
-from zmqchat.client.chat.commands import room_name
+from zmqchat.client.chat.failures import ExitCode, ScriptError, classify
 from zmqchat.client.chat.formatting import event_json, format_event, plain, to_json
 from zmqchat.client.chat.paging import events_between, last_events
+from zmqchat.client.console.arguments import parse_data, room_arg
+from zmqchat.client.console.exits import Signalled, exit_status_help, signals_interrupt
 from zmqchat.client.core.events import StatusEvent
 from zmqchat.client.io.sync import Client
 from zmqchat.common.config import ClientConfig
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, SystemEvent, Welcome
 from zmqchat.common.protocol import MAX_NAME_CHARS, ErrorCode
-from zmqchat.errors import BrokerError, ConfigError, ConnectionClosed, Timeout
-
-
-class ExitCode(IntEnum):
-    """The exit status of every client command (also listed in each ``--help``)."""
-
-    OK = 0
-    REFUSED = 1  # the broker refused a name, a message or a request, or closed us
-    USAGE = 2  # bad flags, config, or input (argparse uses 2 as well)
-    UNREACHABLE = 3  # no answer within --connect-timeout, or a request timed out
-    TIMED_OUT = 4  # tail --timeout ran out before --count events arrived
-    # Stopped by a signal, as shells report it (128 + the signal's number); the
-    # client still said bye, so its name is free at once.
-    HUNG_UP = 129  # SIGHUP: the terminal was closed
-    INTERRUPTED = 130  # SIGINT: Ctrl-C
-    TERMINATED = 143  # SIGTERM: kill, a supervisor, a shutdown
-
-
-SIGNALS_HELP: Final = (
-    "  129  the terminal was closed (SIGHUP)\n"
-    "  130  interrupted (Ctrl-C)\n"
-    "  143  terminated (SIGTERM)\n"
-    "       (these three leave cleanly: the name is free at once)\n"
-)
-
-
-def exit_status_help(*, tail: bool = False) -> str:
-    """The exit status table for a command's ``--help`` epilog."""
-    timed_out = (
-        "  4    --timeout ran out before --count events arrived (how many: on stderr)\n"
-        if tail
-        else ""
-    )
-    return (
-        "exit status:\n"
-        "  0    success (also when the reader of stdout goes away, as with | head)\n"
-        "  1    the broker refused the name, a message or a request (reason on stderr)\n"
-        "  2    usage or configuration error\n"
-        "  3    broker unreachable: no answer within --connect-timeout, or a request\n"
-        "       timed out\n"
-        f"{timed_out}"
-        f"{SIGNALS_HELP}"
-    )
-
-
-def stop_signals() -> list[signal.Signals]:
-    """The signals that should end a client as Ctrl-C does (saying bye, so its name
-    is free at once): SIGTERM and SIGHUP, unless ignored, as under ``nohup``."""
-    wanted = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
-    return [signum for signum in wanted if signal.getsignal(signum) is not signal.SIG_IGN]
-
-
-def signal_status(signum: int) -> ExitCode:
-    """The exit status for a client stopped by ``signum``."""
-    return ExitCode(128 + signum)
-
-
-class Signalled(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised in the main thread where Ctrl-C would be, so the
-    same unwinding (``connected`` closing the client) ends the command."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.status = signal_status(signum)
-
-
-@contextlib.contextmanager
-def signals_interrupt() -> Iterator[None]:
-    """While in the block, SIGTERM and SIGHUP raise :class:`Signalled` once; later
-    ones are ignored, so a second signal cannot cut the ``bye`` short."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may set handlers (tests call run() elsewhere)
-        return
-    fired = False
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        nonlocal fired
-        if not fired:
-            fired = True
-            raise Signalled(signum)
-
-    previous = {signum: signal.signal(signum, handler) for signum in stop_signals()}
-    try:
-        yield
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
-
+from zmqchat.errors import BrokerError, ConnectionClosed, ProtocolError, Timeout, ZmqchatError
 
 # A rate-limited message is retried (after a pause that doubles up to RETRY_MAX)
 # for this long before `send` gives up on it: a script's messages are not dropped
@@ -130,38 +41,16 @@ RETRY_MAX: Final = 1.0
 PREVIEW_CHARS: Final = 40
 
 
-class ScriptError(Exception):
-    """A failure found by a command itself (not by the broker), with its exit status."""
-
-    def __init__(self, code: ExitCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 def run(command: str, body: Callable[[], int], *, stderr: TextIO | None = None) -> int:
     """Run a command body; every error becomes one stderr line and an exit status."""
     err = stderr or sys.stderr
-    prefix = f"zmqchat {command}"
     try:
         with signals_interrupt():
             return body()
-    except ScriptError as exc:
-        print(f"{prefix}: {exc.message}", file=err)
-        return exc.code
-    except BrokerError as exc:
-        print(f"{prefix}: {exc.code}: {exc.message}", file=err)
-        return ExitCode.REFUSED
-    except Timeout as exc:
-        print(f"{prefix}: broker unreachable: {exc}", file=err)
-        return ExitCode.UNREACHABLE
-    except ConnectionClosed as exc:
-        reason = f"{exc.error.code}: {exc.error.message}" if exc.error else exc.reason
-        print(f"{prefix}: connection closed: {reason}", file=err)
-        return ExitCode.REFUSED
-    except ConfigError as exc:
-        print(f"{prefix}: {exc}", file=err)
-        return ExitCode.USAGE
+    except ZmqchatError as exc:
+        failure = classify(exc)
+        print(f"zmqchat {command}: {failure.report}", file=err)
+        return failure.exit_status
     except BrokenPipeError:
         # The reader went away (`| head`): that ends the command, quietly and
         # successfully. Point stdout at /dev/null so the interpreter's final flush
@@ -210,6 +99,10 @@ def connected(
         # Stopped while registering: the broker may have taken the name already.
         client.close(timeout=1.0)
         raise
+    except ZmqchatError as exc:
+        # Classified here, where it is known to be the connect: "no broker answered".
+        failure = classify(exc, endpoint=config.endpoint, connect_timeout=config.connect_timeout)
+        raise ScriptError.of(failure) from None
     try:
         yield client, welcome
     finally:
@@ -225,30 +118,6 @@ def write_line(out: TextIO, text: str) -> None:
 def _preview(text: str) -> str:
     short = text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
     return json.dumps(short, ensure_ascii=False)
-
-
-def room_arg(raw: str) -> str:
-    """A room as given on the command line (``dev``, ``#Dev``), canonical; a usage
-    error when it is no valid room name."""
-    room = room_name(raw)
-    if room is None:
-        raise ScriptError(
-            ExitCode.USAGE, f"{raw!r} is not a room name: use 1-32 letters, digits, '_' or '-'"
-        )
-    return room
-
-
-def parse_data(raw: str | None) -> dict[str, Any] | None:
-    """The ``--data`` argument: a JSON object, or a usage error."""
-    if raw is None:
-        return None
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ScriptError(ExitCode.USAGE, f"--data is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ScriptError(ExitCode.USAGE, "--data must be a JSON object, like '{\"ok\": true}'")
-    return data
 
 
 # ------------------------------------------------------------------------ send
@@ -309,8 +178,8 @@ def send(
         for label, text in _chain(first, messages):
             try:
                 send_one(client, room, text, payload)
-            except BrokerError as exc:
-                refused.append(f"{label} ({_preview(text)}) refused: {exc.code}: {exc.message}")
+            except (BrokerError, ProtocolError) as exc:  # ProtocolError: over the size limit
+                refused.append(f"{label} ({_preview(text)}) refused: {classify(exc).report}")
             except Timeout as exc:
                 raise ScriptError(
                     ExitCode.UNREACHABLE,
@@ -535,10 +404,11 @@ def history(
     return ExitCode.OK
 
 
+# ExitCode, ScriptError, exit_status_help, parse_data and room_arg are re-exported:
+# the command line takes them from here.
 __all__ = [
     "ExitCode",
     "ScriptError",
-    "Signalled",
     "connected",
     "exit_status_help",
     "history",
@@ -551,9 +421,6 @@ __all__ = [
     "run",
     "send",
     "send_one",
-    "signal_status",
-    "signals_interrupt",
-    "stop_signals",
     "tail",
     "unique_name",
     "who",

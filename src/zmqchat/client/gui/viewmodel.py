@@ -21,7 +21,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from typing import Final, Literal
+from typing import Final
 
 from zmqchat.client.chat.commands import (
     Command,
@@ -36,6 +36,7 @@ from zmqchat.client.chat.commands import (
     room_name,
 )
 from zmqchat.client.chat.controller import EVERYWHERE, ChatController
+from zmqchat.client.chat.failures import Field, classify
 from zmqchat.client.chat.formatting import Line, error
 from zmqchat.client.chat.state import ChatState, Snapshot, private_key
 from zmqchat.client.gui.glyphs import GlyphPolicy, displayable
@@ -44,8 +45,7 @@ from zmqchat.client.gui.theme import TAGS
 from zmqchat.client.io.sync import Client
 from zmqchat.common.config import ClientConfig
 from zmqchat.common.messages import Welcome
-from zmqchat.common.protocol import ErrorCode
-from zmqchat.errors import BrokerError, ConnectionClosed, Timeout
+from zmqchat.errors import ZmqchatError
 
 log = logging.getLogger("zmqchat.gui")
 
@@ -60,7 +60,6 @@ SERVER: Final = ""
 CLIENT_EVENT_QUEUE: Final = 100_000
 
 Part = tuple[str, tuple[str, ...]]  # (text, Tk tag names)
-Field = Literal["user", "host", "port"] | None
 _HOST: Final = re.compile(r"^(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])$")
 
 
@@ -300,19 +299,11 @@ class ChatViewModel:
         )
         try:
             welcome = client.connect()
-        except BrokerError as exc:
+        except ZmqchatError as exc:
             self.controller.prepare("", ())  # the name was not taken up
-            field: Field = "user" if exc.code in _NAME_ERRORS else None
-            self._queue.put(ConnectFailed(field, f"{exc.message} ({exc.code})"))
-            return
-        except Timeout:
-            where = f"{host}:{port}"
             wait = self.config.connect_timeout
-            text = f"no zmqchat broker answered at {where} within {wait:g}s"
-            self._queue.put(ConnectFailed("host", text))
-            return
-        except ConnectionClosed as exc:
-            self._queue.put(ConnectFailed(None, f"connection closed: {exc.reason}"))
+            failure = classify(exc, endpoint=endpoint, connect_timeout=wait)
+            self._queue.put(ConnectFailed(failure.field, failure.display))
             return
         with self._lock:
             if self._closing:  # the window was closed while connecting
@@ -551,8 +542,6 @@ class ChatViewModel:
         return f"{f'({unread}) ' if unread else ''}{where} — zmqchat"
 
 
-_NAME_ERRORS: Final = (ErrorCode.INVALID_NAME, ErrorCode.NAME_TAKEN)
-
 __all__ = [
     "BACKLOG",
     "PAGE",
@@ -561,6 +550,7 @@ __all__ = [
     "Changes",
     "ChatViewModel",
     "ConnectFailed",
+    "Field",
     "InputHistory",
     "Row",
     "Transcript",

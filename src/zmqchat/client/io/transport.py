@@ -8,6 +8,7 @@ import zmq
 from zmq.utils.monitor import parse_monitor_message
 
 from zmqchat.common.protocol import DEFAULT_HOST, DEFAULT_PORT
+from zmqchat.errors import UsageError
 
 DEFAULT_ENDPOINT: Final = f"tcp://{DEFAULT_HOST}:{DEFAULT_PORT}"
 # Replies such as a long `users` list may exceed the 64 KiB request limit; this only
@@ -22,12 +23,13 @@ LINK_EVENTS: Final = zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
 
 
 def check_endpoint(endpoint: str) -> str:
-    """Validate a ``tcp://host:port`` endpoint and return it."""
+    """Validate a ``tcp://host:port`` endpoint and return it; a :class:`UsageError`
+    (also a ``ValueError``) when it is none."""
     if not endpoint.startswith("tcp://") or ":" not in endpoint[6:]:
-        raise ValueError(f"endpoint must look like tcp://HOST:PORT, not {endpoint!r}")
+        raise UsageError(f"endpoint must look like tcp://HOST:PORT, not {endpoint!r}")
     port = endpoint.rsplit(":", 1)[1]
     if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"endpoint {endpoint!r} has no valid port")
+        raise UsageError(f"endpoint {endpoint!r} has no valid port")
     return endpoint
 
 
