@@ -19,12 +19,13 @@ from zmqchat.aio import AsyncClient
 from zmqchat.bot.context import Context, Handler, name_of, require_async
 from zmqchat.bot.router import RoomArg, Router
 from zmqchat.bot.supervisor import ErrorHook, Supervisor
+from zmqchat.client.chat.failures import classify
 from zmqchat.client.core.events import StatusEvent
 from zmqchat.client.io.transport import check_endpoint
 from zmqchat.common.config import ClientConfig, load_config
 from zmqchat.common.messages import ChatAck, Joined, Left, PmAck, SystemEvent, Welcome
 from zmqchat.common.protocol import DEFAULT_ROOMS
-from zmqchat.errors import BrokerError, ConnectionClosed, Timeout
+from zmqchat.errors import ConnectionClosed, ZmqchatError
 
 __all__ = ["STOP_GRACE", "Bot", "Job"]
 
@@ -299,13 +300,13 @@ class Bot:
             )
         try:
             asyncio.run(self._serve_until_signalled())
-        except Timeout as exc:
-            # The reason in one line, not a traceback: nothing crashed.
-            log.error("%s: %s", self.name, exc)
-            raise SystemExit(3) from None
-        except (BrokerError, ConnectionClosed) as exc:
-            log.error("%s: %s", self.name, exc)
-            raise SystemExit(1) from None
+        except ZmqchatError as exc:
+            # The reason in one line, not a traceback: nothing crashed. A timeout
+            # can only come from connecting: serving outlives slow requests.
+            wait = self._client_options["connect_timeout"]
+            failure = classify(exc, endpoint=self.endpoint, connect_timeout=wait)
+            log.error("%s: %s", self.name, failure.report)
+            raise SystemExit(failure.exit_status) from None
 
     async def _serve_until_signalled(self) -> None:
         loop = asyncio.get_running_loop()
