@@ -153,3 +153,62 @@ def test_events_end_when_the_client_closes(broker):
             pass
 
     run(main())
+
+
+def test_send_async_keeps_many_messages_in_flight(broker):
+    async def main() -> None:
+        async with AsyncClient("alice", broker.endpoint) as alice:
+            futures = [alice.send_async("general", f"m{n}") for n in range(100)]
+            # Nothing has run on the loop yet: every send is still waiting for its ack.
+            assert not any(future.done() for future in futures)
+            seqs = [ack.seq for ack in await asyncio.gather(*futures)]
+            assert seqs == list(range(seqs[0], seqs[0] + 100))
+            with pytest.raises(BrokerError) as refused:
+                await alice.send_async("dev", "not a member")
+            assert refused.value.code == "not_in_room"
+        with pytest.raises(ConnectionClosed):
+            await alice.send_async("general", "too late")
+
+    run(main())
+
+
+def chat_texts(events: list[Any]) -> list[str]:
+    return [event.text for event in events if isinstance(event, ChatEvent)]
+
+
+def test_on_event_takes_functions_and_coroutine_functions_in_order(broker):
+    async def main() -> None:
+        plain: list[Any] = []
+        awaited: list[Any] = []
+        plain_done, awaited_done = asyncio.Event(), asyncio.Event()
+
+        def note(event: Any) -> None:
+            if isinstance(event, ChatEvent) and event.text == "m0":
+                raise ValueError("a broken callback")  # logged; later events still come
+            plain.append(event)
+            if isinstance(event, ChatEvent) and event.text == "m4":
+                plain_done.set()
+
+        async def note_later(event: Any) -> None:
+            await asyncio.sleep(0)  # the next event waits until this one is handled
+            awaited.append(event)
+            if isinstance(event, ChatEvent) and event.text == "m4":
+                awaited_done.set()
+
+        async with AsyncClient("writer", broker.endpoint) as writer:
+            async with (
+                AsyncClient("plain", broker.endpoint, on_event=note) as plain_client,
+                AsyncClient("awaiting", broker.endpoint, on_event=note_later),
+            ):
+                with pytest.raises(RuntimeError):
+                    await plain_client.next_event(0)
+                for n in range(5):
+                    await writer.send("general", f"m{n}")
+                await asyncio.wait_for(asyncio.gather(plain_done.wait(), awaited_done.wait()), 10)
+            # close() waits for the callbacks: both saw their client close.
+            for seen in (plain, awaited):
+                assert StatusEvent(state="closed", reason="closed") in seen
+            assert chat_texts(plain) == ["m1", "m2", "m3", "m4"]
+            assert chat_texts(awaited) == ["m0", "m1", "m2", "m3", "m4"]
+
+    run(main())

@@ -1,9 +1,12 @@
 """What a client hands to the program using it: room events, private messages,
-broker notices, and changes of its own connection state."""
+broker notices, and changes of its own connection state; and the bounded buffer
+they wait in until the program takes them."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import logging
 from typing import Literal
 
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, SystemEvent
@@ -29,10 +32,58 @@ class StatusEvent:
 
 Event = ChatEvent | PresenceEvent | PmEvent | SystemEvent | StatusEvent
 
+log = logging.getLogger("zmqchat.client")
+
+
+class EventBuffer:
+    """The events a client received and its program has not taken yet.
+
+    Bounded by ``maxsize`` (0 or less: unbounded). When full it keeps the newest: the
+    oldest undelivered event is dropped and counted in :attr:`dropped`, and the
+    first drop and every 1000th are logged, so a program that stops reading loses
+    old events instead of memory, and can tell.
+
+    It never waits and is not thread-safe: each client face guards it and adds the
+    waiting (a condition for threads, an event on the asyncio loop).
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self.dropped = 0
+        self.ended = False  # no event will follow the ones buffered
+        self._items: collections.deque[Event] = collections.deque()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def ready(self) -> bool:
+        """True when :meth:`take` has something to say: an event, or the end."""
+        return bool(self._items) or self.ended
+
+    def put(self, event: Event) -> None:
+        """Add ``event``, dropping the oldest one if the buffer is full."""
+        if 0 < self.maxsize <= len(self._items):
+            self._items.popleft()
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.warning("event queue full: %d event(s) dropped", self.dropped)
+        self._items.append(event)
+
+    def end(self) -> None:
+        """The client has stopped: once the buffered events are taken, the end."""
+        self.ended = True
+
+    def take(self) -> Event | None:
+        """The oldest event; None when there is none now (see :attr:`ready`)."""
+        return self._items.popleft() if self._items else None
+
+
 __all__ = [
     "ChatEvent",
     "ConnectionState",
     "Event",
+    "EventBuffer",
     "PmEvent",
     "PresenceEvent",
     "StatusEvent",

@@ -3,71 +3,35 @@
 An I/O thread owns the sockets (a DEALER for requests, a SUB for room events, and a
 monitor of the DEALER's link) and runs :class:`~zmqchat.client.core.connection.ClientCore`.
 Calls from any thread become commands on a queue, woken by a byte on a socketpair;
-replies come back as futures, events through a bounded queue.
+replies come back as futures, events through the bounded buffer under a condition.
+Everything but the waiting is in :class:`~zmqchat.client.io.base.BaseClient`.
 """
 
 from __future__ import annotations
 
 import collections
 import concurrent.futures
-import contextlib
-import logging
-import queue
+import functools
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
 import zmq
 
-from zmqchat.client.core.connection import ClientCore, Completion
-from zmqchat.client.core.events import ConnectionState, Event, StatusEvent
-from zmqchat.client.io.driver import SocketDriver
-from zmqchat.client.io.transport import DEFAULT_ENDPOINT, check_endpoint
-from zmqchat.common.messages import (
-    Chat,
-    ChatAck,
-    History,
-    HistoryPage,
-    Join,
-    Joined,
-    Leave,
-    Left,
-    ListRooms,
-    Ping,
-    Pm,
-    PmAck,
-    Pong,
-    Record,
-    RoomInfo,
-    RoomList,
-    Users,
-    Welcome,
-    Who,
-)
-from zmqchat.common.protocol import DEFAULT_ROOMS, HISTORY_DEFAULT_LIMIT, ErrorCode
-from zmqchat.errors import ConnectionClosed, ProtocolError, Timeout
+from zmqchat.client.core import requests
+from zmqchat.client.core.events import Event, StatusEvent
+from zmqchat.client.core.requests import Call
+from zmqchat.client.io.base import BaseClient
+from zmqchat.client.io.methods import Blocking, settle
+from zmqchat.common.messages import Record, Welcome
+from zmqchat.errors import ConnectionClosed, Timeout
 
-log = logging.getLogger("zmqchat.client")
-
-_R = TypeVar("_R")
-
-_END: Final = object()  # queued after the last event of a closed client
+_T = TypeVar("_T")
 
 
-def _completion(future: concurrent.futures.Future[Any]) -> Completion:
-    def done(result: Any) -> None:
-        with contextlib.suppress(concurrent.futures.InvalidStateError):  # cancelled
-            if isinstance(result, BaseException):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
-
-    return done
-
-
-class Client:
+class Client(BaseClient[Blocking]):
     """A connection to a zmqchat broker as one user.
 
     ::
@@ -77,56 +41,24 @@ class Client:
             for event in chat.events(timeout=5):
                 print(event)
 
-    Every request method blocks until the broker answers and raises
-    :class:`~zmqchat.errors.BrokerError` (with ``.code``) when it refuses, or
-    :class:`~zmqchat.errors.Timeout`. Room events, private messages, broker notices
-    and connection changes arrive through :meth:`events` / :meth:`next_event`, or the
-    ``on_event`` callback (called on a thread of its own, so it may make requests).
-
-    The client heartbeats, reconnects by itself when the broker restarts (resuming
-    its session), and fills gaps in each room from history, so every room event is
-    delivered once and in order.
+    Every request method blocks until the broker answers (see
+    :class:`~zmqchat.client.io.base.BaseClient` for the options and errors). The
+    ``on_event`` callback is called on a thread of its own, so it may make requests.
     """
 
-    def __init__(
-        self,
-        user: str,
-        endpoint: str = DEFAULT_ENDPOINT,
-        *,
-        rooms: Iterable[str] = DEFAULT_ROOMS,
-        password: str | None = None,
-        client_name: str | None = None,
-        request_timeout: float = 30.0,
-        connect_timeout: float = 5.0,
-        max_events: int = 10_000,
-        on_event: Callable[[Event], object] | None = None,
-        context: zmq.Context[zmq.Socket[bytes]] | None = None,
-    ) -> None:
-        self.endpoint = check_endpoint(endpoint)
-        self.request_timeout = request_timeout
-        self.connect_timeout = connect_timeout
-        self._core = ClientCore(
-            user,
-            rooms=rooms,
-            password=password,
-            client_name=client_name,
-            request_timeout=request_timeout,
-        )
-        self._events: queue.Queue[Any] = queue.Queue(maxsize=max_events)
-        self._on_event = on_event
-        self.dropped_events = 0
-        self._commands: collections.deque[Callable[[float], object]] = collections.deque()
+    def _setup(self) -> zmq.Poller:
         self._poller = zmq.Poller()
-        self._driver = SocketDriver(
-            self._core, self.endpoint, context or zmq.Context.instance(), self._poller, self._put
-        )
-        self._settled = threading.Event()  # the first register was answered (or not)
+        self._ready = threading.Condition()  # guards the event buffer
+        self._commands: collections.deque[Callable[[float], object]] = collections.deque()
+        self._settled: threading.Event = threading.Event()
         self._stopping = threading.Event()  # leave the loop now, without bye
-        self._done = threading.Event()  # the I/O thread has finished
-        self._late_lock = threading.Lock()  # for commands queued after it finished
+        self._done: threading.Event = threading.Event()
+        # Commands run on the I/O thread, or once it has finished on whichever
+        # thread queues one: one at a time.
+        self._queue_lock = threading.RLock()
         self._thread: threading.Thread | None = None
         self._dispatcher: threading.Thread | None = None
-        self._ended = False
+        return self._poller
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -141,18 +73,13 @@ class Client:
         self._thread = threading.Thread(target=self._run, name="zmqchat-io", daemon=True)
         self._thread.start()
         wait = self.connect_timeout if timeout is None else timeout
-        if not self._settled.wait(wait):
+        if not self._settled.wait(wait) or self._core.state == "closed":
+            error = self._refusal(wait)
             self._stop()
             # A failed connect() is the end of this client (`with Client()` never
             # reaches __exit__): release the wake-up socketpair now.
             self._release()
-            raise Timeout(f"no answer from a zmqchat broker at {self.endpoint} within {wait:g}s")
-        if self._core.state == "closed":
-            self._stop()
-            self._release()
-            if self._core.close_error is not None:
-                raise self._core.close_error
-            raise ConnectionClosed(self._core.close_reason or "closed")
+            raise error
         if self._on_event is not None:
             self._dispatcher = threading.Thread(
                 target=self._dispatch, name="zmqchat-events", daemon=True
@@ -185,150 +112,39 @@ class Client:
     ) -> None:
         self.close()
 
-    # ----------------------------------------------------------------- properties
-
-    @property
-    def user(self) -> str:
-        """The user name, as the broker registered it."""
-        return self._core.user
-
-    @property
-    def session(self) -> str | None:
-        """The session token (pass it as ``resume`` to take the session over)."""
-        return self._core.session
-
-    @property
-    def state(self) -> ConnectionState:
-        """``connecting``, ``connected``, ``reconnecting`` or ``closed``."""
-        return self._core.state
-
-    @property
-    def rooms(self) -> tuple[str, ...]:
-        """The rooms this client is in."""
-        return self._driver.rooms
-
     # ------------------------------------------------------------------- requests
 
     def request(
         self, request: Record, timeout: float | None = None
     ) -> concurrent.futures.Future[Any]:
         """Send any request record; the future resolves to the reply record (or the
-        error). The building block of the typed methods below, and of pipelined
-        sending: submit many, then wait for the futures."""
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        done = _completion(future)
+        error). For pipelined sending: submit many, then wait for the futures."""
+        return self._start(requests.any_reply(request, timeout))
+
+    def _start(self, call: Call[Any, _T]) -> concurrent.futures.Future[_T]:
+        future: concurrent.futures.Future[_T] = concurrent.futures.Future()
+        done = functools.partial(settle, future, call)
         if self._thread is None or self._done.is_set():
             done(ConnectionClosed(self._core.close_reason or "not connected"))
-            return future
-        self._call(lambda now: self._core.submit(request, done, now, timeout))
+        else:
+            self._call(lambda now: self._core.submit(call.request, done, now, call.timeout))
         return future
 
-    def _wait(
-        self, future: concurrent.futures.Future[Any], kind: type[_R], timeout: float | None
-    ) -> _R:
-        limit = (self.request_timeout if timeout is None else timeout) + 1.0
+    def _complete(self, call: Call[Any, _T]) -> _T:
+        future = self._start(call)
         try:
-            reply = future.result(limit)
+            return future.result(self._reply_limit(call.timeout))
         except concurrent.futures.TimeoutError:
             future.cancel()
             raise Timeout("no reply from the broker within the time allowed") from None
-        if not isinstance(reply, kind):
-            raise ProtocolError(
-                ErrorCode.BAD_REQUEST, f"expected {kind.__name__}, got {type(reply).__name__}"
-            )
-        return reply
-
-    def join(self, room: str, *, timeout: float | None = None) -> Joined:
-        """Join ``room`` (created on first join); returns its head seq and members."""
-        return self._wait(self.request(Join(room=room), timeout), Joined, timeout)
-
-    def leave(self, room: str, *, timeout: float | None = None) -> Left:
-        """Leave ``room``."""
-        return self._wait(self.request(Leave(room=room), timeout), Left, timeout)
-
-    def send(
-        self,
-        room: str,
-        text: str,
-        *,
-        data: dict[str, Any] | None = None,
-        timeout: float | None = None,
-    ) -> ChatAck:
-        """Say ``text`` in ``room`` (with an optional machine-readable ``data`` map);
-        returns once the broker has stored it, with its ``seq``."""
-        return self._wait(self.send_async(room, text, data=data, timeout=timeout), ChatAck, timeout)
-
-    def send_async(
-        self,
-        room: str,
-        text: str,
-        *,
-        data: dict[str, Any] | None = None,
-        timeout: float | None = None,
-    ) -> concurrent.futures.Future[ChatAck]:
-        """Like :meth:`send` but returns at once with a future of the ack, so many
-        messages can be in flight."""
-        return self.request(Chat(room=room, text=text, data=data), timeout)
-
-    def pm(
-        self,
-        user: str,
-        text: str,
-        *,
-        data: dict[str, Any] | None = None,
-        timeout: float | None = None,
-    ) -> PmAck:
-        """Send a private message to ``user``."""
-        return self._wait(self.request(Pm(to=user, text=text, data=data), timeout), PmAck, timeout)
-
-    def who(self, room: str | None = None, *, timeout: float | None = None) -> list[str]:
-        """Names of the users in ``room``, or of everyone online."""
-        reply = self._wait(self.request(Who(room=room), timeout), Users, timeout)
-        return list(reply.users)
-
-    def list_rooms(self, *, timeout: float | None = None) -> list[RoomInfo]:
-        """The rooms that have members: name, member count, head seq."""
-        return list(self._wait(self.request(ListRooms(), timeout), RoomList, timeout).rooms)
-
-    def history(
-        self,
-        room: str | None = None,
-        *,
-        with_user: str | None = None,
-        after: int | None = None,
-        before: int | None = None,
-        limit: int = HISTORY_DEFAULT_LIMIT,
-        timeout: float | None = None,
-    ) -> HistoryPage:
-        """A page of a room's events, or of private messages ``with_user``.
-
-        ``after``: the first ``limit`` events after that seq; ``before``: the last
-        ``limit`` before it; neither: the latest. ``more`` says whether further
-        events exist in that direction.
-        """
-        request = History(room=room, with_user=with_user, after=after, before=before, limit=limit)
-        return self._wait(self.request(request, timeout), HistoryPage, timeout)
-
-    def ping(self, *, timeout: float | None = None) -> Pong:
-        """Round trip to the broker; returns the head seq of each room we are in."""
-        return self._wait(self.request(Ping(), timeout), Pong, timeout)
 
     # --------------------------------------------------------------------- events
 
     def next_event(self, timeout: float | None = None) -> Event:
         """The next event; raises :class:`Timeout` if none arrives in ``timeout`` s,
         :class:`ConnectionClosed` once the client is closed and drained."""
-        if self._on_event is not None:
-            raise RuntimeError("events go to the on_event callback of this client")
-        try:
-            item = self._events.get(timeout=timeout)
-        except queue.Empty:
-            raise Timeout(f"no event within {timeout}s") from None
-        if item is _END:
-            self._events.put(_END)  # for any other reader
-            raise ConnectionClosed(self._core.close_reason or "closed")
-        event: Event = item
-        return event
+        self._check_reader()
+        return self._next_event(timeout)
 
     def events(self, timeout: float | None = None) -> Iterator[Event]:
         """Iterate over events as they arrive. Ends when the client is closed, or
@@ -339,17 +155,24 @@ class Client:
             except (Timeout, ConnectionClosed):
                 return
 
+    def _next_event(self, timeout: float | None) -> Event:
+        with self._ready:
+            if not self._ready.wait_for(lambda: self._events.ready, timeout):
+                raise Timeout(f"no event within {timeout}s")
+            return self._take_event()
+
+    def _deliver(self, item: Event) -> None:
+        with self._ready:
+            self._events.put(item)
+            self._ready.notify_all()
+
     def _dispatch(self) -> None:
-        callback = self._on_event
-        assert callback is not None
         while True:
-            item = self._events.get()
-            if item is _END:
-                return
             try:
-                callback(item)
-            except Exception:
-                log.exception("on_event callback failed on %r", item)
+                event = self._next_event(None)
+            except ConnectionClosed:
+                return
+            self._hand_over(event)
 
     # ------------------------------------------------------------- the I/O thread
 
@@ -359,9 +182,7 @@ class Client:
         if self._done.is_set():
             # The I/O thread ended while we queued: nobody else will run it. On a
             # closed core, a request fails at once with ConnectionClosed.
-            with self._late_lock:
-                while self._commands:
-                    self._commands.popleft()(time.monotonic())
+            self._run_queued(time.monotonic())
 
     def _stop(self) -> None:
         self._stopping.set()  # the loop checks it every turn
@@ -370,54 +191,32 @@ class Client:
             self._thread.join(2.0)
 
     def _run(self) -> None:
-        core, driver = self._core, self._driver
+        driver = self._driver
         try:
             driver.start(time.monotonic())
             while not self._stopping.is_set():
                 ready = dict(self._poller.poll(driver.timeout_ms(time.monotonic())))
-                now = time.monotonic()
-                driver.on_ready(ready, now)
-                while self._commands:
-                    self._commands.popleft()(now)
-                core.tick(now)
-                driver.apply()
-                if core.state != "connecting":
-                    self._settled.set()
-                if core.state == "closed" and not self._commands:
+                if self._turn(ready, time.monotonic()) == "closed" and not self._commands:
                     break
         except Exception as exc:
-            log.exception("zmqchat client I/O thread failed")
-            driver.fail(exc)
+            self._fail(exc)
         finally:
-            driver.end("the client stopped")
-            driver.close()
-            self._done.set()
-            with self._late_lock:  # queued between the last turn and now
-                while self._commands:
-                    self._commands.popleft()(time.monotonic())
-            self._settled.set()
-            self._put(_END)
+            self._wind_up()
 
-    def _put(self, item: Any) -> None:
-        while True:
-            try:
-                self._events.put_nowait(item)
-                return
-            except queue.Full:
-                # Keep the newest: drop the oldest undelivered event.
-                with contextlib.suppress(queue.Empty):
-                    self._events.get_nowait()
-                    self.dropped_events += 1
-                    if self.dropped_events == 1 or self.dropped_events % 1000 == 0:
-                        log.warning("event queue full: %d event(s) dropped", self.dropped_events)
+    def _run_queued(self, now: float) -> None:
+        with self._queue_lock:
+            while self._commands:
+                self._commands.popleft()(now)
+
+    def _end_events(self) -> None:
+        with self._ready:
+            self._events.end()
+            self._ready.notify_all()
 
     def _release(self) -> None:
         """Close the sockets if the I/O thread never ran or has ended."""
         if self._thread is None or not self._thread.is_alive():
             self._driver.close()
-
-    def __repr__(self) -> str:
-        return f"<Client {self.user!r} {self.state} {self.endpoint}>"
 
 
 __all__ = ["Client", "StatusEvent"]

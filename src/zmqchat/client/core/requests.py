@@ -1,0 +1,158 @@
+"""Every typed request of the client library, defined once and without sockets.
+
+Each function below builds a :class:`Call`: the request record to send, the reply
+type it expects, and how that reply becomes the value the caller gets. The two
+faces turn each function into a method of the same name and signature
+(:class:`zmqchat.client.io.base.RequestMethod`): ``Client.join(...)`` waits for the
+reply on the caller's thread, ``await AsyncClient.join(...)`` on the event loop. So
+this docstring of each function is the method's documentation.
+
+Every request may also raise :class:`~zmqchat.errors.Timeout` (no reply within
+``timeout``, by default the client's ``request_timeout``) and
+:class:`~zmqchat.errors.ConnectionClosed` (the client is closed, or was never
+connected). A :class:`~zmqchat.errors.BrokerError` carries the refusal's ``code``;
+the codes listed are those the broker gives for that request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from zmqchat.common import messages as msg
+from zmqchat.common.protocol import HISTORY_DEFAULT_LIMIT, ErrorCode
+from zmqchat.errors import ProtocolError
+
+_R = TypeVar("_R")  # the reply record
+_T = TypeVar("_T")  # what the caller gets
+
+
+def _same(reply: _R) -> _R:
+    return reply
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Call(Generic[_R, _T]):
+    """One request as a caller makes it: the record, the reply it expects, and how
+    that reply becomes the return value. ``timeout`` (seconds; None: the client's
+    ``request_timeout``) bounds the wait for the reply."""
+
+    request: msg.Record
+    reply: type[_R]
+    result: Callable[[_R], _T]
+    timeout: float | None = None
+
+    def outcome(self, reply: object) -> _T | BaseException:
+        """What the caller gets for ``reply`` (the reply record, or the exception that
+        ended the request): the return value, or the exception to raise."""
+        if isinstance(reply, BaseException):
+            return reply
+        if not isinstance(reply, self.reply):
+            return ProtocolError(
+                ErrorCode.BAD_REQUEST,
+                f"expected {self.reply.__name__}, got {type(reply).__name__}",
+            )
+        return self.result(reply)
+
+
+def _asking(request: msg.Record, reply: type[_R], timeout: float | None) -> Call[_R, _R]:
+    """A call whose caller gets the reply record itself."""
+    return Call(request, reply, _same, timeout)
+
+
+def any_reply(request: msg.Record, timeout: float | None = None) -> Call[Any, Any]:
+    """Any request record, answered by whatever reply record the broker sends."""
+    return _asking(request, object, timeout)
+
+
+# Each function's name and parameters are those of the method on both faces.
+
+
+def join(room: str, *, timeout: float | None = None) -> Call[msg.Joined, msg.Joined]:
+    """Join ``room`` (created on first join); returns its head ``seq`` and
+    ``members``. Joining a room again is not an error.
+
+    :class:`~zmqchat.errors.BrokerError`: ``invalid_name``.
+    """
+    return _asking(msg.Join(room=room), msg.Joined, timeout)
+
+
+def leave(room: str, *, timeout: float | None = None) -> Call[msg.Left, msg.Left]:
+    """Leave ``room``; its events stop.
+
+    :class:`~zmqchat.errors.BrokerError`: ``not_in_room``, ``invalid_name``.
+    """
+    return _asking(msg.Leave(room=room), msg.Left, timeout)
+
+
+def send(
+    room: str, text: str, *, data: dict[str, Any] | None = None, timeout: float | None = None
+) -> Call[msg.ChatAck, msg.ChatAck]:
+    """Say ``text`` in ``room`` (with an optional machine-readable ``data`` map);
+    returns once the broker has stored it, with its ``seq``.
+
+    :class:`~zmqchat.errors.BrokerError`: ``not_in_room``, ``empty``, ``too_long``
+    (text or data), ``rate_limited``, ``invalid_name``.
+    """
+    return _asking(msg.Chat(room=room, text=text, data=data), msg.ChatAck, timeout)
+
+
+def pm(
+    user: str, text: str, *, data: dict[str, Any] | None = None, timeout: float | None = None
+) -> Call[msg.PmAck, msg.PmAck]:
+    """Send a private message to ``user``; returns once it was handed over.
+
+    :class:`~zmqchat.errors.BrokerError`: ``user_offline``, ``no_such_user``,
+    ``empty``, ``too_long``, ``rate_limited``, ``invalid_name``.
+    """
+    return _asking(msg.Pm(to=user, text=text, data=data), msg.PmAck, timeout)
+
+
+def _user_names(reply: msg.Users) -> list[str]:
+    return list(reply.users)
+
+
+def who(room: str | None = None, *, timeout: float | None = None) -> Call[msg.Users, list[str]]:
+    """Names of the users in ``room``, or of everyone online.
+
+    :class:`~zmqchat.errors.BrokerError`: ``invalid_name``.
+    """
+    return Call(msg.Who(room=room), msg.Users, _user_names, timeout)
+
+
+def _room_infos(reply: msg.RoomList) -> list[msg.RoomInfo]:
+    return list(reply.rooms)
+
+
+def list_rooms(*, timeout: float | None = None) -> Call[msg.RoomList, list[msg.RoomInfo]]:
+    """The rooms that have members: name, member count, head seq."""
+    return Call(msg.ListRooms(), msg.RoomList, _room_infos, timeout)
+
+
+def history(
+    room: str | None = None,
+    *,
+    with_user: str | None = None,
+    after: int | None = None,
+    before: int | None = None,
+    limit: int = HISTORY_DEFAULT_LIMIT,
+    timeout: float | None = None,
+) -> Call[msg.HistoryPage, msg.HistoryPage]:
+    """A page of a room's events, or of private messages ``with_user``.
+
+    ``after``: the first ``limit`` events after that seq; ``before``: the last
+    ``limit`` before it; neither: the latest. ``more`` says whether further
+    events exist in that direction.
+
+    :class:`~zmqchat.errors.BrokerError`: ``not_in_room``, ``bad_request`` (both or
+    neither of ``room`` and ``with_user``, a ``limit`` out of range),
+    ``invalid_name``.
+    """
+    request = msg.History(room=room, with_user=with_user, after=after, before=before, limit=limit)
+    return _asking(request, msg.HistoryPage, timeout)
+
+
+def ping(*, timeout: float | None = None) -> Call[msg.Pong, msg.Pong]:
+    """Round trip to the broker; returns the head seq of each room we are in."""
+    return _asking(msg.Ping(), msg.Pong, timeout)
