@@ -326,6 +326,23 @@ def test_pm_and_system_events_are_handed_over() -> None:
     assert take_events(core) == [pm, system]
 
 
+def test_a_pm_handed_over_again_under_its_id_is_dropped() -> None:
+    # A retried pm comes back under its original id (protocol.md 5.5): shown once.
+    core = connected()
+    first = PmEvent(id=7, sender="bob", to="alice", text="once", ts=1.0)
+    other = PmEvent(id=8, sender="bob", to="alice", text="once", ts=2.0)
+    for pm in (first, first, other, first):
+        core.on_frame(reply(pm), 1.0)
+    assert take_events(core) == [first, other]
+
+
+def test_recent_ids_forget_the_oldest_past_their_size() -> None:
+    from zmqchat.client.core.connection import RecentIds
+
+    ids = RecentIds(2)
+    assert [ids.add(n) for n in (1, 2, 1, 3, 1)] == [True, True, False, True, True]
+
+
 def test_malformed_frames_are_ignored() -> None:
     core = connected()
     core.on_frame(b"\xc1garbage", 1.0)

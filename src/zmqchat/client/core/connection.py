@@ -65,7 +65,30 @@ DEFAULT_TIMEOUT: Final = 15.0
 # How often pending requests are checked against their deadlines.
 SCAN_INTERVAL: Final = 0.1
 
+# Private message ids remembered for dropping a second copy: a copy comes back only
+# when its sender retries, which is within its window of requests in flight.
+SEEN_PMS: Final = 4096
+
 Completion = Callable[[Any], None]
+
+
+class RecentIds:
+    """The last ``size`` ids seen, for dropping repeats."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._ids: dict[int, None] = {}  # insertion-ordered: the oldest first
+
+    def add(self, item: int) -> bool:
+        """Remember ``item``; False if it was already there."""
+        if item in self._ids:
+            return False
+        self._ids[item] = None
+        if len(self._ids) > self._size:
+            del self._ids[next(iter(self._ids))]
+        return True
+
+
 ActionName = Literal["reset", "sub_connect", "subscribe", "unsubscribe"]
 Action = tuple[ActionName, Any]
 
@@ -114,6 +137,8 @@ class ClientCore:
         self._rooms: dict[str, RoomSequencer] = {}
         self._subscribed: set[bytes] = set()
         self._pending: dict[int, _Pending] = {}
+        # A retried pm is handed over again under its id (protocol.md 5.5).
+        self._seen_pms = RecentIds(SEEN_PMS)
         # Refs start at a random point: a client restarted with `resume` takes over a
         # session whose broker remembers the refs of the previous process.
         self._next_ref = secrets.randbits(40)
@@ -212,7 +237,8 @@ class ClientCore:
         if pending is not None:
             self._on_reply(pending, msg, now)
         elif isinstance(msg, PmEvent):
-            self.events.append(msg)
+            if self._seen_pms.add(msg.id):
+                self.events.append(msg)
         elif isinstance(msg, Closed):
             self._on_closed(msg, now)
         elif isinstance(msg, Welcome):
