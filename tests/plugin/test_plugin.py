@@ -4,6 +4,7 @@ temporary directory and runs pytest on it in a subprocess, where zmqchat's
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -14,9 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.helpers import wait_until
 
-from zmqchat.testing import spawn
+from zmqchat.testing import async_wait_until, spawn, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -112,6 +112,31 @@ def test_expect_shows_what_arrived_instead(pytester: pytest.Pytester) -> None:
     )
     # The broker's log is shown with the failure.
     result.stdout.fnmatch_lines(["*zmqchat broker log*", "*registered bob*"])
+
+
+def test_wait_until_returns_what_held_or_says_what_it_waited_for() -> None:
+    answers = iter([None, 0, "", "ready"])
+    assert wait_until(lambda: next(answers), 5, "an answer", interval=0) == "ready"
+
+    tries: list[float] = []
+    started = time.monotonic()
+    with pytest.raises(AssertionError) as failed:
+        wait_until(lambda: tries.append(time.monotonic()), 0.2, lambda: f"{len(tries)} tries")
+    assert 0.2 <= time.monotonic() - started < 5
+    # The description is made when time is up, so it shows the state then.
+    assert str(failed.value) == f"timed out after 0.2s waiting for {len(tries)} tries"
+    assert len(tries) > 1  # tried again, not once
+
+
+def test_async_wait_until_lets_the_loop_run_between_tries() -> None:
+    async def main() -> None:
+        ticked = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.05, ticked.set)
+        assert await async_wait_until(ticked.is_set, 5, "the timer") is True
+        with pytest.raises(AssertionError, match=r"^timed out after 0\.05s waiting for never$"):
+            await async_wait_until(lambda: False, 0.05, "never")
+
+    asyncio.run(main())
 
 
 def test_the_plugin_can_be_turned_off(pytester: pytest.Pytester) -> None:
