@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from zmqchat.testing import async_wait_until, spawn, wait_until
+from zmqchat import PresenceEvent
+from zmqchat.testing import async_wait_until, matches, spawn, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -112,6 +113,15 @@ def test_expect_shows_what_arrived_instead(pytester: pytest.Pytester) -> None:
     )
     # The broker's log is shown with the failure.
     result.stdout.fnmatch_lines(["*zmqchat broker log*", "*registered bob*"])
+
+
+def test_matches_any_field_even_one_named_event() -> None:
+    leave = PresenceEvent(room="general", seq=3, user="alice", event="leave", ts=1.0)
+    assert matches(leave, "presence", event="leave", user="alice")
+    assert matches(leave, PresenceEvent, room="general")
+    assert not matches(leave, "presence", event="join")
+    assert not matches(leave, "chat")
+    assert not matches(leave, text="leave")  # no such field
 
 
 def test_wait_until_returns_what_held_or_says_what_it_waited_for() -> None:

@@ -21,10 +21,11 @@ def _kind(event: Any) -> str:
     return str(getattr(event, "TYPE", "") or type(event).__name__.removesuffix("Event").lower())
 
 
-def matches(event: Any, kind: str | type | None = None, **fields: Any) -> bool:
+def matches(event: Any, /, kind: str | type | None = None, **fields: Any) -> bool:
     """True when ``event`` is of ``kind`` (a record class, or a wire type such as
     ``"chat"``, ``"pm"``, ``"presence"``, ``"system"``, ``"status"``) and has every
     attribute in ``fields`` equal to the value given."""
+    # Positional-only: a presence event has a field named ``event`` too.
     if isinstance(kind, type):
         if not isinstance(event, kind):
             return False
