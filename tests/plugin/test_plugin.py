@@ -31,7 +31,8 @@ def test_every_fixture_works_in_a_users_project(pytester: pytest.Pytester) -> No
     pytester.makepyfile(
         test_user="""
         import asyncio, subprocess, sys
-        from zmqchat import ChatEvent, PmEvent
+        import pytest
+        from zmqchat import BrokerError, ChatEvent, PmEvent
         from zmqchat.testing import async_expect, expect
 
         def test_session_broker_and_clients(zmqchat_broker, zmqchat_client):
@@ -59,6 +60,19 @@ def test_every_fixture_works_in_a_users_project(pytester: pytest.Pytester) -> No
             broker.pause()
             broker.resume()
             assert broker.stop() == 0
+
+        def test_factory_log_level_and_wrapper(zmqchat_broker_factory, zmqchat_client):
+            # The wrapper command's environment caps the sessions at one.
+            broker = zmqchat_broker_factory(
+                log_level="warning", wrapper=("env", "ZMQCHAT_MAX_SESSIONS=1")
+            )
+            zmqchat_client("gina", broker=broker)
+            with pytest.raises(BrokerError) as refused:
+                zmqchat_client("hank", broker=broker)
+            assert refused.value.code == "server_busy"
+            log = broker.log_file.read_text()
+            assert "refused a session" in log
+            assert "registered" not in log  # an info line
 
         def test_async_client(zmqchat_async_client):
             async def main():
@@ -88,7 +102,7 @@ def test_every_fixture_works_in_a_users_project(pytester: pytest.Pytester) -> No
         """
     )
     result = run(pytester, "-v")
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=6)
 
 
 def test_expect_shows_what_arrived_instead(pytester: pytest.Pytester) -> None:
