@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 from tests.cli_helpers import ZMQCHAT, cli_env
-from tests.helpers import wait_until
 
 from zmqchat import ChatEvent, Client, PmEvent, Timeout
+from zmqchat.testing import wait_until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -52,7 +52,7 @@ def procs() -> Iterator[list[subprocess.Popen[str]]]:
 
 def online(client: Client, user: str, room: str) -> None:
     """Wait until ``user`` is in ``room`` (so it has joined: what follows reaches it)."""
-    wait_until(lambda: user in client.who(room), message=f"{user} in #{room}")
+    wait_until(lambda: user in client.who(room), what=f"{user} in #{room}")
 
 
 def next_chat(client: Client, sender: str, timeout: float = 10.0) -> ChatEvent:
@@ -188,7 +188,7 @@ def test_room_bridge_writes_the_room_to_a_log_file(tmp_path, broker, procs):
             text = log_file.read_text(encoding="utf-8") if log_file.exists() else ""
             return [json.loads(line) for line in text.splitlines()]
 
-        wait_until(lambda: len(lines()) >= 2, message="two lines in the log")
+        wait_until(lambda: len(lines()) >= 2, what="two lines in the log")
         status, _, err = stop(bridge, signal.SIGTERM)
         assert status == 0, err
     logged = lines()
@@ -225,7 +225,7 @@ def test_room_bridge_webhook_bodies_on_stdout_and_posted(tmp_path, broker, procs
             online(alice, "bridge", "ops")
             online(alice, "poster", "ops")
             ack = alice.send("ops", "deploy done", data={"env": "prod"})
-            wait_until(lambda: received, message="a POST")
+            wait_until(lambda: received, what="a POST")
             assert to_stdout.stdout is not None
             first = to_stdout.stdout.readline()  # the bridge writes a line per message
             status, out, err = stop(to_stdout, signal.SIGTERM)

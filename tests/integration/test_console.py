@@ -12,14 +12,14 @@ import pytest
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
-from tests.helpers import RawPeer, wait_until
+from tests.helpers import RawPeer
 
 from zmqchat import ChatEvent, Client, PmEvent, PresenceEvent
 from zmqchat.client.chat.formatting import Line, plain
 from zmqchat.client.console import interactive as console
 from zmqchat.client.console.interactive import ChatConsole
 from zmqchat.common.config import ClientConfig
-from zmqchat.testing import BrokerProcess
+from zmqchat.testing import BrokerProcess, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 

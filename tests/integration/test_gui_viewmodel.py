@@ -4,18 +4,16 @@ errors, reconnection, and bye. The Tk thread's part is played by ``drain()``."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from tests.helpers import wait_until
 
 from zmqchat import ChatEvent, Client, PmEvent
 from zmqchat.client.gui.prefs import LastConnect
 from zmqchat.client.gui.viewmodel import Changes, ChatViewModel
 from zmqchat.common.config import ClientConfig
-from zmqchat.testing import BrokerProcess
+from zmqchat.testing import BrokerProcess, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -40,16 +38,17 @@ class Driven:
         self, predicate: Callable[[Changes], object], timeout: float = 10.0, what: str = ""
     ) -> Changes:
         """Drain until a Changes satisfies ``predicate``; returns it."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def drained() -> Changes | None:
             changes = self.vm.drain()
             self.changes.append(changes)
-            if predicate(changes):
-                return changes
-            if time.monotonic() > deadline:
-                shown = {k: self.texts(k)[-6:] for k in self.vm.transcripts}
-                raise AssertionError(f"timed out waiting for {what}; shown: {shown}")
-            time.sleep(0.005)
+            return changes if predicate(changes) else None
+
+        def shown() -> str:
+            texts = {key: self.texts(key)[-6:] for key in self.vm.transcripts}
+            return f"{what}; shown: {texts}"
+
+        return wait_until(drained, timeout, shown)
 
     def texts(self, key: str) -> list[str]:
         transcript = self.vm.transcripts.get(key)
