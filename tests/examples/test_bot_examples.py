@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from tests.cli_helpers import ZMQCHAT, cli_env
 
-from zmqchat import ChatEvent, Client, PmEvent, Timeout
-from zmqchat.testing import wait_until
+from zmqchat import ChatEvent, Client, PmEvent
+from zmqchat.testing import expect, wait_until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -55,13 +55,6 @@ def online(client: Client, user: str, room: str) -> None:
     wait_until(lambda: user in client.who(room), what=f"{user} in #{room}")
 
 
-def next_chat(client: Client, sender: str, timeout: float = 10.0) -> ChatEvent:
-    while True:
-        event = client.next_event(timeout)
-        if isinstance(event, ChatEvent) and event.sender == sender:
-            return event
-
-
 def stop(proc: subprocess.Popen[str], signum: int) -> tuple[int, str, str]:
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=15)
@@ -89,18 +82,15 @@ def test_ping_bot_answers_and_stops_cleanly_on_ctrl_c(tmp_path, broker, procs):
         procs.append(bot)
         online(alice, "pingbot", "dev")
         alice.send("general", "!ping")
-        assert next_chat(alice, "pingbot").text == "pong"
+        assert expect(alice, ChatEvent, sender="pingbot").text == "pong"
         alice.send("dev", "!echo hello  there")
-        said = next_chat(alice, "pingbot")
+        said = expect(alice, ChatEvent, sender="pingbot")
         assert (said.room, said.text) == ("dev", "hello  there")
         alice.send("general", "!help")
-        assert (
-            next_chat(alice, "pingbot").text == "commands: !echo: say TEXT back; !ping: answer pong"
-        )
+        helped = expect(alice, ChatEvent, sender="pingbot")
+        assert helped.text == "commands: !echo: say TEXT back; !ping: answer pong"
         alice.pm("pingbot", "!ping")
-        answer = alice.next_event(10)
-        while not isinstance(answer, PmEvent):
-            answer = alice.next_event(10)
+        answer = expect(alice, PmEvent)
         assert (answer.sender, answer.text) == ("pingbot", "pong")
 
         status, _, err = stop(bot, signal.SIGINT)
@@ -156,7 +146,7 @@ def test_ci_notifier_reads_the_result_from_stdin_and_reports_refusals(tmp_path, 
         )
         _, err = posted.communicate('{"build": 43, "ok": false, "branch": "main"}', timeout=20)
         assert posted.returncode == 0, err
-        said = next_chat(watcher, "ci-bot")
+        said = expect(watcher, ChatEvent, sender="ci-bot")
         assert said.text == "build 43 FAILED on main"
         assert said.data == {"kind": "ci", "build": 43, "ok": False, "branch": "main"}
 
@@ -170,8 +160,8 @@ def test_ci_notifier_reads_the_result_from_stdin_and_reports_refusals(tmp_path, 
             _, err = taken.communicate(timeout=20)
         assert taken.returncode == 1
         assert "name_taken" in err
-        with pytest.raises(Timeout):
-            next_chat(watcher, "ci-bot", timeout=0.2)
+        with pytest.raises(AssertionError, match="no ChatEvent matching"):
+            expect(watcher, ChatEvent, timeout=0.2, sender="ci-bot")
 
 
 def test_room_bridge_writes_the_room_to_a_log_file(tmp_path, broker, procs):

@@ -13,7 +13,7 @@ from zmqchat import ChatEvent, Client, PmEvent
 from zmqchat.client.gui.prefs import LastConnect
 from zmqchat.client.gui.viewmodel import Changes, ChatViewModel
 from zmqchat.common.config import ClientConfig
-from zmqchat.testing import BrokerProcess, wait_until
+from zmqchat.testing import BrokerProcess, expect, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -81,13 +81,6 @@ def said(texts: list[str], sender: str = "bob") -> list[str]:
     return [t.split(f"<{sender}> ", 1)[1] for t in texts if f"<{sender}> " in t]
 
 
-def next_event(client: Client, kind: type, timeout: float = 10.0, **fields: Any) -> Any:
-    for event in client.events(timeout=timeout):
-        if isinstance(event, kind) and all(getattr(event, k) == v for k, v in fields.items()):
-            return event
-    raise AssertionError(f"no {kind.__name__} {fields} within {timeout}s")
-
-
 def test_a_room_shows_its_history_then_live_lines_members_and_what_we_say(broker, driven):
     with Client("bob", broker.endpoint) as bob:
         for n in range(60):
@@ -119,7 +112,7 @@ def test_a_room_shows_its_history_then_live_lines_members_and_what_we_say(broker
         assert any(tags and tags[0].startswith("nick.c") for _, tags in live.parts)
 
         assert alice.vm.submit("hello سلام 👋")
-        assert next_event(bob, ChatEvent, sender="alice").text == "hello سلام 👋"
+        assert expect(bob, ChatEvent, sender="alice").text == "hello سلام 👋"
         alice.shows("#general", "<alice> hello سلام 👋")
 
         with Client("carol", broker.endpoint):
@@ -149,7 +142,7 @@ def test_unread_counts_and_private_conversations(broker, driven):
         assert alice.vm.snapshot.members == ("alice", "bob")
         # In a private conversation a plain line is a private message.
         alice.vm.submit("just for you")
-        assert next_event(bob, PmEvent).text == "just for you"
+        assert expect(bob, PmEvent).text == "just for you"
         alice.shows("@bob", "<alice> just for you")
 
         assert alice.vm.select("#general")
@@ -270,7 +263,7 @@ def test_text_this_tk_cannot_draw_is_replaced_in_the_view_only(broker, driven):
         bob.send("general", "سلام دنیا 👋!")
         alice.shows("#general", "<bob> سلام دنیا \ufffd!")
         alice.vm.submit("emoji 😀 sent as typed")
-        assert next_event(bob, ChatEvent, sender="alice").text == "emoji 😀 sent as typed"
+        assert expect(bob, ChatEvent, sender="alice").text == "emoji 😀 sent as typed"
 
 
 def test_the_connect_form_learns_why_a_connect_failed(make_broker, driven):
