@@ -150,11 +150,17 @@ class Agent:
         for line in self.proc.stdout:
             self._queue.put(json.loads(line))
 
-    def _pump(self, timeout: float) -> bool:
+    def _pump(self, timeout: float = 0) -> bool:
+        """Take every line the reader has queued, waiting up to ``timeout`` for the
+        first; False if none came."""
         try:
             self.lines.append(self._queue.get(timeout=timeout))
         except queue.Empty:
             return False
+        # All at once: a burst is then scanned once, not once per line.
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self.lines.append(self._queue.get_nowait())
         return True
 
     def expect(
@@ -213,14 +219,12 @@ class Agent:
 
     def of_kind(self, kind: str) -> list[dict[str, Any]]:
         """Every line of ``kind`` (``ack``, ``reply``, ...) seen so far."""
-        while self._pump(0):
-            pass
+        self._pump()
         return [line for line in self.lines if line["kind"] == kind]
 
     def events(self, **fields: Any) -> list[dict[str, Any]]:
         """Every event seen so far whose fields include ``fields``."""
-        while self._pump(0):
-            pass
+        self._pump()
         return [
             line["event"]
             for line in self.lines
