@@ -3,40 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from tests.helpers import Agent
 
+from zmqchat.pytest_plugin import BrokerFactory
 from zmqchat.testing import BrokerProcess
 
 # pytester runs the zmqchat pytest plugin as a user's project would (tests/plugin).
 pytest_plugins = ["pytester"]
 
-MakeBroker = Callable[..., BrokerProcess]
+
+@pytest.fixture
+def make_broker(zmqchat_broker_factory: BrokerFactory) -> BrokerFactory:
+    """The plugin's broker factory, as the suite calls it:
+    ``make_broker(timeout=2, rate_limit=0)``, each broker killed at teardown and its
+    log printed (pytest shows it on failure)."""
+    return zmqchat_broker_factory
 
 
 @pytest.fixture
-def make_broker(tmp_path: Path) -> Iterator[MakeBroker]:
-    """Start brokers with given settings (``make_broker(timeout=2, rate_limit=0)``);
-    each is killed at teardown and its log printed (pytest shows it on failure)."""
-    made: list[BrokerProcess] = []
-
-    def make(**settings: Any) -> BrokerProcess:
-        broker = BrokerProcess(tmp_path / f"broker{len(made)}", settings=settings)
-        made.append(broker)
-        return broker.start()
-
-    yield make
-    for broker in made:
-        broker.kill()
-        print(f"--- {broker.log_file} ---\n{broker.log_tail(60)}")
-
-
-@pytest.fixture
-def broker(make_broker: MakeBroker) -> BrokerProcess:
-    """A broker on its default settings."""
+def broker(make_broker: BrokerFactory) -> BrokerProcess:
+    """A broker of its own for the test, on its default settings."""
     return make_broker()
 
 

@@ -1,4 +1,4 @@
-"""Test helpers: a raw wire-protocol peer, a client in its own process, waiting."""
+"""Test helpers: a raw wire-protocol peer and subscriber, a client in its own process."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import queue
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,21 +17,13 @@ from typing import Any
 import msgpack
 import zmq
 
+from zmqchat.testing import wait_until
+
 AGENT = str(Path(__file__).with_name("agent.py"))
 
-
-def wait_until(
-    predicate: Callable[[], object], timeout: float = 10.0, message: str = "condition"
-) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(0.005)
+# How long one try of a wait blocks on a socket or pipe: it returns as soon as
+# something arrives, so this only bounds how late a deadline is noticed.
+POLL = 0.01
 
 
 def pack(msg: dict[str, Any]) -> bytes:
@@ -55,35 +46,42 @@ class RawPeer:
         frame = msg if isinstance(msg, bytes) else pack(msg)
         self.sock.send_multipart([frame, *extra])
 
-    def recv(self, timeout: float = 5.0) -> dict[str, Any]:
+    def poll(self, timeout: float = POLL) -> dict[str, Any] | None:
+        """The next frame if one arrives within ``timeout``, else None."""
         if not self.sock.poll(int(timeout * 1000)):
+            return None
+        frame: dict[str, Any] = msgpack.unpackb(self.sock.recv(), raw=False)
+        return frame
+
+    def recv(self, timeout: float = 5.0) -> dict[str, Any]:
+        frame = self.poll(timeout)
+        if frame is None:
             raise AssertionError(f"no frame from the broker within {timeout}s")
-        reply: dict[str, Any] = msgpack.unpackb(self.sock.recv(), raw=False)
-        return reply
+        return frame
 
     def recv_type(self, kind: str, timeout: float = 5.0) -> dict[str, Any]:
         """The next frame of type ``kind``, skipping others (e.g. pm events)."""
-        deadline = time.monotonic() + timeout
-        seen = []
-        while time.monotonic() < deadline:
-            try:
-                msg = self.recv(max(0.01, deadline - time.monotonic()))
-            except AssertionError:
-                break
-            if msg.get("type") == kind:
-                return msg
-            seen.append(msg)
-        raise AssertionError(f"no {kind!r} within {timeout}s; got {seen}")
+        seen: list[dict[str, Any]] = []
+
+        def of_kind() -> dict[str, Any] | None:
+            frame = self.poll()
+            if frame is not None and frame.get("type") != kind:
+                seen.append(frame)
+                return None
+            return frame
+
+        return wait_until(of_kind, timeout, lambda: f"a {kind!r} frame; got {seen}", interval=0)
 
     def request(self, msg: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
         """Send one request with a fresh ref and return the reply carrying that ref."""
         ref = next(self._refs)
         self.send({**msg, "ref": ref})
-        deadline = time.monotonic() + timeout
-        while True:
-            reply = self.recv(max(0.01, deadline - time.monotonic()))
-            if reply.get("ref") == ref:
-                return reply
+
+        def reply() -> dict[str, Any] | None:
+            frame = self.poll()
+            return frame if frame is not None and frame.get("ref") == ref else None
+
+        return wait_until(reply, timeout, f"the reply to {msg.get('type')!r}", interval=0)
 
     def register(self, user: str, **fields: Any) -> dict[str, Any]:
         reply = self.request({"type": "register", "user": user, "proto": 1, **fields})
@@ -114,13 +112,12 @@ class RawSub:
     def sync(self, peer: RawPeer, room: str, timeout: float = 10.0) -> None:
         """Make sure the subscription is live: chat into ``room`` until one arrives,
         then swallow what is left (the slow-joiner window, without a fixed sleep)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def heard() -> int:
             assert peer.request({"type": "chat", "room": room, "text": "sync"})["type"] == "ack"
-            if self.sock.poll(50):
-                break
-        else:
-            raise AssertionError("the subscription never became live")
+            return self.sock.poll(50)
+
+        wait_until(heard, timeout, "the subscription to be live", interval=0)
         while self.sock.poll(100):
             self.sock.recv_multipart()
 
@@ -153,11 +150,17 @@ class Agent:
         for line in self.proc.stdout:
             self._queue.put(json.loads(line))
 
-    def _pump(self, timeout: float) -> bool:
+    def _pump(self, timeout: float = 0) -> bool:
+        """Take every line the reader has queued, waiting up to ``timeout`` for the
+        first; False if none came."""
         try:
             self.lines.append(self._queue.get(timeout=timeout))
         except queue.Empty:
             return False
+        # All at once: a burst is then scanned once, not once per line.
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self.lines.append(self._queue.get_nowait())
         return True
 
     def expect(
@@ -169,22 +172,25 @@ class Agent:
     ) -> dict[str, Any]:
         """The next line satisfying ``predicate`` after the previous match on the same
         cursor (events and command replies are matched independently)."""
-        deadline = time.monotonic() + timeout
-        while True:
+        wanted = f"{self.user}: a line matching {what or predicate}"
+
+        def found() -> dict[str, Any] | None:
             start = self._cursors.get(cursor, 0)
             for index in range(start, len(self.lines)):
                 if predicate(self.lines[index]):
                     self._cursors[cursor] = index + 1
                     return self.lines[index]
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or (not self._pump(remaining) and self.proc.poll() is not None):
-                stderr = ""
-                if self.proc.poll() is not None and self.proc.stderr is not None:
-                    stderr = self.proc.stderr.read()
-                raise AssertionError(
-                    f"{self.user}: no line matching {what or predicate} within {timeout}s; "
-                    f"last lines: {self.lines[-8:]}\n{stderr}"
-                )
+            if not self._pump(POLL) and self.proc.poll() is not None:
+                raise AssertionError(f"{wanted}, but the agent exited; {self._last_words()}")
+            return None
+
+        return wait_until(found, timeout, lambda: f"{wanted}; {self._last_words()}", interval=0)
+
+    def _last_words(self) -> str:
+        stderr = ""
+        if self.proc.poll() is not None and self.proc.stderr is not None:
+            stderr = self.proc.stderr.read()
+        return f"last lines: {self.lines[-8:]}\n{stderr}"
 
     def expect_event(self, timeout: float = 10.0, **fields: Any) -> dict[str, Any]:
         """The next event whose fields include ``fields``."""
@@ -213,14 +219,12 @@ class Agent:
 
     def of_kind(self, kind: str) -> list[dict[str, Any]]:
         """Every line of ``kind`` (``ack``, ``reply``, ...) seen so far."""
-        while self._pump(0):
-            pass
+        self._pump()
         return [line for line in self.lines if line["kind"] == kind]
 
     def events(self, **fields: Any) -> list[dict[str, Any]]:
         """Every event seen so far whose fields include ``fields``."""
-        while self._pump(0):
-            pass
+        self._pump()
         return [
             line["event"]
             for line in self.lines

@@ -7,7 +7,8 @@ off with ``pytest -p no:zmqchat``. Fixtures:
     one broker for the test session (per xdist worker), on free loopback ports;
 ``zmqchat_broker_factory``
     ``zmqchat_broker_factory(timeout=2, rate_limit=0, ...)``: a fresh broker per
-    call, with broker config keys as settings;
+    call, with broker config keys as settings (and ``wrapper=("prlimit", ...)``: a
+    command it runs under);
 ``zmqchat_client``
     ``zmqchat_client("alice", rooms=["ops"])``: a connected :class:`zmqchat.Client`
     on the session broker (or ``broker=``), closed at teardown;
@@ -29,7 +30,7 @@ process dies (``--parent-pid``), even if pytest is killed.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,14 +69,19 @@ def zmqchat_broker_factory(tmp_path: Path) -> Iterator[BrokerFactory]:
     """Start a fresh broker per call: ``zmqchat_broker_factory(timeout=2)``.
 
     Keyword arguments are broker config keys (``timeout``, ``heartbeat``,
-    ``rate_limit``, ``rate_burst``, ``max_sessions``, ...; see config/broker.toml).
-    Every broker is killed at teardown.
+    ``rate_limit``, ``rate_burst``, ``max_sessions``, ``log_level``, ...; see
+    config/broker.toml), except ``wrapper``: a command the broker runs under, e.g.
+    ``wrapper=("prlimit", "--nofile=256")``. Every broker is killed at teardown.
     """
     made: list[BrokerProcess] = []
 
-    def make(**settings: Any) -> BrokerProcess:
+    def make(*, wrapper: Sequence[str] = (), **settings: Any) -> BrokerProcess:
         broker = BrokerProcess(
-            tmp_path / f"zmqchat-broker-{len(made)}", settings=settings, log_level=LOG_LEVEL
+            tmp_path / f"zmqchat-broker-{len(made)}",
+            settings=settings,
+            # The command line's --log-level would hide the setting's.
+            log_level=str(settings.get("log_level", LOG_LEVEL)),
+            wrapper=wrapper,
         )
         made.append(broker)
         return broker.start()

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 from tests.cli_helpers import ZMQCHAT, cli_env
-from tests.helpers import wait_until
 
-from zmqchat import ChatEvent, Client, PmEvent, Timeout
+from zmqchat import ChatEvent, Client, PmEvent
+from zmqchat.testing import expect, wait_until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -52,14 +52,7 @@ def procs() -> Iterator[list[subprocess.Popen[str]]]:
 
 def online(client: Client, user: str, room: str) -> None:
     """Wait until ``user`` is in ``room`` (so it has joined: what follows reaches it)."""
-    wait_until(lambda: user in client.who(room), message=f"{user} in #{room}")
-
-
-def next_chat(client: Client, sender: str, timeout: float = 10.0) -> ChatEvent:
-    while True:
-        event = client.next_event(timeout)
-        if isinstance(event, ChatEvent) and event.sender == sender:
-            return event
+    wait_until(lambda: user in client.who(room), what=f"{user} in #{room}")
 
 
 def stop(proc: subprocess.Popen[str], signum: int) -> tuple[int, str, str]:
@@ -89,18 +82,15 @@ def test_ping_bot_answers_and_stops_cleanly_on_ctrl_c(tmp_path, broker, procs):
         procs.append(bot)
         online(alice, "pingbot", "dev")
         alice.send("general", "!ping")
-        assert next_chat(alice, "pingbot").text == "pong"
+        assert expect(alice, ChatEvent, sender="pingbot").text == "pong"
         alice.send("dev", "!echo hello  there")
-        said = next_chat(alice, "pingbot")
+        said = expect(alice, ChatEvent, sender="pingbot")
         assert (said.room, said.text) == ("dev", "hello  there")
         alice.send("general", "!help")
-        assert (
-            next_chat(alice, "pingbot").text == "commands: !echo: say TEXT back; !ping: answer pong"
-        )
+        helped = expect(alice, ChatEvent, sender="pingbot")
+        assert helped.text == "commands: !echo: say TEXT back; !ping: answer pong"
         alice.pm("pingbot", "!ping")
-        answer = alice.next_event(10)
-        while not isinstance(answer, PmEvent):
-            answer = alice.next_event(10)
+        answer = expect(alice, PmEvent)
         assert (answer.sender, answer.text) == ("pingbot", "pong")
 
         status, _, err = stop(bot, signal.SIGINT)
@@ -156,7 +146,7 @@ def test_ci_notifier_reads_the_result_from_stdin_and_reports_refusals(tmp_path, 
         )
         _, err = posted.communicate('{"build": 43, "ok": false, "branch": "main"}', timeout=20)
         assert posted.returncode == 0, err
-        said = next_chat(watcher, "ci-bot")
+        said = expect(watcher, ChatEvent, sender="ci-bot")
         assert said.text == "build 43 FAILED on main"
         assert said.data == {"kind": "ci", "build": 43, "ok": False, "branch": "main"}
 
@@ -170,8 +160,8 @@ def test_ci_notifier_reads_the_result_from_stdin_and_reports_refusals(tmp_path, 
             _, err = taken.communicate(timeout=20)
         assert taken.returncode == 1
         assert "name_taken" in err
-        with pytest.raises(Timeout):
-            next_chat(watcher, "ci-bot", timeout=0.2)
+        with pytest.raises(AssertionError, match="no ChatEvent matching"):
+            expect(watcher, ChatEvent, timeout=0.2, sender="ci-bot")
 
 
 def test_room_bridge_writes_the_room_to_a_log_file(tmp_path, broker, procs):
@@ -188,7 +178,7 @@ def test_room_bridge_writes_the_room_to_a_log_file(tmp_path, broker, procs):
             text = log_file.read_text(encoding="utf-8") if log_file.exists() else ""
             return [json.loads(line) for line in text.splitlines()]
 
-        wait_until(lambda: len(lines()) >= 2, message="two lines in the log")
+        wait_until(lambda: len(lines()) >= 2, what="two lines in the log")
         status, _, err = stop(bridge, signal.SIGTERM)
         assert status == 0, err
     logged = lines()
@@ -225,7 +215,7 @@ def test_room_bridge_webhook_bodies_on_stdout_and_posted(tmp_path, broker, procs
             online(alice, "bridge", "ops")
             online(alice, "poster", "ops")
             ack = alice.send("ops", "deploy done", data={"env": "prod"})
-            wait_until(lambda: received, message="a POST")
+            wait_until(lambda: received, what="a POST")
             assert to_stdout.stdout is not None
             first = to_stdout.stdout.readline()  # the bridge writes a line per message
             status, out, err = stop(to_stdout, signal.SIGTERM)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gc
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import pytest
 from scripts.xvfb import XvfbError, display_env, virtual_display
 
 from zmqchat.common.config import ClientConfig
-from zmqchat.testing import BrokerProcess
+from zmqchat.testing import BrokerProcess, wait_until
 
 
 @pytest.fixture(scope="session")
@@ -75,18 +74,18 @@ class Gui:
     # -------------------------------------------------------------- the loop
 
     def update_until(
-        self, predicate: Callable[[], object], timeout: float = 10.0, what: str = ""
+        self,
+        predicate: Callable[[], object],
+        timeout: float = 10.0,
+        what: str | Callable[[], object] = "the condition",
     ) -> Any:
         """Run the Tk loop until ``predicate`` holds; fail after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def updated() -> object:
             self.root.update()
-            result = predicate()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-            time.sleep(0.002)
+            return predicate()
+
+        return wait_until(updated, timeout, what, interval=0.002)
 
     # ----------------------------------------------------------------- hands
 
@@ -134,11 +133,11 @@ class Gui:
                 return None
             return next((line for line in self.lines(key) if text in line), None)
 
-        try:
-            found: str = self.update_until(find, timeout, f"{text!r} in {key}")
-        except AssertionError:
-            shown = self.lines(key)[-10:] if self.app.window is not None else "(no window)"
-            raise AssertionError(f"no line with {text!r} in {key}; it shows {shown}") from None
+        def shown() -> str:
+            lines = self.lines(key)[-10:] if self.app.window is not None else "(no window)"
+            return f"a line with {text!r} in {key}; it shows {lines}"
+
+        found: str = self.update_until(find, timeout, shown)
         return found
 
     def status(self) -> str:

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.helpers import wait_until
 
 from zmqchat import Client
+from zmqchat.testing import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 

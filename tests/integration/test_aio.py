@@ -11,6 +11,7 @@ import pytest
 
 from zmqchat import BrokerError, ChatEvent, ConnectionClosed, PmEvent, StatusEvent, Timeout
 from zmqchat.aio import AsyncClient
+from zmqchat.testing import async_wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -76,8 +77,9 @@ def test_cancelling_a_waiting_request_leaves_the_client_usable(make_broker):
         async with AsyncClient("alice", broker.endpoint) as alice:
             broker.pause()  # the reply will come late
             waiting = asyncio.create_task(alice.send("general", "late"))
-            while not alice._core._pending:  # until the request is on its way
-                await asyncio.sleep(0)
+            await async_wait_until(
+                lambda: alice._core._pending, 5, "the request on its way", interval=0
+            )
             waiting.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await waiting

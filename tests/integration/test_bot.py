@@ -23,6 +23,7 @@ from zmqchat import (
 )
 from zmqchat.aio import AsyncClient
 from zmqchat.bot import Bot, Context
+from zmqchat.testing import async_wait_until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -48,15 +49,6 @@ async def said_by(client: AsyncClient, sender: str, room: str | None = None) -> 
         client, ChatEvent, lambda e: e.sender == sender and room in (None, e.room)
     )
     return event
-
-
-async def until(predicate: Callable[[], object], what: str) -> None:
-    """Wait (on the loop) until ``predicate()`` holds."""
-    for _ in range(2000):
-        if predicate():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class _Records(logging.Handler):
@@ -197,7 +189,7 @@ def test_private_messages_and_presence(broker):
 
             async with AsyncClient("carol", broker.endpoint, rooms=["lobby"]):
                 assert (await said_by(alice, "greeter")).text == "welcome carol"
-            await until(lambda: left, "carol's leave")
+            await async_wait_until(lambda: left, what="carol's leave")
             assert left == ["carol quit"]
 
     run(main())
@@ -314,7 +306,9 @@ def test_periodic_jobs_survive_failures_and_never_overlap(broker, bot_log):
         async with AsyncClient("alice", broker.endpoint) as alice, bot:
             said = await said_by(alice, "ticker")
             assert (said.text, said.data) == ("tick", {"n": 3})
-            await until(lambda: len(ticks) >= 5 and overlap["runs"] >= 3, "more runs")
+            await async_wait_until(
+                lambda: len(ticks) >= 5 and overlap["runs"] >= 3, what="more runs"
+            )
         assert overlap["most"] == 1
         stopped = len(ticks)
         await asyncio.sleep(0.1)  # stopped: no more runs

@@ -12,9 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.helpers import RawPeer, RawSub, wait_until
+from tests.helpers import RawPeer, RawSub
 
 from zmqchat.broker.store import Store
+from zmqchat.testing import wait_until
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -12,10 +12,9 @@ from pathlib import Path
 import pexpect
 import pytest
 from tests.cli_helpers import cli_env
-from tests.helpers import wait_until
 
 from zmqchat import Client, PresenceEvent
-from zmqchat.testing import BrokerProcess
+from zmqchat.testing import BrokerProcess, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -77,12 +76,7 @@ class Terminal:
             self._cursor = index + len(text)
             return True
 
-        try:
-            wait_until(shown, timeout, repr(text))
-        except AssertionError:
-            raise AssertionError(
-                f"{text!r} not shown; screen so far:\n{self.text()[-1500:]}"
-            ) from None
+        wait_until(shown, timeout, lambda: f"{text!r}; screen so far:\n{self.text()[-1500:]}")
 
     def type(self, line: str) -> None:
         self.child.send(line + "\r")

@@ -12,6 +12,7 @@ import pytest
 
 from zmqchat import BrokerError, Client, ConnectionClosed, Timeout
 from zmqchat.aio import AsyncClient
+from zmqchat.testing import async_wait_until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -81,8 +82,9 @@ def test_the_async_client_fails_the_same_way_and_a_cancelled_connect_stops():
         # A connect() cancelled while it waits leaves no I/O task behind.
         waiting = AsyncClient("bob", "tcp://127.0.0.1:9", connect_timeout=30)
         task = asyncio.create_task(waiting.connect())
-        while waiting._task is None:  # until connect() has started its I/O task
-            await asyncio.sleep(0)
+        await async_wait_until(
+            lambda: waiting._task, 5, "connect() to start its I/O task", interval=0
+        )
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -12,14 +12,14 @@ import pytest
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
-from tests.helpers import RawPeer, wait_until
+from tests.helpers import RawPeer
 
 from zmqchat import ChatEvent, Client, PmEvent, PresenceEvent
 from zmqchat.client.chat.formatting import Line, plain
 from zmqchat.client.console import interactive as console
 from zmqchat.client.console.interactive import ChatConsole
 from zmqchat.common.config import ClientConfig
-from zmqchat.testing import BrokerProcess
+from zmqchat.testing import BrokerProcess, expect, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -105,13 +105,6 @@ def consoles() -> Iterator[list[ConsoleRun]]:
             run.finish()
 
 
-def events_of(client: Client, kind: type, timeout: float = 10.0, **fields: Any) -> Any:
-    for event in client.events(timeout=timeout):
-        if isinstance(event, kind) and all(getattr(event, k) == v for k, v in fields.items()):
-            return event
-    raise AssertionError(f"no {kind.__name__} {fields} within {timeout}s")
-
-
 def test_console_chats_privately_and_in_rooms(broker, consoles):
     with Client("bob", broker.endpoint, rooms=["general", "dev"]) as bob:
         for n in range(25):
@@ -129,20 +122,20 @@ def test_console_chats_privately_and_in_rooms(broker, consoles):
         alice.expect("you are in #general with bob (2 here)")
 
         alice.type("hello سلام 👋\r")
-        assert events_of(bob, ChatEvent, sender="alice").text == "hello سلام 👋"
+        assert expect(bob, ChatEvent, sender="alice").text == "hello سلام 👋"
         alice.expect("#general <alice> hello سلام 👋")
         bob.send("general", "hi alice")
         alice.expect("#general <bob> hi alice")
 
         alice.type("@bob psst\r")
-        assert events_of(bob, PmEvent).text == "psst"
+        assert expect(bob, PmEvent).text == "psst"
         alice.expect("[pm to bob] psst")
         bob.pm("alice", "back at you")
         alice.expect("[pm from bob] back at you")
 
         alice.type("/quit\r")
         assert alice.finish() == 0
-        assert events_of(bob, PresenceEvent, user="alice", event="leave", room="general")
+        assert expect(bob, PresenceEvent, user="alice", event="leave", room="general")
     assert not any("Traceback" in line or "internal error" in line for line in alice.lines)
 
 
@@ -183,11 +176,11 @@ def test_console_rooms_unread_counts_commands_and_completion(broker, consoles):
         alice.type("@b\t")
         wait_until(lambda: alice.input_text == "@bob", 10, "@b completed")
         alice.type(" tabbed\r")
-        assert events_of(bob, PmEvent).text == "tabbed"
+        assert expect(bob, PmEvent).text == "tabbed"
 
         alice.type("/quit\r")
         assert alice.finish() == 0
-        assert events_of(bob, PresenceEvent, user="alice", event="leave", room="general")
+        assert expect(bob, PresenceEvent, user="alice", event="leave", room="general")
     assert not any("Traceback" in line or "internal error" in line for line in alice.lines)
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import threading
 
 import pytest
-from tests.helpers import wait_until
 
 from zmqchat import Client, PmEvent
 from zmqchat.client.chat.commands import parse_input
 from zmqchat.client.chat.controller import EVERYWHERE, ChatController
 from zmqchat.client.chat.formatting import Line, plain
 from zmqchat.client.chat.state import ChatState
+from zmqchat.testing import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -4,18 +4,17 @@ errors, reconnection, and bye. The Tk thread's part is played by ``drain()``."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from tests.helpers import RawPeer, wait_until
+from tests.helpers import RawPeer
 
 from zmqchat import ChatEvent, Client, PmEvent
 from zmqchat.client.gui.prefs import LastConnect
 from zmqchat.client.gui.viewmodel import Changes, ChatViewModel
 from zmqchat.common.config import ClientConfig
-from zmqchat.testing import BrokerProcess
+from zmqchat.testing import BrokerProcess, expect, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -40,16 +39,17 @@ class Driven:
         self, predicate: Callable[[Changes], object], timeout: float = 10.0, what: str = ""
     ) -> Changes:
         """Drain until a Changes satisfies ``predicate``; returns it."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def drained() -> Changes | None:
             changes = self.vm.drain()
             self.changes.append(changes)
-            if predicate(changes):
-                return changes
-            if time.monotonic() > deadline:
-                shown = {k: self.texts(k)[-6:] for k in self.vm.transcripts}
-                raise AssertionError(f"timed out waiting for {what}; shown: {shown}")
-            time.sleep(0.005)
+            return changes if predicate(changes) else None
+
+        def shown() -> str:
+            texts = {key: self.texts(key)[-6:] for key in self.vm.transcripts}
+            return f"{what}; shown: {texts}"
+
+        return wait_until(drained, timeout, shown)
 
     def texts(self, key: str) -> list[str]:
         transcript = self.vm.transcripts.get(key)
@@ -80,13 +80,6 @@ def start(broker: BrokerProcess, driven: list[Driven], user: str = "alice", **op
 
 def said(texts: list[str], sender: str = "bob") -> list[str]:
     return [t.split(f"<{sender}> ", 1)[1] for t in texts if f"<{sender}> " in t]
-
-
-def next_event(client: Client, kind: type, timeout: float = 10.0, **fields: Any) -> Any:
-    for event in client.events(timeout=timeout):
-        if isinstance(event, kind) and all(getattr(event, k) == v for k, v in fields.items()):
-            return event
-    raise AssertionError(f"no {kind.__name__} {fields} within {timeout}s")
 
 
 def test_a_room_shows_its_history_then_live_lines_members_and_what_we_say(broker, driven):
@@ -120,7 +113,7 @@ def test_a_room_shows_its_history_then_live_lines_members_and_what_we_say(broker
         assert any(tags and tags[0].startswith("nick.c") for _, tags in live.parts)
 
         assert alice.vm.submit("hello سلام 👋")
-        assert next_event(bob, ChatEvent, sender="alice").text == "hello سلام 👋"
+        assert expect(bob, ChatEvent, sender="alice").text == "hello سلام 👋"
         alice.shows("#general", "<alice> hello سلام 👋")
 
         with Client("carol", broker.endpoint):
@@ -150,7 +143,7 @@ def test_unread_counts_and_private_conversations(broker, driven):
         assert alice.vm.snapshot.members == ("alice", "bob")
         # In a private conversation a plain line is a private message.
         alice.vm.submit("just for you")
-        assert next_event(bob, PmEvent).text == "just for you"
+        assert expect(bob, PmEvent).text == "just for you"
         alice.shows("@bob", "<alice> just for you")
 
         assert alice.vm.select("#general")
@@ -271,7 +264,7 @@ def test_text_this_tk_cannot_draw_is_replaced_in_the_view_only(broker, driven):
         bob.send("general", "سلام دنیا 👋!")
         alice.shows("#general", "<bob> سلام دنیا \ufffd!")
         alice.vm.submit("emoji 😀 sent as typed")
-        assert next_event(bob, ChatEvent, sender="alice").text == "emoji 😀 sent as typed"
+        assert expect(bob, ChatEvent, sender="alice").text == "emoji 😀 sent as typed"
 
 
 def test_a_line_typed_after_the_session_was_taken_over_says_why_it_failed(broker, driven):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from tests.helpers import RawPeer, wait_until
+from tests.helpers import RawPeer
+
+from zmqchat.testing import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 

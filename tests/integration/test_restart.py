@@ -7,7 +7,9 @@ import contextlib
 import sqlite3
 
 import pytest
-from tests.helpers import Agent, RawPeer, wait_until
+from tests.helpers import Agent, RawPeer
+
+from zmqchat.testing import wait_until
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -4,6 +4,7 @@ temporary directory and runs pytest on it in a subprocess, where zmqchat's
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -14,9 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.helpers import wait_until
 
-from zmqchat.testing import spawn
+from zmqchat import PresenceEvent
+from zmqchat.testing import async_wait_until, matches, spawn, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -30,7 +31,8 @@ def test_every_fixture_works_in_a_users_project(pytester: pytest.Pytester) -> No
     pytester.makepyfile(
         test_user="""
         import asyncio, subprocess, sys
-        from zmqchat import ChatEvent, PmEvent
+        import pytest
+        from zmqchat import BrokerError, ChatEvent, PmEvent
         from zmqchat.testing import async_expect, expect
 
         def test_session_broker_and_clients(zmqchat_broker, zmqchat_client):
@@ -58,6 +60,19 @@ def test_every_fixture_works_in_a_users_project(pytester: pytest.Pytester) -> No
             broker.pause()
             broker.resume()
             assert broker.stop() == 0
+
+        def test_factory_log_level_and_wrapper(zmqchat_broker_factory, zmqchat_client):
+            # The wrapper command's environment caps the sessions at one.
+            broker = zmqchat_broker_factory(
+                log_level="warning", wrapper=("env", "ZMQCHAT_MAX_SESSIONS=1")
+            )
+            zmqchat_client("gina", broker=broker)
+            with pytest.raises(BrokerError) as refused:
+                zmqchat_client("hank", broker=broker)
+            assert refused.value.code == "server_busy"
+            log = broker.log_file.read_text()
+            assert "refused a session" in log
+            assert "registered" not in log  # an info line
 
         def test_async_client(zmqchat_async_client):
             async def main():
@@ -87,7 +102,7 @@ def test_every_fixture_works_in_a_users_project(pytester: pytest.Pytester) -> No
         """
     )
     result = run(pytester, "-v")
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=6)
 
 
 def test_expect_shows_what_arrived_instead(pytester: pytest.Pytester) -> None:
@@ -112,6 +127,40 @@ def test_expect_shows_what_arrived_instead(pytester: pytest.Pytester) -> None:
     )
     # The broker's log is shown with the failure.
     result.stdout.fnmatch_lines(["*zmqchat broker log*", "*registered bob*"])
+
+
+def test_matches_any_field_even_one_named_event() -> None:
+    leave = PresenceEvent(room="general", seq=3, user="alice", event="leave", ts=1.0)
+    assert matches(leave, "presence", event="leave", user="alice")
+    assert matches(leave, PresenceEvent, room="general")
+    assert not matches(leave, "presence", event="join")
+    assert not matches(leave, "chat")
+    assert not matches(leave, text="leave")  # no such field
+
+
+def test_wait_until_returns_what_held_or_says_what_it_waited_for() -> None:
+    answers = iter([None, 0, "", "ready"])
+    assert wait_until(lambda: next(answers), 5, "an answer", interval=0) == "ready"
+
+    tries: list[float] = []
+    started = time.monotonic()
+    with pytest.raises(AssertionError) as failed:
+        wait_until(lambda: tries.append(time.monotonic()), 0.2, lambda: f"{len(tries)} tries")
+    assert 0.2 <= time.monotonic() - started < 5
+    # The description is made when time is up, so it shows the state then.
+    assert str(failed.value) == f"timed out after 0.2s waiting for {len(tries)} tries"
+    assert len(tries) > 1  # tried again, not once
+
+
+def test_async_wait_until_lets_the_loop_run_between_tries() -> None:
+    async def main() -> None:
+        ticked = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.05, ticked.set)
+        assert await async_wait_until(ticked.is_set, 5, "the timer") is True
+        with pytest.raises(AssertionError, match=r"^timed out after 0\.05s waiting for never$"):
+            await async_wait_until(lambda: False, 0.05, "never")
+
+    asyncio.run(main())
 
 
 def test_the_plugin_can_be_turned_off(pytester: pytest.Pytester) -> None:

@@ -3,6 +3,7 @@ sessions, acks for retries, known users, durability and the schema version."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,13 @@ def store(db_path: str) -> Iterator[Store]:
     s = Store(db_path)
     yield s
     s.close()
+
+
+def on_disk(store: Store) -> contextlib.closing[sqlite3.Connection]:
+    """The store's file through a connection of the test's own, after a commit: what
+    another process (or the next start) finds there."""
+    store.commit()
+    return contextlib.closing(sqlite3.connect(store.path))
 
 
 def fill(store: Store, room: str, n: int, start: int = 1) -> None:
@@ -206,7 +214,9 @@ def test_sessions_add_set_rooms_delete_list(store: Store) -> None:
 
 def test_session_with_unreadable_rooms_is_listed_without_rooms(store: Store) -> None:
     sid = store.add_session("token-three-0123456789", "carol", ["general"], None, 1.0)
-    store._db.execute("UPDATE sessions SET rooms = 'not json' WHERE sid = ?", (sid,))
+    with on_disk(store) as db:
+        db.execute("UPDATE sessions SET rooms = 'not json' WHERE sid = ?", (sid,))
+        db.commit()
     (stored,) = store.sessions()
     assert stored.rooms == ()
 
@@ -247,7 +257,8 @@ def test_refs_keep_their_type(store: Store) -> None:
 
 
 def test_wal_mode_is_on(store: Store) -> None:
-    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with on_disk(store) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_in_memory_store_works() -> None:
@@ -288,7 +299,8 @@ def test_rows_survive_reopening(db_path: str) -> None:
 
 
 def test_schema_version_is_recorded(store: Store) -> None:
-    assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    with on_disk(store) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_schema_version_mismatch_raises_store_error(db_path: str) -> None:
@@ -344,7 +356,8 @@ def test_a_version_1_store_is_upgraded_and_never_reuses_a_sid(db_path: str) -> N
 
     s = Store(db_path)
     try:
-        assert s._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        with on_disk(s) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert [x.sid for x in s.sessions()] == [keeper]
         mallory = s.add_session("token-mallory-012345678", "mallory", [], None, 3.0)
         assert mallory > ann
