@@ -173,9 +173,11 @@ def test_a_store_that_cannot_commit_stops_the_broker_with_exit_1(make_broker):
                 " BEGIN SELECT RAISE(ABORT, 'the disk is on fire'); END"
             )
             db.commit()
-        alice.request({"type": "pm", "to": "bob", "text": "last words"})
+        alice.send({"type": "pm", "to": "bob", "text": "last words", "ref": 1})
         assert broker.process is not None
         assert broker.process.wait(10) == 1
+        # The pm's ack waits for the commit that failed: it never left.
+        assert alice.poll(0.2) is None
         log = broker.log_file.read_text()
         assert "cannot commit" in log
         assert "the disk is on fire" in log
