@@ -1,0 +1,129 @@
+"""The interactive clients: ``zmqchat chat`` (a terminal) and ``zmqchat gui`` (Tk)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from zmqchat.cli.options import Subparsers, client_command, client_config
+
+CHAT_EPILOG = """\
+in the chat:
+  text                    say it in the current room (shown in the prompt)
+  /join ROOM              join a room (created if new) and talk there; shows its
+                          last 20 messages, marked as history
+  /leave [ROOM]           leave a room (default: the current one)
+  /room ROOM              switch the room your lines go to
+  /msg USER TEXT          private message; shortcut: @USER TEXT
+  /who [ROOM|*]           who is in the current room, ROOM, or online (*)
+  /rooms                  rooms that have members
+  /history [N]            the last N messages of the current room (default 20)
+  /me ACTION              /me waves  ->  * alice waves
+  /help, /quit            this list; leave (also Ctrl-D or Ctrl-C)
+  Tab completes commands, rooms and names. The bottom bar shows your name, the
+  current room, unread counts of your other rooms and the connection state; when
+  the broker restarts the client reconnects by itself and fills the gap.
+
+examples:
+  zmqchat chat                                    asks your name, joins general
+  zmqchat chat --user alice --room general --room dev
+  zmqchat chat --host 192.168.1.20 --port 5555 --connect-timeout 10
+
+exit status:
+  0    you left (/quit, Ctrl-D, Ctrl-C)
+  1    the broker refused (other than a name, which is asked again) or ended the
+       session
+  2    usage or configuration error
+  3    broker unreachable: no answer within --connect-timeout
+  129  the terminal was closed (SIGHUP)
+  143  terminated (SIGTERM)
+       (both leave as /quit does: the name is free at once)
+"""
+
+
+GUI_EPILOG = """\
+the window:
+  left      rooms joined (with unread counts) and private conversations; the
+            field below joins a room; right-click to leave or close one
+  centre    the conversation: the last 50 messages on joining, marked as
+            history; scroll to the top for older ones
+  right     who is in the room; double-click a name to talk privately
+  bottom    the input line (Enter sends, Up recalls, Tab completes, and the
+            console's /commands work: /join, /msg, /me, /who, /help, ...) and
+            the status bar (you, the broker, connected / reconnecting…)
+  It reconnects by itself when the broker restarts and fills the gap.
+
+The connect form asks for the name, host and port (remembered from the last run)
+unless --user, --host and --port are all given.
+
+examples:
+  zmqchat gui                                     asks, then connects
+  zmqchat gui --user alice --host 127.0.0.1 --port 5555 --room general --room dev
+
+exit status:
+  0    the window was closed
+  1    no window could be opened (no display)
+  2    usage or configuration error
+"""
+
+
+def add_interactive_commands(sub: Subparsers) -> None:
+    """``chat`` and ``gui``: the client options and --room."""
+    clients = (
+        (
+            "chat",
+            "chat interactively in a terminal",
+            "The console client: rooms, private messages and history in a terminal. "
+            "Incoming messages print above the line you are typing.",
+            CHAT_EPILOG,
+            _run_chat,
+        ),
+        (
+            "gui",
+            "chat in a desktop window (Tk)",
+            "The desktop client: rooms, private conversations and history in a window, "
+            "on the same client library as the console and the bots.",
+            GUI_EPILOG,
+            _run_gui,
+        ),
+    )
+    for name, summary, description, epilog, run in clients:
+        p = client_command(sub, name, help=summary, description=description, epilog=epilog)
+        p.add_argument(
+            "--room",
+            action="append",
+            default=[],
+            metavar="R",
+            help="room to join on connect; repeat for several; the first is the current "
+            "one (default: `rooms` of client.toml, general), e.g. --room dev",
+        )
+        p.set_defaults(func=run)
+
+
+def _run_chat(args: argparse.Namespace) -> int:
+    from zmqchat.client.console.interactive import run_chat
+
+    config = client_config(args)
+    return run_chat(config, user=config.user, rooms=args.room or None)
+
+
+def _run_gui(args: argparse.Namespace) -> int:
+    from zmqchat.client.console.oneshot import ScriptError, room_arg
+
+    config = client_config(args)
+    try:
+        rooms = [room_arg(r) for r in args.room] or None
+    except ScriptError as exc:
+        print(f"zmqchat gui: {exc.message}", file=sys.stderr)
+        return 2
+    try:
+        from zmqchat.client.gui.tk_app import run_gui
+    except ImportError as exc:  # a Python built without tkinter
+        print(f"zmqchat gui: tkinter is missing ({exc}); install python3-tk", file=sys.stderr)
+        return 1
+    # The flags as given (None when absent): they beat the name and server the
+    # last run remembered, which beat the config file.
+    return run_gui(config, user=args.user, host=args.host, port=args.port, rooms=rooms)
+
+
+__all__ = ["add_interactive_commands"]
