@@ -17,6 +17,7 @@ from zmqchat._version import __version__
 from zmqchat.cli.broker import add_broker
 from zmqchat.cli.interactive import add_interactive_commands
 from zmqchat.cli.oneshot import add_oneshot_commands
+from zmqchat.cli.options import CommandParser
 from zmqchat.errors import ConfigError
 
 
@@ -26,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="zmqchat: rooms, private messages and durable history over ZeroMQ.",
     )
     parser.add_argument("--version", action="version", version=f"zmqchat {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     add_broker(sub)
     add_interactive_commands(sub)
     add_oneshot_commands(sub)

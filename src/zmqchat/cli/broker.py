@@ -6,7 +6,9 @@ import argparse
 import signal
 import sys
 from types import FrameType
+from typing import Final
 
+from zmqchat.cli.helptext import exit_statuses
 from zmqchat.cli.options import Subparsers
 from zmqchat.errors import ConfigError
 from zmqchat.logs import LOG_LEVELS, setup_logging
@@ -24,6 +26,14 @@ examples:
   ZMQCHAT_RATE_LIMIT=0 zmqchat broker --log-level debug
 """
 
+# What _run_broker returns.
+BROKER_EXITS: Final = {
+    0: "stopped by SIGINT or SIGTERM, or the --parent-pid process is gone",
+    1: "a port could not be bound, or the store could not be opened, locked or "
+    "written (reason on stderr)",
+    2: "usage or configuration error",
+}
+
 
 def add_broker(sub: Subparsers) -> None:
     p = sub.add_parser(
@@ -31,7 +41,7 @@ def add_broker(sub: Subparsers) -> None:
         help="run the broker",
         description="Run the zmqchat broker: a ROUTER for requests, a PUB for room events, "
         "history in SQLite. SIGINT/SIGTERM stop it cleanly.",
-        epilog=BROKER_EPILOG,
+        epilog=f"{BROKER_EPILOG}\n{exit_statuses(BROKER_EXITS)}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--config", metavar="FILE", help="TOML file with broker settings")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from zmqchat.cli.options import (
+    CommandParser,
     Subparsers,
     client_command,
     client_config,
@@ -34,13 +35,13 @@ def _script_parser(
     description: str,
     examples: str,
     tail: bool = False,
-) -> argparse.ArgumentParser:
+) -> CommandParser:
     p = client_command(
         sub,
         name,
         help=help,
         description=description,
-        epilog=f"examples:\n{examples}\n{exit_status_help(tail=tail)}",
+        epilog=lambda: f"examples:\n{examples}\n{exit_status_help(tail=tail)}",
         user=False,
     )
     p.add_argument(

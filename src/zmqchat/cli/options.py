@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, TypeAlias
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from zmqchat.logs import LOG_LEVELS, setup_logging
 
@@ -11,8 +12,27 @@ if TYPE_CHECKING:
     from zmqchat.common.config import ClientConfig
 
 
+class CommandParser(argparse.ArgumentParser):
+    """A command's parser, whose epilog may be written only when its help is shown.
+
+    The chat's help lists its commands from their table; building every parser, as
+    any ``zmqchat`` run does, should not load that table for the others' sake.
+    """
+
+    def __init__(
+        self, *args: Any, epilog_from: Callable[[], str] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.epilog_from = epilog_from
+
+    def format_help(self) -> str:
+        if self.epilog_from is not None:
+            self.epilog, self.epilog_from = self.epilog_from(), None
+        return super().format_help()
+
+
 # argparse's own name for what add_subparsers returns; not subscriptable at run time.
-Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+Subparsers: TypeAlias = "argparse._SubParsersAction[CommandParser]"
 
 CLIENT_SETTINGS = """\
 settings come from, lowest first: built-in defaults, a TOML file (--config, or
@@ -28,16 +48,16 @@ def client_command(
     *,
     help: str,
     description: str,
-    epilog: str,
+    epilog: Callable[[], str],
     user: bool = True,
-) -> argparse.ArgumentParser:
+) -> CommandParser:
     """The parser of a client command, with the shared options; its help ends with
     where the settings come from."""
     p = sub.add_parser(
         name,
         help=help,
         description=description,
-        epilog=f"{epilog}\n{CLIENT_SETTINGS}",
+        epilog_from=lambda: f"{epilog()}\n{CLIENT_SETTINGS}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_client_options(p, user=user)
@@ -103,6 +123,7 @@ def seconds(value: str) -> float:
 
 __all__ = [
     "CLIENT_SETTINGS",
+    "CommandParser",
     "Subparsers",
     "add_client_options",
     "client_command",
