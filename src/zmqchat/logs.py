@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Final
+
+LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
 
 
 def setup_logging(level: str) -> None:
-    """Send zmqchat's log records to stderr at ``level`` (debug, info, warning, ...)."""
+    """Send zmqchat's log records to stderr at ``level``, one of :data:`LOG_LEVELS`."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")

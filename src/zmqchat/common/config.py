@@ -21,10 +21,10 @@ import platformdirs
 
 from zmqchat.common.protocol import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_PUB_PORT
 from zmqchat.errors import ConfigError
+from zmqchat.logs import LOG_LEVELS
 
 APP_NAME: Final = "zmqchat"
 ENV_PREFIX: Final = "ZMQCHAT_"
-LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
 # Every client costs the broker two connections (DEALER and SUB); keep some file
 # descriptors for the store, the listening sockets and libzmq's own.
 FDS_PER_SESSION: Final = 2
