@@ -44,28 +44,15 @@ if _typing.TYPE_CHECKING:
         Welcome,
     )
 
-# name -> module that defines it
+# The lazily loaded names, by the module that defines them.
+_LAZY_FROM: dict[str, str] = {
+    "zmqchat.client.io.sync": "Client",
+    "zmqchat.client.core.events": "Event StatusEvent",
+    "zmqchat.common.messages": "ChatAck ChatEvent HistoryPage Joined Left PmAck PmEvent Pong"
+    " PresenceEvent RoomInfo SystemEvent Welcome",
+}
 _LAZY: dict[str, str] = {
-    "Client": "zmqchat.client.io.sync",
-    "Event": "zmqchat.client.core.events",
-    "StatusEvent": "zmqchat.client.core.events",
-    **dict.fromkeys(
-        (
-            "ChatAck",
-            "ChatEvent",
-            "HistoryPage",
-            "Joined",
-            "Left",
-            "PmAck",
-            "PmEvent",
-            "Pong",
-            "PresenceEvent",
-            "RoomInfo",
-            "SystemEvent",
-            "Welcome",
-        ),
-        "zmqchat.common.messages",
-    ),
+    name: module for module, names in _LAZY_FROM.items() for name in names.split()
 }
 
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tests.helpers import wait_until
 
 from zmqchat import ChatEvent, Client, Timeout
 from zmqchat.aio import AsyncClient
-from zmqchat.testing import async_expect, expect
+from zmqchat.testing import async_expect, async_wait_until, expect, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -30,7 +29,7 @@ def test_a_client_that_stops_reading_keeps_the_newest_events(broker):
         # Up to here the buffer is read: what follows is the flood alone.
         expect(reader, "presence", room="flood", user="writer")
         sent = [writer.send("flood", f"m{n}").seq for n in range(SENT)]
-        wait_until(lambda: dropped_all(reader), message=f"{SENT - KEPT} dropped events")
+        wait_until(lambda: dropped_all(reader), what=f"{SENT - KEPT} dropped events")
         kept = [reader.next_event(5) for _ in range(KEPT)]
         assert all(isinstance(event, ChatEvent) for event in kept)
         assert [(e.seq, e.text) for e in kept] == [
@@ -49,9 +48,8 @@ def test_an_async_client_that_stops_reading_keeps_the_newest_events(broker):
         ):
             await async_expect(reader, "presence", room="flood", user="writer")
             sent = [(await writer.send("flood", f"m{n}")).seq for n in range(SENT)]
-            # Waited for on a thread: the reader's I/O task needs the loop meanwhile.
-            await asyncio.to_thread(
-                wait_until, lambda: dropped_all(reader), message=f"{SENT - KEPT} dropped events"
+            await async_wait_until(
+                lambda: dropped_all(reader), what=f"{SENT - KEPT} dropped events"
             )
             kept = [await reader.next_event(5) for _ in range(KEPT)]
             assert all(isinstance(event, ChatEvent) for event in kept)

@@ -68,22 +68,6 @@ def earlier_events(
     return Earlier(out, more, before)
 
 
-def last_events(
-    client: Client,
-    room: str,
-    count: int,
-    *,
-    before: int | None,
-    chat_only: bool = False,
-    scan_limit: int | None = 5 * HISTORY_MAX_LIMIT,
-) -> list[RoomEvent]:
-    """The events of :func:`earlier_events`, for callers that do not page on."""
-    page = earlier_events(
-        client, room, count, before=before, chat_only=chat_only, scan_limit=scan_limit
-    )
-    return page.events
-
-
 def events_between(client: Client, room: str, after: int, before: int) -> Iterator[RoomEvent]:
     """The events of ``room`` with ``after < seq < before``, oldest first."""
     while after + 1 < before:
@@ -98,4 +82,4 @@ def events_between(client: Client, room: str, after: int, before: int) -> Iterat
         after = events[-1].seq
 
 
-__all__ = ["Earlier", "earlier_events", "events_between", "last_events"]
+__all__ = ["Earlier", "earlier_events", "events_between"]

@@ -22,7 +22,7 @@ from typing import Any, Final, TextIO
 
 from zmqchat.client.chat.failures import ExitCode, ScriptError, classify
 from zmqchat.client.chat.formatting import event_json, format_event, plain, to_json
-from zmqchat.client.chat.paging import events_between, last_events
+from zmqchat.client.chat.paging import earlier_events, events_between
 from zmqchat.client.console.arguments import parse_data, room_arg
 from zmqchat.client.console.exits import Signalled, exit_status_help, signals_interrupt
 from zmqchat.client.core.events import StatusEvent
@@ -256,9 +256,9 @@ def tail(
                     backlog = (e for e in backlog if isinstance(e, ChatEvent))
             elif last is not None:
                 # --last N: N messages however many joins and leaves lie between.
-                backlog = last_events(
+                backlog = earlier_events(
                     client, room, last, before=head, chat_only=not presence, scan_limit=None
-                )
+                ).events
             else:
                 backlog = ()
             for event in backlog:
@@ -387,14 +387,14 @@ def history(
     # join (at the head) is left out of what it prints. Every script command leaves
     # a join and a leave behind, so by default they are skipped, however many.
     with connected(config, user, [room], "history") as (client, welcome):
-        events = last_events(
+        events = earlier_events(
             client,
             room,
             limit,
             before=welcome.rooms.get(room),
             chat_only=not presence,
             scan_limit=None,
-        )
+        ).events
         me = client.user
     if not events and not as_json:
         # Silence would look like a failure, or like a typo in the room's name.
