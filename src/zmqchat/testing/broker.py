@@ -25,10 +25,14 @@ class BrokerProcess:
         log_level: str = "debug",
         startup_timeout: float = 15.0,
         wrapper: Sequence[str] = (),
+        watch_parent: bool = True,
     ) -> None:
         """``settings``: broker config keys (``timeout``, ``rate_limit``, ...) passed
         as ``ZMQCHAT_*`` environment variables. ``wrapper``: a command the broker runs
-        under, e.g. ``("prlimit", "--nofile=256")`` to test a low open-file limit."""
+        under, e.g. ``("prlimit", "--nofile=256")`` to test a low open-file limit.
+        ``watch_parent=False`` leaves out ``--parent-pid``, whose periodic check would
+        wake the broker's loop (a test of how it wakes without one); the test must
+        then stop the broker itself."""
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.db = str(self.directory / "broker.db")
@@ -38,6 +42,7 @@ class BrokerProcess:
         self.log_level = log_level
         self.startup_timeout = startup_timeout
         self.wrapper = tuple(wrapper)
+        self.watch_parent = watch_parent
         self.port = 0
         self.pub_port = 0
         self.process: subprocess.Popen[bytes] | None = None
@@ -75,8 +80,8 @@ class BrokerProcess:
             "--pub-port", str(self.pub_port),
             "--db", self.db,
             "--ready-file", str(self.ready_file),
-            "--parent-pid", str(os.getpid()),
             "--log-level", self.log_level,
+            *(("--parent-pid", str(os.getpid())) if self.watch_parent else ()),
         ]  # fmt: skip
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(cmd, stdout=log, stderr=log, env=env)
