@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -32,6 +33,7 @@ class Counts:
     chats_lost: int = 0  # acked, but not in the room's history with its text
     chat_seqs_reused: int = 0  # one (room, seq), two texts
     chat_duplicates: int = 0  # one (room, seq) delivered twice to one client
+    chats_out_of_order: int = 0  # stored before a chat its client had sent earlier
     chats_delivered: int = 0
     pms_acked: int = 0
     pms_lost: int = 0  # acked, but neither received nor in the recipient's history
@@ -46,6 +48,7 @@ class Counts:
     sessions_lost: int = 0  # a client's library closed without being asked to
     refused: Mapping[str, int] = dataclasses.field(default_factory=dict)
     fresh_registers: int = 0
+    registers_refused: int = 0  # a fresh register that never got its session
     load_failures: int = 0  # load processes that broke or did not end cleanly
     dropped_events: int = 0  # events the library dropped because nobody read them
 
@@ -56,10 +59,12 @@ class Counts:
             "chats lost": self.chats_lost,
             "chat seqs reused": self.chat_seqs_reused,
             "chat duplicates": self.chat_duplicates,
+            "chats out of sent order": self.chats_out_of_order,
             "pms lost": self.pms_lost,
             "pm ids reused": self.pm_ids_reused,
             "pm duplicates": self.pm_duplicates,
             "sessions not resumed": self.not_resumed + self.sessions_lost,
+            "registers refused": self.registers_refused,
             "load failures": self.load_failures + self.dropped_events,
         }
 
@@ -93,6 +98,9 @@ def check(
     )
     counts.refused = dict(refused.most_common())
     counts.fresh_registers = sum(1 for r in records if r["k"] == "fresh")
+    counts.registers_refused = sum(
+        1 for r in records if r["k"] == "refused" and r["op"] == "register"
+    )
     counts.load_failures += sum(1 for r in records if r["k"] == "failed")
     return counts
 
@@ -130,6 +138,14 @@ def _check_chats(
         counts.chat_duplicates += _duplicates(
             (r["c"], r["room"], r["seq"]) for r in lines if r["k"] == "chat"
         )
+    # A client's chats in one room are numbered in the order it sent them; a retry
+    # after a restart must not put a later one first.
+    sent: dict[tuple[str, str], list[tuple[int, int]]] = collections.defaultdict(list)
+    for a in acks:
+        sent[a["c"], a["room"]].append((a["n"], a["seq"]))
+    for chats in sent.values():
+        seqs = [seq for _, seq in sorted(chats)]
+        counts.chats_out_of_order += sum(1 for a, b in itertools.pairwise(seqs) if b < a)
 
 
 def _check_pms(

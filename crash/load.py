@@ -57,6 +57,7 @@ class _InFlight:
     target: str  # room or recipient
     text: str
     future: concurrent.futures.Future[Any]
+    n: int = 0  # the order its client sent it in
 
 
 def run_load(plan: LoadPlan, reports: Any, go: Any, stop: Any, final: Any) -> None:
@@ -165,7 +166,7 @@ class _Load:
         room = self.rng.choice(sorted(self.rooms))
         text = self._text(self.plan.name)
         future = self.client.send_async(room, text)
-        self.inflight.append(_InFlight("chat", room, text, future))
+        self.inflight.append(_InFlight("chat", room, text, future, self.texts))
 
     def _pm(self) -> None:
         to = self.rng.choice(self.plan.peers)
@@ -184,6 +185,7 @@ class _Load:
                 self.rooms.discard(room)
             else:
                 self.rooms.add(self.client.join(room).room)
+            self.rec.write(op, c=self.plan.name, room=room, n=self.texts)
         except ZmqchatError as exc:
             self.rec.write("refused", c=self.plan.name, op=op, target=room, error=_why(exc))
             if _why(exc) == "not_in_room":
@@ -211,7 +213,9 @@ class _Load:
             )  # fmt: skip
             return
         if isinstance(reply, ChatAck):
-            self.rec.write("chat_ack", c=client, room=reply.room, seq=reply.seq, text=sent.text)
+            self.rec.write(
+                "chat_ack", c=client, room=reply.room, seq=reply.seq, text=sent.text, n=sent.n
+            )
         elif isinstance(reply, PmAck):
             self.rec.write("pm_ack", c=client, to=reply.to, id=reply.id, text=sent.text)
         else:
@@ -223,20 +227,26 @@ class _Load:
         self.fresh += 1
         name = f"{self.plan.name}f{self.fresh}"
         room = self.plan.rooms[0]
+        fresh = Client(
+            name, self.plan.endpoint, rooms=(room,), client_name="crash-fresh",
+            request_timeout=REQUEST_TIMEOUT, connect_timeout=30.0,
+        )  # fmt: skip
         try:
-            with Client(
-                name, self.plan.endpoint, rooms=(room,), client_name="crash-fresh",
-                request_timeout=REQUEST_TIMEOUT, connect_timeout=30.0,
-            ) as fresh:  # fmt: skip
-                self.rec.write("fresh", c=name, session=fresh.session)
-                self.senders.add(name)
-                text = self._text(name)
-                self._await(name, _InFlight("chat", room, text, fresh.send_async(room, text)))
-                text = self._text(name)
-                pm = fresh.request(Pm(to=self.plan.name, text=text))
-                self._await(name, _InFlight("pm", self.plan.name, text, pm))
+            fresh.connect()
         except ZmqchatError as exc:
             self.rec.write("refused", c=name, op="register", error=_why(exc))
+            return
+        try:
+            self.rec.write("fresh", c=name, session=fresh.session)
+            self.senders.add(name)
+            text = self._text(name)
+            chat = fresh.send_async(room, text)
+            self._await(name, _InFlight("chat", room, text, chat, self.texts))
+            text = self._text(name)
+            pm = fresh.request(Pm(to=self.plan.name, text=text))
+            self._await(name, _InFlight("pm", self.plan.name, text, pm))
+        finally:
+            fresh.close()
 
     def _await(self, client: str, sent: _InFlight) -> None:
         concurrent.futures.wait([sent.future], REQUEST_TIMEOUT + 5)

@@ -19,16 +19,18 @@ def summary(outcome: Outcome) -> str:
     resumable = c.resumptions + c.not_resumed
     lines = [
         f"broker killed {c.restarts} times in {outcome.seconds:.0f} s, under load from "
-        f"{outcome.options.workers} processes and {c.fresh_registers} fresh registers "
-        f"(seed {outcome.seed})",
+        f"{outcome.options.workers} processes (seed {outcome.seed})",
         f"chats: {c.chats_acked} acked, {c.chats_lost} lost, {c.chat_seqs_reused} seqs reused, "
-        f"{c.chat_duplicates} delivered twice ({c.chats_delivered} deliveries)",
+        f"{c.chat_duplicates} delivered twice, {c.chats_out_of_order} stored out of sent order "
+        f"({c.chats_delivered} deliveries)",
         f"pms:   {c.pms_acked} acked, {c.pms_lost} lost, {c.pm_ids_reused} ids reused, "
         f"{c.pm_duplicates} delivered twice ({c.pms_delivered} deliveries); "
-        f"{c.pms_twice_by_text} shown again under a new id, {c.pms_never_acked} ids never acked",
+        f"{c.pms_never_acked} shown but never acked nor stored, "
+        f"{c.pms_twice_by_text} shown again under a new id",
         f"sessions: {c.resumptions} of {resumable} resumed after a restart, "
-        f"{c.sessions_lost} closed by the library; load failures {c.load_failures}, "
-        f"events dropped {c.dropped_events}",
+        f"{c.sessions_lost} closed by the library, {c.registers_refused} of "
+        f"{c.fresh_registers + c.registers_refused} fresh registers refused; "
+        f"load failures {c.load_failures}, events dropped {c.dropped_events}",
         f"refused or timed out (not acked, not counted as lost): {_refusals(c)}",
     ]
     bad = {name: n for name, n in c.failures.items() if n}
@@ -36,6 +38,7 @@ def summary(outcome: Outcome) -> str:
     lines.append(
         f"crash test {verdict}: lost {c.chats_lost} chats / {c.pms_lost} pms, reused "
         f"{c.chat_seqs_reused} / {c.pm_ids_reused}, duplicates {c.chat_duplicates} / "
-        f"{c.pm_duplicates}, not resumed {c.not_resumed + c.sessions_lost}"
+        f"{c.pm_duplicates}, out of order {c.chats_out_of_order}, not resumed "
+        f"{c.not_resumed + c.sessions_lost}, registers refused {c.registers_refused}"
     )
     return "\n".join(lines)

@@ -9,8 +9,9 @@ A = "load0"
 B = "load1"
 
 
-def chat_ack(client: str, room: str, seq: int, text: str) -> dict:
-    return {"k": "chat_ack", "c": client, "room": room, "seq": seq, "text": text}
+def chat_ack(client: str, room: str, seq: int, text: str, n: int = 0) -> dict:
+    """``n``: the order its client sent it in."""
+    return {"k": "chat_ack", "c": client, "room": room, "seq": seq, "text": text, "n": n}
 
 
 def chat(client: str, room: str, seq: int, text: str) -> dict:
@@ -89,6 +90,21 @@ def test_a_seq_delivered_twice_to_one_client_is_a_duplicate():
     assert result.failures == {**counts().failures, "chat duplicates": 1}
 
 
+def test_chats_stored_in_another_order_than_sent_are_counted():
+    history = {**HISTORY, "dev": [(1, "a:3"), (2, "a:4")]}
+    in_order = with_records(A, chat_ack(A, "dev", 1, "a:3", n=3), chat_ack(A, "dev", 2, "a:4", n=4))
+    assert counts(in_order, history).ok
+    swapped = with_records(A, chat_ack(A, "dev", 1, "a:3", n=4), chat_ack(A, "dev", 2, "a:4", n=3))
+    assert counts(swapped, history).failures == {
+        **counts().failures,
+        "chats out of sent order": 1,
+    }
+    # Another client's chats are another order.
+    history = {**HISTORY, "dev": [(1, "a:3"), (2, "b:9")]}
+    apart = with_records(A, chat_ack(A, "dev", 1, "a:3", n=3), chat_ack(B, "dev", 2, "b:9", n=1))
+    assert counts(apart, history).ok
+
+
 def test_an_acked_pm_is_kept_if_received_or_stored():
     received_only = {A: CLEAN[A], B: [r for r in CLEAN[B] if r["k"] != "stored_pm"]}
     stored_only = {A: CLEAN[A], B: [r for r in CLEAN[B] if r["k"] != "pm"]}
@@ -133,6 +149,12 @@ def test_restarts_count_sessions_that_did_not_come_back_on_their_own():
 def test_a_close_the_program_did_not_ask_for_loses_the_session(reason, lost):
     result = counts(with_records(B, status(B, "closed", reason)))
     assert result.sessions_lost == lost
+
+
+def test_a_fresh_register_refused_fails_the_run():
+    refused = {"k": "refused", "c": "load0f3", "op": "register", "error": "name_taken"}
+    result = counts(with_records(A, refused))
+    assert result.failures["registers refused"] == 1
 
 
 def test_refusals_are_counted_apart_and_do_not_fail_the_run():
