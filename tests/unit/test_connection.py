@@ -408,6 +408,20 @@ def test_not_registered_reregisters_with_resume_and_resends_the_request() -> Non
     assert done.result.seq == 3
 
 
+def test_requests_are_resent_in_the_order_they_were_made() -> None:
+    # The first of three chats is refused not_registered (it reached a restarted
+    # broker): the welcome resends all three in the order they were sent, not the
+    # refused one last, or the room would see them out of order.
+    core = connected()
+    refs = [core.submit(Chat(room="general", text=f"m{n}"), Done(), 1.0) for n in range(3)]
+    sent(core)
+    core.on_frame(reply(ErrorReply(code="not_registered", message="", ref=refs[0])), 1.1)
+    (register,) = sent(core)
+    core.on_frame(welcome(register), 1.2)
+    chats = [m for m in sent(core) if m["type"] == "chat"]
+    assert [(m["ref"], m["text"]) for m in chats] == [(r, f"m{n}") for n, r in enumerate(refs)]
+
+
 def test_welcome_with_a_new_session_is_a_fresh_start() -> None:
     core = connected()
     ref = core.submit(Who(), None, 1.0)

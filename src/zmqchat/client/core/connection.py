@@ -103,6 +103,10 @@ class _Pending:
     generation: int = -1  # connection generation it was last sent in; -1: not sent
 
 
+def _by_ref(pending: _Pending) -> int:
+    return pending.ref
+
+
 class ClientCore:
     """One client's connection state machine (sans-IO)."""
 
@@ -480,7 +484,10 @@ class ClientCore:
         # Drop stale registers; resend everything else not answered on this connection.
         for ref in [r for r, p in self._pending.items() if isinstance(p.request, Register)]:
             del self._pending[ref]
-        for pending in self._pending.values():
+        # In ref order, which is the order they were made: one put back after a
+        # not_registered sits last in the table, and resending it there would let
+        # later chats overtake it.
+        for pending in sorted(self._pending.values(), key=_by_ref):
             if pending.generation != self._generation:
                 self._send(pending)
         self._last_recv = now
