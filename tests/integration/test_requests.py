@@ -310,13 +310,16 @@ def test_private_message(broker, peers):
     assert ack["to"] == "Bob"
     assert ack["status"] == "delivered"
     assert isinstance(ack["id"], int)
-    assert bob.recv_type("pm") == {
+    pm = bob.recv_type("pm")
+    assert isinstance(pm["key"], str)
+    assert pm == {
         "type": "pm",
         "id": ack["id"],
         "from": "alice",
         "to": "Bob",
         "text": "psst",
         "data": {"k": 1},
+        "key": pm["key"],  # opaque: the same for every copy of this message
         "ts": ack["ts"],
     }
     page = alice.request({"type": "history", "with": "bob"})

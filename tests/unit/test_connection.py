@@ -336,6 +336,18 @@ def test_a_pm_handed_over_again_under_its_id_is_dropped() -> None:
     assert take_events(core) == [first, other]
 
 
+def test_a_pm_stored_again_under_a_new_id_with_the_same_key_is_dropped() -> None:
+    # A crash between handing a pm over and storing it: its sender's retry is stored
+    # under a new id, with the same key.
+    core = connected()
+    first = PmEvent(id=7, sender="bob", to="alice", text="once", key="k1", ts=1.0)
+    again = PmEvent(id=9, sender="bob", to="alice", text="once", key="k1", ts=2.0)
+    other = PmEvent(id=10, sender="bob", to="alice", text="once", key="k2", ts=3.0)
+    for pm in (first, again, other):
+        core.on_frame(reply(pm), 1.0)
+    assert take_events(core) == [first, other]
+
+
 def test_recent_ids_forget_the_oldest_past_their_size() -> None:
     from zmqchat.client.core.connection import RecentIds
 

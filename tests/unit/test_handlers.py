@@ -21,7 +21,12 @@ from zmqchat.broker.handlers import BrokerCore
 from zmqchat.broker.store import Store
 from zmqchat.common.codec import decode, encode
 from zmqchat.common.config import BrokerConfig
-from zmqchat.common.protocol import MAX_FRAME_BYTES, MAX_HISTORY_REPLY_BYTES, MAX_TEXT_BYTES
+from zmqchat.common.protocol import (
+    MAX_FRAME_BYTES,
+    MAX_HISTORY_REPLY_BYTES,
+    MAX_TEXT_BYTES,
+    pm_key,
+)
 
 PUB_PORT = 6001
 WALL = 1_700_000_000.0
@@ -578,6 +583,7 @@ def test_pm_is_delivered_to_the_recipient(broker: Broker) -> None:
         "from": "alice",
         "to": "Bob",
         "text": "psst",
+        "key": pm_key(1, 8),
         "ts": WALL + 3,
     }
     assert ack == {
@@ -651,8 +657,12 @@ def test_retried_pm_is_acked_again_stored_once_and_handed_over_with_the_same_id(
     replies, pubs = broker.handle(b"A", pm("bob", "once", ref=1))
     assert replies == {b"A": [first], b"B": [delivered]}
     assert pubs == []
+    # The key is the sender's session and ref: what a retry keeps across a crash.
+    assert delivered["key"] == pm_key(1, 1)
     events, _ = broker.store.session_pm_history(1, "bob", None, None, 50)
     assert [e.text for e in events] == ["once"]
+    replies, _ = broker.handle(b"A", pm("bob", "twice", ref=2))
+    assert replies[b"B"][0]["key"] not in (None, delivered["key"])
 
 
 def test_pm_to_a_user_who_left_is_user_offline(broker: Broker) -> None:

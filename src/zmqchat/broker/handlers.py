@@ -70,6 +70,7 @@ from zmqchat.common.protocol import (
     PROTOCOL_VERSION,
     SYSTEM_TOPIC,
     ErrorCode,
+    pm_key,
     room_topic,
     user_key,
 )
@@ -498,7 +499,13 @@ class BrokerCore:
             req.ref,
         )
         event = PmEvent(
-            id=pm_id, sender=session.user, to=target.user, text=req.text, ts=ts, data=req.data
+            id=pm_id,
+            sender=session.user,
+            to=target.user,
+            text=req.text,
+            data=req.data,
+            key=None if req.ref is None else pm_key(session.sid, req.ref),
+            ts=ts,
         )
         ack = PmAck(to=target.user, id=pm_id, status="delivered", ts=ts, ref=req.ref)
         session.remember(req.ref, print_, ack)

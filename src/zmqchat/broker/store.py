@@ -20,7 +20,7 @@ from typing import Any, Final
 import msgpack
 
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Ref
-from zmqchat.common.protocol import MAX_HISTORY_REPLY_BYTES
+from zmqchat.common.protocol import MAX_HISTORY_REPLY_BYTES, pm_key
 
 # Raised here, defined in the error tree; still importable from here.
 from zmqchat.errors import StoreError as StoreError  # noqa: PLC0414
@@ -392,15 +392,22 @@ class Store:
             self._pm_rows.clear()
 
     def pm(self, pm_id: int) -> PmEvent | None:
-        """Private message ``pm_id``, or None if there is no such message."""
+        """Private message ``pm_id`` as its recipient was handed it, or None."""
         self._write_pms()
         row = self._db.execute(
-            "SELECT id, ts, sender, recipient, text, data FROM pms WHERE id = ?", (pm_id,)
+            "SELECT id, ts, sender, recipient, text, data, sender_sid, ref FROM pms WHERE id = ?",
+            (pm_id,),
         ).fetchone()
         if row is None:
             return None
         return PmEvent(
-            id=row[0], ts=row[1], sender=row[2], to=row[3], text=row[4], data=_unpack_data(row[5])
+            id=row[0],
+            ts=row[1],
+            sender=row[2],
+            to=row[3],
+            text=row[4],
+            data=_unpack_data(row[5]),
+            key=None if row[7] is None or row[6] is None else pm_key(row[6], row[7]),
         )
 
     def session_pm_history(

@@ -446,6 +446,9 @@ class PmEvent(Record):
     to: str
     text: str
     data: dict[str, Any] | None = None
+    # The same for every copy of one message, a retry stored under a new id after a
+    # crash included (additive to v1; see protocol.md 5.5).
+    key: str | None = None
     ts: float = _kw()
 
 

@@ -7,6 +7,7 @@ these rules live in :mod:`zmqchat.common.messages`; the msgpack codec in
 
 from __future__ import annotations
 
+import hashlib
 import re
 from enum import StrEnum
 from typing import Any, Final
@@ -203,3 +204,10 @@ def optional(msg: dict[str, Any], key: str, kind: type | tuple[type, ...], what:
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"'{key}' must be {what}")
     return value
+
+
+def pm_key(sender_sid: int, ref: int | str) -> str:
+    """The ``key`` of a private message: its sender's session and request ``ref``,
+    which a retry keeps even when a crash made the broker forget the first copy."""
+    digest = hashlib.blake2b(f"{sender_sid}\0{ref!r}".encode(), digest_size=8)
+    return digest.hexdigest()

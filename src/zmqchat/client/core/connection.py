@@ -15,7 +15,7 @@ import dataclasses
 import logging
 import secrets
 from collections.abc import Callable, Iterable
-from typing import Any, Final, Literal
+from typing import Any, Final, Generic, Literal, TypeVar
 
 from zmqchat._version import __version__
 from zmqchat.client.core.events import ConnectionState, Event, StatusEvent
@@ -69,17 +69,19 @@ SCAN_INTERVAL: Final = 0.1
 # when its sender retries, which is within its window of requests in flight.
 SEEN_PMS: Final = 4096
 
+_K = TypeVar("_K", int, str)
+
 Completion = Callable[[Any], None]
 
 
-class RecentIds:
+class RecentIds(Generic[_K]):
     """The last ``size`` ids seen, for dropping repeats."""
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._ids: dict[int, None] = {}  # insertion-ordered: the oldest first
+        self._ids: dict[_K, None] = {}  # insertion-ordered: the oldest first
 
-    def add(self, item: int) -> bool:
+    def add(self, item: _K) -> bool:
         """Remember ``item``; False if it was already there."""
         if item in self._ids:
             return False
@@ -141,8 +143,10 @@ class ClientCore:
         self._rooms: dict[str, RoomSequencer] = {}
         self._subscribed: set[bytes] = set()
         self._pending: dict[int, _Pending] = {}
-        # A retried pm is handed over again under its id (protocol.md 5.5).
-        self._seen_pms = RecentIds(SEEN_PMS)
+        # A retried pm is handed over again under its id, or after a crash stored
+        # again under a new id with the same key (protocol.md 5.5).
+        self._seen_pms: RecentIds[int] = RecentIds(SEEN_PMS)
+        self._seen_keys: RecentIds[str] = RecentIds(SEEN_PMS)
         # Refs start at a random point: a client restarted with `resume` takes over a
         # session whose broker remembers the refs of the previous process.
         self._next_ref = secrets.randbits(40)
@@ -241,7 +245,10 @@ class ClientCore:
         if pending is not None:
             self._on_reply(pending, msg, now)
         elif isinstance(msg, PmEvent):
-            if self._seen_pms.add(msg.id):
+            # Both checks run, so each remembers this copy.
+            new_id = self._seen_pms.add(msg.id)
+            new_key = not isinstance(msg.key, str) or self._seen_keys.add(msg.key)
+            if new_id and new_key:
                 self.events.append(msg)
         elif isinstance(msg, Closed):
             self._on_closed(msg, now)
