@@ -9,28 +9,15 @@ import re
 import signal
 import socket
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from tests.cli_helpers import run_cli, spawn_cli
 
 from zmqchat import Client, PmEvent, PresenceEvent
-from zmqchat.client.core.events import Event
-from zmqchat.testing import BrokerProcess
+from zmqchat.testing import BrokerProcess, expect
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def wait_event(client: Client, predicate: Callable[[Event], bool], timeout: float = 10.0) -> Event:
-    for event in client.events(timeout=timeout):
-        if predicate(event):
-            return event
-    raise AssertionError(f"no matching event within {timeout}s")
-
-
-def joined(user: str) -> Callable[[Event], bool]:
-    return lambda e: isinstance(e, PresenceEvent) and e.user == user and e.event == "join"
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
@@ -54,7 +41,7 @@ def test_send_lines_are_read_by_tail_json_in_another_process(broker, tmp_path):
             tmp_path, "tail", "--port", port, "--json", "--count", "5", "--user", "reader"
         )
         stack.enter_context(tail)  # closes its pipes
-        wait_event(watch, joined("reader"))
+        expect(watch, PresenceEvent, user="reader", event="join")
         sent = run_cli(
             tmp_path,
             "send", "--port", port, "--room", "general", "--user", "bot",
@@ -242,7 +229,7 @@ def test_tail_into_a_closed_pipe_exits_quietly(broker, tmp_path):
         Client("watch", broker.endpoint) as watch,
         spawn_cli(tmp_path, "tail", "--port", str(broker.port), "--user", "reader") as tail,
     ):
-        wait_event(watch, joined("reader"))
+        expect(watch, PresenceEvent, user="reader", event="join")
         watch.send("general", "first")
         assert tail.stdout is not None
         assert "<watch> first" in tail.stdout.readline()
@@ -262,7 +249,7 @@ def test_tail_survives_a_broker_restart_and_ctrl_c_ends_it(broker: BrokerProcess
         Client("watch", broker.endpoint) as watch,
         spawn_cli(tmp_path, "tail", "--port", port, "--user", "reader") as tail,
     ):
-        wait_event(watch, joined("reader"))
+        expect(watch, PresenceEvent, user="reader", event="join")
         watch.send("general", "before")
         broker.restart()
         assert watch.send("general", "after").seq
@@ -282,7 +269,7 @@ def test_pm_who_rooms(broker, tmp_path: Path):
     with Client("bob", broker.endpoint, rooms=["general", "dev"]) as bob:
         sent = run_cli(tmp_path, "pm", "--port", port, "--user", "ops", "bob", "deploy", "done")
         assert sent.returncode == 0, sent.stderr
-        pm = wait_event(bob, lambda e: isinstance(e, PmEvent))
+        pm = expect(bob, PmEvent)
         assert isinstance(pm, PmEvent)
         assert (pm.sender, pm.text) == ("ops", "deploy done")
 
@@ -356,7 +343,7 @@ def test_tail_no_presence_waits_for_a_message_not_a_join(broker, tmp_path):
     with Client("watch", broker.endpoint, rooms=["ci"]) as watch:
         args = ["--port", port, "--room", "ci", "--json", "--no-presence", "--count", "1"]
         with spawn_cli(tmp_path, "tail", *args, "--user", "reader") as tail:
-            wait_event(watch, joined("reader"))
+            expect(watch, PresenceEvent, user="reader", event="join")
             # The sender's join comes first; it must not count as the awaited event.
             sent = run_cli(tmp_path, "send", "--port", port, "--room", "ci", "--user", "bot", "hi")
             assert sent.returncode == 0, sent.stderr
@@ -402,15 +389,13 @@ def test_a_command_stopped_by_a_signal_says_bye(broker, tmp_path, command, signu
             assert proc.stdin is not None
             proc.stdin.write("first\n")  # `send` connects on its first line
             proc.stdin.flush()
-            wait_event(watch, joined("reader"))
+            expect(watch, PresenceEvent, user="reader", event="join")
             proc.send_signal(signum)
             assert proc.wait(10) == status
             assert proc.stderr is not None
             assert proc.stderr.read() == ""
         # Well within the broker's 15 s timeout, and said to be a quit, not a timeout.
-        left = wait_event(
-            watch, lambda e: isinstance(e, PresenceEvent) and e.user == "reader", timeout=5
-        )
-        assert (left.event, left.reason) == ("leave", "quit")  # type: ignore[union-attr]
+        left = expect(watch, PresenceEvent, timeout=5, user="reader")
+        assert (left.event, left.reason) == ("leave", "quit")
         with Client("reader", broker.endpoint):  # the name is free at once
             pass

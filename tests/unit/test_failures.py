@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from zmqchat.client.chat.failures import ExitCode, Failure, ScriptError, classify
-from zmqchat.client.console.exits import SIGNALS_HELP, exit_status_help, signal_status
+from zmqchat.client.console.exits import SIGNALS_NOTE, exit_status_help, signal_status
 from zmqchat.errors import (
     BrokerError,
     ConfigError,
@@ -98,5 +98,6 @@ def test_exit_statuses_and_their_help():
     assert [int(code) for code in ExitCode] == [0, 1, 2, 3, 4, 129, 130, 143]
     assert signal_status(15) is ExitCode.TERMINATED
     assert signal_status(1) is ExitCode.HUNG_UP
-    assert exit_status_help().endswith(SIGNALS_HELP)
+    assert exit_status_help().endswith(f"       {SIGNALS_NOTE}\n")
+    assert "  4    " not in exit_status_help()
     assert "  4    --timeout" in exit_status_help(tail=True)

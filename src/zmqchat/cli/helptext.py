@@ -1,17 +1,15 @@
 """Help sections built from the tables they describe, so that help cannot fall behind:
-the slash commands from :data:`zmqchat.client.chat.commands.COMMANDS`, exit statuses
-keyed by :class:`~zmqchat.client.console.exits.ExitCode`."""
+the slash commands from :data:`zmqchat.client.chat.commands.COMMANDS`, and (from
+:mod:`zmqchat.client.console.exits`) exit statuses keyed by
+:class:`~zmqchat.client.chat.failures.ExitCode`."""
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Mapping
-from typing import TypeVar
+
+from zmqchat.client.console.exits import exit_statuses
 
 WIDTH = 80
-STATUS_INDENT = " " * 7  # "  143  ": where the text of a status starts
-
-_Status = TypeVar("_Status", bound=int)  # ExitCode, or a plain status
 
 
 def slash_commands(heading: str, *, after: str = "") -> str:
@@ -21,21 +19,6 @@ def slash_commands(heading: str, *, after: str = "") -> str:
 
     lines = [heading, *(f"  {line}" for line in help_lines())]
     lines += textwrap.wrap(after, WIDTH, initial_indent="  ", subsequent_indent="  ")
-    return "\n".join(lines) + "\n"
-
-
-def exit_statuses(rows: Mapping[_Status, str], *, note: str = "") -> str:
-    """An ``exit status:`` section, one row per status in numeric order, laid out as
-    :func:`~zmqchat.client.console.exits.exit_status_help`'s; ``note`` ends it."""
-    lines = ["exit status:"]
-    for code in sorted(rows):
-        first = f"  {int(code):<4} "
-        lines += textwrap.wrap(
-            rows[code], WIDTH, initial_indent=first, subsequent_indent=STATUS_INDENT
-        )
-    lines += textwrap.wrap(
-        note, WIDTH, initial_indent=STATUS_INDENT, subsequent_indent=STATUS_INDENT
-    )
     return "\n".join(lines) + "\n"
 
 

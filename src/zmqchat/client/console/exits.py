@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import textwrap
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from types import FrameType
-from typing import Final
+from typing import Final, TypeVar
 
 from zmqchat.client.chat.failures import ExitCode
 
@@ -58,38 +59,56 @@ def signals_interrupt() -> Iterator[None]:
             signal.signal(signum, old)
 
 
-SIGNALS_HELP: Final = (
-    "  129  the terminal was closed (SIGHUP)\n"
-    "  130  interrupted (Ctrl-C)\n"
-    "  143  terminated (SIGTERM)\n"
-    "       (these three leave cleanly: the name is free at once)\n"
-)
+# The exit statuses of the one-shot commands, as their ``--help`` lists them.
+ONESHOT_EXITS: Final[dict[ExitCode, str]] = {
+    ExitCode.OK: "success (also when the reader of stdout goes away, as with | head)",
+    ExitCode.REFUSED: "the broker refused the name, a message or a request (reason on stderr)",
+    ExitCode.USAGE: "usage or configuration error",
+    ExitCode.UNREACHABLE: "broker unreachable: no answer within --connect-timeout, or a "
+    "request timed out",
+    ExitCode.TIMED_OUT: "--timeout ran out before --count events arrived (how many: on stderr)",
+    ExitCode.HUNG_UP: "the terminal was closed (SIGHUP)",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
+    ExitCode.TERMINATED: "terminated (SIGTERM)",
+}
+SIGNALS_NOTE: Final = "(these three leave cleanly: the name is free at once)"
+HELP_WIDTH: Final = 80
+_STATUS_INDENT: Final = " " * 7  # "  143  ": where the text of a status starts
+
+_Status = TypeVar("_Status", bound=int)  # ExitCode, or a plain status
+
+
+def exit_statuses(rows: Mapping[_Status, str], *, note: str = "") -> str:
+    """An ``exit status:`` section, one row per status in numeric order; ``note``
+    ends it, indented as the texts."""
+    lines = ["exit status:"]
+    for code in sorted(rows):
+        first = f"  {int(code):<4} "
+        lines += textwrap.wrap(
+            rows[code], HELP_WIDTH, initial_indent=first, subsequent_indent=_STATUS_INDENT
+        )
+    lines += textwrap.wrap(
+        note, HELP_WIDTH, initial_indent=_STATUS_INDENT, subsequent_indent=_STATUS_INDENT
+    )
+    return "\n".join(lines) + "\n"
 
 
 def exit_status_help(*, tail: bool = False) -> str:
-    """The exit status table for a command's ``--help`` epilog."""
-    timed_out = (
-        "  4    --timeout ran out before --count events arrived (how many: on stderr)\n"
-        if tail
-        else ""
-    )
-    return (
-        "exit status:\n"
-        "  0    success (also when the reader of stdout goes away, as with | head)\n"
-        "  1    the broker refused the name, a message or a request (reason on stderr)\n"
-        "  2    usage or configuration error\n"
-        "  3    broker unreachable: no answer within --connect-timeout, or a request\n"
-        "       timed out\n"
-        f"{timed_out}"
-        f"{SIGNALS_HELP}"
-    )
+    """The exit status section of a one-shot command's ``--help``: only ``tail`` can
+    run out of time waiting for events."""
+    rows = dict(ONESHOT_EXITS)
+    if not tail:
+        del rows[ExitCode.TIMED_OUT]
+    return exit_statuses(rows, note=SIGNALS_NOTE)
 
 
 __all__ = [
-    "SIGNALS_HELP",
+    "ONESHOT_EXITS",
+    "SIGNALS_NOTE",
     "ExitCode",
     "Signalled",
     "exit_status_help",
+    "exit_statuses",
     "signal_status",
     "signals_interrupt",
     "stop_signals",

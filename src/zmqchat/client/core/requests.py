@@ -3,7 +3,7 @@
 Each function below builds a :class:`Call`: the request record to send, the reply
 type it expects, and how that reply becomes the value the caller gets. The two
 faces turn each function into a method of the same name and signature
-(:class:`zmqchat.client.io.base.RequestMethod`): ``Client.join(...)`` waits for the
+(:class:`zmqchat.client.io.methods.RequestMethod`): ``Client.join(...)`` waits for the
 reply on the caller's thread, ``await AsyncClient.join(...)`` on the event loop. So
 this docstring of each function is the method's documentation.
 
