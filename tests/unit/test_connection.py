@@ -9,6 +9,7 @@ from zmqchat.client.core.connection import CLIENT_NAME, SYNC_PING_DELAY, ClientC
 from zmqchat.client.core.events import StatusEvent
 from zmqchat.common.codec import decode, encode
 from zmqchat.common.messages import (
+    ByeReply,
     Chat,
     ChatAck,
     ChatEvent,
@@ -432,6 +433,32 @@ def test_requests_are_resent_in_the_order_they_were_made() -> None:
     core.on_frame(welcome(register), 1.2)
     chats = [m for m in sent(core) if m["type"] == "chat"]
     assert [(m["ref"], m["text"]) for m in chats] == [(r, f"m{n}") for n, r in enumerate(refs)]
+
+
+def test_closing_while_registering_over_a_live_link_says_bye_behind_the_register() -> None:
+    # Stopped (Ctrl-C, SIGTERM) right after registering: the broker may have given us
+    # the name already, and only a bye frees it before the session times out.
+    core = ClientCore("alice")
+    core.start(0.0)
+    core.on_link(True, 0.1)
+    (register,) = sent(core)
+    core.close(0.2)
+    assert core.state != "closed"
+    (bye,) = sent(core)
+    assert bye["type"] == "bye"
+    core.on_frame(welcome(register), 0.3)
+    assert sent(core) == []  # the bye is not sent twice
+    core.on_frame(reply(ByeReply(ref=bye["ref"])), 0.4)
+    assert core.state == "closed"
+
+
+def test_closing_before_the_link_is_up_ends_at_once() -> None:
+    core = ClientCore("alice")
+    core.start(0.0)
+    sent(core)
+    core.close(0.1)
+    assert core.state == "closed"
+    assert sent(core) == []
 
 
 def test_welcome_with_a_new_session_is_a_fresh_start() -> None:

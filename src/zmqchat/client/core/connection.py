@@ -155,6 +155,7 @@ class ClientCore:
         self._last_recv = 0.0
         self._register_sent = 0.0
         self._register_on_link = False
+        self._link_up = False  # the DEALER's link, as its monitor last said
         self._next_ping = float("inf")
         self._next_scan = float("inf")
 
@@ -227,6 +228,16 @@ class ClientCore:
         if self.state == "connected":
             self.submit(Bye(), None, now, timeout=2.0)
             self._closing = True
+        elif self._link_up:
+            # A register is on its way over a live link: the broker may be giving us
+            # the name right now. A bye behind it on the same connection frees it
+            # at once, instead of when the session times out.
+            pending = self._pending[self.submit(Bye(), None, now, timeout=2.0)]
+            self._send(pending)
+            # It rides behind the register, so it belongs to the generation that
+            # register's welcome opens: the welcome must not send it again.
+            pending.generation = self._generation + 1
+            self._closing = True
         else:
             self._closing = True
             self._finish("closed")
@@ -276,6 +287,7 @@ class ClientCore:
 
     def on_link(self, up: bool, now: float) -> None:
         """The DEALER's TCP link to the broker came up (handshake done) or went down."""
+        self._link_up = up
         if not up:
             self._register_on_link = True
             if self.state == "connected":
@@ -331,6 +343,7 @@ class ClientCore:
             self.outgoing.clear()
             self.actions.append(("reset", None))
             self._register_on_link = False
+            self._link_up = False  # a new DEALER: its monitor will say when it is up
         # Until a welcome told us our rooms, ask for the ones we were created with
         # (also when resuming: an unknown token makes this a plain register).
         rooms = tuple(self._rooms) if self.welcome is not None else self._initial_rooms
