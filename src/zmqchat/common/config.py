@@ -151,7 +151,10 @@ def load_config(
     path = file or env.get(ENV_PREFIX + "CONFIG")
     if path is None and default_file is not None:
         candidate = default_config_dir() / default_file
-        path = str(candidate) if candidate.is_file() else None
+        try:
+            path = str(candidate) if candidate.is_file() else None
+        except OSError as exc:  # a directory on the way can't be searched
+            raise ConfigError(f"cannot read config file {candidate}: {exc.strerror}") from None
     if path is not None:
         from_file = _from_toml(cls, Path(path))
         values.update(from_file)
