@@ -58,9 +58,8 @@ from zmqchat.common.messages import (
     Users,
     Welcome,
     Who,
-    parse_request,
-    request_ref,
 )
+from zmqchat.common.parsing import parse_request, request_ref
 from zmqchat.common.protocol import (
     HISTORY_MAX_LIMIT,
     MAX_DATA_BYTES,

@@ -40,8 +40,8 @@ from zmqchat.common.messages import (
     Register,
     SystemEvent,
     Welcome,
-    parse_message,
 )
+from zmqchat.common.parsing import parse_message
 from zmqchat.common.protocol import (
     DEFAULT_ROOMS,
     HISTORY_MAX_LIMIT,
