@@ -20,7 +20,6 @@ from zmqchat.client.core.events import ConnectionState, Event, StatusEvent
 from zmqchat.client.core.pending import Completion, Pending, PendingRequests
 from zmqchat.client.core.repeats import SeenPms
 from zmqchat.client.core.rooms import FollowedRooms
-from zmqchat.client.core.sequencer import RoomSequencer
 from zmqchat.common.codec import decode
 from zmqchat.common.messages import (
     Bye,
@@ -45,10 +44,8 @@ from zmqchat.common.messages import (
 from zmqchat.common.parsing import parse_message
 from zmqchat.common.protocol import (
     DEFAULT_ROOMS,
-    HISTORY_MAX_LIMIT,
     MAX_FRAME_BYTES,
     ErrorCode,
-    topic_room,
 )
 from zmqchat.errors import BrokerError, ConnectionClosed, ProtocolError, Timeout
 
@@ -95,7 +92,7 @@ class ClientCore:
         self.events: list[Event] = []
 
         self._initial_rooms = tuple(r.lower() for r in rooms)
-        self._rooms = FollowedRooms(self.actions.append)
+        self._rooms = FollowedRooms(self.actions.append, self._ask_history)
         self._pending = PendingRequests()
         self._seen_pms = SeenPms()
         self._generation = 0
@@ -208,11 +205,7 @@ class ClientCore:
             log.warning("ignoring a malformed event: %s", exc.message)
             return
         if isinstance(msg, ChatEvent | PresenceEvent):
-            seq = self._rooms.get(msg.room)
-            if seq is None or topic_room(topic) != msg.room:
-                return
-            self.events.extend(seq.on_event(msg))
-            self._fetch_gap(seq, now)
+            self.events.extend(self._rooms.on_event(topic, msg, now))
         elif isinstance(msg, SystemEvent):
             self.events.append(msg)
 
@@ -282,11 +275,8 @@ class ClientCore:
         self._next_ping = now + self.heartbeat
         self.submit(Ping(), None, now, timeout=self.timeout)
 
-    def _fetch_gap(self, seq: RoomSequencer, now: float) -> None:
-        after = seq.fetch_from()
-        if after is not None:
-            request = History(room=seq.room, after=after, limit=HISTORY_MAX_LIMIT)
-            self.submit(request, None, now, timeout=self.timeout)
+    def _ask_history(self, request: History, now: float) -> None:
+        self.submit(request, None, now, timeout=self.timeout)
 
     def _expire_requests(self, now: float) -> None:
         for pending in self._pending.expire(now):
@@ -301,9 +291,7 @@ class ClientCore:
         """A history request of our own got no page: its room may ask again."""
         request = pending.request
         if isinstance(request, History) and pending.done is None and request.room:
-            seq = self._rooms.get(request.room)
-            if seq is not None:
-                seq.fetch_failed()
+            self._rooms.history_failed(request.room)
 
     # ------------------------------------------------------------------- replies
 
@@ -320,17 +308,9 @@ class ClientCore:
         elif isinstance(msg, Left):
             self._rooms.unfollow(msg.room)
         elif isinstance(msg, Pong):
-            for room, head in msg.heads.items():
-                seq = self._rooms.get(room)
-                if seq is not None:
-                    seq.on_head(head)
-                    self._fetch_gap(seq, now)
-        elif isinstance(msg, HistoryPage) and pending.done is None and msg.room is not None:
-            seq = self._rooms.get(msg.room)
-            if seq is not None:
-                events = [e for e in msg.messages if isinstance(e, ChatEvent | PresenceEvent)]
-                self.events.extend(seq.on_history(events, msg.more))
-                self._fetch_gap(seq, now)
+            self._rooms.on_heads(msg.heads, now)
+        elif isinstance(msg, HistoryPage) and pending.done is None:
+            self.events.extend(self._rooms.on_history(msg, now))
         elif isinstance(msg, ByeReply) and isinstance(request, Bye):
             self._finish("closed")
         if pending.done is not None:
@@ -399,8 +379,7 @@ class ClientCore:
         else:
             log.info("%s as %s", "resumed" if resumed else "registered again", self.user)
         self.events.append(StatusEvent(state="connected", resumed=resumed))
-        for seq in self._rooms.sequencers():
-            self._fetch_gap(seq, now)
+        self._rooms.fill_gaps(now)
 
     def _on_closed(self, msg: Closed, now: float) -> None:
         if msg.reason == "replaced":
