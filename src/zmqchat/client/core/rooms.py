@@ -22,7 +22,8 @@ SubAction = tuple[Literal["sub_connect", "subscribe", "unsubscribe"], Any]
 
 
 class FollowedRooms:
-    """Room name -> its sequencer, with the subscriptions kept in step."""
+    """Room name -> its sequencer, with its gaps asked for and its subscription kept
+    in step."""
 
     def __init__(
         self, act: Callable[[SubAction], None], ask: Callable[[History, float], None]
