@@ -7,6 +7,11 @@ socket monitor, the clock - and carries out what it asks for: frames in
 ``outgoing`` go to the DEALER, ``actions`` change sockets and subscriptions, and
 ``events`` go to the program. Requests complete through a callback that receives the
 reply record or an exception, so a thread-safe or an asyncio future both fit.
+
+The requests waiting for a reply are kept in :mod:`.pending`, the rooms followed (with
+their gap fills and subscriptions) in :mod:`.rooms`, and the private messages already
+handed over in :mod:`.repeats`; what each reply, event and deadline means is decided
+here.
 """
 
 from __future__ import annotations

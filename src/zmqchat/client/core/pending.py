@@ -25,6 +25,8 @@ Completion = Callable[[Any], None]
 
 @dataclasses.dataclass(slots=True)
 class Pending:
+    """One request, from the moment it is made until its reply or its deadline."""
+
     ref: int
     request: Record
     frame: bytes
