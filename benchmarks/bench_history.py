@@ -22,7 +22,8 @@ from benchmarks.harness import (
     zmqchat_broker,
 )
 from benchmarks.load import history_client
-from zmqchat.broker.store import SCHEMA_VERSION, Store
+from zmqchat.broker.schema import SCHEMA_VERSION
+from zmqchat.broker.store import Store
 
 ROOM = "big"
 CACHE = Path(__file__).parent / ".cache"

@@ -35,7 +35,7 @@ STAGES = (
     ("encode replies and events", ("encode (zmqchat/common/codec", "to_wire", "packb")),
     ("decode (msgpack)", ("decode (zmqchat/common/codec",)),
     ("validate (parse_request)", ("parse_request", "_parse_", "check_")),
-    ("handler logic", ("BrokerCore._chat", "remember", "recall", "fingerprint")),
+    ("handler logic", ("Relay.chat", "remember", "recall", "fingerprint")),
     ("receive (recv)", ("BrokerServer._drain",)),
     ("dispatch, expiry, loop", ("BrokerCore.handle", "BrokerServer._loop", "expire")),
 )

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from zmqchat.common.codec import decode, decode_message, decode_request, encode
 from zmqchat.common.messages import (
-    REQUEST_TYPES,
     Bye,
     Chat,
     ChatEvent,
@@ -25,8 +24,8 @@ from zmqchat.common.messages import (
     Pm,
     Register,
     Who,
-    parse_request,
 )
+from zmqchat.common.parsing import REQUEST_TYPES, parse_request
 from zmqchat.common.protocol import MAX_FRAME_BYTES, ErrorCode
 from zmqchat.errors import DecodeError, ProtocolError
 

@@ -350,7 +350,7 @@ def test_a_pm_stored_again_under_a_new_id_with_the_same_key_is_dropped() -> None
 
 
 def test_recent_ids_forget_the_oldest_past_their_size() -> None:
-    from zmqchat.client.core.connection import RecentIds
+    from zmqchat.client.core.repeats import RecentIds
 
     ids = RecentIds(2)
     assert [ids.add(n) for n in (1, 2, 1, 3, 1)] == [True, True, False, True, True]

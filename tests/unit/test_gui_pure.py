@@ -8,9 +8,11 @@ import json
 import pytest
 
 from zmqchat.client.chat.formatting import format_event, nick_style
+from zmqchat.client.gui.connect_form import parse_port
 from zmqchat.client.gui.glyphs import REPLACEMENT, choose_policy, displayable
+from zmqchat.client.gui.input_history import InputHistory
 from zmqchat.client.gui.prefs import LastConnect, load_last, save_last
-from zmqchat.client.gui.viewmodel import InputHistory, parse_port, to_row
+from zmqchat.client.gui.transcript import to_row
 from zmqchat.common.messages import ChatEvent
 
 PERSIAN = "سلام دنیا"

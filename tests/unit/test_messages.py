@@ -11,7 +11,6 @@ import pytest
 
 from zmqchat.common.codec import decode, decode_message, decode_request, encode
 from zmqchat.common.messages import (
-    REQUEST_TYPES,
     Bye,
     ByeReply,
     Chat,
@@ -40,10 +39,8 @@ from zmqchat.common.messages import (
     Users,
     Welcome,
     Who,
-    parse_message,
-    parse_request,
-    request_ref,
 )
+from zmqchat.common.parsing import REQUEST_TYPES, parse_message, parse_request, request_ref
 from zmqchat.common.protocol import ErrorCode
 from zmqchat.errors import ProtocolError
 

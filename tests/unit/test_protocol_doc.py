@@ -30,7 +30,6 @@ import pytest
 
 from zmqchat.common.codec import decode, encode
 from zmqchat.common.messages import (
-    REQUEST_TYPES,
     BrokerMessage,
     ChatEvent,
     ErrorReply,
@@ -39,9 +38,8 @@ from zmqchat.common.messages import (
     Record,
     Reply,
     SystemEvent,
-    parse_message,
-    parse_request,
 )
+from zmqchat.common.parsing import REQUEST_TYPES, parse_message, parse_request
 from zmqchat.common.protocol import SYSTEM_TOPIC, ErrorCode, room_topic
 from zmqchat.errors import ProtocolError
 

@@ -15,7 +15,8 @@ from zmqchat.cli import build_parser
 from zmqchat.client.chat.failures import ExitCode, ScriptError
 from zmqchat.client.console.arguments import parse_data
 from zmqchat.client.console.exits import exit_status_help, stop_signals
-from zmqchat.client.console.oneshot import messages_to_send, run, unique_name
+from zmqchat.client.console.oneshot import messages_to_send
+from zmqchat.client.console.runner import run, unique_name
 from zmqchat.common.protocol import is_valid_name
 from zmqchat.errors import BrokerError, ConfigError, ConnectionClosed, Timeout
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from zmqchat.broker.store import PM_ID_BLOCK, SCHEMA_VERSION, Store, StoreError
+from zmqchat.broker.schema import SCHEMA_VERSION
+from zmqchat.broker.store import PM_ID_BLOCK, Store, StoreError
 from zmqchat.common.codec import encode
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent
 

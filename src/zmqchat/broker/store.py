@@ -14,11 +14,11 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, Final
 
 import msgpack
 
+from zmqchat.broker.schema import KIND_CHAT, KIND_JOIN, KIND_LEAVE, open_database
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Ref
 from zmqchat.common.protocol import MAX_HISTORY_REPLY_BYTES, pm_key
 
@@ -27,78 +27,12 @@ from zmqchat.errors import StoreError as StoreError  # noqa: PLC0414
 
 log = logging.getLogger(__name__)
 
-# 2: `sessions.sid` is AUTOINCREMENT (version 1 stores could hand a sid out again).
-SCHEMA_VERSION: Final = 2
-
-KIND_CHAT: Final = 0
-KIND_JOIN: Final = 1
-KIND_LEAVE: Final = 2
-_PRESENCE = {KIND_JOIN: "join", KIND_LEAVE: "leave"}
-
 # Private message ids are handed out in memory and a pm leaves before its commit, so
 # the highest id that may have been seen is kept ahead in `counters`: a restart
 # numbers on from there and never hands out an id a peer may have been given.
 PM_ID_BLOCK: Final = 4096
 
-# Added to version 2 stores as they open (nothing else depends on it).
-_COUNTERS: Final = """
-CREATE TABLE IF NOT EXISTS counters (
-    name    TEXT PRIMARY KEY,
-    value   INTEGER NOT NULL
-);
-"""
-
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS events (
-    id      INTEGER PRIMARY KEY,
-    room    TEXT    NOT NULL,
-    seq     INTEGER NOT NULL,
-    ts      REAL    NOT NULL,
-    kind    INTEGER NOT NULL,          -- 0 chat, 1 join, 2 leave
-    user    TEXT    NOT NULL,          -- sender, or the user of a presence event
-    text    TEXT,
-    data    BLOB,                      -- msgpack map, as the client sent it
-    reason  TEXT,
-    sid     INTEGER,                   -- sending session, for retry de-duplication
-    ref                                -- the sender's ref (int or text)
-);
-CREATE UNIQUE INDEX IF NOT EXISTS events_room_seq ON events (room, seq);
-CREATE INDEX IF NOT EXISTS events_sid ON events (sid) WHERE sid IS NOT NULL;
-
-CREATE TABLE IF NOT EXISTS pms (
-    id         INTEGER PRIMARY KEY,
-    ts         REAL    NOT NULL,
-    sender     TEXT    NOT NULL,
-    sender_key TEXT    NOT NULL,
-    recipient  TEXT    NOT NULL,
-    recipient_key TEXT NOT NULL,
-    text       TEXT    NOT NULL,
-    data       BLOB,
-    sender_sid INTEGER,
-    recipient_sid INTEGER,
-    ref
-);
-CREATE INDEX IF NOT EXISTS pms_sender ON pms (sender_sid);
-CREATE INDEX IF NOT EXISTS pms_recipient ON pms (recipient_sid);
-
-CREATE TABLE IF NOT EXISTS sessions (
-    -- AUTOINCREMENT: a sid is never reused, since pm history and retry
-    -- de-duplication are keyed by it.
-    sid     INTEGER PRIMARY KEY AUTOINCREMENT,
-    token   TEXT    NOT NULL UNIQUE,
-    user    TEXT    NOT NULL,
-    rooms   TEXT    NOT NULL,          -- JSON list of canonical room names
-    client  TEXT,
-    created REAL    NOT NULL
-);
-
-CREATE TABLE IF NOT EXISTS users (
-    key       TEXT PRIMARY KEY,        -- lower-case name
-    name      TEXT NOT NULL,           -- as last registered
-    last_seen REAL NOT NULL
-) WITHOUT ROWID;
-"""
-
+_PRESENCE: Final = {KIND_JOIN: "join", KIND_LEAVE: "leave"}
 _unpackb = msgpack.unpackb
 # What an event costs in a reply beyond its text and data (keys, names, numbers).
 _ROW_OVERHEAD: Final = 64
@@ -131,25 +65,8 @@ class Store:
 
     def __init__(self, path: str, *, fsync: bool = False) -> None:
         self.path = path
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode: a commit survives a killed process (it is in the
-            # WAL, in the OS cache); `fsync = true` also survives power loss.
-            self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, 1, SCHEMA_VERSION):
-                raise StoreError(
-                    f"{path} has schema version {version}; this zmqchat knows {SCHEMA_VERSION}"
-                )
-            if version == 0:
-                self._db.executescript(_SCHEMA)
-                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            elif version == 1:
-                self._migrate_from_1()
-            self._db.executescript(_COUNTERS)
+            self._db = open_database(path, fsync=fsync)
             last_pm = self._db.execute(
                 "SELECT MAX(m) FROM (SELECT MAX(id) AS m FROM pms"
                 " UNION ALL SELECT value FROM counters WHERE name = 'pm_id')"
@@ -168,35 +85,6 @@ class Store:
         self._last_pm_id: int = last_pm
         self._pm_id_ceiling = last_pm + PM_ID_BLOCK
         self._pm_rows: list[tuple[Any, ...]] = []
-
-    def _migrate_from_1(self) -> None:
-        """Rebuild `sessions` with AUTOINCREMENT, numbering on from the highest sid any
-        table mentions, so no sid of an ended session is handed out again (its pm
-        history is keyed by it)."""
-        log.info("upgrading store %s to schema version %d", self.path, SCHEMA_VERSION)
-        highest = self._db.execute(
-            "SELECT MAX(m) FROM (SELECT MAX(sid) AS m FROM sessions"
-            " UNION ALL SELECT MAX(sid) FROM events"
-            " UNION ALL SELECT MAX(sender_sid) FROM pms"
-            " UNION ALL SELECT MAX(recipient_sid) FROM pms)"
-        ).fetchone()[0]
-        self._db.executescript(
-            "BEGIN;"
-            " ALTER TABLE sessions RENAME TO sessions_v1;"
-            + _SCHEMA
-            + " INSERT INTO sessions SELECT * FROM sessions_v1;"
-            " DROP TABLE sessions_v1;"
-        )
-        raised = self._db.execute(
-            "UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'sessions'",
-            (highest or 0,),
-        )
-        if raised.rowcount == 0:
-            self._db.execute(
-                "INSERT INTO sqlite_sequence (name, seq) VALUES ('sessions', ?)", (highest or 0,)
-            )
-        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        self._db.execute("COMMIT")
 
     # ----------------------------------------------------------------- transactions
 

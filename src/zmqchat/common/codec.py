@@ -10,7 +10,8 @@ from typing import Any
 
 import msgpack
 
-from zmqchat.common.messages import BrokerMessage, Record, Request, parse_message, parse_request
+from zmqchat.common.messages import BrokerMessage, Record, Request
+from zmqchat.common.parsing import parse_message, parse_request
 from zmqchat.common.protocol import MAX_FRAME_BYTES
 from zmqchat.errors import DecodeError
 

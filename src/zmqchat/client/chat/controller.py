@@ -4,7 +4,8 @@ against a :class:`zmqchat.Client`, feeds replies and events into a
 ``emit`` callback, each with the conversation it belongs to (``#room``, ``@user``,
 :data:`EVERYWHERE`, or None for wherever the user is looking). The console is a
 thin prompt_toolkit shell around it that prints every line in one stream; the Tk
-GUI is another, with a pane per conversation.
+GUI is another, with a pane per conversation. What a room shows of its past (on
+entering it, on ``/history``, scrolling back) is :mod:`.backlog`'s part.
 
 Threads: :meth:`ChatController.on_event` runs on the client's event thread and
 :meth:`ChatController.execute` on the UI's worker thread (requests block). A lock
@@ -15,13 +16,13 @@ flowing while one waits.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import Final
 
+from zmqchat.client.chat.backlog import BACKLOG, Backlog, Emit, OlderPage, names_text
 from zmqchat.client.chat.commands import (
     Command,
     Emote,
@@ -40,41 +41,17 @@ from zmqchat.client.chat.commands import (
     help_lines,
 )
 from zmqchat.client.chat.failures import classify
-from zmqchat.client.chat.formatting import (
-    EMOTE_DATA,
-    Line,
-    banner,
-    error,
-    format_event,
-    format_toolbar,
-    notice,
-)
-from zmqchat.client.chat.paging import earlier_events
+from zmqchat.client.chat.formatting import EMOTE_DATA, Line, error, format_toolbar, notice
 from zmqchat.client.chat.state import ChatState, Snapshot, private_key, room_key
 from zmqchat.client.core.events import Event, StatusEvent
 from zmqchat.client.io.sync import Client
-from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, RoomEvent, Welcome
+from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Welcome
 from zmqchat.errors import ZmqchatError
 
 log = logging.getLogger("zmqchat.console")
 
 # A line for every open conversation (connection changes, broker notices).
 EVERYWHERE: Final = "*"
-# emit(line, where): where is a conversation key, EVERYWHERE, or None (no
-# conversation in particular: where the user is looking).
-Emit = Callable[[Line, str | None], None]
-# Messages of its history a room shows when joined.
-BACKLOG = 20
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class OlderPage:
-    """Lines from further back in a conversation, oldest first, to show above what
-    is shown; ``more`` says whether paging back again may find anything."""
-
-    key: str
-    lines: list[Line]
-    more: bool
 
 
 class ChatController:
@@ -95,11 +72,11 @@ class ChatController:
         conversation (see :func:`~zmqchat.client.chat.formatting.format_event`)."""
         self.state = state
         self._emit = emit
-        self._backlog = backlog
         self._on_closed = on_closed
-        self._on_opened = on_opened
-        self._compact = compact
         self._lock = threading.RLock()
+        self._backlog = Backlog(
+            state, emit, self._lock, size=backlog, compact=compact, on_opened=on_opened
+        )
         self._client: Client | None = None
         self._quitting = False
 
@@ -128,62 +105,12 @@ class ChatController:
                 if room not in welcome.rooms:
                     self.state.abort_join(room)
         for n, (room, head) in enumerate(welcome.rooms.items()):
-            action = functools.partial(self._enter, room, head, None, switch=n == 0)
+            action = functools.partial(self._backlog.enter, client, room, head, None, switch=n == 0)
             self._guarded(action, room_key(room))
 
     def quitting(self) -> None:
         """The user is leaving: the client's own `closed` is no news to show."""
         self._quitting = True
-
-    def _enter(self, room: str, head: int, members: Iterable[str] | None, *, switch: bool) -> None:
-        """Show a room we are now in: its last events, who is there, then the live
-        events that arrived meanwhile. ``head`` is our own join, left out of the
-        history since it is announced here."""
-        client = self.client
-        key = room_key(room)
-        with self._lock:
-            self.state.begin_join(room)
-        try:
-            names = list(members) if members is not None else client.who(room)
-            page = earlier_events(client, room, self._backlog, before=head, chat_only=True)
-        except ZmqchatError:
-            with self._lock:
-                self.state.joined(room, head, (), switch=switch)
-                self._opened(key)
-                self._show_live(room)
-            raise
-        with self._lock:
-            self.state.joined(room, head, names, switch=switch)
-            view = self.state.rooms[room]
-            view.older_than, view.more_history = page.next_before or head, page.more
-            self._opened(key)
-            # A pane of its own pages back further above the backlog: no title on top.
-            title = None if self._compact else f"#{room}: the last {_count(page.events)}"
-            self._show_history(room, page.events, title)
-            who = f"you are in #{room} with {_names(names, self.state.user)}"
-            self._emit(notice(who), key)
-            self._show_live(room)
-
-    def _opened(self, key: str) -> None:
-        if self._on_opened is not None:
-            self._on_opened(key)
-
-    def _line(self, event: Event, *, history: bool = False) -> Line:
-        return format_event(event, me=self.state.user, history=history, compact=self._compact)
-
-    def _show_live(self, room: str) -> None:
-        for event in self.state.finish_loading(room):
-            self._emit(self._line(event), room_key(room))
-
-    def _show_history(self, room: str, events: list[RoomEvent], title: str | None) -> None:
-        if not events:
-            return
-        key = room_key(room)
-        if title is not None:
-            self._emit(banner(title), key)
-        for event in events:
-            self._emit(self._line(event, history=True), key)
-        self._emit(banner(f"#{room}: end of history"), key)
 
     # ---------------------------------------------------------------- events
 
@@ -194,7 +121,7 @@ class ChatController:
         with self._lock:
             was = self.state.connection
             for shown in self.state.apply(event):
-                self._emit(self._line(shown), self._where(shown))
+                self._emit(self._backlog.line(shown), self._where(shown))
         if isinstance(event, StatusEvent):
             if event.state == "connected" and was == "reconnecting":
                 # Who left while we were away: the broker may have expired people.
@@ -270,16 +197,10 @@ class ChatController:
         elif isinstance(command, ShowRooms):
             self._rooms(where)
         elif isinstance(command, ShowHistory):
-            room = state.current
-            if room is None:
+            if state.current is None:
                 self._emit(error("you are in no room; /join ROOM first"), where)
-                return
-            page = earlier_events(client, room, command.count, before=None, chat_only=True)
-            with self._lock:
-                events = page.events
-                self._show_history(room, events, f"#{room}: the last {_count(events)}")
-                if not events:
-                    self._emit(notice(f"#{room} has no messages yet"), room_key(room))
+            else:
+                self._backlog.show_last(client, state.current, command.count)
         elif isinstance(command, ShowHelp):
             for text in help_lines():
                 self._emit(notice(text), where)
@@ -295,7 +216,7 @@ class ChatController:
         with self._lock:
             state.apply(sent)
             key = private_key(ack.to)
-            self._emit(self._line(sent), key)
+            self._emit(self._backlog.line(sent), key)
             if ack.status == "queued":
                 self._emit(notice(f"{ack.to} is offline; delivered when they log in"), key)
 
@@ -326,7 +247,7 @@ class ChatController:
             with self._lock:
                 self.state.abort_join(room)
             raise
-        self._enter(reply.room, reply.seq, reply.members, switch=True)
+        self._backlog.enter(self.client, reply.room, reply.seq, reply.members, switch=True)
 
     def _leave(self, room: str | None, where: str | None) -> None:
         if room is None:
@@ -345,7 +266,7 @@ class ChatController:
     def _who(self, command: ShowWho, where: str | None) -> None:
         if command.everyone:
             names = self.client.who()
-            self._emit(notice(f"online: {_names(names, None)}"), where)
+            self._emit(notice(f"online: {names_text(names, None)}"), where)
             return
         room = command.room or self.state.current
         if room is None:
@@ -354,7 +275,7 @@ class ChatController:
         names = self.client.who(room)
         with self._lock:
             self.state.set_members(room, names)
-            self._emit(notice(f"#{room}: {_names(names, None)}"), where)
+            self._emit(notice(f"#{room}: {names_text(names, None)}"), where)
 
     def _rooms(self, where: str | None) -> None:
         listing = self.client.list_rooms()
@@ -373,26 +294,10 @@ class ChatController:
     def load_older(self, key: str, count: int) -> OlderPage:
         """Page back through a room's history from the oldest line shown (``history``
         with ``before``). Errors become an error line in that conversation."""
-        room = key[1:] if key.startswith("#") else None
-        with self._lock:
-            view = self.state.rooms.get(room) if room is not None else None
-            if room is None or view is None or not view.joined or not view.more_history:
-                return OlderPage(key, [], more=False)
-            before = view.older_than
         result: list[OlderPage] = []
 
         def fetch() -> None:
-            page = earlier_events(self.client, room, count, before=before, chat_only=True)
-            with self._lock:
-                view = self.state.rooms.get(room)
-                if view is None or view.older_than != before:
-                    result.append(OlderPage(key, [], more=False))  # left, or paged meanwhile
-                    return
-                view.older_than, view.more_history = page.next_before, page.more
-                lines = [self._line(event, history=True) for event in page.events]
-                if not page.more:
-                    lines.insert(0, banner(f"#{room}: the beginning"))
-                result.append(OlderPage(key, lines, page.more))
+            result.append(self._backlog.older(self.client, key, count))
 
         if not self._guarded(fetch, key):
             return OlderPage(key, [], more=True)
@@ -434,17 +339,4 @@ class ChatController:
         return self.state.current
 
 
-def _count(events: list[RoomEvent]) -> str:
-    return "message" if len(events) == 1 else f"{len(events)} messages"
-
-
-def _names(names: Iterable[str], me: str | None) -> str:
-    """``alice, bob and you (3)``-style list of who is somewhere."""
-    listed = [n for n in names if me is None or n.lower() != me.lower()]
-    count = len(listed) + (1 if me is not None else 0)
-    if me is not None:
-        return "nobody else" if not listed else f"{', '.join(listed)} ({count} here)"
-    return f"{', '.join(listed)} ({count})" if listed else "nobody"
-
-
-__all__ = ["BACKLOG", "EVERYWHERE", "ChatController", "Emit", "OlderPage"]
+__all__ = ["EVERYWHERE", "ChatController"]

@@ -1,36 +1,32 @@
 """The one-line commands for scripts and bots: send, tail, pm, who, rooms, history.
 
-Each is a function returning an exit status; :func:`run` turns any failure into one
-line on stderr and a status from :class:`ExitCode`, so a shell script can tell a
-refusal from an unreachable broker from a typo. The argparse wiring is in
+Each is a function returning an exit status; :func:`~.runner.run` turns any failure
+into one line on stderr and a status from :class:`ExitCode`, so a shell script can
+tell a refusal from an unreachable broker from a typo. The argparse wiring is in
 :mod:`zmqchat.cli`. Everything goes through :class:`zmqchat.Client`; no protocol
 logic lives here.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
-import os
-import re
-import socket
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final, TextIO
 
 from zmqchat.client.chat.failures import ExitCode, ScriptError, classify
 from zmqchat.client.chat.formatting import event_json, format_event, plain, to_json
 from zmqchat.client.chat.paging import earlier_events, events_between
 from zmqchat.client.console.arguments import parse_data, room_arg
-from zmqchat.client.console.exits import Signalled, exit_status_help, signals_interrupt
+from zmqchat.client.console.runner import connected, note, run, write_line
 from zmqchat.client.core.events import StatusEvent
 from zmqchat.client.io.sync import Client
 from zmqchat.common.config import ClientConfig
-from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, SystemEvent, Welcome
-from zmqchat.common.protocol import MAX_NAME_CHARS, ErrorCode
-from zmqchat.errors import BrokerError, ConnectionClosed, ProtocolError, Timeout, ZmqchatError
+from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, SystemEvent
+from zmqchat.common.protocol import ErrorCode
+from zmqchat.errors import BrokerError, ConnectionClosed, ProtocolError, Timeout
 
 # A rate-limited message is retried (after a pause that doubles up to RETRY_MAX)
 # for this long before `send` gives up on it: a script's messages are not dropped
@@ -39,80 +35,6 @@ RATE_LIMIT_PATIENCE: Final = 60.0
 RETRY_FIRST: Final = 0.05
 RETRY_MAX: Final = 1.0
 PREVIEW_CHARS: Final = 40
-
-
-def run(command: str, body: Callable[[], int], *, stderr: TextIO | None = None) -> int:
-    """Run a command body; every error becomes one stderr line and an exit status."""
-    err = stderr or sys.stderr
-    try:
-        with signals_interrupt():
-            return body()
-    except ZmqchatError as exc:
-        failure = classify(exc)
-        print(f"zmqchat {command}: {failure.report}", file=err)
-        return failure.exit_status
-    except BrokenPipeError:
-        # The reader went away (`| head`): that ends the command, quietly and
-        # successfully. Point stdout at /dev/null so the interpreter's final flush
-        # does not complain about the same broken pipe.
-        with contextlib.suppress(OSError, ValueError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        return ExitCode.OK
-    except KeyboardInterrupt as exc:
-        return exc.status if isinstance(exc, Signalled) else ExitCode.INTERRUPTED
-
-
-def note(command: str, text: str, err: TextIO | None = None) -> None:
-    """A line for the person at the terminal, on stderr so stdout keeps only data."""
-    stream = err or sys.stderr
-    print(f"zmqchat {command}: {text}", file=stream)
-    stream.flush()
-
-
-def unique_name(prefix: str) -> str:
-    """A user name for this process, ``<prefix>-<host>-<pid>``, valid and at most 32
-    characters, so many script commands can run at once without ``name_taken``."""
-    pid = str(os.getpid())
-    room_for_host = MAX_NAME_CHARS - len(prefix) - len(pid) - 2
-    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0])
-    host = host[: max(0, room_for_host)] or "host"
-    return f"{prefix}-{host}-{pid}"[:MAX_NAME_CHARS]
-
-
-@contextlib.contextmanager
-def connected(
-    config: ClientConfig, user: str | None, rooms: Iterable[str], command: str
-) -> Iterator[tuple[Client, Welcome]]:
-    """A registered client for one command and its welcome (which holds the head seq
-    of each room), closed (``bye``) however the block ends."""
-    client = Client(
-        user or unique_name(command),
-        config.endpoint,
-        rooms=tuple(rooms),
-        client_name=f"zmqchat {command}",
-        connect_timeout=config.connect_timeout,
-    )
-    try:
-        welcome = client.connect()
-    except KeyboardInterrupt:
-        # Stopped while registering: the broker may have taken the name already.
-        client.close(timeout=1.0)
-        raise
-    except ZmqchatError as exc:
-        # Classified here, where it is known to be the connect: "no broker answered".
-        failure = classify(exc, endpoint=config.endpoint, connect_timeout=config.connect_timeout)
-        raise ScriptError.of(failure) from None
-    try:
-        yield client, welcome
-    finally:
-        client.close(timeout=1.0)
-
-
-def write_line(out: TextIO, text: str) -> None:
-    """One line, flushed at once, so `| grep` and `| jq` see events as they come."""
-    out.write(text + "\n")
-    out.flush()
 
 
 def _preview(text: str) -> str:
@@ -404,24 +326,15 @@ def history(
     return ExitCode.OK
 
 
-# ExitCode, ScriptError, exit_status_help, parse_data and room_arg are re-exported:
-# the command line takes them from here.
+# `run` is re-exported: the command line runs each command's body through it.
 __all__ = [
-    "ExitCode",
-    "ScriptError",
-    "connected",
-    "exit_status_help",
     "history",
     "messages_to_send",
-    "note",
-    "parse_data",
     "pm",
-    "room_arg",
     "rooms",
     "run",
     "send",
     "send_one",
     "tail",
-    "unique_name",
     "who",
 ]

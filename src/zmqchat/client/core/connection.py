@@ -7,20 +7,25 @@ socket monitor, the clock - and carries out what it asks for: frames in
 ``outgoing`` go to the DEALER, ``actions`` change sockets and subscriptions, and
 ``events`` go to the program. Requests complete through a callback that receives the
 reply record or an exception, so a thread-safe or an asyncio future both fit.
+
+The requests waiting for a reply are kept in :mod:`.pending`, the rooms followed (with
+their gap fills and subscriptions) in :mod:`.rooms`, and the private messages already
+handed over in :mod:`.repeats`; what each reply, event and deadline means is decided
+here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import secrets
-from collections.abc import Callable, Iterable
-from typing import Any, Final, Generic, Literal, TypeVar
+from collections.abc import Iterable
+from typing import Any, Final, Literal
 
 from zmqchat._version import __version__
 from zmqchat.client.core.events import ConnectionState, Event, StatusEvent
-from zmqchat.client.core.sequencer import RoomSequencer
-from zmqchat.common.codec import decode, encode
+from zmqchat.client.core.pending import Completion, Pending, PendingRequests
+from zmqchat.client.core.repeats import SeenPms
+from zmqchat.client.core.rooms import FollowedRooms
+from zmqchat.common.codec import decode
 from zmqchat.common.messages import (
     Bye,
     ByeReply,
@@ -40,16 +45,12 @@ from zmqchat.common.messages import (
     Register,
     SystemEvent,
     Welcome,
-    parse_message,
 )
+from zmqchat.common.parsing import parse_message
 from zmqchat.common.protocol import (
     DEFAULT_ROOMS,
-    HISTORY_MAX_LIMIT,
     MAX_FRAME_BYTES,
-    SYSTEM_TOPIC,
     ErrorCode,
-    room_topic,
-    topic_room,
 )
 from zmqchat.errors import BrokerError, ConnectionClosed, ProtocolError, Timeout
 
@@ -62,51 +63,8 @@ SYNC_PING_DELAY: Final = 0.25
 # Until a welcome says otherwise.
 DEFAULT_HEARTBEAT: Final = 5.0
 DEFAULT_TIMEOUT: Final = 15.0
-# How often pending requests are checked against their deadlines.
-SCAN_INTERVAL: Final = 0.1
-
-# Private message ids remembered for dropping a second copy: a copy comes back only
-# when its sender retries, which is within its window of requests in flight.
-SEEN_PMS: Final = 4096
-
-_K = TypeVar("_K", int, str)
-
-Completion = Callable[[Any], None]
-
-
-class RecentIds(Generic[_K]):
-    """The last ``size`` ids seen, for dropping repeats."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._ids: dict[_K, None] = {}  # insertion-ordered: the oldest first
-
-    def add(self, item: _K) -> bool:
-        """Remember ``item``; False if it was already there."""
-        if item in self._ids:
-            return False
-        self._ids[item] = None
-        if len(self._ids) > self._size:
-            del self._ids[next(iter(self._ids))]
-        return True
-
-
 ActionName = Literal["reset", "sub_connect", "subscribe", "unsubscribe"]
 Action = tuple[ActionName, Any]
-
-
-@dataclasses.dataclass(slots=True)
-class _Pending:
-    ref: int
-    request: Record
-    frame: bytes
-    deadline: float
-    done: Completion | None  # None: the core's own request (ping, gap fill, ...)
-    generation: int = -1  # connection generation it was last sent in; -1: not sent
-
-
-def _by_ref(pending: _Pending) -> int:
-    return pending.ref
 
 
 class ClientCore:
@@ -131,7 +89,6 @@ class ClientCore:
         self.welcome: Welcome | None = None
         self.heartbeat = DEFAULT_HEARTBEAT
         self.timeout = DEFAULT_TIMEOUT
-        self.pub_port: int | None = None
         self.close_reason: str | None = None
         self.close_error: BrokerError | None = None
 
@@ -140,16 +97,9 @@ class ClientCore:
         self.events: list[Event] = []
 
         self._initial_rooms = tuple(r.lower() for r in rooms)
-        self._rooms: dict[str, RoomSequencer] = {}
-        self._subscribed: set[bytes] = set()
-        self._pending: dict[int, _Pending] = {}
-        # A retried pm is handed over again under its id, or after a crash stored
-        # again under a new id with the same key (protocol.md 5.5).
-        self._seen_pms: RecentIds[int] = RecentIds(SEEN_PMS)
-        self._seen_keys: RecentIds[str] = RecentIds(SEEN_PMS)
-        # Refs start at a random point: a client restarted with `resume` takes over a
-        # session whose broker remembers the refs of the previous process.
-        self._next_ref = secrets.randbits(40)
+        self._rooms = FollowedRooms(self.actions.append, self._ask_history)
+        self._pending = PendingRequests()
+        self._seen_pms = SeenPms()
         self._generation = 0
         self._closing = False
         self._last_recv = 0.0
@@ -157,14 +107,18 @@ class ClientCore:
         self._register_on_link = False
         self._link_up = False  # the DEALER's link, as its monitor last said
         self._next_ping = float("inf")
-        self._next_scan = float("inf")
 
     # ----------------------------------------------------------------- properties
 
     @property
     def rooms(self) -> tuple[str, ...]:
         """The rooms this client is in (joins still waiting for a reply excluded)."""
-        return tuple(name for name, seq in self._rooms.items() if seq.last is not None)
+        return self._rooms.joined
+
+    @property
+    def pub_port(self) -> int | None:
+        """The broker's PUB port, once a welcome said it."""
+        return self._rooms.pub_port
 
     @property
     def pending(self) -> int:
@@ -172,7 +126,7 @@ class ClientCore:
 
     def next_deadline(self) -> float:
         """The monotonic time at which :meth:`tick` has work to do."""
-        deadline = min(self._next_ping, self._next_scan)
+        deadline = min(self._next_ping, self._pending.next_scan)
         if self.state in ("connecting", "reconnecting"):
             deadline = min(deadline, self._register_sent + max(self.timeout, 1.0))
         elif self.state == "connected":
@@ -190,36 +144,29 @@ class ClientCore:
         self, request: Record, done: Completion | None, now: float, timeout: float | None = None
     ) -> int:
         """Queue a request; ``done`` is later called with its reply or an exception."""
-        ref = self._next_ref
-        self._next_ref += 1
-        wire = request.to_wire()
-        wire["ref"] = ref
-        frame = encode(wire)
-        if len(frame) > MAX_FRAME_BYTES:
+        deadline = now + (self.request_timeout if timeout is None else timeout)
+        pending = self._pending.make(request, done, deadline)
+        size = len(pending.frame)
+        if size > MAX_FRAME_BYTES:
             if done is not None:
                 done(
                     ProtocolError(
                         ErrorCode.TOO_LONG,
-                        f"the request is {len(frame)} bytes; the limit is {MAX_FRAME_BYTES}",
+                        f"the request is {size} bytes; the limit is {MAX_FRAME_BYTES}",
                     )
                 )
-            return ref
+            return pending.ref
         if self.state == "closed" or self._closing:
             if done is not None:
                 done(ConnectionClosed(self.close_reason or "closed", self.close_error))
-            return ref
-        deadline = now + (self.request_timeout if timeout is None else timeout)
-        pending = _Pending(ref, request, frame, deadline, done)
-        self._pending[ref] = pending
-        self._next_scan = min(self._next_scan, now + SCAN_INTERVAL)
+            return pending.ref
+        self._pending.add(pending, now)
         if isinstance(request, Join) and request.room.lower() not in self._rooms:
             # Subscribe before asking, so events after our join are not missed.
-            name = request.room.lower()
-            self._rooms[name] = RoomSequencer(name)
-            self._subscribe(room_topic(name))
+            self._rooms.follow(request.room.lower())
         if self.state == "connected":
             self._send(pending)
-        return ref
+        return pending.ref
 
     def close(self, now: float) -> None:
         """Say ``bye`` (if connected) and close once it is answered."""
@@ -252,14 +199,11 @@ class ClientCore:
             log.warning("ignoring a malformed frame from the broker: %s", exc.message)
             return
         ref = raw.get("ref")
-        pending = self._pending.pop(ref, None) if isinstance(ref, int) else None
+        pending = self._pending.pop(ref)
         if pending is not None:
             self._on_reply(pending, msg, now)
         elif isinstance(msg, PmEvent):
-            # Both checks run, so each remembers this copy.
-            new_id = self._seen_pms.add(msg.id)
-            new_key = not isinstance(msg.key, str) or self._seen_keys.add(msg.key)
-            if new_id and new_key:
+            if self._seen_pms.first(msg):
                 self.events.append(msg)
         elif isinstance(msg, Closed):
             self._on_closed(msg, now)
@@ -277,11 +221,7 @@ class ClientCore:
             log.warning("ignoring a malformed event: %s", exc.message)
             return
         if isinstance(msg, ChatEvent | PresenceEvent):
-            seq = self._rooms.get(msg.room)
-            if seq is None or topic_room(topic) != msg.room:
-                return
-            self.events.extend(seq.on_event(msg))
-            self._fetch_gap(seq, now)
+            self.events.extend(self._rooms.on_event(topic, msg, now))
         elif isinstance(msg, SystemEvent):
             self.events.append(msg)
 
@@ -312,7 +252,7 @@ class ClientCore:
         ):
             # No answer on this connection at all: start over on a fresh one.
             self._register(now, reset=True)
-        if now >= self._next_scan:
+        if now >= self._pending.next_scan:
             self._expire_requests(now)
 
     # ----------------------------------------------------------------- internals
@@ -322,21 +262,9 @@ class ClientCore:
             self.state = state
             self.events.append(StatusEvent(state=state, reason=reason))
 
-    def _send(self, pending: _Pending) -> None:
+    def _send(self, pending: Pending) -> None:
         pending.generation = self._generation
         self.outgoing.append(pending.frame)
-
-    def _subscribe(self, topic: bytes) -> None:
-        if topic not in self._subscribed:
-            self._subscribed.add(topic)
-            if self.pub_port is not None:
-                self.actions.append(("subscribe", topic))
-
-    def _unsubscribe(self, topic: bytes) -> None:
-        if topic in self._subscribed:
-            self._subscribed.discard(topic)
-            if self.pub_port is not None:
-                self.actions.append(("unsubscribe", topic))
 
     def _register(self, now: float, reset: bool) -> None:
         if reset:
@@ -354,45 +282,38 @@ class ClientCore:
             resume=self.session,
             client=self.client_name,
         )
-        ref = self._next_ref
-        self._next_ref += 1
-        wire = request.to_wire()
-        wire["ref"] = ref
-        # Registers are not held in _pending: any welcome is accepted (see on_frame)
-        # and their errors are handled by _on_register_error.
-        self._pending[ref] = _Pending(ref, request, encode(wire), float("inf"), None)
-        self._pending[ref].generation = self._generation
-        self.outgoing.append(self._pending[ref].frame)
+        # No deadline: any welcome is accepted (see on_frame), and a register's errors
+        # are handled by _on_error.
+        pending = self._pending.make(request, None, float("inf"))
+        self._pending.add(pending, now)
+        self._send(pending)
         self._register_sent = now
 
     def _ping(self, now: float) -> None:
         self._next_ping = now + self.heartbeat
         self.submit(Ping(), None, now, timeout=self.timeout)
 
-    def _fetch_gap(self, seq: RoomSequencer, now: float) -> None:
-        after = seq.fetch_from()
-        if after is not None:
-            request = History(room=seq.room, after=after, limit=HISTORY_MAX_LIMIT)
-            self.submit(request, None, now, timeout=self.timeout)
+    def _ask_history(self, request: History, now: float) -> None:
+        self.submit(request, None, now, timeout=self.timeout)
 
     def _expire_requests(self, now: float) -> None:
-        expired = [p for p in self._pending.values() if p.deadline <= now]
-        for pending in expired:
-            del self._pending[pending.ref]
-            request = pending.request
-            if isinstance(request, History) and pending.done is None and request.room:
-                seq = self._rooms.get(request.room)
-                if seq is not None:
-                    seq.fetch_failed()
-            elif isinstance(request, Bye):
+        for pending in self._pending.expire(now):
+            self._gap_fill_failed(pending)
+            if isinstance(pending.request, Bye):
                 self._finish("closed")
             if pending.done is not None:
-                pending.done(Timeout(f"no reply to {request.TYPE} within the time allowed"))
-        self._next_scan = now + SCAN_INTERVAL if self._pending else float("inf")
+                kind = pending.request.TYPE
+                pending.done(Timeout(f"no reply to {kind} within the time allowed"))
+
+    def _gap_fill_failed(self, pending: Pending) -> None:
+        """A history request of our own got no page: its room may ask again."""
+        request = pending.request
+        if isinstance(request, History) and pending.done is None and request.room:
+            self._rooms.history_failed(request.room)
 
     # ------------------------------------------------------------------- replies
 
-    def _on_reply(self, pending: _Pending, msg: Any, now: float) -> None:
+    def _on_reply(self, pending: Pending, msg: Any, now: float) -> None:
         request = pending.request
         if isinstance(msg, ErrorReply):
             self._on_error(pending, msg, now)
@@ -400,36 +321,20 @@ class ClientCore:
         if isinstance(msg, Welcome):
             self._on_welcome(msg, now)
         elif isinstance(msg, Joined):
-            seq = self._rooms.get(msg.room)
-            if seq is None:
-                seq = self._rooms[msg.room] = RoomSequencer(msg.room)
-                self._subscribe(room_topic(msg.room))
-            if seq.last is None:
-                self.events.extend(seq.start(msg.seq))
-            else:
-                seq.on_head(msg.seq)
+            self.events.extend(self._rooms.at_head(msg.room, msg.seq))
             self._next_ping = min(self._next_ping, now + SYNC_PING_DELAY)
         elif isinstance(msg, Left):
-            self._rooms.pop(msg.room, None)
-            self._unsubscribe(room_topic(msg.room))
+            self._rooms.unfollow(msg.room)
         elif isinstance(msg, Pong):
-            for room, head in msg.heads.items():
-                seq = self._rooms.get(room)
-                if seq is not None:
-                    seq.on_head(head)
-                    self._fetch_gap(seq, now)
-        elif isinstance(msg, HistoryPage) and pending.done is None and msg.room is not None:
-            seq = self._rooms.get(msg.room)
-            if seq is not None:
-                events = [e for e in msg.messages if isinstance(e, ChatEvent | PresenceEvent)]
-                self.events.extend(seq.on_history(events, msg.more))
-                self._fetch_gap(seq, now)
+            self._rooms.on_heads(msg.heads, now)
+        elif isinstance(msg, HistoryPage) and pending.done is None:
+            self.events.extend(self._rooms.on_history(msg, now))
         elif isinstance(msg, ByeReply) and isinstance(request, Bye):
             self._finish("closed")
         if pending.done is not None:
             pending.done(msg)
 
-    def _on_error(self, pending: _Pending, msg: ErrorReply, now: float) -> None:
+    def _on_error(self, pending: Pending, msg: ErrorReply, now: float) -> None:
         request = pending.request
         code = msg.code
         if code == ErrorCode.NOT_REGISTERED and not isinstance(request, Bye):
@@ -437,12 +342,9 @@ class ClientCore:
             # register again and resend this request once we are back. Our own pings
             # and gap fills are simply dropped; the welcome starts new ones.
             if pending.done is not None:
-                pending.generation = -1
-                self._pending[pending.ref] = pending
-            elif isinstance(request, History) and request.room:
-                seq = self._rooms.get(request.room)
-                if seq is not None:
-                    seq.fetch_failed()
+                self._pending.put_back(pending)
+            else:
+                self._gap_fill_failed(pending)
             if self.state == "connected":
                 self._set_state("reconnecting", "broker restarted")
                 self._register(now, reset=False)
@@ -460,12 +362,8 @@ class ClientCore:
         if isinstance(request, Join) and pending.done is not None:
             seq = self._rooms.get(request.room.lower())
             if seq is not None and seq.last is None:
-                del self._rooms[seq.room]
-                self._unsubscribe(room_topic(seq.room))
-        if isinstance(request, History) and pending.done is None and request.room:
-            seq = self._rooms.get(request.room)
-            if seq is not None:
-                seq.fetch_failed()
+                self._rooms.unfollow(seq.room)
+        self._gap_fill_failed(pending)
         if pending.done is not None:
             pending.done(BrokerError(code, msg.message, msg.ref))
 
@@ -481,35 +379,16 @@ class ClientCore:
         self.timeout = float(msg.timeout)
         self._generation += 1
         self._register_on_link = False
-        if msg.pub_port != self.pub_port:
-            self.pub_port = msg.pub_port
-            self.actions.append(("sub_connect", msg.pub_port))
-            topics = self._subscribed | {SYSTEM_TOPIC}
-            self._subscribed = set()
-            for topic in sorted(topics):
-                self._subscribe(topic)
+        self._rooms.connect(msg.pub_port)
         for name, head in msg.rooms.items():
-            seq = self._rooms.get(name)
-            if seq is None:
-                self._rooms[name] = RoomSequencer(name, head)
-                self._subscribe(room_topic(name))
-            elif seq.last is None:
-                self.events.extend(seq.start(head))
-            else:
-                seq.on_head(head)
-        joining = {p.request.room for p in self._pending.values() if isinstance(p.request, Join)}
+            self.events.extend(self._rooms.at_head(name, head))
+        joining = self._pending.joining()
         for name in [n for n in self._rooms if n not in msg.rooms and n not in joining]:
-            del self._rooms[name]
-            self._unsubscribe(room_topic(name))
-        # Drop stale registers; resend everything else not answered on this connection.
-        for ref in [r for r, p in self._pending.items() if isinstance(p.request, Register)]:
-            del self._pending[ref]
-        # In ref order, which is the order they were made: one put back after a
-        # not_registered sits last in the table, and resending it there would let
-        # later chats overtake it.
-        for pending in sorted(self._pending.values(), key=_by_ref):
-            if pending.generation != self._generation:
-                self._send(pending)
+            self._rooms.unfollow(name)
+        # Registers are answered now; everything else not sent on this connection
+        # goes again.
+        for pending in self._pending.resend(self._generation):
+            self._send(pending)
         self._last_recv = now
         self._next_ping = now + SYNC_PING_DELAY
         self.state = "connected"
@@ -518,8 +397,7 @@ class ClientCore:
         else:
             log.info("%s as %s", "resumed" if resumed else "registered again", self.user)
         self.events.append(StatusEvent(state="connected", resumed=resumed))
-        for seq in self._rooms.values():
-            self._fetch_gap(seq, now)
+        self._rooms.fill_gaps(now)
 
     def _on_closed(self, msg: Closed, now: float) -> None:
         if msg.reason == "replaced":
@@ -542,8 +420,7 @@ class ClientCore:
             return
         self.close_reason = reason
         self.state = "closed"
-        pending, self._pending = self._pending, {}
-        for p in pending.values():
+        for p in self._pending.take_all():
             if p.done is not None:
                 p.done(ConnectionClosed(reason, error))
         self.outgoing.clear()

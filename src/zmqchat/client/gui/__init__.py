@@ -7,7 +7,9 @@ tested without a screen:
 * :mod:`.prefs` - the connect settings remembered from the last run
 * :mod:`.viewmodel` - conversations, scrollback, unread counts, members, status:
   the shared :class:`~zmqchat.client.chat.controller.ChatController` plus what a window
-  keeps, fed to the Tk thread through a queue
+  keeps, fed to the Tk thread through a queue; a pane's rows are a
+  :mod:`.transcript`, what was typed an :mod:`.input_history`, and the connect
+  form's fields are checked by :mod:`.connect_form`
 * :mod:`.theme` - colours and fonts of the line styles
 * :mod:`.tk_connect` - the connect form; :mod:`.tk_window` - the chat window and
   its parts (:mod:`.tk_sidebar`, :mod:`.tk_transcript`, :mod:`.tk_input`)

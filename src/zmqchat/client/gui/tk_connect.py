@@ -8,8 +8,8 @@ import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
 
+from zmqchat.client.gui.connect_form import ConnectFailed, Field
 from zmqchat.client.gui.theme import STATE_COLOURS
-from zmqchat.client.gui.viewmodel import ConnectFailed, Field
 
 ERROR_COLOUR = STATE_COLOURS["disconnected"]
 

@@ -8,7 +8,7 @@ import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
 
-from zmqchat.client.gui.viewmodel import InputHistory
+from zmqchat.client.gui.input_history import InputHistory
 
 Completer = Callable[[str], tuple[str, list[str]]]
 

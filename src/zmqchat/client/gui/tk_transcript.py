@@ -15,7 +15,7 @@ from tkinter import font as tkfont
 from tkinter import ttk
 
 from zmqchat.client.gui.theme import BACKGROUND, FOREGROUND, TAGS
-from zmqchat.client.gui.viewmodel import Row
+from zmqchat.client.gui.transcript import Row
 
 
 class TranscriptPane(ttk.Frame):

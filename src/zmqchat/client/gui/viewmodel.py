@@ -1,5 +1,5 @@
 """What the chat window shows, without the window: its conversations and their
-bounded scrollback, unread counts, members, the connection, the input history.
+bounded scrollback (:mod:`.transcript`), unread counts, members, the connection.
 
 :class:`ChatViewModel` wraps the shared :class:`ChatController` (the console's, in
 its compact form: a pane per conversation). Threads: the client's event thread and
@@ -12,12 +12,11 @@ imports tkinter: the tests drive it against a real broker without a screen.
 
 from __future__ import annotations
 
-import collections
 import concurrent.futures
 import dataclasses
+import functools
 import logging
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -36,12 +35,14 @@ from zmqchat.client.chat.commands import (
     room_name,
 )
 from zmqchat.client.chat.controller import EVERYWHERE, ChatController
-from zmqchat.client.chat.failures import Field, classify
+from zmqchat.client.chat.failures import classify
 from zmqchat.client.chat.formatting import Line, error
 from zmqchat.client.chat.state import ChatState, Snapshot, private_key
-from zmqchat.client.gui.glyphs import GlyphPolicy, displayable
+from zmqchat.client.gui.connect_form import ConnectFailed, check_form
+from zmqchat.client.gui.glyphs import GlyphPolicy
+from zmqchat.client.gui.input_history import InputHistory
 from zmqchat.client.gui.prefs import LastConnect
-from zmqchat.client.gui.theme import TAGS
+from zmqchat.client.gui.transcript import Row, Transcript, to_row
 from zmqchat.client.io.sync import Client
 from zmqchat.common.config import ClientConfig
 from zmqchat.common.messages import Welcome
@@ -58,66 +59,6 @@ SCROLLBACK: Final = 10_000
 SERVER: Final = ""
 # A burst must not become an unbounded backlog of events inside the client.
 CLIENT_EVENT_QUEUE: Final = 100_000
-
-Part = tuple[str, tuple[str, ...]]  # (text, Tk tag names)
-_HOST: Final = re.compile(r"^(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])$")
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Row:
-    """One line of a conversation, ready for a Tk Text: each part's text with the
-    tags (style classes) it is drawn with."""
-
-    parts: tuple[Part, ...]
-
-    @property
-    def text(self) -> str:
-        return "".join(text for text, _ in self.parts)
-
-    def has_tag(self, tag: str) -> bool:
-        return any(tag in tags for _, tags in self.parts)
-
-
-def to_row(line: Line, policy: GlyphPolicy, *, rtl: bool = False) -> Row:
-    """A formatted line (``class:`` styles) as a row (tag names), with what this
-    Tk cannot draw replaced.
-
-    Only styles the theme draws become tags, and neighbours with the same tags
-    are joined: Tk's insert costs about as much per tagged part as per line, so
-    a row of three parts inserts twice as fast as one of eight."""
-    parts: list[Part] = []
-    for style, text in line:
-        tags = tuple(t for t in (n.removeprefix("class:") for n in style.split()) if t in TAGS)
-        if parts and parts[-1][1] == tags:
-            parts[-1] = (parts[-1][0] + text, tags)
-        else:
-            parts.append((text, tags))
-    return Row(tuple((displayable(text, policy, rtl=rtl), tags) for text, tags in parts))
-
-
-class Transcript:
-    """The lines of one conversation: the last ``limit`` of them, and whether older
-    ones can be fetched from history."""
-
-    def __init__(self, key: str, limit: int) -> None:
-        self.key = key
-        self.limit = limit
-        self.rows: collections.deque[Row] = collections.deque(maxlen=limit)
-        self.more = key.startswith("#")  # only rooms page back through history
-        self.paging = False
-
-    @property
-    def full(self) -> bool:
-        return len(self.rows) >= self.limit
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ConnectFailed:
-    """Why connecting failed, and the field of the form it is about (None: no
-    field in particular)."""
-
-    field: Field
-    message: str
 
 
 @dataclasses.dataclass(slots=True)
@@ -140,81 +81,9 @@ class Changes:
     pending: bool = False  # more is waiting: drain again soon
 
 
-class InputHistory:
-    """What was sent from the input line, for Up and Down, as in a shell."""
-
-    def __init__(self, limit: int = 500) -> None:
-        self._lines: collections.deque[str] = collections.deque(maxlen=limit)
-        self._position: int | None = None  # None: editing a new line
-        self._draft = ""
-
-    def add(self, text: str) -> None:
-        if not self._lines or self._lines[-1] != text:
-            self._lines.append(text)
-        self._position = None
-
-    def older(self, current: str) -> str | None:
-        """The line sent before the one shown (None: there is none)."""
-        if self._position is None:
-            self._draft, self._position = current, len(self._lines)
-        if self._position == 0:
-            return None
-        self._position -= 1
-        return self._lines[self._position]
-
-    def newer(self) -> str | None:
-        """The line sent after the one shown, then what was being typed."""
-        if self._position is None:
-            return None
-        self._position += 1
-        if self._position >= len(self._lines):
-            self._position = None
-            return self._draft
-        return self._lines[self._position]
-
-
-# Queue items, from the client's and the worker's threads to the Tk thread.
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Shown:
-    row: Row
-    where: str | None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Opened:
-    key: str
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Older:
-    key: str
-    rows: list[Row]
-    more: bool
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Refused:
-    text: str
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Ended:
-    reason: str
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Connected:
-    welcome: Welcome
-
-
-_Item = _Shown | _Opened | _Older | _Refused | _Ended | _Connected | ConnectFailed
-
-
-def parse_port(text: str) -> int | None:
-    text = text.strip()
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        return None
-    return int(text)
+# What the client's and the worker's threads hand the Tk thread: a step that takes
+# their result in there, into the view model and the changes being gathered.
+_Step = Callable[[Changes], None]
 
 
 class ChatViewModel:
@@ -247,7 +116,7 @@ class ChatViewModel:
             self._emit,
             backlog=backlog,
             on_closed=self._on_closed,
-            on_opened=lambda key: self._queue.put(_Opened(key)),
+            on_opened=lambda key: self._queue.put(functools.partial(self._reopened, key)),
             compact=True,
         )
         self.transcripts: dict[str, Transcript] = {}
@@ -258,7 +127,7 @@ class ChatViewModel:
         self.connecting = False
         self.ended: str | None = None
         self.closed = threading.Event()  # set once bye was said (or given up on)
-        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Step] = queue.SimpleQueue()
         # One worker: commands run in the order typed, and requests never block
         # the Tk thread.
         self._worker = concurrent.futures.ThreadPoolExecutor(1, "zmqchat-gui")
@@ -271,18 +140,13 @@ class ChatViewModel:
         """Start connecting on the worker thread; the outcome comes out of
         :meth:`drain` (``connected`` or ``connect_failed``). A mistake found
         without asking the broker is returned at once."""
-        user, host = user.strip(), host.strip()
-        if not user:
-            return ConnectFailed("user", "type the name to chat as")
-        if not _HOST.match(host):
-            return ConnectFailed("host", "a host name or IP address, such as 127.0.0.1")
-        number = parse_port(port)
-        if number is None:
-            return ConnectFailed("port", "a port number from 1 to 65535, such as 5555")
+        checked = check_form(user, host, port)
+        if isinstance(checked, ConnectFailed):
+            return checked
         if self.connecting or self.client is not None:
             raise RuntimeError("already connecting or connected")
         self.connecting = True
-        self._worker.submit(self._connect, user, host, number)
+        self._worker.submit(self._connect, *checked)
         return None
 
     def _connect(self, user: str, host: str, port: int) -> None:
@@ -303,7 +167,8 @@ class ChatViewModel:
             self.controller.prepare("", ())  # the name was not taken up
             wait = self.config.connect_timeout
             failure = classify(exc, endpoint=endpoint, connect_timeout=wait)
-            self._queue.put(ConnectFailed(failure.field, failure.display))
+            failed = ConnectFailed(failure.field, failure.display)
+            self._queue.put(functools.partial(self._connect_failed, failed))
             return
         with self._lock:
             if self._closing:  # the window was closed while connecting
@@ -312,7 +177,7 @@ class ChatViewModel:
             self.client, self.endpoint = client, endpoint
         if self._remember is not None:
             self._remember(LastConnect(welcome.user, host, port))
-        self._queue.put(_Connected(welcome))
+        self._queue.put(functools.partial(self._connected, welcome))
         # On the worker, so that lines typed meanwhile run after the rooms are shown.
         self.controller.attach(client, welcome)
 
@@ -333,7 +198,8 @@ class ChatViewModel:
         def job() -> None:
             ok = self.controller.execute(command)
             if not ok and typed is not None and isinstance(command, Say | Emote | SendPm):
-                self._queue.put(_Refused(typed))  # the broker refused it: keep the text
+                # The broker refused it: give the text back to the input.
+                self._queue.put(functools.partial(self._refused, typed))
 
         self._worker.submit(job)
 
@@ -376,18 +242,14 @@ class ChatViewModel:
         """Fetch the page of history before the oldest line of a room (on reaching
         the top of its scrollback); False when there is nothing to fetch."""
         transcript = self.transcripts.get(key)
-        if transcript is None or not transcript.more or transcript.paging:
+        count = transcript.start_paging(self.page) if transcript is not None else None
+        if count is None:
             return False
-        if transcript.full:
-            transcript.more = False  # the scrollback is bounded: no further back
-            return False
-        transcript.paging = True
-        count = min(self.page, transcript.limit - len(transcript.rows))
 
         def job() -> None:
             page = self.controller.load_older(key, count)
             rows = [to_row(line, self.policy, rtl=self.rtl) for line in page.lines]
-            self._queue.put(_Older(key, rows, page.more))
+            self._queue.put(functools.partial(self._older, key, rows, page.more))
 
         self._worker.submit(job)
         return True
@@ -424,11 +286,12 @@ class ChatViewModel:
     def _emit(self, line: Line, where: str | None) -> None:
         # Called on the client's event thread or the worker: the row is built here,
         # off the Tk thread, which then only inserts it.
-        self._queue.put(_Shown(to_row(line, self.policy, rtl=self.rtl), where))
+        row = to_row(line, self.policy, rtl=self.rtl)
+        self._queue.put(functools.partial(self._shown, row, where))
 
     def _on_closed(self) -> None:
         # The reason is already a line in every conversation (format_status).
-        self._queue.put(_Ended("disconnected"))
+        self._queue.put(functools.partial(self._ended, "disconnected"))
 
     # --------------------------------------------------------- the Tk thread
 
@@ -447,10 +310,10 @@ class ChatViewModel:
             if n % 64 == 63 and time.perf_counter() > deadline:
                 break
             try:
-                item = self._queue.get_nowait()
+                step = self._queue.get_nowait()
             except queue.Empty:
                 break
-            self._take(item, changes)
+            step(changes)
         changes.pending = not self._queue.empty()
         for rows in changes.appended.values():
             if len(rows) > self.scrollback:  # only the last ones would stay anyway
@@ -464,45 +327,40 @@ class ChatViewModel:
         self._refresh(changes)
         return self.snapshot
 
-    def _take(self, item: _Item, changes: Changes) -> None:
-        if isinstance(item, _Shown):
-            for key in self._targets(item.where):
-                self.transcript(key).rows.append(item.row)
-                changes.appended.setdefault(key, []).append(item.row)
-        elif isinstance(item, _Opened):
-            transcript = self.transcript(item.key)
-            transcript.rows.clear()
-            transcript.more, transcript.paging = True, False
-            changes.reset.add(item.key)
-            changes.appended.pop(item.key, None)
-            changes.prepended.pop(item.key, None)
-        elif isinstance(item, _Older):
-            self._take_older(item, changes)
-        elif isinstance(item, _Refused):
-            changes.restore = item.text
-        elif isinstance(item, _Ended):
-            self.ended = changes.ended = item.reason
-        elif isinstance(item, _Connected):
-            self.connecting = False
-            changes.connected = item.welcome
-        else:
-            self.connecting = False
-            changes.connect_failed = item
+    # The steps the other threads queue, taken here in the order they were queued.
 
-    def _take_older(self, item: _Older, changes: Changes) -> None:
-        transcript = self.transcripts.get(item.key)
+    def _shown(self, row: Row, where: str | None, changes: Changes) -> None:
+        for key in self._targets(where):
+            self.transcript(key).rows.append(row)
+            changes.appended.setdefault(key, []).append(row)
+
+    def _reopened(self, key: str, changes: Changes) -> None:
+        self.transcript(key).reset()
+        changes.reset.add(key)
+        changes.appended.pop(key, None)
+        changes.prepended.pop(key, None)
+
+    def _older(self, key: str, rows: list[Row], more: bool, changes: Changes) -> None:
+        transcript = self.transcripts.get(key)
         if transcript is None:
             return
-        transcript.paging = False
-        transcript.more = item.more
-        rows = item.rows
-        room = transcript.limit - len(transcript.rows)
-        if len(rows) > room:  # keep the newest: they join up with what is shown
-            rows = rows[len(rows) - room :] if room > 0 else []
-            transcript.more = False
-        transcript.rows.extendleft(reversed(rows))
+        rows = transcript.prepend(rows, more)
         if rows:
-            changes.prepended[item.key] = rows + changes.prepended.get(item.key, [])
+            changes.prepended[key] = rows + changes.prepended.get(key, [])
+
+    def _refused(self, text: str, changes: Changes) -> None:
+        changes.restore = text
+
+    def _ended(self, reason: str, changes: Changes) -> None:
+        self.ended = changes.ended = reason
+
+    def _connected(self, welcome: Welcome, changes: Changes) -> None:
+        self.connecting = False
+        changes.connected = welcome
+
+    def _connect_failed(self, failed: ConnectFailed, changes: Changes) -> None:
+        self.connecting = False
+        changes.connect_failed = failed
 
     def _targets(self, where: str | None) -> list[str]:
         if where == EVERYWHERE:
@@ -542,18 +400,4 @@ class ChatViewModel:
         return f"{f'({unread}) ' if unread else ''}{where} — zmqchat"
 
 
-__all__ = [
-    "BACKLOG",
-    "PAGE",
-    "SCROLLBACK",
-    "SERVER",
-    "Changes",
-    "ChatViewModel",
-    "ConnectFailed",
-    "Field",
-    "InputHistory",
-    "Row",
-    "Transcript",
-    "parse_port",
-    "to_row",
-]
+__all__ = ["BACKLOG", "PAGE", "SCROLLBACK", "SERVER", "Changes", "ChatViewModel"]

@@ -1,0 +1,86 @@
+"""Who is in which room: ``join`` and ``leave``, and the presence events that
+announce them (also when a session registers or ends)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from zmqchat.broker.outbox import Outbox
+from zmqchat.broker.state import BrokerState, Room, Session
+from zmqchat.broker.store import Store
+from zmqchat.common.messages import Join, Joined, Leave, Left, PresenceEvent
+from zmqchat.common.protocol import ErrorCode, room_topic
+from zmqchat.errors import ProtocolError
+
+
+def require_member(session: Session, room: str) -> None:
+    """Refuse a request about a room its session is not in."""
+    if room not in session.rooms:
+        raise ProtocolError(ErrorCode.NOT_IN_ROOM, f"you are not in room {room}")
+
+
+class Membership:
+    """Joins and leaves: stored first, then applied in memory and announced.
+
+    Presence comes in two steps, :meth:`store_presence` and :meth:`announce`, so a
+    request can write all it needs (atomically) before anything changes in memory
+    or is published.
+    """
+
+    def __init__(
+        self, state: BrokerState, store: Store, out: Outbox, clock: Callable[[], float]
+    ) -> None:
+        self.state = state
+        self.store = store
+        self.out = out
+        self.clock = clock
+
+    def room(self, name: str) -> Room:
+        """Room ``name``, or a new one numbering on from what the store holds."""
+        room = self.state.rooms.get(name)
+        if room is None:
+            room = Room(name=name, seq=self.store.room_head(name))
+        return room
+
+    def store_presence(
+        self, room: Room, user: str, event: str, ts: float, reason: str | None
+    ) -> None:
+        """Write ``user``'s presence event as ``room``'s next seq (not yet taken)."""
+        self.store.add_presence(room.name, room.seq + 1, ts, user, event, reason)
+
+    def announce(self, room: Room, user: str, event: str, ts: float, reason: str | None) -> None:
+        """Take the seq :meth:`store_presence` wrote and publish the event."""
+        room.seq += 1
+        self.out.publish(
+            room_topic(room.name),
+            PresenceEvent(
+                room=room.name, seq=room.seq, user=user, event=event, ts=ts, reason=reason
+            ),
+        )
+
+    def join(self, session: Session, req: Join, now: float) -> None:
+        room = self.room(req.room)
+        if req.room not in session.rooms:
+            ts = self.clock()
+            with self.store.atomic():
+                self.store_presence(room, session.user, "join", ts, None)
+                self.store.set_session_rooms(session.sid, [*session.rooms, room.name])
+            self.state.join(session, room)
+            self.announce(room, session.user, "join", ts, None)
+        self.out.reply_to(
+            session,
+            Joined(room=room.name, seq=room.seq, members=tuple(room.member_names()), ref=req.ref),
+        )
+
+    def leave(self, session: Session, req: Leave, now: float) -> None:
+        require_member(session, req.room)
+        room = self.state.rooms[req.room]
+        ts = self.clock()
+        with self.store.atomic():
+            self.store_presence(room, session.user, "leave", ts, None)
+            self.store.set_session_rooms(
+                session.sid, [name for name in session.rooms if name != req.room]
+            )
+        self.announce(room, session.user, "leave", ts, None)
+        self.state.leave(session, req.room)
+        self.out.reply_to(session, Left(room=req.room, ref=req.ref))

@@ -1,0 +1,90 @@
+"""The requests that only read: ``who``, ``rooms``, ``history`` and ``ping``,
+answered from the broker's memory and its store."""
+
+from __future__ import annotations
+
+from zmqchat.broker.membership import require_member
+from zmqchat.broker.outbox import Outbox
+from zmqchat.broker.state import BrokerState, Session
+from zmqchat.broker.store import Store
+from zmqchat.common.codec import encode
+from zmqchat.common.messages import (
+    History,
+    HistoryPage,
+    ListRooms,
+    Ping,
+    Pong,
+    RoomInfo,
+    RoomList,
+    Users,
+    Who,
+)
+from zmqchat.common.protocol import MAX_HISTORY_REPLY_BYTES, user_key
+
+
+class Queries:
+    """Answers that change nothing."""
+
+    def __init__(self, state: BrokerState, store: Store, out: Outbox) -> None:
+        self.state = state
+        self.store = store
+        self.out = out
+
+    def who(self, session: Session, req: Who, now: float) -> None:
+        if req.room is None:
+            names = sorted((s.user for s in self.state.by_key.values()), key=str.lower)
+        else:
+            room = self.state.rooms.get(req.room)
+            names = room.member_names() if room is not None else []
+        self.out.reply_to(session, Users(users=tuple(names), room=req.room, ref=req.ref))
+
+    def rooms(self, session: Session, req: ListRooms, now: float) -> None:
+        rooms = tuple(
+            RoomInfo(name=r.name, members=len(r.members), seq=r.seq)
+            for r in sorted(self.state.rooms.values(), key=lambda r: r.name)
+        )
+        self.out.reply_to(session, RoomList(rooms=rooms, ref=req.ref))
+
+    def history(self, session: Session, req: History, now: float) -> None:
+        if req.room is not None:
+            require_member(session, req.room)
+            events, more = self.store.room_history(req.room, req.after, req.before, req.limit)
+        else:
+            assert req.with_user is not None
+            # Open mode: only what this session exchanged, since the name may have
+            # belonged to someone else before.
+            events, more = self.store.session_pm_history(  # type: ignore[assignment]
+                session.sid, user_key(req.with_user), req.after, req.before, req.limit
+            )
+        page = HistoryPage(
+            messages=tuple(events), more=more, room=req.room, with_user=req.with_user, ref=req.ref
+        )
+        body = encode(page)
+        if len(body) > MAX_HISTORY_REPLY_BYTES:
+            page = fit(page, newest_first=req.after is None)
+            body = encode(page)
+        self.out.reply_to(session, body)
+
+    def ping(self, session: Session, req: Ping, now: float) -> None:
+        heads = {name: self.state.rooms[name].seq for name in session.rooms}
+        self.out.reply_to(session, Pong(heads=heads, ref=req.ref))
+
+
+def fit(page: HistoryPage, newest_first: bool) -> HistoryPage:
+    """Cut a history page to the frame limit, keeping the events nearest the cursor;
+    ``more`` then tells the client to ask again."""
+    budget = MAX_HISTORY_REPLY_BYTES - 256
+    events = list(page.messages)
+    order = reversed(events) if newest_first else iter(events)
+    kept = []
+    for event in order:
+        size = len(encode(event))
+        if size > budget:
+            break
+        budget -= size
+        kept.append(event)
+    if newest_first:
+        kept.reverse()
+    return HistoryPage(
+        messages=tuple(kept), more=True, room=page.room, with_user=page.with_user, ref=page.ref
+    )

@@ -1,0 +1,151 @@
+"""Chats and private messages: checked, rate limited, stored, sent on and acked.
+
+A retried one (same ``ref``, same content) is acked again instead of stored twice.
+A chat is published to its room with the batch; a private message goes to its
+recipient at once and its ack after the commit (see :class:`Outbox`), or, if the
+server cannot hand it over, is taken back (:meth:`Relay.undelivered`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from zmqchat.broker.membership import require_member
+from zmqchat.broker.outbox import Outbox, PmDelivery
+from zmqchat.broker.state import BrokerState, Session, fingerprint
+from zmqchat.broker.store import Store
+from zmqchat.common.codec import encode
+from zmqchat.common.config import BrokerConfig
+from zmqchat.common.messages import Chat, ChatAck, ChatEvent, ErrorReply, Pm, PmAck, PmEvent, Ref
+from zmqchat.common.protocol import ErrorCode, pm_key, room_topic, user_key
+from zmqchat.errors import ProtocolError
+
+log = logging.getLogger("zmqchat.broker")
+
+
+class Relay:
+    """The ``chat`` and ``pm`` requests."""
+
+    def __init__(
+        self,
+        state: BrokerState,
+        store: Store,
+        out: Outbox,
+        config: BrokerConfig,
+        clock: Callable[[], float],
+    ) -> None:
+        self.state = state
+        self.store = store
+        self.out = out
+        self.config = config
+        self.clock = clock
+
+    def _replay(self, session: Session, ref: Ref, print_: int) -> bool:
+        """Ack a retried chat/pm again instead of storing it twice.
+
+        A retried pm is also handed to its recipient again, if online: a retry means
+        its sender missed the ack, and the first copy may have been lost with a
+        restart. Clients drop a pm whose ``id`` they have already seen.
+        """
+        ack = session.recall(ref, print_)
+        if ack is None:
+            return False
+        if isinstance(ack, PmAck):
+            target = self.state.by_key.get(user_key(ack.to))
+            event = self.store.pm(ack.id) if target is not None else None
+            if target is not None and event is not None:
+                self.out.reply_to(target, event)
+        self.out.reply_to(session, ack)
+        return True
+
+    def _spend(self, session: Session, now: float) -> None:
+        if session.bucket is not None and not session.bucket.take(now):
+            raise ProtocolError(
+                ErrorCode.RATE_LIMITED,
+                f"more than {self.config.rate_limit:g} messages/s "
+                f"(burst {self.config.rate_burst}); slow down",
+            )
+
+    def chat(self, session: Session, req: Chat, now: float) -> None:
+        print_ = fingerprint("chat", req.room, req.text) if req.ref is not None else 0
+        # A retry is answered even if the sender has left the room since.
+        if self._replay(session, req.ref, print_):
+            return
+        require_member(session, req.room)
+        self._spend(session, now)
+        room = self.state.rooms[req.room]
+        seq = room.seq + 1
+        ts = self.clock()
+        self.store.add_chat(
+            req.room, seq, ts, session.user, req.text, req.data_packed, session.sid, req.ref
+        )
+        room.seq = seq
+        self.out.publish(
+            room_topic(req.room),
+            ChatEvent(
+                room=req.room, seq=seq, sender=session.user, text=req.text, ts=ts, data=req.data
+            ),
+        )
+        ack = ChatAck(room=req.room, seq=seq, ts=ts, ref=req.ref)
+        session.remember(req.ref, print_, ack)
+        self.out.reply_to(session, ack)
+
+    def pm(self, session: Session, req: Pm, now: float) -> None:
+        key = user_key(req.to)
+        print_ = fingerprint("pm", key, req.text) if req.ref is not None else 0
+        if self._replay(session, req.ref, print_):
+            return
+        target = self.state.by_key.get(key)
+        if target is None or target.rid is None:
+            if target is not None or self.store.user_known(key):
+                # Open mode: anyone may take a free name later, so nothing is queued.
+                raise ProtocolError(ErrorCode.USER_OFFLINE, f"{req.to} is not online")
+            raise ProtocolError(ErrorCode.NO_SUCH_USER, f"there is no user {req.to}")
+        self._spend(session, now)
+        ts = self.clock()
+        pm_id = self.store.add_pm(
+            ts,
+            session.user,
+            target.user,
+            req.text,
+            req.data_packed,
+            session.sid,
+            target.sid,
+            req.ref,
+        )
+        event = PmEvent(
+            id=pm_id,
+            sender=session.user,
+            to=target.user,
+            text=req.text,
+            data=req.data,
+            key=None if req.ref is None else pm_key(session.sid, req.ref),
+            ts=ts,
+        )
+        ack = PmAck(to=target.user, id=pm_id, status="delivered", ts=ts, ref=req.ref)
+        session.remember(req.ref, print_, ack)
+        if target.rid in self.out.gated or session.rid is None:
+            self.out.reply_to(target, event)
+            self.out.reply_to(session, ack)
+        else:
+            self.out.pms.append(
+                PmDelivery(
+                    target.rid, encode(event), session, encode(ack), pm_id, target.user, req.ref
+                )
+            )
+
+    def undelivered(self, pm: PmDelivery) -> bytes:
+        """The server could not hand ``pm`` to its recipient (the link is gone, or its
+        queue is full): undo it, and return the error its sender gets instead of the
+        ack. Nothing is said to have been delivered that was not."""
+        self.store.drop_kept_pm(pm.pm_id)
+        pm.sender.forget(pm.ref)
+        log.info("pm %d from %s to %s not delivered", pm.pm_id, pm.sender.user, pm.to_user)
+        return encode(
+            ErrorReply(
+                code=ErrorCode.USER_OFFLINE,
+                message=f"{pm.to_user} could not be reached; the message was not delivered",
+                ref=pm.ref,
+            )
+        )

@@ -1,0 +1,143 @@
+"""The store's SQLite file: its tables, its schema version, and the upgrade of a
+file an older zmqchat wrote.
+
+What the tables hold is the business of :class:`~zmqchat.broker.store.Store`; here
+the file is opened in the mode the store relies on (WAL) and brought to
+:data:`SCHEMA_VERSION`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Final
+
+from zmqchat.errors import StoreError
+
+# The store's own messages, wherever they are written from.
+log = logging.getLogger("zmqchat.broker.store")
+
+# 2: `sessions.sid` is AUTOINCREMENT (version 1 stores could hand a sid out again).
+SCHEMA_VERSION: Final = 2
+
+# The `kind` column of `events`.
+KIND_CHAT: Final = 0
+KIND_JOIN: Final = 1
+KIND_LEAVE: Final = 2
+
+# Added to version 2 stores as they open (nothing else depends on it).
+_COUNTERS: Final = """
+CREATE TABLE IF NOT EXISTS counters (
+    name    TEXT PRIMARY KEY,
+    value   INTEGER NOT NULL
+);
+"""
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS events (
+    id      INTEGER PRIMARY KEY,
+    room    TEXT    NOT NULL,
+    seq     INTEGER NOT NULL,
+    ts      REAL    NOT NULL,
+    kind    INTEGER NOT NULL,          -- 0 chat, 1 join, 2 leave
+    user    TEXT    NOT NULL,          -- sender, or the user of a presence event
+    text    TEXT,
+    data    BLOB,                      -- msgpack map, as the client sent it
+    reason  TEXT,
+    sid     INTEGER,                   -- sending session, for retry de-duplication
+    ref                                -- the sender's ref (int or text)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_room_seq ON events (room, seq);
+CREATE INDEX IF NOT EXISTS events_sid ON events (sid) WHERE sid IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS pms (
+    id         INTEGER PRIMARY KEY,
+    ts         REAL    NOT NULL,
+    sender     TEXT    NOT NULL,
+    sender_key TEXT    NOT NULL,
+    recipient  TEXT    NOT NULL,
+    recipient_key TEXT NOT NULL,
+    text       TEXT    NOT NULL,
+    data       BLOB,
+    sender_sid INTEGER,
+    recipient_sid INTEGER,
+    ref
+);
+CREATE INDEX IF NOT EXISTS pms_sender ON pms (sender_sid);
+CREATE INDEX IF NOT EXISTS pms_recipient ON pms (recipient_sid);
+
+CREATE TABLE IF NOT EXISTS sessions (
+    -- AUTOINCREMENT: a sid is never reused, since pm history and retry
+    -- de-duplication are keyed by it.
+    sid     INTEGER PRIMARY KEY AUTOINCREMENT,
+    token   TEXT    NOT NULL UNIQUE,
+    user    TEXT    NOT NULL,
+    rooms   TEXT    NOT NULL,          -- JSON list of canonical room names
+    client  TEXT,
+    created REAL    NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS users (
+    key       TEXT PRIMARY KEY,        -- lower-case name
+    name      TEXT NOT NULL,           -- as last registered
+    last_seen REAL NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
+    """The store file at ``path`` (created if new, upgraded if old), in WAL mode.
+
+    Raises :class:`StoreError` for a file of an unknown schema version, and lets
+    :class:`sqlite3.DatabaseError` through for one that is not a database.
+    """
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode: a commit survives a killed process (it is in the WAL, in
+    # the OS cache); `fsync = true` also survives power loss.
+    db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version not in (0, 1, SCHEMA_VERSION):
+        raise StoreError(
+            f"{path} has schema version {version}; this zmqchat knows {SCHEMA_VERSION}"
+        )
+    if version == 0:
+        db.executescript(_SCHEMA)
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    elif version == 1:
+        _migrate_from_1(db, path)
+    db.executescript(_COUNTERS)
+    return db
+
+
+def _migrate_from_1(db: sqlite3.Connection, path: str) -> None:
+    """Rebuild `sessions` with AUTOINCREMENT, numbering on from the highest sid any
+    table mentions, so no sid of an ended session is handed out again (its pm
+    history is keyed by it)."""
+    log.info("upgrading store %s to schema version %d", path, SCHEMA_VERSION)
+    highest = db.execute(
+        "SELECT MAX(m) FROM (SELECT MAX(sid) AS m FROM sessions"
+        " UNION ALL SELECT MAX(sid) FROM events"
+        " UNION ALL SELECT MAX(sender_sid) FROM pms"
+        " UNION ALL SELECT MAX(recipient_sid) FROM pms)"
+    ).fetchone()[0]
+    db.executescript(
+        "BEGIN;"
+        " ALTER TABLE sessions RENAME TO sessions_v1;"
+        + _SCHEMA
+        + " INSERT INTO sessions SELECT * FROM sessions_v1;"
+        " DROP TABLE sessions_v1;"
+    )
+    raised = db.execute(
+        "UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'sessions'",
+        (highest or 0,),
+    )
+    if raised.rowcount == 0:
+        db.execute(
+            "INSERT INTO sqlite_sequence (name, seq) VALUES ('sessions', ?)", (highest or 0,)
+        )
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    db.execute("COMMIT")

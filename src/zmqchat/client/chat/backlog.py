@@ -1,0 +1,150 @@
+"""What a conversation shows of its past: a room's last messages and who is there
+when it is entered (with the live events that arrived meanwhile after them), the
+last messages again on ``/history``, and older pages as the user scrolls back.
+
+Part of :class:`~zmqchat.client.chat.controller.ChatController`, and run under its
+lock: each state change goes out together with the lines it emits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Iterable
+
+from zmqchat.client.chat.formatting import Line, banner, format_event, notice
+from zmqchat.client.chat.paging import earlier_events
+from zmqchat.client.chat.state import ChatState, room_key
+from zmqchat.client.core.events import Event
+from zmqchat.client.io.sync import Client
+from zmqchat.common.messages import RoomEvent
+from zmqchat.errors import ZmqchatError
+
+# emit(line, where): where is a conversation key, EVERYWHERE, or None (no
+# conversation in particular: where the user is looking).
+Emit = Callable[[Line, str | None], None]
+# Messages of its history a room shows when joined.
+BACKLOG = 20
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OlderPage:
+    """Lines from further back in a conversation, oldest first, to show above what
+    is shown; ``more`` says whether paging back again may find anything."""
+
+    key: str
+    lines: list[Line]
+    more: bool
+
+
+class Backlog:
+    """The past of each conversation, as lines."""
+
+    def __init__(
+        self,
+        state: ChatState,
+        emit: Emit,
+        lock: threading.RLock,
+        *,
+        size: int = BACKLOG,
+        compact: bool = False,
+        on_opened: Callable[[str], None] | None = None,
+    ) -> None:
+        self.state = state
+        self._emit = emit
+        self._lock = lock
+        self._size = size
+        self._compact = compact
+        self._on_opened = on_opened
+
+    def line(self, event: Event, *, history: bool = False) -> Line:
+        return format_event(event, me=self.state.user, history=history, compact=self._compact)
+
+    def enter(
+        self, client: Client, room: str, head: int, members: Iterable[str] | None, *, switch: bool
+    ) -> None:
+        """Show a room we are now in: its last events, who is there, then the live
+        events that arrived meanwhile. ``head`` is our own join, left out of the
+        history since it is announced here."""
+        key = room_key(room)
+        with self._lock:
+            self.state.begin_join(room)
+        try:
+            names = list(members) if members is not None else client.who(room)
+            page = earlier_events(client, room, self._size, before=head, chat_only=True)
+        except ZmqchatError:
+            with self._lock:
+                self.state.joined(room, head, (), switch=switch)
+                self._opened(key)
+                self._show_live(room)
+            raise
+        with self._lock:
+            self.state.joined(room, head, names, switch=switch)
+            view = self.state.rooms[room]
+            view.older_than, view.more_history = page.next_before or head, page.more
+            self._opened(key)
+            # A pane of its own pages back further above the backlog: no title on top.
+            title = None if self._compact else f"#{room}: the last {_count(page.events)}"
+            self._show_history(room, page.events, title)
+            who = f"you are in #{room} with {names_text(names, self.state.user)}"
+            self._emit(notice(who), key)
+            self._show_live(room)
+
+    def show_last(self, client: Client, room: str, count: int) -> None:
+        """``/history``: the last ``count`` messages of ``room`` again."""
+        page = earlier_events(client, room, count, before=None, chat_only=True)
+        with self._lock:
+            events = page.events
+            self._show_history(room, events, f"#{room}: the last {_count(events)}")
+            if not events:
+                self._emit(notice(f"#{room} has no messages yet"), room_key(room))
+
+    def older(self, client: Client, key: str, count: int) -> OlderPage:
+        """The page of a room's history before the oldest line shown."""
+        room = key[1:] if key.startswith("#") else None
+        with self._lock:
+            view = self.state.rooms.get(room) if room is not None else None
+            if room is None or view is None or not view.joined or not view.more_history:
+                return OlderPage(key, [], more=False)
+            before = view.older_than
+        page = earlier_events(client, room, count, before=before, chat_only=True)
+        with self._lock:
+            view = self.state.rooms.get(room)
+            if view is None or view.older_than != before:
+                return OlderPage(key, [], more=False)  # left, or paged meanwhile
+            view.older_than, view.more_history = page.next_before, page.more
+            lines = [self.line(event, history=True) for event in page.events]
+            if not page.more:
+                lines.insert(0, banner(f"#{room}: the beginning"))
+            return OlderPage(key, lines, page.more)
+
+    def _opened(self, key: str) -> None:
+        if self._on_opened is not None:
+            self._on_opened(key)
+
+    def _show_live(self, room: str) -> None:
+        for event in self.state.finish_loading(room):
+            self._emit(self.line(event), room_key(room))
+
+    def _show_history(self, room: str, events: list[RoomEvent], title: str | None) -> None:
+        if not events:
+            return
+        key = room_key(room)
+        if title is not None:
+            self._emit(banner(title), key)
+        for event in events:
+            self._emit(self.line(event, history=True), key)
+        self._emit(banner(f"#{room}: end of history"), key)
+
+
+def _count(events: list[RoomEvent]) -> str:
+    return "message" if len(events) == 1 else f"{len(events)} messages"
+
+
+def names_text(names: Iterable[str], me: str | None) -> str:
+    """``alice, bob and you (3)``-style list of who is somewhere."""
+    listed = [n for n in names if me is None or n.lower() != me.lower()]
+    count = len(listed) + (1 if me is not None else 0)
+    if me is not None:
+        return "nobody else" if not listed else f"{', '.join(listed)} ({count} here)"
+    return f"{', '.join(listed)} ({count})" if listed else "nobody"

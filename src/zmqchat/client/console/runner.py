@@ -1,0 +1,95 @@
+"""How one script command runs: a client of its own, a line on stdout per result,
+notes on stderr, and one exit status that tells a refusal from an unreachable
+broker from a typo (:class:`~zmqchat.client.console.exits.ExitCode`)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from typing import TextIO
+
+from zmqchat.client.chat.failures import ExitCode, ScriptError, classify
+from zmqchat.client.console.exits import Signalled, signals_interrupt
+from zmqchat.client.io.sync import Client
+from zmqchat.common.config import ClientConfig
+from zmqchat.common.messages import Welcome
+from zmqchat.common.protocol import MAX_NAME_CHARS
+from zmqchat.errors import ZmqchatError
+
+
+def run(command: str, body: Callable[[], int], *, stderr: TextIO | None = None) -> int:
+    """Run a command body; every error becomes one stderr line and an exit status."""
+    err = stderr or sys.stderr
+    try:
+        with signals_interrupt():
+            return body()
+    except ZmqchatError as exc:
+        failure = classify(exc)
+        print(f"zmqchat {command}: {failure.report}", file=err)
+        return failure.exit_status
+    except BrokenPipeError:
+        # The reader went away (`| head`): that ends the command, quietly and
+        # successfully. Point stdout at /dev/null so the interpreter's final flush
+        # does not complain about the same broken pipe.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return ExitCode.OK
+    except KeyboardInterrupt as exc:
+        return exc.status if isinstance(exc, Signalled) else ExitCode.INTERRUPTED
+
+
+def note(command: str, text: str, err: TextIO | None = None) -> None:
+    """A line for the person at the terminal, on stderr so stdout keeps only data."""
+    stream = err or sys.stderr
+    print(f"zmqchat {command}: {text}", file=stream)
+    stream.flush()
+
+
+def unique_name(prefix: str) -> str:
+    """A user name for this process, ``<prefix>-<host>-<pid>``, valid and at most 32
+    characters, so many script commands can run at once without ``name_taken``."""
+    pid = str(os.getpid())
+    room_for_host = MAX_NAME_CHARS - len(prefix) - len(pid) - 2
+    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0])
+    host = host[: max(0, room_for_host)] or "host"
+    return f"{prefix}-{host}-{pid}"[:MAX_NAME_CHARS]
+
+
+@contextlib.contextmanager
+def connected(
+    config: ClientConfig, user: str | None, rooms: Iterable[str], command: str
+) -> Iterator[tuple[Client, Welcome]]:
+    """A registered client for one command and its welcome (which holds the head seq
+    of each room), closed (``bye``) however the block ends."""
+    client = Client(
+        user or unique_name(command),
+        config.endpoint,
+        rooms=tuple(rooms),
+        client_name=f"zmqchat {command}",
+        connect_timeout=config.connect_timeout,
+    )
+    try:
+        welcome = client.connect()
+    except KeyboardInterrupt:
+        # Stopped while registering: the broker may have taken the name already.
+        client.close(timeout=1.0)
+        raise
+    except ZmqchatError as exc:
+        # Classified here, where it is known to be the connect: "no broker answered".
+        failure = classify(exc, endpoint=config.endpoint, connect_timeout=config.connect_timeout)
+        raise ScriptError.of(failure) from None
+    try:
+        yield client, welcome
+    finally:
+        client.close(timeout=1.0)
+
+
+def write_line(out: TextIO, text: str) -> None:
+    """One line, flushed at once, so `| grep` and `| jq` see events as they come."""
+    out.write(text + "\n")
+    out.flush()

@@ -1,0 +1,45 @@
+"""What the connect form asks for, without the form: the mistakes found in its
+fields before asking the broker, and why a connect failed, each with the field it
+is about."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Final
+
+from zmqchat.client.chat.failures import Field
+
+_HOST: Final = re.compile(r"^(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])$")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConnectFailed:
+    """Why connecting failed, and the field of the form it is about (None: no
+    field in particular)."""
+
+    field: Field
+    message: str
+
+
+def parse_port(text: str) -> int | None:
+    text = text.strip()
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        return None
+    return int(text)
+
+
+def check_form(user: str, host: str, port: str) -> tuple[str, str, int] | ConnectFailed:
+    """The fields as typed, cleaned up: ``(user, host, port)``, or the first mistake."""
+    user, host = user.strip(), host.strip()
+    if not user:
+        return ConnectFailed("user", "type the name to chat as")
+    if not _HOST.match(host):
+        return ConnectFailed("host", "a host name or IP address, such as 127.0.0.1")
+    number = parse_port(port)
+    if number is None:
+        return ConnectFailed("port", "a port number from 1 to 65535, such as 5555")
+    return user, host, number
+
+
+__all__ = ["ConnectFailed", "Field", "check_form", "parse_port"]
