@@ -179,7 +179,8 @@ class ClientCore:
             # A register is on its way over a live link: the broker may be giving us
             # the name right now. A bye behind it on the same connection frees it
             # at once, instead of when the session times out.
-            pending = self._pending[self.submit(Bye(), None, now, timeout=2.0)]
+            pending = self._pending.make(Bye(), None, now + 2.0)
+            self._pending.add(pending, now)
             self._send(pending)
             # It rides behind the register, so it belongs to the generation that
             # register's welcome opens: the welcome must not send it again.
