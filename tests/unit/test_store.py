@@ -310,7 +310,7 @@ def test_schema_version_mismatch_raises_store_error(db_path: str) -> None:
     con.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     con.commit()
     con.close()
-    with pytest.raises(StoreError, match="schema version"):
+    with pytest.raises(StoreError, match="written by a newer zmqchat"):
         Store(db_path)
 
 

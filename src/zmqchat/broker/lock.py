@@ -19,6 +19,7 @@ import fcntl
 import os
 from pathlib import Path
 
+from zmqchat.broker.faults import describe
 from zmqchat.errors import StoreError
 
 __all__ = ["StoreLock", "lock_store"]
@@ -45,13 +46,13 @@ def lock_store(path: str) -> StoreLock | None:
     """
     if path == ":memory:":
         return None
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         # O_RDWR|O_CREAT on an empty file is fine for SQLite: it takes an empty file
         # as a new database.
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError as exc:
-        raise StoreError(f"cannot open {path}: {exc.strerror}") from None
+        raise StoreError(describe(path, exc)) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

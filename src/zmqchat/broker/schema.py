@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 from typing import Final
 
+from zmqchat.broker.faults import damaged, newer_schema
 from zmqchat.errors import StoreError
 
 # The store's own messages, wherever they are written from.
@@ -101,9 +102,13 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
     db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version not in (0, 1, SCHEMA_VERSION):
-        raise StoreError(
-            f"{path} has schema version {version}; this zmqchat knows {SCHEMA_VERSION}"
-        )
+        raise StoreError(newer_schema(path, version, SCHEMA_VERSION))
+    if version:
+        # A page scribbled over shows now, with a clear word, rather than as a
+        # traceback later or as every history request failing.
+        findings = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
+        if findings != ["ok"]:
+            raise StoreError(damaged(path, "; ".join(findings)))
     if version == 0:
         db.executescript(_SCHEMA)
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import msgpack
 
+from zmqchat.broker.faults import describe
 from zmqchat.broker.schema import KIND_CHAT, KIND_JOIN, KIND_LEAVE, open_database
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Ref
 from zmqchat.common.protocol import MAX_HISTORY_REPLY_BYTES, pm_key
@@ -76,8 +77,8 @@ class Store:
                 "INSERT OR REPLACE INTO counters (name, value) VALUES ('pm_id', ?)",
                 (last_pm + PM_ID_BLOCK,),
             )
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open store {path}: {exc}") from None
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise StoreError(describe(path, exc)) from None
         self._in_tx = False
         # Private messages are written at commit time, in one executemany, so that
         # relaying one costs no SQLite call; ids are handed out here meanwhile, below
@@ -129,6 +130,24 @@ class Store:
             self._db.execute("COMMIT")
             self._in_tx = False
         self._pm_id_ceiling = ceiling
+
+    def rollback(self) -> None:
+        """Drop every write since the last commit (a commit failed)."""
+        self._pm_rows.clear()
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+        self._in_tx = False
+
+    def probe(self) -> bool:
+        """Whether a write can be committed now (after a commit failed)."""
+        try:
+            self._write("UPDATE counters SET value = value WHERE name = 'pm_id'", ())
+            self._db.execute("COMMIT")
+            self._in_tx = False
+        except sqlite3.Error:
+            self.rollback()
+            return False
+        return True
 
     def close(self) -> None:
         try:
