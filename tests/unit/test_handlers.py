@@ -1324,3 +1324,46 @@ def test_a_failed_expiry_keeps_the_session_and_tries_again_later(broker: Broker)
     replies, pubs = broker.flush()
     assert replies == {b"A": [{"type": "closed", "reason": "timeout"}]}
     assert [(m["user"], m["event"], m["seq"]) for _, m in pubs] == [("alice", "leave", 3)]
+
+
+# ------------------------------------------------------------ a store that fails
+
+
+def test_after_a_failed_commit_writes_are_refused_reads_served_and_state_is_the_stores(
+    broker: Broker,
+) -> None:
+    broker.register(b"A", "alice")
+    broker.register(b"B", "bob")
+    broker.handle(b"A", {"type": "chat", "room": "general", "text": "stored", "ref": 1})
+    # A batch that writes, then its commit fails: the server rolls back.
+    now = broker.now
+    broker.core.handle(b"A", encode({"type": "chat", "room": "general", "text": "lost"}), now)
+    broker.core.handle(b"B", encode({"type": "join", "room": "dev", "ref": 2}), now)
+    acks = [body for _, body in broker.core.out.replies]
+    broker.store.rollback()
+    assert [decode(broker.core.unstored(body), None)["code"] for body in acks] == [
+        "store_unavailable",
+        "store_unavailable",
+    ]
+    broker.core.out.clear()
+    broker.core.store_failed(broker.now)
+    # Sessions stay on their connections; memory is what the store holds.
+    assert broker.core.state.by_rid[b"A"].user == "alice"
+    assert "dev" not in broker.core.state.by_rid[b"B"].rooms
+    head = broker.core.state.rooms["general"].seq
+    assert head == broker.store.room_head("general")
+    replies, _ = broker.handle(b"A", {"type": "chat", "room": "general", "text": "x", "ref": 3})
+    assert replies[b"A"][0]["code"] == "store_unavailable"
+    replies, _ = broker.handle(b"A", {"type": "ping", "ref": 4})
+    assert replies[b"A"][0]["heads"] == {"general": head}
+    replies, _ = broker.handle(b"C", {"type": "register", "user": "carol", "proto": 1})
+    assert replies[b"C"][0]["code"] == "store_unavailable"
+    # A resume needs no write: it is served.
+    token = broker.core.state.by_rid[b"B"].token
+    replies, _ = broker.handle(
+        b"B2", {"type": "register", "user": "bob", "proto": 1, "resume": token}
+    )
+    assert replies[b"B2"][0]["type"] == "welcome"
+    broker.core.store_recovered()
+    replies, _ = broker.handle(b"A", {"type": "chat", "room": "general", "text": "y", "ref": 5})
+    assert replies[b"A"][0]["seq"] == head + 1

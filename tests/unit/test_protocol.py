@@ -56,6 +56,7 @@ def test_error_codes_are_the_wire_strings() -> None:
         "no_such_user",
         "user_offline",
         "server_busy",
+        "store_unavailable",
     }
     assert ErrorCode.TOO_LONG == "too_long"
 

@@ -24,7 +24,7 @@ from zmqchat.broker.queries import Queries
 from zmqchat.broker.relay import Relay
 from zmqchat.broker.state import REF_CACHE_SIZE, BrokerState, Session, TokenBucket, fingerprint
 from zmqchat.broker.store import Store
-from zmqchat.common.codec import decode
+from zmqchat.common.codec import decode, encode
 from zmqchat.common.config import BrokerConfig
 from zmqchat.common.messages import (
     Bye,
@@ -63,6 +63,13 @@ from zmqchat.errors import ProtocolError
 log = logging.getLogger("zmqchat.broker")
 
 SERVER_NAME: Final = f"zmqchat/{__version__}"
+STORE_UNAVAILABLE: Final = (
+    "the broker's store can't be written now (see its log); nothing was stored; "
+    "reading works, try writing again later"
+)
+# The requests whose handling writes to the store (besides a register that does not
+# resume a session).
+WRITES: Final = (Join, Leave, Chat, Pm, Bye)
 
 
 class BrokerCore:
@@ -84,6 +91,9 @@ class BrokerCore:
         self.clock = clock
         self.state = BrokerState()
         self.out = Outbox()
+        # False after a commit failed, until a write goes through again: requests
+        # that would write are refused up front, reads are served.
+        self.writable = True
         self._limits = {
             "text": MAX_TEXT_BYTES,
             "data": MAX_DATA_BYTES,
@@ -158,6 +168,8 @@ class BrokerCore:
             if extra_frames:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, "a request is exactly one frame")
             request = parse_request(msg)
+            if not self.writable and self._writes(request):
+                raise ProtocolError(ErrorCode.STORE_UNAVAILABLE, STORE_UNAVAILABLE)
             if session is None:
                 if not isinstance(request, Register):
                     raise ProtocolError(ErrorCode.NOT_REGISTERED, "register first")
@@ -188,7 +200,11 @@ class BrokerCore:
             )
 
     def expire(self, now: float) -> int:
-        """End every session idle for longer than ``timeout``; returns how many."""
+        """End every session idle for longer than ``timeout``; returns how many.
+
+        Not while the store can't be written: ending a session writes its leaves."""
+        if not self.writable:
+            return 0
         expired = list(self.state.expired(now, self.config.timeout))
         for session in expired:
             log.info("expired %s (idle %.1fs)", session.user, now - session.last_seen)
@@ -214,6 +230,44 @@ class BrokerCore:
         closed = Closed(reason="shutdown")
         for rid in self.state.by_rid:
             self.out.reply(rid, closed)
+
+    # -------------------------------------------------------- a store that fails
+
+    def _writes(self, request: Request) -> bool:
+        """Whether handling ``request`` writes to the store (a resume does not)."""
+        if isinstance(request, Register):
+            held = self.state.by_token.get(request.resume) if request.resume else None
+            return held is None or held.key != user_key(request.user)
+        return isinstance(request, WRITES)
+
+    def unstored(self, body: bytes) -> bytes:
+        """What a reply of a batch whose commit failed becomes: an acknowledgement of
+        a write turns into ``store_unavailable``; other replies stand."""
+        msg = decode(body, None)
+        if msg.get("type") not in ("ack", "joined", "left", "bye"):
+            return body
+        return encode(
+            ErrorReply(
+                code=ErrorCode.STORE_UNAVAILABLE, message=STORE_UNAVAILABLE, ref=msg.get("ref")
+            )
+        )
+
+    def store_failed(self, now: float) -> None:
+        """A commit failed and was rolled back: memory is ahead of the store. Load
+        sessions, rooms and retry tables again from the store, keeping each session
+        that still exists on its connection, and refuse writes until
+        :meth:`store_recovered`."""
+        self.writable = False
+        attached = {s.token: s.rid for s in self.state.by_token.values() if s.rid}
+        self.state.clear()
+        self.restore(now)
+        for token, rid in attached.items():
+            session = self.state.by_token.get(token)
+            if session is not None:
+                self.state.attach(session, rid, now)
+
+    def store_recovered(self) -> None:
+        self.writable = True
 
     def undelivered(self, pm: PmDelivery) -> bytes:
         """The server could not hand ``pm`` to its recipient: see

@@ -25,6 +25,7 @@ from typing import Final
 import zmq
 
 from zmqchat._version import __version__
+from zmqchat.broker.faults import describe
 from zmqchat.broker.handlers import BrokerCore
 from zmqchat.broker.lock import lock_store
 from zmqchat.broker.store import Store
@@ -33,7 +34,6 @@ from zmqchat.common.protocol import MAX_FRAME_BYTES
 
 # Raised here, defined in the error tree; still importable from here.
 from zmqchat.errors import BindError as BindError  # noqa: PLC0414
-from zmqchat.errors import StoreError
 
 log = logging.getLogger("zmqchat.broker")
 
@@ -52,6 +52,10 @@ LAZY_COMMIT: Final = 0.05
 # Queued frames per peer before ZeroMQ drops (PUB) or refuses (ROUTER) more.
 HWM: Final = 10_000
 LISTEN_BACKLOG: Final = 4096
+# While the store can't be written: how often a write is tried again, and how often
+# the failure is logged.
+STORE_PROBE: Final = 1.0
+STORE_LOG_EVERY: Final = 60.0
 # How often to check that --parent-pid is alive.
 PARENT_CHECK: Final = 0.5
 LINGER_MS: Final = 1000
@@ -89,6 +93,8 @@ class BrokerServer:
         self._stopping = False
         self._commit_due: float | None = None  # when lazily held writes must commit
         self._full_drops = 0  # frames ROUTER refused because a peer's queue was full
+        self._next_probe: float | None = None  # the store failed: when to try again
+        self._store_logged = -STORE_LOG_EVERY  # when its failure was last logged
         self.router: zmq.Socket[bytes] | None = None
         self.pub: zmq.Socket[bytes] | None = None
         self.port = config.port
@@ -219,7 +225,7 @@ class BrokerServer:
         next_parent_check = time.monotonic() + PARENT_CHECK
         while not self._stopping:
             now = time.monotonic()
-            deadlines = [core.next_deadline(), self._commit_due]
+            deadlines = [core.next_deadline(), self._commit_due, self._next_probe]
             if self.parent_pid is not None:
                 deadlines.append(next_parent_check)
             deadline = min((d for d in deadlines if d is not None), default=None)
@@ -234,6 +240,8 @@ class BrokerServer:
             core.expire(now)
             if core.out or store.dirty:
                 self._flush(core, store, now)
+            if self._next_probe is not None and now >= self._next_probe:
+                self._probe(core, store, now)
             if self.parent_pid is not None and now >= next_parent_check:
                 next_parent_check = now + PARENT_CHECK
                 if not _alive(self.parent_pid):
@@ -268,6 +276,10 @@ class BrokerServer:
         acknowledged chat or pm survives a crash. A pm whose recipient can't be
         reached gets its sender an error instead, and is not stored. Writes that
         nothing waits for are committed within LAZY_COMMIT seconds.
+
+        When the commit fails (disk full, read-only, I/O error), nothing the batch
+        wrote is acknowledged: each write is answered ``store_unavailable``, its
+        room events are dropped, and the broker carries on from what the store holds.
         """
         out = core.out
         router, pub = self.router, self.pub
@@ -279,37 +291,64 @@ class BrokerServer:
                 answers.append((pm.sender.rid, pm.ack))
             else:
                 answers.append((pm.sender.rid, core.undelivered(pm)))
+        committed = True
         if out or now is None:
-            self._commit(store)
+            committed = self._commit(store, now)
         elif store.dirty:
             if self._commit_due is None:
                 self._commit_due = now + LAZY_COMMIT
             elif now >= self._commit_due:
-                self._commit(store)
+                committed = self._commit(store, now)
         if not store.dirty:
             self._commit_due = None
-        for rid, body in out.replies:
+        replies, publishes = out.replies, out.publishes
+        if not committed:
+            refuse = core.unstored
+            replies = [(rid, refuse(body)) for rid, body in replies]
+            answers = [(rid, refuse(body)) for rid, body in answers]
+            publishes = []
+            core.store_failed(time.monotonic())
+        for rid, body in replies:
             self._send(router, rid, body)
         for sender, body in answers:
             self._send(router, sender, body)
         publish = pub.send
-        for topic, body in out.publishes:
+        for topic, body in publishes:
             publish(topic, _SNDMORE)
             publish(body)
         out.clear()
 
-    @staticmethod
-    def _commit(store: Store) -> None:
-        # Crash-only: the batch's acks and events must not leave unstored, and memory
-        # is now ahead of the store. Stopping is the consistent way out: the store
-        # holds every session, so clients resume and retry what was not acked.
+    def _commit(self, store: Store, now: float | None) -> bool:
+        """Commit the batch; on failure roll it back and return False.
+
+        The broker stays up: reads need no write, and the store may come back (space
+        freed, a filesystem remounted). Until a probe write succeeds, requests that
+        would write are refused up front (see BrokerCore.writable).
+        """
         try:
             store.commit()
         except sqlite3.Error as exc:
-            raise StoreError(
-                f"cannot commit to {store.path} ({exc}); stopping, so that nothing "
-                "unstored is acknowledged"
-            ) from exc
+            store.rollback()
+            clock = time.monotonic()
+            if clock - self._store_logged >= STORE_LOG_EVERY:
+                self._store_logged = clock
+                log.error(
+                    "store unavailable: %s; writes are answered store_unavailable "
+                    "until it can be written",
+                    describe(store.path, exc),
+                )
+            if now is not None:
+                self._next_probe = clock + STORE_PROBE
+            return False
+        return True
+
+    def _probe(self, core: BrokerCore, store: Store, now: float) -> None:
+        if store.probe():
+            self._next_probe = None
+            core.store_recovered()
+            log.warning("store %s can be written again", store.path)
+        else:
+            self._next_probe = now + STORE_PROBE
 
     def _send(self, router: zmq.Socket[bytes], rid: bytes | None, body: bytes) -> bool:
         """Send one frame to one peer; False if ZeroMQ could not take it."""

@@ -114,6 +114,11 @@ class BrokerState:
     def __len__(self) -> int:
         return len(self.by_token)
 
+    def clear(self) -> None:
+        """Forget every session and room (to load them again from the store)."""
+        for table in (self.by_rid, self.by_key, self.by_token, self.rooms, self._activity):
+            table.clear()
+
     @property
     def attached(self) -> int:
         return len(self.by_rid)

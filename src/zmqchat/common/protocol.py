@@ -67,6 +67,8 @@ class ErrorCode(StrEnum):
     NO_SUCH_USER = "no_such_user"
     USER_OFFLINE = "user_offline"
     SERVER_BUSY = "server_busy"
+    # Additive to v1: the broker's store can't be written (disk full, read-only).
+    STORE_UNAVAILABLE = "store_unavailable"
 
 
 def is_valid_name(name: object) -> bool:
