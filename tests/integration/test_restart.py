@@ -131,30 +131,31 @@ def test_paused_broker_clients_reconnect_when_it_answers_again(make_broker, star
     bob.expect_event(type="chat", text="after the pause", timeout=15)
 
 
-def test_a_private_message_reaches_the_store_without_other_traffic(make_broker):
-    # A pm and its ack leave before the commit (the ack reports delivery); the
-    # history copy must still be committed soon, not at the next room event.
+def test_an_acknowledged_private_message_survives_a_kill_at_once(make_broker):
+    # The ack waits for the commit: killed the instant after it, the broker still has
+    # the pm, and `history with` gives it back to the resumed session.
     broker = make_broker()
     alice, bob = RawPeer(broker.endpoint), RawPeer(broker.endpoint)
     try:
         alice.register("alice", rooms=[])
         bob.register("bob", rooms=[])
-        ack = alice.request({"type": "pm", "to": "bob", "text": "for the record"})
-        assert ack["status"] == "delivered"
-
-        def stored() -> list[tuple[int, str]]:
-            # Another connection sees only what is committed.
-            with contextlib.closing(sqlite3.connect(broker.db)) as db:
-                return db.execute("SELECT id, text FROM pms").fetchall()
-
-        assert wait_until(stored, 5, "the pm committed") == [(ack["id"], "for the record")]
+        acks = [
+            alice.request({"type": "pm", "to": "bob", "text": f"for the record {n}"})
+            for n in range(20)
+        ]
+        assert {a["status"] for a in acks} == {"delivered"}
         broker.kill()
+        with contextlib.closing(sqlite3.connect(broker.db)) as db:
+            stored = db.execute("SELECT id, text FROM pms ORDER BY id").fetchall()
+        assert stored == [(a["id"], f"for the record {n}") for n, a in enumerate(acks)]
         broker.start()
         page = RawPeer(broker.endpoint)
         try:
             page.register("bob", resume=bob.welcome["session"])
             history = page.request({"type": "history", "with": "alice"})
-            assert [m["text"] for m in history["messages"]] == ["for the record"]
+            assert [m["text"] for m in history["messages"]] == [
+                f"for the record {n}" for n in range(20)
+            ]
         finally:
             page.close()
     finally:
