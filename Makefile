@@ -59,8 +59,10 @@ bench-quick: $(VENV)/.installed-bench
 
 # Not a benchmark either, but a proof: exits 1 when anything acknowledged was lost,
 # reused or shown twice (docs/crash-test.md). CRASH_ARGS="--seed N" repeats a run's choices.
-crash-test: $(VENV)/.installed
+# Then 200 SIGTERM/SIGINT stops, each just after a client left (make test runs 20).
+crash-test: $(VENV)/.installed-dev
 	$(BIN)/python -m crash $(CRASH_ARGS)
+	ZMQCHAT_SIGNAL_LOOPS=200 $(BIN)/pytest -q -p no:cacheprovider -s tests/integration/test_broker_signals.py
 
 crash-test-quick: $(VENV)/.installed
 	$(BIN)/python -m crash --quick $(CRASH_ARGS)

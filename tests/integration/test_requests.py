@@ -140,7 +140,8 @@ def test_unknown_resume_token_is_a_plain_register(broker, peers):
         {"type": "register", "user": "alice", "proto": 1, "resume": "not-a-session-token-at-all"}
     )
     assert welcome["type"] == "welcome"
-    assert welcome["session"] != "not-a-session-token-at-all"
+    # Long enough, it is taken as the new session's token (protocol.md 6.3).
+    assert welcome["session"] == "not-a-session-token-at-all"
 
 
 def test_resume_token_of_another_user_does_not_take_it(broker, peers):

@@ -1071,9 +1071,11 @@ def test_bye_ends_the_session(broker: Broker) -> None:
     assert [s.user for s in broker.store.sessions()] == ["bob"]
     assert broker.reply(b"A", {"type": "ping"})["code"] == "not_registered"
     assert broker.reply(b"B", {"type": "who"})["users"] == ["bob"]
-    # the token is dead: resuming it is a plain register
-    again = broker.register(b"A", "alice", resume=welcome["session"])
-    assert again["session"] != welcome["session"]
+    # the token is dead: resuming it is a plain register, a new session
+    old_sid = {s.user: s.sid for s in broker.store.sessions()}
+    broker.register(b"A", "alice", resume=welcome["session"])
+    new_sid = {s.user: s.sid for s in broker.store.sessions()}
+    assert new_sid["alice"] not in old_sid.values()
 
 
 # ------------------------------------------------------------------------ resume
@@ -1129,8 +1131,25 @@ def test_unknown_resume_token_is_a_plain_register(broker: Broker) -> None:
     )
     (welcome,) = replies[b"A"]
     assert welcome["type"] == "welcome"
-    assert welcome["session"] != "no-such-token-0123456789"
     assert [(m["event"], m["seq"]) for _, m in pubs] == [("join", 1)]
+    # Long enough to be unguessable, it becomes the new session's token: a client
+    # whose welcome was lost in a crash resumes with it (protocol.md 6.3).
+    assert welcome["session"] == "no-such-token-0123456789"
+    replies, _ = broker.handle(
+        b"B", {"type": "register", "user": "bob", "proto": 1, "resume": "short-token-0123"}
+    )
+    assert replies[b"B"][0]["session"] != "short-token-0123"
+
+
+def test_a_client_whose_welcome_was_lost_resumes_with_its_own_token(tmp_path: Path) -> None:
+    token = "a-token-of-the-clients-own-0123"
+    first = Broker(str(tmp_path / "s.db"))
+    first.register(b"A", "alice", resume=token)  # the broker dies before this welcome
+    restarted = Broker(str(tmp_path / "s.db"))
+    restarted.core.restore(restarted.now)
+    again = restarted.register(b"A2", "alice", resume=token)
+    assert again["session"] == token
+    assert [s.user for s in restarted.store.sessions()] == ["alice"]
 
 
 def test_resume_token_of_another_user_is_a_plain_register(broker: Broker) -> None:

@@ -63,6 +63,8 @@ from zmqchat.errors import ProtocolError
 log = logging.getLogger("zmqchat.broker")
 
 SERVER_NAME: Final = f"zmqchat/{__version__}"
+# A session token a client proposes must be at least this long (128 bits in base64).
+MIN_TOKEN_CHARS: Final = 22
 STORE_UNAVAILABLE: Final = (
     "the broker's store can't be written now (see its log); nothing was stored; "
     "reading works, try writing again later"
@@ -294,7 +296,17 @@ class BrokerCore:
             raise ProtocolError(ErrorCode.NAME_TAKEN, f"{holder.user} is already online")
         self._check_capacity()
         ts = self.clock()
-        token = secrets.token_urlsafe(16)
+        # An unknown `resume` token long enough to be unguessable becomes this
+        # session's token: a client whose welcome was lost (the broker killed between
+        # the commit and the send) then resumes with it instead of meeting its own
+        # session as `name_taken`.
+        proposed = req.resume
+        fresh = (
+            proposed is not None
+            and len(proposed) >= MIN_TOKEN_CHARS
+            and proposed not in self.state.by_token  # another user's: never shared
+        )
+        token = proposed if fresh and proposed else secrets.token_urlsafe(16)
         rooms = [self.membership.room(name) for name in req.rooms]
         with self.store.atomic():
             sid = self.store.add_session(token, req.user, list(req.rooms), req.client, ts)

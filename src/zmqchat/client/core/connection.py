@@ -17,6 +17,7 @@ here.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Iterable
 from typing import Any, Final, Literal
 
@@ -86,6 +87,7 @@ class ClientCore:
         self.request_timeout = request_timeout
         self.state: ConnectionState = "connecting"
         self.session: str | None = resume
+        self._proposed_token = secrets.token_urlsafe(24)
         self.welcome: Welcome | None = None
         self.heartbeat = DEFAULT_HEARTBEAT
         self.timeout = DEFAULT_TIMEOUT
@@ -280,7 +282,10 @@ class ClientCore:
             user=self.user,
             rooms=rooms,
             password=self.password,
-            resume=self.session,
+            # Before any welcome, a token of our own: if the broker registers us and
+            # dies before its welcome reaches us, it keeps the session under this
+            # token, and the next register resumes it (protocol.md 6.3).
+            resume=self.session or self._proposed_token,
             client=self.client_name,
         )
         # No deadline: any welcome is accepted (see on_frame), and a register's errors
