@@ -34,6 +34,14 @@ log = logging.getLogger(__name__)
 PM_ID_BLOCK: Final = 4096
 
 _PRESENCE: Final = {KIND_JOIN: "join", KIND_LEAVE: "leave"}
+_INSERT_CHATS: Final = (
+    "INSERT INTO events (room, seq, ts, kind, user, text, data, sid, ref)"
+    f" VALUES (?, ?, ?, {KIND_CHAT}, ?, ?, ?, ?, ?)"
+)
+_INSERT_PMS: Final = (
+    "INSERT INTO pms (id, ts, sender, sender_key, recipient, recipient_key, text,"
+    " data, sender_sid, recipient_sid, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _unpackb = msgpack.unpackb
 # What an event costs in a reply beyond its text and data (keys, names, numbers).
 _ROW_OVERHEAD: Final = 64
@@ -80,12 +88,13 @@ class Store:
         except (sqlite3.DatabaseError, OSError) as exc:
             raise StoreError(describe(path, exc)) from None
         self._in_tx = False
-        # Private messages are written at commit time, in one executemany, so that
-        # relaying one costs no SQLite call; ids are handed out here meanwhile, below
-        # a ceiling that is always committed ahead of them.
+        # Chats and private messages are written at commit time, in one executemany
+        # each, so that relaying one costs no SQLite call; pm ids are handed out here
+        # meanwhile, below a ceiling that is always committed ahead of them.
         self._last_pm_id: int = last_pm
         self._pm_id_ceiling = last_pm + PM_ID_BLOCK
         self._pm_rows: list[tuple[Any, ...]] = []
+        self._chat_rows: list[tuple[Any, ...]] = []
 
     # ----------------------------------------------------------------- transactions
 
@@ -95,6 +104,7 @@ class Store:
             self._in_tx = True
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        self._write_rows()  # what was kept comes first, as it was handled
         self._begin()
         return self._db.execute(sql, params)
 
@@ -115,11 +125,11 @@ class Store:
     @property
     def dirty(self) -> bool:
         """True when writes are waiting for :meth:`commit`."""
-        return self._in_tx or bool(self._pm_rows)
+        return self._in_tx or bool(self._pm_rows or self._chat_rows)
 
     def commit(self) -> None:
         """Make every write since the last commit durable."""
-        self._write_pms()
+        self._write_rows()
         ceiling = self._pm_id_ceiling
         if ceiling - self._last_pm_id < PM_ID_BLOCK // 2:
             # Raised with a batch's commit while half a block is left: a batch holds
@@ -134,6 +144,7 @@ class Store:
     def rollback(self) -> None:
         """Drop every write since the last commit (a commit failed)."""
         self._pm_rows.clear()
+        self._chat_rows.clear()
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
         self._in_tx = False
@@ -160,6 +171,7 @@ class Store:
     # ------------------------------------------------------------------- room events
 
     def room_head(self, room: str) -> int:
+        self._write_rows()
         row = self._db.execute("SELECT MAX(seq) FROM events WHERE room = ?", (room,)).fetchone()
         return int(row[0] or 0)
 
@@ -174,11 +186,7 @@ class Store:
         sid: int,
         ref: Ref,
     ) -> None:
-        self._write(
-            "INSERT INTO events (room, seq, ts, kind, user, text, data, sid, ref)"
-            " VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?)",
-            (room, seq, ts, user, text, data, sid, ref),
-        )
+        self._chat_rows.append((room, seq, ts, user, text, data, sid, ref))
 
     def add_presence(
         self, room: str, seq: int, ts: float, user: str, event: str, reason: str | None
@@ -194,6 +202,7 @@ class Store:
     ) -> tuple[list[ChatEvent | PresenceEvent], bool]:
         """Up to ``limit`` events in ascending seq order, and whether more exist in
         the direction of travel (newer for ``after``, older otherwise)."""
+        self._write_rows()
         rows, more = self._page(
             "SELECT seq, ts, kind, user, text, data, reason FROM events WHERE room = ?",
             [room], "seq", after, before, limit,
@@ -271,13 +280,15 @@ class Store:
         )
         return self._last_pm_id
 
-    def kept(self) -> int:
-        """A mark of the private messages kept so far, for :meth:`drop_kept`."""
-        return len(self._pm_rows)
+    def kept(self) -> tuple[int, int]:
+        """A mark of the chats and private messages kept so far, for :meth:`drop_kept`."""
+        return len(self._chat_rows), len(self._pm_rows)
 
-    def drop_kept(self, mark: int) -> None:
-        """Forget the private messages kept since ``mark`` (their request failed)."""
-        del self._pm_rows[mark:]
+    def drop_kept(self, mark: tuple[int, int]) -> None:
+        """Forget the chats and private messages kept since ``mark`` (their request
+        failed)."""
+        del self._chat_rows[mark[0] :]
+        del self._pm_rows[mark[1] :]
 
     def drop_kept_pm(self, pm_id: int) -> None:
         """Take back private message ``pm_id`` (it could not be delivered)."""
@@ -287,20 +298,22 @@ class Store:
         else:  # a read in the same batch already handed it to SQLite
             self._write("DELETE FROM pms WHERE id = ?", (pm_id,))
 
-    def _write_pms(self) -> None:
-        """Hand the kept private messages to SQLite (before a read or a commit)."""
+    def _write_rows(self) -> None:
+        """Hand the kept chats and private messages to SQLite (before a read, a
+        direct write or a commit), in one executemany each: relaying them costs no
+        SQLite call meanwhile."""
+        if self._chat_rows:
+            self._begin()
+            self._db.executemany(_INSERT_CHATS, self._chat_rows)
+            self._chat_rows.clear()
         if self._pm_rows:
             self._begin()
-            self._db.executemany(
-                "INSERT INTO pms (id, ts, sender, sender_key, recipient, recipient_key, text,"
-                " data, sender_sid, recipient_sid, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                self._pm_rows,
-            )
+            self._db.executemany(_INSERT_PMS, self._pm_rows)
             self._pm_rows.clear()
 
     def pm(self, pm_id: int) -> PmEvent | None:
         """Private message ``pm_id`` as its recipient was handed it, or None."""
-        self._write_pms()
+        self._write_rows()
         row = self._db.execute(
             "SELECT id, ts, sender, recipient, text, data, sender_sid, ref FROM pms WHERE id = ?",
             (pm_id,),
@@ -321,7 +334,7 @@ class Store:
         self, sid: int, other_key: str, after: int | None, before: int | None, limit: int
     ) -> tuple[list[PmEvent], bool]:
         """Private messages session ``sid`` exchanged with user ``other_key``."""
-        self._write_pms()
+        self._write_rows()
         rows, more = self._page(
             "SELECT id, ts, sender, recipient, text, data FROM pms"
             " WHERE ((sender_sid = ? AND recipient_key = ?)"
@@ -369,7 +382,7 @@ class Store:
 
     def recent_acks(self, sid: int, limit: int) -> list[StoredAck]:
         """The last ``limit`` chats and pms sent by a session, oldest first."""
-        self._write_pms()
+        self._write_rows()
         chats = self._db.execute(
             "SELECT ref, room, seq, ts, text FROM events WHERE sid = ? AND ref IS NOT NULL"
             " ORDER BY id DESC LIMIT ?",
