@@ -167,9 +167,16 @@ class ConnectionWatch:
         self._open: dict[int, bool] = {}  # fd -> whether its last connection is open
         self._wake = wake
         self._stop_r, self._stop_w = socket.socketpair()
+        # The socket's ZMQ_FD turns readable when events arrive after it was read
+        # to the end, which closed() always does. A look at it is cheap; asking
+        # libzmq (a receive that fails) costs several microseconds each batch.
+        signal_fd: int = pair.getsockopt(zmq.FD)
+        self._signal = select.poll()
+        self._signal.register(signal_fd, select.POLLIN)
+        self._read()  # to the end once, so that the next event signals
         self._thread = threading.Thread(
             target=self._wake_on_events,
-            args=(pair.getsockopt(zmq.FD),),
+            args=(signal_fd,),
             name="zmqchat-monitor-wake",
             daemon=True,
         )
@@ -177,6 +184,9 @@ class ConnectionWatch:
 
     def closed(self) -> list[int]:
         """File descriptors whose connection ended since the last call, oldest first."""
+        return self._read() if self._signal.poll(0) else []
+
+    def _read(self) -> list[int]:
         fds: list[int] = []
         recv = self._pair.recv_multipart
         while True:
