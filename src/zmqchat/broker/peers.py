@@ -210,18 +210,18 @@ class ConnectionWatch:
         # The monitor socket's ZMQ_FD turns readable when events arrive; only the
         # loop's thread reads the socket itself (ZeroMQ sockets aren't thread-safe).
         stop = self._stop_r.fileno()
-        while True:
-            try:
-                ready, _, _ = select.select([fd, stop], [], [])
-            except (OSError, ValueError):
-                return
-            if stop in ready:
-                return
-            self._wake()
-            with contextlib.suppress(OSError, ValueError):
-                ready, _, _ = select.select([stop], [], [], WAKE_PAUSE)
-                if ready:
+        events, stopped = select.poll(), select.poll()
+        events.register(fd, select.POLLIN)
+        events.register(stop, select.POLLIN)
+        stopped.register(stop, select.POLLIN)
+        pause = int(WAKE_PAUSE * 1000)
+        try:
+            while not any(ready == stop for ready, _ in events.poll()):
+                self._wake()
+                if stopped.poll(pause):
                     return
+        except OSError:
+            return
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
