@@ -22,7 +22,14 @@ from zmqchat.broker.membership import Membership
 from zmqchat.broker.outbox import Outbox, PmDelivery
 from zmqchat.broker.queries import Queries
 from zmqchat.broker.relay import Relay
-from zmqchat.broker.state import REF_CACHE_SIZE, BrokerState, Session, TokenBucket, fingerprint
+from zmqchat.broker.state import (
+    REF_CACHE_SIZE,
+    BrokerState,
+    Connections,
+    Session,
+    TokenBucket,
+    fingerprint,
+)
 from zmqchat.broker.store import Store
 from zmqchat.common.codec import decode, encode
 from zmqchat.common.config import BrokerConfig
@@ -85,8 +92,11 @@ class BrokerCore:
         pub_port: int,
         capacity: int | None = None,
         clock: Callable[[], float] = time.time,
+        connections: Connections | None = None,
     ) -> None:
         self.config = config
+        self.connections = connections
+        self._synced: float | None = None  # the `now` of the last batch synced
         self.store = store
         self.pub_port = pub_port
         self.capacity = capacity if capacity is not None else config.session_capacity
@@ -157,7 +167,14 @@ class BrokerCore:
         return len(self.state)
 
     def handle(self, rid: bytes, frame: bytes, now: float, extra_frames: bool = False) -> None:
-        """Handle one request frame from routing id ``rid``; never raises."""
+        """Handle one request frame from routing id ``rid``; never raises.
+
+        Calls with the same ``now`` are one batch: the first one of each batch reads
+        which connections closed, before a frame from a closed connection's id (now
+        someone else's) can be taken for the session that was bound to it."""
+        if now is not self._synced and self.connections is not None:
+            self._synced = now
+            self.sync_connections()
         session = self.state.by_rid.get(rid)
         if session is not None:
             self.state.touch(session, now)
@@ -201,10 +218,26 @@ class BrokerCore:
                 ),
             )
 
+    def sync_connections(self) -> None:
+        """Detach every session whose connection ended: its routing id no longer
+        leads to it (whoever presents that id next is a stranger), nothing queued for
+        it is sent there, and the session waits for ``resume`` until it expires."""
+        if self.connections is None:
+            return
+        for conn in self.connections.closed():
+            session = self.state.by_conn.get(conn)
+            if session is None:
+                continue
+            rid = self.state.detach(session)
+            if rid is not None:
+                self.out.drop_to(rid)
+            log.info("%s disconnected; the session waits for resume", session.user)
+
     def expire(self, now: float) -> int:
         """End every session idle for longer than ``timeout``; returns how many.
 
         Not while the store can't be written: ending a session writes its leaves."""
+        self.sync_connections()  # also just before the batch's frames leave
         if not self.writable:
             return 0
         expired = list(self.state.expired(now, self.config.timeout))
@@ -260,13 +293,13 @@ class BrokerCore:
         that still exists on its connection, and refuse writes until
         :meth:`store_recovered`."""
         self.writable = False
-        attached = {s.token: s.rid for s in self.state.by_token.values() if s.rid}
+        attached = {s.token: (s.rid, s.conn) for s in self.state.by_token.values() if s.rid}
         self.state.clear()
         self.restore(now)
-        for token, rid in attached.items():
+        for token, (rid, conn) in attached.items():
             session = self.state.by_token.get(token)
             if session is not None:
-                self.state.attach(session, rid, now)
+                self.state.attach(session, rid, now, conn)
 
     def store_recovered(self) -> None:
         self.writable = True
@@ -279,12 +312,21 @@ class BrokerCore:
     # -------------------------------------------------------------------- sessions
 
     def _register(self, rid: bytes, req: Register, now: float) -> None:
+        # A session is bound to the connection this frame came on (if the server
+        # says which): first detach what ended before it; bind nothing to a
+        # connection that is already gone (its id may be someone else's by now).
+        conn: int | None = getattr(rid, "conn", None)
+        if self.connections is not None:
+            self.sync_connections()
+            if conn is not None and not self.connections.is_open(conn):
+                log.debug("register from %s ignored: its connection closed", rid.hex())
+                return
         if req.resume is not None:
             session = self.state.by_token.get(req.resume)
             if session is not None and session.key == user_key(req.user):
                 if session.rid is None:
                     self._check_capacity()
-                old = self.state.attach(session, rid, now)
+                old = self.state.attach(session, rid, now, conn)
                 if old is not None:
                     self.out.reply(old, Closed(reason="replaced"))
                 log.info("resumed %s (%s)", session.user, session.client or "unknown client")
@@ -321,6 +363,7 @@ class BrokerCore:
             last_seen=now,
             client=req.client,
             bucket=self._bucket(now),
+            conn=conn,
         )
         self.state.add(session)
         for room in rooms:
@@ -338,6 +381,8 @@ class BrokerCore:
             )
 
     def _welcome(self, session: Session, ref: Ref) -> None:
+        if session.rid is not None:
+            log.debug("%s is on %s (connection %s)", session.user, session.rid.hex(), session.conn)
         self.out.reply_to(
             session,
             Welcome(

@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 
 from zmqchat.broker.faults import describe
+from zmqchat.broker.files import open_private_file
 from zmqchat.errors import StoreError
 
 __all__ = ["StoreLock", "lock_store"]
@@ -39,7 +40,8 @@ class StoreLock:
 
 
 def lock_store(path: str) -> StoreLock | None:
-    """Lock the store file at ``path`` (created ``0600`` if missing) for this process.
+    """Lock the store file at ``path`` (created ``0600``, in folders created ``0700``,
+    if missing) for this process.
 
     Raises :class:`StoreError` naming the holder's pid when another broker has it.
     ``:memory:`` needs no lock.
@@ -47,10 +49,8 @@ def lock_store(path: str) -> StoreLock | None:
     if path == ":memory:":
         return None
     try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # O_RDWR|O_CREAT on an empty file is fine for SQLite: it takes an empty file
-        # as a new database.
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # An empty file is fine for SQLite: it takes it as a new database.
+        fd = open_private_file(path)
     except OSError as exc:
         raise StoreError(describe(path, exc)) from None
     try:

@@ -19,7 +19,7 @@ class PmDelivery:
     """A private message on its way, and what its sender hears once it is stored: the
     ``ack``, or an error if the recipient turns out to be unreachable."""
 
-    to: bytes  # the recipient's routing id
+    to: bytes | None  # the recipient's routing id; None once it no longer reaches them
     frame: bytes
     sender: Session
     ack: bytes
@@ -55,6 +55,15 @@ class Outbox:
         """Queue a reply to a registered session (its connection, if it has one)."""
         if session.rid is not None:
             self.reply(session.rid, msg)
+
+    def drop_to(self, rid: bytes) -> None:
+        """Send nothing more of this batch to ``rid``: its connection closed, and
+        whoever takes the id next must not get what was meant for the last holder.
+        Its private messages become undelivered (their senders hear so)."""
+        self.replies[:] = [(to, body) for to, body in self.replies if to != rid]
+        for pm in self.pms:
+            if pm.to == rid:
+                pm.to = None
 
     def publish(self, topic: bytes, msg: Record) -> None:
         self.publishes.append((topic, encode(msg)))

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from pathlib import Path
 from typing import Final
 
 from zmqchat.broker.faults import damaged, newer_schema
+from zmqchat.broker.files import create_private_file
 from zmqchat.errors import StoreError
 
 # The store's own messages, wherever they are written from.
@@ -94,7 +94,9 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
     :class:`sqlite3.DatabaseError` through for one that is not a database.
     """
     if path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Created private before SQLite sees it: SQLite would create it with the
+        # umask's mode, and gives its -wal and -shm files the store file's mode.
+        create_private_file(path)
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA journal_mode=WAL")
     # NORMAL in WAL mode: a commit survives a killed process (it is in the WAL, in

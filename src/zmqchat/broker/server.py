@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 import zmq
 
@@ -28,6 +28,7 @@ from zmqchat._version import __version__
 from zmqchat.broker.faults import describe
 from zmqchat.broker.handlers import BrokerCore
 from zmqchat.broker.lock import lock_store
+from zmqchat.broker.peers import ConnectionWatch, Router, seed_routing_ids
 from zmqchat.broker.store import Store
 from zmqchat.common.config import BrokerConfig
 from zmqchat.common.protocol import MAX_FRAME_BYTES
@@ -95,8 +96,9 @@ class BrokerServer:
         self._full_drops = 0  # frames ROUTER refused because a peer's queue was full
         self._next_probe: float | None = None  # the store failed: when to try again
         self._store_logged = -STORE_LOG_EVERY  # when its failure was last logged
-        self.router: zmq.Socket[bytes] | None = None
+        self.router: Router | None = None
         self.pub: zmq.Socket[bytes] | None = None
+        self._watch: ConnectionWatch | None = None
         self.port = config.port
         self.pub_port = config.pub_port
 
@@ -114,11 +116,18 @@ class BrokerServer:
 
     def bind(self) -> None:
         """Create and bind both sockets; with port 0 the OS picks a free port."""
-        router = self._ctx.socket(zmq.ROUTER)
+        # Routing ids are transport addresses, never proof (docs/security.md): they
+        # start where nobody can guess, and a session is bound to its connection.
+        if not seed_routing_ids():
+            log.warning("could not seed libc's rand(): routing ids are predictable")
+        router = cast(Router, self._ctx.socket(zmq.ROUTER, socket_class=Router))
         router.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
         # Sending to a peer that is gone or over its HWM raises instead of silently
         # dropping, so the loop can log it; sends use NOBLOCK to never stall.
         router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        # A peer that presents an id in use is ignored, never handed the id.
+        router.setsockopt(zmq.ROUTER_HANDOVER, 0)
+        watch = ConnectionWatch(self._ctx, router, self._nudge)
         pub = self._ctx.socket(zmq.PUB)
         for sock in (router, pub):
             sock.setsockopt(zmq.LINGER, LINGER_MS)
@@ -129,10 +138,11 @@ class BrokerServer:
             self.port = self._bind(router, self.config.port)
             self.pub_port = self._bind(pub, self.config.pub_port)
         except BindError:
+            watch.close()
             router.close(0)
             pub.close(0)
             raise
-        self.router, self.pub = router, pub
+        self.router, self.pub, self._watch = router, pub, watch
 
     def _write_ready_file(self, db: str) -> None:
         if self.ready_file is None:
@@ -160,6 +170,11 @@ class BrokerServer:
         with contextlib.suppress(BlockingIOError, OSError):
             self._wake_w.send(b"\x00")
 
+    def _nudge(self) -> None:
+        """Wake the loop for a turn (the connection watch's thread calls it)."""
+        with contextlib.suppress(BlockingIOError, OSError):
+            self._wake_w.send(b"\x00")
+
     def run(self) -> int:
         """Serve until stopped; returns the process exit code."""
         fd_limit = raise_fd_limit()
@@ -169,7 +184,8 @@ class BrokerServer:
         assert self.pub is not None
         lock = lock_store(self.config.db_path)
         store = Store(self.config.db_path, fsync=self.config.fsync)
-        core = BrokerCore(self.config, store, pub_port=self.pub_port)
+        core = BrokerCore(self.config, store, pub_port=self.pub_port, connections=self._watch)
+        self.router.track(core.state.by_rid)
         restored = core.restore(time.monotonic())
         store.commit()
         log.info(
@@ -374,6 +390,9 @@ class BrokerServer:
         return True
 
     def close(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
         for sock in (self.router, self.pub):
             if sock is not None:
                 sock.close()

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Protocol
 
 from zmqchat.common.messages import ChatAck, PmAck, Ref
 
@@ -16,6 +17,17 @@ from zmqchat.common.messages import ChatAck, PmAck, Ref
 # client only retries what it had in flight when its connection dropped, so this
 # bounds the window of unacknowledged requests a client may keep outstanding.
 REF_CACHE_SIZE = 1024
+
+
+class Connections(Protocol):
+    """What the server knows of the connections behind routing ids, each named by
+    its file descriptor (:class:`zmqchat.broker.peers.ConnectionWatch`)."""
+
+    def closed(self) -> Iterable[int]:
+        """Connections that ended since the last call, oldest first."""
+
+    def is_open(self, conn: int) -> bool:
+        """False only if ``conn`` is known to have ended."""
 
 
 class TokenBucket:
@@ -43,7 +55,9 @@ class TokenBucket:
 @dataclasses.dataclass(slots=True, eq=False)
 class Session:
     """One registered user. ``rid`` is None while detached: restored from the store
-    after a broker restart and waiting for its client to ``resume``."""
+    after a broker restart, or its connection closed, and waiting for its client to
+    ``resume``. ``conn`` is the connection (file descriptor) ``rid`` stood for when
+    the session was bound to it, if the server said."""
 
     sid: int
     token: str
@@ -52,6 +66,7 @@ class Session:
     rid: bytes | None
     last_seen: float
     client: str | None = None
+    conn: int | None = None
     rooms: dict[str, None] = dataclasses.field(default_factory=dict)  # ordered set
     bucket: TokenBucket | None = None
     # ref -> (fingerprint of the request, its ack): see fingerprint().
@@ -101,10 +116,12 @@ class Room:
 
 
 class BrokerState:
-    """Sessions indexed by routing id, user key and token; rooms by canonical name."""
+    """Sessions indexed by routing id, connection, user key and token; rooms by
+    canonical name."""
 
     def __init__(self) -> None:
         self.by_rid: dict[bytes, Session] = {}
+        self.by_conn: dict[int, Session] = {}
         self.by_key: dict[str, Session] = {}
         self.by_token: dict[str, Session] = {}
         self.rooms: dict[str, Room] = {}
@@ -116,7 +133,8 @@ class BrokerState:
 
     def clear(self) -> None:
         """Forget every session and room (to load them again from the store)."""
-        for table in (self.by_rid, self.by_key, self.by_token, self.rooms, self._activity):
+        tables = (self.by_rid, self.by_conn, self.by_key, self.by_token, self.rooms)
+        for table in (*tables, self._activity):
             table.clear()
 
     @property
@@ -128,14 +146,15 @@ class BrokerState:
         self.by_token[session.token] = session
         if session.rid is not None:
             self.by_rid[session.rid] = session
+            if session.conn is not None:
+                self.by_conn[session.conn] = session
         self._activity[session.token] = session
 
     def remove(self, session: Session) -> None:
         self.by_key.pop(session.key, None)
         self.by_token.pop(session.token, None)
         self._activity.pop(session.token, None)
-        if session.rid is not None:
-            self.by_rid.pop(session.rid, None)
+        self.detach(session)
         for name in session.rooms:
             room = self.rooms.get(name)
             if room is not None:
@@ -143,15 +162,37 @@ class BrokerState:
                 if not room.members:
                     del self.rooms[name]
 
-    def attach(self, session: Session, rid: bytes, now: float) -> bytes | None:
-        """Bind ``session`` to a new routing id; return the one it replaced, if any."""
-        old = session.rid
-        if old is not None:
-            self.by_rid.pop(old, None)
+    def attach(
+        self, session: Session, rid: bytes, now: float, conn: int | None = None
+    ) -> bytes | None:
+        """Bind ``session`` to a new routing id (on connection ``conn``, if known);
+        return the id it replaced, if any."""
+        old = self.detach(session)
         session.rid = rid
         self.by_rid[rid] = session
+        if conn is not None:
+            session.conn = conn
+            self.by_conn[conn] = session
         self.touch(session, now)
         return old if old != rid else None
+
+    def detach(self, session: Session) -> bytes | None:
+        """Unbind ``session`` from its routing id and connection, which then lead to
+        nothing; the session waits for ``resume``. Returns the id it had."""
+        old, conn = session.rid, session.conn
+        if old is not None and self.by_rid.get(old) is session:
+            del self.by_rid[old]
+        if conn is not None and self.by_conn.get(conn) is session:
+            del self.by_conn[conn]
+        session.rid = session.conn = None
+        return old
+
+    def connection_closed(self, conn: int) -> Session | None:
+        """Connection ``conn`` is over: detach the session bound to it, if any."""
+        session = self.by_conn.get(conn)
+        if session is not None:
+            self.detach(session)
+        return session
 
     def touch(self, session: Session, now: float) -> None:
         session.last_seen = now
