@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Final, TextIO
 
 from zmqchat.cli.helptext import exit_statuses
 from zmqchat.cli.options import Subparsers
-from zmqchat.errors import ConfigError, StoreError, ZmqchatError
+from zmqchat.client.chat.failures import ExitCode, ScriptError
+from zmqchat.errors import ConfigError, StoreError
 
 if TYPE_CHECKING:
     from zmqchat.broker.accounts import Account
@@ -54,14 +55,6 @@ line) for scripts; never from the command line:
 """
 
 
-class AccountError(ZmqchatError):
-    """A failure of the command, with its exit status."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 def add_account(sub: Subparsers) -> None:
     p = sub.add_parser(
         "account",
@@ -87,9 +80,9 @@ def run_account(
     """Run ``zmqchat account``; every failure is one line on stderr."""
     try:
         return _run(args, stdin or sys.stdin, ask)
-    except AccountError as exc:
-        print(f"zmqchat account: {exc}", file=sys.stderr)
-        return exc.status
+    except ScriptError as exc:
+        print(f"zmqchat account: {exc.message}", file=sys.stderr)
+        return exc.code
     except ConfigError as exc:
         print(f"zmqchat account: {exc}", file=sys.stderr)
         return 2
@@ -108,29 +101,33 @@ def _run(args: argparse.Namespace, stdin: TextIO, ask: Callable[[str], str]) -> 
     )
     if args.action == "list":
         if args.name is not None:
-            raise AccountError(2, "list takes no NAME")
+            raise ScriptError(ExitCode.USAGE, "list takes no NAME")
         with _store(config, create=False) as db:
             _list(accounts.every(db), args.json)
         return 0
     name = args.name
     if name is None:
-        raise AccountError(2, f"{args.action} needs a NAME")
+        raise ScriptError(ExitCode.USAGE, f"{args.action} needs a NAME")
     if not is_valid_name(name):
-        raise AccountError(2, f"invalid name {name!r}: use 1-32 letters, digits, '_' or '-'")
+        raise ScriptError(
+            ExitCode.USAGE, f"invalid name {name!r}: use 1-32 letters, digits, '_' or '-'"
+        )
     if args.action == "del":
         with _store(config, create=False) as db:
             if not accounts.delete(db, name):
-                raise AccountError(1, f"{name} has no account")
+                raise ScriptError(ExitCode.REFUSED, f"{name} has no account")
         print(f"deleted the account {name}")
         return 0
     if args.action == "passwd":
         with _store(config, create=False) as db:
             if accounts.find(db, name) is None:  # before asking for a password
-                raise AccountError(1, f"{name} has no account (add it)")
+                raise ScriptError(ExitCode.REFUSED, f"{name} has no account (add it)")
     elif args.action == "add" and Path(config.db_path).exists():
         with _store(config, create=False) as db:
             if accounts.find(db, name) is not None:
-                raise AccountError(1, f"{name} already has an account (passwd changes it)")
+                raise ScriptError(
+                    ExitCode.REFUSED, f"{name} already has an account (passwd changes it)"
+                )
     password = read_new_password(name, stdin, ask)
     # Hashed before the store is written: the write itself is one short statement,
     # which a broker serving the same store waits for without noticing.
@@ -138,10 +135,12 @@ def _run(args: argparse.Namespace, stdin: TextIO, ask: Callable[[str], str]) -> 
     with _store(config, create=args.action == "add") as db:
         if args.action == "add":
             if accounts.insert(db, name, hashed, time.time()) is None:
-                raise AccountError(1, f"{name} already has an account (passwd changes it)")
+                raise ScriptError(
+                    ExitCode.REFUSED, f"{name} already has an account (passwd changes it)"
+                )
             print(f"added the account {name}")
         elif not accounts.change_password(db, name, hashed, time.time()):
-            raise AccountError(1, f"{name} has no account (add it)")
+            raise ScriptError(ExitCode.REFUSED, f"{name} has no account (add it)")
         else:
             print(f"changed the password of {name}")
     return 0
@@ -154,14 +153,14 @@ def read_new_password(name: str, stdin: TextIO, ask: Callable[[str], str]) -> st
     if stdin.isatty():
         password = ask(f"new password for {name}: ")
         if ask("the same again: ") != password:
-            raise AccountError(2, "the passwords typed differ; nothing changed")
+            raise ScriptError(ExitCode.USAGE, "the passwords typed differ; nothing changed")
     else:
         password = stdin.readline().rstrip("\r\n")
     if not password:
-        raise AccountError(2, "no password given (type it, or pipe it on stdin)")
+        raise ScriptError(ExitCode.USAGE, "no password given (type it, or pipe it on stdin)")
     problem = check_new_password(password)
     if problem is not None:
-        raise AccountError(2, problem)
+        raise ScriptError(ExitCode.USAGE, problem)
     return password
 
 
@@ -174,7 +173,9 @@ def _store(config: BrokerConfig, *, create: bool) -> Iterator[sqlite3.Connection
     path = config.db_path
     if not Path(path).exists():
         if not create:
-            raise AccountError(1, f"there is no store at {path} (give --db, or add an account)")
+            raise ScriptError(
+                ExitCode.REFUSED, f"there is no store at {path} (give --db, or add an account)"
+            )
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         # It will hold password hashes: created for its owner only.
         os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
