@@ -124,9 +124,11 @@ def _run(args: argparse.Namespace, stdin: TextIO, ask: Callable[[str], str]) -> 
                 raise ScriptError(ExitCode.REFUSED, f"{name} has no account (add it)")
     elif args.action == "add" and Path(config.db_path).exists():
         with _store(config, create=False) as db:
-            if accounts.find(db, name) is not None:
+            existing = accounts.find(db, name)
+            if existing is not None:
                 raise ScriptError(
-                    ExitCode.REFUSED, f"{name} already has an account (passwd changes it)"
+                    ExitCode.REFUSED,
+                    f"{existing.name} already has an account (passwd changes it)",
                 )
     password = read_new_password(name, stdin, ask)
     # Hashed before the store is written: the write itself is one short statement,
