@@ -18,7 +18,7 @@ from zmqchat.broker.schema import SCHEMA_VERSION, open_database
 from zmqchat.common.config import BrokerConfig
 from zmqchat.errors import ConfigError
 
-# The cheapest parameters the config allows: quick tests, real argon2id.
+# Below what the config allows for a broker (quick tests), but real argon2id.
 CHEAP = Hasher(7168, 1)
 
 
@@ -127,6 +127,10 @@ def test_hash_parameters_below_owasps_least_are_a_config_error() -> None:
         BrokerConfig(hash_memory_kib=4096)
     with pytest.raises(ConfigError, match="hash_time_cost"):
         BrokerConfig(hash_time_cost=0)
+    with pytest.raises(ConfigError, match="hash_time_cost times hash_memory_kib"):
+        BrokerConfig(hash_memory_kib=7168, hash_time_cost=4)
+    BrokerConfig(hash_memory_kib=7168, hash_time_cost=5)  # OWASP's least
+    BrokerConfig(hash_memory_kib=47104, hash_time_cost=1)  # and its most memory
     with pytest.raises(ConfigError, match="auth must be one of"):
         BrokerConfig(auth="closed")
     with pytest.raises(ConfigError, match="login_attempts_per_account"):

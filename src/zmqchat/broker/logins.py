@@ -111,6 +111,8 @@ class Logins:
         in open mode. Raises :class:`ProtocolError` for an answer due at once."""
         if self.mode == "open":
             return False
+        # With CURVE (DESIGN 9), a password from a non-loopback `peer` over plaintext
+        # is to be refused here, `encryption_required`, before anything is counted.
         account = self.store.account(req.user)
         password = req.password
         if account is None:
