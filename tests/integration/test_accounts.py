@@ -291,10 +291,17 @@ def test_the_client_commands_take_a_password_file_or_the_environment(
     by_env = run_cli(tmp_path, "send", *where, "--room", "general", "hi", ZMQCHAT_PASSWORD=PASSWORD)
     assert by_env.returncode == 0, by_env.stderr
 
+    # Without --user, the made-up name is free: the password is not sent for it.
+    free = run_cli(tmp_path, "who", "--port", str(broker.port), ZMQCHAT_PASSWORD=PASSWORD)
+    assert free.returncode == 0, free.stderr
+
     # No password and no terminal to ask on: refused, and said how to give one.
     refused = run_cli(tmp_path, "who", *where)
     assert refused.returncode == 1
-    assert "auth_failed: alice has an account: give its password" in refused.stderr
+    assert refused.stderr == (
+        "zmqchat who: auth_failed: alice has an account: give its password; "
+        "give it with --password-file FILE or ZMQCHAT_PASSWORD\n"
+    )
 
 
 def test_the_client_asks_on_the_terminal_when_the_broker_wants_a_password(

@@ -43,6 +43,7 @@ See config/client.toml for every key.
 a name with an account on the broker needs its password: from --password-file
 (or ZMQCHAT_PASSWORD_FILE; a file only its owner can read), else from
 $ZMQCHAT_PASSWORD, else it is asked on the terminal; never on the command line.
+The script commands use it only with --user.
 """
 
 

@@ -5,6 +5,7 @@ broker from a typo (:class:`~zmqchat.client.console.exits.ExitCode`)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import getpass
 import os
 import re
@@ -74,11 +75,14 @@ def connected(
     """A registered client for one command and its welcome (which holds the head seq
     of each room), closed (``bye``) however the block ends.
 
-    The password is the configured one (see :mod:`~zmqchat.client.chat.passwords`);
-    without one, a name the broker says has an account gets its password asked on
-    the terminal (``ask``, getpass by default) when stdin is one, and one more try."""
+    With a ``user`` given, the password is the configured one (see
+    :mod:`~zmqchat.client.chat.passwords`); without one, a name the broker says has
+    an account gets its password asked on the terminal (``ask``, getpass by default)
+    when stdin is one, and one more try. The name made up without ``user`` has no
+    account, and gets no password: sent for a free name, it would be refused, or
+    sign the made-up name up on a broker with self sign-up."""
     name = user or unique_name(command)
-    password = configured_password(config)
+    password = configured_password(config) if user else None
     while True:
         client = Client(
             name,
@@ -103,6 +107,9 @@ def connected(
             failure = classify(
                 exc, endpoint=config.endpoint, connect_timeout=config.connect_timeout
             )
+            if password is None and wants_password(exc):
+                hint = "; give it with --password-file FILE or ZMQCHAT_PASSWORD"
+                failure = dataclasses.replace(failure, message=failure.message + hint)
             raise ScriptError.of(failure) from None
         break
     try:
