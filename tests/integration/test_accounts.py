@@ -190,12 +190,19 @@ def test_a_client_reconnecting_after_a_restart_resumes_without_a_new_check(
 
 
 def test_a_wrong_password_fails_the_clients_connect(make_broker: Any) -> None:
-    broker = make_broker(auth="accounts")
+    broker = make_broker(auth="accounts", login_attempts_per_account=1)
     add_account(broker, "alice")
     client = Client("alice", broker.endpoint, password="wrong horse")
     with pytest.raises(BrokerError) as refused:
         client.connect()
-    assert refused.value.code == "auth_failed"
+    assert (refused.value.code, refused.value.retry_after) == ("auth_failed", None)
+    client.close()
+    client = Client("alice", broker.endpoint, password=PASSWORD)
+    with pytest.raises(BrokerError) as limited:
+        client.connect()
+    assert limited.value.code == "rate_limited"
+    assert limited.value.retry_after is not None
+    assert 50 < limited.value.retry_after <= 60
     client.close()
 
 

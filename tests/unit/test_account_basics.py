@@ -4,10 +4,11 @@ parameters in each hash, the accounts table and the schema upgrade that adds it.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -229,3 +230,43 @@ def test_a_version_2_store_gets_the_account_tables_as_it_opens(tmp_path: Path) -
         # A session's login goes with the session.
         again.execute("DELETE FROM sessions WHERE sid = ?", (sid,))
         assert again.execute("SELECT COUNT(*) FROM logins").fetchone()[0] == 0
+
+
+# --------------------------------------------------------- zmqchat account's input
+
+
+class Typed(io.StringIO):
+    """Standard input that is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_new_password_is_asked_twice_on_a_terminal() -> None:
+    from zmqchat.cli.account import read_new_password
+    from zmqchat.client.chat.failures import ExitCode, ScriptError
+
+    asked: list[str] = []
+
+    def answers(*typed: str) -> Callable[[str], str]:
+        replies = iter(typed)
+
+        def ask(prompt: str) -> str:
+            asked.append(prompt)
+            return next(replies)
+
+        return ask
+
+    assert read_new_password("alice", Typed(), answers("correct horse", "correct horse")) == (
+        "correct horse"
+    )
+    assert asked == ["new password for alice: ", "the same again: "]
+    with pytest.raises(ScriptError) as differ:
+        read_new_password("alice", Typed(), answers("correct horse", "correct hose"))
+    assert differ.value.code == ExitCode.USAGE
+    assert "differ" in differ.value.message
+    # From a pipe: the first line, once, without its line end; nothing asked.
+    piped = io.StringIO("correct horse\r\nsecond line\n")
+    assert read_new_password("alice", piped, answers()) == "correct horse"
+    with pytest.raises(ScriptError, match="no password given"):
+        read_new_password("alice", io.StringIO(""), answers())
