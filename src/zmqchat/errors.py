@@ -54,13 +54,15 @@ class ProtocolError(ZmqchatError):
     """A message does not follow the protocol.
 
     ``code`` is one of :class:`zmqchat.common.protocol.ErrorCode`; ``message`` is the
-    human-readable explanation sent back to the peer.
+    human-readable explanation sent back to the peer; ``retry_after`` (seconds), when
+    set, says when trying again can succeed (``rate_limited``).
     """
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.retry_after = retry_after
 
 
 class DecodeError(ProtocolError):
@@ -71,13 +73,17 @@ class DecodeError(ProtocolError):
 
 
 class BrokerError(ZmqchatError):
-    """The broker answered a request with an ``error`` reply."""
+    """The broker answered a request with an ``error`` reply; ``retry_after`` is its
+    field of that name (seconds until trying again can succeed), when it has one."""
 
-    def __init__(self, code: str, message: str, ref: object = None) -> None:
+    def __init__(
+        self, code: str, message: str, ref: object = None, *, retry_after: float | None = None
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.ref = ref
+        self.retry_after = retry_after
 
 
 class ConnectionClosed(ZmqchatError):

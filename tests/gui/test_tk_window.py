@@ -40,6 +40,31 @@ def test_the_connect_form_shows_why_beside_the_field_and_stays_live(broker, make
         assert saved == {"user": "carol", "host": "127.0.0.1", "port": broker.port}
 
 
+def test_the_connect_form_has_a_hidden_password_field_with_its_own_error(make_broker, make_gui):
+    from tests.integration.test_accounts import PASSWORD, add_account
+
+    broker = make_broker(auth="accounts")
+    add_account(broker, "alice")
+    gui = make_gui(broker, user="alice")
+    form = gui.app.form
+    assert form is not None
+    password = form.entries["password"]
+    assert password.cget("show") == "•"
+    gui.press("Return")
+    gui.update_until(lambda: form.errors["password"].cget("text"), what="an error by it")
+    assert "give its password (auth_failed)" in str(form.errors["password"].cget("text"))
+    assert gui.focused() is password  # there to be typed in
+    gui.type("wrong")
+    gui.press("Return")
+    gui.update_until(lambda: "wrong password" in str(form.errors["password"].cget("text")))
+    password.delete(0, "end")
+    password.insert(0, PASSWORD)
+    gui.press("Return")
+    gui.update_until(lambda: gui.app.window is not None, what="the chat window")
+    saved = json.loads(gui.prefs.read_text())
+    assert saved == {"user": "alice", "host": "127.0.0.1", "port": broker.port}
+
+
 def test_an_unreachable_broker_is_said_beside_the_host_without_freezing(make_broker, make_gui):
     dead = make_broker()
     dead.kill()  # nothing listens on its port now

@@ -13,6 +13,7 @@ from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from tests.helpers import RawPeer
+from tests.integration.test_accounts import PASSWORD, add_account
 
 from zmqchat import ChatEvent, Client, PmEvent, PresenceEvent
 from zmqchat.client.chat.formatting import Line, plain
@@ -267,3 +268,30 @@ def test_console_refuses_an_invalid_room_before_asking_anything(broker, consoles
     consoles.append(run)
     run.expect("!!! 'not valid' is not a room name")
     assert run.finish() == 2
+
+
+def test_console_asks_for_the_password_of_a_name_with_an_account(make_broker, consoles):
+    broker = make_broker(auth="accounts")
+    add_account(broker, "alice")
+    alice = ConsoleRun(broker, user="alice")
+    consoles.append(alice)
+    alice.expect("alice has an account: give its password (auth_failed)")
+    alice.type("wrong horse\r")
+    alice.expect("wrong password for alice (auth_failed)")
+    alice.type(f"{PASSWORD}\r")
+    alice.expect("as alice")
+    alice.type("/quit\r")
+    assert alice.finish() == 0
+    assert not any("horse" in line for line in alice.lines)  # typed unseen
+    # The password prompt kept nothing for the Up key to bring back.
+    assert list(alice.console.session.history.get_strings()) == ["/quit"]
+
+
+def test_console_gives_up_on_an_empty_password(make_broker, consoles):
+    broker = make_broker(auth="accounts")
+    add_account(broker, "alice")
+    alice = ConsoleRun(broker, user="alice", password="wrong horse")
+    consoles.append(alice)
+    alice.expect("wrong password for alice (auth_failed)")
+    alice.type("\r")
+    assert alice.finish() == 1

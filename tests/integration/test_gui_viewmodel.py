@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from tests.helpers import RawPeer
+from tests.integration.test_accounts import PASSWORD, add_account
 
 from zmqchat import ChatEvent, Client, PmEvent
 from zmqchat.client.gui.prefs import LastConnect
@@ -30,8 +31,8 @@ class Driven:
         self.vm = ChatViewModel(self.config, remember=self.remembered.append, **options)
         self.changes: list[Changes] = []
 
-    def connect(self, user: str, port: int | None = None) -> Changes:
-        problem = self.vm.connect(user, "127.0.0.1", str(port or self.config.port))
+    def connect(self, user: str, port: int | None = None, password: str = "") -> Changes:
+        problem = self.vm.connect(user, "127.0.0.1", str(port or self.config.port), password)
         assert problem is None, problem
         return self.until(lambda c: c.connected or c.connect_failed, what="the connect outcome")
 
@@ -321,6 +322,33 @@ def test_the_connect_form_learns_why_a_connect_failed(make_broker, driven):
     assert (
         failed.message == f"broker unreachable: no zmqchat broker answered at {where} within 0.5s"
     )
+
+
+def test_the_connect_form_takes_a_password_and_says_why_it_failed_beside_it(make_broker, driven):
+    broker = make_broker(auth="accounts")
+    add_account(broker, "alice")
+    run = Driven(broker)
+    driven.append(run)
+    failed = run.connect("alice").connect_failed
+    assert failed is not None
+    assert failed.field == "password"
+    assert failed.message == "alice has an account: give its password (auth_failed)"
+    failed = run.connect("alice", password="wrong horse").connect_failed
+    assert failed is not None
+    assert (failed.field, failed.message) == ("password", "wrong password for alice (auth_failed)")
+    too_long = run.vm.connect("alice", "127.0.0.1", str(broker.port), "x" * 1025)
+    assert too_long is not None
+    assert too_long.field == "password"
+    assert run.connect("alice", password=PASSWORD).connected is not None
+    # What is remembered for the next run holds no password.
+    assert run.remembered == [LastConnect("alice", "127.0.0.1", broker.port)]
+
+    # A password given without asking (a password file, ZMQCHAT_PASSWORD) is used
+    # when the field is left empty.
+    add_account(broker, "bob")
+    given = Driven(broker, password=PASSWORD)
+    driven.append(given)
+    assert given.connect("bob").connected is not None
 
 
 def test_closing_says_bye_and_the_name_is_free_at_once(broker):

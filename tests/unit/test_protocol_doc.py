@@ -45,8 +45,8 @@ from zmqchat.errors import ProtocolError
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 
-# Codes the broker documents as never sent (accounts mode does not exist yet).
-UNUSED_CODES = {ErrorCode.AUTH_FAILED}
+# Codes the broker documents as never sent (none since accounts came).
+UNUSED_CODES: set[ErrorCode] = set()
 
 _FENCE = re.compile(r"^```(\w+)[ \t]+([\w-]+)[ \t]*(\S*)[ \t]*\n(.*?)^```[ \t]*$", re.M | re.S)
 _SECTION = re.compile(r"^(\w+) \((\d+) bytes?\):$")

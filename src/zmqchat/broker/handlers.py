@@ -1,35 +1,31 @@
 """Request handling: (state, routing id, frame) -> replies, publishes and store writes.
 
 No sockets here. :class:`BrokerCore` validates each frame with the shared protocol
-module, runs sessions (register, resume, expiry, bye) itself and hands every other
-request to the part that handles it (:mod:`.membership`, :mod:`.relay`,
-:mod:`.queries`); they update :class:`~zmqchat.broker.state.BrokerState` and the
-store, and queue encoded frames in an :class:`~zmqchat.broker.outbox.Outbox`. The
-server commits the store and only then sends what the outbox holds, so nothing is
-acknowledged or published before it is durable.
+module and runs sessions: registers, resumes and logins through
+:mod:`.registration` (a login's reply comes once a worker of :mod:`.logins` has
+checked its password, see :meth:`BrokerCore.finish_logins`), expiry and ``bye``
+itself. Every other request goes to the part that handles it (:mod:`.membership`,
+:mod:`.relay`, :mod:`.queries`); they update
+:class:`~zmqchat.broker.state.BrokerState` and the store, and queue encoded frames
+in an :class:`~zmqchat.broker.outbox.Outbox`. The server commits the store and only
+then sends what the outbox holds, so nothing is acknowledged or published before it
+is durable.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from typing import Final
 
-from zmqchat._version import __version__
+from zmqchat.broker.logins import Logins
 from zmqchat.broker.membership import Membership
 from zmqchat.broker.outbox import Outbox, PmDelivery
 from zmqchat.broker.queries import Queries
+from zmqchat.broker.registration import Registration
 from zmqchat.broker.relay import Relay
-from zmqchat.broker.state import (
-    REF_CACHE_SIZE,
-    BrokerState,
-    Connections,
-    Session,
-    TokenBucket,
-    fingerprint,
-)
+from zmqchat.broker.state import REF_CACHE_SIZE, BrokerState, Connections, Session, fingerprint
 from zmqchat.broker.store import Store
 from zmqchat.common.codec import decode, encode
 from zmqchat.common.config import BrokerConfig
@@ -51,16 +47,10 @@ from zmqchat.common.messages import (
     Register,
     Request,
     SystemEvent,
-    Welcome,
     Who,
 )
 from zmqchat.common.parsing import parse_request, request_ref
 from zmqchat.common.protocol import (
-    HISTORY_MAX_LIMIT,
-    MAX_DATA_BYTES,
-    MAX_FRAME_BYTES,
-    MAX_TEXT_BYTES,
-    PROTOCOL_VERSION,
     SYSTEM_TOPIC,
     ErrorCode,
     user_key,
@@ -69,9 +59,6 @@ from zmqchat.errors import ProtocolError
 
 log = logging.getLogger("zmqchat.broker")
 
-SERVER_NAME: Final = f"zmqchat/{__version__}"
-# A session token a client proposes must be at least this long (128 bits in base64).
-MIN_TOKEN_CHARS: Final = 22
 STORE_UNAVAILABLE: Final = (
     "the broker's store can't be written now (see its log); nothing was stored; "
     "reading works, try writing again later"
@@ -92,31 +79,39 @@ class BrokerCore:
         pub_port: int,
         capacity: int | None = None,
         clock: Callable[[], float] = time.time,
+        notify: Callable[[], None] = lambda: None,
         connections: Connections | None = None,
     ) -> None:
+        """``notify`` is called, from a worker thread, when a password check has
+        finished: the caller then runs :meth:`finish_logins` on its own thread."""
         self.config = config
         self.connections = connections
         self._synced: float | None = None  # the `now` of the last batch synced
         self.store = store
         self.pub_port = pub_port
-        self.capacity = capacity if capacity is not None else config.session_capacity
         self.clock = clock
         self.state = BrokerState()
         self.out = Outbox()
         # False after a commit failed, until a write goes through again: requests
         # that would write are refused up front, reads are served.
         self.writable = True
-        self._limits = {
-            "text": MAX_TEXT_BYTES,
-            "data": MAX_DATA_BYTES,
-            "frame": MAX_FRAME_BYTES,
-            "history": HISTORY_MAX_LIMIT,
-            "rate_limit": config.rate_limit,
-            "rate_burst": config.rate_burst,
-        }
         self.membership = Membership(self.state, store, self.out, clock)
         self.relay = Relay(self.state, store, self.out, config, clock)
         queries = Queries(self.state, store, self.out)
+        self.logins = Logins(config, store, self.state, notify)
+        self.registration = Registration(
+            config,
+            self.state,
+            store,
+            self.out,
+            self.membership,
+            self.logins,
+            pub_port=pub_port,
+            capacity=capacity if capacity is not None else config.session_capacity,
+            clock=clock,
+            connections=connections,
+            sync_connections=self.sync_connections,
+        )
         self._dispatch: dict[type, Callable[[Session, Request, float], None]] = {
             Join: self.membership.join,  # type: ignore[dict-item]
             Leave: self.membership.leave,  # type: ignore[dict-item]
@@ -129,11 +124,17 @@ class BrokerCore:
             Bye: self._bye,  # type: ignore[dict-item]
         }
 
+    @property
+    def capacity(self) -> int:
+        """The most sessions attached at once."""
+        return self.registration.capacity
+
     # ----------------------------------------------------------------- entry points
 
     def restore(self, now: float) -> int:
         """Load the sessions a previous run left in the store, detached, so their
         clients can ``resume`` them; those that don't come back expire as usual."""
+        logins = self.store.logins()
         for stored in self.store.sessions():
             session = Session(
                 sid=stored.sid,
@@ -143,7 +144,8 @@ class BrokerCore:
                 rid=None,
                 last_seen=now,
                 client=stored.client,
-                bucket=self._bucket(now),
+                bucket=self.registration.bucket(now),
+                login=logins.get(stored.sid),
             )
             if session.key in self.state.by_key:  # can't happen unless edited by hand
                 self.store.delete_session(stored.sid)
@@ -166,8 +168,17 @@ class BrokerCore:
                     )
         return len(self.state)
 
-    def handle(self, rid: bytes, frame: bytes, now: float, extra_frames: bool = False) -> None:
-        """Handle one request frame from routing id ``rid``; never raises.
+    def handle(
+        self,
+        rid: bytes,
+        frame: bytes,
+        now: float,
+        extra_frames: bool = False,
+        peer: str | None = None,
+    ) -> None:
+        """Handle one request frame from routing id ``rid``; never raises. ``peer``:
+        the address it came from, if known (the server says it for connections
+        without a session, whose requests may be logins).
 
         Calls with the same ``now`` are one batch: the first one of each batch reads
         which connections closed, before a frame from a closed connection's id (now
@@ -190,9 +201,12 @@ class BrokerCore:
             if not self.writable and self._writes(request):
                 raise ProtocolError(ErrorCode.STORE_UNAVAILABLE, STORE_UNAVAILABLE)
             if session is None:
-                if not isinstance(request, Register):
+                if isinstance(request, Bye) and self.logins.cancel(rid):
+                    self.out.reply(rid, ByeReply(ref=ref))  # a login was under way
+                elif not isinstance(request, Register):
                     raise ProtocolError(ErrorCode.NOT_REGISTERED, "register first")
-                self._register(rid, request, now)
+                else:
+                    self.registration.register(rid, request, now, peer)
             elif isinstance(request, Register):
                 raise ProtocolError(
                     ErrorCode.ALREADY_REGISTERED, f"this connection is already {session.user}"
@@ -200,23 +214,46 @@ class BrokerCore:
             else:
                 self._dispatch[type(request)](session, request, now)
         except ProtocolError as exc:
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("error %s to %s: %s", exc.code, rid.hex(), exc.message)
-            self.out.reply(rid, ErrorReply(code=exc.code, message=exc.message, ref=ref))
+            self._refuse(rid, exc, ref)
         except Exception:
-            # A bug or a failing store must cost one request, not the broker. Handlers
-            # write before they change memory (several writes in one savepoint), so a
-            # failing write leaves nothing half done; what the request queued to send
-            # is dropped, and so are the private messages it kept for the store.
-            log.exception("internal error handling a request from %s", rid.hex())
-            self.out.truncate(mark)
-            self.store.drop_kept(kept)
-            self.out.reply(
-                rid,
-                ErrorReply(
-                    code=ErrorCode.SERVER_BUSY, message="internal error; try again", ref=ref
-                ),
-            )
+            self._internal_error(rid, ref, mark, kept)
+
+    def _refuse(self, rid: bytes, exc: ProtocolError, ref: Ref) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("error %s to %s: %s", exc.code, rid.hex(), exc.message)
+        reply = ErrorReply(code=exc.code, message=exc.message, ref=ref, retry_after=exc.retry_after)
+        self.out.reply(rid, reply)
+
+    def _internal_error(
+        self, rid: bytes, ref: Ref, mark: tuple[int, int, int], kept: tuple[int, int]
+    ) -> None:
+        # A bug or a failing store must cost one request, not the broker. Handlers
+        # write before they change memory (several writes in one savepoint), so a
+        # failing write leaves nothing half done; what the request queued to send
+        # is dropped, and so are the private messages it kept for the store.
+        log.exception("internal error handling a request from %s", rid.hex())
+        self.out.truncate(mark)
+        self.store.drop_kept(kept)
+        self.out.reply(
+            rid,
+            ErrorReply(code=ErrorCode.SERVER_BUSY, message="internal error; try again", ref=ref),
+        )
+
+    def finish_logins(self, now: float) -> None:
+        """Answer the registers whose password check has finished (call it on the
+        loop's thread once ``notify`` has been called)."""
+        for login in self.logins.completed():
+            mark, kept = self.out.mark(), self.store.kept()
+            try:
+                self.registration.logged_in(login, now)
+            except ProtocolError as exc:
+                self._refuse(login.rid, exc, login.request.ref)
+            except Exception:
+                self._internal_error(login.rid, login.request.ref, mark, kept)
+
+    def close(self) -> None:
+        """Stop the password-checking workers."""
+        self.logins.close()
 
     def sync_connections(self) -> None:
         """Detach every session whose connection ended: its routing id no longer
@@ -310,99 +347,6 @@ class BrokerCore:
         return self.relay.undelivered(pm)
 
     # -------------------------------------------------------------------- sessions
-
-    def _register(self, rid: bytes, req: Register, now: float) -> None:
-        # A session is bound to the connection this frame came on (if the server
-        # says which): first detach what ended before it; bind nothing to a
-        # connection that is already gone (its id may be someone else's by now).
-        conn: int | None = getattr(rid, "conn", None)
-        if self.connections is not None:
-            self.sync_connections()
-            if conn is not None and not self.connections.is_open(conn):
-                log.debug("register from %s ignored: its connection closed", rid.hex())
-                return
-        if req.resume is not None:
-            session = self.state.by_token.get(req.resume)
-            if session is not None and session.key == user_key(req.user):
-                if session.rid is None:
-                    self._check_capacity()
-                old = self.state.attach(session, rid, now, conn)
-                if old is not None:
-                    self.out.reply(old, Closed(reason="replaced"))
-                log.info("resumed %s (%s)", session.user, session.client or "unknown client")
-                self._welcome(session, req.ref)
-                return
-        key = user_key(req.user)
-        holder = self.state.by_key.get(key)
-        if holder is not None:
-            raise ProtocolError(ErrorCode.NAME_TAKEN, f"{holder.user} is already online")
-        self._check_capacity()
-        ts = self.clock()
-        # An unknown `resume` token long enough to be unguessable becomes this
-        # session's token: a client whose welcome was lost (the broker killed between
-        # the commit and the send) then resumes with it instead of meeting its own
-        # session as `name_taken`.
-        proposed = req.resume
-        fresh = (
-            proposed is not None
-            and len(proposed) >= MIN_TOKEN_CHARS
-            and proposed not in self.state.by_token  # another user's: never shared
-        )
-        token = proposed if fresh and proposed else secrets.token_urlsafe(16)
-        rooms = [self.membership.room(name) for name in req.rooms]
-        with self.store.atomic():
-            sid = self.store.add_session(token, req.user, list(req.rooms), req.client, ts)
-            for room in rooms:
-                self.membership.store_presence(room, req.user, "join", ts, None)
-        session = Session(
-            sid=sid,
-            token=token,
-            user=req.user,
-            key=key,
-            rid=rid,
-            last_seen=now,
-            client=req.client,
-            bucket=self._bucket(now),
-            conn=conn,
-        )
-        self.state.add(session)
-        for room in rooms:
-            self.state.join(session, room)
-            self.membership.announce(room, session.user, "join", ts, None)
-        client = req.client or "unknown client"
-        log.info("registered %s (%s) in %s", req.user, client, ", ".join(req.rooms))
-        self._welcome(session, req.ref)
-
-    def _check_capacity(self) -> None:
-        if self.state.attached >= self.capacity:
-            log.warning("refused a session: %d sessions is the limit", self.capacity)
-            raise ProtocolError(
-                ErrorCode.SERVER_BUSY, "the broker is at its session limit; try again later"
-            )
-
-    def _welcome(self, session: Session, ref: Ref) -> None:
-        if session.rid is not None:
-            log.debug("%s is on %s (connection %s)", session.user, session.rid.hex(), session.conn)
-        self.out.reply_to(
-            session,
-            Welcome(
-                user=session.user,
-                session=session.token,
-                pub_port=self.pub_port,
-                rooms={name: self.state.rooms[name].seq for name in session.rooms},
-                heartbeat=self.config.heartbeat,
-                timeout=self.config.timeout,
-                limits=self._limits,
-                server=SERVER_NAME,
-                proto=PROTOCOL_VERSION,
-                ref=ref,
-            ),
-        )
-
-    def _bucket(self, now: float) -> TokenBucket | None:
-        if self.config.rate_limit <= 0:
-            return None
-        return TokenBucket(self.config.rate_limit, self.config.rate_burst, now)
 
     def _bye(self, session: Session, req: Bye, now: float) -> None:
         self.out.reply_to(session, ByeReply(ref=req.ref))

@@ -20,7 +20,9 @@ from zmqchat.errors import StoreError
 log = logging.getLogger("zmqchat.broker.store")
 
 # 2: `sessions.sid` is AUTOINCREMENT (version 1 stores could hand a sid out again).
-SCHEMA_VERSION: Final = 2
+# 3: `accounts` (names with a password) and `logins` (the sessions that logged in
+#    with one); older stores get both, empty, as they open.
+SCHEMA_VERSION: Final = 3
 
 # The `kind` column of `events`.
 KIND_CHAT: Final = 0
@@ -87,6 +89,33 @@ CREATE TABLE IF NOT EXISTS users (
 """
 
 
+# Version 3. `zmqchat account` writes `accounts` while a broker runs; the broker reads
+# an account at each login, so a change needs no restart.
+_ACCOUNTS: Final = """
+CREATE TABLE IF NOT EXISTS accounts (
+    -- AUTOINCREMENT: an account deleted and added again is another account, so
+    -- sessions logged in to the first can't be resumed as the second.
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    key        TEXT    NOT NULL UNIQUE,    -- lower-case name
+    name       TEXT    NOT NULL,           -- as created
+    hash       TEXT    NOT NULL,           -- argon2id, parameters and salt included
+    generation INTEGER NOT NULL,           -- raised by each password change
+    created    REAL    NOT NULL,
+    changed    REAL    NOT NULL            -- the password's last change
+);
+
+CREATE TABLE IF NOT EXISTS logins (
+    sid        INTEGER PRIMARY KEY,        -- a session that logged in with a password
+    account    INTEGER NOT NULL,           -- accounts.id
+    generation INTEGER NOT NULL            -- of the password it logged in with
+);
+-- A session's login goes with it, whichever code ends the session.
+CREATE TRIGGER IF NOT EXISTS sessions_logins AFTER DELETE ON sessions BEGIN
+    DELETE FROM logins WHERE sid = old.sid;
+END;
+"""
+
+
 def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
     """The store file at ``path`` (created if new, upgraded if old), in WAL mode.
 
@@ -103,7 +132,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
     # the OS cache); `fsync = true` also survives power loss.
     db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version not in (0, 1, SCHEMA_VERSION):
+    if version not in (0, 1, 2, SCHEMA_VERSION):
         raise StoreError(newer_schema(path, version, SCHEMA_VERSION))
     if version:
         # A page scribbled over shows now, with a clear word, rather than as a
@@ -112,19 +141,21 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
         if findings != ["ok"]:
             raise StoreError(damaged(path, "; ".join(findings)))
     if version == 0:
-        db.executescript(_SCHEMA)
+        db.executescript(_SCHEMA + _ACCOUNTS)
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-    elif version == 1:
-        _migrate_from_1(db, path)
+    elif version < SCHEMA_VERSION:
+        log.info("upgrading store %s to schema version %d", path, SCHEMA_VERSION)
+        if version == 1:
+            _migrate_from_1(db)
+        db.executescript("BEGIN;" + _ACCOUNTS + f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
     db.executescript(_COUNTERS)
     return db
 
 
-def _migrate_from_1(db: sqlite3.Connection, path: str) -> None:
+def _migrate_from_1(db: sqlite3.Connection) -> None:
     """Rebuild `sessions` with AUTOINCREMENT, numbering on from the highest sid any
     table mentions, so no sid of an ended session is handed out again (its pm
     history is keyed by it)."""
-    log.info("upgrading store %s to schema version %d", path, SCHEMA_VERSION)
     highest = db.execute(
         "SELECT MAX(m) FROM (SELECT MAX(sid) AS m FROM sessions"
         " UNION ALL SELECT MAX(sid) FROM events"
@@ -146,5 +177,5 @@ def _migrate_from_1(db: sqlite3.Connection, path: str) -> None:
         db.execute(
             "INSERT INTO sqlite_sequence (name, seq) VALUES ('sessions', ?)", (highest or 0,)
         )
-    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    db.execute("PRAGMA user_version=2")
     db.execute("COMMIT")

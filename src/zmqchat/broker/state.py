@@ -69,6 +69,9 @@ class Session:
     conn: int | None = None
     rooms: dict[str, None] = dataclasses.field(default_factory=dict)  # ordered set
     bucket: TokenBucket | None = None
+    # (account id, password generation) when the session was opened with a password:
+    # its token stands for that password until the password changes.
+    login: tuple[int, int] | None = None
     # ref -> (fingerprint of the request, its ack): see fingerprint().
     acks: OrderedDict[Ref, tuple[int, ChatAck | PmAck]] = dataclasses.field(
         default_factory=OrderedDict

@@ -1,5 +1,6 @@
 """Durable state in SQLite: room events with their sequence numbers, private
-messages, sessions (so clients can resume across a broker restart) and known users.
+messages, sessions (so clients can resume across a broker restart), known users and
+accounts (their table is :mod:`.accounts`'s).
 
 Owned by the broker thread. Writes open a transaction that the server loop commits
 once per batch of requests, before any reply or publish leaves the process, so an
@@ -18,6 +19,8 @@ from typing import Any, Final
 
 import msgpack
 
+from zmqchat.broker import accounts
+from zmqchat.broker.accounts import Account
 from zmqchat.broker.faults import describe
 from zmqchat.broker.schema import KIND_CHAT, KIND_JOIN, KIND_LEAVE, open_database
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Ref
@@ -400,6 +403,35 @@ class Store:
 
     def user_known(self, key: str) -> bool:
         return self._db.execute("SELECT 1 FROM users WHERE key = ?", (key,)).fetchone() is not None
+
+    # ----------------------------------------------------------------------- accounts
+
+    def account(self, name: str) -> Account | None:
+        """The account of ``name`` as committed now: ``zmqchat account`` may have
+        changed it since the last login, from another process."""
+        return accounts.find(self._db, name)
+
+    def add_account(self, name: str, hashed: str, now: float) -> Account | None:
+        """Create an account (self sign-up) with the batch; None if ``name`` has one."""
+        self._begin()
+        return accounts.insert(self._db, name, hashed, now)
+
+    def rehash_account(self, account: Account, hashed: str) -> None:
+        self._begin()
+        accounts.rehash(self._db, account, hashed)
+
+    def add_login(self, sid: int, account: Account) -> None:
+        """Session ``sid`` logged in with the password of this generation of
+        ``account``: it may be resumed with its token until the password changes."""
+        self._write(
+            "INSERT OR REPLACE INTO logins (sid, account, generation) VALUES (?, ?, ?)",
+            (sid, account.id, account.generation),
+        )
+
+    def logins(self) -> dict[int, tuple[int, int]]:
+        """sid -> (account id, password generation) of the sessions that logged in."""
+        rows = self._db.execute("SELECT sid, account, generation FROM logins").fetchall()
+        return {sid: (account, generation) for sid, account, generation in rows}
 
 
 def _unpack_data(blob: bytes | None) -> dict[str, Any] | None:

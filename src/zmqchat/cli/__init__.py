@@ -1,7 +1,8 @@
 """The ``zmqchat`` command and its subcommands.
 
-One module per family: :mod:`~zmqchat.cli.broker`, :mod:`~zmqchat.cli.interactive`
-(``chat``, ``gui``) and :mod:`~zmqchat.cli.oneshot` (``send``, ``tail``, ...), on the
+One module per family: :mod:`~zmqchat.cli.broker`, :mod:`~zmqchat.cli.account`,
+:mod:`~zmqchat.cli.interactive` (``chat``, ``gui``) and :mod:`~zmqchat.cli.oneshot`
+(``send``, ``tail``, ...), on the
 shared client options of :mod:`~zmqchat.cli.options`. Building the parser loads
 neither zmq nor the client library, so ``--help`` is quick; a command's runner
 imports what it needs.
@@ -14,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from zmqchat._version import __version__
+from zmqchat.cli.account import add_account
 from zmqchat.cli.broker import add_broker
 from zmqchat.cli.interactive import add_interactive_commands
 from zmqchat.cli.oneshot import add_oneshot_commands
@@ -29,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"zmqchat {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     add_broker(sub)
+    add_account(sub)
     add_interactive_commands(sub)
     add_oneshot_commands(sub)
     return parser

@@ -28,6 +28,8 @@ examples:
   zmqchat chat                                    asks your name, joins general
   zmqchat chat --user alice --room general --room dev
   zmqchat chat --host 192.168.1.20 --port 5555 --connect-timeout 10
+  zmqchat chat --user alice --password-file ~/.zmqchat-password
+                                                  a name with an account
 """
 
 CHAT_EXITS: Final = {
@@ -57,7 +59,8 @@ the window:
 
 GUI_EXAMPLES: Final = """\
 The connect form asks for the name, host and port (remembered from the last run)
-unless --user, --host and --port are all given.
+unless --user, --host and --port are all given, and a password for a name with an
+account (left empty, the one from --password-file or $ZMQCHAT_PASSWORD is used).
 
 examples:
   zmqchat gui                                     asks, then connects
@@ -148,9 +151,14 @@ def _run_gui(args: argparse.Namespace) -> int:
     except ImportError as exc:  # a Python built without tkinter
         print(f"zmqchat gui: tkinter is missing ({exc}); install python3-tk", file=sys.stderr)
         return 1
+    from zmqchat.client.chat.passwords import configured_password
+
+    password = configured_password(config)  # a bad password file: exit 2, said on stderr
     # The flags as given (None when absent): they beat the name and server the
     # last run remembered, which beat the config file.
-    return run_gui(config, user=args.user, host=args.host, port=args.port, rooms=rooms)
+    return run_gui(
+        config, user=args.user, host=args.host, port=args.port, rooms=rooms, password=password
+    )
 
 
 __all__ = ["add_interactive_commands", "chat_epilog", "gui_epilog"]

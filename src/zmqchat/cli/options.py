@@ -39,6 +39,11 @@ settings come from, lowest first: built-in defaults, a TOML file (--config, or
 $ZMQCHAT_CONFIG, or client.toml in the user config dir), ZMQCHAT_HOST /
 ZMQCHAT_PORT / ZMQCHAT_USER / ZMQCHAT_CONNECT_TIMEOUT, then these flags.
 See config/client.toml for every key.
+
+a name with an account on the broker needs its password: from --password-file
+(or ZMQCHAT_PASSWORD_FILE; a file only its owner can read), else from
+$ZMQCHAT_PASSWORD, else it is asked on the terminal; never on the command line.
+The script commands use it only with --user.
 """
 
 
@@ -72,6 +77,11 @@ def add_client_options(p: argparse.ArgumentParser, *, user: bool = True) -> None
     if user:
         p.add_argument("--user", help="name to register as")
     p.add_argument(
+        "--password-file",
+        metavar="FILE",
+        help="read the password (first line) from FILE, which only you may read",
+    )
+    p.add_argument(
         "--connect-timeout",
         type=float,
         metavar="S",
@@ -90,7 +100,7 @@ def client_config(args: argparse.Namespace, **overrides: object) -> ClientConfig
 
     flags = {
         key: getattr(args, key, None)
-        for key in ("host", "port", "user", "connect_timeout", "log_level")
+        for key in ("host", "port", "user", "password_file", "connect_timeout", "log_level")
     }
     flags.update(overrides)
     config = load_config(

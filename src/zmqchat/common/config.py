@@ -29,6 +29,14 @@ ENV_PREFIX: Final = "ZMQCHAT_"
 # descriptors for the store, the listening sockets and libzmq's own.
 FDS_PER_SESSION: Final = 2
 FD_RESERVE: Final = 64
+# `auth`: who may register which name (see docs/security.md).
+AUTH_MODES: Final = ("open", "accounts", "required")
+# The least argon2id work a password hash may be given. OWASP's equivalent choices
+# (m=46 MiB t=1, 19 MiB t=2, 12 MiB t=3, 9 MiB t=4, 7 MiB t=5) all spend at least
+# 7 MiB and 35840 KiB-passes; below that a stolen store falls to guessing faster
+# than OWASP accepts.
+MIN_HASH_MEMORY_KIB: Final = 7168
+MIN_HASH_WORK: Final = 7168 * 5
 
 
 def default_data_dir() -> Path:
@@ -64,6 +72,12 @@ class BrokerConfig:
     rate_burst: int = 1000
     max_sessions: int | None = None
     fsync: bool = False
+    auth: str = "open"
+    signup: bool = False
+    login_attempts_per_account: int = 5
+    login_attempts_per_address: int = 20
+    hash_memory_kib: int = 19456
+    hash_time_cost: int = 2
 
     def __post_init__(self) -> None:
         _check_port("port", self.port)
@@ -81,6 +95,18 @@ class BrokerConfig:
             raise ConfigError("rate_burst must be >= 1")
         if self.max_sessions is not None and self.max_sessions < 1:
             raise ConfigError("max_sessions must be >= 1")
+        if self.auth not in AUTH_MODES:
+            raise ConfigError(f"auth must be one of {', '.join(AUTH_MODES)}, not {self.auth!r}")
+        for key in ("login_attempts_per_account", "login_attempts_per_address"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"{key} must be >= 0 (0 disables the limit)")
+        if self.hash_memory_kib < MIN_HASH_MEMORY_KIB:
+            raise ConfigError(f"hash_memory_kib must be >= {MIN_HASH_MEMORY_KIB} (7 MiB)")
+        if self.hash_time_cost < 1 or self.hash_memory_kib * self.hash_time_cost < MIN_HASH_WORK:
+            raise ConfigError(
+                f"hash_time_cost times hash_memory_kib must be >= {MIN_HASH_WORK} "
+                "(OWASP: 2 passes of 19456 KiB, ..., 5 of 7168)"
+            )
 
     @property
     def db_path(self) -> str:
@@ -106,6 +132,9 @@ class ClientConfig:
     rooms: tuple[str, ...] = ("general",)
     connect_timeout: float = 5.0
     log_level: str = "warning"
+    # A file holding the password (first line), for brokers with accounts. Never the
+    # password itself: a config file is no place for it (ZMQCHAT_PASSWORD is).
+    password_file: str | None = None
 
     def __post_init__(self) -> None:
         _check_port("port", self.port)

@@ -92,7 +92,8 @@ class Register(Record):
     user: str
     proto: int = PROTOCOL_VERSION
     rooms: tuple[str, ...] = DEFAULT_ROOMS
-    password: str | None = None
+    # Kept out of repr(): a record logged or shown in a traceback never shows it.
+    password: str | None = dataclasses.field(default=None, repr=False)
     resume: str | None = None
     client: str | None = None
     ref: Ref = None
@@ -313,6 +314,9 @@ class ErrorReply(Record):
     ref: Ref = None
     code: str = _kw()
     message: str = _kw()
+    # Seconds until trying again can succeed (`rate_limited` of a login; additive to
+    # v1, see protocol.md 3.5).
+    retry_after: float | None = None
 
 
 @record("closed")

@@ -41,6 +41,7 @@ from zmqchat.common.protocol import (
     HISTORY_MAX_LIMIT,
     MAX_CLIENT_CHARS,
     MAX_INT,
+    MAX_PASSWORD_CHARS,
     MAX_REGISTER_ROOMS,
     PROTOCOL_VERSION,
     ErrorCode,
@@ -95,11 +96,16 @@ def _parse_register(msg: dict[str, Any], ref: Ref) -> Register:
         raise ProtocolError(
             ErrorCode.BAD_REQUEST, f"'client' is longer than {MAX_CLIENT_CHARS} characters"
         )
+    password = optional(msg, "password", str, "a string")
+    if password is not None and len(password) > MAX_PASSWORD_CHARS:
+        raise ProtocolError(
+            ErrorCode.BAD_REQUEST, f"'password' is longer than {MAX_PASSWORD_CHARS} characters"
+        )
     return Register(
         user=user,
         proto=proto,
         rooms=rooms,
-        password=optional(msg, "password", str, "a string"),
+        password=password,
         resume=optional(msg, "resume", str, "a string"),
         client=client,
         ref=ref,

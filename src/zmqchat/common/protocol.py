@@ -37,6 +37,8 @@ MAX_REGISTER_ROOMS: Final = 100
 # Integers the store can hold (SQLite INTEGER is signed 64-bit).
 MIN_INT: Final = -(2**63)
 MAX_INT: Final = 2**63 - 1
+# A `register`'s password: longer is `bad_request` (hashing cost is the broker's).
+MAX_PASSWORD_CHARS: Final = 1024
 HISTORY_DEFAULT_LIMIT: Final = 50
 HISTORY_MAX_LIMIT: Final = 500
 DEFAULT_ROOMS: Final = ("general",)

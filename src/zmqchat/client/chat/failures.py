@@ -41,7 +41,7 @@ class ExitCode(IntEnum):
 
 Kind = Literal["refused", "unreachable", "closed", "usage", "timed_out", "failed", "internal"]
 # The input a failure is about, as a connect form names it (None: none in particular).
-Field = Literal["user", "host", "port"] | None
+Field = Literal["user", "password", "host", "port"] | None
 
 # The kind a command's own failure has, by the status it ends with.
 _KINDS: Final[dict[ExitCode, Kind]] = {
@@ -105,7 +105,11 @@ def classify(
         return exc.failure
     if isinstance(exc, BrokerError | ProtocolError):
         # ProtocolError: the client refused to send it (a request over the size limit).
-        field: Field = "user" if connecting and exc.code in _NAME_CODES else None
+        field: Field = None
+        if connecting and exc.code in _NAME_CODES:
+            field = "user"
+        elif connecting and exc.code == ErrorCode.AUTH_FAILED:
+            field = "password"
         return Failure("refused", field, exc.message, ExitCode.REFUSED, exc.code)
     if isinstance(exc, Timeout):
         if endpoint is None:

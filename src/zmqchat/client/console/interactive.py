@@ -33,6 +33,7 @@ from zmqchat.client.chat.commands import Quit, completions, parse_input, suggest
 from zmqchat.client.chat.controller import ChatController
 from zmqchat.client.chat.failures import ExitCode, ScriptError, classify
 from zmqchat.client.chat.formatting import NICK_COLOURS, Line, error, notice
+from zmqchat.client.chat.passwords import configured_password
 from zmqchat.client.chat.state import ChatState
 from zmqchat.client.console.arguments import room_arg
 from zmqchat.client.console.exits import signal_status, stop_signals
@@ -100,8 +101,8 @@ class ChatCompleter(Completer):
 
 
 class ChatConsole:
-    """One interactive session: ask a name, connect, then read commands until
-    /quit, Ctrl-D or Ctrl-C."""
+    """One interactive session: ask a name (and a password, when the broker wants
+    one), connect, then read commands until /quit, Ctrl-D or Ctrl-C."""
 
     def __init__(
         self,
@@ -109,13 +110,17 @@ class ChatConsole:
         *,
         user: str | None = None,
         rooms: Sequence[str] | None = None,
+        password: str | None = None,
         patch: bool = True,
         on_line: Callable[[Line], None] | None = None,
     ) -> None:
-        """``patch``: redirect stdout/stderr above the prompt (off in tests that run
-        the console in a thread); ``on_line``: also hand every shown line to this."""
+        """``password``: the one given without asking (see
+        :func:`~zmqchat.client.chat.passwords.configured_password`); ``patch``:
+        redirect stdout/stderr above the prompt (off in tests that run the console
+        in a thread); ``on_line``: also hand every shown line to this."""
         self.config = config
         self.user = user or config.user
+        self.password = password
         self.rooms = tuple(rooms or config.rooms)
         self.state = ChatState()
         self.controller = ChatController(self.state, self._emit, on_closed=self._on_closed)
@@ -127,6 +132,7 @@ class ChatConsole:
         self._signalled: int | None = None  # SIGTERM or SIGHUP came: leave
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lines: asyncio.Queue[Line | None] = asyncio.Queue()
+        self._asking: PromptSession[str] | None = None  # the password prompt, while up
         self.session: PromptSession[str] = PromptSession(
             style=STYLE,
             completer=ChatCompleter(self.controller),
@@ -201,8 +207,10 @@ class ChatConsole:
         return code
 
     async def _connect(self) -> tuple[Client, Welcome] | int:
-        """Register, asking for a name until the broker takes one."""
+        """Register, asking for a name until the broker takes one, and for a password
+        while it refuses the one given (an empty answer gives up)."""
         name = self.user
+        password = self.password
         while True:
             if not name:
                 # The login name is offered, not typed in: Enter takes it, and what
@@ -222,6 +230,7 @@ class ChatConsole:
                 name,
                 self.config.endpoint,
                 rooms=self.rooms,
+                password=password,
                 client_name="zmqchat chat",
                 connect_timeout=self.config.connect_timeout,
                 on_event=self.controller.on_event,
@@ -236,9 +245,30 @@ class ChatConsole:
                 if failure.field == "user":  # a name refused: ask for another
                     name = None
                     continue
+                if failure.field == "password":
+                    password = await self._ask_password(name)
+                    if password:
+                        continue
                 return failure.exit_status
             self._emit(notice(f"connected to {self.config.endpoint} as {welcome.user}"))
             return client, welcome
+
+    async def _ask_password(self, name: str) -> str | None:
+        """The password of ``name``, typed unseen; None if the user gives up."""
+        # A session of its own: the chat's would keep the password in its history,
+        # for the Up key to bring back.
+        self._asking = PromptSession(style=STYLE, erase_when_done=True)
+        try:
+            answer = await self._asking.prompt_async(
+                [("class:prompt", f"password for {name} (empty to give up): ")],
+                is_password=True,
+                pre_run=self._stop_if_leaving,
+            )
+        except (EOFError, KeyboardInterrupt, OSError):
+            return None
+        finally:
+            self._asking = None
+        return answer or None
 
     async def _read_commands(self) -> int:
         while not self._closed and self._signalled is None:
@@ -314,7 +344,7 @@ class ChatConsole:
                 loop.call_soon_threadsafe(self._stop_prompt)
 
     def _stop_prompt(self) -> None:
-        app = self.session.app
+        app = (self._asking or self.session).app
         # Not when a line was entered just now: exit() would raise.
         if app.is_running and app.future is not None and not app.future.done():
             app.exit(exception=EOFError())
@@ -329,7 +359,8 @@ class ChatConsole:
 def run_chat(config: ClientConfig, *, user: str | None, rooms: Sequence[str] | None) -> int:
     """Run the console until the user leaves; the exit status."""
     try:
-        return asyncio.run(ChatConsole(config, user=user, rooms=rooms).run())
+        password = configured_password(config)
+        return asyncio.run(ChatConsole(config, user=user, rooms=rooms, password=password).run())
     except KeyboardInterrupt:  # Ctrl-C while not at the prompt (e.g. connecting)
         return ExitCode.INTERRUPTED
 

@@ -5,6 +5,8 @@ broker from a typo (:class:`~zmqchat.client.console.exits.ExitCode`)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import getpass
 import os
 import re
 import socket
@@ -13,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TextIO
 
 from zmqchat.client.chat.failures import ExitCode, ScriptError, classify
+from zmqchat.client.chat.passwords import configured_password, wants_password
 from zmqchat.client.console.exits import Signalled, signals_interrupt
 from zmqchat.client.io.sync import Client
 from zmqchat.common.config import ClientConfig
@@ -62,27 +65,53 @@ def unique_name(prefix: str) -> str:
 
 @contextlib.contextmanager
 def connected(
-    config: ClientConfig, user: str | None, rooms: Iterable[str], command: str
+    config: ClientConfig,
+    user: str | None,
+    rooms: Iterable[str],
+    command: str,
+    *,
+    ask: Callable[[str], str] | None = None,
 ) -> Iterator[tuple[Client, Welcome]]:
     """A registered client for one command and its welcome (which holds the head seq
-    of each room), closed (``bye``) however the block ends."""
-    client = Client(
-        user or unique_name(command),
-        config.endpoint,
-        rooms=tuple(rooms),
-        client_name=f"zmqchat {command}",
-        connect_timeout=config.connect_timeout,
-    )
-    try:
-        welcome = client.connect()
-    except KeyboardInterrupt:
-        # Stopped while registering: the broker may have taken the name already.
-        client.close(timeout=1.0)
-        raise
-    except ZmqchatError as exc:
-        # Classified here, where it is known to be the connect: "no broker answered".
-        failure = classify(exc, endpoint=config.endpoint, connect_timeout=config.connect_timeout)
-        raise ScriptError.of(failure) from None
+    of each room), closed (``bye``) however the block ends.
+
+    With a ``user`` given, the password is the configured one (see
+    :mod:`~zmqchat.client.chat.passwords`); without one, a name the broker says has
+    an account gets its password asked on the terminal (``ask``, getpass by default)
+    when stdin is one, and one more try. The name made up without ``user`` has no
+    account, and gets no password: sent for a free name, it would be refused, or
+    sign the made-up name up on a broker with self sign-up."""
+    name = user or unique_name(command)
+    password = configured_password(config) if user else None
+    while True:
+        client = Client(
+            name,
+            config.endpoint,
+            rooms=tuple(rooms),
+            password=password,
+            client_name=f"zmqchat {command}",
+            connect_timeout=config.connect_timeout,
+        )
+        try:
+            welcome = client.connect()
+        except KeyboardInterrupt:
+            # Stopped while registering: the broker may have taken the name already.
+            client.close(timeout=1.0)
+            raise
+        except ZmqchatError as exc:
+            if password is None and wants_password(exc) and sys.stdin.isatty():
+                password = (ask or getpass.getpass)(f"password for {name}: ") or None
+                if password is not None:
+                    continue
+            # Classified here, where it is known to be the connect: "no broker answered".
+            failure = classify(
+                exc, endpoint=config.endpoint, connect_timeout=config.connect_timeout
+            )
+            if password is None and wants_password(exc):
+                hint = "; give it with --password-file FILE or ZMQCHAT_PASSWORD"
+                failure = dataclasses.replace(failure, message=failure.message + hint)
+            raise ScriptError.of(failure) from None
+        break
     try:
         yield client, welcome
     finally:

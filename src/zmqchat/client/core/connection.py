@@ -358,7 +358,7 @@ class ClientCore:
         if isinstance(request, Register):
             if code == ErrorCode.ALREADY_REGISTERED:
                 return  # an earlier register of ours got through
-            error = BrokerError(code, msg.message, msg.ref)
+            error = BrokerError(code, msg.message, msg.ref, retry_after=msg.retry_after)
             self.close_error = error
             self._finish(f"registration refused: {code}", error)
             return
@@ -371,7 +371,7 @@ class ClientCore:
                 self._rooms.unfollow(seq.room)
         self._gap_fill_failed(pending)
         if pending.done is not None:
-            pending.done(BrokerError(code, msg.message, msg.ref))
+            pending.done(BrokerError(code, msg.message, msg.ref, retry_after=msg.retry_after))
 
     def _on_welcome(self, msg: Welcome, now: float) -> None:
         if self.state == "connected" and msg.session == self.session:

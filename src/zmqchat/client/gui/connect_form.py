@@ -9,6 +9,7 @@ import re
 from typing import Final
 
 from zmqchat.client.chat.failures import Field
+from zmqchat.common.protocol import MAX_PASSWORD_CHARS
 
 _HOST: Final = re.compile(r"^(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])$")
 
@@ -42,4 +43,13 @@ def check_form(user: str, host: str, port: str) -> tuple[str, str, int] | Connec
     return user, host, number
 
 
-__all__ = ["ConnectFailed", "Field", "check_form", "parse_port"]
+def check_password(typed: str, given: str | None) -> str | ConnectFailed | None:
+    """The password to register with: the one typed in the form, else the one
+    ``given`` without asking (a password file, ``ZMQCHAT_PASSWORD``), else None
+    (names without an account need none); or why the one typed won't do."""
+    if len(typed) > MAX_PASSWORD_CHARS:
+        return ConnectFailed("password", f"at most {MAX_PASSWORD_CHARS} characters")
+    return typed or given or None
+
+
+__all__ = ["ConnectFailed", "Field", "check_form", "check_password", "parse_port"]

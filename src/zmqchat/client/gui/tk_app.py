@@ -116,9 +116,12 @@ class GuiApp:
         rooms: Sequence[str] | None = None,
         prefs: Path | None = None,
         policy: GlyphPolicy | None = None,
+        password: str | None = None,
     ) -> None:
         """``user``, ``host``, ``port``: given on the command line (they win over
-        what the last run remembered, which wins over the config)."""
+        what the last run remembered, which wins over the config); ``password``:
+        given without asking (a password file, ``ZMQCHAT_PASSWORD``), used when the
+        form's password field is left empty."""
         self.root = root
         self.prefs = prefs
         self.vm = ChatViewModel(
@@ -130,6 +133,7 @@ class GuiApp:
             # threads, and must not keep the Tk root alive there (a Tk interpreter
             # freed on another thread aborts the process).
             remember=functools.partial(save_last, path=prefs),
+            password=password,
         )
         last = load_last(prefs)
         root.title("zmqchat")
@@ -222,6 +226,7 @@ def run_gui(
     host: str | None,
     port: int | None,
     rooms: Sequence[str] | None,
+    password: str | None = None,
 ) -> int:
     """Run the GUI until its window is closed; the exit status."""
     try:
@@ -229,7 +234,7 @@ def run_gui(
     except tk.TclError as exc:
         print(f"zmqchat gui: cannot open a window: {exc} (is DISPLAY set?)", file=sys.stderr)
         return 1
-    _run(root, config, user=user, host=host, port=port, rooms=rooms)
+    _run(root, config, user=user, host=host, port=port, rooms=rooms, password=password)
     # The Tk interpreter must be freed on this thread, now that _run's frame is
     # gone, not by a collection that happens to run on a client thread.
     del root
@@ -245,8 +250,9 @@ def _run(
     host: str | None,
     port: int | None,
     rooms: Sequence[str] | None,
+    password: str | None,
 ) -> None:
-    app = GuiApp(root, config, user=user, host=host, port=port, rooms=rooms)
+    app = GuiApp(root, config, user=user, host=host, port=port, rooms=rooms, password=password)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         app.request_close()  # Ctrl-C in the terminal closes the window, with bye

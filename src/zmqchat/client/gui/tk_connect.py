@@ -1,6 +1,7 @@
-"""The connect form: name, host and port, each with room for its own error beside
-it (``name_taken`` beside the name, an unreachable broker beside the host), and a
-Connect button. Connecting happens off the Tk thread; the form stays live."""
+"""The connect form: name, password, host and port, each with room for its own
+error beside it (``name_taken`` beside the name, ``auth_failed`` beside the password,
+an unreachable broker beside the host), and a Connect button. Connecting happens off
+the Tk thread; the form stays live."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ ERROR_COLOUR = STATE_COLOURS["disconnected"]
 
 
 class ConnectForm(ttk.Frame):
-    """``on_connect(user, host, port)`` starts connecting and returns a problem
-    found at once (shown beside its field) or None (the outcome comes later,
-    through :meth:`failed`)."""
+    """``on_connect(user, host, port, password)`` starts connecting and returns a
+    problem found at once (shown beside its field) or None (the outcome comes later,
+    through :meth:`failed`). The password is shown as dots and left empty for names
+    without an account."""
 
     def __init__(
         self,
@@ -26,7 +28,7 @@ class ConnectForm(ttk.Frame):
         user: str,
         host: str,
         port: str,
-        on_connect: Callable[[str, str, str], ConnectFailed | None],
+        on_connect: Callable[[str, str, str, str], ConnectFailed | None],
     ) -> None:
         super().__init__(master, padding=24)
         self._on_connect = on_connect
@@ -38,13 +40,14 @@ class ConnectForm(ttk.Frame):
         for row, (field, label, value, width) in enumerate(
             [
                 ("user", "Your name", user, 24),
+                ("password", "Password (if any)", "", 24),
                 ("host", "Host", host, 24),
                 ("port", "Port", port, 8),
             ],
             start=1,
         ):
             ttk.Label(self, text=label).grid(row=row, column=0, sticky="w", padx=(0, 8), pady=3)
-            entry = ttk.Entry(self, width=width)
+            entry = ttk.Entry(self, width=width, show="•" if field == "password" else "")
             entry.insert(0, value)
             entry.grid(row=row, column=1, sticky="w", pady=3)
             entry.bind("<Return>", self._submit)
@@ -52,10 +55,12 @@ class ConnectForm(ttk.Frame):
             error.grid(row=row, column=2, sticky="w", padx=(8, 0))
             self.entries[field], self.errors[field] = entry, error
         self.button = ttk.Button(self, text="Connect", command=self._submit)
-        self.button.grid(row=4, column=1, sticky="w", pady=(12, 0))
+        self.button.grid(row=5, column=1, sticky="w", pady=(12, 0))
         self.message = ttk.Label(self, text="", foreground=ERROR_COLOUR, wraplength=480)
-        self.message.grid(row=5, column=0, columnspan=3, sticky="w", pady=(8, 0))
-        first_empty = next((e for e in self.entries.values() if not e.get()), None)
+        self.message.grid(row=6, column=0, columnspan=3, sticky="w", pady=(8, 0))
+        first_empty = next(
+            (e for f, e in self.entries.items() if not e.get() and f != "password"), None
+        )
         start = first_empty or self.entries["user"]
         start.focus_set()
         # The name offered is selected: typing replaces it (rather than turning the
@@ -73,7 +78,9 @@ class ConnectForm(ttk.Frame):
         if str(self.button.cget("state")) == "disabled":
             return  # already connecting
         self._clear()
-        problem = self._on_connect(self.value("user"), self.value("host"), self.value("port"))
+        problem = self._on_connect(
+            self.value("user"), self.value("host"), self.value("port"), self.value("password")
+        )
         if problem is not None:
             self.failed(problem)
             return

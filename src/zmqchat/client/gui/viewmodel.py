@@ -38,7 +38,7 @@ from zmqchat.client.chat.controller import EVERYWHERE, ChatController
 from zmqchat.client.chat.failures import classify
 from zmqchat.client.chat.formatting import Line, error
 from zmqchat.client.chat.state import ChatState, Snapshot, private_key
-from zmqchat.client.gui.connect_form import ConnectFailed, check_form
+from zmqchat.client.gui.connect_form import ConnectFailed, check_form, check_password
 from zmqchat.client.gui.glyphs import GlyphPolicy
 from zmqchat.client.gui.input_history import InputHistory
 from zmqchat.client.gui.prefs import LastConnect
@@ -100,10 +100,14 @@ class ChatViewModel:
         scrollback: int = SCROLLBACK,
         page: int = PAGE,
         remember: Callable[[LastConnect], None] | None = None,
+        password: str | None = None,
     ) -> None:
         """``policy`` and ``rtl``: what this Tk can draw (see :mod:`.glyphs`);
-        ``remember``: called with the settings of a successful connect."""
+        ``remember``: called with the settings of a successful connect (never the
+        password); ``password``: the one given without asking, used when the form's
+        field is left empty."""
         self.config = config
+        self.password = password
         self.rooms = tuple(rooms or config.rooms)
         self.policy = policy
         self.rtl = rtl
@@ -136,26 +140,31 @@ class ChatViewModel:
 
     # ------------------------------------------------------------- connecting
 
-    def connect(self, user: str, host: str, port: str) -> ConnectFailed | None:
+    def connect(self, user: str, host: str, port: str, password: str = "") -> ConnectFailed | None:
         """Start connecting on the worker thread; the outcome comes out of
         :meth:`drain` (``connected`` or ``connect_failed``). A mistake found
-        without asking the broker is returned at once."""
+        without asking the broker is returned at once. An empty ``password``
+        stands for the one given without asking, if any (:attr:`password`)."""
         checked = check_form(user, host, port)
         if isinstance(checked, ConnectFailed):
             return checked
+        secret = check_password(password, self.password)
+        if isinstance(secret, ConnectFailed):
+            return secret
         if self.connecting or self.client is not None:
             raise RuntimeError("already connecting or connected")
         self.connecting = True
-        self._worker.submit(self._connect, *checked)
+        self._worker.submit(self._connect, *checked, secret)
         return None
 
-    def _connect(self, user: str, host: str, port: int) -> None:
+    def _connect(self, user: str, host: str, port: int, password: str | None) -> None:
         endpoint = f"tcp://{host}:{port}"
         self.controller.prepare(user, self.rooms)
         client = Client(
             user,
             endpoint,
             rooms=self.rooms,
+            password=password,
             client_name="zmqchat gui",
             connect_timeout=self.config.connect_timeout,
             max_events=CLIENT_EVENT_QUEUE,

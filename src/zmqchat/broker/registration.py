@@ -1,0 +1,222 @@
+"""How a connection gets a session: ``register`` of a free name, ``resume`` of a
+session by its token, and logins with a password (checked by :mod:`.logins`) that
+open a session or take the user's own over.
+
+Called by :class:`~zmqchat.broker.handlers.BrokerCore`, which keeps everything else
+about sessions (dispatch, expiry, ``bye``, restoring them after a restart).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Final
+
+from zmqchat._version import __version__
+from zmqchat.broker.accounts import Account
+from zmqchat.broker.logins import Logins, PendingLogin
+from zmqchat.broker.membership import Membership
+from zmqchat.broker.outbox import Outbox
+from zmqchat.broker.state import BrokerState, Session, TokenBucket
+from zmqchat.broker.store import Store
+from zmqchat.common.config import BrokerConfig
+from zmqchat.common.messages import Closed, Ref, Register, Welcome
+from zmqchat.common.protocol import (
+    HISTORY_MAX_LIMIT,
+    MAX_DATA_BYTES,
+    MAX_FRAME_BYTES,
+    MAX_TEXT_BYTES,
+    PROTOCOL_VERSION,
+    ErrorCode,
+    user_key,
+)
+from zmqchat.errors import ProtocolError
+
+log = logging.getLogger("zmqchat.broker")
+
+SERVER_NAME: Final = f"zmqchat/{__version__}"
+# A session token a client proposes must be at least this long (128 bits in base64).
+MIN_TOKEN_CHARS: Final = 22
+
+
+class Registration:
+    """Registers, resumes and logins; the session limit."""
+
+    def __init__(
+        self,
+        config: BrokerConfig,
+        state: BrokerState,
+        store: Store,
+        out: Outbox,
+        membership: Membership,
+        logins: Logins,
+        *,
+        pub_port: int,
+        capacity: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self.config = config
+        self.state = state
+        self.store = store
+        self.out = out
+        self.membership = membership
+        self.logins = logins
+        self.pub_port = pub_port
+        self.capacity = capacity
+        self.clock = clock
+        self._limits = {
+            "text": MAX_TEXT_BYTES,
+            "data": MAX_DATA_BYTES,
+            "frame": MAX_FRAME_BYTES,
+            "history": HISTORY_MAX_LIMIT,
+            "rate_limit": config.rate_limit,
+            "rate_burst": config.rate_burst,
+        }
+
+    def register(self, rid: bytes, req: Register, now: float, peer: str | None) -> None:
+        if rid in self.logins.pending:
+            raise ProtocolError(
+                ErrorCode.ALREADY_REGISTERED, "a login is already under way on this connection"
+            )
+        if req.resume is not None:
+            session = self.state.by_token.get(req.resume)
+            if (
+                session is not None
+                and session.key == user_key(req.user)
+                and self.logins.may_resume(session)
+            ):
+                self.take_over(session, rid, now, req.ref)
+                return
+        if self.logins.start(rid, req, peer, now):
+            return  # answered by finish_logins
+        holder = self.state.by_key.get(user_key(req.user))
+        if holder is not None:
+            raise ProtocolError(ErrorCode.NAME_TAKEN, f"{holder.user} is already online")
+        self._check_capacity()
+        self._open_session(rid, req, now, None)
+
+    def logged_in(self, login: PendingLogin, now: float) -> None:
+        """A password check finished: open the session, or take the user's own over."""
+        req = login.request
+        if login.failed is not None:
+            raise login.failed
+        if not login.ok:
+            raise ProtocolError(ErrorCode.AUTH_FAILED, f"wrong password for {req.user}")
+        session = self.state.by_key.get(user_key(req.user))
+        if session is not None and login.account is None:  # a sign-up lost the race
+            raise ProtocolError(ErrorCode.NAME_TAKEN, f"{session.user} is already online")
+        if session is None or session.rid is None:
+            self._check_capacity()  # before writing anything
+        account = self.logins.settle(login, self.clock())
+        if session is None:
+            self._open_session(login.rid, req, now, account, login.peer)
+        else:
+            self.take_over(session, login.rid, now, req.ref, account, login.peer)
+
+    def take_over(
+        self,
+        session: Session,
+        rid: bytes,
+        now: float,
+        ref: Ref,
+        account: Account | None = None,
+        peer: str | None = None,
+    ) -> None:
+        """Attach ``session`` to ``rid`` (a ``resume``, or a login of its user from
+        ``peer``); the connection it had is told ``closed`` {reason: replaced}."""
+        if session.rid is None:
+            self._check_capacity()
+        if account is not None:
+            self.store.add_login(session.sid, account)
+            session.login = (account.id, account.generation)
+        old = self.state.attach(session, rid, now)
+        if old is not None:
+            self.out.reply(old, Closed(reason="replaced"))
+        client = session.client or "unknown client"
+        if account is None:
+            log.info("resumed %s (%s)", session.user, client)
+        else:
+            log.info(
+                "%s logged in from %s, taking over its session (%s)", session.user, peer, client
+            )
+        self._welcome(session, ref)
+
+    def _open_session(
+        self,
+        rid: bytes,
+        req: Register,
+        now: float,
+        account: Account | None,
+        peer: str | None = None,
+    ) -> None:
+        ts = self.clock()
+        # An unknown `resume` token long enough to be unguessable becomes this
+        # session's token: a client whose welcome was lost (the broker killed between
+        # the commit and the send) then resumes with it instead of meeting its own
+        # session as `name_taken`.
+        proposed = req.resume
+        fresh = (
+            proposed is not None
+            and len(proposed) >= MIN_TOKEN_CHARS
+            and proposed not in self.state.by_token  # another user's: never shared
+        )
+        token = proposed if fresh and proposed else secrets.token_urlsafe(16)
+        rooms = [self.membership.room(name) for name in req.rooms]
+        with self.store.atomic():
+            sid = self.store.add_session(token, req.user, list(req.rooms), req.client, ts)
+            if account is not None:
+                self.store.add_login(sid, account)
+            for room in rooms:
+                self.membership.store_presence(room, req.user, "join", ts, None)
+        session = Session(
+            sid=sid,
+            token=token,
+            user=req.user,
+            key=user_key(req.user),
+            rid=rid,
+            last_seen=now,
+            client=req.client,
+            bucket=self.bucket(now),
+            login=None if account is None else (account.id, account.generation),
+        )
+        self.state.add(session)
+        for room in rooms:
+            self.state.join(session, room)
+            self.membership.announce(room, session.user, "join", ts, None)
+        client = req.client or "unknown client"
+        how, where = ("logged in", f" from {peer}") if account else ("registered", "")
+        log.info("%s %s (%s)%s in %s", how, req.user, client, where, ", ".join(req.rooms))
+        self._welcome(session, req.ref)
+
+    def _check_capacity(self) -> None:
+        if self.state.attached >= self.capacity:
+            log.warning("refused a session: %d sessions is the limit", self.capacity)
+            raise ProtocolError(
+                ErrorCode.SERVER_BUSY, "the broker is at its session limit; try again later"
+            )
+
+    def _welcome(self, session: Session, ref: Ref) -> None:
+        self.out.reply_to(
+            session,
+            Welcome(
+                user=session.user,
+                session=session.token,
+                pub_port=self.pub_port,
+                rooms={name: self.state.rooms[name].seq for name in session.rooms},
+                heartbeat=self.config.heartbeat,
+                timeout=self.config.timeout,
+                limits=self._limits,
+                server=SERVER_NAME,
+                proto=PROTOCOL_VERSION,
+                ref=ref,
+            ),
+        )
+
+    def bucket(self, now: float) -> TokenBucket | None:
+        if self.config.rate_limit <= 0:
+            return None
+        return TokenBucket(self.config.rate_limit, self.config.rate_burst, now)
+
+
+__all__ = ["MIN_TOKEN_CHARS", "SERVER_NAME", "Registration"]
