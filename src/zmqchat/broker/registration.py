@@ -18,7 +18,7 @@ from zmqchat.broker.accounts import Account
 from zmqchat.broker.logins import Logins, PendingLogin
 from zmqchat.broker.membership import Membership
 from zmqchat.broker.outbox import Outbox
-from zmqchat.broker.state import BrokerState, Session, TokenBucket
+from zmqchat.broker.state import BrokerState, Connections, Session, TokenBucket
 from zmqchat.broker.store import Store
 from zmqchat.common.config import BrokerConfig
 from zmqchat.common.messages import Closed, Ref, Register, Welcome
@@ -55,8 +55,12 @@ class Registration:
         pub_port: int,
         capacity: int,
         clock: Callable[[], float],
+        connections: Connections | None = None,
+        sync_connections: Callable[[], None] = lambda: None,
     ) -> None:
         self.config = config
+        self.connections = connections
+        self._sync_connections = sync_connections
         self.state = state
         self.store = store
         self.out = out
@@ -74,7 +78,23 @@ class Registration:
             "rate_burst": config.rate_burst,
         }
 
+    def _gone(self, rid: bytes) -> bool:
+        """Whether the connection ``rid``'s frame came on has closed. A session is
+        bound to that connection (if the server says which): first detach what ended
+        before it; bind nothing to a connection that is already gone (its id may be
+        someone else's by now)."""
+        if self.connections is None:
+            return False
+        self._sync_connections()
+        conn: int | None = getattr(rid, "conn", None)
+        if conn is not None and not self.connections.is_open(conn):
+            log.debug("register from %s ignored: its connection closed", rid.hex())
+            return True
+        return False
+
     def register(self, rid: bytes, req: Register, now: float, peer: str | None) -> None:
+        if self._gone(rid):
+            return
         if rid in self.logins.pending:
             raise ProtocolError(
                 ErrorCode.ALREADY_REGISTERED, "a login is already under way on this connection"
@@ -99,6 +119,8 @@ class Registration:
     def logged_in(self, login: PendingLogin, now: float) -> None:
         """A password check finished: open the session, or take the user's own over."""
         req = login.request
+        if self._gone(login.rid):
+            return
         if login.failed is not None:
             raise login.failed
         if not login.ok:
@@ -130,7 +152,7 @@ class Registration:
         if account is not None:
             self.store.add_login(session.sid, account)
             session.login = (account.id, account.generation)
-        old = self.state.attach(session, rid, now)
+        old = self.state.attach(session, rid, now, getattr(rid, "conn", None))
         if old is not None:
             self.out.reply(old, Closed(reason="replaced"))
         client = session.client or "unknown client"
@@ -179,6 +201,7 @@ class Registration:
             client=req.client,
             bucket=self.bucket(now),
             login=None if account is None else (account.id, account.generation),
+            conn=getattr(rid, "conn", None),
         )
         self.state.add(session)
         for room in rooms:
@@ -197,6 +220,8 @@ class Registration:
             )
 
     def _welcome(self, session: Session, ref: Ref) -> None:
+        if session.rid is not None:
+            log.debug("%s is on %s (connection %s)", session.user, session.rid.hex(), session.conn)
         self.out.reply_to(
             session,
             Welcome(

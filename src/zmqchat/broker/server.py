@@ -1,4 +1,4 @@
-"""The broker's sockets and loop: the only module of the broker that touches ZeroMQ.
+"""The broker's loop over its sockets (bound by :mod:`.endpoints`).
 
 One thread owns the ROUTER (requests and replies) and the PUB (room events). Each turn
 of the loop drains a batch of requests, lets :class:`BrokerCore` handle them, commits
@@ -9,29 +9,31 @@ the next deadline (session expiry, parent-process check).
 from __future__ import annotations
 
 import contextlib
-import errno
-import json
 import logging
-import os
-import resource
 import signal
 import socket
 import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Final, cast
+from typing import Final
 
 import zmq
 
 from zmqchat._version import __version__
+from zmqchat.broker.endpoints import (
+    alive,
+    bind_sockets,
+    raise_fd_limit,
+    with_address,
+    write_ready_file,
+)
 from zmqchat.broker.faults import describe
 from zmqchat.broker.handlers import BrokerCore
 from zmqchat.broker.lock import lock_store
-from zmqchat.broker.peers import ConnectionWatch, Router, seed_routing_ids
+from zmqchat.broker.peers import ConnectionWatch, Router
 from zmqchat.broker.store import Store
 from zmqchat.common.config import BrokerConfig
-from zmqchat.common.protocol import MAX_FRAME_BYTES
 
 # Raised here, defined in the error tree; still importable from here.
 from zmqchat.errors import BindError as BindError  # noqa: PLC0414
@@ -50,25 +52,12 @@ _SNDMORE: Final = int(zmq.SNDMORE)
 _RCVMORE: Final = int(zmq.RCVMORE)
 # The longest a write that nothing waits for stays uncommitted (see _flush).
 LAZY_COMMIT: Final = 0.05
-# Queued frames per peer before ZeroMQ drops (PUB) or refuses (ROUTER) more.
-HWM: Final = 10_000
-LISTEN_BACKLOG: Final = 4096
 # While the store can't be written: how often a write is tried again, and how often
 # the failure is logged.
 STORE_PROBE: Final = 1.0
 STORE_LOG_EVERY: Final = 60.0
 # How often to check that --parent-pid is alive.
 PARENT_CHECK: Final = 0.5
-LINGER_MS: Final = 1000
-
-
-def raise_fd_limit() -> int:
-    """Raise the soft open-file limit to the hard one: each client costs two."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 class BrokerServer:
@@ -109,63 +98,11 @@ class BrokerServer:
 
     # ---------------------------------------------------------------------- set-up
 
-    def _bind(self, sock: zmq.Socket[bytes], port: int) -> int:
-        endpoint = f"tcp://{self.config.host}:{port or '*'}"
-        try:
-            sock.bind(endpoint)
-        except zmq.ZMQError as exc:
-            hint = " (is another broker running?)" if exc.errno == errno.EADDRINUSE else ""
-            raise BindError(f"cannot bind {endpoint}: {exc.strerror}{hint}") from None
-        last = sock.getsockopt_string(zmq.LAST_ENDPOINT)
-        return int(last.rsplit(":", 1)[1])
-
     def bind(self) -> None:
         """Create and bind both sockets; with port 0 the OS picks a free port."""
-        # Routing ids are transport addresses, never proof (docs/security.md): they
-        # start where nobody can guess, and a session is bound to its connection.
-        if not seed_routing_ids():
-            log.warning("could not seed libc's rand(): routing ids are predictable")
-        router = cast(Router, self._ctx.socket(zmq.ROUTER, socket_class=Router))
-        router.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
-        # Sending to a peer that is gone or over its HWM raises instead of silently
-        # dropping, so the loop can log it; sends use NOBLOCK to never stall.
-        router.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        # A peer that presents an id in use is ignored, never handed the id.
-        router.setsockopt(zmq.ROUTER_HANDOVER, 0)
-        watch = ConnectionWatch(self._ctx, router, self._nudge)
-        pub = self._ctx.socket(zmq.PUB)
-        for sock in (router, pub):
-            sock.setsockopt(zmq.LINGER, LINGER_MS)
-            sock.setsockopt(zmq.SNDHWM, HWM)
-            sock.setsockopt(zmq.RCVHWM, HWM)
-            sock.setsockopt(zmq.BACKLOG, LISTEN_BACKLOG)
-        try:
-            self.port = self._bind(router, self.config.port)
-            self.pub_port = self._bind(pub, self.config.pub_port)
-        except BindError:
-            watch.close()
-            router.close(0)
-            pub.close(0)
-            raise
-        self.router, self.pub, self._watch = router, pub, watch
-
-    def _write_ready_file(self, db: str) -> None:
-        if self.ready_file is None:
-            return
-        host = "127.0.0.1" if self.config.host in ("0.0.0.0", "*") else self.config.host
-        info = {
-            "endpoint": f"tcp://{host}:{self.port}",
-            "pub_endpoint": f"tcp://{host}:{self.pub_port}",
-            "host": host,
-            "port": self.port,
-            "pub_port": self.pub_port,
-            "pid": os.getpid(),
-            "db": db,
-        }
-        path = Path(self.ready_file)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(info))
-        tmp.replace(path)  # readers never see a half-written file
+        bound = bind_sockets(self._ctx, self.config, self._nudge)
+        self.router, self.pub, self._watch = bound.router, bound.pub, bound.watch
+        self.port, self.pub_port = bound.port, bound.pub_port
 
     # ------------------------------------------------------------------------ loop
 
@@ -211,7 +148,9 @@ class BrokerServer:
             core.capacity,
             fd_limit,
         )
-        self._write_ready_file(store.path)
+        if self.ready_file is not None:
+            host = self.config.host
+            write_ready_file(self.ready_file, host, self.port, self.pub_port, store.path)
         wakeup = self._route_signals_to_wake()
         try:
             self._loop(core, store)
@@ -282,7 +221,7 @@ class BrokerServer:
                 self._probe(core, store, now)
             if self.parent_pid is not None and now >= next_parent_check:
                 next_parent_check = now + PARENT_CHECK
-                if not _alive(self.parent_pid):
+                if not alive(self.parent_pid):
                     log.info("parent process %d is gone; stopping", self.parent_pid)
                     self._stopping = True
 
@@ -306,7 +245,7 @@ class BrokerServer:
                 # the peer's address (for the attempt limits) worth its cost, a zmq
                 # Frame instead of bytes: +2.7 us a message, where the broker spends
                 # about 9 us on a chat (docs/performance.md).
-                frame, peer = _with_address(recv(copy=False))
+                frame, peer = with_address(recv(copy=False))
             if more(_RCVMORE):
                 while more(_RCVMORE):
                     recv()
@@ -432,22 +371,3 @@ class BrokerServer:
         self._wake_w.close()
         self._logins_r.close()
         self._logins_w.close()
-
-
-def _with_address(body: zmq.Frame) -> tuple[bytes, str | None]:
-    """A frame's bytes and the address of the peer that sent it (its IP over TCP)."""
-    try:
-        peer = body.get("Peer-Address")
-    except zmq.ZMQError:  # a transport without addresses (inproc)
-        peer = None
-    return body.bytes, None if peer is None else str(peer)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

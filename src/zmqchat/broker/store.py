@@ -10,21 +10,26 @@ acknowledged message is on disk even if the broker is killed right after.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import sqlite3
 from collections.abc import Iterator
 from typing import Any, Final
 
-import msgpack
-
 from zmqchat.broker import accounts
 from zmqchat.broker.accounts import Account
 from zmqchat.broker.faults import describe
+from zmqchat.broker.rows import (
+    StoredAck,
+    StoredSession,
+    page,
+    page_query,
+    room_event,
+    unpack_data,
+)
 from zmqchat.broker.schema import KIND_CHAT, KIND_JOIN, KIND_LEAVE, open_database
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Ref
-from zmqchat.common.protocol import MAX_HISTORY_REPLY_BYTES, pm_key
+from zmqchat.common.protocol import pm_key
 
 # Raised here, defined in the error tree; still importable from here.
 from zmqchat.errors import StoreError as StoreError  # noqa: PLC0414
@@ -36,7 +41,6 @@ log = logging.getLogger(__name__)
 # numbers on from there and never hands out an id a peer may have been given.
 PM_ID_BLOCK: Final = 4096
 
-_PRESENCE: Final = {KIND_JOIN: "join", KIND_LEAVE: "leave"}
 _INSERT_CHATS: Final = (
     "INSERT INTO events (room, seq, ts, kind, user, text, data, sid, ref)"
     f" VALUES (?, ?, ?, {KIND_CHAT}, ?, ?, ?, ?, ?)"
@@ -45,31 +49,6 @@ _INSERT_PMS: Final = (
     "INSERT INTO pms (id, ts, sender, sender_key, recipient, recipient_key, text,"
     " data, sender_sid, recipient_sid, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_unpackb = msgpack.unpackb
-# What an event costs in a reply beyond its text and data (keys, names, numbers).
-_ROW_OVERHEAD: Final = 64
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class StoredSession:
-    sid: int
-    token: str
-    user: str
-    rooms: tuple[str, ...]
-    client: str | None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class StoredAck:
-    """What a chat or pm retry needs to be acked again after a broker restart."""
-
-    ref: Ref
-    room: str | None  # chat
-    seq: int | None
-    to: str | None  # pm
-    id: int | None
-    ts: float
-    text: str
 
 
 class Store:
@@ -210,7 +189,7 @@ class Store:
             "SELECT seq, ts, kind, user, text, data, reason FROM events WHERE room = ?",
             [room], "seq", after, before, limit,
         )  # fmt: skip
-        return [_room_event(room, row) for row in rows], more
+        return [room_event(room, row) for row in rows], more
 
     def _page(
         self,
@@ -221,33 +200,9 @@ class Store:
         before: int | None,
         limit: int,
     ) -> tuple[list[tuple[Any, ...]], bool]:
-        """Run a history query: rows with ``key`` in (after, before), the first
-        ``limit`` after ``after`` or else the last ``limit``, in ascending order."""
-        if after is not None:
-            sql += f" AND {key} > ?"
-            params.append(after)
-        if before is not None:
-            sql += f" AND {key} < ?"
-            params.append(before)
-        ascending = after is not None
-        sql += f" ORDER BY {key} {'ASC' if ascending else 'DESC'} LIMIT ?"
-        params.append(limit + 1)  # one more row tells whether there are more
-        rows: list[tuple[Any, ...]] = []
-        more = False
-        size = 0
-        for row in self._db.execute(sql, params):
-            # Stop reading once the page is bigger than a reply can be (the handler
-            # trims it exactly): a request for 500 events of 20 KiB each must not
-            # make the broker read 10 MB to send back 64 KiB. Text and data are
-            # columns 4 and 5 of both history queries.
-            size += len(row[4] or "") + len(row[5] or b"") + _ROW_OVERHEAD
-            if len(rows) == limit or (rows and size > MAX_HISTORY_REPLY_BYTES):
-                more = True
-                break
-            rows.append(row)
-        if not ascending:
-            rows.reverse()
-        return rows, more
+        """Run a history query (see :func:`rows.page`)."""
+        sql, params = page_query(sql, params, key, after, before, limit)
+        return page(self._db.execute(sql, params), limit, ascending=after is not None)
 
     # -------------------------------------------------------------- private messages
 
@@ -329,7 +284,7 @@ class Store:
             sender=row[2],
             to=row[3],
             text=row[4],
-            data=_unpack_data(row[5]),
+            data=unpack_data(row[5]),
             key=None if row[7] is None or row[6] is None else pm_key(row[6], row[7]),
         )
 
@@ -345,7 +300,7 @@ class Store:
             [sid, other_key, sid, other_key], "id", after, before, limit,
         )  # fmt: skip
         return [
-            PmEvent(id=r[0], ts=r[1], sender=r[2], to=r[3], text=r[4], data=_unpack_data(r[5]))
+            PmEvent(id=r[0], ts=r[1], sender=r[2], to=r[3], text=r[4], data=unpack_data(r[5]))
             for r in rows
         ], more
 
@@ -432,17 +387,3 @@ class Store:
         """sid -> (account id, password generation) of the sessions that logged in."""
         rows = self._db.execute("SELECT sid, account, generation FROM logins").fetchall()
         return {sid: (account, generation) for sid, account, generation in rows}
-
-
-def _unpack_data(blob: bytes | None) -> dict[str, Any] | None:
-    if blob is None:
-        return None
-    data: dict[str, Any] = _unpackb(blob, raw=False)
-    return data
-
-
-def _room_event(room: str, row: tuple[Any, ...]) -> ChatEvent | PresenceEvent:
-    seq, ts, kind, user, text, data, reason = row
-    if kind == KIND_CHAT:
-        return ChatEvent(room=room, seq=seq, sender=user, text=text, ts=ts, data=_unpack_data(data))
-    return PresenceEvent(room=room, seq=seq, user=user, event=_PRESENCE[kind], ts=ts, reason=reason)

@@ -1,0 +1,104 @@
+"""What the store's rows become: records for replies, and pages of history.
+
+SQL that writes stays in :mod:`.store`; here are the pure parts of reading: how a
+history query is bounded and paged, and how a row turns back into the event a
+client was sent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Any, Final
+
+import msgpack
+
+from zmqchat.broker.schema import KIND_CHAT, KIND_JOIN, KIND_LEAVE
+from zmqchat.common.messages import ChatEvent, PresenceEvent, Ref
+from zmqchat.common.protocol import MAX_HISTORY_REPLY_BYTES
+
+_PRESENCE: Final = {KIND_JOIN: "join", KIND_LEAVE: "leave"}
+_unpackb = msgpack.unpackb
+# What an event costs in a reply beyond its text and data (keys, names, numbers).
+_ROW_OVERHEAD: Final = 64
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoredSession:
+    sid: int
+    token: str
+    user: str
+    rooms: tuple[str, ...]
+    client: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoredAck:
+    """What a chat or pm retry needs to be acked again after a broker restart."""
+
+    ref: Ref
+    room: str | None  # chat
+    seq: int | None
+    to: str | None  # pm
+    id: int | None
+    ts: float
+    text: str
+
+
+def page_query(
+    sql: str,
+    params: list[Any],
+    key: str,
+    after: int | None,
+    before: int | None,
+    limit: int,
+) -> tuple[str, list[Any]]:
+    """Bound a history query to rows with ``key`` in (after, before): the first
+    ``limit`` after ``after``, or else the last ``limit``; one row more tells whether
+    there are more."""
+    if after is not None:
+        sql += f" AND {key} > ?"
+        params.append(after)
+    if before is not None:
+        sql += f" AND {key} < ?"
+        params.append(before)
+    sql += f" ORDER BY {key} {'ASC' if after is not None else 'DESC'} LIMIT ?"
+    params.append(limit + 1)
+    return sql, params
+
+
+def page(
+    found: Iterable[tuple[Any, ...]], limit: int, *, ascending: bool
+) -> tuple[list[tuple[Any, ...]], bool]:
+    """The rows of a :func:`page_query`, in ascending order, and whether more exist
+    in the direction of travel."""
+    rows: list[tuple[Any, ...]] = []
+    more = False
+    size = 0
+    for row in found:
+        # Stop reading once the page is bigger than a reply can be (the handler
+        # trims it exactly): a request for 500 events of 20 KiB each must not make
+        # the broker read 10 MB to send back 64 KiB. Text and data are columns 4
+        # and 5 of both history queries.
+        size += len(row[4] or "") + len(row[5] or b"") + _ROW_OVERHEAD
+        if len(rows) == limit or (rows and size > MAX_HISTORY_REPLY_BYTES):
+            more = True
+            break
+        rows.append(row)
+    if not ascending:
+        rows.reverse()
+    return rows, more
+
+
+def unpack_data(blob: bytes | None) -> dict[str, Any] | None:
+    if blob is None:
+        return None
+    data: dict[str, Any] = _unpackb(blob, raw=False)
+    return data
+
+
+def room_event(room: str, row: tuple[Any, ...]) -> ChatEvent | PresenceEvent:
+    seq, ts, kind, user, text, data, reason = row
+    if kind == KIND_CHAT:
+        return ChatEvent(room=room, seq=seq, sender=user, text=text, ts=ts, data=unpack_data(data))
+    return PresenceEvent(room=room, seq=seq, user=user, event=_PRESENCE[kind], ts=ts, reason=reason)
