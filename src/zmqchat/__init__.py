@@ -22,6 +22,7 @@ from zmqchat.errors import (
     ConnectionClosed,
     DecodeError,
     ProtocolError,
+    ServerKeyChanged,
     Timeout,
     ZmqchatError,
 )
@@ -29,6 +30,7 @@ from zmqchat.errors import (
 if _typing.TYPE_CHECKING:
     from zmqchat.client.core.events import Event, StatusEvent
     from zmqchat.client.io.sync import Client
+    from zmqchat.client.io.trust import default_known_brokers
     from zmqchat.common.messages import (
         ChatAck,
         ChatEvent,
@@ -47,6 +49,7 @@ if _typing.TYPE_CHECKING:
 # The lazily loaded names, by the module that defines them.
 _LAZY_FROM: dict[str, str] = {
     "zmqchat.client.io.sync": "Client",
+    "zmqchat.client.io.trust": "default_known_brokers",
     "zmqchat.client.core.events": "Event StatusEvent",
     "zmqchat.common.messages": "ChatAck ChatEvent HistoryPage Joined Left PmAck PmEvent Pong"
     " PresenceEvent RoomInfo SystemEvent Welcome",
@@ -87,10 +90,12 @@ __all__ = [
     "PresenceEvent",
     "ProtocolError",
     "RoomInfo",
+    "ServerKeyChanged",
     "StatusEvent",
     "SystemEvent",
     "Timeout",
     "Welcome",
     "ZmqchatError",
     "__version__",
+    "default_known_brokers",
 ]

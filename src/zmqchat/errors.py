@@ -10,6 +10,7 @@ command) needs.
     ├── BrokerError        the broker refused a request; carries ``code`` and ``ref``
     ├── ConnectionClosed   the client is closed (by ``close()``, replaced, or refused)
     ├── Timeout            no reply in time (also a builtin ``TimeoutError``)
+    ├── ServerKeyChanged   the broker's CURVE key is not the one remembered for it
     ├── UsageError         bad input from the user: an argument, an endpoint (also a
     │   │                  builtin ``ValueError``)
     │   └── ConfigError    a configuration value is missing, unknown or invalid
@@ -39,6 +40,7 @@ __all__ = [
     "ConnectionClosed",
     "DecodeError",
     "ProtocolError",
+    "ServerKeyChanged",
     "StoreError",
     "Timeout",
     "UsageError",
@@ -96,7 +98,18 @@ class ConnectionClosed(ZmqchatError):
 
 
 class Timeout(ZmqchatError, TimeoutError):
-    """A request got no reply, or the broker did not answer, within the time allowed."""
+    """A request got no reply, or the broker did not answer, within the time allowed.
+
+    ``hint``: the likely cause, when one is known (a wrong CURVE server key)."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message if hint is None else f"{message}: {hint}")
+        self.hint = hint
+
+
+class ServerKeyChanged(ZmqchatError):
+    """The broker's CURVE key is not the one remembered for it (trust on first use),
+    as ssh's "host key changed": refused, since someone may be impersonating it."""
 
 
 class UsageError(ZmqchatError, ValueError):

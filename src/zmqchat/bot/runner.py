@@ -77,6 +77,8 @@ class Bot:
         client_name: str | None = None,
         connect_timeout: float = 5.0,
         request_timeout: float = 30.0,
+        server_key: str | None = None,
+        client_key: str | None = None,
     ) -> None:
         self.router = Router(prefix=prefix, help_command=help_command)
         if concurrency < 1:
@@ -91,6 +93,8 @@ class Bot:
             "client_name": client_name or "zmqchat.bot",
             "connect_timeout": connect_timeout,
             "request_timeout": request_timeout,
+            "server_key": server_key,
+            "client_key": client_key,
         }
         self._rooms = tuple(dict.fromkeys(r.lower() for r in rooms))
         self._jobs: list[_Job] = []

@@ -19,6 +19,7 @@ from typing import Final, cast
 
 import zmq
 
+from zmqchat.broker.curve import Curve
 from zmqchat.broker.peers import ConnectionWatch, Router, seed_routing_ids
 from zmqchat.common.config import BrokerConfig
 from zmqchat.common.protocol import MAX_FRAME_BYTES
@@ -62,10 +63,14 @@ def _bind(sock: zmq.Socket[bytes], host: str, port: int) -> int:
 
 
 def bind_sockets(
-    ctx: zmq.Context[zmq.Socket[bytes]], config: BrokerConfig, nudge: Callable[[], None]
+    ctx: zmq.Context[zmq.Socket[bytes]],
+    config: BrokerConfig,
+    nudge: Callable[[], None],
+    curve: Curve | None = None,
 ) -> Bound:
     """Create and bind the ROUTER and the PUB; with port 0 the OS picks a free port.
-    ``nudge`` wakes the loop (the connection watch's thread calls it)."""
+    ``nudge`` wakes the loop (the connection watch's thread calls it); with ``curve``
+    both sockets are CURVE servers."""
     # Routing ids are transport addresses, never proof (docs/security.md): they
     # start where nobody can guess, and a session is bound to its connection.
     if not seed_routing_ids():
@@ -84,6 +89,8 @@ def bind_sockets(
         sock.setsockopt(zmq.SNDHWM, HWM)
         sock.setsockopt(zmq.RCVHWM, HWM)
         sock.setsockopt(zmq.BACKLOG, LISTEN_BACKLOG)
+        if curve is not None:
+            curve.secure(sock)
     try:
         port = _bind(router, config.host, config.port)
         pub_port = _bind(pub, config.host, config.pub_port)
@@ -95,7 +102,9 @@ def bind_sockets(
     return Bound(router, pub, watch, port, pub_port)
 
 
-def write_ready_file(path: str, host: str, port: int, pub_port: int, db: str) -> None:
+def write_ready_file(
+    path: str, host: str, port: int, pub_port: int, db: str, public_key: str | None = None
+) -> None:
     """Say where the broker listens, for whoever started it (written atomically)."""
     if host in ("0.0.0.0", "*"):
         host = "127.0.0.1"
@@ -107,6 +116,7 @@ def write_ready_file(path: str, host: str, port: int, pub_port: int, db: str) ->
         "pub_port": pub_port,
         "pid": os.getpid(),
         "db": db,
+        "public_key": public_key,
     }
     ready = Path(path)
     tmp = ready.with_name(ready.name + ".tmp")
@@ -114,13 +124,18 @@ def write_ready_file(path: str, host: str, port: int, pub_port: int, db: str) ->
     tmp.replace(ready)  # readers never see a half-written file
 
 
-def with_address(body: zmq.Frame) -> tuple[bytes, str | None]:
-    """A frame's bytes and the address of the peer that sent it (its IP over TCP)."""
+def with_address(body: zmq.Frame, curve: bool) -> tuple[bytes, str | None, str | None]:
+    """A frame's bytes, the address of the peer that sent it (its IP over TCP) and,
+    with ``curve``, the client's public key (Z85) that ZAP accepted for it."""
     try:
         peer = body.get("Peer-Address")
     except zmq.ZMQError:  # a transport without addresses (inproc)
         peer = None
-    return body.bytes, None if peer is None else str(peer)
+    key = None
+    if curve:
+        with contextlib.suppress(zmq.ZMQError):
+            key = body.get("User-Id")
+    return body.bytes, None if peer is None else str(peer), None if key is None else str(key)
 
 
 def alive(pid: int) -> bool:

@@ -175,10 +175,12 @@ class BrokerCore:
         now: float,
         extra_frames: bool = False,
         peer: str | None = None,
+        client_key: str | None = None,
     ) -> None:
         """Handle one request frame from routing id ``rid``; never raises. ``peer``:
         the address it came from, if known (the server says it for connections
-        without a session, whose requests may be logins).
+        without a session, whose requests may be logins); ``client_key``: with CURVE,
+        the public key of that connection.
 
         Calls with the same ``now`` are one batch: the first one of each batch reads
         which connections closed, before a frame from a closed connection's id (now
@@ -206,7 +208,7 @@ class BrokerCore:
                 elif not isinstance(request, Register):
                     raise ProtocolError(ErrorCode.NOT_REGISTERED, "register first")
                 else:
-                    self.registration.register(rid, request, now, peer)
+                    self.registration.register(rid, request, now, peer, client_key)
             elif isinstance(request, Register):
                 raise ProtocolError(
                     ErrorCode.ALREADY_REGISTERED, f"this connection is already {session.user}"

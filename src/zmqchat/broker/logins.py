@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import dataclasses
+import ipaddress
 import logging
 import os
 from collections.abc import Callable
@@ -45,6 +46,17 @@ HASH_THREADS: Final = max(1, min(4, (os.cpu_count() or 2) - 1))
 MAX_PENDING: Final = 256
 
 
+def is_local(peer: str | None) -> bool:
+    """Whether ``peer`` (a frame's ``Peer-Address``) is this machine's loopback; an
+    unknown address is a transport without one (inproc), never the network."""
+    if peer is None:
+        return True
+    try:
+        return ipaddress.ip_address(peer.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclasses.dataclass(slots=True, eq=False)
 class PendingLogin:
     """A ``register`` whose password is being checked (or hashed, for a sign-up)."""
@@ -59,6 +71,7 @@ class PendingLogin:
     new_hash: str | None = None  # a sign-up's hash, or a stronger one for the account
     failed: BaseException | None = None  # the check itself broke
     cancelled: bool = False  # `bye` came first: nobody waits for the answer
+    client_key: str | None = None  # with CURVE: the connection's public key
 
 
 class Logins:
@@ -74,6 +87,7 @@ class Logins:
         threads: int = HASH_THREADS,
     ) -> None:
         self.mode = config.auth
+        self.encrypted = config.encryption != "none"
         self.signup = config.signup
         self.store = store
         self.state = state
@@ -105,14 +119,27 @@ class Logins:
             return account is None and self.mode == "accounts"
         return account is not None and session.login == (account.id, account.generation)
 
-    def start(self, rid: bytes, req: Register, peer: str | None, now: float) -> bool:
+    def start(
+        self,
+        rid: bytes,
+        req: Register,
+        peer: str | None,
+        now: float,
+        client_key: str | None = None,
+    ) -> bool:
         """Start the password check ``req`` needs, if any: True when one runs (the
         reply comes with :meth:`completed`), False when the name is free to take as
         in open mode. Raises :class:`ProtocolError` for an answer due at once."""
+        if req.password is not None and not self.encrypted and not is_local(peer):
+            # Refused in every mode, before anything is counted: the password has
+            # crossed the network readable already, and should be changed.
+            raise ProtocolError(
+                ErrorCode.ENCRYPTION_REQUIRED,
+                f"a password from {peer} needs an encrypted link: this broker runs "
+                'without encryption (encryption = "curve"); change the password',
+            )
         if self.mode == "open":
             return False
-        # With CURVE (DESIGN 9), a password from a non-loopback `peer` over plaintext
-        # is to be refused here, `encryption_required`, before anything is counted.
         account = self.store.account(req.user)
         password = req.password
         if account is None:
@@ -146,6 +173,7 @@ class Logins:
             account=account,
             counted=now,
             password=password,
+            client_key=client_key,
         )
         self.pending[rid] = login
         if self._pool is None:

@@ -92,7 +92,14 @@ class Registration:
             return True
         return False
 
-    def register(self, rid: bytes, req: Register, now: float, peer: str | None) -> None:
+    def register(
+        self,
+        rid: bytes,
+        req: Register,
+        now: float,
+        peer: str | None,
+        client_key: str | None = None,
+    ) -> None:
         if self._gone(rid):
             return
         if rid in self.logins.pending:
@@ -105,16 +112,17 @@ class Registration:
                 session is not None
                 and session.key == user_key(req.user)
                 and self.logins.may_resume(session)
+                and session.curve_key in (None, client_key)
             ):
-                self.take_over(session, rid, now, req.ref)
+                self.take_over(session, rid, now, req.ref, client_key=client_key)
                 return
-        if self.logins.start(rid, req, peer, now):
+        if self.logins.start(rid, req, peer, now, client_key):
             return  # answered by finish_logins
         holder = self.state.by_key.get(user_key(req.user))
         if holder is not None:
             raise ProtocolError(ErrorCode.NAME_TAKEN, f"{holder.user} is already online")
         self._check_capacity()
-        self._open_session(rid, req, now, None)
+        self._open_session(rid, req, now, None, client_key=client_key)
 
     def logged_in(self, login: PendingLogin, now: float) -> None:
         """A password check finished: open the session, or take the user's own over."""
@@ -132,9 +140,10 @@ class Registration:
             self._check_capacity()  # before writing anything
         account = self.logins.settle(login, self.clock())
         if session is None:
-            self._open_session(login.rid, req, now, account, login.peer)
+            self._open_session(login.rid, req, now, account, login.peer, login.client_key)
         else:
-            self.take_over(session, login.rid, now, req.ref, account, login.peer)
+            key = login.client_key
+            self.take_over(session, login.rid, now, req.ref, account, login.peer, key)
 
     def take_over(
         self,
@@ -144,15 +153,18 @@ class Registration:
         ref: Ref,
         account: Account | None = None,
         peer: str | None = None,
+        client_key: str | None = None,
     ) -> None:
         """Attach ``session`` to ``rid`` (a ``resume``, or a login of its user from
-        ``peer``); the connection it had is told ``closed`` {reason: replaced}."""
+        ``peer``); the connection it had is told ``closed`` {reason: replaced}.
+        With CURVE the session is then bound to ``client_key``."""
         if session.rid is None:
             self._check_capacity()
         if account is not None:
             self.store.add_login(session.sid, account)
             session.login = (account.id, account.generation)
         old = self.state.attach(session, rid, now, getattr(rid, "conn", None))
+        session.curve_key = client_key
         if old is not None:
             self.out.reply(old, Closed(reason="replaced"))
         client = session.client or "unknown client"
@@ -171,6 +183,7 @@ class Registration:
         now: float,
         account: Account | None,
         peer: str | None = None,
+        client_key: str | None = None,
     ) -> None:
         ts = self.clock()
         # An unknown `resume` token long enough to be unguessable becomes this
@@ -202,6 +215,7 @@ class Registration:
             bucket=self.bucket(now),
             login=None if account is None else (account.id, account.generation),
             conn=getattr(rid, "conn", None),
+            curve_key=client_key,
         )
         self.state.add(session)
         for room in rooms:

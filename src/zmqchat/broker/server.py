@@ -21,6 +21,7 @@ from typing import Final
 import zmq
 
 from zmqchat._version import __version__
+from zmqchat.broker.curve import Curve, start_curve
 from zmqchat.broker.endpoints import (
     alive,
     bind_sockets,
@@ -95,14 +96,30 @@ class BrokerServer:
         self._watch: ConnectionWatch | None = None
         self.port = config.port
         self.pub_port = config.pub_port
+        self.curve: Curve | None = None
 
     # ---------------------------------------------------------------------- set-up
 
     def bind(self) -> None:
         """Create and bind both sockets; with port 0 the OS picks a free port."""
-        bound = bind_sockets(self._ctx, self.config, self._nudge)
+        self.curve = self.curve or start_curve(self._ctx, self.config)
+        try:
+            bound = bind_sockets(self._ctx, self.config, self._nudge, self.curve)
+        except BindError:
+            self._stop_curve()
+            raise
         self.router, self.pub, self._watch = bound.router, bound.pub, bound.watch
         self.port, self.pub_port = bound.port, bound.pub_port
+
+    @property
+    def public_key(self) -> str | None:
+        """The broker's CURVE public key (Z85) once bound, if encrypted."""
+        return None if self.curve is None else self.curve.public.decode("ascii")
+
+    def _stop_curve(self) -> None:
+        if self.curve is not None:
+            self.curve.close()
+            self.curve = None
 
     # ------------------------------------------------------------------------ loop
 
@@ -138,7 +155,7 @@ class BrokerServer:
         store.commit()
         log.info(
             "zmqchat %s serving tcp://%s:%d (pub %d), store %s, %d session(s) restored, "
-            "up to %d sessions (open-file limit %d)",
+            "up to %d sessions (open-file limit %d)%s",
             __version__,
             self.config.host,
             self.port,
@@ -147,10 +164,13 @@ class BrokerServer:
             restored,
             core.capacity,
             fd_limit,
+            ", CURVE encrypted" if self.curve is not None else "",
         )
         if self.ready_file is not None:
             host = self.config.host
-            write_ready_file(self.ready_file, host, self.port, self.pub_port, store.path)
+            write_ready_file(
+                self.ready_file, host, self.port, self.pub_port, store.path, self.public_key
+            )
         wakeup = self._route_signals_to_wake()
         try:
             self._loop(core, store)
@@ -231,6 +251,7 @@ class BrokerServer:
         more = router.getsockopt  # the rcvmore property goes through Python attribute magic
         handle = core.handle
         registered = core.state.by_rid
+        curve = self.curve is not None
         for _ in range(BATCH):
             try:
                 rid = recv(_NOBLOCK)
@@ -238,20 +259,23 @@ class BrokerServer:
                 return
             # Multipart messages arrive whole, so the rest can be read without waiting.
             if rid in registered:
+                # A session is bound to its connection, and CURVE authenticates a
+                # connection once, at its handshake: its key (read at register) is
+                # the key of every frame on it, so none is read here.
                 frame = recv()
-                peer = None
+                peer = key = None
             else:
                 # Only a connection without a session may be logging in: only then is
                 # the peer's address (for the attempt limits) worth its cost, a zmq
                 # Frame instead of bytes: +2.7 us a message, where the broker spends
                 # about 9 us on a chat (docs/performance.md).
-                frame, peer = with_address(recv(copy=False))
+                frame, peer, key = with_address(recv(copy=False), curve)
             if more(_RCVMORE):
                 while more(_RCVMORE):
                     recv()
-                handle(rid, frame, now, extra_frames=True, peer=peer)
+                handle(rid, frame, now, extra_frames=True, peer=peer, client_key=key)
             else:
-                handle(rid, frame, now, peer=peer)
+                handle(rid, frame, now, peer=peer, client_key=key)
 
     def _flush(self, core: BrokerCore, store: Store, now: float | None = None) -> None:
         """Send what a batch produced, committing what it wrote first where needed.
@@ -367,6 +391,7 @@ class BrokerServer:
             if sock is not None:
                 sock.close()
         self.router = self.pub = None
+        self._stop_curve()
         self._wake_r.close()
         self._wake_w.close()
         self._logins_r.close()

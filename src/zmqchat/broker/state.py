@@ -72,6 +72,10 @@ class Session:
     # (account id, password generation) when the session was opened with a password:
     # its token stands for that password until the password changes.
     login: tuple[int, int] | None = None
+    # With CURVE: the client public key (Z85) of the connection that opened or last
+    # took the session over; a `resume` from another key can't take it (None: not
+    # known, as for a session restored after a restart).
+    curve_key: str | None = None
     # ref -> (fingerprint of the request, its ack): see fingerprint().
     acks: OrderedDict[Ref, tuple[int, ChatAck | PmAck]] = dataclasses.field(
         default_factory=OrderedDict

@@ -18,6 +18,7 @@ from zmqchat._version import __version__
 from zmqchat.cli.account import add_account
 from zmqchat.cli.broker import add_broker
 from zmqchat.cli.interactive import add_interactive_commands
+from zmqchat.cli.keys import add_keygen
 from zmqchat.cli.oneshot import add_oneshot_commands
 from zmqchat.cli.options import CommandParser
 from zmqchat.errors import ZmqchatError
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     add_broker(sub)
     add_account(sub)
+    add_keygen(sub)
     add_interactive_commands(sub)
     add_oneshot_commands(sub)
     return parser

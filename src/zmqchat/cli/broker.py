@@ -24,6 +24,7 @@ examples:
   zmqchat broker --host 0.0.0.0                   open to the LAN
   zmqchat broker --port 0 --pub-port 0 --ready-file /tmp/b.json --db /tmp/t.db
   ZMQCHAT_RATE_LIMIT=0 zmqchat broker --log-level debug
+  ZMQCHAT_ENCRYPTION=curve zmqchat broker --host 0.0.0.0   CURVE; prints its public key
 """
 
 # What _run_broker returns.
@@ -79,9 +80,15 @@ def _run_broker(args: argparse.Namespace) -> int:
     server = BrokerServer(config, ready_file=args.ready_file, parent_pid=args.parent_pid)
     try:
         server.bind()
+    except ConfigError as exc:
+        print(f"zmqchat broker: {exc}", file=sys.stderr)
+        return 2
     except ZmqchatError as exc:
         print(f"zmqchat broker: {exc}", file=sys.stderr)
         return 1
+    if server.public_key is not None:
+        # Every start, on a line of its own: what operators hand to clients.
+        print(f"public key: {server.public_key}", flush=True)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         server.stop()

@@ -82,6 +82,18 @@ def add_client_options(p: argparse.ArgumentParser, *, user: bool = True) -> None
         help="read the password (first line) from FILE, which only you may read",
     )
     p.add_argument(
+        "--server-key",
+        metavar="KEY",
+        help="the broker's CURVE public key: Z85 text (as the broker prints it) or a "
+        "file; remembered for the broker, and a changed key refused, as ssh does",
+    )
+    p.add_argument(
+        "--client-key",
+        metavar="FILE",
+        help="your CURVE key pair (.key_secret from `zmqchat keygen`), for a broker "
+        "that only lets known keys in",
+    )
+    p.add_argument(
         "--connect-timeout",
         type=float,
         metavar="S",
@@ -100,7 +112,16 @@ def client_config(args: argparse.Namespace, **overrides: object) -> ClientConfig
 
     flags = {
         key: getattr(args, key, None)
-        for key in ("host", "port", "user", "password_file", "connect_timeout", "log_level")
+        for key in (
+            "host",
+            "port",
+            "user",
+            "password_file",
+            "server_key",
+            "client_key",
+            "connect_timeout",
+            "log_level",
+        )
     }
     flags.update(overrides)
     config = load_config(

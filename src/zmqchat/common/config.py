@@ -19,6 +19,7 @@ from typing import Any, Final, TypeVar, Union, get_args, get_origin, get_type_hi
 
 import platformdirs
 
+from zmqchat.common.curve import ENCRYPTION_MODES
 from zmqchat.common.protocol import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_PUB_PORT
 from zmqchat.errors import ConfigError
 from zmqchat.logs import LOG_LEVELS
@@ -78,10 +79,18 @@ class BrokerConfig:
     login_attempts_per_address: int = 20
     hash_memory_kib: int = 19456
     hash_time_cost: int = 2
+    encryption: str = "none"
+    curve_dir: str | None = None
+    allowed_keys: str | None = None
 
     def __post_init__(self) -> None:
         _check_port("port", self.port)
         _check_port("pub_port", self.pub_port)
+        if self.encryption not in ENCRYPTION_MODES:
+            modes = ", ".join(ENCRYPTION_MODES)
+            raise ConfigError(f"encryption must be one of {modes}, not {self.encryption!r}")
+        if self.allowed_keys is not None and self.encryption != "curve":
+            raise ConfigError('allowed_keys needs encryption = "curve"')
         if self.port and self.port == self.pub_port:
             raise ConfigError("port and pub_port must differ")
         _check_level(self.log_level)
@@ -117,6 +126,16 @@ class BrokerConfig:
         return str(base / "zmqchat.db")
 
     @property
+    def curve_path(self) -> Path:
+        """Where the broker's key pair lives: ``curve_dir``, else ``curve`` in the
+        data dir, else next to the store (a broker run on ``--db`` alone keeps its
+        keys with it, not in the user's data dir)."""
+        if self.curve_dir:
+            return Path(self.curve_dir).expanduser()
+        base = Path(self.data_dir) if self.data_dir else Path(self.db_path).parent
+        return base / "curve"
+
+    @property
     def session_capacity(self) -> int:
         limit = fd_session_capacity()
         return min(limit, self.max_sessions) if self.max_sessions else limit
@@ -135,6 +154,11 @@ class ClientConfig:
     # A file holding the password (first line), for brokers with accounts. Never the
     # password itself: a config file is no place for it (ZMQCHAT_PASSWORD is).
     password_file: str | None = None
+    # The broker's CURVE public key (Z85 text or a file holding it), and this
+    # client's own key pair (a `zmqchat keygen` .key_secret file) for brokers that
+    # only let known keys in.
+    server_key: str | None = None
+    client_key: str | None = None
 
     def __post_init__(self) -> None:
         _check_port("port", self.port)

@@ -71,6 +71,8 @@ class ErrorCode(StrEnum):
     SERVER_BUSY = "server_busy"
     # Additive to v1: the broker's store can't be written (disk full, read-only).
     STORE_UNAVAILABLE = "store_unavailable"
+    # Additive: a password over plaintext from a non-loopback address (docs/security.md).
+    ENCRYPTION_REQUIRED = "encryption_required"
 
 
 def is_valid_name(name: object) -> bool:

@@ -26,13 +26,15 @@ class BrokerProcess:
         startup_timeout: float = 15.0,
         wrapper: Sequence[str] = (),
         watch_parent: bool = True,
+        bind_host: str = "127.0.0.1",
     ) -> None:
         """``settings``: broker config keys (``timeout``, ``rate_limit``, ...) passed
         as ``ZMQCHAT_*`` environment variables. ``wrapper``: a command the broker runs
         under, e.g. ``("prlimit", "--nofile=256")`` to test a low open-file limit.
         ``watch_parent=False`` leaves out ``--parent-pid``, whose periodic check would
         wake the broker's loop (a test of how it wakes without one); the test must
-        then stop the broker itself."""
+        then stop the broker itself. ``bind_host``: the address to bind (clients still
+        use :attr:`endpoint`, on 127.0.0.1)."""
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.db = str(self.directory / "broker.db")
@@ -43,6 +45,7 @@ class BrokerProcess:
         self.startup_timeout = startup_timeout
         self.wrapper = tuple(wrapper)
         self.watch_parent = watch_parent
+        self.bind_host = bind_host
         self.port = 0
         self.pub_port = 0
         self.process: subprocess.Popen[bytes] | None = None
@@ -60,6 +63,12 @@ class BrokerProcess:
         return f"tcp://127.0.0.1:{self.pub_port}"
 
     @property
+    def public_key(self) -> str | None:
+        """The broker's CURVE public key (Z85), with ``encryption = "curve"``."""
+        key: str | None = self.info.get("public_key")
+        return key
+
+    @property
     def pid(self) -> int | None:
         return self.process.pid if self.process else None
 
@@ -75,7 +84,7 @@ class BrokerProcess:
         cmd = [
             *self.wrapper,
             sys.executable, "-m", "zmqchat", "broker",
-            "--host", "127.0.0.1",
+            "--host", self.bind_host,
             "--port", str(self.port),
             "--pub-port", str(self.pub_port),
             "--db", self.db,

@@ -18,6 +18,7 @@ from zmqchat.errors import (
     BrokerError,
     ConnectionClosed,
     ProtocolError,
+    ServerKeyChanged,
     Timeout,
     UsageError,
     ZmqchatError,
@@ -41,7 +42,7 @@ class ExitCode(IntEnum):
 
 Kind = Literal["refused", "unreachable", "closed", "usage", "timed_out", "failed", "internal"]
 # The input a failure is about, as a connect form names it (None: none in particular).
-Field = Literal["user", "password", "host", "port"] | None
+Field = Literal["user", "password", "host", "port", "server_key"] | None
 
 # The kind a command's own failure has, by the status it ends with.
 _KINDS: Final[dict[ExitCode, Kind]] = {
@@ -117,7 +118,12 @@ def classify(
         within = "" if connect_timeout is None else f" within {connect_timeout:g}s"
         where = endpoint.removeprefix("tcp://")
         text = f"broker unreachable: no zmqchat broker answered at {where}{within}"
+        if exc.hint is not None:  # with CURVE: a wrong key looks just like no broker
+            text = f"{text} ({exc.hint})"
+            return Failure("unreachable", "server_key", text, ExitCode.UNREACHABLE)
         return Failure("unreachable", "host", text, ExitCode.UNREACHABLE)
+    if isinstance(exc, ServerKeyChanged):
+        return Failure("refused", "server_key", str(exc), ExitCode.REFUSED)
     if isinstance(exc, ConnectionClosed):
         why = f"{exc.error.code}: {exc.error.message}" if exc.error else exc.reason
         return Failure("closed", None, f"connection closed: {why}", ExitCode.REFUSED)

@@ -38,6 +38,7 @@ from zmqchat.client.chat.state import ChatState
 from zmqchat.client.console.arguments import room_arg
 from zmqchat.client.console.exits import signal_status, stop_signals
 from zmqchat.client.io.sync import Client
+from zmqchat.client.io.trust import trust_options
 from zmqchat.common.config import ClientConfig
 from zmqchat.common.messages import Welcome
 from zmqchat.errors import ZmqchatError
@@ -232,6 +233,7 @@ class ChatConsole:
                 rooms=self.rooms,
                 password=password,
                 client_name="zmqchat chat",
+                **trust_options(self.config),
                 connect_timeout=self.config.connect_timeout,
                 on_event=self.controller.on_event,
             )

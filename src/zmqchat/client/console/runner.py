@@ -18,6 +18,7 @@ from zmqchat.client.chat.failures import ExitCode, ScriptError, classify
 from zmqchat.client.chat.passwords import configured_password, wants_password
 from zmqchat.client.console.exits import Signalled, signals_interrupt
 from zmqchat.client.io.sync import Client
+from zmqchat.client.io.trust import trust_options
 from zmqchat.common.config import ClientConfig
 from zmqchat.common.messages import Welcome
 from zmqchat.common.protocol import MAX_NAME_CHARS
@@ -90,6 +91,7 @@ def connected(
             rooms=tuple(rooms),
             password=password,
             client_name=f"zmqchat {command}",
+            **trust_options(config),
             connect_timeout=config.connect_timeout,
         )
         try:

@@ -9,7 +9,9 @@ import re
 from typing import Final
 
 from zmqchat.client.chat.failures import Field
+from zmqchat.common.curve import parse_public_key
 from zmqchat.common.protocol import MAX_PASSWORD_CHARS
+from zmqchat.errors import UsageError
 
 _HOST: Final = re.compile(r"^(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])$")
 
@@ -43,6 +45,20 @@ def check_form(user: str, host: str, port: str) -> tuple[str, str, int] | Connec
     return user, host, number
 
 
+def check_server_key(typed: str, given: str | None) -> str | ConnectFailed | None:
+    """The broker's CURVE key to connect with: the one typed (Z85 text or a file),
+    else the one ``given`` (``--server-key``, client.toml), else None (plaintext, or
+    the key remembered for the broker); or why the one typed won't do."""
+    typed = typed.strip()
+    if not typed:
+        return given or None
+    try:
+        parse_public_key(typed)
+    except UsageError as exc:
+        return ConnectFailed("server_key", str(exc))
+    return typed
+
+
 def check_password(typed: str, given: str | None) -> str | ConnectFailed | None:
     """The password to register with: the one typed in the form, else the one
     ``given`` without asking (a password file, ``ZMQCHAT_PASSWORD``), else None
@@ -52,4 +68,11 @@ def check_password(typed: str, given: str | None) -> str | ConnectFailed | None:
     return typed or given or None
 
 
-__all__ = ["ConnectFailed", "Field", "check_form", "check_password", "parse_port"]
+__all__ = [
+    "ConnectFailed",
+    "Field",
+    "check_form",
+    "check_password",
+    "check_server_key",
+    "parse_port",
+]

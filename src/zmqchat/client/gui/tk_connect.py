@@ -1,6 +1,7 @@
-"""The connect form: name, password, host and port, each with room for its own
-error beside it (``name_taken`` beside the name, ``auth_failed`` beside the password,
-an unreachable broker beside the host), and a Connect button. Connecting happens off
+"""The connect form: name, password, host, port and the broker's CURVE key, each
+with room for its own error beside it (``name_taken`` beside the name,
+``auth_failed`` beside the password, an unreachable broker beside the host, a
+wrong or changed key beside the key), and a Connect button. Connecting happens off
 the Tk thread; the form stays live."""
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from zmqchat.client.gui.connect_form import ConnectFailed, Field
 from zmqchat.client.gui.theme import STATE_COLOURS
 
 ERROR_COLOUR = STATE_COLOURS["disconnected"]
+OPTIONAL = ("password", "server_key")  # fields left empty when not needed
 
 
 class ConnectForm(ttk.Frame):
-    """``on_connect(user, host, port, password)`` starts connecting and returns a
+    """``on_connect(user, host, port, password, server_key)`` starts connecting and returns a
     problem found at once (shown beside its field) or None (the outcome comes later,
     through :meth:`failed`). The password is shown as dots and left empty for names
     without an account."""
@@ -28,7 +30,7 @@ class ConnectForm(ttk.Frame):
         user: str,
         host: str,
         port: str,
-        on_connect: Callable[[str, str, str, str], ConnectFailed | None],
+        on_connect: Callable[[str, str, str, str, str], ConnectFailed | None],
     ) -> None:
         super().__init__(master, padding=24)
         self._on_connect = on_connect
@@ -43,6 +45,7 @@ class ConnectForm(ttk.Frame):
                 ("password", "Password (if any)", "", 24),
                 ("host", "Host", host, 24),
                 ("port", "Port", port, 8),
+                ("server_key", "Server key (CURVE, if any)", "", 44),
             ],
             start=1,
         ):
@@ -55,11 +58,11 @@ class ConnectForm(ttk.Frame):
             error.grid(row=row, column=2, sticky="w", padx=(8, 0))
             self.entries[field], self.errors[field] = entry, error
         self.button = ttk.Button(self, text="Connect", command=self._submit)
-        self.button.grid(row=5, column=1, sticky="w", pady=(12, 0))
+        self.button.grid(row=6, column=1, sticky="w", pady=(12, 0))
         self.message = ttk.Label(self, text="", foreground=ERROR_COLOUR, wraplength=480)
-        self.message.grid(row=6, column=0, columnspan=3, sticky="w", pady=(8, 0))
+        self.message.grid(row=7, column=0, columnspan=3, sticky="w", pady=(8, 0))
         first_empty = next(
-            (e for f, e in self.entries.items() if not e.get() and f != "password"), None
+            (e for f, e in self.entries.items() if not e.get() and f not in OPTIONAL), None
         )
         start = first_empty or self.entries["user"]
         start.focus_set()
@@ -79,7 +82,11 @@ class ConnectForm(ttk.Frame):
             return  # already connecting
         self._clear()
         problem = self._on_connect(
-            self.value("user"), self.value("host"), self.value("port"), self.value("password")
+            self.value("user"),
+            self.value("host"),
+            self.value("port"),
+            self.value("password"),
+            self.value("server_key"),
         )
         if problem is not None:
             self.failed(problem)

@@ -16,6 +16,7 @@ import concurrent.futures
 import dataclasses
 import functools
 import logging
+import os
 import queue
 import threading
 import time
@@ -38,12 +39,18 @@ from zmqchat.client.chat.controller import EVERYWHERE, ChatController
 from zmqchat.client.chat.failures import classify
 from zmqchat.client.chat.formatting import Line, error
 from zmqchat.client.chat.state import ChatState, Snapshot, private_key
-from zmqchat.client.gui.connect_form import ConnectFailed, check_form, check_password
+from zmqchat.client.gui.connect_form import (
+    ConnectFailed,
+    check_form,
+    check_password,
+    check_server_key,
+)
 from zmqchat.client.gui.glyphs import GlyphPolicy
 from zmqchat.client.gui.input_history import InputHistory
 from zmqchat.client.gui.prefs import LastConnect
 from zmqchat.client.gui.transcript import Row, Transcript, to_row
 from zmqchat.client.io.sync import Client
+from zmqchat.client.io.trust import default_known_brokers
 from zmqchat.common.config import ClientConfig
 from zmqchat.common.messages import Welcome
 from zmqchat.errors import ZmqchatError
@@ -101,13 +108,16 @@ class ChatViewModel:
         page: int = PAGE,
         remember: Callable[[LastConnect], None] | None = None,
         password: str | None = None,
+        known_brokers: str | os.PathLike[str] | None = None,
     ) -> None:
         """``policy`` and ``rtl``: what this Tk can draw (see :mod:`.glyphs`);
         ``remember``: called with the settings of a successful connect (never the
         password); ``password``: the one given without asking, used when the form's
-        field is left empty."""
+        field is left empty; ``known_brokers``: the trust-on-first-use file (default:
+        the user's)."""
         self.config = config
         self.password = password
+        self.known_brokers = known_brokers or default_known_brokers()
         self.rooms = tuple(rooms or config.rooms)
         self.policy = policy
         self.rtl = rtl
@@ -140,37 +150,48 @@ class ChatViewModel:
 
     # ------------------------------------------------------------- connecting
 
-    def connect(self, user: str, host: str, port: str, password: str = "") -> ConnectFailed | None:
+    def connect(
+        self, user: str, host: str, port: str, password: str = "", server_key: str = ""
+    ) -> ConnectFailed | None:
         """Start connecting on the worker thread; the outcome comes out of
         :meth:`drain` (``connected`` or ``connect_failed``). A mistake found
         without asking the broker is returned at once. An empty ``password``
-        stands for the one given without asking, if any (:attr:`password`)."""
+        stands for the one given without asking, if any (:attr:`password`); an empty
+        ``server_key`` for the configured one, else the one remembered for the broker."""
         checked = check_form(user, host, port)
         if isinstance(checked, ConnectFailed):
             return checked
         secret = check_password(password, self.password)
         if isinstance(secret, ConnectFailed):
             return secret
+        key = check_server_key(server_key, self.config.server_key)
+        if isinstance(key, ConnectFailed):
+            return key
         if self.connecting or self.client is not None:
             raise RuntimeError("already connecting or connected")
         self.connecting = True
-        self._worker.submit(self._connect, *checked, secret)
+        self._worker.submit(self._connect, *checked, secret, key)
         return None
 
-    def _connect(self, user: str, host: str, port: int, password: str | None) -> None:
+    def _connect(
+        self, user: str, host: str, port: int, password: str | None, server_key: str | None
+    ) -> None:
         endpoint = f"tcp://{host}:{port}"
         self.controller.prepare(user, self.rooms)
-        client = Client(
-            user,
-            endpoint,
-            rooms=self.rooms,
-            password=password,
-            client_name="zmqchat gui",
-            connect_timeout=self.config.connect_timeout,
-            max_events=CLIENT_EVENT_QUEUE,
-            on_event=self.controller.on_event,
-        )
         try:
+            client = Client(
+                user,
+                endpoint,
+                rooms=self.rooms,
+                password=password,
+                client_name="zmqchat gui",
+                connect_timeout=self.config.connect_timeout,
+                max_events=CLIENT_EVENT_QUEUE,
+                on_event=self.controller.on_event,
+                server_key=server_key,
+                client_key=self.config.client_key,
+                known_brokers=self.known_brokers,
+            )
             welcome = client.connect()
         except ZmqchatError as exc:
             self.controller.prepare("", ())  # the name was not taken up

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import time
 import typing
 from collections.abc import Callable, Iterable
@@ -26,6 +27,7 @@ from zmqchat.client.core.requests import Call
 from zmqchat.client.io.driver import Poller, SocketDriver
 from zmqchat.client.io.methods import RequestMethod, StartMethod
 from zmqchat.client.io.transport import DEFAULT_ENDPOINT, check_endpoint
+from zmqchat.client.io.trust import resolve_trust
 from zmqchat.common.protocol import DEFAULT_ROOMS
 from zmqchat.errors import BrokerError, ConnectionClosed, Timeout
 
@@ -69,6 +71,9 @@ class BaseClient(Generic[_Face]):
         max_events: int = 10_000,
         on_event: Callable[[Event], object] | None = None,
         context: zmq.Context[Any] | None = None,
+        server_key: str | bytes | None = None,
+        client_key: str | os.PathLike[str] | None = None,
+        known_brokers: str | os.PathLike[str] | None = None,
     ) -> None:
         """Nothing is sent before ``connect()``.
 
@@ -79,8 +84,16 @@ class BaseClient(Generic[_Face]):
         to be taken (0: no limit); past that the oldest are dropped and counted in
         :attr:`dropped_events`. With ``on_event``, every event is handed to that
         callable instead, in order (``AsyncClient`` also awaits what it returns).
+
+        CURVE: ``server_key`` is the broker's public key (Z85 text or a file holding
+        it); ``client_key`` a ``.key_secret`` file of this client's own pair, for a
+        broker that only lets known keys in (else a fresh pair is made). With
+        ``known_brokers`` (a file, e.g. :func:`default_known_brokers`), the first key
+        that reaches a broker is remembered for it and used when no ``server_key``
+        is given, and a different key raises :class:`ServerKeyChanged`.
         """
         self.endpoint = check_endpoint(endpoint)
+        self._trust = resolve_trust(self.endpoint, server_key, client_key, known_brokers)
         self.request_timeout = request_timeout
         self.connect_timeout = connect_timeout
         self._core = ClientCore(
@@ -94,7 +107,9 @@ class BaseClient(Generic[_Face]):
         self._on_event = on_event
         poller = self._setup()
         context = context or zmq.Context.instance()
-        self._driver = SocketDriver(self._core, self.endpoint, context, poller, self._deliver)
+        self._driver = SocketDriver(
+            self._core, self.endpoint, context, poller, self._deliver, self._trust.keys
+        )
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Give each face a function for every request method it does not define."""
@@ -136,6 +151,11 @@ class BaseClient(Generic[_Face]):
     def user(self) -> str:
         """The user name, as the broker registered it."""
         return self._core.user
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether this client talks CURVE to its broker."""
+        return self._trust.keys is not None
 
     @property
     def session(self) -> str | None:
@@ -184,6 +204,8 @@ class BaseClient(Generic[_Face]):
         self._core.tick(now)
         self._driver.apply()
         if self._core.state != "connecting":
+            if self._core.state == "connected":
+                self._trust.connected()
             self._settled.set()
         return self._core.state
 
@@ -240,7 +262,13 @@ class BaseClient(Generic[_Face]):
     def _refusal(self, wait: float) -> Exception:
         """Why ``connect()`` failed: the broker's refusal, the end, or no answer."""
         if self._core.state != "closed":
-            return Timeout(f"no answer from a zmqchat broker at {self.endpoint} within {wait:g}s")
+            hint = None
+            if self._trust.keys is not None:
+                # libzmq drops a handshake with the wrong key without a word.
+                hint = "with CURVE, a wrong server key is the likely cause"
+            return Timeout(
+                f"no answer from a zmqchat broker at {self.endpoint} within {wait:g}s", hint
+            )
         error: BrokerError | None = self._core.close_error
         return error if error is not None else ConnectionClosed(self._core.close_reason or "closed")
 

@@ -21,6 +21,7 @@ import zmq
 
 from zmqchat.client.core.connection import ClientCore
 from zmqchat.client.io.transport import configure_dealer, configure_sub, link_change, pub_endpoint
+from zmqchat.client.io.trust import CurveKeys
 
 # Frames read per socket per loop turn, so one busy socket can't starve the others.
 BATCH: Final = 256
@@ -44,8 +45,10 @@ class SocketDriver:
         context: zmq.Context[Any],
         poller: Poller,
         deliver: Callable[[Any], None],
+        curve: CurveKeys | None = None,
     ) -> None:
         self.core = core
+        self.curve = curve
         self.endpoint = endpoint
         self.poller = poller
         self._ctx = context
@@ -190,6 +193,8 @@ class SocketDriver:
         # (libzmq refuses some hosts only here).
         self._dealer = dealer
         configure_dealer(dealer)
+        if self.curve is not None:
+            self.curve.secure(dealer)
         self._monitor = dealer.get_monitor_socket(
             zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
         )
@@ -218,6 +223,8 @@ class SocketDriver:
             self._sub.close(0)
         sub = self._ctx.socket(zmq.SUB)
         configure_sub(sub)
+        if self.curve is not None:
+            self.curve.secure(sub)
         sub.connect(pub_endpoint(self.endpoint, port))
         self._sub = sub
         self.poller.register(sub, zmq.POLLIN)
