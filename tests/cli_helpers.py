@@ -15,6 +15,7 @@ def cli_env(home: Path, **extra: str) -> dict[str, str]:
     """The environment without any ZMQCHAT_* setting or user config file."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZMQCHAT_")}
     env["XDG_CONFIG_HOME"] = str(home / "config")
+    env["XDG_DATA_HOME"] = str(home / "data")  # known_brokers, keys
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
     return env

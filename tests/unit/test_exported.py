@@ -115,6 +115,7 @@ def test_errors_module_defines_the_documented_classes() -> None:
         "ConnectionClosed",
         "DecodeError",
         "ProtocolError",
+        "ServerKeyChanged",
         "StoreError",
         "Timeout",
         "UsageError",

@@ -73,7 +73,9 @@ def make(tmp_path: Path) -> Iterator[Any]:
     made: list[Logins] = []
 
     def make(**settings: Any) -> Logins:
-        config = BrokerConfig(**{**CHEAP, **settings})
+        # The peers log in from other machines' addresses (10.0.0.x): as over CURVE,
+        # unless a test says otherwise; the core itself never touches a socket.
+        config = BrokerConfig(**{**CHEAP, "encryption": "curve", **settings})
         b = Logins(str(tmp_path / f"broker{len(made)}.db"), config)
         made.append(b)
         return b
@@ -85,6 +87,18 @@ def make(tmp_path: Path) -> Iterator[Any]:
 
 
 # ------------------------------------------------------------------------ modes
+
+
+@pytest.mark.parametrize("auth", ["open", "accounts"])
+def test_a_password_over_plaintext_from_another_machine_is_refused(make: Any, auth: str) -> None:
+    b = make(auth=auth, encryption="none")
+    b.add_account("alice")
+    refused = b.login(b"A", "alice", PASSWORD, peer="10.0.0.1")
+    assert refused["code"] == "encryption_required"
+    assert "from 10.0.0.1" in refused["message"]
+    assert not b.core.logins.pending  # nothing checked, nothing counted
+    assert b.login(b"B", "bob", None, peer="10.0.0.1")["type"] == "welcome"  # no password
+    assert b.login(b"C", "alice", PASSWORD, peer="127.0.0.1")["type"] == "welcome"
 
 
 def test_open_mode_ignores_passwords_and_accounts(make: Any) -> None:

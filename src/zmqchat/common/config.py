@@ -19,7 +19,6 @@ from typing import Any, Final, TypeVar, Union, get_args, get_origin, get_type_hi
 
 import platformdirs
 
-from zmqchat.common.curve import ENCRYPTION_MODES
 from zmqchat.common.protocol import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_PUB_PORT
 from zmqchat.errors import ConfigError
 from zmqchat.logs import LOG_LEVELS
@@ -32,6 +31,8 @@ FDS_PER_SESSION: Final = 2
 FD_RESERVE: Final = 64
 # `auth`: who may register which name (see docs/security.md).
 AUTH_MODES: Final = ("open", "accounts", "required")
+# `encryption`: "curve" is CURVE on both broker sockets (docs/security.md).
+ENCRYPTION_MODES: Final = ("none", "curve")
 # The least argon2id work a password hash may be given. OWASP's equivalent choices
 # (m=46 MiB t=1, 19 MiB t=2, 12 MiB t=3, 9 MiB t=4, 7 MiB t=5) all spend at least
 # 7 MiB and 35840 KiB-passes; below that a stolen store falls to guessing faster

@@ -15,7 +15,6 @@ import zmq.utils.z85
 
 from zmqchat.errors import UsageError
 
-ENCRYPTION_MODES: Final = ("none", "curve")
 BROKER_CERT: Final = "broker"
 Z85_KEY_LENGTH: Final = 40  # a 32-byte key in Z85
 
@@ -35,7 +34,7 @@ def parse_public_key(value: str) -> bytes:
     text = value.strip()
     if is_z85_key(text):
         return text.encode("ascii")
-    path = Path(value).expanduser()
+    path = Path(os.path.expanduser(value))
     try:
         public, _ = zmq.auth.load_certificate(path)
         return public
@@ -57,7 +56,7 @@ def parse_public_key(value: str) -> bytes:
 def load_key_pair(path: str | os.PathLike[str]) -> tuple[bytes, bytes]:
     """The (public, secret) pair of a ``.key_secret`` certificate file."""
     try:
-        public, secret = zmq.auth.load_certificate(Path(path).expanduser())
+        public, secret = zmq.auth.load_certificate(os.path.expanduser(path))
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read the key pair {path}: {exc}") from None
     if secret is None:
@@ -86,7 +85,6 @@ def broker_key_pair(directory: Path) -> tuple[bytes, bytes]:
 
 __all__ = [
     "BROKER_CERT",
-    "ENCRYPTION_MODES",
     "broker_key_pair",
     "create_key_pair",
     "is_z85_key",
