@@ -48,12 +48,15 @@ def test_trust_on_first_use(tmp_path: Path) -> None:
     known = tmp_path / "known_brokers"
     key = zmq.curve_keypair()[0]
     first = resolve_trust("tcp://h:1", key.decode(), None, known)
-    assert first.keys is not None and first.remember == "h:1"
+    assert first.keys is not None
+    assert first.remember == "h:1"
     first.connected()
     assert KnownBrokers(known).get("h:1") == key
     assert KnownBrokers(known).get("h:2") is None
     later = resolve_trust("tcp://h:1", None, None, known)
-    assert later.keys is not None and later.keys.server == key and later.remember is None
+    assert later.keys is not None
+    assert later.keys.server == key
+    assert later.remember is None
     with pytest.raises(ServerKeyChanged):
         resolve_trust("tcp://h:1", zmq.curve_keypair()[0].decode(), None, known)
     assert resolve_trust("tcp://h:2", None, None, known).keys is None  # plaintext
@@ -82,4 +85,5 @@ def test_the_connect_form_checks_the_key_field() -> None:
     assert check_server_key("", key) == key
     assert check_server_key(f" {key} ", None) == key
     bad = check_server_key("nonsense", key)
-    assert isinstance(bad, ConnectFailed) and bad.field == "server_key"
+    assert isinstance(bad, ConnectFailed)
+    assert bad.field == "server_key"
