@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import zmq
 from tests.helpers import RawPeer
 from tests.integration.test_accounts import PASSWORD, add_account
 
@@ -31,8 +32,11 @@ class Driven:
         self.vm = ChatViewModel(self.config, remember=self.remembered.append, **options)
         self.changes: list[Changes] = []
 
-    def connect(self, user: str, port: int | None = None, password: str = "") -> Changes:
-        problem = self.vm.connect(user, "127.0.0.1", str(port or self.config.port), password)
+    def connect(
+        self, user: str, port: int | None = None, password: str = "", server_key: str = ""
+    ) -> Changes:
+        where = str(port or self.config.port)
+        problem = self.vm.connect(user, "127.0.0.1", where, password, server_key)
         assert problem is None, problem
         return self.until(lambda c: c.connected or c.connect_failed, what="the connect outcome")
 
@@ -358,3 +362,24 @@ def test_closing_says_bye_and_the_name_is_free_at_once(broker):
     run.close()
     with Client("alice", broker.endpoint, connect_timeout=2) as again:
         assert again.user == "alice"
+
+
+def test_the_connect_form_takes_the_server_key_and_names_it_when_wrong(
+    make_broker, driven, tmp_path
+):
+    broker = make_broker(encryption="curve")
+    known = tmp_path / "known_brokers"
+    run = Driven(broker, connect_timeout=1.0, known_brokers=known)
+    driven.append(run)
+    problem = run.vm.connect("alice", "127.0.0.1", str(broker.port), "", "not a key")
+    assert problem is not None
+    assert problem.field == "server_key"
+    wrong = zmq.curve_keypair()[0].decode()
+    failed = run.connect("alice", server_key=wrong).connect_failed
+    assert failed is not None
+    assert failed.field == "server_key"
+    assert "wrong server key is the likely cause" in failed.message
+    assert not known.exists()  # a key that never got in is not remembered
+    assert run.connect("alice", server_key=broker.public_key).connected is not None
+    run.shows("#general", "you are in #general")
+    assert broker.public_key in known.read_text()

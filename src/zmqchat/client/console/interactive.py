@@ -227,17 +227,17 @@ class ChatConsole:
                 name = answer.strip() or default
                 continue
             self.controller.prepare(name, self.rooms)
-            client = Client(
-                name,
-                self.config.endpoint,
-                rooms=self.rooms,
-                password=password,
-                client_name="zmqchat chat",
-                **trust_options(self.config),
-                connect_timeout=self.config.connect_timeout,
-                on_event=self.controller.on_event,
-            )
-            try:
+            try:  # a changed server key is refused as the client is made
+                client = Client(
+                    name,
+                    self.config.endpoint,
+                    rooms=self.rooms,
+                    password=password,
+                    client_name="zmqchat chat",
+                    **trust_options(self.config),
+                    connect_timeout=self.config.connect_timeout,
+                    on_event=self.controller.on_event,
+                )
                 welcome = await asyncio.to_thread(client.connect)
             except ZmqchatError as exc:
                 self.controller.prepare("", ())  # the name was not taken up
