@@ -40,6 +40,24 @@ def test_the_connect_form_shows_why_beside_the_field_and_stays_live(broker, make
         assert saved == {"user": "carol", "host": "127.0.0.1", "port": broker.port}
 
 
+def test_the_connect_form_takes_the_broker_key(make_broker, make_gui, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # known_brokers goes there
+    broker = make_broker(encryption="curve")
+    gui = make_gui(broker, user="alice")
+    form = gui.app.form
+    assert form is not None
+    key = form.entries["server_key"]
+    key.insert(0, "not a key")
+    gui.press("Return")
+    gui.update_until(lambda: form.errors["server_key"].cget("text"), what="an error by it")
+    key.delete(0, "end")
+    key.insert(0, broker.public_key)
+    gui.press("Return")
+    gui.update_until(lambda: gui.app.window is not None, what="the chat window")
+    known = tmp_path / "data" / "zmqchat" / "known_brokers"
+    assert broker.public_key in known.read_text()
+
+
 def test_the_connect_form_has_a_hidden_password_field_with_its_own_error(make_broker, make_gui):
     from tests.integration.test_accounts import PASSWORD, add_account
 
