@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from zmqchat.broker.mailbox import Mailboxes
 from zmqchat.broker.membership import require_member
 from zmqchat.broker.outbox import Outbox, PmDelivery
 from zmqchat.broker.state import BrokerState, Session, fingerprint
@@ -34,7 +35,9 @@ class Relay:
         out: Outbox,
         config: BrokerConfig,
         clock: Callable[[], float],
+        mailboxes: Mailboxes,
     ) -> None:
+        self.mailboxes = mailboxes
         self.state = state
         self.store = store
         self.out = out
@@ -98,8 +101,13 @@ class Relay:
             return
         target = self.state.by_key.get(key)
         if target is None or target.rid is None:
+            account = self.store.account(req.to) if self.config.auth != "open" else None
+            if account is not None:
+                self._queue(session, req, account.name, print_, now)
+                return
             if target is not None or self.store.user_known(key):
-                # Open mode: anyone may take a free name later, so nothing is queued.
+                # A name without an account: anyone may take it later, so nothing is
+                # queued for it.
                 raise ProtocolError(ErrorCode.USER_OFFLINE, f"{req.to} is not online")
             raise ProtocolError(ErrorCode.NO_SUCH_USER, f"there is no user {req.to}")
         self._spend(session, now)
@@ -134,6 +142,20 @@ class Relay:
                     target.rid, encode(event), session, encode(ack), pm_id, target.user, req.ref
                 )
             )
+
+    def _queue(self, session: Session, req: Pm, name: str, print_: int, now: float) -> None:
+        """Keep a pm to account holder ``name``, offline, in their mailbox; it is
+        acked `queued` once stored, and delivered at their next login."""
+        self._spend(session, now)
+        self.mailboxes.check_room(user_key(name), name)
+        ts = self.clock()
+        pm_id = self.store.add_pm(
+            ts, session.user, name, req.text, req.data_packed, session.sid, None, req.ref,
+            queued=True,
+        )  # fmt: skip
+        ack = PmAck(to=name, id=pm_id, status="queued", ts=ts, ref=req.ref)
+        session.remember(req.ref, print_, ack)
+        self.out.reply_to(session, ack)
 
     def undelivered(self, pm: PmDelivery) -> bytes:
         """The server could not hand ``pm`` to its recipient (the link is gone, or its

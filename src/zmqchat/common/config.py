@@ -78,6 +78,7 @@ class BrokerConfig:
     login_attempts_per_address: int = 20
     hash_memory_kib: int = 19456
     hash_time_cost: int = 2
+    mailbox_limit: int = 1000
 
     def __post_init__(self) -> None:
         _check_port("port", self.port)
@@ -100,6 +101,8 @@ class BrokerConfig:
         for key in ("login_attempts_per_account", "login_attempts_per_address"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"{key} must be >= 0 (0 disables the limit)")
+        if self.mailbox_limit < 1:
+            raise ConfigError("mailbox_limit must be >= 1")
         if self.hash_memory_kib < MIN_HASH_MEMORY_KIB:
             raise ConfigError(f"hash_memory_kib must be >= {MIN_HASH_MEMORY_KIB} (7 MiB)")
         if self.hash_time_cost < 1 or self.hash_memory_kib * self.hash_time_cost < MIN_HASH_WORK:

@@ -71,6 +71,8 @@ class ErrorCode(StrEnum):
     SERVER_BUSY = "server_busy"
     # Additive to v1: the broker's store can't be written (disk full, read-only).
     STORE_UNAVAILABLE = "store_unavailable"
+    # Additive to v1: an offline account holder's mailbox holds `mailbox_limit` pms.
+    MAILBOX_FULL = "mailbox_full"
 
 
 def is_valid_name(name: object) -> bool:
