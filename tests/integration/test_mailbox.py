@@ -206,6 +206,16 @@ def test_what_a_name_got_before_its_account_is_not_its_history(make_broker: Any)
     dora, got = login(broker, "dora")
     assert got == []
     assert dora.request({"type": "history", "with": "alice"})["messages"] == []
+    dora.request({"type": "bye"})
+    dora.close()
+    # Nor what waited for an account deleted and added again: another holder's.
+    queue(alice, "dora", ["for the first dora"])
+    with sqlite3.connect(broker.db) as db:
+        assert accounts.delete(db, "dora")
+    add_account(broker, "dora")
+    dora, got = login(broker, "dora")
+    assert got == []
+    assert dora.request({"type": "history", "with": "alice"})["messages"] == []
     dora.close()
     alice.close()
 

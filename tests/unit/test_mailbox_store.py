@@ -67,7 +67,7 @@ def test_queued_pms_are_handed_over_in_order_and_marked(tmp_path: Path) -> None:
     store.add_pm(9.0, "amy", "bob", "not zed's", None, 7, None, 9, queued=True)
     assert boxes.waiting("zed") == 3
     zed = Session(sid=8, token="t", user="Zed", key="zed", rid=b"r", last_seen=0.0)
-    assert boxes.deliver(zed) == 3
+    assert boxes.deliver(zed, 0.0) == 3
     assert [pm_id for _, pm_id, _ in out.mail] == ids
     boxes.delivered([(pm_id, sid) for _, pm_id, sid in out.mail])
     store.commit()

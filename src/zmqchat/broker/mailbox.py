@@ -54,26 +54,30 @@ class Mailboxes:
         self.out = out
         self.limit = limit
 
-    def waiting(self, key: str) -> int:
-        """How many pms wait for user ``key``."""
+    def waiting(self, key: str, since: float = 0.0) -> int:
+        """How many pms sent from ``since`` on wait for user ``key``."""
         row = (
             self.store.reader()
-            .execute("SELECT COUNT(*) FROM pms WHERE queued = 1 AND recipient_key = ?", (key,))
+            .execute(
+                "SELECT COUNT(*) FROM pms WHERE queued = 1 AND recipient_key = ? AND ts >= ?",
+                (key, since),
+            )
             .fetchone()
         )
         return int(row[0])
 
-    def check_room(self, key: str, name: str) -> None:
+    def check_room(self, key: str, name: str, since: float) -> None:
         """Refuse a pm that would overfill ``name``'s mailbox: ``mailbox_full``."""
-        if self.waiting(key) >= self.limit:
+        if self.waiting(key, since) >= self.limit:
             raise ProtocolError(
                 ErrorCode.MAILBOX_FULL,
                 f"{name} is offline and has {self.limit} messages waiting; try later",
             )
 
-    def deliver(self, session: Session) -> int:
-        """Queue the pms waiting for ``session``'s user, oldest first, to its
-        connection (after what is queued to it already, such as its welcome).
+    def deliver(self, session: Session, since: float) -> int:
+        """Queue the pms waiting for ``session``'s user since ``since`` (when its
+        account was created: a deleted one's mail is not the new holder's), oldest
+        first, to its connection, after what is queued to it already (its welcome).
         They are marked delivered once sent (:meth:`delivered`). Returns how many."""
         if session.rid is None:
             return 0
@@ -81,8 +85,8 @@ class Mailboxes:
             self.store.reader()
             .execute(
                 f"SELECT {_EVENT_COLUMNS} FROM pms WHERE queued = 1 AND recipient_key = ?"
-                " ORDER BY id",
-                (session.key,),
+                " AND ts >= ? ORDER BY id",
+                (session.key, since),
             )
             .fetchall()
         )

@@ -240,9 +240,10 @@ class Registration:
                 ref=ref,
             ),
         )
-        if session.login is not None:
+        account = self.store.account(session.user) if session.login is not None else None
+        if account is not None and session.login is not None and account.id == session.login[0]:
             # After the welcome, before any newer pm (those wait behind the welcome).
-            self.mailboxes.deliver(session)
+            self.mailboxes.deliver(session, account.created)
 
     def bucket(self, now: float) -> TokenBucket | None:
         if self.config.rate_limit <= 0:

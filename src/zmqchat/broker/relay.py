@@ -103,7 +103,7 @@ class Relay:
         if target is None or target.rid is None:
             account = self.store.account(req.to) if self.config.auth != "open" else None
             if account is not None:
-                self._queue(session, req, account.name, print_, now)
+                self._queue(session, req, account.name, account.created, print_, now)
                 return
             if target is not None or self.store.user_known(key):
                 # A name without an account: anyone may take it later, so nothing is
@@ -143,11 +143,13 @@ class Relay:
                 )
             )
 
-    def _queue(self, session: Session, req: Pm, name: str, print_: int, now: float) -> None:
+    def _queue(
+        self, session: Session, req: Pm, name: str, since: float, print_: int, now: float
+    ) -> None:
         """Keep a pm to account holder ``name``, offline, in their mailbox; it is
         acked `queued` once stored, and delivered at their next login."""
         self._spend(session, now)
-        self.mailboxes.check_room(user_key(name), name)
+        self.mailboxes.check_room(user_key(name), name, since)
         ts = self.clock()
         pm_id = self.store.add_pm(
             ts, session.user, name, req.text, req.data_packed, session.sid, None, req.ref,
