@@ -7,11 +7,15 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+from tests.unit.test_handlers import Broker, pm
+
 from zmqchat.broker.mailbox import Mailboxes, convo_key
 from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.schema import SCHEMA_VERSION, open_database
 from zmqchat.broker.state import Session
 from zmqchat.broker.store import Store
+from zmqchat.common.codec import decode, encode
+from zmqchat.common.config import BrokerConfig
 
 
 def test_a_version_3_store_gets_the_mailbox_columns_as_it_opens(tmp_path: Path) -> None:
@@ -77,3 +81,30 @@ def test_queued_pms_are_handed_over_in_order_and_marked(tmp_path: Path) -> None:
     assert ([e.text for e in events], more) == (["m1", "m2"], True)
     assert convo_key("zed", "amy") == convo_key("amy", "zed") == "amy zed"
     store.close()
+
+
+def test_a_pm_an_account_holder_could_not_be_handed_is_queued(tmp_path: Path) -> None:
+    broker = Broker(str(tmp_path / "broker.db"), config=BrokerConfig(auth="accounts"))
+    try:
+        broker.register(b"A", "alice")
+        broker.register(b"B", "bob")  # before bob's name got an account
+        assert broker.store.add_account("bob", "$h", broker.wall - 1) is not None
+        broker.store.commit()
+        broker.core.handle(b"A", encode(pm("bob", "kept", ref=4)), broker.now)
+        (delivery,) = broker.core.out.pms
+        # The server could not hand it over (bob's link went down meanwhile).
+        ack = decode(broker.core.undelivered(delivery))
+        assert (ack["type"], ack["status"], ack["id"], ack["ref"]) == (
+            "ack",
+            "queued",
+            delivery.pm_id,
+            4,
+        )
+        broker.core.out.clear()
+        broker.store.commit()
+        assert broker.core.mailboxes.waiting("bob") == 1
+        # A retry is acked the same way, not as delivered.
+        replies, _ = broker.handle(b"A", pm("bob", "kept", ref=4))
+        assert [(m["status"], m["id"]) for m in replies[b"A"]] == [("queued", delivery.pm_id)]
+    finally:
+        broker.close()

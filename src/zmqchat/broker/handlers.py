@@ -167,7 +167,9 @@ class BrokerCore:
                     session.remember(
                         ack.ref,
                         fingerprint("pm", user_key(ack.to), ack.text),
-                        PmAck(ack.to, ack.id, "delivered", ack.ts, ack.ref),
+                        PmAck(
+                            ack.to, ack.id, "queued" if ack.queued else "delivered", ack.ts, ack.ref
+                        ),
                     )
         return len(self.state)
 

@@ -105,6 +105,12 @@ class Mailboxes:
                 pairs,
             )
 
+    def requeue(self, pm_id: int) -> None:
+        """Put a pm that could not be handed over back in its recipient's mailbox."""
+        self.store.writer().execute(
+            "UPDATE pms SET queued = 1, recipient_sid = NULL WHERE id = ?", (pm_id,)
+        )
+
     def conversation(
         self,
         me: str,

@@ -16,7 +16,7 @@ from zmqchat.broker.membership import require_member
 from zmqchat.broker.outbox import Outbox, PmDelivery
 from zmqchat.broker.state import BrokerState, Session, fingerprint
 from zmqchat.broker.store import Store
-from zmqchat.common.codec import encode
+from zmqchat.common.codec import decode_message, encode
 from zmqchat.common.config import BrokerConfig
 from zmqchat.common.messages import Chat, ChatAck, ChatEvent, ErrorReply, Pm, PmAck, PmEvent, Ref
 from zmqchat.common.protocol import ErrorCode, pm_key, room_topic, user_key
@@ -161,8 +161,24 @@ class Relay:
 
     def undelivered(self, pm: PmDelivery) -> bytes:
         """The server could not hand ``pm`` to its recipient (the link is gone, or its
-        queue is full): undo it, and return the error its sender gets instead of the
-        ack. Nothing is said to have been delivered that was not."""
+        queue is full): queue it if they have an account and room for it, else undo
+        it; return what its sender gets instead of the ack. Nothing is said to have
+        been delivered that was not."""
+        account = self.store.account(pm.to_user) if self.config.auth != "open" else None
+        key = user_key(pm.to_user)
+        if account is not None and self.mailboxes.waiting(key, account.created) < (
+            self.mailboxes.limit
+        ):
+            self.mailboxes.requeue(pm.pm_id)
+            sent = decode_message(pm.ack)
+            assert isinstance(sent, PmAck)
+            ack = PmAck(to=sent.to, id=sent.id, status="queued", ts=sent.ts, ref=sent.ref)
+            kept = pm.sender.acks.get(pm.ref) if pm.ref is not None else None
+            if kept is not None:
+                pm.sender.acks[pm.ref] = (kept[0], ack)
+            log.info("pm %d from %s to %s queued: not deliverable now", pm.pm_id,
+                     pm.sender.user, pm.to_user)  # fmt: skip
+            return encode(ack)
         self.store.drop_kept_pm(pm.pm_id)
         pm.sender.forget(pm.ref)
         log.info("pm %d from %s to %s not delivered", pm.pm_id, pm.sender.user, pm.to_user)

@@ -365,12 +365,12 @@ class Store:
             (sid, limit),
         ).fetchall()
         pms = self._db.execute(
-            "SELECT ref, recipient, id, ts, text FROM pms"
+            "SELECT ref, recipient, id, ts, text, queued FROM pms"
             " WHERE sender_sid = ? AND ref IS NOT NULL ORDER BY id DESC LIMIT ?",
             (sid, limit),
         ).fetchall()
         acks = [StoredAck(r[0], r[1], r[2], None, None, r[3], r[4]) for r in chats]
-        acks += [StoredAck(r[0], None, None, r[1], r[2], r[3], r[4]) for r in pms]
+        acks += [StoredAck(r[0], None, None, r[1], r[2], r[3], r[4], bool(r[5])) for r in pms]
         acks.sort(key=lambda a: a.ts)
         return acks[-limit:]
 
