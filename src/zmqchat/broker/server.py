@@ -302,6 +302,8 @@ class BrokerServer:
             # A queued pm is delivered once ZeroMQ took it, and everything before it
             # for the same connection; the rest wait for the next login.
             core.mail_sent([(pm, sid) for rid, pm, sid in out.mail if rid not in failed])
+            if now is not None and self._commit_due is None:
+                self._commit_due = now + LAZY_COMMIT  # the marks, lazily
         for sender, body in answers:
             self._send(router, sender, body)
         publish = pub.send
