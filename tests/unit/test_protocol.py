@@ -57,6 +57,7 @@ def test_error_codes_are_the_wire_strings() -> None:
         "user_offline",
         "server_busy",
         "store_unavailable",
+        "mailbox_full",
     }
     assert ErrorCode.TOO_LONG == "too_long"
 
