@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from tests.integration.test_accounts import PASSWORD, add_account
 
 from zmqchat import Client, PmEvent
 from zmqchat.client.chat.commands import parse_input
@@ -64,3 +65,48 @@ def test_a_query_sends_plain_lines_privately_and_routes_each_line(broker):
         alice.close()
 
     assert all(key != EVERYWHERE or "disconnected" not in text for key, text in shown)
+
+
+def test_a_query_shows_the_conversation_so_far_from_earlier_sessions(make_broker):
+    broker = make_broker(auth="accounts")
+    add_account(broker, "dora")
+    shown: list[tuple[str | None, str]] = []
+    lock = threading.Lock()
+
+    def emit(line: Line, where: str | None) -> None:
+        with lock:
+            shown.append((where, plain(line)))
+
+    def lines(where: str | None) -> list[str]:
+        with lock:
+            return [text for key, text in shown if key == where]
+
+    with Client("alice", broker.endpoint) as alice:
+        with Client("dora", broker.endpoint, password=PASSWORD) as earlier:
+            alice.pm("dora", "from before")
+            earlier.pm("alice", "an answer")
+        assert alice.pm("dora", "while you were away").status == "queued"
+        controller = ChatController(ChatState(), emit, compact=True)
+        controller.prepare("dora", [])
+        dora = Client("dora", broker.endpoint, password=PASSWORD, on_event=controller.on_event)
+        try:
+            controller.attach(dora, dora.connect())
+            # The queued pm arrives live, after the welcome; the query shows what
+            # came before it, once.
+            wait_until(lambda: any("while you were away" in t for t in lines("@alice")))
+            command = parse_input("/query alice")
+            assert command is not None
+            assert controller.execute(command)
+            assert controller.execute(command)  # opened again: shown once
+
+            def at(text: str) -> list[int]:
+                return [n for n, line in enumerate(lines("@alice")) if text in line]
+
+            live, before, answer = at("while you were away"), at("from before"), at("an answer")
+            assert (len(live), len(before), len(answer)) == (1, 1, 1)
+            # The past comes when the conversation is opened, in its order, without
+            # what was already shown live.
+            assert live[0] < before[0] < answer[0]
+            controller.quitting()
+        finally:
+            dora.close()

@@ -170,6 +170,23 @@ def test_unread_counts_and_private_conversations(broker, driven):
         assert [c.key for c in alice.vm.snapshot.conversations] == ["#general", "@bob"]
 
 
+def test_a_private_window_opens_with_the_conversation_so_far(make_broker, driven):
+    broker = make_broker(auth="accounts")
+    add_account(broker, "dora")
+    with Client("alice", broker.endpoint) as alice:
+        with Client("dora", broker.endpoint, password=PASSWORD) as earlier:
+            alice.pm("dora", "from an earlier session")
+            earlier.pm("alice", "and its answer")
+        dora = Driven(broker)
+        driven.append(dora)
+        assert dora.connect("dora", password=PASSWORD).connected is not None
+        assert dora.vm.open_private("alice") == "@alice"
+        dora.shows("@alice", "and its answer")
+        texts = dora.texts("@alice")
+        first = next(n for n, t in enumerate(texts) if "from an earlier session" in t)
+        assert first < next(n for n, t in enumerate(texts) if "and its answer" in t)
+
+
 def unread(run: Driven) -> dict[str, int]:
     return {c.key: c.unread for c in run.vm.snapshot.conversations}
 

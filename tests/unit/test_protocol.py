@@ -58,6 +58,7 @@ def test_error_codes_are_the_wire_strings() -> None:
         "server_busy",
         "store_unavailable",
         "encryption_required",
+        "mailbox_full",
     }
     assert ErrorCode.TOO_LONG == "too_long"
 

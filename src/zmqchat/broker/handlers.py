@@ -20,8 +20,9 @@ from collections.abc import Callable
 from typing import Final
 
 from zmqchat.broker.logins import Logins
+from zmqchat.broker.mailbox import Mailboxes
 from zmqchat.broker.membership import Membership
-from zmqchat.broker.outbox import Outbox, PmDelivery
+from zmqchat.broker.outbox import Mark, Outbox, PmDelivery
 from zmqchat.broker.queries import Queries
 from zmqchat.broker.registration import Registration
 from zmqchat.broker.relay import Relay
@@ -96,8 +97,9 @@ class BrokerCore:
         # that would write are refused up front, reads are served.
         self.writable = True
         self.membership = Membership(self.state, store, self.out, clock)
-        self.relay = Relay(self.state, store, self.out, config, clock)
-        queries = Queries(self.state, store, self.out)
+        self.mailboxes = Mailboxes(store, self.out, config.mailbox_limit)
+        self.relay = Relay(self.state, store, self.out, config, clock, self.mailboxes)
+        queries = Queries(self.state, store, self.out, self.mailboxes)
         self.logins = Logins(config, store, self.state, notify)
         self.registration = Registration(
             config,
@@ -106,6 +108,7 @@ class BrokerCore:
             self.out,
             self.membership,
             self.logins,
+            self.mailboxes,
             pub_port=pub_port,
             capacity=capacity if capacity is not None else config.session_capacity,
             clock=clock,
@@ -164,7 +167,9 @@ class BrokerCore:
                     session.remember(
                         ack.ref,
                         fingerprint("pm", user_key(ack.to), ack.text),
-                        PmAck(ack.to, ack.id, "delivered", ack.ts, ack.ref),
+                        PmAck(
+                            ack.to, ack.id, "queued" if ack.queued else "delivered", ack.ts, ack.ref
+                        ),
                     )
         return len(self.state)
 
@@ -226,9 +231,7 @@ class BrokerCore:
         reply = ErrorReply(code=exc.code, message=exc.message, ref=ref, retry_after=exc.retry_after)
         self.out.reply(rid, reply)
 
-    def _internal_error(
-        self, rid: bytes, ref: Ref, mark: tuple[int, int, int], kept: tuple[int, int]
-    ) -> None:
+    def _internal_error(self, rid: bytes, ref: Ref, mark: Mark, kept: tuple[int, int]) -> None:
         # A bug or a failing store must cost one request, not the broker. Handlers
         # write before they change memory (several writes in one savepoint), so a
         # failing write leaves nothing half done; what the request queued to send
@@ -342,6 +345,10 @@ class BrokerCore:
 
     def store_recovered(self) -> None:
         self.writable = True
+
+    def mail_sent(self, sent: list[tuple[int, int]]) -> None:
+        """Queued pms were handed to ZeroMQ: (pm id, receiving session) pairs."""
+        self.mailboxes.delivered(sent)
 
     def undelivered(self, pm: PmDelivery) -> bytes:
         """The server could not hand ``pm`` to its recipient: see

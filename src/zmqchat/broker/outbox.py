@@ -13,6 +13,9 @@ from zmqchat.broker.state import Session
 from zmqchat.common.codec import encode
 from zmqchat.common.messages import Record, Ref
 
+# Where an outbox's lists end (see Outbox.mark).
+Mark = tuple[int, int, int, int]
+
 
 @dataclasses.dataclass(slots=True)
 class PmDelivery:
@@ -37,11 +40,14 @@ class Outbox:
     delivered, and the round trip of a conversation does not wait for the disk.
     """
 
-    __slots__ = ("gated", "pms", "publishes", "replies")
+    __slots__ = ("gated", "mail", "pms", "publishes", "replies")
 
     def __init__(self) -> None:
         self.pms: list[PmDelivery] = []
         self.replies: list[tuple[bytes, bytes]] = []
+        # Queued pms among the replies: (routing id, pm id, receiving session). Each
+        # is marked delivered after the batch if every reply to its id was sent.
+        self.mail: list[tuple[bytes, int, int]] = []
         self.publishes: list[tuple[bytes, bytes]] = []
         # Routing ids with a reply waiting for the commit: a pm to one of them must
         # wait too, or it would overtake, say, the recipient's welcome.
@@ -56,11 +62,17 @@ class Outbox:
         if session.rid is not None:
             self.reply(session.rid, msg)
 
+    def mail_to(self, rid: bytes, event: Record, pm_id: int, sid: int) -> None:
+        """Queue a pm from a mailbox to ``rid``, after what is queued to it so far."""
+        self.reply(rid, event)
+        self.mail.append((rid, pm_id, sid))
+
     def drop_to(self, rid: bytes) -> None:
         """Send nothing more of this batch to ``rid``: its connection closed, and
         whoever takes the id next must not get what was meant for the last holder.
         Its private messages become undelivered (their senders hear so)."""
         self.replies[:] = [(to, body) for to, body in self.replies if to != rid]
+        self.mail[:] = [entry for entry in self.mail if entry[0] != rid]
         for pm in self.pms:
             if pm.to == rid:
                 pm.to = None
@@ -68,16 +80,18 @@ class Outbox:
     def publish(self, topic: bytes, msg: Record) -> None:
         self.publishes.append((topic, encode(msg)))
 
-    def mark(self) -> tuple[int, int, int]:
+    def mark(self) -> Mark:
         """Where the lists end now, to :meth:`truncate` back to if a request fails."""
-        return len(self.pms), len(self.replies), len(self.publishes)
+        return len(self.pms), len(self.replies), len(self.publishes), len(self.mail)
 
-    def truncate(self, mark: tuple[int, int, int]) -> None:
+    def truncate(self, mark: Mark) -> None:
         del self.pms[mark[0] :]
         del self.replies[mark[1] :]
         del self.publishes[mark[2] :]
+        del self.mail[mark[3] :]
 
     def clear(self) -> None:
+        self.mail.clear()
         self.pms.clear()
         self.replies.clear()
         self.publishes.clear()

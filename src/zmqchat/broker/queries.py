@@ -3,6 +3,7 @@ answered from the broker's memory and its store."""
 
 from __future__ import annotations
 
+from zmqchat.broker.mailbox import Mailboxes
 from zmqchat.broker.membership import require_member
 from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.state import BrokerState, Session
@@ -25,7 +26,8 @@ from zmqchat.common.protocol import MAX_HISTORY_REPLY_BYTES, user_key
 class Queries:
     """Answers that change nothing."""
 
-    def __init__(self, state: BrokerState, store: Store, out: Outbox) -> None:
+    def __init__(self, state: BrokerState, store: Store, out: Outbox, mailboxes: Mailboxes) -> None:
+        self.mailboxes = mailboxes
         self.state = state
         self.store = store
         self.out = out
@@ -51,11 +53,20 @@ class Queries:
             events, more = self.store.room_history(req.room, req.after, req.before, req.limit)
         else:
             assert req.with_user is not None
-            # Open mode: only what this session exchanged, since the name may have
-            # belonged to someone else before.
-            events, more = self.store.session_pm_history(  # type: ignore[assignment]
-                session.sid, user_key(req.with_user), req.after, req.before, req.limit
-            )
+            other = user_key(req.with_user)
+            since = self._account_since(session)
+            if since is not None:
+                # Logged in to an account: the whole conversation of the name since
+                # the account was created, across sessions and restarts.
+                events, more = self.mailboxes.conversation(  # type: ignore[assignment]
+                    session.key, other, since, req.after, req.before, req.limit
+                )
+            else:
+                # A name without an account: only what this session exchanged, since
+                # the name may have belonged to someone else before.
+                events, more = self.store.session_pm_history(  # type: ignore[assignment]
+                    session.sid, other, req.after, req.before, req.limit
+                )
         page = HistoryPage(
             messages=tuple(events), more=more, room=req.room, with_user=req.with_user, ref=req.ref
         )
@@ -64,6 +75,16 @@ class Queries:
             page = fit(page, newest_first=req.after is None)
             body = encode(page)
         self.out.reply_to(session, body)
+
+    def _account_since(self, session: Session) -> float | None:
+        """When the account ``session`` logged in to was created, if it did and the
+        account is still the one it logged in to (not deleted, or added again)."""
+        if session.login is None:
+            return None
+        account = self.store.account(session.user)
+        if account is None or account.id != session.login[0]:
+            return None
+        return account.created
 
     def ping(self, session: Session, req: Ping, now: float) -> None:
         heads = {name: self.state.rooms[name].seq for name in session.rooms}

@@ -16,6 +16,7 @@ from typing import Final
 from zmqchat._version import __version__
 from zmqchat.broker.accounts import Account
 from zmqchat.broker.logins import Logins, PendingLogin
+from zmqchat.broker.mailbox import Mailboxes
 from zmqchat.broker.membership import Membership
 from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.state import BrokerState, Connections, Session, TokenBucket
@@ -51,6 +52,7 @@ class Registration:
         out: Outbox,
         membership: Membership,
         logins: Logins,
+        mailboxes: Mailboxes,
         *,
         pub_port: int,
         capacity: int,
@@ -66,6 +68,7 @@ class Registration:
         self.out = out
         self.membership = membership
         self.logins = logins
+        self.mailboxes = mailboxes
         self.pub_port = pub_port
         self.capacity = capacity
         self.clock = clock
@@ -251,6 +254,10 @@ class Registration:
                 ref=ref,
             ),
         )
+        account = self.store.account(session.user) if session.login is not None else None
+        if account is not None and session.login is not None and account.id == session.login[0]:
+            # After the welcome, before any newer pm (those wait behind the welcome).
+            self.mailboxes.deliver(session, account.created)
 
     def bucket(self, now: float) -> TokenBucket | None:
         if self.config.rate_limit <= 0:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from zmqchat.broker.mailbox import Mailboxes
 from zmqchat.broker.membership import require_member
 from zmqchat.broker.outbox import Outbox, PmDelivery
 from zmqchat.broker.state import BrokerState, Session, fingerprint
 from zmqchat.broker.store import Store
-from zmqchat.common.codec import encode
+from zmqchat.common.codec import decode_message, encode
 from zmqchat.common.config import BrokerConfig
 from zmqchat.common.messages import Chat, ChatAck, ChatEvent, ErrorReply, Pm, PmAck, PmEvent, Ref
 from zmqchat.common.protocol import ErrorCode, pm_key, room_topic, user_key
@@ -34,7 +35,9 @@ class Relay:
         out: Outbox,
         config: BrokerConfig,
         clock: Callable[[], float],
+        mailboxes: Mailboxes,
     ) -> None:
+        self.mailboxes = mailboxes
         self.state = state
         self.store = store
         self.out = out
@@ -98,8 +101,13 @@ class Relay:
             return
         target = self.state.by_key.get(key)
         if target is None or target.rid is None:
+            account = self.store.account(req.to) if self.config.auth != "open" else None
+            if account is not None:
+                self._queue(session, req, account.name, account.created, print_, now)
+                return
             if target is not None or self.store.user_known(key):
-                # Open mode: anyone may take a free name later, so nothing is queued.
+                # A name without an account: anyone may take it later, so nothing is
+                # queued for it.
                 raise ProtocolError(ErrorCode.USER_OFFLINE, f"{req.to} is not online")
             raise ProtocolError(ErrorCode.NO_SUCH_USER, f"there is no user {req.to}")
         self._spend(session, now)
@@ -135,10 +143,42 @@ class Relay:
                 )
             )
 
+    def _queue(
+        self, session: Session, req: Pm, name: str, since: float, print_: int, now: float
+    ) -> None:
+        """Keep a pm to account holder ``name``, offline, in their mailbox; it is
+        acked `queued` once stored, and delivered at their next login."""
+        self._spend(session, now)
+        self.mailboxes.check_room(user_key(name), name, since)
+        ts = self.clock()
+        pm_id = self.store.add_pm(
+            ts, session.user, name, req.text, req.data_packed, session.sid, None, req.ref,
+            queued=True,
+        )  # fmt: skip
+        ack = PmAck(to=name, id=pm_id, status="queued", ts=ts, ref=req.ref)
+        session.remember(req.ref, print_, ack)
+        self.out.reply_to(session, ack)
+
     def undelivered(self, pm: PmDelivery) -> bytes:
         """The server could not hand ``pm`` to its recipient (the link is gone, or its
-        queue is full): undo it, and return the error its sender gets instead of the
-        ack. Nothing is said to have been delivered that was not."""
+        queue is full): queue it if they have an account and room for it, else undo
+        it; return what its sender gets instead of the ack. Nothing is said to have
+        been delivered that was not."""
+        account = self.store.account(pm.to_user) if self.config.auth != "open" else None
+        key = user_key(pm.to_user)
+        if account is not None and self.mailboxes.waiting(key, account.created) < (
+            self.mailboxes.limit
+        ):
+            self.mailboxes.requeue(pm.pm_id)
+            sent = decode_message(pm.ack)
+            assert isinstance(sent, PmAck)
+            ack = PmAck(to=sent.to, id=sent.id, status="queued", ts=sent.ts, ref=sent.ref)
+            kept = pm.sender.acks.get(pm.ref) if pm.ref is not None else None
+            if kept is not None:
+                pm.sender.acks[pm.ref] = (kept[0], ack)
+            log.info("pm %d from %s to %s queued: not deliverable now", pm.pm_id,
+                     pm.sender.user, pm.to_user)  # fmt: skip
+            return encode(ack)
         self.store.drop_kept_pm(pm.pm_id)
         pm.sender.forget(pm.ref)
         log.info("pm %d from %s to %s not delivered", pm.pm_id, pm.sender.user, pm.to_user)

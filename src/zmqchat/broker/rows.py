@@ -43,6 +43,7 @@ class StoredAck:
     id: int | None
     ts: float
     text: str
+    queued: bool = False  # a pm still in its recipient's mailbox
 
 
 def page_query(

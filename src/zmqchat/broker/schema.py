@@ -22,7 +22,10 @@ log = logging.getLogger("zmqchat.broker.store")
 # 2: `sessions.sid` is AUTOINCREMENT (version 1 stores could hand a sid out again).
 # 3: `accounts` (names with a password) and `logins` (the sessions that logged in
 #    with one); older stores get both, empty, as they open.
-SCHEMA_VERSION: Final = 3
+# 4: `pms.convo` (the conversation's two user keys, for `history with` of an account
+#    across sessions) and `pms.queued` (a pm waiting in its recipient's mailbox);
+#    older stores get both columns, convo filled in, queued empty.
+SCHEMA_VERSION: Final = 4
 
 # The `kind` column of `events`.
 KIND_CHAT: Final = 0
@@ -64,8 +67,10 @@ CREATE TABLE IF NOT EXISTS pms (
     text       TEXT    NOT NULL,
     data       BLOB,
     sender_sid INTEGER,
-    recipient_sid INTEGER,
-    ref
+    recipient_sid INTEGER,             -- the receiving session (NULL while queued)
+    ref,
+    convo      TEXT,                   -- the two user keys, lower first, space between
+    queued     INTEGER                 -- 1 while in the recipient's mailbox
 );
 CREATE INDEX IF NOT EXISTS pms_sender ON pms (sender_sid);
 CREATE INDEX IF NOT EXISTS pms_recipient ON pms (recipient_sid);
@@ -116,6 +121,19 @@ END;
 """
 
 
+# Version 4: version 1-3 stores get the columns first (see open_database).
+_MAILBOX_COLUMNS: Final = {"convo": "TEXT", "queued": "INTEGER"}
+_CONVO: Final = """
+UPDATE pms SET convo = CASE WHEN sender_key <= recipient_key
+    THEN sender_key || ' ' || recipient_key ELSE recipient_key || ' ' || sender_key END;
+"""
+_MAILBOX: Final = """
+-- `history with` of an account is a range of this index; a mailbox, of the other.
+CREATE INDEX IF NOT EXISTS pms_convo ON pms (convo, id);
+CREATE INDEX IF NOT EXISTS pms_mailbox ON pms (recipient_key, id) WHERE queued = 1;
+"""
+
+
 def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
     """The store file at ``path`` (created if new, upgraded if old), in WAL mode.
 
@@ -132,7 +150,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
     # the OS cache); `fsync = true` also survives power loss.
     db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version not in (0, 1, 2, SCHEMA_VERSION):
+    if version not in (0, 1, 2, 3, SCHEMA_VERSION):
         raise StoreError(newer_schema(path, version, SCHEMA_VERSION))
     if version:
         # A page scribbled over shows now, with a clear word, rather than as a
@@ -141,13 +159,26 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
         if findings != ["ok"]:
             raise StoreError(damaged(path, "; ".join(findings)))
     if version == 0:
-        db.executescript(_SCHEMA + _ACCOUNTS)
+        db.executescript(_SCHEMA + _ACCOUNTS + _MAILBOX)
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     elif version < SCHEMA_VERSION:
         log.info("upgrading store %s to schema version %d", path, SCHEMA_VERSION)
         if version == 1:
             _migrate_from_1(db)
-        db.executescript("BEGIN;" + _ACCOUNTS + f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+        have = {row[1] for row in db.execute("PRAGMA table_info(pms)")}
+        columns = "".join(
+            f"ALTER TABLE pms ADD COLUMN {name} {kind};"
+            for name, kind in _MAILBOX_COLUMNS.items()
+            if name not in have
+        )
+        db.executescript(
+            "BEGIN;"
+            + _ACCOUNTS
+            + columns
+            + _CONVO
+            + _MAILBOX
+            + f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
+        )
     db.executescript(_COUNTERS)
     return db
 

@@ -318,8 +318,16 @@ class BrokerServer:
             answers = [(rid, refuse(body)) for rid, body in answers]
             publishes = []
             core.store_failed(time.monotonic())
+        failed: set[bytes | None] = set()
         for rid, body in replies:
-            self._send(router, rid, body)
+            if not self._send(router, rid, body):
+                failed.add(rid)
+        if out.mail and committed:
+            # A queued pm is delivered once ZeroMQ took it, and everything before it
+            # for the same connection; the rest wait for the next login.
+            core.mail_sent([(pm, sid) for rid, pm, sid in out.mail if rid not in failed])
+            if now is not None and self._commit_due is None:
+                self._commit_due = now + LAZY_COMMIT  # the marks, lazily
         for sender, body in answers:
             self._send(router, sender, body)
         publish = pub.send

@@ -47,7 +47,8 @@ _INSERT_CHATS: Final = (
 )
 _INSERT_PMS: Final = (
     "INSERT INTO pms (id, ts, sender, sender_key, recipient, recipient_key, text,"
-    " data, sender_sid, recipient_sid, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " data, sender_sid, recipient_sid, ref, convo, queued)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -216,11 +217,15 @@ class Store:
         sender_sid: int,
         recipient_sid: int | None,
         ref: Ref,
+        *,
+        queued: bool = False,
     ) -> int:
-        """Keep a private message for the next commit; returns its id."""
+        """Keep a private message for the next commit (``queued``: in its recipient's
+        mailbox, see :mod:`.mailbox`); returns its id."""
         if self._last_pm_id >= self._pm_id_ceiling:
             raise StoreError("private message ids ran past their committed ceiling")
         self._last_pm_id += 1
+        keys = sorted((sender.lower(), recipient.lower()))
         self._pm_rows.append(
             (
                 self._last_pm_id,
@@ -234,6 +239,8 @@ class Store:
                 sender_sid,
                 recipient_sid,
                 ref,
+                " ".join(keys),
+                1 if queued else None,
             )
         )
         return self._last_pm_id
@@ -268,6 +275,17 @@ class Store:
             self._begin()
             self._db.executemany(_INSERT_PMS, self._pm_rows)
             self._pm_rows.clear()
+
+    def reader(self) -> sqlite3.Connection:
+        """The database, with every kept row in it, to read (for :mod:`.mailbox`)."""
+        self._write_rows()
+        return self._db
+
+    def writer(self) -> sqlite3.Connection:
+        """The database inside the batch's transaction, to write (for :mod:`.mailbox`)."""
+        self._write_rows()
+        self._begin()
+        return self._db
 
     def pm(self, pm_id: int) -> PmEvent | None:
         """Private message ``pm_id`` as its recipient was handed it, or None."""
@@ -347,12 +365,12 @@ class Store:
             (sid, limit),
         ).fetchall()
         pms = self._db.execute(
-            "SELECT ref, recipient, id, ts, text FROM pms"
+            "SELECT ref, recipient, id, ts, text, queued FROM pms"
             " WHERE sender_sid = ? AND ref IS NOT NULL ORDER BY id DESC LIMIT ?",
             (sid, limit),
         ).fetchall()
         acks = [StoredAck(r[0], r[1], r[2], None, None, r[3], r[4]) for r in chats]
-        acks += [StoredAck(r[0], None, None, r[1], r[2], r[3], r[4]) for r in pms]
+        acks += [StoredAck(r[0], None, None, r[1], r[2], r[3], r[4], bool(r[5])) for r in pms]
         acks.sort(key=lambda a: a.ts)
         return acks[-limit:]
 

@@ -83,6 +83,7 @@ class BrokerConfig:
     encryption: str = "none"
     curve_dir: str | None = None
     allowed_keys: str | None = None
+    mailbox_limit: int = 1000
 
     def __post_init__(self) -> None:
         _check_port("port", self.port)
@@ -110,6 +111,8 @@ class BrokerConfig:
         for key in ("login_attempts_per_account", "login_attempts_per_address"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"{key} must be >= 0 (0 disables the limit)")
+        if self.mailbox_limit < 1:
+            raise ConfigError("mailbox_limit must be >= 1")
         if self.hash_memory_kib < MIN_HASH_MEMORY_KIB:
             raise ConfigError(f"hash_memory_kib must be >= {MIN_HASH_MEMORY_KIB} (7 MiB)")
         if self.hash_time_cost < 1 or self.hash_memory_kib * self.hash_time_cost < MIN_HASH_WORK:

@@ -73,6 +73,8 @@ class ErrorCode(StrEnum):
     STORE_UNAVAILABLE = "store_unavailable"
     # Additive: a password over plaintext from a non-loopback address (docs/security.md).
     ENCRYPTION_REQUIRED = "encryption_required"
+    # Additive to v1: an offline account holder's mailbox holds `mailbox_limit` pms.
+    MAILBOX_FULL = "mailbox_full"
 
 
 def is_valid_name(name: object) -> bool:

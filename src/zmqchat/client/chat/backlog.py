@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable
 
 from zmqchat.client.chat.formatting import Line, banner, format_event, notice
 from zmqchat.client.chat.paging import earlier_events
-from zmqchat.client.chat.state import ChatState, room_key
+from zmqchat.client.chat.state import ChatState, private_key, room_key
 from zmqchat.client.core.events import Event
 from zmqchat.client.io.sync import Client
-from zmqchat.common.messages import RoomEvent
+from zmqchat.common.messages import PmEvent, RoomEvent
 from zmqchat.errors import ZmqchatError
 
 # emit(line, where): where is a conversation key, EVERYWHERE, or None (no
@@ -118,6 +118,37 @@ class Backlog:
                 lines.insert(0, banner(f"#{room}: the beginning"))
             return OlderPage(key, lines, page.more)
 
+    def open_private(self, client: Client, user: str) -> None:
+        """Show the last messages of the private conversation with ``user`` the first
+        time it is opened (for an account, from every session: `history with`),
+        those before any it already shows live."""
+        key = private_key(user)
+        with self._lock:
+            view = self.state.privates.get(user.lower())
+            if view is None or view.loaded:
+                return
+            view.loaded = True
+        try:
+            page = client.history(with_user=user, limit=self._size)
+        except ZmqchatError:
+            with self._lock:
+                view.loaded = False  # try again when it is opened next
+            raise
+        with self._lock:
+            events = [
+                event
+                for event in page.messages
+                if isinstance(event, PmEvent)
+                and (view.first_live is None or event.id < view.first_live)
+            ]
+            if not events:
+                return
+            if not self._compact:
+                self._emit(banner(f"{key}: the last {_count(events)}"), key)
+            for event in events:
+                self._emit(self.line(event, history=True), key)
+            self._emit(banner(f"{key}: end of history"), key)
+
     def _opened(self, key: str) -> None:
         if self._on_opened is not None:
             self._on_opened(key)
@@ -137,7 +168,7 @@ class Backlog:
         self._emit(banner(f"#{room}: end of history"), key)
 
 
-def _count(events: list[RoomEvent]) -> str:
+def _count(events: list[RoomEvent] | list[PmEvent]) -> str:
     return "message" if len(events) == 1 else f"{len(events)} messages"
 
 

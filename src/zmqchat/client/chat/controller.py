@@ -232,6 +232,7 @@ class ChatController:
             name = self.state.privates[user.lower()].name
             text = f"talking privately with {name}; /query alone goes back to the room"
             self._emit(notice(text), private_key(user))
+        self._backlog.open_private(self.client, user)
 
     def _join(self, room: str) -> None:
         with self._lock:
@@ -312,6 +313,11 @@ class ChatController:
         """Open the private conversation with ``user`` and look at it."""
         with self._lock:
             self.state.talk_to(user)
+
+    def load_private(self, user: str) -> None:
+        """Show the recent past of the private conversation with ``user`` (once;
+        run it where requests may block). Errors become an error line there."""
+        self._guarded(lambda: self._backlog.open_private(self.client, user), private_key(user))
 
     def close_private(self, key: str) -> None:
         """Forget a private conversation (a message from them opens it again)."""

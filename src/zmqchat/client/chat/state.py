@@ -58,6 +58,10 @@ class PrivateView:
 
     name: str
     unread: int = 0
+    # Its past was asked for (`history with`), once per conversation opened.
+    loaded: bool = False
+    # The id of the first pm shown live: the past shown is what came before it.
+    first_live: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -215,6 +219,8 @@ class ChatState:
             incoming = event.sender.lower() != self.user.lower()
             peer = event.sender if incoming else event.to
             private = self.open_private(peer)
+            if private.first_live is None:
+                private.first_live = event.id
             if incoming and self.query != peer.lower():
                 private.unread += 1
             return [event]

@@ -266,6 +266,7 @@ class ChatViewModel:
         key = private_key(user)
         self.transcript(key)
         self.refresh()
+        self._worker.submit(self.controller.load_private, user)
         return key
 
     def load_older(self, key: str) -> bool:

@@ -1,0 +1,137 @@
+"""Mailboxes: private messages to an account holder who is offline wait in the store
+and are handed over, oldest first, when the account next has a connection; and the
+whole conversation of an account with another user, for ``history with``.
+
+A queued pm is a row of `pms` with ``queued = 1`` (and no receiving session yet). It
+is marked delivered once ZeroMQ has taken it for the recipient's connection, in a
+write of its own after the send: a broker killed in between delivers it again at
+the next login, and the client drops a pm whose ``id`` it has seen. So a queued pm
+is delivered at least once and never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any, Final
+
+from zmqchat.broker.outbox import Outbox
+from zmqchat.broker.rows import page, page_query, unpack_data
+from zmqchat.broker.state import Session
+from zmqchat.broker.store import Store
+from zmqchat.common.messages import PmEvent
+from zmqchat.common.protocol import ErrorCode, pm_key
+from zmqchat.errors import ProtocolError
+
+log = logging.getLogger("zmqchat.broker")
+
+_EVENT_COLUMNS: Final = "id, ts, sender, recipient, text, data, sender_sid, ref"
+
+
+def convo_key(a: str, b: str) -> str:
+    """The conversation of user keys ``a`` and ``b`` (as `pms.convo` holds it)."""
+    return " ".join(sorted((a, b)))
+
+
+def _event(row: tuple[Any, ...], *, keyed: bool = True) -> PmEvent:
+    keyed = keyed and row[6] is not None and row[7] is not None
+    return PmEvent(
+        id=row[0],
+        ts=row[1],
+        sender=row[2],
+        to=row[3],
+        text=row[4],
+        data=unpack_data(row[5]),
+        key=pm_key(row[6], row[7]) if keyed else None,
+    )
+
+
+class Mailboxes:
+    """The queued pms of every account, bounded per recipient."""
+
+    def __init__(self, store: Store, out: Outbox, limit: int) -> None:
+        self.store = store
+        self.out = out
+        self.limit = limit
+
+    def waiting(self, key: str, since: float = 0.0) -> int:
+        """How many pms sent from ``since`` on wait for user ``key``."""
+        row = (
+            self.store.reader()
+            .execute(
+                "SELECT COUNT(*) FROM pms WHERE queued = 1 AND recipient_key = ? AND ts >= ?",
+                (key, since),
+            )
+            .fetchone()
+        )
+        return int(row[0])
+
+    def check_room(self, key: str, name: str, since: float) -> None:
+        """Refuse a pm that would overfill ``name``'s mailbox: ``mailbox_full``."""
+        if self.waiting(key, since) >= self.limit:
+            raise ProtocolError(
+                ErrorCode.MAILBOX_FULL,
+                f"{name} is offline and has {self.limit} messages waiting; try later",
+            )
+
+    def deliver(self, session: Session, since: float) -> int:
+        """Queue the pms waiting for ``session``'s user since ``since`` (when its
+        account was created: a deleted one's mail is not the new holder's), oldest
+        first, to its connection, after what is queued to it already (its welcome).
+        They are marked delivered once sent (:meth:`delivered`). Returns how many."""
+        if session.rid is None:
+            return 0
+        rows = (
+            self.store.reader()
+            .execute(
+                f"SELECT {_EVENT_COLUMNS} FROM pms WHERE queued = 1 AND recipient_key = ?"
+                " AND ts >= ? ORDER BY id",
+                (session.key, since),
+            )
+            .fetchall()
+        )
+        for row in rows:
+            self.out.mail_to(session.rid, _event(row), row[0], session.sid)
+        if rows:
+            log.info("handing %s the %d private messages waiting", session.user, len(rows))
+        return len(rows)
+
+    def delivered(self, sent: Iterable[tuple[int, int]]) -> None:
+        """Mark queued pms as handed over: (pm id, receiving session) pairs."""
+        pairs = [(sid, pm_id) for pm_id, sid in sent]
+        if pairs:
+            self.store.writer().executemany(
+                "UPDATE pms SET queued = NULL, recipient_sid = ? WHERE id = ? AND queued = 1",
+                pairs,
+            )
+
+    def requeue(self, pm_id: int) -> None:
+        """Put a pm that could not be handed over back in its recipient's mailbox."""
+        self.store.writer().execute(
+            "UPDATE pms SET queued = 1, recipient_sid = NULL WHERE id = ?", (pm_id,)
+        )
+
+    def conversation(
+        self,
+        me: str,
+        other: str,
+        since: float,
+        after: int | None,
+        before: int | None,
+        limit: int,
+    ) -> tuple[list[PmEvent], bool]:
+        """Every pm between user keys ``me`` and ``other`` sent from ``since`` on
+        (when ``me``'s account was created: what the name got before was someone
+        else's), across sessions and restarts."""
+        sql, params = page_query(
+            f"SELECT {_EVENT_COLUMNS} FROM pms WHERE convo = ? AND ts >= ?",
+            [convo_key(me, other), since],
+            "id",
+            after,
+            before,
+            limit,
+        )
+        found = self.store.reader().execute(sql, params)
+        rows, more = page(found, limit, ascending=after is not None)
+        # As in every history page: no `key`, that is for a live pm's echo.
+        return [_event(row, keyed=False) for row in rows], more
