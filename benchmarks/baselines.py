@@ -36,37 +36,42 @@ def minimal_broker(ports: Any) -> None:
     packb, unpackb = msgpack.packb, msgpack.unpackb
     names: dict[bytes, str] = {}
     seq = 0
+    recv, send, publish = router.recv, router.send, pub.send
+    more, noblock = zmq.SNDMORE, zmq.NOBLOCK
+    # fanout.py's pybroker loop (product.py's reference): poll, then up to 512
+    # requests. A blocking recv per request measured about 9% fewer acks/s.
     while True:
-        rid = router.recv()
-        msg = unpackb(router.recv())
-        kind = msg.get("type")
-        if kind == "chat":
-            seq += 1
-            ts = time.time()
-            pub.send(msg["room"].encode() + b"\x00", zmq.SNDMORE)
-            pub.send(
-                packb(
-                    {"type": "chat", "room": msg["room"], "seq": seq,
-                     "from": names.get(rid, "?"), "text": msg["text"], "ts": ts}
-                )
-            )  # fmt: skip
-            reply = {
-                "type": "ack",
-                "ref": msg.get("ref"),
-                "room": msg["room"],
-                "seq": seq,
-                "ts": ts,
-            }
-        elif kind == "register":
-            names[rid] = msg["user"]
-            reply = {"type": "welcome", "ref": msg.get("ref"), "user": msg["user"],
-                     "pub_port": pub_port, "rooms": {}}  # fmt: skip
-        elif kind == "ping":
-            reply = {"type": "pong", "ref": msg.get("ref"), "heads": {}}
-        else:
+        if not router.poll(50):
             continue
-        router.send(rid, zmq.SNDMORE)
-        router.send(packb(reply))
+        for _ in range(512):
+            try:
+                rid = recv(noblock)
+            except zmq.Again:
+                break
+            msg = unpackb(recv())
+            kind = msg.get("type")
+            if kind == "chat":
+                seq += 1
+                ts = time.time()
+                publish(msg["room"].encode() + b"\x00", more)
+                publish(
+                    packb(
+                        {"type": "chat", "room": msg["room"], "seq": seq,
+                         "from": names.get(rid, "?"), "text": msg["text"], "ts": ts}
+                    )
+                )  # fmt: skip
+                reply = {"type": "ack", "ref": msg.get("ref"), "room": msg["room"],
+                         "seq": seq, "ts": ts}  # fmt: skip
+            elif kind == "register":
+                names[rid] = msg["user"]
+                reply = {"type": "welcome", "ref": msg.get("ref"), "user": msg["user"],
+                         "pub_port": pub_port, "rooms": {}}  # fmt: skip
+            elif kind == "ping":
+                reply = {"type": "pong", "ref": msg.get("ref"), "heads": {}}
+            else:
+                continue
+            send(rid, more)
+            send(packb(reply))
 
 
 def relay(ports: Any, ack: bool = True) -> None:
