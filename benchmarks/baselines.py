@@ -36,37 +36,42 @@ def minimal_broker(ports: Any) -> None:
     packb, unpackb = msgpack.packb, msgpack.unpackb
     names: dict[bytes, str] = {}
     seq = 0
+    recv, send, publish = router.recv, router.send, pub.send
+    more, noblock = zmq.SNDMORE, zmq.NOBLOCK
+    # fanout.py's pybroker loop (product.py's reference): poll, then up to 512
+    # requests. A blocking recv per request measured about 9% fewer acks/s.
     while True:
-        rid = router.recv()
-        msg = unpackb(router.recv())
-        kind = msg.get("type")
-        if kind == "chat":
-            seq += 1
-            ts = time.time()
-            pub.send(msg["room"].encode() + b"\x00", zmq.SNDMORE)
-            pub.send(
-                packb(
-                    {"type": "chat", "room": msg["room"], "seq": seq,
-                     "from": names.get(rid, "?"), "text": msg["text"], "ts": ts}
-                )
-            )  # fmt: skip
-            reply = {
-                "type": "ack",
-                "ref": msg.get("ref"),
-                "room": msg["room"],
-                "seq": seq,
-                "ts": ts,
-            }
-        elif kind == "register":
-            names[rid] = msg["user"]
-            reply = {"type": "welcome", "ref": msg.get("ref"), "user": msg["user"],
-                     "pub_port": pub_port, "rooms": {}}  # fmt: skip
-        elif kind == "ping":
-            reply = {"type": "pong", "ref": msg.get("ref"), "heads": {}}
-        else:
+        if not router.poll(50):
             continue
-        router.send(rid, zmq.SNDMORE)
-        router.send(packb(reply))
+        for _ in range(512):
+            try:
+                rid = recv(noblock)
+            except zmq.Again:
+                break
+            msg = unpackb(recv())
+            kind = msg.get("type")
+            if kind == "chat":
+                seq += 1
+                ts = time.time()
+                publish(msg["room"].encode() + b"\x00", more)
+                publish(
+                    packb(
+                        {"type": "chat", "room": msg["room"], "seq": seq,
+                         "from": names.get(rid, "?"), "text": msg["text"], "ts": ts}
+                    )
+                )  # fmt: skip
+                reply = {"type": "ack", "ref": msg.get("ref"), "room": msg["room"],
+                         "seq": seq, "ts": ts}  # fmt: skip
+            elif kind == "register":
+                names[rid] = msg["user"]
+                reply = {"type": "welcome", "ref": msg.get("ref"), "user": msg["user"],
+                         "pub_port": pub_port, "rooms": {}}  # fmt: skip
+            elif kind == "ping":
+                reply = {"type": "pong", "ref": msg.get("ref"), "heads": {}}
+            else:
+                continue
+            send(rid, more)
+            send(packb(reply))
 
 
 def relay(ports: Any, ack: bool = True) -> None:
@@ -100,6 +105,38 @@ def relay(ports: Any, ack: bool = True) -> None:
             names[rid] = msg["user"]
             router.send(rid, zmq.SNDMORE)
             router.send(packb({"type": "welcome", "user": msg["user"], "pub_port": 0}))
+
+
+def pair_relay(ports: Any) -> None:
+    """DEALER -> ROUTER -> DEALER as product.py's reference has it (relay.py): the
+    first two peers to register are paired, then every frame from one is forwarded
+    to the other as it came: no decoding, no ack, the floor for a relayed round trip."""
+    ctx: zmq.Context[Any] = zmq.Context()
+    router, port = _bind(ctx, zmq.ROUTER)
+    ports.put((port, 0))
+    peers: list[bytes] = []
+    while len(peers) < 2:
+        rid = router.recv()
+        msg = msgpack.unpackb(router.recv())
+        if msg.get("type") == "register":
+            peers.append(rid)
+            router.send(rid, zmq.SNDMORE)
+            router.send(msgpack.packb({"type": "welcome", "user": msg["user"], "pub_port": 0}))
+    other = {peers[0]: peers[1], peers[1]: peers[0]}
+    recv, send, more, noblock = router.recv, router.send, zmq.SNDMORE, zmq.NOBLOCK
+    # relay.py's loop, poll then drain, so that this is the floor the goal is judged
+    # against (a blocking recv per frame measured the same, within the noise).
+    while True:
+        if not router.poll(20):
+            continue
+        for _ in range(512):
+            try:
+                rid = recv(noblock)
+            except zmq.Again:
+                break
+            body = recv()
+            send(other[rid], more)
+            send(body)
 
 
 def history_server(ports: Any, db: str, room: str) -> None:

@@ -1,4 +1,7 @@
-"""Room traffic: ingest (acks/s) and fan-out (deliveries/s) against subscriber count.
+"""Room traffic: ingest (acks/s) and fan-out (deliveries/s), loaded as product.py
+(../shared/bench) loads them: 1 or 4 publishing sessions keep 200 chats each
+unacknowledged; 1, 10 or 100 SUBs count the room's events, each also holding a
+session in the room as a client does.
 
 Three systems carry the same frames from the same load generators:
 * ``zmqchat``: the real broker (validation, SQLite, acks, sequence numbers);
@@ -9,50 +12,78 @@ Three systems carry the same frames from the same load generators:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from typing import Any
 
 from benchmarks.baselines import minimal_broker
-from benchmarks.harness import CTX, Children, Metric, at_least, get, now, zmqchat_broker
+from benchmarks.harness import (
+    CTX,
+    WINDOW,
+    Children,
+    Metric,
+    at_least,
+    get,
+    median,
+    now,
+    zmqchat_broker,
+)
 from benchmarks.load import chat_publisher, raw_publisher, subscribers
 
 SYSTEMS = ("zmqchat", "minimal", "raw")
-SUB_PROCESSES = 2  # the machine has 2 cores; more readers would only share them
 
 
-def room_run(
-    system: str, n_subs: int, duration: float, publishers: int = 1, window: int = 100
-) -> dict[str, float]:
-    """One measurement: publishers send for ``duration`` s, ``n_subs`` SUBs count."""
+def sub_processes(subscribers: int) -> int:
+    """Processes the SUBs are spread over, as product.py spreads them: 100 SUBs in 2
+    processes rather than 4 read fewer deliveries from the raw PUB, and put the
+    fan-out ratio 0.2 lower (docs/performance.md, "Which figure is which")."""
+    return 1 if subscribers == 1 else 2 if subscribers <= 10 else 4
+
+
+@dataclasses.dataclass(frozen=True)
+class Shape:
+    """The load of one room measurement."""
+
+    publishers: int = 1  # sessions sending chats
+    subscribers: int = 1  # SUB sockets counting the room's events
+    window: int = WINDOW  # chats each publisher keeps unacknowledged
+    sessions: bool = True  # every SUB also holds a session in the room, as a client does
+
+
+def _serve(system: str, stack: contextlib.ExitStack, children: Children) -> tuple[str, int]:
+    """Start zmqchat or the minimal broker: its request endpoint and PUB port."""
+    if system == "zmqchat":
+        broker = stack.enter_context(zmqchat_broker())
+        return broker.endpoint, broker.pub_port
+    ports: Any = CTX.Queue()
+    children.start(minimal_broker, ports)
+    port, pub_port = get(ports, 20, "ports from the minimal broker")
+    return f"tcp://127.0.0.1:{port}", pub_port
+
+
+def room_run(system: str, shape: Shape, duration: float) -> dict[str, float]:
+    """One measurement: publishers send for ``duration`` s, the SUBs count."""
     pub_q: Any = CTX.Queue()
     sub_q: Any = CTX.Queue()
     warm, go, stop = CTX.Event(), CTX.Event(), CTX.Event()
+    publishers, n_subs = shape.publishers, shape.subscribers
     with contextlib.ExitStack() as stack:
         children = stack.enter_context(Children())
-        endpoint = ""
-        if system == "zmqchat":
-            broker = stack.enter_context(zmqchat_broker())
-            endpoint, pub_port = broker.endpoint, broker.pub_port
-        elif system == "minimal":
-            ports: Any = CTX.Queue()
-            children.start(minimal_broker, ports)
-            port, pub_port = get(ports, 20, "ports from the minimal broker")
-            endpoint = f"tcp://127.0.0.1:{port}"
         if system == "raw":
-            ports = CTX.Queue()
+            ports: Any = CTX.Queue()
             children.start(raw_publisher, ports, duration, pub_q, warm, go)
             _, pub_port = get(ports, 20, "a port from the raw publisher")
-            publishers = 1
+            endpoint, publishers = "", 1  # no broker: no sessions either
         else:
+            endpoint, pub_port = _serve(system, stack, children)
             for i in range(publishers):
                 children.start(
-                    chat_publisher, endpoint, f"pub{i}", window, duration, pub_q, warm, go
+                    chat_publisher, endpoint, f"pub{i}", shape.window, duration, pub_q, warm, go
                 )
-        shares = [
-            n_subs // SUB_PROCESSES + (i < n_subs % SUB_PROCESSES) for i in range(SUB_PROCESSES)
-        ]
-        shares = [s for s in shares if s]
-        for share in shares:
-            children.start(subscribers, f"tcp://127.0.0.1:{pub_port}", share, sub_q, stop)
+        procs = sub_processes(n_subs)
+        shares = [n_subs // procs + (i < n_subs % procs) for i in range(procs)]
+        for k, share in enumerate(shares):
+            members = (endpoint, f"sub{k}-") if shape.sessions and endpoint else None
+            children.start(subscribers, f"tcp://127.0.0.1:{pub_port}", share, sub_q, stop, members)
         for _ in range(publishers):
             get(pub_q, 30, "a publisher ready")
         warm.set()
@@ -61,14 +92,13 @@ def room_run(
         warm.clear()
         t_go = now()
         go.set()
-        acks = errors = 0
+        acks = 0
         t_end = t_go
         for _ in range(publishers):
-            _, n_acks, n_errors, _, ended, error = get(pub_q, duration + 60, "a publisher done")
+            _, n_acks, _, _, ended, error = get(pub_q, duration + 60, "a publisher done")
             if error:
                 raise RuntimeError(f"{system}: {error}")
             acks += n_acks
-            errors += n_errors
             t_end = max(t_end, ended)
         stop.set()
         received = 0
@@ -84,67 +114,72 @@ def room_run(
     }
 
 
-INGEST_WINDOW = 100  # a bot pipelining its messages, waiting for acks as it goes
-# Fan-out measures delivery capacity, so the publisher keeps the broker saturated, as
-# the raw PUB baseline is: a window of 100 left it idle 20-40% of the time at 100
-# subscribers (each event costs ~10 us more to hand to 100 pipes).
-FANOUT_WINDOW = 500
+# (publishers, subscribers) as product.py loads them: the ingest goal holds for each
+# case, so the lowest ratio is the one checked. Fan-out is read off the one-publisher
+# cases, where the raw PUB also runs; 100 subscribers is its goal.
+INGEST_CASES = ((1, 1), (4, 1), (1, 10), (4, 10))
+FANOUT_SUBSCRIBERS = (1, 10, 100)
+Results = dict[str, list[dict[str, float]]]  # system -> one result per run
 
 
-def _sweep(
-    systems: tuple[str, ...], sub_counts: tuple[int, ...], runs: int, duration: float, window: int
-) -> dict[int, dict[str, list[dict[str, float]]]]:
-    """[subscribers][system] -> one result per run, systems interleaved."""
-    rates: dict[int, dict[str, list[dict[str, float]]]] = {
-        n: {s: [] for s in systems} for n in sub_counts
-    }
-    for n in sub_counts:
+def _measure(runs: int, duration: float) -> dict[tuple[int, int], Results]:
+    """Every case, each system once per run, the order of the systems flipping each run."""
+    cases = dict.fromkeys(INGEST_CASES, ("zmqchat", "minimal"))
+    cases.update({(1, n): SYSTEMS for n in FANOUT_SUBSCRIBERS})
+    results: dict[tuple[int, int], Results] = {c: {s: [] for s in cases[c]} for c in cases}
+    for (publishers, subs), systems in cases.items():
+        shape = Shape(publishers=publishers, subscribers=subs, window=WINDOW)
         for i in range(runs):
-            order = systems if i % 2 == 0 else tuple(reversed(systems))
-            for system in order:
-                rates[n][system].append(room_run(system, n, duration, window=window))
-    return rates
+            for system in systems if i % 2 == 0 else reversed(systems):
+                results[publishers, subs][system].append(room_run(system, shape, duration))
+    return results
+
+
+def _label(publishers: int, subs: int) -> str:
+    return f"{publishers} publisher{'s' * (publishers > 1)}, {subs} subscriber{'s' * (subs > 1)}"
+
+
+def _ingest(case: tuple[int, int], rates: Results, name: str = "") -> Metric:
+    return Metric(
+        name=name or f"ingest, {_label(*case)}: acks/s",
+        unit="msg/s",
+        ours=[r["sent_per_s"] for r in rates["zmqchat"]],
+        base=[r["sent_per_s"] for r in rates["minimal"]],
+        baseline="minimal Python broker with acks",
+        extra={
+            "zmqchat_deliveries_per_s": [r["deliveries_per_s"] for r in rates["zmqchat"]],
+            "minimal_deliveries_per_s": [r["deliveries_per_s"] for r in rates["minimal"]],
+        },
+    )
+
+
+def _fanout(subs: int, rates: Results) -> Metric:
+    goal = subs == 100
+    return Metric(
+        name=f"fan-out, {_label(1, subs)}: deliveries/s",
+        unit="deliveries/s",
+        ours=[r["deliveries_per_s"] for r in rates["zmqchat"]],
+        base=[r["deliveries_per_s"] for r in rates["raw"]],
+        baseline="raw PUB->SUB",
+        goal=">= 0.75x" if goal else "",
+        goal_check=at_least(0.75) if goal else None,
+        extra={
+            "subscribers": [subs],
+            "minimal": [r["deliveries_per_s"] for r in rates["minimal"]],
+            "zmqchat_delivered_share": [r["delivered_share"] for r in rates["zmqchat"]],
+        },
+    )
 
 
 def run(quick: bool) -> list[Metric]:
     runs = 1 if quick else 3
     duration = 1.0 if quick else 3.0
-    ingest = _sweep(("zmqchat", "minimal"), (1, 10), runs, duration, INGEST_WINDOW)
-    fanout = _sweep(SYSTEMS, (1, 10, 100), runs, duration, FANOUT_WINDOW)
-    metrics = []
-    for n, rates in ingest.items():
-        plural = "s" if n > 1 else ""
-        metrics.append(
-            Metric(
-                name=f"ingest, {n} subscriber{plural}, window {INGEST_WINDOW}: acks/s",
-                unit="msg/s",
-                ours=[r["sent_per_s"] for r in rates["zmqchat"]],
-                base=[r["sent_per_s"] for r in rates["minimal"]],
-                baseline="minimal Python broker with acks",
-                goal=">= 0.5x",
-                goal_check=at_least(0.5),
-                extra={
-                    "zmqchat_deliveries_per_s": [r["deliveries_per_s"] for r in rates["zmqchat"]],
-                    "minimal_deliveries_per_s": [r["deliveries_per_s"] for r in rates["minimal"]],
-                },
-            )
-        )
-    for n, rates in fanout.items():
-        plural = "s" if n > 1 else ""
-        metrics.append(
-            Metric(
-                name=f"fan-out, {n} subscriber{plural}: deliveries/s",
-                unit="deliveries/s",
-                ours=[r["deliveries_per_s"] for r in rates["zmqchat"]],
-                base=[r["deliveries_per_s"] for r in rates["raw"]],
-                baseline="raw PUB->SUB",
-                goal=">= 0.75x" if n == 100 else "",
-                goal_check=at_least(0.75) if n == 100 else None,
-                extra={
-                    "subscribers": [n],
-                    "minimal": [r["deliveries_per_s"] for r in rates["minimal"]],
-                    "zmqchat_delivered_share": [r["delivered_share"] for r in rates["zmqchat"]],
-                },
-            )
-        )
-    return metrics
+    results = _measure(runs, duration)
+    ingest = {case: _ingest(case, results[case]) for case in INGEST_CASES}
+    lowest = min(INGEST_CASES, key=lambda case: median(ingest[case].ratios()))
+    worst = _ingest(
+        lowest, results[lowest], f"ingest, lowest of the 4 cases ({_label(*lowest)}): acks/s"
+    )
+    worst.goal, worst.goal_check = ">= 0.5x", at_least(0.5)
+    fanout = [_fanout(n, results[1, n]) for n in FANOUT_SUBSCRIBERS]
+    return [*ingest.values(), worst, *fanout]

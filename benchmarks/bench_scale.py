@@ -18,7 +18,7 @@ from benchmarks.harness import (
     rss_kib,
     zmqchat_broker,
 )
-from benchmarks.load import broadcaster, crowd
+from benchmarks.load_crowd import broadcaster, crowd
 
 PER_PROCESS = 2000  # clients per load process (two sockets each)
 

@@ -29,6 +29,7 @@ CTX = mp.get_context("spawn")
 ROOM = "bench"
 TOPIC = ROOM.encode() + b"\x00"
 PAYLOAD_TEXT = "x" * 60  # a chat frame of ~100 bytes of msgpack on the wire
+WINDOW = 200  # requests a sending session keeps unacknowledged, as product.py's senders
 
 
 @dataclasses.dataclass
@@ -143,10 +144,15 @@ def get(queue: Any, timeout: float, what: str) -> Any:
 
 
 @contextlib.contextmanager
-def zmqchat_broker(db: str | None = None, **settings: Any) -> Iterator[BrokerProcess]:
-    """A real ``zmqchat broker`` on free loopback ports, quiet, without a rate limit."""
+def zmqchat_broker(
+    db: str | None = None, log_level: str | None = None, **settings: Any
+) -> Iterator[BrokerProcess]:
+    """A real ``zmqchat broker`` on free loopback ports, as shipped (its default log
+    level and settings) but for its rate limit: a load generator sends thousands of
+    chats a second from one session, and the default limit (200/s, bursts of 1,000)
+    would turn most of them into ``rate_limited`` errors."""
     with tempfile.TemporaryDirectory(prefix="zmqchat-bench-") as tmp:
-        broker = BrokerProcess(tmp, settings={"rate_limit": 0, **settings}, log_level="warning")
+        broker = BrokerProcess(tmp, settings={"rate_limit": 0, **settings}, log_level=log_level)
         if db is not None:
             broker.db = db
         broker.start()

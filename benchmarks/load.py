@@ -21,15 +21,17 @@ from zmqchat.common.messages import Chat, History, Ping, Pm, Register
 WARM_ROOM = "warm"
 WARM_TOPIC = WARM_ROOM.encode() + b"\x00"
 HWM = 10_000
+PING_EVERY = 3.0  # seconds; the broker expires a session idle for its timeout (15 s)
+QUIET = 0.2  # seconds without a room event, once the publishers are done: all arrived
 
 
-def _context(sockets: int = 64) -> zmq.Context[Any]:
+def new_context(sockets: int = 64) -> zmq.Context[Any]:
     ctx: zmq.Context[Any] = zmq.Context()
     ctx.set(zmq.MAX_SOCKETS, sockets + 16)
     return ctx
 
 
-def _dealer(ctx: zmq.Context[Any], endpoint: str) -> zmq.Socket[Any]:
+def dealer(ctx: zmq.Context[Any], endpoint: str) -> zmq.Socket[Any]:
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.SNDHWM, HWM)
@@ -59,20 +61,17 @@ def register(
 # --------------------------------------------------------------------------- rooms
 
 
-def subscribers(pub_endpoint: str, count: int, out: Any, stop: Any) -> None:
-    """``count`` SUB sockets on the room topic. Reports "ready" once a warm-up event
-    reached every socket (so the room subscription is live too: a PUB applies
-    subscriptions in order), then counts room events until ``stop`` and quiet."""
-    ctx = _context(count)
-    socks = []
-    for _ in range(count):
-        sock = ctx.socket(zmq.SUB)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.RCVHWM, HWM)
-        sock.setsockopt(zmq.SUBSCRIBE, TOPIC)
-        sock.setsockopt(zmq.SUBSCRIBE, WARM_TOPIC)
-        sock.connect(pub_endpoint)
-        socks.append(sock)
+def subscribers(
+    pub_endpoint: str, count: int, out: Any, stop: Any, members: tuple[str, str] | None = None
+) -> None:
+    """``count`` SUB sockets on the room topic. With ``members`` (the broker's request
+    endpoint and a name prefix) each SUB also holds a session registered into the
+    room, as a real client does, and pings it every few seconds. Reports "ready" once
+    a warm-up event reached every socket (so the room subscription is live too: a PUB
+    applies subscriptions in order), then counts room events until ``stop`` and quiet."""
+    ctx = new_context(2 * count)
+    sessions = _members(ctx, members, count) if members else []
+    socks = [_sub(ctx, pub_endpoint) for _ in range(count)]
     poller = zmq.Poller()
     for sock in socks:
         poller.register(sock, zmq.POLLIN)
@@ -80,36 +79,63 @@ def subscribers(pub_endpoint: str, count: int, out: Any, stop: Any) -> None:
     received = 0
     last = 0.0
     ready_sent = False
-    recvs = [(id(sock), sock.recv) for sock in socks]
-    busy = True
+    ping, next_ping = encode(Ping()), now() + PING_EVERY
     while True:
-        # Sweep every socket without waiting; poll only when a sweep found nothing,
-        # so a steady stream costs no poll per message (same loop for every system).
-        if not busy and not poller.poll(200):
-            if stop.is_set():
-                break
-            continue
+        # product.py's subscriber loop (fanout.py): poll, then drain each ready socket.
+        # Sweeping every socket and polling only when idle put the fan-out ratio 0.1
+        # to 0.2 above product.py's at 100 subscribers (docs/performance.md).
+        events = poller.poll(20)
+        if not events and stop.is_set() and now() - last >= QUIET:
+            break
         before = received
-        busy = False
-        for ident, recv in recvs:
-            for _ in range(1000):
+        for sock, _ in events:
+            recv = sock.recv
+            for _ in range(512):
                 try:
                     topic = recv(zmq.NOBLOCK)
                 except zmq.Again:
                     break
                 recv()
-                busy = True
                 if topic == TOPIC:
                     received += 1
                 elif not ready_sent:
-                    warm.add(ident)
+                    warm.add(id(sock))
         if received != before:
             last = now()
         if not ready_sent and len(warm) == count:
             ready_sent = True
             out.put(("ready", count))
+        if sessions and now() >= next_ping:
+            next_ping = now() + PING_EVERY
+            _ping(sessions, ping)
     out.put(("done", received, last))
     ctx.destroy(0)
+
+
+def _members(ctx: zmq.Context[Any], members: tuple[str, str], count: int) -> list[zmq.Socket[Any]]:
+    endpoint, prefix = members
+    sessions = [dealer(ctx, endpoint) for _ in range(count)]
+    for i, sock in enumerate(sessions):
+        register(sock, f"{prefix}{i}", (ROOM,))
+    return sessions
+
+
+def _sub(ctx: zmq.Context[Any], endpoint: str) -> zmq.Socket[Any]:
+    sock = ctx.socket(zmq.SUB)  # libzmq's default RCVHWM (1,000), as product.py's SUBs
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.SUBSCRIBE, TOPIC)
+    sock.setsockopt(zmq.SUBSCRIBE, WARM_TOPIC)
+    sock.connect(endpoint)
+    return sock
+
+
+def _ping(sessions: list[zmq.Socket[Any]], ping: bytes) -> None:
+    """Keep idle sessions alive (the broker expires them after its timeout)."""
+    for sock in sessions:
+        with contextlib.suppress(zmq.Again):
+            while True:
+                sock.recv(zmq.NOBLOCK)  # pongs, and whatever else the broker sent
+        sock.send(ping)
 
 
 def chat_publisher(
@@ -117,8 +143,8 @@ def chat_publisher(
 ) -> None:
     """A session sending ``chat`` into the bench room with ``window`` requests in
     flight for ``duration`` seconds; warm-up chats go to another room until ``go``."""
-    ctx = _context()
-    sock = _dealer(ctx, endpoint)
+    ctx = new_context()
+    sock = dealer(ctx, endpoint)
     register(sock, user, (ROOM, WARM_ROOM))
     out.put(("ready", user))
     warm_frame = encode(Chat(room=WARM_ROOM, text="warm-up"))
@@ -127,7 +153,10 @@ def chat_publisher(
             sock.send(warm_frame)
             sock.recv()
         go.wait(0.005)
-    ref = 0
+    # The record's wire map, built once: only its ref changes from chat to chat, and
+    # building a record per chat would cost the load generator 5 us of CPU that the
+    # broker it shares the machine with could use.
+    request = Chat(room=ROOM, text=PAYLOAD_TEXT, ref=0).to_wire()
     acks = errors = inflight = 0
     error = None
     started = now()
@@ -139,8 +168,8 @@ def chat_publisher(
         if not sending and inflight == 0:
             break
         while sending and inflight < window:
-            ref += 1
-            send(encode(Chat(room=ROOM, text=PAYLOAD_TEXT, ref=ref)))
+            request["ref"] += 1
+            send(encode(request))
             inflight += 1
         if not sock.poll(5000):
             error = f"{user}: no reply for 5s with {inflight} in flight"
@@ -163,7 +192,7 @@ def chat_publisher(
 def raw_publisher(ports: Any, duration: float, out: Any, warm: Any, go: Any) -> None:
     """The floor for fan-out: a PUB socket fed directly with a pre-encoded chat event
     as fast as Python can call ``send``."""
-    ctx = _context()
+    ctx = new_context()
     pub = ctx.socket(zmq.PUB)
     pub.setsockopt(zmq.LINGER, 0)
     pub.setsockopt(zmq.SNDHWM, HWM)
@@ -197,62 +226,91 @@ def raw_publisher(ports: Any, duration: float, out: Any, warm: Any, go: Any) -> 
 # ----------------------------------------------------------------------- private
 
 
-def pm_pair(endpoint: str, samples: int, window: int, duration: float, out: Any) -> None:
-    """Two sessions in one process: ping-pong round trips, then windowed throughput.
+def pm_ponger(endpoint: str, raw: bool, out: Any, stop: Any) -> None:
+    """Session "pb": answers every ``pm`` with a ``pm`` back to its sender, decoding
+    it as a user's client does, until ``stop``. With ``raw`` (the relay baseline,
+    which forwards frames undecoded) it echoes each frame as it came."""
+    ctx = new_context()
+    sock = dealer(ctx, endpoint)
+    register(sock, "pb", ())
+    out.put(("ready", "pb"))
+    answer = Pm(to="", text=PAYLOAD_TEXT, ref=0).to_wire()
+    recv, send = sock.recv, sock.send
+    while not stop.is_set():
+        if not sock.poll(20):
+            continue
+        if raw:  # relay.py's echoer: one frame per poll
+            send(recv())
+            continue
+        for _ in range(1000):  # product.py's pm_peer: drain what came
+            try:
+                frame = recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            event = msgpack.unpackb(frame)
+            if event.get("type") == "pm":
+                answer["to"], answer["text"] = event["from"], event["text"]
+                answer["ref"] += 1
+                send(encode(answer))
+    ctx.destroy(0)
 
-    One round trip is a ``pm`` from a to b and b's ``pm`` back, each relayed by the
-    broker; the acks zmqchat also sends are drained but not waited for.
-    """
-    ctx = _context()
-    a, b = _dealer(ctx, endpoint), _dealer(ctx, endpoint)
-    register(a, "pa", ())
-    register(b, "pb", ())
-    to_b = encode(Pm(to="pb", text=PAYLOAD_TEXT))
-    to_a = encode(Pm(to="pa", text=PAYLOAD_TEXT))
 
-    def wait_pm(sock: zmq.Socket[Any]) -> None:
-        while True:
-            if not sock.poll(5000):
-                raise RuntimeError("no pm within 5s")
-            if _kind(sock.recv()) == "pm":
-                return
-
+def pm_pinger(endpoint: str, samples: int, raw: bool, out: Any) -> None:
+    """Session "pa": one ``pm`` in flight to pb (see pm_ponger); a round trip ends
+    when pb's ``pm`` is back, the acks zmqchat sends on the way decoded and skipped.
+    With ``raw`` the first frame back ends it. Reports the sorted round trips (s)
+    after a warm-up tenth."""
+    ctx = new_context()
+    sock = dealer(ctx, endpoint)
+    register(sock, "pa", ())
+    request = Pm(to="pb", text=PAYLOAD_TEXT, ref=0).to_wire()
+    send, recv, poll, clock = sock.send, sock.recv, sock.poll, time.perf_counter
     rtts = []
     for i in range(samples + samples // 10):
-        t = time.perf_counter()
-        a.send(to_b)
-        wait_pm(b)
-        b.send(to_a)
-        wait_pm(a)
-        if i >= samples // 10:  # the first tenth warms caches and connections
-            rtts.append(time.perf_counter() - t)
-    # Windowed: a keeps `window` pms on their way to b.
+        request["ref"] += 1
+        t = clock()
+        send(encode(request))
+        while True:
+            if not poll(5000):
+                raise RuntimeError("pm round trip: nothing back within 5s")
+            frame = recv()
+            if raw or _kind(frame) == "pm":
+                break
+        if i >= samples // 10:
+            rtts.append(clock() - t)
+    out.put(("done", sorted(rtts)))
+    ctx.destroy(0)
+
+
+def pm_stream(endpoint: str, window: int, duration: float, out: Any) -> None:
+    """Two sessions in one process: a keeps ``window`` pms on their way to b for
+    ``duration`` seconds; reports pms delivered to b per second."""
+    ctx = new_context()
+    a, b = dealer(ctx, endpoint), dealer(ctx, endpoint)
+    register(a, "sa", ())
+    register(b, "sb", ())
+    request = Pm(to="sb", text=PAYLOAD_TEXT, ref=0).to_wire()
     delivered = sent = 0
     started = now()
     deadline = started + duration
     while True:
         t = now()
         while t < deadline and sent - delivered < window:
-            a.send(to_b)
+            request["ref"] += 1
+            a.send(encode(request))
             sent += 1
         if t >= deadline and delivered >= sent:
             break
         if not b.poll(5000):
             raise RuntimeError("pm throughput: b got nothing for 5s")
-        while True:
-            try:
-                frame = b.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            if _kind(frame) == "pm":
-                delivered += 1
-        while True:  # a's acks: drain so they never fill its queue
-            try:
+        with contextlib.suppress(zmq.Again):
+            while True:
+                if _kind(b.recv(zmq.NOBLOCK)) == "pm":
+                    delivered += 1
+        with contextlib.suppress(zmq.Again):
+            while True:  # a's acks: drained so they never fill its queue
                 a.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-    elapsed = now() - started
-    out.put(("done", sorted(rtts), delivered / elapsed))
+    out.put(("done", delivered / (now() - started)))
     ctx.destroy(0)
 
 
@@ -261,8 +319,8 @@ def pm_pair(endpoint: str, samples: int, window: int, duration: float, out: Any)
 
 def history_client(endpoint: str, room: str, deep_after: int, samples: int, out: Any) -> None:
     """Sequential ``history`` requests: the latest 50, then 50 after an old seq."""
-    ctx = _context()
-    sock = _dealer(ctx, endpoint)
+    ctx = new_context()
+    sock = dealer(ctx, endpoint)
     register(sock, "historian", (room,))
     results = {}
     for name, request in (
@@ -283,130 +341,4 @@ def history_client(endpoint: str, room: str, deep_after: int, samples: int, out:
                 raise RuntimeError(f"unexpected history reply: {str(reply)[:200]}")
         results[name] = sorted(times)
     out.put(("done", results))
-    ctx.destroy(0)
-
-
-# ------------------------------------------------------------------------- scale
-
-
-def crowd(
-    endpoint: str,
-    host: str,
-    first: int,
-    count: int,
-    out: tuple[Any, Any, Any],
-    events: tuple[Any, Any, Any],
-) -> None:
-    """``count`` clients (a DEALER and a SUB each), as many as one process can hold.
-
-    On ``go`` they connect and register at once; on ``subscribe`` (once every crowd
-    has registered) each subscribes to the bench room; then they ping every few
-    seconds like real clients and note when a room event reaches them, until
-    ``stop``. Registering all before anyone subscribes keeps the measure to the
-    sessions: otherwise each join's presence event fans out to the thousands
-    already subscribed, which is a measure of presence storms, not of capacity.
-
-    Reports on its three queues, one per phase: ("registered", t, failures),
-    ("subscribed",), then ("received", how many clients got a broadcast, t) when
-    all have, and again when stopped.
-    """
-    registered_q, subscribed_q, received_q = out
-    go, subscribe, stop = events
-    ctx = _context(2 * count)
-    go.wait()
-    dealers = [_dealer(ctx, endpoint) for _ in range(count)]
-    for i, sock in enumerate(dealers):
-        sock.send(encode(Register(user=f"c{first + i}", rooms=(ROOM,), client="bench")))
-    poller = zmq.Poller()
-    for sock in dealers:
-        poller.register(sock, zmq.POLLIN)
-    pub_port, failures = _welcomes(poller, set(dealers))
-    registered_q.put(("registered", now(), failures[:3], len(failures)))
-    while not subscribe.wait(1.0):  # keep the sessions alive meanwhile
-        for sock in dealers:
-            sock.send(encode(Ping()))
-        for sock, _ in poller.poll(0):
-            with contextlib.suppress(zmq.Again):
-                while True:
-                    sock.recv(zmq.NOBLOCK)
-    subs = {}
-    for _ in range(count):
-        sub = ctx.socket(zmq.SUB)
-        sub.setsockopt(zmq.LINGER, 0)
-        sub.setsockopt(zmq.SUBSCRIBE, TOPIC)
-        sub.connect(f"tcp://{host}:{pub_port}")
-        poller.register(sub, zmq.POLLIN)
-        subs[sub] = False
-    subscribed_q.put(("subscribed",))
-    got = _listen(poller, dealers, subs, received_q, stop)
-    received_q.put(("received", got, now()))
-    ctx.destroy(0)
-
-
-def _welcomes(poller: zmq.Poller, pending: set[zmq.Socket[Any]]) -> tuple[int, list[str]]:
-    """Wait for every pending DEALER's welcome: the PUB port, and what went wrong."""
-    failures: list[str] = []
-    pub_port = 0
-    while pending:
-        events = poller.poll(30_000)
-        if not events:
-            failures.append(f"{len(pending)} clients got no welcome in 30s")
-            break
-        for sock, _ in events:
-            reply = msgpack.unpackb(sock.recv())
-            if sock in pending:
-                pending.discard(sock)
-                if reply.get("type") == "welcome":
-                    pub_port = reply["pub_port"]
-                else:
-                    failures.append(str(reply))
-    return pub_port, failures
-
-
-def _listen(
-    poller: zmq.Poller,
-    dealers: list[zmq.Socket[Any]],
-    subs: dict[zmq.Socket[Any], bool],
-    received_q: Any,
-    stop: Any,
-) -> int:
-    """Ping like a live client and note which SUBs heard the room, until ``stop``."""
-    ping = encode(Ping())
-    next_ping = now() + 3.0
-    got = 0
-    while not stop.is_set():
-        for sock, _ in poller.poll(100):
-            if sock in subs:
-                while True:
-                    try:
-                        sock.recv(zmq.NOBLOCK)
-                    except zmq.Again:
-                        break
-                if not subs[sock]:
-                    subs[sock] = True
-                    got += 1
-                    if got == len(subs):
-                        received_q.put(("received", got, now()))
-            else:
-                sock.recv()  # pongs
-        if now() >= next_ping:
-            for sock in dealers:
-                sock.send(ping)
-            next_ping = now() + 3.0
-    return got
-
-
-def broadcaster(endpoint: str, out: Any, stop: Any) -> None:
-    """Chat into the bench room every 200 ms until ``stop``: the broadcast every
-    client of the crowd must receive (repeated, since a SUB connects when it will)."""
-    ctx = _context()
-    sock = _dealer(ctx, endpoint)
-    register(sock, "announcer", (ROOM,))
-    out.put(("ready",))
-    frame = encode(Chat(room=ROOM, text="hello, crowd"))
-    while not stop.is_set():
-        sock.send(frame)
-        if sock.poll(5000):
-            sock.recv()
-        stop.wait(0.2)
     ctx.destroy(0)

@@ -82,7 +82,9 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "broker.txt"
         with _sampled(raw):
-            result = bench_rooms.room_run("zmqchat", subscribers, DURATION)
+            result = bench_rooms.room_run(
+                "zmqchat", bench_rooms.Shape(subscribers=subscribers), DURATION
+            )
         samples: collections.Counter[str] = collections.Counter()
         for line in raw.read_text().splitlines():
             stack, _, count = line.rpartition(" ")
@@ -90,7 +92,10 @@ def main(argv: list[str]) -> int:
     rate = result["sent_per_s"]
     chats = rate * DURATION
     busy = sum(samples.values())
-    print(f"ingest: {rate:,.0f} acks/s, one publisher (window 100), {subscribers} subscriber(s)")
+    print(
+        f"ingest: {rate:,.0f} acks/s, one publisher (window {harness.WINDOW}), "
+        f"{subscribers} subscriber(s)"
+    )
     print("\n| stage | share of busy time | us per chat |\n|---|---|---|")
     for stage, n in samples.most_common():
         # n samples stand for n / RATE seconds, spread over the chats of the run.

@@ -15,7 +15,7 @@ import pytest
 from tests.helpers import RawPeer, RawSub
 
 from zmqchat.broker.store import Store
-from zmqchat.testing import wait_until
+from zmqchat.testing import BrokerProcess, wait_until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -123,6 +123,24 @@ def test_parent_pid_gone_stops_the_broker(tmp_path):
     finally:
         proc.kill()
         proc.communicate()
+
+
+@pytest.mark.parametrize(("level", "logged"), [(None, {"INFO"}), ("warning", set())])
+def test_broker_process_without_a_level_logs_as_shipped(tmp_path, monkeypatch, level, logged):
+    # make bench relies on it: log_level=None leaves the broker on its default, info.
+    monkeypatch.delenv("ZMQCHAT_LOG_LEVEL", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no user broker.toml
+    broker = BrokerProcess(tmp_path, log_level=level)
+    broker.start()
+    peer = RawPeer(broker.endpoint)
+    try:
+        peer.send({"type": "ping", "ref": 1})  # unregistered: an error, logged at debug
+        assert peer.recv()["type"] == "error"
+    finally:
+        peer.sock.close()
+        assert broker.stop() == 0
+    log = broker.log_file.read_text()
+    assert {lvl for lvl in ("DEBUG", "INFO") if f" {lvl} " in log} == logged, log
 
 
 def test_port_in_use_is_a_clear_error(broker):

@@ -22,7 +22,7 @@ class BrokerProcess:
         directory: str | os.PathLike[str],
         *,
         settings: Mapping[str, Any] | None = None,
-        log_level: str = "debug",
+        log_level: str | None = "debug",
         startup_timeout: float = 15.0,
         wrapper: Sequence[str] = (),
         watch_parent: bool = True,
@@ -34,7 +34,8 @@ class BrokerProcess:
         ``watch_parent=False`` leaves out ``--parent-pid``, whose periodic check would
         wake the broker's loop (a test of how it wakes without one); the test must
         then stop the broker itself. ``bind_host``: the address to bind (clients still
-        use :attr:`endpoint`, on 127.0.0.1)."""
+        use :attr:`endpoint`, on 127.0.0.1). ``log_level=None`` passes no
+        ``--log-level``: the broker logs at its configured level, as shipped."""
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.db = str(self.directory / "broker.db")
@@ -89,7 +90,7 @@ class BrokerProcess:
             "--pub-port", str(self.pub_port),
             "--db", self.db,
             "--ready-file", str(self.ready_file),
-            "--log-level", self.log_level,
+            *(("--log-level", self.log_level) if self.log_level else ()),
             *(("--parent-pid", str(os.getpid())) if self.watch_parent else ()),
         ]  # fmt: skip
         with self.log_file.open("ab") as log:
