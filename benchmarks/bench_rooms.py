@@ -124,7 +124,9 @@ Results = dict[str, list[dict[str, float]]]  # system -> one result per run
 
 def _measure(runs: int, duration: float) -> dict[tuple[int, int], Results]:
     """Every case, each system once per run, the order of the systems flipping each run."""
-    cases = dict.fromkeys(INGEST_CASES, ("zmqchat", "minimal"))
+    cases: dict[tuple[int, int], tuple[str, ...]] = dict.fromkeys(
+        INGEST_CASES, ("zmqchat", "minimal")
+    )
     cases.update({(1, n): SYSTEMS for n in FANOUT_SUBSCRIBERS})
     results: dict[tuple[int, int], Results] = {c: {s: [] for s in cases[c]} for c in cases}
     for (publishers, subs), systems in cases.items():

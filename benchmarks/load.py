@@ -32,7 +32,7 @@ def new_context(sockets: int = 64) -> zmq.Context[Any]:
 
 
 def dealer(ctx: zmq.Context[Any], endpoint: str) -> zmq.Socket[Any]:
-    sock = ctx.socket(zmq.DEALER)
+    sock: zmq.Socket[Any] = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.SNDHWM, HWM)
     sock.setsockopt(zmq.RCVHWM, HWM)
@@ -121,7 +121,7 @@ def _members(ctx: zmq.Context[Any], members: tuple[str, str], count: int) -> lis
 
 
 def _sub(ctx: zmq.Context[Any], endpoint: str) -> zmq.Socket[Any]:
-    sock = ctx.socket(zmq.SUB)  # libzmq's default RCVHWM (1,000), as product.py's SUBs
+    sock: zmq.Socket[Any] = ctx.socket(zmq.SUB)  # default RCVHWM (1,000), as product.py's
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.SUBSCRIBE, TOPIC)
     sock.setsockopt(zmq.SUBSCRIBE, WARM_TOPIC)
