@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any, Final
+from typing import Final
 
 from zmqchat.broker.outbox import Outbox
-from zmqchat.broker.rows import page, page_query, unpack_data
+from zmqchat.broker.rows import page, page_query, pm_event
 from zmqchat.broker.state import Session
 from zmqchat.broker.store import Store
 from zmqchat.common.messages import PmEvent
-from zmqchat.common.protocol import ErrorCode, pm_key
+from zmqchat.common.protocol import ErrorCode
 from zmqchat.errors import ProtocolError
 
 log = logging.getLogger("zmqchat.broker")
@@ -31,19 +31,6 @@ _EVENT_COLUMNS: Final = "id, ts, sender, recipient, text, data, sender_sid, ref"
 def convo_key(a: str, b: str) -> str:
     """The conversation of user keys ``a`` and ``b`` (as `pms.convo` holds it)."""
     return " ".join(sorted((a, b)))
-
-
-def _event(row: tuple[Any, ...], *, keyed: bool = True) -> PmEvent:
-    keyed = keyed and row[6] is not None and row[7] is not None
-    return PmEvent(
-        id=row[0],
-        ts=row[1],
-        sender=row[2],
-        to=row[3],
-        text=row[4],
-        data=unpack_data(row[5]),
-        key=pm_key(row[6], row[7]) if keyed else None,
-    )
 
 
 class Mailboxes:
@@ -91,7 +78,7 @@ class Mailboxes:
             .fetchall()
         )
         for row in rows:
-            self.out.mail_to(session.rid, _event(row), row[0], session.sid)
+            self.out.mail_to(session.rid, pm_event(row), row[0], session.sid)
         if rows:
             log.info("handing %s the %d private messages waiting", session.user, len(rows))
         return len(rows)
@@ -134,4 +121,4 @@ class Mailboxes:
         found = self.store.reader().execute(sql, params)
         rows, more = page(found, limit, ascending=after is not None)
         # As in every history page: no `key`, that is for a live pm's echo.
-        return [_event(row, keyed=False) for row in rows], more
+        return [pm_event(row, keyed=False) for row in rows], more

@@ -14,8 +14,8 @@ from typing import Any, Final
 import msgpack
 
 from zmqchat.broker.schema import KIND_CHAT, KIND_JOIN, KIND_LEAVE
-from zmqchat.common.messages import ChatEvent, PresenceEvent, Ref
-from zmqchat.common.protocol import MAX_HISTORY_REPLY_BYTES
+from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Ref
+from zmqchat.common.protocol import MAX_HISTORY_REPLY_BYTES, pm_key
 
 _PRESENCE: Final = {KIND_JOIN: "join", KIND_LEAVE: "leave"}
 _unpackb = msgpack.unpackb
@@ -103,3 +103,19 @@ def room_event(room: str, row: tuple[Any, ...]) -> ChatEvent | PresenceEvent:
     if kind == KIND_CHAT:
         return ChatEvent(room=room, seq=seq, sender=user, text=text, ts=ts, data=unpack_data(data))
     return PresenceEvent(room=room, seq=seq, user=user, event=_PRESENCE[kind], ts=ts, reason=reason)
+
+
+def pm_event(row: tuple[Any, ...], *, keyed: bool = True) -> PmEvent:
+    """A pm as its recipient is handed it, from (id, ts, sender, recipient, text,
+    data, sender_sid, ref); ``keyed`` False, or a row without the last two, leaves
+    out its ``key``."""
+    keyed = keyed and len(row) > 7 and row[6] is not None and row[7] is not None
+    return PmEvent(
+        id=row[0],
+        ts=row[1],
+        sender=row[2],
+        to=row[3],
+        text=row[4],
+        data=unpack_data(row[5]),
+        key=pm_key(row[6], row[7]) if keyed else None,
+    )

@@ -24,12 +24,11 @@ from zmqchat.broker.rows import (
     StoredSession,
     page,
     page_query,
+    pm_event,
     room_event,
-    unpack_data,
 )
 from zmqchat.broker.schema import KIND_CHAT, KIND_JOIN, KIND_LEAVE, open_database
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Ref
-from zmqchat.common.protocol import pm_key
 
 # Raised here, defined in the error tree; still importable from here.
 from zmqchat.errors import StoreError as StoreError  # noqa: PLC0414
@@ -294,17 +293,7 @@ class Store:
             "SELECT id, ts, sender, recipient, text, data, sender_sid, ref FROM pms WHERE id = ?",
             (pm_id,),
         ).fetchone()
-        if row is None:
-            return None
-        return PmEvent(
-            id=row[0],
-            ts=row[1],
-            sender=row[2],
-            to=row[3],
-            text=row[4],
-            data=unpack_data(row[5]),
-            key=None if row[7] is None or row[6] is None else pm_key(row[6], row[7]),
-        )
+        return None if row is None else pm_event(row)
 
     def session_pm_history(
         self, sid: int, other_key: str, after: int | None, before: int | None, limit: int
@@ -317,10 +306,7 @@ class Store:
             " OR (recipient_sid = ? AND sender_key = ?))",
             [sid, other_key, sid, other_key], "id", after, before, limit,
         )  # fmt: skip
-        return [
-            PmEvent(id=r[0], ts=r[1], sender=r[2], to=r[3], text=r[4], data=unpack_data(r[5]))
-            for r in rows
-        ], more
+        return [pm_event(r, keyed=False) for r in rows], more
 
     # ----------------------------------------------------------------------- sessions
 
