@@ -31,6 +31,30 @@ class PmDelivery:
     ref: Ref
 
 
+@dataclasses.dataclass(slots=True)
+class Recheck:
+    """Sessions and rooms whose subscriptions must be checked again: a session left
+    a room or ended, a room became members-only. Nothing waits for the commit here:
+    a check cuts a connection that may no longer read, and its subscriber asks again
+    (a leave that fails to commit is then simply granted again)."""
+
+    sessions: set[int] = dataclasses.field(default_factory=set)
+    rooms: set[str] = dataclasses.field(default_factory=set)
+
+    def session(self, session: Session) -> None:
+        self.sessions.add(session.sid)
+
+    def room(self, name: str) -> None:
+        self.rooms.add(name)
+
+    def clear(self) -> None:
+        self.sessions.clear()
+        self.rooms.clear()
+
+    def __bool__(self) -> bool:
+        return bool(self.sessions or self.rooms)
+
+
 class Outbox:
     """Frames a batch of requests produced, by when they may leave.
 
@@ -40,7 +64,7 @@ class Outbox:
     delivered, and the round trip of a conversation does not wait for the disk.
     """
 
-    __slots__ = ("gated", "mail", "pms", "publishes", "replies")
+    __slots__ = ("gated", "mail", "pms", "publishes", "recheck", "replies")
 
     def __init__(self) -> None:
         self.pms: list[PmDelivery] = []
@@ -52,6 +76,9 @@ class Outbox:
         # Routing ids with a reply waiting for the commit: a pm to one of them must
         # wait too, or it would overtake, say, the recipient's welcome.
         self.gated: set[bytes] = set()
+        # Who may read what changed: the sessions (by sid) and rooms whose readers
+        # the PUB side checks again after the batch (see broker/grants.py).
+        self.recheck: Recheck = Recheck()
 
     def reply(self, rid: bytes, msg: Record | bytes) -> None:
         self.replies.append((rid, msg if isinstance(msg, bytes) else encode(msg)))
@@ -91,6 +118,7 @@ class Outbox:
         del self.mail[mark[3] :]
 
     def clear(self) -> None:
+        self.recheck.clear()
         self.mail.clear()
         self.pms.clear()
         self.replies.clear()

@@ -132,6 +132,8 @@ class BrokerState:
         self.by_key: dict[str, Session] = {}
         self.by_token: dict[str, Session] = {}
         self.rooms: dict[str, Room] = {}
+        # Rooms created private (members-only in every auth mode), by canonical name.
+        self.private_rooms: set[str] = set()
         # Least recently active first, so expiry only looks at the front.
         self._activity: OrderedDict[str, Session] = OrderedDict()
 
