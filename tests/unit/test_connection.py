@@ -19,6 +19,8 @@ from zmqchat.common.messages import (
     HistoryPage,
     Join,
     Joined,
+    Leave,
+    Left,
     PmEvent,
     Pong,
     PresenceEvent,
@@ -64,6 +66,7 @@ def welcome(
     pub_port: int = PUB_PORT,
     heartbeat: float = 5.0,
     timeout: float = 15.0,
+    ticket: str | None = None,
 ) -> bytes:
     return encode(
         Welcome(
@@ -75,6 +78,7 @@ def welcome(
             timeout=timeout,
             limits={"text": MAX_TEXT_BYTES},
             server="zmqchat/test",
+            ticket=ticket,
             ref=register["ref"],
         )
     )
@@ -367,29 +371,86 @@ def test_malformed_frames_are_ignored() -> None:
     assert take_events(core) == []
 
 
-def test_join_subscribes_before_asking_and_starts_at_the_joined_seq() -> None:
+def test_join_subscribes_once_joined_and_starts_at_the_joined_seq() -> None:
+    # Not before: a members-only room is granted only to a member (broker/grants.py).
     core = connected()
     done = Done()
     ref = core.submit(Join(room="Dev"), done, 1.0)
-    assert take_actions(core) == [("subscribe", b"dev\x00")]
+    assert take_actions(core) == []
     (frame,) = sent(core)
     assert frame["room"] == "Dev"
     publish(core, chat_event(3, "dev"))  # the join's seq: ours, not delivered
     publish(core, chat_event(4, "dev"))  # arrives before the reply: held
     assert take_events(core) == []
     core.on_frame(reply(Joined(room="dev", seq=3, members=("alice",), ref=ref)), 1.1)
+    assert take_actions(core) == [("subscribe", b"dev\x00")]
     assert isinstance(done.result, Joined)
     assert delivered_seqs(core) == [4]
     assert "dev" in core.rooms
 
 
-def test_a_refused_join_unsubscribes() -> None:
+def test_a_refused_join_asks_for_no_topic() -> None:
     core = connected()
     ref = core.submit(Join(room="dev"), Done(), 1.0)
-    take_actions(core)
     core.on_frame(reply(ErrorReply(code="invalid_name", message="x", ref=ref)), 1.1)
-    assert take_actions(core) == [("unsubscribe", b"dev\x00")]
+    assert take_actions(core) == []
     assert "dev" not in core.rooms
+
+
+def test_leaving_withdraws_the_ticketed_request_before_asking() -> None:
+    core = ClientCore("alice", rooms=("general",))
+    core.start(0.0)
+    (register,) = sent(core)
+    core.on_frame(welcome(register, rooms={"general": 1}, ticket="t1"), 0.5)
+    assert ("subscribe", b"general\x00t1") in take_actions(core)
+    # Before asking: the broker cuts a subscriber that still holds a room its
+    # session left.
+    ref = core.submit(Leave(room="general"), Done(), 1.0)
+    assert take_actions(core) == [("unsubscribe", b"general\x00t1")]
+    core.on_frame(reply(Left(room="general", ref=ref)), 1.1)
+    assert take_actions(core) == []
+    assert "general" not in core.rooms
+
+
+def test_a_refused_leave_reads_the_room_again() -> None:
+    core = ClientCore("alice", rooms=("general",))
+    core.start(0.0)
+    (register,) = sent(core)
+    core.on_frame(welcome(register, rooms={"general": 1}, ticket="t1"), 0.5)
+    take_actions(core)
+    ref = core.submit(Leave(room="general"), Done(), 1.0)
+    take_actions(core)
+    core.on_frame(reply(ErrorReply(code="server_busy", message="x", ref=ref)), 1.1)
+    assert take_actions(core) == [("subscribe", b"general\x00t1")]
+
+
+def test_every_welcome_asks_for_every_topic_again_with_its_ticket() -> None:
+    # A restarted broker may have refused what the socket re-sent on reconnecting
+    # (with CURVE, before the session resumed): each welcome asks again.
+    core = ClientCore("alice", rooms=("general",))
+    core.start(0.0)
+    (register,) = sent(core)
+    core.on_frame(welcome(register, rooms={"general": 1}, ticket="t1"), 0.5)
+    first = take_actions(core)
+    assert first[0] == ("sub_connect", PUB_PORT)
+    assert sorted(first[1:]) == [("subscribe", b"\x00"), ("subscribe", b"general\x00t1")]
+    ref = core.submit(Chat(room="general", text="hi"), Done(), 1.0)
+    core.on_frame(reply(ErrorReply(code="not_registered", message="", ref=ref)), 1.0)
+    again = next(frame for frame in sent(core) if frame["type"] == "register")
+    core.on_frame(
+        welcome(again, rooms={"general": 1}, session="other-token-000000", ticket="t2"), 1.1
+    )
+    actions = take_actions(core)
+    assert sorted(a for a in actions if a[0] == "unsubscribe") == [
+        ("unsubscribe", b"\x00"),
+        ("unsubscribe", b"general\x00t1"),
+    ]
+    assert sorted(a for a in actions if a[0] == "subscribe") == [
+        ("subscribe", b"\x00"),
+        ("subscribe", b"general\x00t2"),
+    ]
+    # Each withdrawal comes before the request that replaces it.
+    assert actions.index(("unsubscribe", b"\x00")) < actions.index(("subscribe", b"\x00"))
 
 
 # ------------------------------------------------------------------------ reconnecting

@@ -20,6 +20,7 @@ from typing import Final, cast
 import zmq
 
 from zmqchat.broker.curve import Curve
+from zmqchat.broker.grants import configure_xpub
 from zmqchat.broker.peers import ConnectionWatch, Router, seed_routing_ids
 from zmqchat.common.config import BrokerConfig
 from zmqchat.common.protocol import MAX_FRAME_BYTES
@@ -38,6 +39,7 @@ class Bound:
     router: Router
     pub: zmq.Socket[bytes]
     watch: ConnectionWatch
+    pub_watch: ConnectionWatch
     port: int
     pub_port: int
 
@@ -68,9 +70,10 @@ def bind_sockets(
     nudge: Callable[[], None],
     curve: Curve | None = None,
 ) -> Bound:
-    """Create and bind the ROUTER and the PUB; with port 0 the OS picks a free port.
-    ``nudge`` wakes the loop (the connection watch's thread calls it); with ``curve``
-    both sockets are CURVE servers."""
+    """Create and bind the ROUTER and the PUB side (an XPUB that grants each
+    subscription, broker/grants.py); with port 0 the OS picks a free port. ``nudge``
+    wakes the loop (the connection watches' threads call it); with ``curve`` both
+    sockets are CURVE servers."""
     # Routing ids are transport addresses, never proof (docs/security.md): they
     # start where nobody can guess, and a session is bound to its connection.
     if not seed_routing_ids():
@@ -83,7 +86,9 @@ def bind_sockets(
     # A peer that presents an id in use is ignored, never handed the id.
     router.setsockopt(zmq.ROUTER_HANDOVER, 0)
     watch = ConnectionWatch(ctx, router, nudge)
-    pub = ctx.socket(zmq.PUB)
+    pub = ctx.socket(zmq.XPUB)
+    configure_xpub(pub)
+    pub_watch = ConnectionWatch(ctx, pub, nudge)
     for sock in (router, pub):
         sock.setsockopt(zmq.LINGER, LINGER_MS)
         sock.setsockopt(zmq.SNDHWM, HWM)
@@ -96,10 +101,11 @@ def bind_sockets(
         pub_port = _bind(pub, config.host, config.pub_port)
     except BindError:
         watch.close()
+        pub_watch.close()
         router.close(0)
         pub.close(0)
         raise
-    return Bound(router, pub, watch, port, pub_port)
+    return Bound(router, pub, watch, pub_watch, port, pub_port)
 
 
 def write_ready_file(

@@ -372,3 +372,4 @@ class BrokerCore:
         for room in rooms:
             self.membership.announce(room, session.user, "leave", ts, reason)
         self.state.remove(session)
+        self.out.recheck.session(session)  # its subscriptions end with it

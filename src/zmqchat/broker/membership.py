@@ -83,4 +83,5 @@ class Membership:
             )
         self.announce(room, session.user, "leave", ts, None)
         self.state.leave(session, req.room)
+        self.out.recheck.session(session)  # a member who left reads no more
         self.out.reply_to(session, Left(room=req.room, ref=req.ref))

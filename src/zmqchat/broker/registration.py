@@ -251,6 +251,7 @@ class Registration:
                 limits=self._limits,
                 server=SERVER_NAME,
                 proto=PROTOCOL_VERSION,
+                ticket=session.ticket,
                 ref=ref,
             ),
         )

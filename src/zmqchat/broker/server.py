@@ -30,6 +30,7 @@ from zmqchat.broker.endpoints import (
     write_ready_file,
 )
 from zmqchat.broker.faults import describe
+from zmqchat.broker.grants import Gate
 from zmqchat.broker.handlers import BrokerCore
 from zmqchat.broker.lock import lock_store
 from zmqchat.broker.peers import ConnectionWatch, Router
@@ -94,6 +95,8 @@ class BrokerServer:
         self.router: Router | None = None
         self.pub: zmq.Socket[bytes] | None = None
         self._watch: ConnectionWatch | None = None
+        self._pub_watch: ConnectionWatch | None = None
+        self._gate: Gate | None = None
         self.port = config.port
         self.pub_port = config.pub_port
         self.curve: Curve | None = None
@@ -109,6 +112,7 @@ class BrokerServer:
             self._stop_curve()
             raise
         self.router, self.pub, self._watch = bound.router, bound.pub, bound.watch
+        self._pub_watch = bound.pub_watch
         self.port, self.pub_port = bound.port, bound.pub_port
 
     @property
@@ -151,6 +155,16 @@ class BrokerServer:
             connections=self._watch,
         )
         self.router.track(core.state.by_rid)
+        assert self._pub_watch is not None
+        self._gate = Gate(
+            self.pub,
+            self._pub_watch,
+            core.state,
+            open_auth=self.config.auth == "open",
+            curve=self.curve is not None,
+            pub_port=self.pub_port,
+        )
+        self._pub_watch = None  # the gate closes it
         restored = core.restore(time.monotonic())
         store.commit()
         log.info(
@@ -209,10 +223,13 @@ class BrokerServer:
         return signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
 
     def _loop(self, core: BrokerCore, store: Store) -> None:
-        router = self.router
+        router, pub, gate = self.router, self.pub, self._gate
         assert router is not None
+        assert pub is not None
+        assert gate is not None
         poller = zmq.Poller()
         poller.register(router, zmq.POLLIN)
+        poller.register(pub, zmq.POLLIN)
         poller.register(self._wake_r.fileno(), zmq.POLLIN)
         poller.register(self._logins_r.fileno(), zmq.POLLIN)
         next_parent_check = time.monotonic() + PARENT_CHECK
@@ -227,6 +244,9 @@ class BrokerServer:
             if self._wake_r.fileno() in ready:
                 with contextlib.suppress(BlockingIOError):
                     self._wake_r.recv(4096)
+                gate.serve()  # also learns of subscribers' connections that ended
+            elif pub in ready:
+                gate.serve()
             if router in ready:
                 self._drain(core, router)
             if self._logins_r.fileno() in ready:
@@ -334,6 +354,8 @@ class BrokerServer:
         for topic, body in publishes:
             publish(topic, _SNDMORE)
             publish(body)
+        if out.recheck and self._gate is not None:
+            self._gate.recheck(out.recheck)
         out.clear()
 
     def _commit(self, store: Store, now: float | None) -> bool:
@@ -392,9 +414,13 @@ class BrokerServer:
         return True
 
     def close(self) -> None:
-        if self._watch is not None:
-            self._watch.close()
-            self._watch = None
+        for watch in (self._watch, self._pub_watch):
+            if watch is not None:
+                watch.close()
+        self._watch = self._pub_watch = None
+        if self._gate is not None:
+            self._gate.close()
+            self._gate = None
         for sock in (self.router, self.pub):
             if sock is not None:
                 sock.close()

@@ -7,6 +7,7 @@ asks them for the next expiry deadline.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from typing import Protocol
@@ -80,6 +81,11 @@ class Session:
     acks: OrderedDict[Ref, tuple[int, ChatAck | PmAck]] = dataclasses.field(
         default_factory=OrderedDict
     )
+    # What its subscriptions carry (see ticket_of); set from the token.
+    ticket: str = dataclasses.field(init=False, default="")
+
+    def __post_init__(self) -> None:
+        self.ticket = ticket_of(self.token)
 
     def remember(self, ref: Ref, print_: int, ack: ChatAck | PmAck) -> None:
         """Keep an ack so a retry of the same request gets it again."""
@@ -102,6 +108,16 @@ class Session:
         if entry is None or entry[0] != print_:
             return None
         return entry[1]
+
+
+def ticket_of(token: str) -> str:
+    """A session's subscription ticket: a one-way function of its token, so that the
+    ticket (sent again by a subscriber at every reconnect, and shown to whoever
+    reads the PUB side's traffic in plaintext mode) lets its holder read the
+    session's rooms but never act as the session. The same after a resume or a
+    broker restart, since the token is."""
+    digest = hashlib.blake2b(token.encode(), digest_size=16, person=b"zmqchat-ticket")
+    return digest.hexdigest()
 
 
 def fingerprint(kind: str, target: str, text: str) -> int:
@@ -131,6 +147,7 @@ class BrokerState:
         self.by_conn: dict[int, Session] = {}
         self.by_key: dict[str, Session] = {}
         self.by_token: dict[str, Session] = {}
+        self.by_ticket: dict[str, Session] = {}
         self.rooms: dict[str, Room] = {}
         # Rooms created private (members-only in every auth mode), by canonical name.
         self.private_rooms: set[str] = set()
@@ -142,7 +159,14 @@ class BrokerState:
 
     def clear(self) -> None:
         """Forget every session and room (to load them again from the store)."""
-        tables = (self.by_rid, self.by_conn, self.by_key, self.by_token, self.rooms)
+        tables = (
+            self.by_rid,
+            self.by_conn,
+            self.by_key,
+            self.by_token,
+            self.by_ticket,
+            self.rooms,
+        )
         for table in (*tables, self._activity):
             table.clear()
 
@@ -153,6 +177,7 @@ class BrokerState:
     def add(self, session: Session) -> None:
         self.by_key[session.key] = session
         self.by_token[session.token] = session
+        self.by_ticket[session.ticket] = session
         if session.rid is not None:
             self.by_rid[session.rid] = session
             if session.conn is not None:
@@ -162,6 +187,7 @@ class BrokerState:
     def remove(self, session: Session) -> None:
         self.by_key.pop(session.key, None)
         self.by_token.pop(session.token, None)
+        self.by_ticket.pop(session.ticket, None)
         self._activity.pop(session.token, None)
         self.detach(session)
         for name in session.rooms:

@@ -177,6 +177,9 @@ class Welcome(Record):
     limits: dict[str, Any]
     server: str
     proto: int = PROTOCOL_VERSION
+    # Additive to v1: what the session's subscriptions carry to prove they are its
+    # own (common.protocol.subscription); None from a broker that predates it.
+    ticket: str | None = None
     ref: Ref = None
 
 

@@ -194,6 +194,33 @@ def topic_room(topic: bytes) -> str | None:
     return topic[:-1].decode()
 
 
+def subscription(topic: bytes, ticket: str | None) -> bytes:
+    """What a subscriber asks the PUB side for: a topic, followed by the session's
+    ``ticket`` (from its welcome) when the room is members-only or may become so.
+
+    The broker grants the topic itself to the connection that asked, once the ticket
+    shows a member asked (docs/protocol.md, "Subscriptions"). A plain topic is a
+    protocol v1 subscription, granted only for public rooms in ``open`` mode.
+    """
+    if ticket is None or topic == SYSTEM_TOPIC:
+        return topic
+    return topic + ticket.encode("ascii")
+
+
+def parse_subscription(request: bytes) -> tuple[bytes, bytes | None]:
+    """A subscription request -> (what it asks for, the ticket if it carries one).
+
+    What it asks for is a room's topic when ``request`` holds a zero byte (with the
+    ticket after it, if any); else it is a bare prefix (``b""`` is every topic), which
+    carries no ticket.
+    """
+    end = request.find(b"\x00")
+    if end < 0:
+        return request, None
+    topic, ticket = request[: end + 1], request[end + 1 :]
+    return topic, ticket or None
+
+
 def require(msg: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str) -> Any:
     """Fetch a required field of the given type, or raise ``bad_request``."""
     value = msg.get(key)

@@ -37,6 +37,7 @@ from zmqchat.common.messages import (
     HistoryPage,
     Join,
     Joined,
+    Leave,
     Left,
     Ping,
     PmEvent,
@@ -164,8 +165,12 @@ class ClientCore:
             return pending.ref
         self._pending.add(pending, now)
         if isinstance(request, Join) and request.room.lower() not in self._rooms:
-            # Subscribe before asking, so events after our join are not missed.
+            # Events from our join on are ours; the topic is asked for once joined.
             self._rooms.follow(request.room.lower())
+        elif isinstance(request, Leave):
+            # Withdrawn first: the broker cuts a subscriber's connection (all its
+            # rooms for a moment) that still holds a room its session left.
+            self._rooms.withdraw(request.room.lower())
         if self.state == "connected":
             self._send(pending)
         return pending.ref
@@ -369,6 +374,8 @@ class ClientCore:
             seq = self._rooms.get(request.room.lower())
             if seq is not None and seq.last is None:
                 self._rooms.unfollow(seq.room)
+        elif isinstance(request, Leave):
+            self._rooms.restore(request.room.lower())  # still in it, as far as we know
         self._gap_fill_failed(pending)
         if pending.done is not None:
             pending.done(BrokerError(code, msg.message, msg.ref, retry_after=msg.retry_after))
@@ -385,7 +392,7 @@ class ClientCore:
         self.timeout = float(msg.timeout)
         self._generation += 1
         self._register_on_link = False
-        self._rooms.connect(msg.pub_port)
+        self._rooms.connect(msg.pub_port, msg.ticket)
         for name, head in msg.rooms.items():
             self.events.extend(self._rooms.at_head(name, head))
         joining = self._pending.joining()

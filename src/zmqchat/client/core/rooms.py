@@ -1,11 +1,14 @@
 """The rooms a client follows: a sequencer each, the history requests that fill
 their gaps, and the SUB topics they need.
 
-A room is followed from the moment a join is asked for (so no event after our join
-is missed) until we leave it, the join fails, or a welcome no longer lists it. Its
-topic is subscribed once the SUB socket is connected, and again whenever a welcome
-names another PUB port. Whenever a room learns of events it is missing (from a live
-event, a head, a history page), it asks for them with a ``history`` request.
+A room is followed from the moment a join is asked for until we leave it, the join
+fails, or a welcome no longer lists it. Its topic is asked for once the broker has
+put us in the room (a ``joined``, or a welcome that lists it), with the session's
+ticket, since the broker grants members-only rooms only to members; and asked for
+again at every welcome, which may come from a restarted broker or name another PUB
+port. Whenever a room learns of events it is missing (from a live event, a head, a
+history page: also those published before our subscription was granted), it asks
+for them with a ``history`` request.
 """
 
 from __future__ import annotations
@@ -15,7 +18,13 @@ from typing import Any, Literal
 
 from zmqchat.client.core.sequencer import RoomSequencer
 from zmqchat.common.messages import ChatEvent, History, HistoryPage, PresenceEvent, RoomEvent
-from zmqchat.common.protocol import HISTORY_MAX_LIMIT, SYSTEM_TOPIC, room_topic, topic_room
+from zmqchat.common.protocol import (
+    HISTORY_MAX_LIMIT,
+    SYSTEM_TOPIC,
+    room_topic,
+    subscription,
+    topic_room,
+)
 
 # What this asks the driver to do with the SUB socket.
 SubAction = tuple[Literal["sub_connect", "subscribe", "unsubscribe"], Any]
@@ -33,7 +42,9 @@ class FollowedRooms:
         self._act = act
         self._ask = ask
         self._rooms: dict[str, RoomSequencer] = {}
-        self._subscribed: set[bytes] = set()
+        self._topics: set[bytes] = {SYSTEM_TOPIC}  # what we want to read
+        self._sent: dict[bytes, bytes] = {}  # topic -> the request the socket holds
+        self._ticket: str | None = None
         self.pub_port: int | None = None  # None: the SUB socket is not connected
 
     def __iter__(self) -> Iterator[str]:
@@ -53,12 +64,25 @@ class FollowedRooms:
     def follow(self, name: str) -> RoomSequencer:
         """Start following ``name``, whose events wait for its starting point."""
         seq = self._rooms[name] = RoomSequencer(name)
-        self._subscribe(room_topic(name))
         return seq
 
     def unfollow(self, name: str) -> None:
         self._rooms.pop(name, None)
-        self._unsubscribe(room_topic(name))
+        topic = room_topic(name)
+        self._topics.discard(topic)
+        self._unsubscribe(topic)
+
+    def withdraw(self, name: str) -> None:
+        """We are asking to leave ``name``: stop reading it (see :meth:`restore`)."""
+        topic = room_topic(name)
+        if topic in self._topics:
+            self._unsubscribe(topic)
+
+    def restore(self, name: str) -> None:
+        """A leave of ``name`` failed: read it again if we still follow it."""
+        topic = room_topic(name)
+        if topic in self._topics:
+            self._subscribe(topic)
 
     def at_head(self, name: str, head: int) -> list[RoomEvent]:
         """The broker says ``name``'s last event is ``head`` (a ``joined`` or a
@@ -66,6 +90,9 @@ class FollowedRooms:
         deliverable are returned."""
         seq = self._rooms.get(name) or self.follow(name)
         if seq.last is None:
+            topic = room_topic(name)
+            self._topics.add(topic)
+            self._subscribe(topic)
             return seq.start(head)
         seq.on_head(head)
         return []
@@ -114,26 +141,28 @@ class FollowedRooms:
         for seq in list(self._rooms.values()):
             self.fill_gap(seq, now)
 
-    def connect(self, pub_port: int) -> None:
-        """The broker publishes on ``pub_port``: (re)connect the SUB socket there and
-        subscribe every topic again, broker notices included."""
-        if pub_port == self.pub_port:
-            return
-        self.pub_port = pub_port
-        self._act(("sub_connect", pub_port))
-        topics = self._subscribed | {SYSTEM_TOPIC}
-        self._subscribed = set()
-        for topic in sorted(topics):
+    def connect(self, pub_port: int, ticket: str | None) -> None:
+        """A welcome: the broker publishes on ``pub_port`` (the SUB socket is
+        (re)connected there if that is new) and ``ticket`` proves our requests are
+        ours. Every topic is asked for again, broker notices included: a restarted
+        broker may have refused what the socket sent it on reconnecting before this
+        session was back."""
+        if pub_port != self.pub_port:
+            self.pub_port = pub_port
+            self._act(("sub_connect", pub_port))
+            self._sent.clear()  # a new socket holds nothing
+        for topic in sorted(self._sent):
+            self._unsubscribe(topic)
+        self._ticket = ticket
+        for topic in sorted(self._topics):
             self._subscribe(topic)
 
     def _subscribe(self, topic: bytes) -> None:
-        if topic not in self._subscribed:
-            self._subscribed.add(topic)
-            if self.pub_port is not None:
-                self._act(("subscribe", topic))
+        if topic not in self._sent and self.pub_port is not None:
+            request = self._sent[topic] = subscription(topic, self._ticket)
+            self._act(("subscribe", request))
 
     def _unsubscribe(self, topic: bytes) -> None:
-        if topic in self._subscribed:
-            self._subscribed.discard(topic)
-            if self.pub_port is not None:
-                self._act(("unsubscribe", topic))
+        request = self._sent.pop(topic, None)
+        if request is not None:
+            self._act(("unsubscribe", request))

@@ -133,9 +133,9 @@ class SocketDriver:
             elif action == "sub_connect":
                 self._open_sub(arg)
             elif action == "subscribe" and self._sub is not None:
-                self._sub.setsockopt(zmq.SUBSCRIBE, arg)
+                self._sub.send(b"\x01" + arg)
             elif action == "unsubscribe" and self._sub is not None:
-                self._sub.setsockopt(zmq.UNSUBSCRIBE, arg)
+                self._sub.send(b"\x00" + arg)
         core.actions.clear()
         if core.outgoing:
             self._backlog.extend(core.outgoing)
@@ -221,7 +221,9 @@ class SocketDriver:
         if self._sub is not None:
             self.poller.unregister(self._sub)
             self._sub.close(0)
-        sub = self._ctx.socket(zmq.SUB)
+        # An XSUB: its requests carry a ticket after the topic (which a SUB would
+        # also apply as its own filter, and so drop every event).
+        sub = self._ctx.socket(zmq.XSUB)
         configure_sub(sub)
         if self.curve is not None:
             self.curve.secure(sub)

@@ -1,0 +1,240 @@
+"""Members-only rooms on a real broker: the PUB side grants each subscription
+(broker/grants.py). Raw subscribers try what an eavesdropper on the LAN would: every
+topic (``""``), a room's topic, a ticket stolen from a member (with CURVE, from
+another key); a member who leaves or ends its session stops receiving, even if its
+subscriber never withdraws its request; protocol v1 subscribers still read public
+rooms in ``open`` mode.
+
+Each negative check first proves the subscriber's requests were all handled (it
+hears its own room, asked for after them on the same connection) and that the
+message was published (a member receives it), so "nothing arrived" means refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import pytest
+import zmq
+import zmq.auth
+from tests.helpers import RawPeer
+
+from zmqchat import Client
+from zmqchat.broker.state import ticket_of
+from zmqchat.testing import BrokerProcess, expect, wait_until
+
+pytestmark = pytest.mark.timeout(60)
+
+_opened: list[Any] = []  # every raw socket a test made, closed after it
+
+
+@pytest.fixture(autouse=True)
+def _close_raw_sockets() -> Iterator[None]:
+    yield
+    while _opened:
+        _opened.pop().close(0)
+
+
+class Listener:
+    """A raw XSUB (an XSUB sends any request, a SUB would also filter with it) on
+    the broker's PUB port, optionally with a CURVE key pair."""
+
+    def __init__(
+        self,
+        broker: BrokerProcess,
+        *requests: bytes,
+        keys: tuple[bytes, bytes] | None = None,
+    ) -> None:
+        sock = zmq.Context.instance().socket(zmq.XSUB)
+        sock.linger = 0
+        sock.setsockopt(zmq.RECONNECT_IVL, 50)
+        if keys is not None:
+            assert broker.public_key is not None
+            sock.curve_serverkey = broker.public_key.encode()
+            sock.curve_publickey, sock.curve_secretkey = keys
+        sock.connect(f"tcp://127.0.0.1:{broker.pub_port}")
+        self.sock = sock
+        _opened.append(sock)
+        for request in requests:
+            self.ask(request)
+
+    def ask(self, request: bytes) -> None:
+        self.sock.send(b"\x01" + request)
+
+    def heard(self, timeout_ms: int = 0) -> list[tuple[bytes, dict[str, Any]]]:
+        """Everything that arrived (within ``timeout_ms`` for the first)."""
+        got = []
+        while self.sock.poll(timeout_ms):
+            topic, body = self.sock.recv_multipart()
+            got.append((topic, msgpack.unpackb(body, raw=False)))
+            timeout_ms = 0
+        return got
+
+    def texts(self, room: str, timeout_ms: int = 0) -> list[str]:
+        topic = room.encode() + b"\x00"
+        return [e["text"] for t, e in self.heard(timeout_ms) if t == topic and "text" in e]
+
+    def close(self) -> None:
+        self.sock.close(0)
+
+
+def hears(listener: Listener, peer: RawPeer, room: str, what: str = "sync") -> None:
+    """Chat into ``room`` as ``peer`` until ``listener`` hears it: every request it
+    sent before is then handled (one connection's requests are read in order)."""
+
+    def heard() -> bool:
+        peer.request({"type": "chat", "room": room, "text": what})
+        return what in listener.texts(room, 50)
+
+    wait_until(heard, 10, f"{what!r} heard in {room}", interval=0)
+
+
+def lobby_peer(broker: BrokerProcess, user: str = "mallory") -> RawPeer:
+    """A registered user who is in room `lobby` only."""
+    peer = raw_peer(broker)
+    peer.register(user, rooms=["lobby"])
+    return peer
+
+
+def raw_peer(broker: BrokerProcess) -> RawPeer:
+    peer = RawPeer(broker.endpoint)
+    _opened.append(peer.sock)
+    return peer
+
+
+def own_requests(peer: RawPeer, room: str = "lobby") -> tuple[bytes, bytes]:
+    """What a subscriber of ``peer``'s session asks for to hear ``room``."""
+    topic = room.encode() + b"\x00"
+    return topic + peer.welcome["ticket"].encode(), topic
+
+
+@pytest.mark.parametrize(("auth", "readable"), [("open", True), ("accounts", False)])
+def test_who_reads_a_room_by_topic_or_by_everything(
+    make_broker: Any, auth: str, readable: bool
+) -> None:
+    broker = make_broker(auth=auth)
+    mallory = lobby_peer(broker)
+    ticketed, plain = own_requests(mallory)
+    listeners = [Listener(broker, request, ticketed, plain) for request in (b"", b"general\x00")]
+    with Client("alice", broker.endpoint) as alice, Client("bob", broker.endpoint) as bob:
+        for listener in listeners:
+            hears(listener, mallory, "lobby")
+        bob.send("general", "for members")
+        expect(alice, "chat", room="general", text="for members")
+        for listener in listeners:
+            heard = "for members" in listener.texts("general", 300)
+            assert heard is readable, (auth, listener)
+
+
+def test_a_ticket_reads_only_its_own_sessions_rooms(make_broker: Any) -> None:
+    broker = make_broker(auth="accounts")
+    mallory = lobby_peer(broker)
+    bob = raw_peer(broker)
+    bob.register("bob", rooms=["general"])
+    ticketed, plain = own_requests(mallory)
+    # Mallory's own ticket on general's topic: she is no member of general.
+    listener = Listener(broker, b"general\x00" + mallory.welcome["ticket"].encode())
+    listener.ask(ticketed)
+    listener.ask(plain)
+    member = Listener(broker, *own_requests(bob, "general"))
+    hears(listener, mallory, "lobby")
+    hears(member, bob, "general")
+    assert listener.texts("general", 300) == []
+
+
+def test_a_stolen_ticket_reads_nothing_from_another_key(make_broker: Any, tmp_path: Path) -> None:
+    broker = make_broker(auth="accounts", encryption="curve")
+    key = broker.public_key
+    _, secret_file = zmq.auth.create_certificates(tmp_path, "alice")
+    public, secret = zmq.auth.load_certificate(secret_file)
+    assert secret is not None
+    alice_keys, mallory_keys = (public, secret), zmq.curve_keypair()
+    with (
+        Client("alice", broker.endpoint, server_key=key, client_key=secret_file) as alice,
+        Client("bob", broker.endpoint, server_key=key) as bob,
+    ):
+        assert alice.session is not None
+        stolen = b"general\x00" + ticket_of(alice.session).encode()
+        mallory = curve_raw_peer(broker, mallory_keys)
+        thief = Listener(broker, stolen, *own_requests(mallory), keys=mallory_keys)
+        # The same requests with the key alice's session is bound to: granted.
+        twin = Listener(broker, stolen, keys=alice_keys)
+        hears(thief, mallory, "lobby")
+        bob.send("general", "not for mallory")
+        expect(alice, "chat", room="general", text="not for mallory")
+        assert "not for mallory" in twin.texts("general", 5000)
+        assert thief.texts("general", 300) == []
+
+
+def curve_raw_peer(broker: BrokerProcess, keys: tuple[bytes, bytes]) -> RawPeer:
+    peer = RawPeer.__new__(RawPeer)
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.linger = 0
+    assert broker.public_key is not None
+    sock.curve_serverkey = broker.public_key.encode()
+    sock.curve_publickey, sock.curve_secretkey = keys
+    sock.connect(broker.endpoint)
+    _opened.append(sock)
+    peer.sock, peer.endpoint, peer.welcome = sock, broker.endpoint, {}
+    peer.register("mallory", rooms=["lobby"])
+    return peer
+
+
+def test_a_member_who_leaves_stops_receiving_though_its_subscriber_keeps_asking(
+    make_broker: Any,
+) -> None:
+    broker = make_broker(auth="accounts")
+    alice, bob = raw_peer(broker), raw_peer(broker)
+    alice.register("alice", rooms=["general", "lobby"])
+    bob.register("bob", rooms=["general", "lobby"])
+    ticket = alice.welcome["ticket"].encode()
+    # A subscriber that never withdraws a request (as a hostile client's would).
+    spy = Listener(broker, b"general\x00" + ticket, b"lobby\x00" + ticket)
+    hears(spy, bob, "general")
+    hears(spy, bob, "lobby")
+    assert alice.request({"type": "leave", "room": "general"})["type"] == "left"
+    carol = Listener(broker, *own_requests(bob, "general"))
+    hears(carol, bob, "general", "after the leave")
+    assert "after the leave" not in spy.texts("general", 300)
+    # Cut and asking again, it still reads the room alice is in.
+    hears(spy, bob, "lobby", "lobby after")
+    # Once alice's session ends, nothing at all.
+    assert alice.request({"type": "bye"})["type"] == "bye"
+    hears(carol, bob, "general", "after the bye")
+    bob.request({"type": "chat", "room": "lobby", "text": "lobby after the bye"})
+    lobby = Listener(broker, *own_requests(bob))
+    hears(lobby, bob, "lobby", "lobby, last")
+    assert not [t for t in spy.texts("lobby", 300) if t.startswith("lobby") and "bye" in t]
+    assert "lobby, last" not in spy.texts("lobby", 100)
+
+
+def test_a_subscriber_that_sends_messages_is_cut_and_others_are_served(
+    make_broker: Any,
+) -> None:
+    broker = make_broker(auth="accounts")
+    bob = raw_peer(broker)
+    bob.register("bob", rooms=["general"])
+    noisy = Listener(broker)
+    noisy.sock.send(b"\x02not a subscription")
+    noisy.sock.send_multipart([b"\x01general\x00", b"two parts"])
+    member = Listener(broker, *own_requests(bob, "general"))
+    hears(member, bob, "general")
+    # And the members' clients still work end to end.
+    with Client("alice", broker.endpoint) as alice:
+        bob.request({"type": "chat", "room": "general", "text": "still here"})
+        expect(alice, "chat", room="general", text="still here")
+
+
+def test_members_receive_after_a_broker_restart(make_broker: Any) -> None:
+    broker = make_broker(auth="accounts")
+    with Client("alice", broker.endpoint) as alice, Client("bob", broker.endpoint) as bob:
+        bob.send("general", "before")
+        expect(alice, "chat", room="general", text="before")
+        broker.stop()
+        broker.start()
+        wait_until(lambda: alice.state == bob.state == "connected", 20, "both back")
+        bob.send("general", "after")
+        expect(alice, "chat", room="general", text="after", timeout=20)
