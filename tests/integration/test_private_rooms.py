@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 from tests.helpers import RawPeer
+from tests.integration.test_bot import run, said_by
 
 from zmqchat import BrokerError, Client
 from zmqchat.aio import AsyncClient
+from zmqchat.bot import Bot, Context
 from zmqchat.client.chat.commands import parse_input
 from zmqchat.client.chat.controller import ChatController
 from zmqchat.client.chat.formatting import Line, plain
@@ -211,3 +213,24 @@ def test_create_and_invite_through_the_chat_model(broker):
             controller.quitting()
     finally:
         alice.close()
+
+
+def test_a_bot_creates_a_private_room_and_serves_those_it_invites(broker):
+    bot = Bot("keeper", broker.endpoint, rooms=[])
+
+    @bot.command("ping")
+    async def ping(ctx: Context) -> None:
+        await ctx.reply("pong")
+
+    async def main() -> None:
+        async with bot, AsyncClient("alice", broker.endpoint, rooms=[]) as alice:
+            assert (await bot.join("den", private=True)).private is True
+            with pytest.raises(BrokerError) as refused:
+                await alice.join("den")
+            assert refused.value.code == "not_invited"
+            await bot.client.invite("den", "alice")
+            await alice.join("den")
+            await alice.send("den", "!ping")
+            assert (await said_by(alice, "keeper", "den")).text == "pong"
+
+    run(main())
