@@ -35,6 +35,7 @@ if _typing.TYPE_CHECKING:
         ChatAck,
         ChatEvent,
         HistoryPage,
+        Invited,
         Joined,
         Left,
         PmAck,
@@ -51,8 +52,8 @@ _LAZY_FROM: dict[str, str] = {
     "zmqchat.client.io.sync": "Client",
     "zmqchat.client.io.trust": "default_known_brokers",
     "zmqchat.client.core.events": "Event StatusEvent",
-    "zmqchat.common.messages": "ChatAck ChatEvent HistoryPage Joined Left PmAck PmEvent Pong"
-    " PresenceEvent RoomInfo SystemEvent Welcome",
+    "zmqchat.common.messages": "ChatAck ChatEvent HistoryPage Invited Joined Left PmAck PmEvent"
+    " Pong PresenceEvent RoomInfo SystemEvent Welcome",
 }
 _LAZY: dict[str, str] = {
     name: module for module, names in _LAZY_FROM.items() for name in names.split()
@@ -82,6 +83,7 @@ __all__ = [
     "DecodeError",
     "Event",
     "HistoryPage",
+    "Invited",
     "Joined",
     "Left",
     "PmAck",

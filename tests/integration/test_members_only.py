@@ -238,3 +238,32 @@ def test_members_receive_after_a_broker_restart(make_broker: Any) -> None:
         wait_until(lambda: alice.state == bob.state == "connected", 20, "both back")
         bob.send("general", "after")
         expect(alice, "chat", room="general", text="after", timeout=20)
+
+
+def test_a_private_room_is_members_only_on_an_open_broker(make_broker: Any) -> None:
+    broker = make_broker(auth="open")
+    mallory = lobby_peer(broker)
+    # Every topic, granted while no room is private: the room's creation cuts it.
+    everything = Listener(broker, b"", *own_requests(mallory))
+    hears(everything, mallory, "lobby")
+    with Client("alice", broker.endpoint) as alice, Client("bob", broker.endpoint) as bob:
+        alice.join("secret", private=True)
+        alice.invite("secret", "bob")
+        bob.join("secret")
+        plain = Listener(broker, b"secret\x00", *own_requests(mallory))
+        hears(plain, mallory, "lobby")
+        hears(everything, mallory, "lobby", "after the cut")
+        alice.send("secret", "members only")
+        expect(bob, "chat", room="secret", text="members only")
+        assert plain.texts("secret", 300) == []
+        assert everything.texts("secret", 100) == []
+        # Public rooms stay readable to v1 subscribers of an open broker, by their
+        # topic; "" reaches the private room, so it is no longer granted at all.
+        general = Listener(broker, b"general\x00")
+        carol = raw_peer(broker)
+        carol.register("carol", rooms=["general"])
+        hears(general, carol, "general")
+        alice.send("general", "for everyone")
+        expect(bob, "chat", room="general", text="for everyone")
+        assert "for everyone" in general.texts("general", 5000)
+        assert everything.texts("general", 100) == []

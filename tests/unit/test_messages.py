@@ -49,11 +49,13 @@ TS = 1_700_000_000.25
 # ============================================================ requests: valid input
 
 
-def test_request_types_are_the_ten_of_the_design() -> None:
+def test_request_types_are_the_ten_of_the_design_and_invite() -> None:
+    # `invite` is additive to v1 (protocol.md §7, private rooms).
     assert sorted(REQUEST_TYPES) == [
         "bye",
         "chat",
         "history",
+        "invite",
         "join",
         "leave",
         "ping",

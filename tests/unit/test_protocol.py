@@ -59,6 +59,8 @@ def test_error_codes_are_the_wire_strings() -> None:
         "store_unavailable",
         "encryption_required",
         "mailbox_full",
+        "not_invited",
+        "not_operator",
     }
     assert ErrorCode.TOO_LONG == "too_long"
 

@@ -192,11 +192,13 @@ class Bot:
         """Send ``user`` a private message."""
         return await self.client.pm(user, text, data=data)
 
-    async def join(self, room: str) -> Joined:
-        """Join ``room`` now; only what is said there from now on is handled."""
+    async def join(self, room: str, private: bool = False) -> Joined:
+        """Join ``room`` now; only what is said there from now on is handled.
+        ``private``: create it members-only, the bot its operator (see
+        :meth:`AsyncClient.join`)."""
         client = self.client
         known = room.lower() in client.rooms
-        joined = await client.join(room)
+        joined = await client.join(room, private=private)
         if not known:
             self._heads[joined.room] = joined.seq
         return joined

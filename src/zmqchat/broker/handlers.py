@@ -5,7 +5,7 @@ module and runs sessions: registers, resumes and logins through
 :mod:`.registration` (a login's reply comes once a worker of :mod:`.logins` has
 checked its password, see :meth:`BrokerCore.finish_logins`), expiry and ``bye``
 itself. Every other request goes to the part that handles it (:mod:`.membership`,
-:mod:`.relay`, :mod:`.queries`); they update
+:mod:`.access`, :mod:`.relay`, :mod:`.queries`); they update
 :class:`~zmqchat.broker.state.BrokerState` and the store, and queue encoded frames
 in an :class:`~zmqchat.broker.outbox.Outbox`. The server commits the store and only
 then sends what the outbox holds, so nothing is acknowledged or published before it
@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
+from zmqchat.broker.access import RoomAccess
 from zmqchat.broker.logins import Logins
 from zmqchat.broker.mailbox import Mailboxes
 from zmqchat.broker.membership import Membership
@@ -38,6 +39,7 @@ from zmqchat.common.messages import (
     Closed,
     ErrorReply,
     History,
+    Invite,
     Join,
     Leave,
     ListRooms,
@@ -66,7 +68,7 @@ STORE_UNAVAILABLE: Final = (
 )
 # The requests whose handling writes to the store (besides a register that does not
 # resume a session).
-WRITES: Final = (Join, Leave, Chat, Pm, Bye)
+WRITES: Final = (Join, Leave, Chat, Pm, Invite, Bye)
 
 
 class BrokerCore:
@@ -96,7 +98,8 @@ class BrokerCore:
         # False after a commit failed, until a write goes through again: requests
         # that would write are refused up front, reads are served.
         self.writable = True
-        self.membership = Membership(self.state, store, self.out, clock)
+        self.access = RoomAccess(self.state, store, self.out, clock)
+        self.membership = Membership(self.state, store, self.out, clock, self.access)
         self.mailboxes = Mailboxes(store, self.out, config.mailbox_limit)
         self.relay = Relay(self.state, store, self.out, config, clock, self.mailboxes)
         queries = Queries(self.state, store, self.out, self.mailboxes)
@@ -118,6 +121,7 @@ class BrokerCore:
         self._dispatch: dict[type, Callable[[Session, Request, float], None]] = {
             Join: self.membership.join,  # type: ignore[dict-item]
             Leave: self.membership.leave,  # type: ignore[dict-item]
+            Invite: self.access.invite,  # type: ignore[dict-item]
             Chat: self.relay.chat,  # type: ignore[dict-item]
             Pm: self.relay.pm,  # type: ignore[dict-item]
             Who: queries.who,  # type: ignore[dict-item]
@@ -321,7 +325,7 @@ class BrokerCore:
         """What a reply of a batch whose commit failed becomes: an acknowledgement of
         a write turns into ``store_unavailable``; other replies stand."""
         msg = decode(body, None)
-        if msg.get("type") not in ("ack", "joined", "left", "bye"):
+        if msg.get("type") not in ("ack", "joined", "left", "invited", "bye"):
             return body
         return encode(
             ErrorReply(
@@ -331,12 +335,13 @@ class BrokerCore:
 
     def store_failed(self, now: float) -> None:
         """A commit failed and was rolled back: memory is ahead of the store. Load
-        sessions, rooms and retry tables again from the store, keeping each session
+        sessions, rooms, private rooms and retry tables again from the store, keeping each session
         that still exists on its connection, and refuse writes until
         :meth:`store_recovered`."""
         self.writable = False
         attached = {s.token: (s.rid, s.conn) for s in self.state.by_token.values() if s.rid}
         self.state.clear()
+        self.access.load()
         self.restore(now)
         for token, (rid, conn) in attached.items():
             session = self.state.by_token.get(token)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from zmqchat.broker.access import RoomAccess
 from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.state import BrokerState, Room, Session
 from zmqchat.broker.store import Store
@@ -28,12 +29,18 @@ class Membership:
     """
 
     def __init__(
-        self, state: BrokerState, store: Store, out: Outbox, clock: Callable[[], float]
+        self,
+        state: BrokerState,
+        store: Store,
+        out: Outbox,
+        clock: Callable[[], float],
+        access: RoomAccess,
     ) -> None:
         self.state = state
         self.store = store
         self.out = out
         self.clock = clock
+        self.access = access
 
     def room(self, name: str) -> Room:
         """Room ``name``, or a new one numbering on from what the store holds."""
@@ -58,18 +65,44 @@ class Membership:
             ),
         )
 
+    def exists(self, room: Room) -> bool:
+        """Whether ``room`` has members, stored events, or is private: a ``join``
+        with ``private`` creates only a room that does not."""
+        name = room.name
+        return name in self.state.rooms or room.seq > 0 or self.access.is_private(name)
+
     def join(self, session: Session, req: Join, now: float) -> None:
         room = self.room(req.room)
+        create = False
+        if req.private and not self.access.is_private(room.name):
+            if self.exists(room):
+                raise ProtocolError(
+                    ErrorCode.BAD_REQUEST,
+                    f"room {room.name} exists and is public; a room is made private only"
+                    " by the join that creates it",
+                )
+            create = True
         if req.room not in session.rooms:
+            self.access.check_join(session, room.name)
             ts = self.clock()
             with self.store.atomic():
+                if create:
+                    self.access.store_private(room.name, session, ts)
                 self.store_presence(room, session.user, "join", ts, None)
                 self.store.set_session_rooms(session.sid, [*session.rooms, room.name])
+            if create:
+                self.access.made_private(room.name, session)
             self.state.join(session, room)
             self.announce(room, session.user, "join", ts, None)
         self.out.reply_to(
             session,
-            Joined(room=room.name, seq=room.seq, members=tuple(room.member_names()), ref=req.ref),
+            Joined(
+                room=room.name,
+                seq=room.seq,
+                members=tuple(room.member_names()),
+                private=True if self.access.is_private(room.name) else None,
+                ref=req.ref,
+            ),
         )
 
     def leave(self, session: Session, req: Leave, now: float) -> None:

@@ -22,6 +22,9 @@ from zmqchat.common.messages import (
 )
 from zmqchat.common.protocol import MAX_HISTORY_REPLY_BYTES, user_key
 
+# Private rooms are members-only to read about too: `who` and `rooms` show one only
+# to its members, so outsiders learn neither who is in it nor that it has anyone.
+
 
 class Queries:
     """Answers that change nothing."""
@@ -36,14 +39,20 @@ class Queries:
         if req.room is None:
             names = sorted((s.user for s in self.state.by_key.values()), key=str.lower)
         else:
+            if req.room in self.state.private_rooms:
+                require_member(session, req.room)
             room = self.state.rooms.get(req.room)
             names = room.member_names() if room is not None else []
         self.out.reply_to(session, Users(users=tuple(names), room=req.room, ref=req.ref))
 
     def rooms(self, session: Session, req: ListRooms, now: float) -> None:
+        private = self.state.private_rooms
         rooms = tuple(
-            RoomInfo(name=r.name, members=len(r.members), seq=r.seq)
+            RoomInfo(name=r.name, members=len(r.members), seq=r.seq, private=True)
+            if r.name in private
+            else RoomInfo(name=r.name, members=len(r.members), seq=r.seq)
             for r in sorted(self.state.rooms.values(), key=lambda r: r.name)
+            if r.name not in private or r.name in session.rooms
         )
         self.out.reply_to(session, RoomList(rooms=rooms, ref=req.ref))
 

@@ -200,9 +200,12 @@ class Registration:
             and proposed not in self.state.by_token  # another user's: never shared
         )
         token = proposed if fresh and proposed else secrets.token_urlsafe(16)
-        rooms = [self.membership.room(name) for name in req.rooms]
+        # A private room the user may not join is skipped, not refused: the welcome
+        # lists the rooms they are in, and a client keeps the rest out of its list.
+        names = self.membership.access.allowed(user_key(req.user), req.rooms)
+        rooms = [self.membership.room(name) for name in names]
         with self.store.atomic():
-            sid = self.store.add_session(token, req.user, list(req.rooms), req.client, ts)
+            sid = self.store.add_session(token, req.user, names, req.client, ts)
             if account is not None:
                 self.store.add_login(sid, account)
             for room in rooms:
@@ -226,7 +229,7 @@ class Registration:
             self.membership.announce(room, session.user, "join", ts, None)
         client = req.client or "unknown client"
         how, where = ("logged in", f" from {peer}") if account else ("registered", "")
-        log.info("%s %s (%s)%s in %s", how, req.user, client, where, ", ".join(req.rooms))
+        log.info("%s %s (%s)%s in %s", how, req.user, client, where, ", ".join(names))
         self._welcome(session, req.ref)
 
     def _check_capacity(self) -> None:

@@ -25,7 +25,9 @@ log = logging.getLogger("zmqchat.broker.store")
 # 4: `pms.convo` (the conversation's two user keys, for `history with` of an account
 #    across sessions) and `pms.queued` (a pm waiting in its recipient's mailbox);
 #    older stores get both columns, convo filled in, queued empty.
-SCHEMA_VERSION: Final = 4
+# 5: `private_rooms` (rooms created members-only, with their creator) and `invites`
+#    (who may join them); older stores get both, empty.
+SCHEMA_VERSION: Final = 5
 
 # The `kind` column of `events`.
 KIND_CHAT: Final = 0
@@ -133,6 +135,24 @@ CREATE INDEX IF NOT EXISTS pms_convo ON pms (convo, id);
 CREATE INDEX IF NOT EXISTS pms_mailbox ON pms (recipient_key, id) WHERE queued = 1;
 """
 
+# Version 5. Read once at broker start (see access.py); a private room stays private
+# after its last member leaves, and its invitations with it.
+_PRIVATE_ROOMS: Final = """
+CREATE TABLE IF NOT EXISTS private_rooms (
+    room    TEXT PRIMARY KEY,          -- canonical name
+    creator TEXT NOT NULL,             -- user key of its creator, the room's operator
+    created REAL NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS invites (
+    room    TEXT NOT NULL,             -- private_rooms.room
+    user    TEXT NOT NULL,             -- user key of who may join
+    inviter TEXT NOT NULL,             -- user key of who invited them
+    ts      REAL NOT NULL,
+    PRIMARY KEY (room, user)
+) WITHOUT ROWID;
+"""
+
 
 def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
     """The store file at ``path`` (created if new, upgraded if old), in WAL mode.
@@ -150,7 +170,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
     # the OS cache); `fsync = true` also survives power loss.
     db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version not in (0, 1, 2, 3, SCHEMA_VERSION):
+    if version not in (0, 1, 2, 3, 4, SCHEMA_VERSION):
         raise StoreError(newer_schema(path, version, SCHEMA_VERSION))
     if version:
         # A page scribbled over shows now, with a clear word, rather than as a
@@ -159,7 +179,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
         if findings != ["ok"]:
             raise StoreError(damaged(path, "; ".join(findings)))
     if version == 0:
-        db.executescript(_SCHEMA + _ACCOUNTS + _MAILBOX)
+        db.executescript(_SCHEMA + _ACCOUNTS + _MAILBOX + _PRIVATE_ROOMS)
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     elif version < SCHEMA_VERSION:
         log.info("upgrading store %s to schema version %d", path, SCHEMA_VERSION)
@@ -175,8 +195,9 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
             "BEGIN;"
             + _ACCOUNTS
             + columns
-            + _CONVO
+            + (_CONVO if version < 4 else "")  # a version 4 store has it filled in
             + _MAILBOX
+            + _PRIVATE_ROOMS
             + f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
         )
     db.executescript(_COUNTERS)

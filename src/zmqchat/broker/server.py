@@ -12,7 +12,6 @@ import contextlib
 import logging
 import signal
 import socket
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Final
 import zmq
 
 from zmqchat._version import __version__
+from zmqchat.broker.commits import Commits
 from zmqchat.broker.curve import Curve, start_curve
 from zmqchat.broker.endpoints import (
     alive,
@@ -29,7 +29,6 @@ from zmqchat.broker.endpoints import (
     with_address,
     write_ready_file,
 )
-from zmqchat.broker.faults import describe
 from zmqchat.broker.grants import Gate
 from zmqchat.broker.handlers import BrokerCore
 from zmqchat.broker.lock import lock_store
@@ -54,10 +53,6 @@ _SNDMORE: Final = int(zmq.SNDMORE)
 _RCVMORE: Final = int(zmq.RCVMORE)
 # The longest a write that nothing waits for stays uncommitted (see _flush).
 LAZY_COMMIT: Final = 0.05
-# While the store can't be written: how often a write is tried again, and how often
-# the failure is logged.
-STORE_PROBE: Final = 1.0
-STORE_LOG_EVERY: Final = 60.0
 # How often to check that --parent-pid is alive.
 PARENT_CHECK: Final = 0.5
 
@@ -90,8 +85,6 @@ class BrokerServer:
         self._stopping = False
         self._commit_due: float | None = None  # when lazily held writes must commit
         self._full_drops = 0  # frames ROUTER refused because a peer's queue was full
-        self._next_probe: float | None = None  # the store failed: when to try again
-        self._store_logged = -STORE_LOG_EVERY  # when its failure was last logged
         self.router: Router | None = None
         self.pub: zmq.Socket[bytes] | None = None
         self._watch: ConnectionWatch | None = None
@@ -187,9 +180,10 @@ class BrokerServer:
             )
         wakeup = self._route_signals_to_wake()
         try:
-            self._loop(core, store)
+            commits = Commits(store)
+            self._loop(core, commits)
             core.shutdown()
-            self._flush(core, store)
+            self._flush(core, commits)
             log.info("stopped")
         finally:
             core.close()
@@ -222,7 +216,8 @@ class BrokerServer:
             return None  # only the main thread gets Python signal handlers anyway
         return signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
 
-    def _loop(self, core: BrokerCore, store: Store) -> None:
+    def _loop(self, core: BrokerCore, commits: Commits) -> None:
+        store = commits.store
         router, pub, gate = self.router, self.pub, self._gate
         assert router is not None
         assert pub is not None
@@ -235,7 +230,7 @@ class BrokerServer:
         next_parent_check = time.monotonic() + PARENT_CHECK
         while not self._stopping:
             now = time.monotonic()
-            deadlines = [core.next_deadline(), self._commit_due, self._next_probe]
+            deadlines = [core.next_deadline(), self._commit_due, commits.next_probe]
             if self.parent_pid is not None:
                 deadlines.append(next_parent_check)
             deadline = min((d for d in deadlines if d is not None), default=None)
@@ -256,9 +251,10 @@ class BrokerServer:
             now = time.monotonic()
             core.expire(now)
             if core.out or store.dirty:
-                self._flush(core, store, now)
-            if self._next_probe is not None and now >= self._next_probe:
-                self._probe(core, store, now)
+                self._flush(core, commits, now)
+            probe = commits.next_probe
+            if probe is not None and now >= probe and commits.probe(now):
+                core.store_recovered()
             if self.parent_pid is not None and now >= next_parent_check:
                 next_parent_check = now + PARENT_CHECK
                 if not alive(self.parent_pid):
@@ -297,7 +293,7 @@ class BrokerServer:
             else:
                 handle(rid, frame, now, peer=peer, client_key=key)
 
-    def _flush(self, core: BrokerCore, store: Store, now: float | None = None) -> None:
+    def _flush(self, core: BrokerCore, commits: Commits, now: float | None = None) -> None:
         """Send what a batch produced, committing what it wrote first where needed.
 
         Private messages go to their recipients at once, so a conversation's round
@@ -311,7 +307,7 @@ class BrokerServer:
         wrote is acknowledged: each write is answered ``store_unavailable``, its
         room events are dropped, and the broker carries on from what the store holds.
         """
-        out = core.out
+        out, store = core.out, commits.store
         router, pub = self.router, self.pub
         assert router is not None
         assert pub is not None
@@ -323,12 +319,12 @@ class BrokerServer:
                 answers.append((pm.sender.rid, core.undelivered(pm)))
         committed = True
         if out or now is None:
-            committed = self._commit(store, now)
+            committed = commits.commit(now)
         elif store.dirty:
             if self._commit_due is None:
                 self._commit_due = now + LAZY_COMMIT
             elif now >= self._commit_due:
-                committed = self._commit(store, now)
+                committed = commits.commit(now)
         if not store.dirty:
             self._commit_due = None
         replies, publishes = out.replies, out.publishes
@@ -357,38 +353,6 @@ class BrokerServer:
         if out.recheck and self._gate is not None:
             self._gate.recheck(out.recheck)
         out.clear()
-
-    def _commit(self, store: Store, now: float | None) -> bool:
-        """Commit the batch; on failure roll it back and return False.
-
-        The broker stays up: reads need no write, and the store may come back (space
-        freed, a filesystem remounted). Until a probe write succeeds, requests that
-        would write are refused up front (see BrokerCore.writable).
-        """
-        try:
-            store.commit()
-        except sqlite3.Error as exc:
-            store.rollback()
-            clock = time.monotonic()
-            if clock - self._store_logged >= STORE_LOG_EVERY:
-                self._store_logged = clock
-                log.error(
-                    "store unavailable: %s; writes are answered store_unavailable "
-                    "until it can be written",
-                    describe(store.path, exc),
-                )
-            if now is not None:
-                self._next_probe = clock + STORE_PROBE
-            return False
-        return True
-
-    def _probe(self, core: BrokerCore, store: Store, now: float) -> None:
-        if store.probe():
-            self._next_probe = None
-            core.store_recovered()
-            log.warning("store %s can be written again", store.path)
-        else:
-            self._next_probe = now + STORE_PROBE
 
     def _send(self, router: zmq.Socket[bytes], rid: bytes | None, body: bytes) -> bool:
         """Send one frame to one peer; False if ZeroMQ could not take it."""

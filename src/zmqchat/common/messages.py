@@ -102,6 +102,9 @@ class Register(Record):
 @record("join")
 class Join(Record):
     room: str
+    # Additive to v1: create the room members-only (only when it does not exist yet;
+    # see protocol.md 2.2). None on the wire when false.
+    private: bool | None = None
     ref: Ref = None
 
 
@@ -127,6 +130,15 @@ class Pm(Record):
     data: dict[str, Any] | None = None
     ref: Ref = None
     data_packed: bytes | None = _internal()
+
+
+@record("invite")
+class Invite(Record):
+    """Additive to v1: let ``user`` join private room ``room`` (its operator asks)."""
+
+    room: str
+    user: str
+    ref: Ref = None
 
 
 @record("who")
@@ -160,7 +172,7 @@ class Bye(Record):
     ref: Ref = None
 
 
-Request = Register | Join | Leave | Chat | Pm | Who | ListRooms | History | Ping | Bye
+Request = Register | Join | Leave | Chat | Pm | Invite | Who | ListRooms | History | Ping | Bye
 
 
 # ------------------------------------------------------------------ broker messages
@@ -188,12 +200,20 @@ class Joined(Record):
     room: str
     seq: int
     members: tuple[str, ...]
+    private: bool | None = None  # additive to v1: true for a members-only room
     ref: Ref = None
 
 
 @record("left")
 class Left(Record):
     room: str
+    ref: Ref = None
+
+
+@record("invited")
+class Invited(Record):
+    room: str
+    user: str
     ref: Ref = None
 
 
@@ -228,6 +248,7 @@ class RoomInfo(Record):
     name: str
     members: int
     seq: int
+    private: bool | None = None  # additive to v1: listed to its members only
 
 
 @record("rooms")
@@ -331,6 +352,7 @@ Reply = (
     Welcome
     | Joined
     | Left
+    | Invited
     | ChatAck
     | PmAck
     | Users

@@ -20,6 +20,7 @@ from zmqchat.common.messages import (
     ChatEvent,
     History,
     HistoryPage,
+    Invite,
     Join,
     Leave,
     ListRooms,
@@ -121,7 +122,13 @@ def _room_field(msg: dict[str, Any]) -> str:
 
 
 def _parse_join(msg: dict[str, Any], ref: Ref) -> Join:
-    return Join(room=_room_field(msg), ref=ref)
+    private = optional(msg, "private", bool, "a boolean")
+    return Join(room=_room_field(msg), private=True if private else None, ref=ref)
+
+
+def _parse_invite(msg: dict[str, Any], ref: Ref) -> Invite:
+    room = _room_field(msg)
+    return Invite(room=room, user=check_name(_field(msg, "user"), "user name"), ref=ref)
 
 
 def _parse_leave(msg: dict[str, Any], ref: Ref) -> Leave:
@@ -194,6 +201,7 @@ _REQUEST_PARSERS: Final[dict[str, Callable[[dict[str, Any], Ref], Request]]] = {
     "leave": _parse_leave,
     "chat": _parse_chat,
     "pm": _parse_pm,
+    "invite": _parse_invite,
     "who": _parse_who,
     "rooms": _parse_rooms,
     "history": _parse_history,

@@ -75,6 +75,10 @@ class ErrorCode(StrEnum):
     ENCRYPTION_REQUIRED = "encryption_required"
     # Additive to v1: an offline account holder's mailbox holds `mailbox_limit` pms.
     MAILBOX_FULL = "mailbox_full"
+    # Additive to v1: `join` of a private room by someone neither invited nor its creator.
+    NOT_INVITED = "not_invited"
+    # Additive to v1: `invite` by a member of a private room who is not its operator.
+    NOT_OPERATOR = "not_operator"
 
 
 def is_valid_name(name: object) -> bool:

@@ -45,6 +45,15 @@ class Emote:
 @dataclasses.dataclass(frozen=True, slots=True)
 class JoinRoom:
     room: str
+    private: bool = False  # `/create ROOM`: a new room, members-only
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class InviteUser:
+    """``/invite bob [ROOM]``: let ``user`` join a private room we operate."""
+
+    user: str
+    room: str | None  # None: the current room
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -108,6 +117,7 @@ Command = (
     Say
     | Emote
     | JoinRoom
+    | InviteUser
     | LeaveRoom
     | SwitchRoom
     | SendPm
@@ -137,6 +147,15 @@ class CommandSpec:
 
 COMMANDS: Final = (
     CommandSpec("join", "/join ROOM", "join a room (created if new) and talk there", "room"),
+    CommandSpec(
+        "create", "/create ROOM", "create a private room: only those you /invite may join", None
+    ),
+    CommandSpec(
+        "invite",
+        "/invite USER [ROOM]",
+        "let USER join your private room (default: the current one)",
+        "user",
+    ),
     CommandSpec(
         "leave", "/leave [ROOM]", "leave a room (default: the current one)", "room", ("part",)
     ),
@@ -204,6 +223,10 @@ def parse_input(line: str) -> Command | None:
     name = spec.name
     if name == "join":
         return _one_room(args, spec, JoinRoom)
+    if name == "create":
+        return _one_room(args, spec, lambda room: JoinRoom(room, private=True))
+    if name == "invite":
+        return _invite(args, spec)
     if name == "room":
         return _one_room(args, spec, SwitchRoom)
     if name == "leave":
@@ -249,6 +272,17 @@ def _one_room(args: list[str], spec: CommandSpec, make: Callable[[str], Command]
 
 def _bad_user(raw: str) -> Invalid:
     return Invalid(f"{raw!r} is not a user name: use 1-32 letters, digits, '_' or '-'")
+
+
+def _invite(args: list[str], spec: CommandSpec) -> Command:
+    if not 1 <= len(args) <= 2:
+        return Invalid(f"usage: {spec.usage}")
+    if not is_valid_name(args[0]):
+        return _bad_user(args[0])
+    if len(args) == 1:
+        return InviteUser(args[0], None)
+    room = room_name(args[1])
+    return InviteUser(args[0], room) if room is not None else _bad_room(args[1])
 
 
 def _pm(user: str, text: str, usage: str) -> Command:
@@ -311,6 +345,7 @@ __all__ = [
     "CommandSpec",
     "Emote",
     "Invalid",
+    "InviteUser",
     "JoinRoom",
     "LeaveRoom",
     "Query",

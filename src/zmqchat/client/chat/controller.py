@@ -27,6 +27,7 @@ from zmqchat.client.chat.commands import (
     Command,
     Emote,
     Invalid,
+    InviteUser,
     JoinRoom,
     LeaveRoom,
     Query,
@@ -178,7 +179,9 @@ class ChatController:
                 client.send(state.current, command.text, data=data)
             # Our own line comes back as a room event, in its place in the room.
         elif isinstance(command, JoinRoom):
-            self._join(command.room)
+            self._join(command.room, command.private)
+        elif isinstance(command, InviteUser):
+            self._invite(command.user, command.room or state.current, where)
         elif isinstance(command, LeaveRoom):
             self._leave(command.room or state.current, where)
         elif isinstance(command, SwitchRoom):
@@ -234,21 +237,37 @@ class ChatController:
             self._emit(notice(text), private_key(user))
         self._backlog.open_private(self.client, user)
 
-    def _join(self, room: str) -> None:
+    def _join(self, room: str, private: bool = False) -> None:
         with self._lock:
             view = self.state.rooms.get(room)
-            if view is not None and view.joined:
+            joined = view is not None and view.joined
+            if not joined:
+                self.state.begin_join(room)
+        if joined:
+            if private:  # `/create` of a room we are in: the broker says if it is private
+                self.client.join(room, private=True)
+            with self._lock:
                 self.state.switch(room)
                 self._emit(notice(f"talking in #{room}"), room_key(room))
-                return
-            self.state.begin_join(room)
+            return
         try:
-            reply = self.client.join(room)
+            reply = self.client.join(room, private=private)
         except ZmqchatError:
             with self._lock:
                 self.state.abort_join(room)
             raise
         self._backlog.enter(self.client, reply.room, reply.seq, reply.members, switch=True)
+        if reply.private:
+            text = f"#{reply.room} is private: only those its operator invites may join"
+            self._emit(notice(text), room_key(reply.room))
+
+    def _invite(self, user: str, room: str | None, where: str | None) -> None:
+        if room is None:
+            self._emit(error("you are in no room; /invite USER ROOM"), where)
+            return
+        reply = self.client.invite(room, user)
+        text = f"{reply.user} may now join #{reply.room}; tell them to /join {reply.room}"
+        self._emit(notice(text), where)
 
     def _leave(self, room: str | None, where: str | None) -> None:
         if room is None:

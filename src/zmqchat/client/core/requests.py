@@ -69,13 +69,33 @@ def any_reply(request: msg.Record, timeout: float | None = None) -> Call[Any, An
 # Each function's name and parameters are those of the method on both faces.
 
 
-def join(room: str, *, timeout: float | None = None) -> Call[msg.Joined, msg.Joined]:
+def join(
+    room: str, private: bool = False, *, timeout: float | None = None
+) -> Call[msg.Joined, msg.Joined]:
     """Join ``room`` (created on first join); returns its head ``seq`` and
-    ``members``. Joining a room again is not an error.
+    ``members`` (and ``private``, true for a members-only room). Joining a room
+    again is not an error.
 
-    :class:`~zmqchat.errors.BrokerError`: ``invalid_name``.
+    ``private``: create the room members-only, with you as its operator (who alone
+    may :meth:`invite`); only a room that does not exist yet can be made so.
+
+    :class:`~zmqchat.errors.BrokerError`: ``not_invited`` (a private room you were
+    not invited to), ``bad_request`` (``private`` for a room that exists and is
+    public), ``invalid_name``.
     """
-    return _asking(msg.Join(room=room), msg.Joined, timeout)
+    request = msg.Join(room=room, private=True if private else None)
+    return _asking(request, msg.Joined, timeout)
+
+
+def invite(room: str, user: str, *, timeout: float | None = None) -> Call[msg.Invited, msg.Invited]:
+    """Let ``user`` (a name, case-insensitive) join private ``room``, of which you
+    are the operator; inviting again is not an error. The broker does not tell
+    ``user``: tell them yourself.
+
+    :class:`~zmqchat.errors.BrokerError`: ``not_operator``, ``not_in_room``,
+    ``bad_request`` (``room`` is public), ``invalid_name``.
+    """
+    return _asking(msg.Invite(room=room, user=user), msg.Invited, timeout)
 
 
 def leave(room: str, *, timeout: float | None = None) -> Call[msg.Left, msg.Left]:

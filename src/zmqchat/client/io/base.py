@@ -189,6 +189,7 @@ class BaseClient(Generic[_Face]):
         messages can be in flight.""",
     )
     pm = RequestMethod(requests.pm)
+    invite = RequestMethod(requests.invite)
     who = RequestMethod(requests.who)
     list_rooms = RequestMethod(requests.list_rooms)
     history = RequestMethod(requests.history)
