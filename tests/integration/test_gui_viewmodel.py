@@ -342,6 +342,7 @@ def test_the_connect_form_learns_why_a_connect_failed(make_broker, driven):
     where = f"127.0.0.1:{dead.port}"
     assert (
         failed.message == f"broker unreachable: no zmqchat broker answered at {where} within 0.5s"
+        " (an encrypted broker also needs its server key)"
     )
 
 

@@ -120,7 +120,7 @@ def test_unreachable_broker_exits_3(tmp_path):
     # The same words as the console and the GUI's connect form.
     assert one_line_error(env_timeout) == (
         f"zmqchat who: broker unreachable: no zmqchat broker answered at 127.0.0.1:{port}"
-        " within 0.3s"
+        " within 0.3s (an encrypted broker also needs its server key)"
     )
 
 

@@ -75,11 +75,15 @@ def test_no_answer_on_connecting_is_about_the_host_and_says_where():
     assert failure == Failure(
         "unreachable",
         "host",
-        "broker unreachable: no zmqchat broker answered at [::1]:7000 within 0.5s",
+        "broker unreachable: no zmqchat broker answered at [::1]:7000 within 0.5s"
+        " (an encrypted broker also needs its server key)",
         ExitCode.UNREACHABLE,
     )
     bare = classify(Timeout("no answer"), endpoint=ENDPOINT)
-    assert bare.message == "broker unreachable: no zmqchat broker answered at 127.0.0.1:5555"
+    assert bare.message == (
+        "broker unreachable: no zmqchat broker answered at 127.0.0.1:5555"
+        " (an encrypted broker also needs its server key)"
+    )
 
 
 def test_a_command_failure_keeps_its_own_status_and_message():

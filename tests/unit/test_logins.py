@@ -140,7 +140,7 @@ def test_required_mode_every_name_needs_an_account(make: Any) -> None:
     refused = b.login(b"B", "bob", None)
     assert (refused["code"], refused["message"]) == (
         "auth_failed",
-        "bob has no account on this broker",
+        "bob has no account on this broker, where every name needs one",
     )
     assert b.login(b"B", "bob", PASSWORD)["code"] == "auth_failed"
     assert b.login(b"A", "alice", PASSWORD)["type"] == "welcome"

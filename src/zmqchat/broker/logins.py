@@ -135,8 +135,9 @@ class Logins:
             # crossed the network readable already, and should be changed.
             raise ProtocolError(
                 ErrorCode.ENCRYPTION_REQUIRED,
-                f"a password from {peer} needs an encrypted link: this broker runs "
-                'without encryption (encryption = "curve"); change the password',
+                f"a password from {peer} needs an encrypted link, and this broker runs "
+                'without one (set encryption = "curve" on it); the password crossed the '
+                "network readable: change it",
             )
         if self.mode == "open":
             return False
@@ -146,7 +147,9 @@ class Logins:
             if password is None or not self.signup:
                 if self.mode == "required":
                     how = " (register with a password to sign up)" if self.signup else ""
-                    raise _auth_failed(f"{req.user} has no account on this broker{how}")
+                    raise _auth_failed(
+                        f"{req.user} has no account on this broker, where every name needs one{how}"
+                    )
                 if password is not None:
                     raise _auth_failed(
                         f"{req.user} has no account, and this broker has no self sign-up; "

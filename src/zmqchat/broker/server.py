@@ -162,7 +162,7 @@ class BrokerServer:
         store.commit()
         log.info(
             "zmqchat %s serving tcp://%s:%d (pub %d), store %s, %d session(s) restored, "
-            "up to %d sessions (open-file limit %d)%s",
+            "up to %d sessions (open-file limit %d), auth %s%s",
             __version__,
             self.config.host,
             self.port,
@@ -171,6 +171,7 @@ class BrokerServer:
             restored,
             core.capacity,
             fd_limit,
+            self.config.auth,
             ", CURVE encrypted" if self.curve is not None else "",
         )
         if self.ready_file is not None:

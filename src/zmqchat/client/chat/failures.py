@@ -121,6 +121,8 @@ def classify(
         if exc.hint is not None:  # with CURVE: a wrong key looks just like no broker
             text = f"{text} ({exc.hint})"
             return Failure("unreachable", "server_key", text, ExitCode.UNREACHABLE)
+        # An encrypted broker says nothing to a client without its key, either.
+        text = f"{text} (an encrypted broker also needs its server key)"
         return Failure("unreachable", "host", text, ExitCode.UNREACHABLE)
     if isinstance(exc, ServerKeyChanged):
         return Failure("refused", "server_key", str(exc), ExitCode.REFUSED)

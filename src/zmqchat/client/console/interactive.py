@@ -243,7 +243,12 @@ class ChatConsole:
                 self.controller.prepare("", ())  # the name was not taken up
                 endpoint, wait = self.config.endpoint, self.config.connect_timeout
                 failure = classify(exc, endpoint=endpoint, connect_timeout=wait)
-                self._emit(error(failure.message, failure.code))
+                if failure.field == "password" and password is None:
+                    # Not an error: the first try goes without a password, and a
+                    # name with an account is then asked for one.
+                    self._emit(notice(failure.message))
+                else:
+                    self._emit(error(failure.message, failure.code))
                 if failure.field == "user":  # a name refused: ask for another
                     name = None
                     continue
