@@ -12,6 +12,8 @@ message was published (a member receives it), so "nothing arrived" means refused
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +25,15 @@ import zmq.auth
 from tests.helpers import RawPeer
 
 from zmqchat import Client
+from zmqchat.broker import accounts
+from zmqchat.broker.accounts import Hasher
 from zmqchat.broker.state import ticket_of
 from zmqchat.testing import BrokerProcess, expect, wait_until
 
 pytestmark = pytest.mark.timeout(60)
+
+PASSWORD = "correct horse"
+CHEAP = Hasher(7168, 1)  # quick to check: a hash carries its own parameters
 
 _opened: list[Any] = []  # every raw socket a test made, closed after it
 
@@ -267,3 +274,67 @@ def test_a_private_room_is_members_only_on_an_open_broker(make_broker: Any) -> N
         expect(bob, "chat", room="general", text="for everyone")
         assert "for everyone" in general.texts("general", 5000)
         assert everything.texts("general", 100) == []
+
+
+def test_the_batch_that_ends_a_grant_reaches_no_one_who_lost_it(make_broker: Any) -> None:
+    # The connection is cut before the batch's events leave: a member's own leave,
+    # and a room's creation as private, are the first events they must not get.
+    broker = make_broker(auth="accounts")
+    alice, bob = raw_peer(broker), raw_peer(broker)
+    alice.register("alice", rooms=["general"])
+    bob.register("bob", rooms=["general"])
+    spy = Listener(broker, *own_requests(alice, "general"))
+    hears(spy, bob, "general")
+    assert alice.request({"type": "leave", "room": "general"})["type"] == "left"
+    witness = Listener(broker, *own_requests(bob, "general"))
+    hears(witness, bob, "general", "after")
+    events = [e for _, e in spy.heard(300)]
+    assert not [e for e in events if e.get("type") == "presence" and e.get("user") == "alice"]
+    assert "after" not in [e.get("text") for e in events]
+
+    opened = make_broker(auth="open")
+    carol = lobby_peer(opened, "carol")
+    everything = Listener(opened, b"", *own_requests(carol))
+    hears(everything, carol, "lobby")
+    # Created and spoken in at once: both in one batch, most of the time.
+    carol.send({"type": "join", "room": "secret", "private": True, "ref": "j"})
+    carol.send({"type": "chat", "room": "secret", "text": "first words", "ref": "c"})
+    assert carol.recv_type("joined")["private"] is True
+    assert carol.recv_type("ack")["ref"] == "c"
+    assert [t for t, _ in everything.heard(300) if t == b"secret\x00"] == []
+
+
+def test_a_login_that_takes_a_session_over_ends_the_old_tickets_reading(
+    make_broker: Any,
+) -> None:
+    broker = make_broker(auth="accounts")
+    with sqlite3.connect(broker.db) as db:
+        assert accounts.insert(db, "alice", CHEAP.hash(PASSWORD), time.time()) is not None
+    # Someone who had alice's password logs in and reads through her ticket.
+    mallory = raw_peer(broker)
+    old = mallory.register("alice", rooms=["general"], password=PASSWORD)["ticket"]
+    bob = raw_peer(broker)
+    bob.register("bob", rooms=["general"])
+    spy = Listener(broker, b"general\x00" + old.encode())
+    hears(spy, bob, "general")
+    alice = raw_peer(broker)
+    new = alice.register("alice", password=PASSWORD)["ticket"]
+    assert new != old  # a login gives the session a new token, so a new ticket
+    assert mallory.recv_type("closed")["reason"] == "replaced"
+    again = Listener(broker, b"general\x00" + old.encode())
+    witness = Listener(broker, b"general\x00" + new.encode())
+    hears(witness, bob, "general", "after the takeover")
+    assert "after the takeover" not in spy.texts("general", 300)
+    assert again.texts("general", 100) == []
+    # And the old token no longer resumes anything.
+    late = raw_peer(broker)
+    late.send(
+        {
+            "type": "register",
+            "user": "alice",
+            "proto": 1,
+            "resume": mallory.welcome["session"],
+            "ref": 1,
+        }
+    )
+    assert late.recv()["type"] == "error"

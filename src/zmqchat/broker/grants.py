@@ -25,7 +25,7 @@ import dataclasses
 import logging
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import zmq
@@ -52,11 +52,14 @@ _SRCFD: Final = int(zmq.SRCFD)
 @dataclasses.dataclass(slots=True)
 class Grant:
     """What one request got its connection: ``topic``, on behalf of ``session``
-    (None: on nobody's behalf, for a topic anyone may read)."""
+    (None: on nobody's behalf, for a topic anyone may read), which it proved with
+    ``ticket`` and, with CURVE, from client ``key``."""
 
     topic: bytes
     session: Session | None
     turn: int  # the loop turn its request was read in (see Gate._forget)
+    ticket: str | None = None
+    key: str | None = None
 
 
 def configure_xpub(xpub: zmq.Socket[Any]) -> None:
@@ -75,6 +78,7 @@ class Gate:
         watch: ConnectionWatch,
         state: BrokerState,
         *,
+        valid: Callable[[Session], bool],
         open_auth: bool,
         curve: bool,
         pub_port: int,
@@ -82,6 +86,7 @@ class Gate:
         self._xpub = xpub
         self._watch = watch
         self._state = state
+        self._valid = valid  # whether a session's token still stands (its password)
         self._open = open_auth
         self._curve = curve
         self._pub_port = pub_port
@@ -165,21 +170,21 @@ class Gate:
             grant = Grant(topic, None, self._turn)
             return grant if self._allowed(grant) else None
         try:
-            session = self._state.by_ticket.get(ticket.decode("ascii"))
+            text = ticket.decode("ascii")
         except UnicodeDecodeError:
             return None
+        session = self._state.by_ticket.get(text)
         if session is None:
             return None
+        key = None
         if self._curve:
             # A ticket is a bearer proof; with CURVE it must also come from the key
             # the session is bound to (unknown after a restart until it resumes).
             try:
-                key = frame.get("User-Id")
+                key = str(frame.get("User-Id"))
             except zmq.ZMQError:
                 return None
-            if session.curve_key is None or str(key) != session.curve_key:
-                return None
-        grant = Grant(topic, session, self._turn)
+        grant = Grant(topic, session, self._turn, text, key)
         return grant if self._allowed(grant) else None
 
     def _allowed(self, grant: Grant) -> bool:
@@ -195,9 +200,12 @@ class Gate:
             return False
         if session is None:
             return self._open and room not in self._state.private_rooms
-        # By ticket, not identity: a store failure reloads sessions as new objects.
-        current = self._state.by_ticket.get(session.ticket)
-        return current is not None and room in current.rooms
+        # By the ticket it was granted with: a login that took the session over gave
+        # it a new one, and a store failure reloads sessions as new objects.
+        current = self._state.by_ticket.get(grant.ticket or "")
+        if current is None or room not in current.rooms or not self._valid(current):
+            return False
+        return not self._curve or (current.curve_key is not None and grant.key == current.curve_key)
 
     def _reaches_private(self, prefix: bytes) -> bool:
         return any(room_topic(room).startswith(prefix) for room in self._state.private_rooms)

@@ -166,6 +166,13 @@ class Registration:
         if account is not None:
             self.store.add_login(session.sid, account)
             session.login = (account.id, account.generation)
+            # A login proves the password, not that whoever held the token should keep
+            # it (it may have been someone with an old password): a new token, so a
+            # new ticket, and the old one's subscriptions end.
+            token = secrets.token_urlsafe(16)
+            self.store.set_session_token(session.sid, token)
+            self.state.retoken(session, token)
+            self.out.recheck.session(session)
         old = self.state.attach(session, rid, now, getattr(rid, "conn", None))
         session.curve_key = client_key
         if old is not None:

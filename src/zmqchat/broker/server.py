@@ -153,6 +153,7 @@ class BrokerServer:
             self.pub,
             self._pub_watch,
             core.state,
+            valid=core.logins.may_resume,
             open_auth=self.config.auth == "open",
             curve=self.curve is not None,
             pub_port=self.pub_port,
@@ -347,12 +348,15 @@ class BrokerServer:
                 self._commit_due = now + LAZY_COMMIT  # the marks, lazily
         for sender, body in answers:
             self._send(router, sender, body)
+        if out.recheck and self._gate is not None:
+            # Before the batch's events: a connection cut now gets none of them (a
+            # shut-down socket takes no more writes), so a member who left, or a
+            # reader of a room made private, misses even the events of its batch.
+            self._gate.recheck(out.recheck)
         publish = pub.send
         for topic, body in publishes:
             publish(topic, _SNDMORE)
             publish(body)
-        if out.recheck and self._gate is not None:
-            self._gate.recheck(out.recheck)
         out.clear()
 
     def _send(self, router: zmq.Socket[bytes], rid: bytes | None, body: bytes) -> bool:

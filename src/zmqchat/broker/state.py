@@ -197,6 +197,19 @@ class BrokerState:
                 if not room.members:
                     del self.rooms[name]
 
+    def retoken(self, session: Session, token: str) -> None:
+        """Give ``session`` a new token (and so a new ticket): the old ones end."""
+        for table, key in ((self.by_token, session.token), (self.by_ticket, session.ticket)):
+            if table.get(key) is session:
+                del table[key]
+        was_active = self._activity.pop(session.token, None) is not None
+        session.token = token
+        session.ticket = ticket_of(token)
+        self.by_token[token] = session
+        self.by_ticket[session.ticket] = session
+        if was_active:
+            self._activity[token] = session  # as recently active as a takeover makes it
+
     def attach(
         self, session: Session, rid: bytes, now: float, conn: int | None = None
     ) -> bytes | None:

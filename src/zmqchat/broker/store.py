@@ -327,6 +327,9 @@ class Store:
     def set_session_rooms(self, sid: int, rooms: list[str]) -> None:
         self._write("UPDATE sessions SET rooms = ? WHERE sid = ?", (json.dumps(rooms), sid))
 
+    def set_session_token(self, sid: int, token: str) -> None:
+        self._write("UPDATE sessions SET token = ? WHERE sid = ?", (token, sid))
+
     def delete_session(self, sid: int) -> None:
         self._write("DELETE FROM sessions WHERE sid = ?", (sid,))
 
