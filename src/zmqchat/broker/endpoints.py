@@ -28,8 +28,9 @@ from zmqchat.errors import BindError
 
 log = logging.getLogger("zmqchat.broker")
 
-# Queued frames per peer before ZeroMQ drops (PUB) or refuses (ROUTER) more.
-HWM: Final = 10_000
+# Requests (and subscription requests) queued per peer before ZeroMQ stops reading
+# its connection: the loop reads them as fast as it handles them.
+RECEIVE_HWM: Final = 1000
 LISTEN_BACKLOG: Final = 4096
 LINGER_MS: Final = 1000
 
@@ -89,10 +90,14 @@ def bind_sockets(
     pub = ctx.socket(zmq.XPUB)
     configure_xpub(pub)
     pub_watch = ConnectionWatch(ctx, pub, nudge)
+    # What one peer that does not read can make the broker hold: config.reply_hwm
+    # replies (then the server closes its connection) or config.pub_hwm events (then
+    # the newest are dropped for it alone), each at most a frame (64 KiB).
+    router.setsockopt(zmq.SNDHWM, config.reply_hwm)
+    pub.setsockopt(zmq.SNDHWM, config.pub_hwm)
     for sock in (router, pub):
         sock.setsockopt(zmq.LINGER, LINGER_MS)
-        sock.setsockopt(zmq.SNDHWM, HWM)
-        sock.setsockopt(zmq.RCVHWM, HWM)
+        sock.setsockopt(zmq.RCVHWM, RECEIVE_HWM)
         sock.setsockopt(zmq.BACKLOG, LISTEN_BACKLOG)
         if curve is not None:
             curve.secure(sock)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import socket
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, Final
@@ -31,7 +30,7 @@ from typing import Any, Final
 import zmq
 
 from zmqchat.broker.outbox import Recheck
-from zmqchat.broker.peers import ConnectionWatch
+from zmqchat.broker.peers import ConnectionWatch, shut_down
 from zmqchat.broker.state import BrokerState, Session
 from zmqchat.common.protocol import SYSTEM_TOPIC, parse_subscription, room_topic
 
@@ -253,22 +252,8 @@ class Gate:
         """End the connection on ``fd`` if it is still one of the XPUB's, and forget
         its grants."""
         self._drop(fd)
-        if not self._watch.is_open(fd):
-            return
-        try:
-            sock = socket.socket(fileno=fd)
-        except OSError:
-            return
-        try:
-            # Only a TCP connection accepted on the PUB port: a file descriptor
-            # libzmq closed and gave to something else is left alone.
-            if sock.type == socket.SOCK_STREAM and sock.getsockname()[1] == self._pub_port:
-                sock.shutdown(socket.SHUT_RDWR)
-                log.debug("cut subscriber connection %d: %s", fd, why)
-        except (OSError, IndexError, TypeError):
-            pass
-        finally:
-            sock.detach()  # libzmq owns the descriptor and closes it itself
+        if self._watch.is_open(fd) and shut_down(fd, self._pub_port):
+            log.debug("cut subscriber connection %d: %s", fd, why)
 
     def _drop(self, fd: int) -> None:
         grants = self._by_fd.pop(fd, None)

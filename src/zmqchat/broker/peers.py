@@ -60,6 +60,26 @@ def seed_routing_ids() -> bool:
     return True
 
 
+def shut_down(fd: int, port: int) -> bool:
+    """End the TCP connection on ``fd`` (libzmq's: it sees the end and closes the
+    descriptor itself), if ``fd`` is a TCP socket whose local port is ``port``, the
+    listening port it was accepted on: a descriptor libzmq closed and gave to
+    something else is left alone. True if it was shut down."""
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError:
+        return False
+    try:
+        if sock.type != socket.SOCK_STREAM or sock.getsockname()[1] != port:
+            return False
+        sock.shutdown(socket.SHUT_RDWR)
+        return True
+    except (OSError, IndexError, TypeError):
+        return False
+    finally:
+        sock.detach()  # libzmq owns the descriptor
+
+
 class Rid(bytes):
     """A routing id, with the connection (file descriptor) its message came on."""
 

@@ -117,7 +117,7 @@ class Registration:
                 and self.logins.may_resume(session)
                 and session.curve_key in (None, client_key)
             ):
-                self.take_over(session, rid, now, req.ref, client_key=client_key)
+                self.take_over(session, rid, now, req.ref, peer=peer, client_key=client_key)
                 return
         if self.logins.start(rid, req, peer, now, client_key):
             return  # answered by finish_logins
@@ -125,7 +125,7 @@ class Registration:
         if holder is not None:
             raise ProtocolError(ErrorCode.NAME_TAKEN, f"{holder.user} is already online")
         self._check_capacity()
-        self._open_session(rid, req, now, None, client_key=client_key)
+        self._open_session(rid, req, now, None, peer, client_key)
 
     def logged_in(self, login: PendingLogin, now: float) -> None:
         """A password check finished: open the session, or take the user's own over."""
@@ -175,6 +175,7 @@ class Registration:
             self.out.recheck.session(session)
         old = self.state.attach(session, rid, now, getattr(rid, "conn", None))
         session.curve_key = client_key
+        session.address = peer or session.address
         if old is not None:
             self.out.reply(old, Closed(reason="replaced"))
         client = session.client or "unknown client"
@@ -229,6 +230,7 @@ class Registration:
             login=None if account is None else (account.id, account.generation),
             conn=getattr(rid, "conn", None),
             curve_key=client_key,
+            address=peer,
         )
         self.state.add(session)
         for room in rooms:

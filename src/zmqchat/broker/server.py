@@ -33,6 +33,7 @@ from zmqchat.broker.grants import Gate
 from zmqchat.broker.handlers import BrokerCore
 from zmqchat.broker.lock import lock_store
 from zmqchat.broker.peers import ConnectionWatch, Router
+from zmqchat.broker.replies import Replies
 from zmqchat.broker.store import Store
 from zmqchat.common.config import BrokerConfig
 
@@ -48,7 +49,6 @@ log = logging.getLogger("zmqchat.broker")
 BATCH: Final = 64
 # Flags as plain ints: or-ing the IntFlag members builds an enum on every send.
 _NOBLOCK: Final = int(zmq.NOBLOCK)
-_SNDMORE_NOBLOCK: Final = int(zmq.SNDMORE | zmq.NOBLOCK)
 _SNDMORE: Final = int(zmq.SNDMORE)
 _RCVMORE: Final = int(zmq.RCVMORE)
 # The longest a write that nothing waits for stays uncommitted (see _flush).
@@ -84,7 +84,7 @@ class BrokerServer:
         self._logins_w.setblocking(False)
         self._stopping = False
         self._commit_due: float | None = None  # when lazily held writes must commit
-        self._full_drops = 0  # frames ROUTER refused because a peer's queue was full
+        self._replies: Replies | None = None
         self.router: Router | None = None
         self.pub: zmq.Socket[bytes] | None = None
         self._watch: ConnectionWatch | None = None
@@ -149,6 +149,8 @@ class BrokerServer:
         )
         self.router.track(core.state.by_rid)
         assert self._pub_watch is not None
+        assert self._watch is not None
+        self._replies = Replies(self.router, self.port, self._watch, self.config.reply_hwm)
         self._gate = Gate(
             self.pub,
             self._pub_watch,
@@ -310,12 +312,13 @@ class BrokerServer:
         room events are dropped, and the broker carries on from what the store holds.
         """
         out, store = core.out, commits.store
-        router, pub = self.router, self.pub
-        assert router is not None
+        pub, link = self.pub, self._replies
         assert pub is not None
+        assert link is not None
+        send = link.send
         answers: list[tuple[bytes | None, bytes]] = []
         for pm in out.pms:
-            if self._send(router, pm.to, pm.frame):
+            if send(pm.to, pm.frame):
                 answers.append((pm.sender.rid, pm.ack))
             else:
                 answers.append((pm.sender.rid, core.undelivered(pm)))
@@ -338,7 +341,7 @@ class BrokerServer:
             core.store_failed(time.monotonic())
         failed: set[bytes | None] = set()
         for rid, body in replies:
-            if not self._send(router, rid, body):
+            if not send(rid, body):
                 failed.add(rid)
         if out.mail and committed:
             # A queued pm is delivered once ZeroMQ took it, and everything before it
@@ -347,7 +350,7 @@ class BrokerServer:
             if now is not None and self._commit_due is None:
                 self._commit_due = now + LAZY_COMMIT  # the marks, lazily
         for sender, body in answers:
-            self._send(router, sender, body)
+            send(sender, body)
         if out.recheck and self._gate is not None:
             # Before the batch's events: a connection cut now gets none of them (a
             # shut-down socket takes no more writes), so a member who left, or a
@@ -358,29 +361,8 @@ class BrokerServer:
             publish(topic, _SNDMORE)
             publish(body)
         out.clear()
-
-    def _send(self, router: zmq.Socket[bytes], rid: bytes | None, body: bytes) -> bool:
-        """Send one frame to one peer; False if ZeroMQ could not take it."""
-        if rid is None:
-            return False
-        try:
-            router.send(rid, _SNDMORE_NOBLOCK)
-            router.send(body, _NOBLOCK)
-        except zmq.ZMQError as exc:
-            if exc.errno == zmq.EHOSTUNREACH:
-                log.debug("frame to %s dropped: peer gone", rid.hex())
-            elif exc.errno == zmq.EAGAIN:
-                self._full_drops += 1
-                if self._full_drops == 1 or self._full_drops % 1000 == 0:
-                    log.warning(
-                        "frame to %s dropped: its queue is full (%d so far)",
-                        rid.hex(),
-                        self._full_drops,
-                    )
-            else:
-                raise
-            return False
-        return True
+        if link.stalled:
+            link.close_stalled(core.state)
 
     def close(self) -> None:
         for watch in (self._watch, self._pub_watch):

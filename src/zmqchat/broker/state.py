@@ -77,6 +77,9 @@ class Session:
     # took the session over; a `resume` from another key can't take it (None: not
     # known, as for a session restored after a restart).
     curve_key: str | None = None
+    # The peer's IP it registered or last logged in from (None: not known, as after
+    # a restart), for the per-address budgets.
+    address: str | None = None
     # ref -> (fingerprint of the request, its ack): see fingerprint().
     acks: OrderedDict[Ref, tuple[int, ChatAck | PmAck]] = dataclasses.field(
         default_factory=OrderedDict

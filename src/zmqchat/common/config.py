@@ -84,6 +84,11 @@ class BrokerConfig:
     curve_dir: str | None = None
     allowed_keys: str | None = None
     mailbox_limit: int = 1000
+    # Frames queued per peer (docs/security.md, "Limits"): events per subscriber
+    # before the newest are dropped (it refills the gap from history), replies per
+    # client before its connection is closed (it does not read them).
+    pub_hwm: int = 1000
+    reply_hwm: int = 1000
 
     def __post_init__(self) -> None:
         _check_port("port", self.port)
@@ -113,6 +118,9 @@ class BrokerConfig:
                 raise ConfigError(f"{key} must be >= 0 (0 disables the limit)")
         if self.mailbox_limit < 1:
             raise ConfigError("mailbox_limit must be >= 1")
+        for key in ("pub_hwm", "reply_hwm"):
+            if getattr(self, key) < 10:
+                raise ConfigError(f"{key} must be >= 10 (frames queued per peer)")
         if self.hash_memory_kib < MIN_HASH_MEMORY_KIB:
             raise ConfigError(f"hash_memory_kib must be >= {MIN_HASH_MEMORY_KIB} (7 MiB)")
         if self.hash_time_cost < 1 or self.hash_memory_kib * self.hash_time_cost < MIN_HASH_WORK:
