@@ -1,8 +1,11 @@
-"""What one peer that does not read can cost the broker: a client that never reads
-its replies has its connection closed (`reply_hwm`), and everyone else is served."""
+"""What one peer can cost the broker: a client that never reads its replies has its
+connection closed (`reply_hwm`); one address gets its budget of connections
+(`max_connections_per_address`), and a connection that never registers is closed
+(`connect_deadline`); everyone else is served."""
 
 from __future__ import annotations
 
+import msgpack
 import pytest
 import zmq
 from tests.helpers import RawPeer
@@ -45,3 +48,57 @@ def test_a_client_that_never_reads_its_replies_is_closed_and_others_served(
     finally:
         hog.close()
         writer.close()
+
+
+def dealer(broker_port: int, source: str = "127.0.0.1") -> zmq.Socket[bytes]:
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.linger = 0
+    sock.connect(f"tcp://{source}:0;127.0.0.1:{broker_port}")
+    return sock
+
+
+def registers(sock: zmq.Socket[bytes], user: str, timeout: float = 1.0) -> bool:
+    sock.send(msgpack.packb({"type": "register", "user": user, "proto": 1}))
+    if not sock.poll(int(timeout * 1000)):
+        return False
+    return bool(msgpack.unpackb(sock.recv(), raw=False)["type"] == "welcome")
+
+
+def test_one_address_gets_its_budget_of_connections_and_others_theirs(
+    make_broker: BrokerFactory,
+) -> None:
+    broker = make_broker(max_connections_per_address=4)
+    socks = [dealer(broker.port) for _ in range(6)]
+    try:
+        served = [registers(sock, f"u{i}") for i, sock in enumerate(socks)]
+        assert served[:4] == [True] * 4
+        assert served[4:] == [False, False]  # closed as soon as seen, over and over
+        other = dealer(broker.port, "127.0.0.2")
+        socks.append(other)
+        assert registers(other, "newcomer", 5.0)
+        wait_until(
+            lambda: "max_connections_per_address" in broker.log_file.read_text(),
+            5,
+            "the limit logged",
+        )
+    finally:
+        for sock in socks:
+            sock.close(0)
+
+
+def test_a_connection_that_never_registers_is_closed_at_its_deadline(
+    make_broker: BrokerFactory,
+) -> None:
+    broker = make_broker(connect_deadline=0.5)
+    idle, busy = dealer(broker.port), dealer(broker.port)
+    monitor = idle.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+    try:
+        assert registers(busy, "busy", 5.0)
+        wait_until(lambda: monitor.poll(50), 10, "the idle connection closed by the broker")
+        busy.send(msgpack.packb({"type": "ping", "ref": 1}))
+        assert busy.poll(5000), "the registered client is still served"
+    finally:
+        idle.disable_monitor()
+        monitor.close(0)
+        idle.close(0)
+        busy.close(0)

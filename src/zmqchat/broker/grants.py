@@ -282,6 +282,10 @@ class Gate:
             else:
                 self._drop(fd)
 
+    def holds(self, fd: int) -> bool:
+        """Whether the connection on ``fd`` was granted a subscription."""
+        return fd in self._by_fd
+
     @property
     def connections(self) -> int:
         """Connections holding at least one grant."""

@@ -264,6 +264,12 @@ class BrokerCore:
         """Stop the password-checking workers."""
         self.logins.close()
 
+    def in_use(self, conn: int) -> bool:
+        """Whether connection ``conn`` has a session, or a login under way."""
+        if conn in self.state.by_conn:
+            return True
+        return any(getattr(rid, "conn", None) == conn for rid in self.logins.pending)
+
     def sync_connections(self) -> None:
         """Detach every session whose connection ended: its routing id no longer
         leads to it (whoever presents that id next is a stranger), nothing queued for

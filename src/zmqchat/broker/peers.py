@@ -185,6 +185,9 @@ class ConnectionWatch:
         self._pair: zmq.Socket[bytes] = pair
         self._router = router
         self._open: dict[int, bool] = {}  # fd -> whether its last connection is open
+        self._pending: list[int] = []  # read by poll(), not yet returned by closed()
+        # Called with (accepted, fd) for every event, in order, as they are read.
+        self.listeners: list[Callable[[bool, int], None]] = []
         self._wake = wake
         self._stop_r, self._stop_w = socket.socketpair()
         # The socket's ZMQ_FD turns readable when events arrive after it was read
@@ -202,10 +205,6 @@ class ConnectionWatch:
         )
         self._thread.start()
 
-    def closed(self) -> list[int]:
-        """File descriptors whose connection ended since the last call, oldest first."""
-        return self._read() if self._signal.poll(0) else []
-
     def _read(self) -> list[int]:
         fds: list[int] = []
         recv = self._pair.recv_multipart
@@ -219,8 +218,22 @@ class ConnectionWatch:
                 return fds
             if len(parts) == 2 and len(parts[0]) == _EVENT.size:
                 event, fd = _EVENT.unpack(parts[0])
-                self._open[fd] = event == _ACCEPTED
+                accepted = self._open[fd] = event == _ACCEPTED
                 fds.append(fd)
+                for listener in self.listeners:
+                    listener(accepted, fd)
+
+    def poll(self) -> None:
+        """Read the events waiting (for the listeners), if any."""
+        if self._signal.poll(0):
+            self._pending.extend(self._read())
+
+    def closed(self) -> list[int]:
+        """File descriptors whose connection ended since the last call, oldest first."""
+        if self._signal.poll(0):
+            self._pending.extend(self._read())
+        fds, self._pending = self._pending, []
+        return fds
 
     def is_open(self, conn: int) -> bool:
         """False if the last event read for ``conn`` was its connection's end."""

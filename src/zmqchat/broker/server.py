@@ -20,6 +20,7 @@ from typing import Final
 import zmq
 
 from zmqchat._version import __version__
+from zmqchat.broker.budgets import Budgets
 from zmqchat.broker.commits import Commits
 from zmqchat.broker.curve import Curve, start_curve
 from zmqchat.broker.endpoints import (
@@ -85,6 +86,7 @@ class BrokerServer:
         self._stopping = False
         self._commit_due: float | None = None  # when lazily held writes must commit
         self._replies: Replies | None = None
+        self._budgets: Budgets | None = None
         self.router: Router | None = None
         self.pub: zmq.Socket[bytes] | None = None
         self._watch: ConnectionWatch | None = None
@@ -160,6 +162,19 @@ class BrokerServer:
             curve=self.curve is not None,
             pub_port=self.pub_port,
         )
+        total, per_address = self.config.connection_budget
+        self._budgets = Budgets(
+            per_address=per_address,
+            total=total,
+            deadline=self.config.connect_deadline,
+            in_use=lambda port, fd: (
+                core.in_use(fd)
+                if port == self.port
+                else self._gate is not None and self._gate.holds(fd)
+            ),
+        )
+        self._budgets.watch(self._watch, self.port)
+        self._budgets.watch(self._pub_watch, self.pub_port)
         self._pub_watch = None  # the gate closes it
         restored = core.restore(time.monotonic())
         store.commit()
@@ -223,9 +238,12 @@ class BrokerServer:
     def _loop(self, core: BrokerCore, commits: Commits) -> None:
         store = commits.store
         router, pub, gate = self.router, self.pub, self._gate
+        watch, budgets = self._watch, self._budgets
         assert router is not None
         assert pub is not None
         assert gate is not None
+        assert watch is not None
+        assert budgets is not None
         poller = zmq.Poller()
         poller.register(router, zmq.POLLIN)
         poller.register(pub, zmq.POLLIN)
@@ -234,7 +252,12 @@ class BrokerServer:
         next_parent_check = time.monotonic() + PARENT_CHECK
         while not self._stopping:
             now = time.monotonic()
-            deadlines = [core.next_deadline(), self._commit_due, commits.next_probe]
+            deadlines = [
+                core.next_deadline(),
+                self._commit_due,
+                commits.next_probe,
+                budgets.next_deadline(),
+            ]
             if self.parent_pid is not None:
                 deadlines.append(next_parent_check)
             deadline = min((d for d in deadlines if d is not None), default=None)
@@ -243,6 +266,7 @@ class BrokerServer:
             if self._wake_r.fileno() in ready:
                 with contextlib.suppress(BlockingIOError):
                     self._wake_r.recv(4096)
+                watch.poll()  # connections accepted and ended, for the budgets
                 gate.serve()  # also learns of subscribers' connections that ended
             elif pub in ready:
                 gate.serve()
@@ -254,6 +278,7 @@ class BrokerServer:
                 core.finish_logins(time.monotonic())
             now = time.monotonic()
             core.expire(now)
+            budgets.expire(now)
             if core.out or store.dirty:
                 self._flush(core, commits, now)
             probe = commits.next_probe

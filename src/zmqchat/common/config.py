@@ -50,12 +50,17 @@ def default_config_dir() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
 
 
-def fd_session_capacity() -> int:
-    """How many sessions the open-file limit leaves room for."""
+def fd_connection_capacity() -> int:
+    """How many connections the open-file limit leaves room for."""
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         soft = 1 << 20
-    return max(1, (soft - FD_RESERVE) // FDS_PER_SESSION)
+    return max(FDS_PER_SESSION, soft - FD_RESERVE)
+
+
+def fd_session_capacity() -> int:
+    """How many sessions the open-file limit leaves room for."""
+    return fd_connection_capacity() // FDS_PER_SESSION
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -89,6 +94,12 @@ class BrokerConfig:
     # client before its connection is closed (it does not read them).
     pub_hwm: int = 1000
     reply_hwm: int = 1000
+    # Connections to both ports, in all and per peer address (None: from the
+    # open-file limit; per address a quarter of it), and how long one may stay
+    # without registering or being granted a subscription.
+    max_connections: int | None = None
+    max_connections_per_address: int | None = None
+    connect_deadline: float = 10.0
 
     def __post_init__(self) -> None:
         _check_port("port", self.port)
@@ -118,6 +129,12 @@ class BrokerConfig:
                 raise ConfigError(f"{key} must be >= 0 (0 disables the limit)")
         if self.mailbox_limit < 1:
             raise ConfigError("mailbox_limit must be >= 1")
+        for key in ("max_connections", "max_connections_per_address"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                raise ConfigError(f"{key} must be >= 1")
+        if self.connect_deadline <= 0:
+            raise ConfigError("connect_deadline must be > 0 seconds")
         for key in ("pub_hwm", "reply_hwm"):
             if getattr(self, key) < 10:
                 raise ConfigError(f"{key} must be >= 10 (frames queued per peer)")
@@ -151,6 +168,13 @@ class BrokerConfig:
     def session_capacity(self) -> int:
         limit = fd_session_capacity()
         return min(limit, self.max_sessions) if self.max_sessions else limit
+
+    @property
+    def connection_budget(self) -> tuple[int, int]:
+        """(connections in all, connections per address), defaults resolved."""
+        total = self.max_connections or fd_connection_capacity()
+        per_address = self.max_connections_per_address or max(16, total // 4)
+        return total, per_address
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
