@@ -134,12 +134,12 @@ def test_the_first_key_is_remembered_and_a_changed_one_refused(
 
     # The commands: remembered in the user's data dir, then used without the flag.
     port = str(broker.port)
-    first = run_cli(tmp_path, "send", "--port", port, "--server-key", key, "--room", "g", "hi")
+    first = run_cli(tmp_path, "send", "--port", port, f"--server-key={key}", "--room", "g", "hi")
     assert first.returncode == 0, first.stderr
     assert key in (tmp_path / "data" / "zmqchat" / "known_brokers").read_text()
     second = run_cli(tmp_path, "send", "--port", port, "--room", "g", "again")
     assert second.returncode == 0, second.stderr
-    changed = run_cli(tmp_path, "who", "--port", port, "--server-key", impostor)
+    changed = run_cli(tmp_path, "who", "--port", port, f"--server-key={impostor}")
     assert changed.returncode != 0
     assert "known with another key" in changed.stderr
 

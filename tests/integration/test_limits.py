@@ -20,7 +20,11 @@ def test_register_answers_server_busy_before_the_open_file_limit(
     make_broker: BrokerFactory,
 ) -> None:
     capacity = (FD_LIMIT - FD_RESERVE) // FDS_PER_SESSION
-    broker = make_broker(wrapper=("prlimit", f"--nofile={FD_LIMIT}:{FD_LIMIT}"))
+    # Every client here comes from one address: let it have them all.
+    broker = make_broker(
+        wrapper=("prlimit", f"--nofile={FD_LIMIT}:{FD_LIMIT}"),
+        max_connections_per_address=FD_LIMIT,
+    )
     peers: list[RawPeer] = []
     subs: list[RawSub] = []
     try:

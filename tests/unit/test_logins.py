@@ -278,8 +278,10 @@ def test_a_login_takes_over_the_users_session(make: Any) -> None:
     replies = b.finish()
     assert replies[b"A"] == [{"type": "closed", "reason": "replaced"}]
     (second,) = replies[b"B"]
-    assert second["session"] == first["session"]
+    # The same session (its rooms), under a new token: the old one resumes nothing.
+    assert second["session"] != first["session"]
     assert set(second["rooms"]) == {"general", "dev"}
+    assert len(b.core.state) == 1
     assert b.reply(b"A", {"type": "ping"})["code"] == "not_registered"
 
 
@@ -290,7 +292,8 @@ def test_a_login_takes_over_a_session_left_detached_by_a_restart(make: Any) -> N
     assert b.restart() == 1
     b.core.logins._notify = b.done.set
     again = b.login(b"B", "alice", PASSWORD)
-    assert again["session"] == first["session"]
+    assert again["session"] != first["session"]  # a login gives it a new token
+    assert len(b.core.state) == 1
 
 
 def test_a_resume_token_stands_for_the_password_until_it_changes(make: Any) -> None:
@@ -311,8 +314,11 @@ def test_a_resume_token_stands_for_the_password_until_it_changes(make: Any) -> N
     assert b.login(b"D", "alice", None, resume=token)["code"] == "auth_failed"
     assert b.login(b"D", "alice", PASSWORD, resume=token)["code"] == "auth_failed"
     taken = b.login(b"D", "alice", "new horse", resume=token)
-    assert taken["session"] == token  # the same session, now for the new password
-    assert b.login(b"E", "alice", None, resume=token)["session"] == token
+    # The same session, now for the new password, under a new token.
+    assert taken["session"] != token
+    assert len(b.core.state) == 1
+    assert b.login(b"E", "alice", None, resume=taken["session"])["session"] == taken["session"]
+    assert b.login(b"F", "alice", None, resume=token)["code"] == "auth_failed"
 
 
 def test_a_session_opened_without_a_password_needs_one_once_the_name_has_an_account(
@@ -323,7 +329,7 @@ def test_a_session_opened_without_a_password_needs_one_once_the_name_has_an_acco
     assert b.login(b"B", "bob", None, resume=token)["session"] == token
     b.add_account("bob")
     assert b.login(b"C", "bob", None, resume=token)["code"] == "auth_failed"
-    assert b.login(b"C", "bob", PASSWORD, resume=token)["session"] == token
+    assert b.login(b"C", "bob", PASSWORD, resume=token)["session"] != token  # a new token
 
 
 def test_a_deleted_account_leaves_its_sessions_unresumable(make: Any) -> None:

@@ -50,17 +50,21 @@ def default_config_dir() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
 
 
-def fd_connection_capacity() -> int:
-    """How many connections the open-file limit leaves room for."""
+def _fd_limit() -> int:
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        soft = 1 << 20
-    return max(FDS_PER_SESSION, soft - FD_RESERVE)
+    return 1 << 20 if soft == resource.RLIM_INFINITY else soft
+
+
+def fd_connection_capacity() -> int:
+    """How many connections the open-file limit leaves room for: half the reserve
+    more than the sessions take, so that a client past ``max_sessions`` is still
+    heard, and answered ``server_busy``, rather than cut off."""
+    return max(FDS_PER_SESSION, _fd_limit() - FD_RESERVE // 2)
 
 
 def fd_session_capacity() -> int:
     """How many sessions the open-file limit leaves room for."""
-    return fd_connection_capacity() // FDS_PER_SESSION
+    return max(1, (_fd_limit() - FD_RESERVE) // FDS_PER_SESSION)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
