@@ -102,3 +102,30 @@ def test_a_connection_that_never_registers_is_closed_at_its_deadline(
         monitor.close(0)
         idle.close(0)
         busy.close(0)
+
+
+def test_one_address_keeps_a_bounded_number_of_sessions_waiting_for_resume(
+    make_broker: BrokerFactory,
+) -> None:
+    broker = make_broker(max_detached_per_address=3)
+    observer = dealer(broker.port, "127.0.0.2")
+    try:
+        assert registers(observer, "observer", 5.0)
+        for i in range(5):  # register, drop the connection, again
+            sock = dealer(broker.port)
+            assert registers(sock, f"u{i}", 5.0)
+            sock.close(0)
+
+        def online() -> list[str]:
+            observer.send(msgpack.packb({"type": "who", "ref": 7}))
+            assert observer.poll(5000)
+            users: list[str] = msgpack.unpackb(observer.recv(), raw=False)["users"]
+            return users
+
+        wait_until(
+            lambda: online() == ["observer", "u2", "u3", "u4"],
+            10,
+            lambda: f"the two oldest detached sessions ended; online: {online()}",
+        )
+    finally:
+        observer.close(0)

@@ -89,6 +89,7 @@ class BrokerCore:
         finished: the caller then runs :meth:`finish_logins` on its own thread."""
         self.config = config
         self.connections = connections
+        self._detached_logged = -60.0  # when ending detached sessions was last logged
         self._synced: float | None = None  # the `now` of the last batch synced
         self.store = store
         self.pub_port = pub_port
@@ -284,6 +285,28 @@ class BrokerCore:
             if rid is not None:
                 self.out.drop_to(rid)
             log.info("%s disconnected; the session waits for resume", session.user)
+            self._bound_detached(session.address)
+
+    def _bound_detached(self, address: str | None) -> None:
+        """End the oldest detached sessions of ``address`` past its bound: whoever
+        registers and drops connections over and over can't fill the session table."""
+        waiting = self.state.detached.get(address) if address is not None else None
+        bound = self.config.max_detached_per_address
+        if not waiting or len(waiting) <= bound:
+            return
+        ended = [waiting[token] for token in list(waiting)[: len(waiting) - bound]]
+        for session in ended:
+            self._end_session(session, reason="timeout")
+        now = time.monotonic()
+        if now - self._detached_logged >= 60.0:
+            self._detached_logged = now
+            log.warning(
+                "ended %d detached session(s) from %s early: %d is the most one address "
+                "keeps waiting for resume (max_detached_per_address)",
+                len(ended),
+                address,
+                bound,
+            )
 
     def expire(self, now: float) -> int:
         """End every session idle for longer than ``timeout``; returns how many.

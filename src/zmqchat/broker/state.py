@@ -151,6 +151,9 @@ class BrokerState:
         self.by_key: dict[str, Session] = {}
         self.by_token: dict[str, Session] = {}
         self.by_ticket: dict[str, Session] = {}
+        # Detached sessions by the address they came from, oldest detached first, for
+        # the bound on them (max_detached_per_address).
+        self.detached: dict[str, dict[str, Session]] = {}
         self.rooms: dict[str, Room] = {}
         # Rooms created private (members-only in every auth mode), by canonical name.
         self.private_rooms: set[str] = set()
@@ -168,6 +171,7 @@ class BrokerState:
             self.by_key,
             self.by_token,
             self.by_ticket,
+            self.detached,
             self.rooms,
         )
         for table in (*tables, self._activity):
@@ -193,6 +197,7 @@ class BrokerState:
         self.by_ticket.pop(session.ticket, None)
         self._activity.pop(session.token, None)
         self.detach(session)
+        self._undetach(session)
         for name in session.rooms:
             room = self.rooms.get(name)
             if room is not None:
@@ -205,6 +210,7 @@ class BrokerState:
         for table, key in ((self.by_token, session.token), (self.by_ticket, session.ticket)):
             if table.get(key) is session:
                 del table[key]
+        self._undetach(session)
         was_active = self._activity.pop(session.token, None) is not None
         session.token = token
         session.ticket = ticket_of(token)
@@ -219,6 +225,7 @@ class BrokerState:
         """Bind ``session`` to a new routing id (on connection ``conn``, if known);
         return the id it replaced, if any."""
         old = self.detach(session)
+        self._undetach(session)
         session.rid = rid
         self.by_rid[rid] = session
         if conn is not None:
@@ -236,7 +243,16 @@ class BrokerState:
         if conn is not None and self.by_conn.get(conn) is session:
             del self.by_conn[conn]
         session.rid = session.conn = None
+        if session.address is not None and self.by_token.get(session.token) is session:
+            self.detached.setdefault(session.address, {})[session.token] = session
         return old
+
+    def _undetach(self, session: Session) -> None:
+        if session.address is None:
+            return
+        waiting = self.detached.get(session.address)
+        if waiting is not None and waiting.pop(session.token, None) is not None and not waiting:
+            del self.detached[session.address]
 
     def connection_closed(self, conn: int) -> Session | None:
         """Connection ``conn`` is over: detach the session bound to it, if any."""

@@ -104,6 +104,8 @@ class BrokerConfig:
     max_connections: int | None = None
     max_connections_per_address: int | None = None
     connect_deadline: float = 10.0
+    # Sessions from one address waiting for `resume` (their connection dropped).
+    max_detached_per_address: int = 32
 
     def __post_init__(self) -> None:
         _check_port("port", self.port)
@@ -137,6 +139,8 @@ class BrokerConfig:
             value = getattr(self, key)
             if value is not None and value < 1:
                 raise ConfigError(f"{key} must be >= 1")
+        if self.max_detached_per_address < 1:
+            raise ConfigError("max_detached_per_address must be >= 1")
         if self.connect_deadline <= 0:
             raise ConfigError("connect_deadline must be > 0 seconds")
         for key in ("pub_hwm", "reply_hwm"):
