@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Final
 
 from zmqchat.broker.access import RoomAccess
+from zmqchat.broker.forgetting import Forgetting
 from zmqchat.broker.logins import Logins
 from zmqchat.broker.mailbox import Mailboxes
 from zmqchat.broker.membership import Membership
@@ -102,6 +103,12 @@ class BrokerCore:
         self.access = RoomAccess(self.state, store, self.out, clock)
         self.membership = Membership(self.state, store, self.out, clock, self.access)
         self.mailboxes = Mailboxes(store, self.out, config.mailbox_limit)
+        self.forgetting = Forgetting(
+            self.state,
+            store,
+            rooms_after=config.forget_rooms_after,
+            names_after=config.forget_names_after,
+        )
         self.relay = Relay(self.state, store, self.out, config, clock, self.mailboxes)
         queries = Queries(self.state, store, self.out, self.mailboxes)
         self.logins = Logins(config, store, self.state, notify)
@@ -315,6 +322,10 @@ class BrokerCore:
         self.sync_connections()  # also just before the batch's frames leave
         if not self.writable:
             return 0
+        self.forgetting.note(now)
+        due = self.forgetting.next_due()
+        if due is not None and now >= due:
+            self.forgetting.sweep(now)
         expired = list(self.state.expired(now, self.config.timeout))
         for session in expired:
             log.info("expired %s (idle %.1fs)", session.user, now - session.last_seen)
@@ -330,8 +341,9 @@ class BrokerCore:
         return len(expired)
 
     def next_deadline(self) -> float | None:
-        """Monotonic time of the next session expiry, if any."""
-        return self.state.next_expiry(self.config.timeout)
+        """Monotonic time of the next session expiry or forgetting sweep, if any."""
+        due = [self.state.next_expiry(self.config.timeout), self.forgetting.next_due()]
+        return min((d for d in due if d is not None), default=None)
 
     def shutdown(self, text: str = "broker shutting down") -> None:
         """Tell everyone the broker is going away. Sessions stay in the store, so

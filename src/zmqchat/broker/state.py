@@ -154,6 +154,8 @@ class BrokerState:
         # Detached sessions by the address they came from, oldest detached first, for
         # the bound on them (max_detached_per_address).
         self.detached: dict[str, dict[str, Session]] = {}
+        # Rooms that lost their last member since the forgetting sweep last looked.
+        self.emptied: set[str] = set()
         self.rooms: dict[str, Room] = {}
         # Rooms created private (members-only in every auth mode), by canonical name.
         self.private_rooms: set[str] = set()
@@ -172,6 +174,7 @@ class BrokerState:
             self.by_token,
             self.by_ticket,
             self.detached,
+            self.emptied,
             self.rooms,
         )
         for table in (*tables, self._activity):
@@ -204,6 +207,7 @@ class BrokerState:
                 room.members.pop(session.key, None)
                 if not room.members:
                     del self.rooms[name]
+                    self.emptied.add(name)
 
     def retoken(self, session: Session, token: str) -> None:
         """Give ``session`` a new token (and so a new ticket): the old ones end."""
@@ -291,5 +295,7 @@ class BrokerState:
         if room is not None:
             room.members.pop(session.key, None)
             if not room.members:
-                # Empty rooms are forgotten; the store keeps their head for next time.
+                # Empty rooms leave memory; the store keeps their head for next time
+                # (and forgets a room nobody chatted in: broker/forgetting.py).
                 del self.rooms[name]
+                self.emptied.add(name)

@@ -366,6 +366,23 @@ class Store:
     def user_known(self, key: str) -> bool:
         return self._db.execute("SELECT 1 FROM users WHERE key = ?", (key,)).fetchone() is not None
 
+    def forget_room(self, room: str) -> bool:
+        """Delete ``room``'s events if none is a chat (only comings and goings)."""
+        self._write_rows()
+        chat = "SELECT 1 FROM events WHERE room = ? AND kind = 0 LIMIT 1"
+        if self._db.execute(chat, (room,)).fetchone() is not None:
+            return False
+        return self._write("DELETE FROM events WHERE room = ?", (room,)).rowcount > 0
+
+    def forget_names(self, seen_before: float) -> int:
+        """Forget names last registered before ``seen_before`` that are no account's
+        and no session's; returns how many."""
+        return self._write(
+            "DELETE FROM users WHERE last_seen < ? AND key NOT IN (SELECT key FROM accounts)"
+            " AND key NOT IN (SELECT lower(user) FROM sessions)",
+            (seen_before,),
+        ).rowcount
+
     # ----------------------------------------------------------------------- accounts
 
     def account(self, name: str) -> Account | None:

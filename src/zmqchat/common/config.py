@@ -106,6 +106,10 @@ class BrokerConfig:
     connect_deadline: float = 10.0
     # Sessions from one address waiting for `resume` (their connection dropped).
     max_detached_per_address: int = 32
+    # Seconds after which an empty room nobody chatted in, and a name that was never
+    # an account, are forgotten (broker/forgetting.py).
+    forget_rooms_after: float = 60.0
+    forget_names_after: float = 7 * 24 * 3600.0
 
     def __post_init__(self) -> None:
         _check_port("port", self.port)
@@ -141,6 +145,9 @@ class BrokerConfig:
                 raise ConfigError(f"{key} must be >= 1")
         if self.max_detached_per_address < 1:
             raise ConfigError("max_detached_per_address must be >= 1")
+        for key in ("forget_rooms_after", "forget_names_after"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"{key} must be > 0 seconds")
         if self.connect_deadline <= 0:
             raise ConfigError("connect_deadline must be > 0 seconds")
         for key in ("pub_hwm", "reply_hwm"):

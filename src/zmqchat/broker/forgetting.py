@@ -1,0 +1,81 @@
+"""What the broker forgets, so that no peer can make it remember without bound
+(docs/security.md, "Limits"): a room nobody is in and nobody chatted in, with its
+comings and goings, ``forget_rooms_after`` seconds after its last member left; a
+name that was never an account, ``forget_names_after`` seconds after it was last
+registered.
+
+A forgotten room numbers from 1 again if someone joins it later; a forgotten name
+is ``no_such_user`` to a ``pm`` instead of ``user_offline``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Final
+
+from zmqchat.broker.state import BrokerState
+from zmqchat.broker.store import Store
+
+log = logging.getLogger("zmqchat.broker")
+
+# How often names are swept (they are kept for days; once an hour is plenty).
+NAMES_EVERY: Final = 3600.0
+
+
+class Forgetting:
+    """Sweeps, run from the loop at :meth:`next_due` (monotonic seconds)."""
+
+    def __init__(
+        self,
+        state: BrokerState,
+        store: Store,
+        *,
+        rooms_after: float,
+        names_after: float,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.state = state
+        self.store = store
+        self.rooms_after = rooms_after
+        self.names_after = names_after
+        self._wall = wall
+        self._empty_since: dict[str, float] = {}  # room -> when it was seen empty
+        self._names_due: float | None = None
+
+    def note(self, now: float) -> None:
+        """Start the clock of the rooms that lost their last member (every turn)."""
+        state = self.state
+        if state.emptied:
+            for name in state.emptied:
+                self._empty_since.setdefault(name, now)
+            state.emptied.clear()
+        if self._names_due is None:
+            self._names_due = now + min(NAMES_EVERY, self.names_after)
+
+    def next_due(self) -> float | None:
+        due = [self._names_due] if self._names_due is not None else []
+        if self._empty_since:
+            due.append(min(self._empty_since.values()) + self.rooms_after)
+        return min(due, default=None)
+
+    def sweep(self, now: float) -> None:
+        """Forget what is due (writes wait for the batch's commit)."""
+        self.note(now)
+        state = self.state
+        for name, since in list(self._empty_since.items()):
+            if now - since < self.rooms_after:
+                continue
+            del self._empty_since[name]
+            if name in state.rooms or name in state.private_rooms:
+                continue  # joined again, or private (its creator and invitations stay)
+            if self.store.forget_room(name):
+                log.debug("forgot room %s: no member and no chat for %.0fs", name, now - since)
+        if self._names_due is not None and now >= self._names_due:
+            self._names_due = now + min(NAMES_EVERY, self.names_after)
+            forgotten = self.store.forget_names(self._wall() - self.names_after)
+            if forgotten:
+                log.info(
+                    "forgot %d name(s) unused for %.0f days", forgotten, self.names_after / 86400
+                )
