@@ -129,3 +129,35 @@ def test_one_address_keeps_a_bounded_number_of_sessions_waiting_for_resume(
         )
     finally:
         observer.close(0)
+
+
+def test_requests_are_limited_per_address_over_all_its_sessions(
+    make_broker: BrokerFactory,
+) -> None:
+    broker = make_broker(address_rate_limit=2, address_rate_burst=6)
+    socks = [dealer(broker.port) for _ in range(3)]
+    other = dealer(broker.port, "127.0.0.2")
+    try:
+        # Three sessions from one address: 3 registers of its burst of 6.
+        for i, sock in enumerate(socks):
+            assert registers(sock, f"u{i}", 5.0)
+        codes = []
+        for i in range(6):
+            sock = socks[i % 3]
+            sock.send(msgpack.packb({"type": "who", "ref": i}))
+            assert sock.poll(5000)
+            reply = msgpack.unpackb(sock.recv(), raw=False)
+            codes.append(reply.get("code"))
+            if reply.get("code") == "rate_limited":
+                assert 0 < reply["retry_after"] <= 0.5
+        assert codes.count("rate_limited") >= 2  # 3 left of the burst, then refused
+        # Another address has its own budget, and the welcome says both limits.
+        other.send(msgpack.packb({"type": "register", "user": "v", "proto": 1}))
+        assert other.poll(5000)
+        welcome = msgpack.unpackb(other.recv(), raw=False)
+        assert welcome["type"] == "welcome"
+        assert welcome["limits"]["address_rate_limit"] == 2
+        assert welcome["limits"]["address_rate_burst"] == 6
+    finally:
+        for sock in (*socks, other):
+            sock.close(0)

@@ -332,7 +332,7 @@ def test_private_message(broker, peers):
 
 
 def test_private_message_errors(make_broker, peers):
-    broker = make_broker(rate_limit=1, rate_burst=1)
+    broker = make_broker(rate_limit=1, rate_burst=1, address_rate_limit=0)
     alice = connect(broker, peers, "alice")
     bob = connect(broker, peers, "bob")
     error(alice.request({"type": "pm", "to": "nobody", "text": "x"}), "no_such_user")

@@ -26,6 +26,7 @@ from zmqchat.broker.mailbox import Mailboxes
 from zmqchat.broker.membership import Membership
 from zmqchat.broker.outbox import Mark, Outbox, PmDelivery
 from zmqchat.broker.queries import Queries
+from zmqchat.broker.ratelimits import LIMITED, AddressLimits
 from zmqchat.broker.registration import Registration
 from zmqchat.broker.relay import Relay
 from zmqchat.broker.state import REF_CACHE_SIZE, BrokerState, Connections, Session, fingerprint
@@ -103,6 +104,7 @@ class BrokerCore:
         self.access = RoomAccess(self.state, store, self.out, clock)
         self.membership = Membership(self.state, store, self.out, clock, self.access)
         self.mailboxes = Mailboxes(store, self.out, config.mailbox_limit)
+        self.address_limits = AddressLimits(*config.address_rate)
         self.forgetting = Forgetting(
             self.state,
             store,
@@ -217,6 +219,15 @@ class BrokerCore:
             if extra_frames:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, "a request is exactly one frame")
             request = parse_request(msg)
+            if type(request) in LIMITED and self.address_limits.enabled:
+                address = peer if session is None else session.address
+                wait = None if address is None else self.address_limits.take(address, now)
+                if wait is not None:
+                    raise ProtocolError(
+                        ErrorCode.RATE_LIMITED,
+                        f"too many requests from {address}; try again in {wait:g}s",
+                        retry_after=wait,
+                    )
             if not self.writable and self._writes(request):
                 raise ProtocolError(ErrorCode.STORE_UNAVAILABLE, STORE_UNAVAILABLE)
             if session is None:

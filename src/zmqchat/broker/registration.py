@@ -79,6 +79,8 @@ class Registration:
             "history": HISTORY_MAX_LIMIT,
             "rate_limit": config.rate_limit,
             "rate_burst": config.rate_burst,
+            "address_rate_limit": config.address_rate[0],
+            "address_rate_burst": config.address_rate[1],
         }
 
     def _gone(self, rid: bytes) -> bool:

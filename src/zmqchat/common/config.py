@@ -108,6 +108,10 @@ class BrokerConfig:
     max_detached_per_address: int = 32
     # Seconds after which an empty room nobody chatted in, and a name that was never
     # an account, are forgotten (broker/forgetting.py).
+    # Requests a second (and a burst) per peer address, over all its sessions (None:
+    # five times rate_limit and rate_burst; 0 turns it off, as rate_limit 0 does).
+    address_rate_limit: float | None = None
+    address_rate_burst: int | None = None
     forget_rooms_after: float = 60.0
     forget_names_after: float = 7 * 24 * 3600.0
 
@@ -148,6 +152,10 @@ class BrokerConfig:
         for key in ("forget_rooms_after", "forget_names_after"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"{key} must be > 0 seconds")
+        if self.address_rate_limit is not None and self.address_rate_limit < 0:
+            raise ConfigError("address_rate_limit must be >= 0 (0 disables the limit)")
+        if self.address_rate_burst is not None and self.address_rate_burst < 1:
+            raise ConfigError("address_rate_burst must be >= 1")
         if self.connect_deadline <= 0:
             raise ConfigError("connect_deadline must be > 0 seconds")
         for key in ("pub_hwm", "reply_hwm"):
@@ -183,6 +191,15 @@ class BrokerConfig:
     def session_capacity(self) -> int:
         limit = fd_session_capacity()
         return min(limit, self.max_sessions) if self.max_sessions else limit
+
+    @property
+    def address_rate(self) -> tuple[float, int]:
+        """(requests a second, burst) per address, defaults resolved."""
+        rate = self.address_rate_limit
+        if rate is None:
+            rate = 5 * self.rate_limit
+        burst = self.address_rate_burst or 5 * self.rate_burst
+        return rate, burst
 
     @property
     def connection_budget(self) -> tuple[int, int]:

@@ -1,0 +1,91 @@
+"""Rate limits per peer address, on top of each session's own (docs/security.md,
+"Limits").
+
+A session's limit (``rate_limit``, ``rate_burst``) counts its ``chat`` and ``pm``; a
+peer with many sessions, or none, could multiply it. So the requests that cost the
+broker work or store space (``register``, ``join``, ``chat``, ``pm``, ``invite``,
+``history``, ``who``, ``rooms``) are also counted per address, in one token bucket
+per peer IP: ``address_rate_limit`` a second, in bursts of ``address_rate_burst``.
+Past it, such a request is answered ``rate_limited`` with ``retry_after``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import Counter
+from typing import Final
+
+from zmqchat.broker.state import TokenBucket
+from zmqchat.common.messages import (
+    Chat,
+    History,
+    Invite,
+    Join,
+    ListRooms,
+    Pm,
+    Register,
+    Request,
+    Who,
+)
+
+log = logging.getLogger("zmqchat.broker")
+
+LIMITED: Final[frozenset[type[Request]]] = frozenset(
+    {Register, Join, Chat, Pm, Invite, History, Who, ListRooms}
+)
+LOG_EVERY: Final = 60.0
+# Buckets idle long enough to be full again are dropped, at most this often.
+PRUNE_EVERY: Final = 60.0
+
+
+class AddressLimits:
+    """One token bucket per address; ``rate`` 0 turns the limit off."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._buckets: dict[str, TokenBucket] = {}
+        self._refused: Counter[str] = Counter()
+        self._logged = -LOG_EVERY
+        self._pruned = 0.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.rate > 0
+
+    def take(self, address: str, now: float) -> float | None:
+        """Count one request from ``address``; None if it may go ahead, else the
+        seconds until it may."""
+        bucket = self._buckets.get(address)
+        if bucket is None:
+            if now - self._pruned >= PRUNE_EVERY:
+                self._prune(now)
+            bucket = self._buckets[address] = TokenBucket(self.rate, self.burst, now)
+        if bucket.take(now):
+            return None
+        self._refuse(address)
+        return math.ceil((1.0 - bucket.tokens) / self.rate * 1000) / 1000
+
+    def _prune(self, now: float) -> None:
+        self._pruned = now
+        refill = self.burst / self.rate
+        idle = [a for a, b in self._buckets.items() if now - b.stamp >= refill]
+        for address in idle:
+            del self._buckets[address]
+
+    def _refuse(self, address: str) -> None:
+        self._refused[address] += 1
+        clock = time.monotonic()
+        if clock - self._logged >= LOG_EVERY:
+            self._logged = clock
+            top = ", ".join(f"{a} ({n})" for a, n in self._refused.most_common(3))
+            log.warning(
+                "refused requests over address_rate_limit (%g/s, burst %d) since the last "
+                "report, from %s",
+                self.rate,
+                self.burst,
+                top,
+            )
+            self._refused.clear()
