@@ -26,7 +26,7 @@ from zmqchat.broker.mailbox import Mailboxes
 from zmqchat.broker.membership import Membership
 from zmqchat.broker.outbox import Mark, Outbox, PmDelivery
 from zmqchat.broker.queries import Queries
-from zmqchat.broker.ratelimits import LIMITED, AddressLimits
+from zmqchat.broker.ratelimits import AddressLimits
 from zmqchat.broker.registration import Registration
 from zmqchat.broker.relay import Relay
 from zmqchat.broker.state import REF_CACHE_SIZE, BrokerState, Connections, Session, fingerprint
@@ -219,15 +219,7 @@ class BrokerCore:
             if extra_frames:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, "a request is exactly one frame")
             request = parse_request(msg)
-            if type(request) in LIMITED and self.address_limits.enabled:
-                address = peer if session is None else session.address
-                wait = None if address is None else self.address_limits.take(address, now)
-                if wait is not None:
-                    raise ProtocolError(
-                        ErrorCode.RATE_LIMITED,
-                        f"too many requests from {address}; try again in {wait:g}s",
-                        retry_after=wait,
-                    )
+            self.address_limits.check(request, peer if session is None else session.address, now)
             if not self.writable and self._writes(request):
                 raise ProtocolError(ErrorCode.STORE_UNAVAILABLE, STORE_UNAVAILABLE)
             if session is None:
@@ -283,12 +275,6 @@ class BrokerCore:
         """Stop the password-checking workers."""
         self.logins.close()
 
-    def in_use(self, conn: int) -> bool:
-        """Whether connection ``conn`` has a session, or a login under way."""
-        if conn in self.state.by_conn:
-            return True
-        return any(getattr(rid, "conn", None) == conn for rid in self.logins.pending)
-
     def sync_connections(self) -> None:
         """Detach every session whose connection ended: its routing id no longer
         leads to it (whoever presents that id next is a stranger), nothing queued for
@@ -308,15 +294,12 @@ class BrokerCore:
     def _bound_detached(self, address: str | None) -> None:
         """End the oldest detached sessions of ``address`` past its bound: whoever
         registers and drops connections over and over can't fill the session table."""
-        waiting = self.state.detached.get(address) if address is not None else None
         bound = self.config.max_detached_per_address
-        if not waiting or len(waiting) <= bound:
-            return
-        ended = [waiting[token] for token in list(waiting)[: len(waiting) - bound]]
+        ended = self.state.detached_past(address, bound)
         for session in ended:
             self._end_session(session, reason="timeout")
         now = time.monotonic()
-        if now - self._detached_logged >= 60.0:
+        if ended and now - self._detached_logged >= 60.0:
             self._detached_logged = now
             log.warning(
                 "ended %d detached session(s) from %s early: %d is the most one address "

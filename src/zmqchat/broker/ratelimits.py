@@ -29,6 +29,8 @@ from zmqchat.common.messages import (
     Request,
     Who,
 )
+from zmqchat.common.protocol import ErrorCode
+from zmqchat.errors import ProtocolError
 
 log = logging.getLogger("zmqchat.broker")
 
@@ -67,6 +69,19 @@ class AddressLimits:
             return None
         self._refuse(address)
         return math.ceil((1.0 - bucket.tokens) / self.rate * 1000) / 1000
+
+    def check(self, request: Request, address: str | None, now: float) -> None:
+        """Count ``request`` from ``address`` if it is one that counts; raise
+        ``rate_limited`` past the limit."""
+        if not self.enabled or address is None or type(request) not in LIMITED:
+            return
+        wait = self.take(address, now)
+        if wait is not None:
+            raise ProtocolError(
+                ErrorCode.RATE_LIMITED,
+                f"too many requests from {address}; try again in {wait:g}s",
+                retry_after=wait,
+            )
 
     def _prune(self, now: float) -> None:
         self._pruned = now

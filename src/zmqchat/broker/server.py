@@ -168,7 +168,7 @@ class BrokerServer:
             total=total,
             deadline=self.config.connect_deadline,
             in_use=lambda port, fd: (
-                core.in_use(fd)
+                _has_session(core, fd)
                 if port == self.port
                 else self._gate is not None and self._gate.holds(fd)
             ),
@@ -406,3 +406,10 @@ class BrokerServer:
         self._wake_w.close()
         self._logins_r.close()
         self._logins_w.close()
+
+
+def _has_session(core: BrokerCore, conn: int) -> bool:
+    """Whether connection ``conn`` has a session, or a login under way."""
+    if conn in core.state.by_conn:
+        return True
+    return any(getattr(rid, "conn", None) == conn for rid in core.logins.pending)

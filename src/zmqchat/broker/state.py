@@ -251,6 +251,13 @@ class BrokerState:
             self.detached.setdefault(session.address, {})[session.token] = session
         return old
 
+    def detached_past(self, address: str | None, bound: int) -> list[Session]:
+        """The oldest detached sessions of ``address`` beyond the first ``bound``."""
+        waiting = self.detached.get(address) if address is not None else None
+        if not waiting or len(waiting) <= bound:
+            return []
+        return [waiting[token] for token in list(waiting)[: len(waiting) - bound]]
+
     def _undetach(self, session: Session) -> None:
         if session.address is None:
             return
