@@ -3,6 +3,8 @@ answered from the broker's memory and its store."""
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from zmqchat.broker.mailbox import Mailboxes
 from zmqchat.broker.membership import require_member
 from zmqchat.broker.outbox import Outbox
@@ -20,7 +22,9 @@ from zmqchat.common.messages import (
     Users,
     Who,
 )
-from zmqchat.common.protocol import MAX_HISTORY_REPLY_BYTES, user_key
+from zmqchat.common.protocol import LIST_DEFAULT_LIMIT, MAX_HISTORY_REPLY_BYTES, user_key
+
+_T = TypeVar("_T")
 
 # Private rooms are members-only to read about too: `who` and `rooms` show one only
 # to its members, so outsiders learn neither who is in it nor that it has anyone.
@@ -43,18 +47,26 @@ class Queries:
                 require_member(session, req.room)
             room = self.state.rooms.get(req.room)
             names = room.member_names() if room is not None else []
-        self.out.reply_to(session, Users(users=tuple(names), room=req.room, ref=req.ref))
+        after = None if req.after is None else req.after.lower()
+        page, more = _page([n for n in names if after is None or n.lower() > after], req.limit)
+        self.out.reply_to(session, Users(users=tuple(page), room=req.room, more=more, ref=req.ref))
 
     def rooms(self, session: Session, req: ListRooms, now: float) -> None:
         private = self.state.private_rooms
+        shown = [
+            r
+            for r in sorted(self.state.rooms.values(), key=lambda r: r.name)
+            if (r.name not in private or r.name in session.rooms)
+            and (req.after is None or r.name > req.after)
+        ]
+        page, more = _page(shown, req.limit)
         rooms = tuple(
             RoomInfo(name=r.name, members=len(r.members), seq=r.seq, private=True)
             if r.name in private
             else RoomInfo(name=r.name, members=len(r.members), seq=r.seq)
-            for r in sorted(self.state.rooms.values(), key=lambda r: r.name)
-            if r.name not in private or r.name in session.rooms
+            for r in page
         )
-        self.out.reply_to(session, RoomList(rooms=rooms, ref=req.ref))
+        self.out.reply_to(session, RoomList(rooms=rooms, more=more, ref=req.ref))
 
     def history(self, session: Session, req: History, now: float) -> None:
         if req.room is not None:
@@ -118,3 +130,10 @@ def fit(page: HistoryPage, newest_first: bool) -> HistoryPage:
     return HistoryPage(
         messages=tuple(kept), more=True, room=page.room, with_user=page.with_user, ref=page.ref
     )
+
+
+def _page(items: list[_T], limit: int | None) -> tuple[list[_T], bool | None]:
+    """The first ``limit`` items (LIST_DEFAULT_LIMIT by default: no reply grows with
+    the broker), and True if more follow (None, left out of the reply, if not)."""
+    size = LIST_DEFAULT_LIMIT if limit is None else limit
+    return items[:size], (True if len(items) > size else None)

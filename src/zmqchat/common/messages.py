@@ -144,11 +144,16 @@ class Invite(Record):
 @record("who")
 class Who(Record):
     room: str | None = None
+    # Additive to v1: a page of names, those after `after` (case-insensitively).
+    after: str | None = None
+    limit: int | None = None
     ref: Ref = None
 
 
 @record("rooms")
 class ListRooms(Record):
+    after: str | None = None  # additive to v1: rooms named after it
+    limit: int | None = None
     ref: Ref = None
 
 
@@ -238,6 +243,7 @@ class PmAck(Record):
 class Users(Record):
     room: str | None = None
     users: tuple[str, ...] = _kw()
+    more: bool | None = None  # additive: True when a page is not the last
     ref: Ref = None
 
 
@@ -254,6 +260,7 @@ class RoomInfo(Record):
 @record("rooms")
 class RoomList(Record):
     rooms: tuple[RoomInfo, ...]
+    more: bool | None = None  # additive: True when a page is not the last
     ref: Ref = None
 
     def to_wire(self) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from zmqchat.common.protocol import (
     DEFAULT_ROOMS,
     HISTORY_DEFAULT_LIMIT,
     HISTORY_MAX_LIMIT,
+    LIST_MAX_LIMIT,
     MAX_CLIENT_CHARS,
     MAX_INT,
     MAX_PASSWORD_CHARS,
@@ -149,13 +150,28 @@ def _parse_pm(msg: dict[str, Any], ref: Ref) -> Pm:
     return Pm(to=to, text=text, data=data, ref=ref, data_packed=check_data(data))
 
 
+def _page(msg: dict[str, Any], what: str) -> tuple[str | None, int | None]:
+    """A list request's ``after`` (a name) and ``limit`` (1..LIST_MAX_LIMIT)."""
+    after = msg.get("after")
+    if after is not None:
+        after = check_name(after, "after")
+    limit = optional(msg, "limit", int, "an integer")
+    if limit is not None and not 1 <= limit <= LIST_MAX_LIMIT:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"'limit' must be 1..{LIST_MAX_LIMIT} {what}")
+    return after, limit
+
+
 def _parse_who(msg: dict[str, Any], ref: Ref) -> Who:
     room = msg.get("room")
-    return Who(room=None if room is None else canonical_room(room), ref=ref)
+    after, limit = _page(msg, "names")
+    return Who(
+        room=None if room is None else canonical_room(room), after=after, limit=limit, ref=ref
+    )
 
 
 def _parse_rooms(msg: dict[str, Any], ref: Ref) -> ListRooms:
-    return ListRooms(ref=ref)
+    after, limit = _page(msg, "rooms")
+    return ListRooms(after=None if after is None else after.lower(), limit=limit, ref=ref)
 
 
 def _seq_field(msg: dict[str, Any], key: str) -> int | None:

@@ -41,6 +41,9 @@ MAX_INT: Final = 2**63 - 1
 MAX_PASSWORD_CHARS: Final = 1024
 HISTORY_DEFAULT_LIMIT: Final = 50
 HISTORY_MAX_LIMIT: Final = 500
+# `who` and `rooms` are paged (additive to v1): names after `after`, `limit` at most.
+LIST_DEFAULT_LIMIT: Final = 500
+LIST_MAX_LIMIT: Final = 1000
 DEFAULT_ROOMS: Final = ("general",)
 
 # Broker -> client frames other than history pages are not capped by the protocol

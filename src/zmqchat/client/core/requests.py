@@ -56,6 +56,16 @@ class Call(Generic[_R, _T]):
         return self.result(reply)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class More:
+    """What a call's result is when the reply was a page with more after it: the
+    call for the next page, whose result gathers what came before. Both faces make
+    that call in turn (:mod:`zmqchat.client.io.methods`), so the caller gets the
+    whole list."""
+
+    call: Call[Any, Any]
+
+
 def _asking(request: msg.Record, reply: type[_R], timeout: float | None) -> Call[_R, _R]:
     """A call whose caller gets the reply record itself."""
     return Call(request, reply, _same, timeout)
@@ -129,25 +139,45 @@ def pm(
     return _asking(msg.Pm(to=user, text=text, data=data), msg.PmAck, timeout)
 
 
-def _user_names(reply: msg.Users) -> list[str]:
-    return list(reply.users)
+def _users_after(
+    room: str | None, before: list[str], timeout: float | None
+) -> Callable[[msg.Users], list[str]]:
+    def result(reply: msg.Users) -> list[str]:
+        names = before + list(reply.users)
+        if reply.more and reply.users:
+            request = msg.Who(room=room, after=names[-1])
+            return More(Call(request, msg.Users, _users_after(room, names, timeout), timeout))  # type: ignore[return-value]
+        return names
+
+    return result
 
 
 def who(room: str | None = None, *, timeout: float | None = None) -> Call[msg.Users, list[str]]:
-    """Names of the users in ``room``, or of everyone online.
+    """Names of the users in ``room``, or of everyone online (all of them: the
+    broker answers in pages, asked for in turn).
 
     :class:`~zmqchat.errors.BrokerError`: ``invalid_name``.
     """
-    return Call(msg.Who(room=room), msg.Users, _user_names, timeout)
+    return Call(msg.Who(room=room), msg.Users, _users_after(room, [], timeout), timeout)
 
 
-def _room_infos(reply: msg.RoomList) -> list[msg.RoomInfo]:
-    return list(reply.rooms)
+def _rooms_after(
+    before: list[msg.RoomInfo], timeout: float | None
+) -> Callable[[msg.RoomList], list[msg.RoomInfo]]:
+    def result(reply: msg.RoomList) -> list[msg.RoomInfo]:
+        rooms = before + list(reply.rooms)
+        if reply.more and reply.rooms:
+            request = msg.ListRooms(after=rooms[-1].name)
+            return More(Call(request, msg.RoomList, _rooms_after(rooms, timeout), timeout))  # type: ignore[return-value]
+        return rooms
+
+    return result
 
 
 def list_rooms(*, timeout: float | None = None) -> Call[msg.RoomList, list[msg.RoomInfo]]:
-    """The rooms that have members: name, member count, head seq."""
-    return Call(msg.ListRooms(), msg.RoomList, _room_infos, timeout)
+    """The rooms that have members: name, member count, head seq (all of them: the
+    broker answers in pages, asked for in turn)."""
+    return Call(msg.ListRooms(), msg.RoomList, _rooms_after([], timeout), timeout)
 
 
 def history(

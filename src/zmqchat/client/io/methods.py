@@ -17,7 +17,7 @@ import typing
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Self, TypeVar, overload
 
-from zmqchat.client.core.requests import Call
+from zmqchat.client.core.requests import Call, More
 
 if TYPE_CHECKING:
     import asyncio
@@ -90,10 +90,16 @@ class RequestMethod(Generic[_P, _T]):
         complete = face._complete
 
         async def awaiting(self: Any, *args: Any, **kwargs: Any) -> Any:
-            return await complete(self, build(*args, **kwargs))
+            result = await complete(self, build(*args, **kwargs))
+            while isinstance(result, More):  # a page with more after it
+                result = await complete(self, result.call)
+            return result
 
         def blocking(self: Any, *args: Any, **kwargs: Any) -> Any:
-            return complete(self, build(*args, **kwargs))
+            result = complete(self, build(*args, **kwargs))
+            while isinstance(result, More):
+                result = complete(self, result.call)
+            return result
 
         method: Callable[..., Any] = awaiting if inspect.iscoroutinefunction(complete) else blocking
         return _face_function(face, name, build, method, build.__doc__ or "")
