@@ -1,0 +1,169 @@
+"""The suite's driver: for each row, a fresh broker (open-file limit 1024), the
+bystander alone for a while (its idle round trips), then the attack, meanwhile a
+newcomer trying to register every half second and the broker's memory watched; then
+everything is stopped by its pid and the row's figures are put together."""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import queue
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from attack import attacks, fuzz
+from attack.bystander import SETTLE, Outcome, Sample, run_bystander
+from attack.plan import Plan
+from attack.wire import NEWCOMER_HOST, dealer, fresh_name, pack, register
+from zmqchat.testing import BrokerProcess, Spawned, spawn
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    name: str
+    attack: attacks.Attack
+    until_done: bool = False  # runs until the attack says it is done, not plan.seconds
+
+
+ROWS = (
+    Row("stuck-sub", attacks.stuck_subscriber),
+    Row("deaf-dealer", attacks.deaf_dealer),
+    Row("register-close", attacks.register_close),
+    Row("idle-connections", attacks.idle_connections),
+    Row("many-rooms", attacks.many_rooms),
+    Row("one-address", attacks.one_address),
+    Row("room-churn", attacks.room_churn),
+    Row("fuzz", fuzz.fuzz, until_done=True),
+)
+
+
+@dataclasses.dataclass
+class Result:
+    row: str
+    rss_mb: float = 0.0  # the broker's peak resident memory (VmHWM)
+    idle: list[float] = dataclasses.field(default_factory=list)  # round trips, seconds
+    attacked: list[float] = dataclasses.field(default_factory=list)
+    unseen: int = 0  # bystander chats whose event never came (counted at SETTLE)
+    refused: int = 0  # bystander chats the broker refused
+    lost: int = 0
+    tried: int = 0  # newcomers
+    served: int = 0
+    alive: bool = True  # the broker, at the end of the row
+    note: str = ""
+    error: str | None = None
+
+
+def memory_kib(pid: int, field: str) -> int:
+    """``VmHWM`` or ``VmRSS`` of a process, in KiB (0 when it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def newcomer(context: zmq.Context[Any], port: int, timeout: float = 2.0) -> bool:
+    """Could a new user register, from an address of its own, within ``timeout``?"""
+    sock = dealer(context, NEWCOMER_HOST, port)
+    try:
+        reply = register(sock, fresh_name("new"), ["general"], timeout=timeout)
+        if reply is not None and reply.get("type") == "welcome":
+            sock.send(pack({"type": "bye"}))
+            return True
+        return False
+    finally:
+        sock.close(linger=0)
+
+
+def _get(reports: Any, kind: str, timeout: float, alive: Callable[[], bool]) -> Any:
+    """The payload of the next report of ``kind``; None after ``timeout`` or once the
+    process that would send it is gone and its queue is empty."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            report = reports.get(timeout=min(left, 0.5))
+        except queue.Empty:
+            if not alive():
+                return None
+            continue
+        if report[0] == kind:
+            return report[1]
+    return None
+
+
+def _rtts(samples: list[Sample], start: float, end: float) -> list[float]:
+    return [s.rtt if s.rtt is not None else SETTLE for s in samples if start <= s.sent < end]
+
+
+def run_row(row: Row, plan: Plan, work: Path, say: Callable[[str], object]) -> Result:
+    result = Result(row.name)
+    nofile = f"--nofile={plan.nofile}:{plan.nofile}"
+    broker = BrokerProcess(work / row.name, log_level="warning", wrapper=("prlimit", nofile))
+    context = multiprocessing.get_context("spawn")
+    b_reports, b_stop = context.Queue(), context.Event()
+    a_reports, a_stop = context.Queue(), context.Event()
+    zctx: zmq.Context[Any] = zmq.Context()
+    processes: list[Spawned] = []
+    try:
+        broker.start()
+        bystander = spawn(run_bystander, broker.port, plan.period, b_reports, b_stop)
+        processes.append(bystander)
+        ready = _get(b_reports, "ready", 30, bystander.alive)
+        if ready is None:
+            done = _get(b_reports, "done", 1, lambda: False)
+            raise RuntimeError(f"the bystander did not start: {getattr(done, 'error', '')}")
+        time.sleep(plan.idle)  # the bystander alone: its idle round trips
+        idle_end = time.time()
+        attacker = spawn(row.attack, broker.port, broker.pub_port, plan, a_reports, a_stop)
+        processes.append(attacker)
+        armed_at = _get(a_reports, "armed", plan.setup_timeout, attacker.alive) or time.time()
+        say(f"{row.name}: attacking ({time.time() - idle_end:.1f} s of set-up)")
+        limit = plan.setup_timeout + 20 * plan.seconds if row.until_done else plan.seconds
+        end_at = armed_at + limit
+        while time.time() < end_at and broker.running:
+            started = time.monotonic()
+            result.tried += 1
+            result.served += newcomer(zctx, broker.port)
+            if row.until_done and not attacker.alive():
+                break
+            time.sleep(max(0.0, plan.probe_every - (time.monotonic() - started)))
+        end = time.time()
+        a_stop.set()
+        result.note = _get(a_reports, "note", 30, attacker.alive) or ""
+        if not result.note:
+            result.error = f"the attacker failed (exit status {attacker.returncode})"
+        b_stop.set()
+        outcome: Outcome | None = _get(b_reports, "done", 30 + SETTLE, bystander.alive)
+        result.rss_mb = memory_kib(broker.pid or 0, "VmHWM") / 1024
+        result.alive = broker.running
+        if outcome is None or outcome.error:
+            result.error = f"bystander: {outcome.error if outcome else 'no answer'}"
+        else:
+            result.idle = _rtts(outcome.samples, ready, idle_end)
+            result.attacked = _rtts(outcome.samples, armed_at, end)
+            result.unseen = sum(s.rtt is None for s in outcome.samples if s.sent >= armed_at)
+            result.refused = sum(s.refused is not None for s in outcome.samples)
+            result.lost = outcome.lost if outcome.history_read else max(outcome.lost, 1)
+            if not outcome.history_read:
+                result.error = "bystander: its room's history could not be read"
+    except RuntimeError as exc:
+        result.error = str(exc)
+        result.alive = broker.running
+    finally:
+        a_stop.set()
+        b_stop.set()
+        for process in processes:
+            try:
+                process.wait(10)
+            except TimeoutError:
+                process.kill()  # by its pid
+        if broker.running:
+            broker.stop()
+        zctx.destroy(linger=0)
+    return result

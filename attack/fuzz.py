@@ -1,0 +1,160 @@
+"""The fuzz run: random and mutated frames on the ROUTER (bit flips, truncation, type
+confusion, huge and deeply nested msgpack, extra frames, oversized frames), from
+registered and unregistered connections, and garbage on the XPUB port."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from typing import Any
+
+import msgpack
+import zmq
+
+from attack.attacks import _armed
+from attack.plan import Plan
+from attack.wire import ATTACKER_HOST, dealer, endpoint, fresh_name, pack, register
+
+SOCKETS = 8
+WINDOW = 32  # unanswered frames per socket
+STALL = 1.0  # seconds without a reply before a socket's window is written off
+
+_VALUES: list[Any] = [
+    None, True, 0, -1, 2**64 - 1, -(2**63), 1.5, float("nan"), "", "x" * 70, "général",
+    b"\xff\x00", [], [1, "a"], {}, {"a": {"b": []}}, "../../etc", "a" * 33,
+]  # fmt: skip
+
+
+def _templates(rng: random.Random) -> list[dict[str, Any]]:
+    ref: Any = rng.choice([1, "r", None, 2**40])
+    return [
+        {"type": "register", "user": fresh_name("fz"), "proto": 1, "rooms": ["general"],
+         "ref": ref},
+        {"type": "join", "room": "fuzz", "ref": ref},
+        {"type": "leave", "room": "fuzz", "ref": ref},
+        {"type": "chat", "room": "general", "text": "hello", "data": {"k": [1, 2]}, "ref": ref},
+        {"type": "pm", "to": "bystander", "text": "hi", "ref": ref},
+        {"type": "who", "room": "general", "ref": ref},
+        {"type": "rooms", "ref": ref},
+        {"type": "history", "room": "general", "after": 0, "limit": 10, "ref": ref},
+        {"type": "history", "with": "bystander", "before": 5, "ref": ref},
+        {"type": "ping", "ref": ref},
+    ]  # fmt: skip
+
+
+def _nested(rng: random.Random) -> bytes:
+    depth = rng.choice([33, 100, 1000, 30_000])
+    if rng.random() < 0.5:
+        inner = b"\x91" * depth + b"\xc0"  # arrays of one
+    else:
+        inner = b"\x81\xa1k" * depth + b"\xc0"  # maps of one
+    if rng.random() < 0.5:
+        return inner
+    head = pack({"type": "chat", "room": "general", "text": "n"})
+    return bytes([head[0] + 1]) + head[1:] + b"\xa4data" + inner  # one more key: data
+
+
+def _huge(rng: random.Random) -> bytes:
+    kind = rng.randrange(4)
+    if kind == 0:
+        return pack({"type": "chat", "room": "general", "text": "x" * rng.choice([5000, 60_000, 70_000])})
+    if kind == 1:
+        return pack({"type": "chat", "room": "general", "text": "t",
+                     "data": {str(i): i for i in range(rng.choice([2000, 9000]))}})  # fmt: skip
+    if kind == 2:
+        return pack({"type": "join", "room": ["r"] * 20_000})
+    return b"\xdd\xff\xff\xff\xff" + b"\xc0" * 100  # an array that claims 4 G items
+
+
+def _confused(rng: random.Random, msg: dict[str, Any]) -> bytes:
+    key = rng.choice([*msg, "type", "ref", "extra"])
+    msg[key] = rng.choice(_VALUES)
+    if rng.random() < 0.1:
+        msg[rng.choice([1, b"k", 2.5])] = 1  # non-str keys
+    return msgpack.packb(msg, use_bin_type=rng.random() < 0.8)  # type: ignore[no-any-return]
+
+
+def frame(rng: random.Random) -> list[bytes]:
+    """One fuzz message: usually a single frame, sometimes several."""
+    msg = rng.choice(_templates(rng))
+    kind = rng.randrange(10)
+    if kind == 0:
+        return [rng.randbytes(rng.randrange(0, 200))]
+    if kind in (1, 2):
+        data = bytearray(pack(msg))
+        for _ in range(rng.randrange(1, 6)):
+            i = rng.randrange(len(data))
+            data[i] ^= 1 << rng.randrange(8)
+        return [bytes(data)]
+    if kind == 3:
+        data = pack(msg)
+        return [data[: rng.randrange(len(data))]]
+    if kind in (4, 5):
+        return [_confused(rng, msg)]
+    if kind == 6:
+        return [_nested(rng)]
+    if kind == 7:
+        return [_huge(rng)]
+    if kind == 8:
+        return [pack(msg), *[rng.randbytes(rng.randrange(20)) for _ in range(rng.randrange(1, 4))]]
+    tail = rng.choice([b"\xc0", b"\xd4\x05\x00", b"\xc7\x00\x07", rng.randbytes(3)])
+    return [pack(msg) + tail]  # trailing bytes, ext types
+
+
+def _pub_garbage(rng: random.Random) -> list[bytes]:
+    kind = rng.randrange(4)
+    if kind == 0:
+        return [b"\x01" + rng.randbytes(rng.randrange(0, 100))]  # a subscription to junk
+    if kind == 1:
+        return [b"\x00" + rng.randbytes(rng.randrange(0, 40))]  # an unsubscription
+    if kind == 2:
+        return [rng.randbytes(rng.randrange(0, 300))]  # a message: not allowed
+    return [b"\x01general\x00", rng.randbytes(50)]  # a request with a second frame
+
+
+def fuzz(port: int, pub_port: int, plan: Plan, reports: Any, stop: Any) -> None:
+    """Send ``plan.fuzz_frames`` fuzz messages to the ROUTER and
+    ``plan.fuzz_pub_messages`` to the XPUB, then report and return."""
+    rng = random.Random(plan.fuzz_seed)
+    context: zmq.Context[Any] = zmq.Context()
+    try:
+        socks = [dealer(context, ATTACKER_HOST, port) for _ in range(SOCKETS)]
+        for sock in socks[: SOCKETS // 2]:  # half of them fuzz a live session
+            register(sock, fresh_name("fz"), ["general", "fuzz"])
+        xsubs = []
+        for _ in range(4):
+            xsub = context.socket(zmq.XSUB)
+            xsub.setsockopt(zmq.LINGER, 0)
+            xsub.connect(endpoint(ATTACKER_HOST, pub_port))
+            xsubs.append(xsub)
+        _armed(reports)
+        outstanding = [0] * SOCKETS
+        last_reply = [time.monotonic()] * SOCKETS
+        sent = replies = pub_sent = written_off = 0
+        pub_every = max(1, plan.fuzz_frames // max(1, plan.fuzz_pub_messages))
+        while sent < plan.fuzz_frames and not stop.is_set():
+            for i, sock in enumerate(socks):
+                while sock.poll(0):
+                    sock.recv()
+                    replies += 1
+                    outstanding[i] = max(0, outstanding[i] - 1)
+                    last_reply[i] = time.monotonic()
+                if outstanding[i] and time.monotonic() - last_reply[i] > STALL:
+                    written_off += outstanding[i]  # an oversized frame cut it off
+                    outstanding[i] = 0
+                while outstanding[i] < WINDOW and sent < plan.fuzz_frames:
+                    sock.send_multipart(frame(rng))
+                    sent += 1
+                    outstanding[i] += 1
+                    if outstanding[i] == 1:  # the stall clock starts with the first unanswered
+                        last_reply[i] = time.monotonic()
+                    if sent % pub_every == 0:
+                        with contextlib.suppress(zmq.Again):  # cut off, reconnecting
+                            rng.choice(xsubs).send_multipart(_pub_garbage(rng), zmq.NOBLOCK)
+                            pub_sent += 1
+            zmq.select(socks, [], [], 0.05)
+        reports.put(("note", f"{sent} fuzz frames ({replies} answered, {written_off} "
+                     f"unanswered), {pub_sent} garbage messages on the XPUB"))  # fmt: skip
+    finally:
+        context.destroy(linger=0)
