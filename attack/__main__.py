@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import tempfile
 import time
@@ -16,7 +17,11 @@ from pathlib import Path
 
 from attack.driver import ROWS, Result, run_row
 from attack.plan import FULL, QUICK
-from attack.report import line, passed, table
+from attack.report import as_json, line, passed, table
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, help="the fuzz run's random choices")
     parser.add_argument("--dir", dest="directory", help="keep the brokers' stores and logs here")
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
+    parser.add_argument("--json", help="also write each row's figures and goals to this file")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     if args.seconds is not None:
@@ -37,7 +43,6 @@ def main(argv: list[str] | None = None) -> int:
         plan = dataclasses.replace(plan, fuzz_seed=args.seed)
     work = Path(args.directory or tempfile.mkdtemp(prefix="zmqchat-attack-"))
     work.mkdir(parents=True, exist_ok=True)
-    say = lambda text: print(text, flush=True)  # noqa: E731
     say(f"attack: {'quick' if args.quick else 'full'} form; brokers' logs in {work}")
     results: list[Result] = []
     started = time.monotonic()
@@ -54,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = [r.row for r in results if not passed(r)]
     if args.markdown:
         say(table(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps([as_json(r) for r in results], indent=1))
     seconds = time.monotonic() - started
     if failed:
         say(f"attack FAILED: {len(failed)} of {len(results)} rows miss a goal "

@@ -15,8 +15,17 @@ from typing import Any
 import zmq
 
 from attack.plan import Plan
-from attack.wire import ATTACKER_HOST, BROKER_HOST, dealer, endpoint, fresh_name, pack, register
-from attack.wire import request, unpack
+from attack.wire import (
+    ATTACKER_HOST,
+    BROKER_HOST,
+    dealer,
+    endpoint,
+    fresh_name,
+    pack,
+    register,
+    request,
+    unpack,
+)
 
 LOAD_HOST = "127.0.0.5"  # the busy room's own chatters: not the attacker
 BIG_TEXT = "x" * 4000
@@ -39,9 +48,16 @@ def _joined(
     return sock
 
 
-def _chat_window(socks: list[zmq.Socket[Any]], room: str, stop: Any, window: int, text: str,
-                 data: dict[str, Any] | None = None, rate: float = 0) -> tuple[int, int]:  # fmt: skip
-    """Chat on every socket with up to ``window`` unanswered each, until ``stop``, at
+def _chat_window(
+    socks: list[zmq.Socket[Any]],
+    rooms: list[str],
+    stop: Any,
+    window: int,
+    text: str,
+    data: dict[str, Any] | None = None,
+    rate: float = 0,
+) -> tuple[int, int]:
+    """Chat on every socket, in its room, with up to ``window`` unanswered each, until ``stop``, at
     most ``rate`` a second each (0: as fast as answered); returns (acked, refused)."""
     outstanding = dict.fromkeys(range(len(socks)), 0)
     sent = dict.fromkeys(range(len(socks)), 0)
@@ -50,15 +66,13 @@ def _chat_window(socks: list[zmq.Socket[Any]], room: str, stop: Any, window: int
     poller = zmq.Poller()
     for sock in socks:
         poller.register(sock, zmq.POLLIN)
-    msg: dict[str, Any] = {"type": "chat", "room": room, "text": text}
-    if data is not None:
-        msg["data"] = data
-    frame = pack(msg)
+    extra = {"data": data} if data is not None else {}
+    frames = [pack({"type": "chat", "room": room, "text": text, **extra}) for room in rooms]
     while not stop.is_set():
         for i, sock in enumerate(socks):
             allowed = rate * (time.monotonic() - started) if rate else float("inf")
             while outstanding[i] < window and sent[i] < allowed:
-                sock.send(frame)
+                sock.send(frames[i])
                 outstanding[i] += 1
                 sent[i] += 1
         for sock, _ in poller.poll(5 if rate else 100):
@@ -72,24 +86,29 @@ def _chat_window(socks: list[zmq.Socket[Any]], room: str, stop: Any, window: int
 
 
 def stuck_subscriber(port: int, pub_port: int, plan: Plan, reports: Any, stop: Any) -> None:
-    """SUBs that subscribe to a busy room and never read, while it gets 16 KiB chats."""
+    """SUBs that subscribe to a busy room each and never read, while the rooms get
+    16 KiB chats. Each its own room: ZeroMQ shares one message among the subscribers it
+    goes to, so stuck readers of one room would hold the same messages."""
     context: zmq.Context[Any] = zmq.Context()
     try:
         stuck = []
-        for _ in range(plan.stuck_subs):
+        rooms = [f"busy{i}" for i in range(plan.stuck_subs)]
+        for room in rooms:
             sub = context.socket(zmq.SUB)
             sub.setsockopt(zmq.LINGER, 0)
             sub.setsockopt(zmq.RCVHWM, 1)  # so it stops reading its TCP stream at once
             sub.setsockopt(zmq.RCVBUF, 4096)
-            sub.setsockopt(zmq.SUBSCRIBE, b"busy\x00")
+            sub.setsockopt(zmq.SUBSCRIBE, room.encode() + b"\x00")
             sub.connect(endpoint(ATTACKER_HOST, pub_port))
             stuck.append(sub)
-        chatters = [_joined(context, port, LOAD_HOST, "busy") for _ in range(plan.flood_sessions)]
+        busy = [rooms[i % len(rooms)] for i in range(plan.flood_sessions)]
+        chatters = [_joined(context, port, LOAD_HOST, room) for room in busy]
         _armed(reports)
-        acked, refused = _chat_window(chatters, "busy", stop, 50, BIG_TEXT, BIG_DATA, rate=190)
+        acked, refused = _chat_window(chatters, busy, stop, 50, BIG_TEXT, BIG_DATA, rate=190)
         seconds = plan.seconds or 1
-        reports.put(("note", f"{len(stuck)} stuck SUB; busy room {acked / seconds:.0f} chats/s "
-                     f"of 16 KiB ({refused} refused)"))  # fmt: skip
+        rate = acked / seconds
+        note = f"{len(stuck)} stuck SUB, one per busy room; {rate:.0f} chats/s of 16 KiB"
+        reports.put(("note", f"{note} ({refused} refused)"))
     finally:
         context.destroy(linger=0)
 
@@ -200,7 +219,7 @@ def one_address(port: int, pub_port: int, plan: Plan, reports: Any, stop: Any) -
         socks = [_joined(context, port, ATTACKER_HOST, "flood") for _ in range(n)]
         _armed(reports)
         started = time.monotonic()
-        acked, refused = _chat_window(socks, "flood", stop, 20, "flood")
+        acked, refused = _chat_window(socks, ["flood"] * n, stop, 20, "flood")
         rate = acked / max(time.monotonic() - started, 1e-3)
         reports.put(("note", f"{n} sessions: {rate:.0f} chats/s accepted from one address "
                      f"({refused} refused)"))  # fmt: skip

@@ -63,7 +63,7 @@ class _Chatter:
         poller.register(self.sub, zmq.POLLIN)
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
-            ready = dict(poller.poll(left * 1000))
+            ready = dict(poller.poll(int(left * 1000) + 1))
             if not ready:
                 return
             now = time.time()

@@ -101,14 +101,47 @@ def _rtts(samples: list[Sample], start: float, end: float) -> list[float]:
     return [s.rtt if s.rtt is not None else SETTLE for s in samples if start <= s.sent < end]
 
 
+def _probe(row: Row, plan: Plan, broker: BrokerProcess, attacker: Spawned, armed_at: float,
+           result: Result) -> None:  # fmt: skip
+    """Try a newcomer every ``plan.probe_every`` seconds until the attack is over."""
+    zctx: zmq.Context[Any] = zmq.Context()
+    limit = plan.setup_timeout + 20 * plan.seconds if row.until_done else plan.seconds
+    try:
+        while time.time() < armed_at + limit and broker.running:
+            started = time.monotonic()
+            result.tried += 1
+            result.served += newcomer(zctx, broker.port)
+            if row.until_done and not attacker.alive():
+                break
+            time.sleep(max(0.0, plan.probe_every - (time.monotonic() - started)))
+    finally:
+        zctx.destroy(linger=0)
+
+
+def _bystander_figures(result: Result, outcome: Outcome | None, windows: list[float]) -> None:
+    """``windows``: ready, end of idle, armed, end of the attack (wall-clock)."""
+    if outcome is None or outcome.error:
+        result.error = f"bystander: {outcome.error if outcome else 'no answer'}"
+        return
+    ready, idle_end, armed_at, end = windows
+    result.idle = _rtts(outcome.samples, ready, idle_end)
+    result.attacked = _rtts(outcome.samples, armed_at, end)
+    result.unseen = sum(s.rtt is None for s in outcome.samples if s.sent >= armed_at)
+    result.refused = sum(s.refused is not None for s in outcome.samples)
+    result.lost = outcome.lost if outcome.history_read else max(outcome.lost, 1)
+    if not outcome.history_read:
+        result.error = "bystander: its room's history could not be read"
+
+
 def run_row(row: Row, plan: Plan, work: Path, say: Callable[[str], object]) -> Result:
+    """One row: a fresh broker, the bystander idle then attacked; every process started
+    here is stopped by its pid before this returns."""
     result = Result(row.name)
-    nofile = f"--nofile={plan.nofile}:{plan.nofile}"
+    nofile = f"--nofile={plan.nofile}:{plan.nofile}"  # soft and hard: the broker raises soft
     broker = BrokerProcess(work / row.name, log_level="warning", wrapper=("prlimit", nofile))
     context = multiprocessing.get_context("spawn")
     b_reports, b_stop = context.Queue(), context.Event()
     a_reports, a_stop = context.Queue(), context.Event()
-    zctx: zmq.Context[Any] = zmq.Context()
     processes: list[Spawned] = []
     try:
         broker.start()
@@ -118,21 +151,13 @@ def run_row(row: Row, plan: Plan, work: Path, say: Callable[[str], object]) -> R
         if ready is None:
             done = _get(b_reports, "done", 1, lambda: False)
             raise RuntimeError(f"the bystander did not start: {getattr(done, 'error', '')}")
-        time.sleep(plan.idle)  # the bystander alone: its idle round trips
+        time.sleep(plan.idle)  # a measuring window, not a wait for a condition
         idle_end = time.time()
         attacker = spawn(row.attack, broker.port, broker.pub_port, plan, a_reports, a_stop)
         processes.append(attacker)
         armed_at = _get(a_reports, "armed", plan.setup_timeout, attacker.alive) or time.time()
         say(f"{row.name}: attacking ({time.time() - idle_end:.1f} s of set-up)")
-        limit = plan.setup_timeout + 20 * plan.seconds if row.until_done else plan.seconds
-        end_at = armed_at + limit
-        while time.time() < end_at and broker.running:
-            started = time.monotonic()
-            result.tried += 1
-            result.served += newcomer(zctx, broker.port)
-            if row.until_done and not attacker.alive():
-                break
-            time.sleep(max(0.0, plan.probe_every - (time.monotonic() - started)))
+        _probe(row, plan, broker, attacker, armed_at, result)
         end = time.time()
         a_stop.set()
         result.note = _get(a_reports, "note", 30, attacker.alive) or ""
@@ -142,16 +167,7 @@ def run_row(row: Row, plan: Plan, work: Path, say: Callable[[str], object]) -> R
         outcome: Outcome | None = _get(b_reports, "done", 30 + SETTLE, bystander.alive)
         result.rss_mb = memory_kib(broker.pid or 0, "VmHWM") / 1024
         result.alive = broker.running
-        if outcome is None or outcome.error:
-            result.error = f"bystander: {outcome.error if outcome else 'no answer'}"
-        else:
-            result.idle = _rtts(outcome.samples, ready, idle_end)
-            result.attacked = _rtts(outcome.samples, armed_at, end)
-            result.unseen = sum(s.rtt is None for s in outcome.samples if s.sent >= armed_at)
-            result.refused = sum(s.refused is not None for s in outcome.samples)
-            result.lost = outcome.lost if outcome.history_read else max(outcome.lost, 1)
-            if not outcome.history_read:
-                result.error = "bystander: its room's history could not be read"
+        _bystander_figures(result, outcome, [ready, idle_end, armed_at, end])
     except RuntimeError as exc:
         result.error = str(exc)
         result.alive = broker.running
@@ -165,5 +181,4 @@ def run_row(row: Row, plan: Plan, work: Path, say: Callable[[str], object]) -> R
                 process.kill()  # by its pid
         if broker.running:
             broker.stop()
-        zctx.destroy(linger=0)
     return result

@@ -45,10 +45,8 @@ def _templates(rng: random.Random) -> list[dict[str, Any]]:
 
 def _nested(rng: random.Random) -> bytes:
     depth = rng.choice([33, 100, 1000, 30_000])
-    if rng.random() < 0.5:
-        inner = b"\x91" * depth + b"\xc0"  # arrays of one
-    else:
-        inner = b"\x81\xa1k" * depth + b"\xc0"  # maps of one
+    one = b"\x91" if rng.random() < 0.5 else b"\x81\xa1k"  # an array or a map of one
+    inner = one * depth + b"\xc0"
     if rng.random() < 0.5:
         return inner
     head = pack({"type": "chat", "room": "general", "text": "n"})
@@ -58,7 +56,8 @@ def _nested(rng: random.Random) -> bytes:
 def _huge(rng: random.Random) -> bytes:
     kind = rng.randrange(4)
     if kind == 0:
-        return pack({"type": "chat", "room": "general", "text": "x" * rng.choice([5000, 60_000, 70_000])})
+        size = rng.choice([5000, 60_000, 70_000])  # the last is over the 64 KiB frame limit
+        return pack({"type": "chat", "room": "general", "text": "x" * size})
     if kind == 1:
         return pack({"type": "chat", "room": "general", "text": "t",
                      "data": {str(i): i for i in range(rng.choice([2000, 9000]))}})  # fmt: skip
@@ -67,7 +66,7 @@ def _huge(rng: random.Random) -> bytes:
     return b"\xdd\xff\xff\xff\xff" + b"\xc0" * 100  # an array that claims 4 G items
 
 
-def _confused(rng: random.Random, msg: dict[str, Any]) -> bytes:
+def _confused(rng: random.Random, msg: dict[Any, Any]) -> bytes:
     key = rng.choice([*msg, "type", "ref", "extra"])
     msg[key] = rng.choice(_VALUES)
     if rng.random() < 0.1:
@@ -82,11 +81,11 @@ def frame(rng: random.Random) -> list[bytes]:
     if kind == 0:
         return [rng.randbytes(rng.randrange(0, 200))]
     if kind in (1, 2):
-        data = bytearray(pack(msg))
+        flipped = bytearray(pack(msg))
         for _ in range(rng.randrange(1, 6)):
-            i = rng.randrange(len(data))
-            data[i] ^= 1 << rng.randrange(8)
-        return [bytes(data)]
+            i = rng.randrange(len(flipped))
+            flipped[i] ^= 1 << rng.randrange(8)
+        return [bytes(flipped)]
     if kind == 3:
         data = pack(msg)
         return [data[: rng.randrange(len(data))]]
@@ -116,7 +115,8 @@ def _pub_garbage(rng: random.Random) -> list[bytes]:
 def fuzz(port: int, pub_port: int, plan: Plan, reports: Any, stop: Any) -> None:
     """Send ``plan.fuzz_frames`` fuzz messages to the ROUTER and
     ``plan.fuzz_pub_messages`` to the XPUB, then report and return."""
-    rng = random.Random(plan.fuzz_seed)
+    seed = plan.fuzz_seed if plan.fuzz_seed is not None else random.randrange(2**32)
+    rng = random.Random(seed)
     context: zmq.Context[Any] = zmq.Context()
     try:
         socks = [dealer(context, ATTACKER_HOST, port) for _ in range(SOCKETS)]
@@ -154,7 +154,10 @@ def fuzz(port: int, pub_port: int, plan: Plan, reports: Any, stop: Any) -> None:
                             rng.choice(xsubs).send_multipart(_pub_garbage(rng), zmq.NOBLOCK)
                             pub_sent += 1
             zmq.select(socks, [], [], 0.05)
-        reports.put(("note", f"{sent} fuzz frames ({replies} answered, {written_off} "
-                     f"unanswered), {pub_sent} garbage messages on the XPUB"))  # fmt: skip
+        note = (
+            f"{sent} fuzz frames ({replies} answered, {written_off} unanswered), "
+            f"{pub_sent} garbage messages on the XPUB; seed {seed}"
+        )
+        reports.put(("note", note))
     finally:
         context.destroy(linger=0)

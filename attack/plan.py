@@ -13,7 +13,7 @@ class Plan:
     period: float = 0.02  # the bystander chats this often
     probe_every: float = 0.5  # a newcomer tries to register this often
     stuck_subs: int = 2
-    flood_sessions: int = 4  # the busy room's chatters (16 KiB events)
+    flood_sessions: int = 6  # the busy rooms' chatters (16 KiB events), 190/s each
     idle_connections: int = 1100
     rooms: int = 20_000
     sessions_per_address: int = 40

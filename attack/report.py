@@ -57,6 +57,29 @@ def line(result: Result) -> str:
     return text + "\n    " + "; ".join(e for e in extra if e)
 
 
+def as_json(result: Result) -> dict[str, object]:
+    """A row's figures (milliseconds, MB) and goals, for the quick test and scripts."""
+    ms = {
+        f"{name}_{label}": 1000 * percentile(values, p)
+        for name, values in (("attack", result.attacked), ("idle", result.idle))
+        for label, p in (("p50", 0.5), ("p99", 0.99))
+    }
+    return {
+        "row": result.row,
+        "rss_mb": result.rss_mb,
+        **ms,
+        "lost": result.lost,
+        "unseen": result.unseen,
+        "refused": result.refused,
+        "newcomers_tried": result.tried,
+        "newcomers_served": result.served,
+        "broker_up": result.alive,
+        "goals": goals(result),
+        "note": result.note,
+        "error": result.error,
+    }
+
+
 def table(results: list[Result]) -> str:
     """The results as a Markdown table, for docs/attack.md."""
     rows = [

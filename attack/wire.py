@@ -43,7 +43,7 @@ def fresh_name(prefix: str) -> str:
 
 
 def dealer(context: zmq.Context[Any], source: str, port: int, **options: int) -> zmq.Socket[Any]:
-    sock = context.socket(zmq.DEALER)
+    sock: zmq.Socket[Any] = context.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     for name, value in options.items():
         sock.setsockopt(getattr(zmq, name), value)
