@@ -5,9 +5,12 @@ everything is stopped by its pid and the row's figures are put together."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import multiprocessing
+import os
 import queue
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -53,6 +56,8 @@ class Result:
     tried: int = 0  # newcomers
     served: int = 0
     alive: bool = True  # the broker, at the end of the row
+    cpu: float = 0.0  # the broker's CPU use during the attack, % of one core
+    stored_rooms: int = -1  # rooms with events in the broker's store at the end
     note: str = ""
     error: str | None = None
 
@@ -66,6 +71,24 @@ def memory_kib(pid: int, field: str) -> int:
     except OSError:
         pass
     return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stored_rooms(db: str) -> int:
+    """How many rooms the (stopped) broker's store still holds events of; -1: unknown."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            return int(conn.execute("SELECT COUNT(DISTINCT room) FROM events").fetchone()[0])
+    except sqlite3.Error:
+        return -1
 
 
 def newcomer(context: zmq.Context[Any], port: int, timeout: float = 2.0) -> bool:
@@ -157,8 +180,10 @@ def run_row(row: Row, plan: Plan, work: Path, say: Callable[[str], object]) -> R
         processes.append(attacker)
         armed_at = _get(a_reports, "armed", plan.setup_timeout, attacker.alive) or time.time()
         say(f"{row.name}: attacking ({time.time() - idle_end:.1f} s of set-up)")
+        cpu_at = cpu_seconds(broker.pid or 0)
         _probe(row, plan, broker, attacker, armed_at, result)
         end = time.time()
+        result.cpu = 100 * (cpu_seconds(broker.pid or 0) - cpu_at) / max(end - armed_at, 1e-3)
         a_stop.set()
         result.note = _get(a_reports, "note", 30, attacker.alive) or ""
         if not result.note:
@@ -181,4 +206,5 @@ def run_row(row: Row, plan: Plan, work: Path, say: Callable[[str], object]) -> R
                 process.kill()  # by its pid
         if broker.running:
             broker.stop()
+    result.stored_rooms = stored_rooms(broker.db)
     return result

@@ -19,6 +19,7 @@ from attack.wire import ATTACKER_HOST, dealer, endpoint, fresh_name, pack, regis
 SOCKETS = 8
 WINDOW = 32  # unanswered frames per socket
 STALL = 1.0  # seconds without a reply before a socket's window is written off
+MAX_FRAME = 65536  # the ROUTER's MAXMSGSIZE: a larger frame cuts its connection off
 
 _VALUES: list[Any] = [
     None, True, 0, -1, 2**64 - 1, -(2**63), 1.5, float("nan"), "", "x" * 70, "général",
@@ -112,6 +113,55 @@ def _pub_garbage(rng: random.Random) -> list[bytes]:
     return [b"\x01general\x00", rng.randbytes(50)]  # a request with a second frame
 
 
+class _Pool:
+    """The fuzzing DEALERs, each with up to ``WINDOW`` frames the broker has not
+    answered yet; every frame that fits the frame limit must get an answer."""
+
+    def __init__(self, context: zmq.Context[Any], port: int) -> None:
+        self.context, self.port = context, port
+        self.socks = [dealer(context, ATTACKER_HOST, port) for _ in range(SOCKETS)]
+        for sock in self.socks[: SOCKETS // 2]:  # half of them fuzz a live session
+            register(sock, fresh_name("fz"), ["general", "fuzz"])
+        self.outstanding = [0] * SOCKETS
+        self.waiting_since = [time.monotonic()] * SOCKETS
+        self.replies = self.unanswered = self.oversized = 0
+
+    def read(self) -> None:
+        for i, sock in enumerate(self.socks):
+            while sock.poll(0):
+                sock.recv()
+                self.replies += 1
+                self.outstanding[i] = max(0, self.outstanding[i] - 1)
+                self.waiting_since[i] = time.monotonic()
+            if self.outstanding[i] and time.monotonic() - self.waiting_since[i] > STALL:
+                self.unanswered += self.outstanding[i]
+                self.outstanding[i] = 0
+
+    def free(self) -> int | None:
+        """A socket with room in its window, if any."""
+        return next((i for i, n in enumerate(self.outstanding) if n < WINDOW), None)
+
+    def send(self, i: int, frames: list[bytes]) -> None:
+        if max(map(len, frames)) > MAX_FRAME:  # no answer: its connection goes, so not ours
+            cut = dealer(self.context, ATTACKER_HOST, self.port)
+            cut.setsockopt(zmq.LINGER, 2000)
+            cut.send_multipart(frames)
+            cut.close()
+            self.oversized += 1
+            return
+        self.socks[i].send_multipart(frames)
+        self.outstanding[i] += 1
+        if self.outstanding[i] == 1:  # the stall clock starts with the first unanswered
+            self.waiting_since[i] = time.monotonic()
+
+    def drain(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while sum(self.outstanding) and time.monotonic() < deadline:
+            zmq.select(self.socks, [], [], 0.05)
+            self.read()
+        self.unanswered += sum(self.outstanding)
+
+
 def fuzz(port: int, pub_port: int, plan: Plan, reports: Any, stop: Any) -> None:
     """Send ``plan.fuzz_frames`` fuzz messages to the ROUTER and
     ``plan.fuzz_pub_messages`` to the XPUB, then report and return."""
@@ -119,9 +169,7 @@ def fuzz(port: int, pub_port: int, plan: Plan, reports: Any, stop: Any) -> None:
     rng = random.Random(seed)
     context: zmq.Context[Any] = zmq.Context()
     try:
-        socks = [dealer(context, ATTACKER_HOST, port) for _ in range(SOCKETS)]
-        for sock in socks[: SOCKETS // 2]:  # half of them fuzz a live session
-            register(sock, fresh_name("fz"), ["general", "fuzz"])
+        pool = _Pool(context, port)
         xsubs = []
         for _ in range(4):
             xsub = context.socket(zmq.XSUB)
@@ -129,33 +177,24 @@ def fuzz(port: int, pub_port: int, plan: Plan, reports: Any, stop: Any) -> None:
             xsub.connect(endpoint(ATTACKER_HOST, pub_port))
             xsubs.append(xsub)
         _armed(reports)
-        outstanding = [0] * SOCKETS
-        last_reply = [time.monotonic()] * SOCKETS
-        sent = replies = pub_sent = written_off = 0
+        sent = pub_sent = 0
         pub_every = max(1, plan.fuzz_frames // max(1, plan.fuzz_pub_messages))
         while sent < plan.fuzz_frames and not stop.is_set():
-            for i, sock in enumerate(socks):
-                while sock.poll(0):
-                    sock.recv()
-                    replies += 1
-                    outstanding[i] = max(0, outstanding[i] - 1)
-                    last_reply[i] = time.monotonic()
-                if outstanding[i] and time.monotonic() - last_reply[i] > STALL:
-                    written_off += outstanding[i]  # an oversized frame cut it off
-                    outstanding[i] = 0
-                while outstanding[i] < WINDOW and sent < plan.fuzz_frames:
-                    sock.send_multipart(frame(rng))
-                    sent += 1
-                    outstanding[i] += 1
-                    if outstanding[i] == 1:  # the stall clock starts with the first unanswered
-                        last_reply[i] = time.monotonic()
-                    if sent % pub_every == 0:
-                        with contextlib.suppress(zmq.Again):  # cut off, reconnecting
-                            rng.choice(xsubs).send_multipart(_pub_garbage(rng), zmq.NOBLOCK)
-                            pub_sent += 1
-            zmq.select(socks, [], [], 0.05)
+            pool.read()
+            i = pool.free()
+            if i is None:
+                zmq.select(pool.socks, [], [], 0.05)
+                continue
+            pool.send(i, frame(rng))
+            sent += 1
+            if sent % pub_every == 0:
+                with contextlib.suppress(zmq.Again):  # cut off, reconnecting
+                    rng.choice(xsubs).send_multipart(_pub_garbage(rng), zmq.NOBLOCK)
+                    pub_sent += 1
+        pool.drain(5 * STALL)
         note = (
-            f"{sent} fuzz frames ({replies} answered, {written_off} unanswered), "
+            f"{sent} fuzz frames ({pool.replies} answered, {pool.unanswered} unanswered, "
+            f"{pool.oversized} over 64 KiB on connections of their own), "
             f"{pub_sent} garbage messages on the XPUB; seed {seed}"
         )
         reports.put(("note", note))

@@ -49,7 +49,7 @@ def line(result: Result) -> str:
         f" | broker {'up' if result.alive else 'DOWN'} {_mark(met['up'])}"
         f" | {'PASS' if passed(result) else 'FAIL'}"
     )
-    extra = [result.note]
+    extra = [result.note, f"broker CPU {result.cpu:.0f}%, {result.stored_rooms} rooms in its store"]
     if result.unseen or result.refused:
         extra.append(f"bystander: {result.unseen} chats never seen, {result.refused} refused")
     if result.error:
@@ -74,6 +74,8 @@ def as_json(result: Result) -> dict[str, object]:
         "newcomers_tried": result.tried,
         "newcomers_served": result.served,
         "broker_up": result.alive,
+        "broker_cpu_pct": result.cpu,
+        "stored_rooms": result.stored_rooms,
         "goals": goals(result),
         "note": result.note,
         "error": result.error,
@@ -84,8 +86,8 @@ def table(results: list[Result]) -> str:
     """The results as a Markdown table, for docs/attack.md."""
     rows = [
         "| row | broker peak RSS | bystander p50 / p99 (idle) | lost | newcomers served | "
-        "goals | what the attacker did |",
-        "|---|---|---|---|---|---|---|",
+        "broker CPU | goals | what the attacker did |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         met = goals(r)
@@ -93,7 +95,7 @@ def table(results: list[Result]) -> str:
         ms = [1000 * percentile(v, p) for v in (r.attacked, r.idle) for p in (0.5, 0.99)]
         rows.append(
             f"| {r.row} | {r.rss_mb:.0f} MB | {ms[0]:.1f} / {ms[1]:.1f} ms "
-            f"({ms[2]:.1f} / {ms[3]:.1f}) | {r.lost} | {r.served}/{r.tried} | "
+            f"({ms[2]:.1f} / {ms[3]:.1f}) | {r.lost} | {r.served}/{r.tried} | {r.cpu:.0f}% | "
             f"{'PASS' if not failed else 'FAIL: ' + ', '.join(failed)} | {r.note} |"
         )
     return "\n".join(rows)
