@@ -13,7 +13,7 @@ help:
 	@echo "make bench-quick  a one-minute smoke run of the same benchmarks"
 	@echo "make crash-test   kill -9 the broker 20 times under load, count what was lost (~1.5 min)"
 	@echo "make crash-test-quick  the same with 3 kills (~15 s; make test runs it too)"
-	@echo "make attack  hostile peers against a broker with a bystander, one row each (~10 min)"
+	@echo "make attack  hostile peers against a broker with a bystander, one row each (~6 min)"
 	@echo "make attack-quick  the short form (~1 min; make test runs it too)"
 	@echo "make format reformat the code with ruff"
 	@echo "make clean  remove $(VENV) and caches"

@@ -58,6 +58,7 @@ class Result:
     alive: bool = True  # the broker, at the end of the row
     cpu: float = 0.0  # the broker's CPU use during the attack, % of one core
     stored_rooms: int = -1  # rooms with events in the broker's store at the end
+    stored_names: int = -1  # user names its store remembers at the end
     note: str = ""
     error: str | None = None
 
@@ -82,11 +83,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def stored_rooms(db: str) -> int:
-    """How many rooms the (stopped) broker's store still holds events of; -1: unknown."""
+def stored(db: str, query: str) -> int:
+    """A count from the (stopped) broker's store, read-only; -1 when unreadable."""
     try:
         with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-            return int(conn.execute("SELECT COUNT(DISTINCT room) FROM events").fetchone()[0])
+            return int(conn.execute(query).fetchone()[0])
     except sqlite3.Error:
         return -1
 
@@ -206,5 +207,6 @@ def run_row(row: Row, plan: Plan, work: Path, say: Callable[[str], object]) -> R
                 process.kill()  # by its pid
         if broker.running:
             broker.stop()
-    result.stored_rooms = stored_rooms(broker.db)
+    result.stored_rooms = stored(broker.db, "SELECT COUNT(DISTINCT room) FROM events")
+    result.stored_names = stored(broker.db, "SELECT COUNT(*) FROM users")
     return result

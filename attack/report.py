@@ -49,7 +49,8 @@ def line(result: Result) -> str:
         f" | broker {'up' if result.alive else 'DOWN'} {_mark(met['up'])}"
         f" | {'PASS' if passed(result) else 'FAIL'}"
     )
-    extra = [result.note, f"broker CPU {result.cpu:.0f}%, {result.stored_rooms} rooms in its store"]
+    store = f"{result.stored_rooms} rooms and {result.stored_names} names in its store"
+    extra = [result.note, f"broker CPU {result.cpu:.0f}%, {store}"]
     if result.unseen or result.refused:
         extra.append(f"bystander: {result.unseen} chats never seen, {result.refused} refused")
     if result.error:
@@ -76,6 +77,7 @@ def as_json(result: Result) -> dict[str, object]:
         "broker_up": result.alive,
         "broker_cpu_pct": result.cpu,
         "stored_rooms": result.stored_rooms,
+        "stored_names": result.stored_names,
         "goals": goals(result),
         "note": result.note,
         "error": result.error,
@@ -86,8 +88,8 @@ def table(results: list[Result]) -> str:
     """The results as a Markdown table, for docs/attack.md."""
     rows = [
         "| row | broker peak RSS | bystander p50 / p99 (idle) | lost | newcomers served | "
-        "broker CPU | goals | what the attacker did |",
-        "|---|---|---|---|---|---|---|---|",
+        "broker CPU | rooms / names stored | goals | what the attacker did |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         met = goals(r)
@@ -96,6 +98,7 @@ def table(results: list[Result]) -> str:
         rows.append(
             f"| {r.row} | {r.rss_mb:.0f} MB | {ms[0]:.1f} / {ms[1]:.1f} ms "
             f"({ms[2]:.1f} / {ms[3]:.1f}) | {r.lost} | {r.served}/{r.tried} | {r.cpu:.0f}% | "
+            f"{r.stored_rooms} / {r.stored_names} | "
             f"{'PASS' if not failed else 'FAIL: ' + ', '.join(failed)} | {r.note} |"
         )
     return "\n".join(rows)
