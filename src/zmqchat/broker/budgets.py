@@ -18,13 +18,11 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Final
 
 from zmqchat.broker.peers import ConnectionWatch, shut_down
+from zmqchat.logs import Throttle
 
 log = logging.getLogger("zmqchat.broker")
-
-LOG_EVERY: Final = 60.0
 
 
 def peer_address(fd: int) -> str | None:
@@ -74,7 +72,7 @@ class Budgets:
         self._by_address: Counter[str] = Counter()
         self._due: list[tuple[float, int]] = []  # (deadline, fd), a heap
         self._refused: Counter[str] = Counter()  # since last logged, by address
-        self._logged = -LOG_EVERY
+        self._logged = Throttle(clock=clock)
 
     def watch(self, watch: ConnectionWatch, port: int) -> None:
         """Count the connections ``watch`` reports, accepted on ``port``."""
@@ -123,9 +121,7 @@ class Budgets:
 
     def _refuse(self, address: str, why: str) -> None:
         self._refused[address] += 1
-        now = self._clock()
-        if now - self._logged >= LOG_EVERY:
-            self._logged = now
+        if self._logged.due():
             total = sum(self._refused.values())
             top = ", ".join(f"{a} ({n})" for a, n in self._refused.most_common(3))
             log.warning(

@@ -16,13 +16,13 @@ from typing import Final
 
 from zmqchat.broker.faults import describe
 from zmqchat.broker.store import Store
+from zmqchat.logs import Throttle
 
 log = logging.getLogger("zmqchat.broker")
 
-# While the store can't be written: how often a write is tried again, and how often
-# the failure is logged.
+# While the store can't be written: how often a write is tried again (the failure is
+# logged once a minute).
 STORE_PROBE: Final = 1.0
-STORE_LOG_EVERY: Final = 60.0
 
 
 class Commits:
@@ -32,7 +32,7 @@ class Commits:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.next_probe: float | None = None
-        self._logged = -STORE_LOG_EVERY  # when the failure was last logged
+        self._logged = Throttle()
 
     def commit(self, now: float | None) -> bool:
         """Commit the batch; on failure roll it back and return False. ``now`` None:
@@ -43,8 +43,7 @@ class Commits:
         except sqlite3.Error as exc:
             store.rollback()
             clock = time.monotonic()
-            if clock - self._logged >= STORE_LOG_EVERY:
-                self._logged = clock
+            if self._logged.due():
                 log.error(
                     "store unavailable: %s; writes are answered store_unavailable "
                     "until it can be written",

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
@@ -33,6 +32,7 @@ from zmqchat.broker.outbox import Recheck
 from zmqchat.broker.peers import ConnectionWatch, shut_down
 from zmqchat.broker.state import BrokerState, Session
 from zmqchat.common.protocol import SYSTEM_TOPIC, parse_subscription, room_topic
+from zmqchat.logs import Throttle
 
 log = logging.getLogger("zmqchat.broker")
 
@@ -43,7 +43,6 @@ BATCH: Final = 256
 # smaller: the limit also applies to the CURVE handshake's commands (INITIATE is
 # about 300 bytes with its metadata).
 MAX_REQUEST_BYTES: Final = 1024
-REFUSALS_LOG_EVERY: Final = 60.0
 _NOBLOCK: Final = int(zmq.NOBLOCK)
 _SRCFD: Final = int(zmq.SRCFD)
 
@@ -97,7 +96,7 @@ class Gate:
         # until the XPUB has been read empty; meanwhile no request is trusted.
         self._unaligned = False
         self._refused = 0
-        self._refused_logged = -REFUSALS_LOG_EVERY
+        self._refused_logged = Throttle()
 
     # ------------------------------------------------------------------ requests
 
@@ -213,9 +212,7 @@ class Gate:
         self._refused += 1
         topic = parse_subscription(request)[0]
         log.debug("subscription to %r refused (connection %d)", topic, fd)
-        now = time.monotonic()
-        if now - self._refused_logged >= REFUSALS_LOG_EVERY:
-            self._refused_logged = now
+        if self._refused_logged.due():
             log.info(
                 "%d subscription request(s) refused so far (last: %r): not a member, "
                 "or no valid ticket",

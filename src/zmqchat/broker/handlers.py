@@ -61,6 +61,7 @@ from zmqchat.common.protocol import (
     user_key,
 )
 from zmqchat.errors import ProtocolError
+from zmqchat.logs import Throttle
 
 log = logging.getLogger("zmqchat.broker")
 
@@ -91,7 +92,7 @@ class BrokerCore:
         finished: the caller then runs :meth:`finish_logins` on its own thread."""
         self.config = config
         self.connections = connections
-        self._detached_logged = -60.0  # when ending detached sessions was last logged
+        self._detached_logged = Throttle()  # ending detached sessions early
         self._synced: float | None = None  # the `now` of the last batch synced
         self.store = store
         self.pub_port = pub_port
@@ -298,9 +299,7 @@ class BrokerCore:
         ended = self.state.detached_past(address, bound)
         for session in ended:
             self._end_session(session, reason="timeout")
-        now = time.monotonic()
-        if ended and now - self._detached_logged >= 60.0:
-            self._detached_logged = now
+        if ended and self._detached_logged.due():
             log.warning(
                 "ended %d detached session(s) from %s early: %d is the most one address "
                 "keeps waiting for resume (max_detached_per_address)",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections import Counter
 from typing import Final
 
@@ -31,13 +30,13 @@ from zmqchat.common.messages import (
 )
 from zmqchat.common.protocol import ErrorCode
 from zmqchat.errors import ProtocolError
+from zmqchat.logs import Throttle
 
 log = logging.getLogger("zmqchat.broker")
 
 LIMITED: Final[frozenset[type[Request]]] = frozenset(
     {Register, Join, Chat, Pm, Invite, History, Who, ListRooms}
 )
-LOG_EVERY: Final = 60.0
 # Buckets idle long enough to be full again are dropped, at most this often.
 PRUNE_EVERY: Final = 60.0
 
@@ -50,7 +49,7 @@ class AddressLimits:
         self.burst = burst
         self._buckets: dict[str, TokenBucket] = {}
         self._refused: Counter[str] = Counter()
-        self._logged = -LOG_EVERY
+        self._logged = Throttle()
         self._pruned = 0.0
 
     @property
@@ -92,9 +91,7 @@ class AddressLimits:
 
     def _refuse(self, address: str) -> None:
         self._refused[address] += 1
-        clock = time.monotonic()
-        if clock - self._logged >= LOG_EVERY:
-            self._logged = clock
+        if self._logged.due():
             top = ", ".join(f"{a} ({n})" for a, n in self._refused.most_common(3))
             log.warning(
                 "refused requests over address_rate_limit (%g/s, burst %d) since the last "

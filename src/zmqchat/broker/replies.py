@@ -10,20 +10,18 @@ libzmq held for it is freed. A client that was only slow reconnects and resumes.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Final
 
 import zmq
 
 from zmqchat.broker.peers import ConnectionWatch, shut_down
 from zmqchat.broker.state import BrokerState
+from zmqchat.logs import Throttle
 
 log = logging.getLogger("zmqchat.broker")
 
 _NOBLOCK: Final = int(zmq.NOBLOCK)
 _SNDMORE_NOBLOCK: Final = int(zmq.SNDMORE | zmq.NOBLOCK)
-# How often closing the connections of clients that don't read is logged, at most.
-STALLED_LOG_EVERY: Final = 60.0
 
 
 class Replies:
@@ -38,7 +36,7 @@ class Replies:
         self._hwm = hwm
         self.full_drops = 0  # frames refused because a peer's queue was full
         self.stalled: set[bytes] = set()  # peers whose queue was full since last closed
-        self._logged = -STALLED_LOG_EVERY
+        self._logged = Throttle()
 
     def send(self, rid: bytes | None, body: bytes) -> bool:
         """Send one frame to one peer; False if ZeroMQ could not take it."""
@@ -71,9 +69,7 @@ class Replies:
             if shut_down(conn, self._port):
                 closed.append(f"{session.user} ({session.address or 'address unknown'})")
         self.stalled.clear()
-        now = time.monotonic()
-        if closed and now - self._logged >= STALLED_LOG_EVERY:
-            self._logged = now
+        if closed and self._logged.due():
             more = f" and {len(closed) - 5} more" if len(closed) > 5 else ""
             log.warning(
                 "closed the connection of %s%s: %d replies queued, not read (reply_hwm); "
