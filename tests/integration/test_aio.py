@@ -111,7 +111,10 @@ def test_the_loop_is_never_blocked_while_a_reply_is_awaited(make_broker):
                 await alice.ping(timeout=0.5)
             broker.resume()
             ticks.cancel()
-            assert len(gaps) > 20
+            # The gaps say whether the loop was blocked; how many ticks fit in the
+            # 0.5 s depends on how busy the machine is (16 of 50 on a loaded 2-core
+            # VM), so only a few are required to have run at all.
+            assert len(gaps) > 5
             assert max(gaps) < 0.2, max(gaps)
 
     run(main())

@@ -57,12 +57,15 @@ def test_make_run_stopped_with_ctrl_c_exits_0_without_an_error(tmp_path):
 
 
 def run(command: list[str], home: Path, **options: object) -> subprocess.CompletedProcess[str]:
+    # Without PYTHONPATH (set when testing a worktree's src/), which would make the
+    # fresh venv's pip find the checkout's zmqchat and skip the wheel's scripts.
+    env = {k: v for k, v in cli_env(home).items() if k != "PYTHONPATH"}
     return subprocess.run(
         command,
         capture_output=True,
         text=True,
         timeout=90,
-        env=cli_env(home),
+        env=env,
         check=False,
         **options,
     )

@@ -97,6 +97,12 @@ class _Reading:
         self.tagging: Rid | None = None  # the id whose next frame tells its connection
 
 
+# pyzmq's Socket.send (zmq.sugar) looks for Frames, copy thresholds and routing ids
+# before it calls the Cython send. The broker sends only bytes with int flags, two
+# to four frames a chat, and that sugar took 0.7 us of each send's 1.2.
+raw_send: Callable[[zmq.Socket[bytes], bytes, int], None] = zmq.backend.Socket.send
+
+
 class Router(zmq.Socket[bytes]):
     """A ROUTER whose routing id frames say which connection they came on, for every
     id not in ``known`` (the ids that have a session: their frames cost next to

@@ -14,7 +14,7 @@ from typing import Final
 
 import zmq
 
-from zmqchat.broker.peers import ConnectionWatch, shut_down
+from zmqchat.broker.peers import ConnectionWatch, raw_send, shut_down
 from zmqchat.broker.state import BrokerState
 from zmqchat.logs import Throttle
 
@@ -44,8 +44,8 @@ class Replies:
             return False
         router = self._router
         try:
-            router.send(rid, _SNDMORE_NOBLOCK)
-            router.send(body, _NOBLOCK)
+            raw_send(router, rid, _SNDMORE_NOBLOCK)
+            raw_send(router, body, _NOBLOCK)
         except zmq.ZMQError as exc:
             if exc.errno == zmq.EHOSTUNREACH:
                 log.debug("frame to %s dropped: peer gone", rid.hex())

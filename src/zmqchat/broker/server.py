@@ -33,7 +33,7 @@ from zmqchat.broker.endpoints import (
 from zmqchat.broker.grants import Gate
 from zmqchat.broker.handlers import BrokerCore
 from zmqchat.broker.lock import lock_store
-from zmqchat.broker.peers import ConnectionWatch, Router
+from zmqchat.broker.peers import ConnectionWatch, Router, raw_send
 from zmqchat.broker.replies import Replies
 from zmqchat.broker.store import Store
 from zmqchat.common.config import BrokerConfig
@@ -381,10 +381,9 @@ class BrokerServer:
             # shut-down socket takes no more writes), so a member who left, or a
             # reader of a room made private, misses even the events of its batch.
             self._gate.recheck(out.recheck)
-        publish = pub.send
         for topic, body in publishes:
-            publish(topic, _SNDMORE)
-            publish(body)
+            raw_send(pub, topic, _SNDMORE)
+            raw_send(pub, body, 0)
         out.clear()
         if link.stalled:
             link.close_stalled(core.state)
