@@ -77,9 +77,11 @@ GUI_EXITS: Final = {
 
 
 def chat_epilog() -> str:
+    from zmqchat.client.chat.keys import CONSOLE_KEYS
+
     return "\n".join(
         (
-            slash_commands("in the chat:", after=CHAT_AFTER_COMMANDS),
+            slash_commands("in the chat:", keys=CONSOLE_KEYS, after=CHAT_AFTER_COMMANDS),
             CHAT_EXAMPLES,
             exit_statuses(CHAT_EXITS, note=CHAT_EXITS_NOTE),
         )
@@ -87,10 +89,12 @@ def chat_epilog() -> str:
 
 
 def gui_epilog() -> str:
+    from zmqchat.client.chat.keys import GUI_KEYS
+
     return "\n".join(
         (
             GUI_WINDOW,
-            slash_commands("in the input line:"),
+            slash_commands("in the input line:", keys=GUI_KEYS),
             GUI_EXAMPLES,
             exit_statuses(GUI_EXITS),
         )

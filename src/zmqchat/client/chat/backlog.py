@@ -48,6 +48,7 @@ class Backlog:
         *,
         size: int = BACKLOG,
         compact: bool = False,
+        multiline: bool = False,
         on_opened: Callable[[str], None] | None = None,
     ) -> None:
         self.state = state
@@ -55,10 +56,17 @@ class Backlog:
         self._lock = lock
         self._size = size
         self._compact = compact
+        self._multiline = multiline
         self._on_opened = on_opened
 
     def line(self, event: Event, *, history: bool = False) -> Line:
-        return format_event(event, me=self.state.user, history=history, compact=self._compact)
+        return format_event(
+            event,
+            me=self.state.user,
+            history=history,
+            compact=self._compact,
+            multiline=self._multiline,
+        )
 
     def enter(
         self, client: Client, room: str, head: int, members: Iterable[str] | None, *, switch: bool
