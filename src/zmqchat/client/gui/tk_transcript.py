@@ -50,6 +50,7 @@ class TranscriptPane(ttk.Frame):
         self._on_top = on_top
         self._font = fonts["base"]
         self._heights: collections.deque[int] = collections.deque()  # lines per row
+        self._first_row = 0  # the serial number of the oldest row (see BidiLines)
         self._hangs: set[str] = set()  # indent tags configured so far
         self._marked = False  # the unread marker is shown
         self.text = tk.Text(
@@ -73,12 +74,19 @@ class TranscriptPane(ttk.Frame):
         self.scrollbar.grid(row=0, column=1, sticky="ns")
         self.rowconfigure(0, weight=1)
         self.columnconfigure(0, weight=1)
+        self._fonts: dict[str, tkfont.Font] = {}  # by tag, for those with a font of their own
         for tag, style in TAGS.items():
             options = dict(style)
             if "font" in options:  # a variant of the base font, by name
+                self._fonts[tag] = fonts[options["font"]]
                 options["font"] = str(fonts[options["font"]])
             self.text.tag_configure(tag, **options)
-        self.bidi = BidiLines(self.text, self._insert_parts, self._edit)
+        self.bidi = BidiLines(
+            self.text,
+            edit=self._edit,
+            resized=self._row_resized,
+            font_of=self._font_of,
+        )
         self._layout_job: str | None = None
         # Scrolling by wheel (X11 sends buttons 4 and 5) may reach the top.
         for sequence in ("<MouseWheel>", "<Button-4>", "<Button-5>"):
@@ -93,7 +101,8 @@ class TranscriptPane(ttk.Frame):
             return
         # Line numbers only matter to right-to-left rows (see _insert_rows).
         first = self.line_count() + 1 if any(row.bidi for row in rows) else 0
-        self._edit(lambda: self._insert_rows("end", rows, first))
+        serial = self._first_row + len(self._heights)
+        self._edit(lambda: self._insert_rows("end", rows, first, serial))
         self._heights.extend(row.height for row in rows)
         excess = len(self._heights) - self.limit
         if excess > 0:
@@ -107,7 +116,8 @@ class TranscriptPane(ttk.Frame):
         if not rows:
             return
         top = int(self.text.index("@0,0").split(".")[0])
-        self._edit(lambda: self._insert_rows("1.0", rows, 1))
+        self._first_row -= len(rows)
+        self._edit(lambda: self._insert_rows("1.0", rows, 1, self._first_row))
         self._heights.extendleft(row.height for row in reversed(rows))
         if self.following:
             self.text.yview_moveto(1.0)
@@ -147,6 +157,7 @@ class TranscriptPane(ttk.Frame):
 
     def _drop_oldest(self, rows: int) -> None:
         lines = sum(self._heights.popleft() for _ in range(rows))
+        self._first_row += rows
         if self._marked:
             marker = self.marker_line()
             if marker is not None and marker <= lines:
@@ -163,31 +174,34 @@ class TranscriptPane(ttk.Frame):
         finally:
             self.text.configure(state="disabled")
 
-    def _insert_rows(self, index: str, rows: list[Row], first: int) -> None:
+    def _insert_rows(self, index: str, rows: list[Row], first: int, serial: int) -> None:
         """Insert ``rows`` at ``index``, where line ``first`` of the Text will hold
-        the first of them."""
+        the first of them, whose serial number is ``serial``."""
         args: list[str | tuple[str, ...]] = []
-        bidi: list[tuple[int, list[Part]]] = []
+        bidi: list[tuple[int, list[Part], int]] = []
         line = first
-        for row in rows:
+        for number, row in enumerate(rows, serial):
             parts = self._hanging(row)
             if row.bidi:
-                bidi += _lines_of(line, parts)
+                bidi += [(n, line_parts, number) for n, line_parts in _lines_of(line, parts)]
             for text, tags in parts:
                 args += (text, tags)
             args += ("\n", ())
             line += row.height
         # Text.insert is typed for one text only; Tk takes text, tags, text, ...
         self.text.tk.call(str(self.text), "insert", index, *args)
-        for number, parts in bidi:
-            self.bidi.add(number, parts)
+        for number, parts, row_serial in bidi:
+            self.bidi.add(number, parts, row_serial)
 
-    def _insert_parts(self, index: str, parts: list[Part]) -> None:
-        args: list[str | tuple[str, ...]] = []
-        for text, tags in parts:
-            args += (text, tags)
-        if args:
-            self.text.tk.call(str(self.text), "insert", index, *args)
+    def _row_resized(self, serial: int, lines: int) -> None:
+        index = serial - self._first_row
+        if 0 <= index < len(self._heights):
+            self._heights[index] += lines
+
+    def _font_of(self, tags: tuple[str, ...]) -> tkfont.Font:
+        # The last tag configured wins where tags clash (Tk's tag priority).
+        fonts = [self._fonts[tag] for tag in reversed(TAGS) if tag in tags and tag in self._fonts]
+        return fonts[0] if fonts else self._font
 
     def _hanging(self, row: Row) -> Sequence[Part]:
         """The row's parts, its continuation lines tagged to be indented by the
@@ -258,7 +272,8 @@ class TranscriptPane(ttk.Frame):
 
     def _lay_out(self) -> None:
         self._layout_job = None
-        self.bidi.lay_out_visible()
+        if self.bidi.lay_out_visible() and self.following:
+            self.text.yview_moveto(1.0)  # the lines broken anew moved the bottom
 
 
 def _lines_of(first: int, parts: Sequence[Part]) -> list[tuple[int, list[Part]]]:
