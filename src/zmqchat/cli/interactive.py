@@ -49,18 +49,19 @@ the window:
   left      rooms joined (with unread counts) and private conversations; the
             field below joins a room; right-click to leave or close one
   centre    the conversation: the last 50 messages on joining, marked as
-            history; scroll to the top for older ones
+            history, scrolled to the newest; scroll to the top for older ones;
+            a "new" line marks where what you have not seen starts
   right     who is in the room; double-click a name to talk privately
-  bottom    the input line (Enter sends, Up recalls, Tab completes, and the
-            console's /commands below work) and the status bar (you, the
-            broker, connected / reconnecting…)
+  bottom    the input (the keys below; the console's /commands work too)
+            and the status bar (you, the broker, connected / reconnecting…)
   It reconnects by itself when the broker restarts and fills the gap.
 """
 
 GUI_EXAMPLES: Final = """\
-The connect form asks for the name, host and port (remembered from the last run)
-unless --user, --host and --port are all given, and a password for a name with an
-account (left empty, the one from --password-file or $ZMQCHAT_PASSWORD is used).
+The connect form asks for the name, host and port (remembered from the last time
+you connected with it) unless --user, --host and --port are all given (then
+nothing is remembered), and a password for a name with an account (left empty, the
+one from --password-file or $ZMQCHAT_PASSWORD is used).
 
 examples:
   zmqchat gui                                     asks, then connects

@@ -167,7 +167,7 @@ COMMANDS: Final = (
     CommandSpec(
         "who",
         "/who [ROOM|*]",
-        "who is in a room (default: current; * = online; talking privately: if they are)",
+        "who is in a room (default: current; * = online; in a private one: that person)",
         "room",
         ("names",),
     ),

@@ -10,7 +10,7 @@ from typing import Final
 CONSOLE_KEYS: Final = ("Tab completes commands, rooms and names; Ctrl-D quits.",)
 
 GUI_KEYS: Final = (
-    "Enter sends; Shift+Enter starts a new line of the same message (a paste keeps its lines).",
+    "Enter sends; Shift+Enter starts a new line of it (a paste keeps its lines).",
     "Up and Down recall what you sent; Tab completes commands, rooms and names.",
     "Page Up and Page Down scroll; at the top, older messages load.",
     "Closing the window (or /quit) leaves.",

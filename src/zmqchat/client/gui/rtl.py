@@ -2,13 +2,15 @@
 
 Tk 8.6 on X11 neither reorders (Unicode bidi) nor shapes (Arabic letters take a
 different form at the start, middle or end of a word), so Persian came out
-backwards, every letter in its isolated form. :func:`visual` does what a line
-needs for display: it picks each letter's contextual form from Unicode's Arabic
-Presentation Forms (derived from ``unicodedata``, no table to maintain), then
-reverses each right-to-left run (numbers inside it keep their order; brackets
-are mirrored). The lines are left-to-right paragraphs (they start with the time
-and the sender), so this is the Unicode algorithm's answer for them. Only what
-is shown changes; what is sent and stored is the text as typed.
+backwards, every letter in its isolated form. :func:`shape` picks each letter's
+contextual form from Unicode's Arabic Presentation Forms (derived from
+``unicodedata``, no table to maintain); :func:`visual` then reverses each
+right-to-left run (numbers inside it keep their order; brackets are mirrored). The
+lines are left-to-right paragraphs (they start with the time and the sender), so
+this is the Unicode algorithm's answer for them. A line that wraps is reordered one
+display line at a time (:func:`visual_lines`), as the algorithm does after breaking
+lines: the view breaks it (:mod:`.tk_bidi`). Only what is shown changes; what is
+sent and stored is the text as typed.
 
 Not handled: the lam-alef ligature (the two letters stay side by side) and
 explicit direction marks; both still read correctly, if less elegantly.
