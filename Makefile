@@ -3,12 +3,14 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+DIST   ?= dist
 
-.PHONY: run test lint typecheck pytest format clean help bench bench-quick plot crash-test crash-test-quick attack attack-quick
+.PHONY: run test lint typecheck pytest format clean help dist bench bench-quick plot crash-test crash-test-quick attack attack-quick
 
 help:
 	@echo "make run    start the broker on tcp://127.0.0.1:5555 (PUB 5556), history in the user data dir"
 	@echo "make test   install what the tests need into $(VENV), then ruff, mypy and pytest"
+	@echo "make dist   build a wheel into $(DIST)/ to install elsewhere: pip install $(DIST)/zmqchat-*.whl"
 	@echo "make bench  run the benchmarks against their baselines (~15 min); see docs/performance.md"
 	@echo "make bench-quick  a one-minute smoke run of the same benchmarks"
 	@echo "make crash-test   kill -9 the broker 20 times under load, count what was lost (~1.5 min)"
@@ -31,8 +33,19 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(PIP) install -e '.[dev]'
 	@touch $@ $(VENV)/.installed
 
+# The broker runs in a process group of its own (scripts/foreground.py), so Ctrl-C
+# stops it alone: make then sees it exit 0 instead of being interrupted itself (130).
 run: $(VENV)/.installed
-	$(BIN)/zmqchat broker $(ARGS)
+	@echo $(BIN)/zmqchat broker $(ARGS)
+	@$(BIN)/python scripts/foreground.py $(BIN)/zmqchat broker $(ARGS)
+
+# A wheel of this checkout, for machines without it (`pip install` it there; pip
+# fetches the dependencies). Not committed: dist/ is in .gitignore.
+dist: | $(BIN)/python
+	rm -rf build $(DIST)/zmqchat-*.whl
+	$(PIP) wheel --no-deps -w $(DIST) .
+	rm -rf build
+	@ls $(DIST)/zmqchat-*.whl
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks examples scripts crash attack
@@ -83,4 +96,4 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format src tests benchmarks examples scripts crash attack
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build src/*.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist src/*.egg-info

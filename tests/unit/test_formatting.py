@@ -9,7 +9,9 @@ import pytest
 
 from zmqchat.client.chat.formatting import (
     NICK_COLOURS,
+    DayMarks,
     banner,
+    day_separator,
     error,
     event_json,
     format_event,
@@ -36,6 +38,43 @@ def test_chat_line_shows_time_room_sender_and_text():
 def test_older_events_carry_their_date():
     assert format_time(NOON - 86400 * 3, now=NOON) == "2024-05-14 12:00:00"
     assert format_time(NOON + 1, now=NOON) == "12:00:01"
+
+
+def test_a_day_separator_goes_between_events_of_different_days():
+    assert day_separator(None, NOON) is None  # nothing before: nothing to separate
+    assert day_separator(NOON - 3600, NOON + 3600) is None
+    # Local days: just before and just after midnight are different days.
+    midnight = time.mktime((2024, 5, 18, 0, 0, 0, 0, 0, -1))
+    line = day_separator(midnight - 1, midnight + 1)
+    assert line is not None
+    assert plain(line) == "─── Saturday 2024-05-18 ───"  # the day of the later one
+    assert {style for style, _ in line} == {"class:day"}
+    # Going back a day (a page of older lines) names the day of the second one too.
+    earlier = day_separator(NOON, NOON - 86400 * 2)
+    assert earlier is not None
+    assert plain(earlier) == "─── Wednesday 2024-05-15 ───"
+
+
+def test_day_marks_separate_days_below_and_above_what_a_stream_shows():
+    days = DayMarks()
+    yesterday, today = NOON - 86400, NOON
+    assert days.below("#dev", yesterday) is None  # its first line
+    assert days.below("#dev", yesterday + 60) is None
+    mark = days.below("#dev", today)
+    assert mark is not None
+    assert plain(mark) == "─── Friday 2024-05-17 ───"
+    assert days.below("#dev", today + 1) is None
+    # Each stream on its own: another conversation's first line needs none.
+    assert days.below("@bob", today) is None
+    # Older lines added on top: a separator between them and the first shown,
+    # naming the day of the first shown (yesterday's).
+    older = days.above("#dev", NOON - 3 * 86400, NOON - 2 * 86400)
+    assert older is not None
+    assert plain(older) == "─── Thursday 2024-05-16 ───"
+    assert days.above("#dev", NOON - 3 * 86400, NOON - 3 * 86400 + 5) is None  # same day
+    # A stream shown afresh starts again from nothing.
+    days.forget("#dev")
+    assert days.below("#dev", today + 2) is None
 
 
 def test_sender_colour_is_stable_and_case_insensitive():

@@ -61,6 +61,7 @@ def test_error_codes_are_the_wire_strings() -> None:
         "mailbox_full",
         "not_invited",
         "not_operator",
+        "no_such_room",
     }
     assert ErrorCode.TOO_LONG == "too_long"
 

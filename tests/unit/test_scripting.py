@@ -170,7 +170,6 @@ def test_tail_rejects_since_with_last(capsys):
         ["tail", "--timeout", "0"],
         ["tail", "--since", "-1"],
         ["history", "general", "--limit", "0"],
-        ["send", "hello"],  # --room is required
     ],
 )
 def test_bad_flags_are_usage_errors(argv, capsys):

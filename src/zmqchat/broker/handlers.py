@@ -112,8 +112,10 @@ class BrokerCore:
             rooms_after=config.forget_rooms_after,
             names_after=config.forget_names_after,
         )
-        self.relay = Relay(self.state, store, self.out, config, clock, self.mailboxes)
-        queries = Queries(self.state, store, self.out, self.mailboxes)
+        self.relay = Relay(
+            self.state, store, self.out, config, clock, self.mailboxes, self.membership
+        )
+        queries = Queries(self.state, store, self.out, self.mailboxes, self.membership)
         self.logins = Logins(config, store, self.state, notify)
         self.registration = Registration(
             config,

@@ -3,10 +3,12 @@ answered from the broker's memory and its store."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+import heapq
+from collections.abc import Callable
+from typing import Final, TypeVar
 
 from zmqchat.broker.mailbox import Mailboxes
-from zmqchat.broker.membership import require_member
+from zmqchat.broker.membership import Membership, require_member
 from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.state import BrokerState, Session
 from zmqchat.broker.store import Store
@@ -22,19 +24,47 @@ from zmqchat.common.messages import (
     Users,
     Who,
 )
-from zmqchat.common.protocol import LIST_DEFAULT_LIMIT, MAX_HISTORY_REPLY_BYTES, user_key
+from zmqchat.common.protocol import (
+    LIST_DEFAULT_LIMIT,
+    MAX_HISTORY_REPLY_BYTES,
+    ErrorCode,
+    user_key,
+)
+from zmqchat.errors import ProtocolError
 
 _T = TypeVar("_T")
 
 # Private rooms are members-only to read about too: `who` and `rooms` show one only
 # to its members, so outsiders learn neither who is in it nor that it has anyone.
 
+# The names of the rooms with stored events after ?1, at most ?2, in order: a skip
+# scan of the (room, seq) index, one seek per room however many events it holds (a
+# GROUP BY would read every event of every room listed).
+_ROOMS_AFTER: Final = """
+WITH RECURSIVE names(room) AS (
+    SELECT (SELECT MIN(room) FROM events WHERE room > ?1)
+    UNION ALL
+    SELECT (SELECT MIN(room) FROM events WHERE room > names.room)
+    FROM names WHERE names.room IS NOT NULL
+    LIMIT ?2
+)
+SELECT room FROM names WHERE room IS NOT NULL
+"""
+
 
 class Queries:
     """Answers that change nothing."""
 
-    def __init__(self, state: BrokerState, store: Store, out: Outbox, mailboxes: Mailboxes) -> None:
+    def __init__(
+        self,
+        state: BrokerState,
+        store: Store,
+        out: Outbox,
+        mailboxes: Mailboxes,
+        membership: Membership,
+    ) -> None:
         self.mailboxes = mailboxes
+        self.membership = membership
         self.state = state
         self.store = store
         self.out = out
@@ -52,25 +82,48 @@ class Queries:
         self.out.reply_to(session, Users(users=tuple(page), room=req.room, more=more, ref=req.ref))
 
     def rooms(self, session: Session, req: ListRooms, now: float) -> None:
+        """Every room with members or stored events (a room whose members all left
+        is still there to read and post to), a private one to its members only."""
         private = self.state.private_rooms
-        shown = [
-            r
-            for r in sorted(self.state.rooms.values(), key=lambda r: r.name)
-            if (r.name not in private or r.name in session.rooms)
-            and (req.after is None or r.name > req.after)
-        ]
-        page, more = _page(shown, req.limit)
-        rooms = tuple(
-            RoomInfo(name=r.name, members=len(r.members), seq=r.seq, private=True)
-            if r.name in private
-            else RoomInfo(name=r.name, members=len(r.members), seq=r.seq)
-            for r in page
-        )
-        self.out.reply_to(session, RoomList(rooms=rooms, more=more, ref=req.ref))
+
+        def shown(name: str) -> bool:
+            return name not in private or name in session.rooms
+
+        after = req.after or ""  # "" sorts before every name
+        want = (LIST_DEFAULT_LIMIT if req.limit is None else req.limit) + 1
+        live = heapq.nsmallest(want, (n for n in self.state.rooms if n > after and shown(n)))
+        stored = self._stored_rooms(after, want, shown)
+        page, more = _page(sorted(set(live).union(stored))[:want], req.limit)
+        rooms = []
+        for name in page:
+            room = self.state.rooms.get(name)
+            if room is None:  # nobody in it: its head is in the store
+                members, seq = 0, self.store.room_head(name)
+            else:
+                members, seq = len(room.members), room.seq
+            flag = True if name in private else None
+            rooms.append(RoomInfo(name=name, members=members, seq=seq, private=flag))
+        self.out.reply_to(session, RoomList(rooms=tuple(rooms), more=more, ref=req.ref))
+
+    def _stored_rooms(self, after: str, want: int, shown: Callable[[str], bool]) -> list[str]:
+        """The first ``want`` rooms with stored events named after ``after`` that are
+        ``shown``, in order."""
+        found: list[str] = []
+        db = self.store.reader()
+        while len(found) < want:
+            names = [name for (name,) in db.execute(_ROOMS_AFTER, (after, want))]
+            found += [name for name in names if shown(name)]
+            if len(names) < want:
+                break
+            after = names[-1]
+        return found[:want]
 
     def history(self, session: Session, req: History, now: float) -> None:
         if req.room is not None:
-            require_member(session, req.room)
+            if req.external and req.room not in session.rooms:
+                self._check_outside(session, req.room)
+            else:
+                require_member(session, req.room)
             events, more = self.store.room_history(req.room, req.after, req.before, req.limit)
         else:
             assert req.with_user is not None
@@ -96,6 +149,13 @@ class Queries:
             page = fit(page, newest_first=req.after is None)
             body = encode(page)
         self.out.reply_to(session, body)
+
+    def _check_outside(self, session: Session, name: str) -> None:
+        """Refuse to read ``name`` from outside unless a join would be allowed, and
+        the room exists: reading a room never creates it."""
+        self.membership.access.check_join(session, name)
+        if not self.membership.exists(self.membership.room(name)):
+            raise ProtocolError(ErrorCode.NO_SUCH_ROOM, f"there is no room {name}")
 
     def _account_since(self, session: Session) -> float | None:
         """When the account ``session`` logged in to was created, if it did and the

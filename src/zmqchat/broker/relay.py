@@ -1,5 +1,9 @@
 """Chats and private messages: checked, rate limited, stored, sent on and acked.
 
+A chat comes from a member of its room, or, with ``external``, from a session that
+may join the room but has not (a script posting once): the room's seq and store
+are the same, and nobody sees it come or go.
+
 A retried one (same ``ref``, same content) is acked again instead of stored twice.
 A chat is published to its room with the batch; a private message goes to its
 recipient at once and its ack after the commit (see :class:`Outbox`), or, if the
@@ -12,7 +16,7 @@ import logging
 from collections.abc import Callable
 
 from zmqchat.broker.mailbox import Mailboxes
-from zmqchat.broker.membership import require_member
+from zmqchat.broker.membership import Membership, require_member
 from zmqchat.broker.outbox import Outbox, PmDelivery
 from zmqchat.broker.state import BrokerState, Session, fingerprint
 from zmqchat.broker.store import Store
@@ -36,8 +40,10 @@ class Relay:
         config: BrokerConfig,
         clock: Callable[[], float],
         mailboxes: Mailboxes,
+        membership: Membership,
     ) -> None:
         self.mailboxes = mailboxes
+        self.membership = membership
         self.state = state
         self.store = store
         self.out = out
@@ -75,9 +81,16 @@ class Relay:
         # A retry is answered even if the sender has left the room since.
         if self._replay(session, req.ref, print_):
             return
-        require_member(session, req.room)
-        self._spend(session, now)
-        room = self.state.rooms[req.room]
+        if req.external and req.room not in session.rooms:
+            # Posting from outside: allowed where a join would be, and creating the
+            # room as a join would, but with no presence events and no membership.
+            self.membership.access.check_join(session, req.room)
+            self._spend(session, now)
+            room = self.membership.room(req.room)
+        else:
+            require_member(session, req.room)
+            self._spend(session, now)
+            room = self.state.rooms[req.room]
         seq = room.seq + 1
         ts = self.clock()
         self.store.add_chat(

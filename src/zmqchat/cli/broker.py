@@ -78,6 +78,14 @@ def _run_broker(args: argparse.Namespace) -> int:
         return 2
     setup_logging(config.log_level)
     server = BrokerServer(config, ready_file=args.ready_file, parent_pid=args.parent_pid)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        server.stop()
+
+    # From here on Ctrl-C is a clean stop (status 0), also while binding or opening
+    # the store: never a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
     try:
         server.bind()
     except ConfigError as exc:
@@ -90,11 +98,6 @@ def _run_broker(args: argparse.Namespace) -> int:
         # Every start, on a line of its own: what operators hand to clients.
         print(f"public key: {server.public_key}", flush=True)
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        server.stop()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     try:
         return server.run()
     except ZmqchatError as exc:

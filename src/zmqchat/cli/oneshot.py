@@ -60,8 +60,11 @@ def _add_send(sub: Subparsers) -> None:
         description="Send TEXT to a room, or with `-` (or no TEXT and a pipe on stdin) one "
         "message per line of stdin, blank lines skipped. Returns once every message is "
         "acknowledged: stored by the broker, never to be lost. A refused message does not "
-        "stop the others; the first one refused is named on stderr and the exit status is 1.",
+        "stop the others; the first one refused is named on stderr and the exit status is 1. "
+        "It posts without joining the room, so the room shows the messages and no join or "
+        "leave around them (a private room still needs an invitation).",
         examples="""\
+  zmqchat send hello from a script              to the default room (general)
   zmqchat send --room general hello from a script
   zmqchat send --room ci --data '{"build": 42, "ok": true}' build 42 passed
   printf 'one\\ntwo\\n' | zmqchat send --room general -      two messages
@@ -69,7 +72,11 @@ def _add_send(sub: Subparsers) -> None:
   zmqchat send --host 10.0.0.5 --port 5555 --connect-timeout 2 --room ops ping
 """,
     )
-    p.add_argument("--room", required=True, help="room to send to, e.g. --room general")
+    p.add_argument(
+        "--room",
+        help="room to send to, e.g. --room ops (default: the first of `rooms` in "
+        "client.toml or ZMQCHAT_ROOMS, general)",
+    )
     p.add_argument(
         "--data",
         metavar="JSON",
@@ -92,7 +99,8 @@ def _add_tail(sub: Subparsers) -> None:
         description="Join rooms and print each event (messages, joins and leaves, private "
         "messages to this user, broker notices) on one line as it arrives, flushed at once, "
         "so it can feed grep, jq or head. --last and --since first print messages from "
-        "history (joins and leaves too with --presence). Connection changes are reported "
+        "history (joins and leaves too with --presence). A line where the day changes "
+        "separates days (not with --json). Connection changes are reported "
         "on stderr; it reconnects by itself. Events counted by --count include those "
         "printed from history.",
         examples="""\
@@ -142,7 +150,7 @@ def _add_tail(sub: Subparsers) -> None:
         "--presence",
         action=argparse.BooleanOptionalAction,
         help="joins and leaves: by default printed live but skipped in the history of "
-        "--last/--since (every script command leaves a join and a leave there); "
+        "--last/--since (each `tail` and `chat` leaves a join and a leave there); "
         "--presence prints and counts them from history too; --no-presence never "
         "prints them, so --count 1 waits for a message, not for someone coming or going",
     )
@@ -195,9 +203,11 @@ def _add_rooms(sub: Subparsers) -> None:
     p = _script_parser(
         sub,
         "rooms",
-        help="list the rooms that have members",
-        description="Print each room with members: its name, member count and last seq; "
-        "when there are none, a note on stderr says so (with --json, `[]`).",
+        help="list the rooms: with members or history",
+        description="Print each room that has members or history: its name, member count "
+        "(0 for a room nobody is in now) and last seq; a private room only if you are in it "
+        "(so never, for this command's own connection). When there are none, a note on "
+        "stderr says so (with --json, `[]`).",
         examples="""\
   zmqchat rooms
   zmqchat rooms --json | jq -r '.[].name'
@@ -217,10 +227,11 @@ def _add_history(sub: Subparsers) -> None:
         "history",
         help="print the last messages of a room",
         description="Print the last messages of ROOM from the broker's store, oldest first, "
-        "one per line. Joins and leaves are skipped (every script command leaves one of "
-        "each, as only members may read a room: this one joins it for the moment) unless "
-        "--presence is given. A room with nothing to show prints nothing and, unless "
-        "--json, says so on stderr.",
+        "one per line, with a line where the day changes. It reads without joining, so "
+        "it leaves no trace in the room. Joins and leaves are skipped unless --presence "
+        "is given. A room that does not exist is an error (no_such_room, status 1), never "
+        "created; one with nothing to show prints nothing and, unless --json, says so on "
+        "stderr.",
         examples="""\
   zmqchat history general
   zmqchat history ci --limit 200 --json | jq -r 'select(.data.ok == false) | .text'

@@ -119,6 +119,9 @@ class Chat(Record):
     room: str
     text: str
     data: dict[str, Any] | None = None
+    # Additive to v1: post without being a member, where a join would be allowed
+    # (protocol.md 2.4, "Posting from outside"). None on the wire when false.
+    external: bool | None = None
     ref: Ref = None
     data_packed: bytes | None = _internal()
 
@@ -164,6 +167,8 @@ class History(Record):
     after: int | None = None
     before: int | None = None
     limit: int = HISTORY_DEFAULT_LIMIT
+    # Additive to v1: read a room without being a member, as `Chat.external` posts.
+    external: bool | None = None
     ref: Ref = None
 
 
@@ -255,6 +260,8 @@ class RoomInfo(Record):
     members: int
     seq: int
     private: bool | None = None  # additive to v1: listed to its members only
+    # Room topics (issue 15's /topic) are not stored yet; when they are, an optional
+    # `topic` goes here, after `private`, and `zmqchat rooms` prints it last.
 
 
 @record("rooms")

@@ -122,9 +122,13 @@ def _room_field(msg: dict[str, Any]) -> str:
     return canonical_room(_field(msg, "room"))
 
 
+def _flag(msg: dict[str, Any], key: str) -> bool | None:
+    """An optional boolean field: True, or None (left off the wire) for false."""
+    return True if optional(msg, key, bool, "a boolean") else None
+
+
 def _parse_join(msg: dict[str, Any], ref: Ref) -> Join:
-    private = optional(msg, "private", bool, "a boolean")
-    return Join(room=_room_field(msg), private=True if private else None, ref=ref)
+    return Join(room=_room_field(msg), private=_flag(msg, "private"), ref=ref)
 
 
 def _parse_invite(msg: dict[str, Any], ref: Ref) -> Invite:
@@ -140,7 +144,9 @@ def _parse_chat(msg: dict[str, Any], ref: Ref) -> Chat:
     room = _room_field(msg)
     text = check_text(_field(msg, "text"))
     data = msg.get("data")
-    return Chat(room=room, text=text, data=data, ref=ref, data_packed=check_data(data))
+    packed = check_data(data)
+    external = _flag(msg, "external")
+    return Chat(room=room, text=text, data=data, external=external, ref=ref, data_packed=packed)
 
 
 def _parse_pm(msg: dict[str, Any], ref: Ref) -> Pm:
@@ -199,6 +205,7 @@ def _parse_history(msg: dict[str, Any], ref: Ref) -> History:
         after=_seq_field(msg, "after"),
         before=_seq_field(msg, "before"),
         limit=limit,
+        external=_flag(msg, "external"),
         ref=ref,
     )
 

@@ -82,6 +82,9 @@ class ErrorCode(StrEnum):
     NOT_INVITED = "not_invited"
     # Additive to v1: `invite` by a member of a private room who is not its operator.
     NOT_OPERATOR = "not_operator"
+    # Additive to v1: `history` with `external` of a room that does not exist (reading
+    # a room never creates it).
+    NO_SUCH_ROOM = "no_such_room"
 
 
 def is_valid_name(name: object) -> bool:

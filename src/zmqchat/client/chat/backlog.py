@@ -12,12 +12,19 @@ import dataclasses
 import threading
 from collections.abc import Callable, Iterable
 
-from zmqchat.client.chat.formatting import Line, banner, format_event, notice
+from zmqchat.client.chat.formatting import (
+    DayMarks,
+    Line,
+    banner,
+    day_separator,
+    format_event,
+    notice,
+)
 from zmqchat.client.chat.paging import earlier_events
 from zmqchat.client.chat.state import ChatState, private_key, room_key
 from zmqchat.client.core.events import Event
 from zmqchat.client.io.sync import Client
-from zmqchat.common.messages import PmEvent, RoomEvent
+from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, RoomEvent
 from zmqchat.errors import ZmqchatError
 
 # emit(line, where): where is a conversation key, EVERYWHERE, or None (no
@@ -25,6 +32,9 @@ from zmqchat.errors import ZmqchatError
 Emit = Callable[[Line, str | None], None]
 # Messages of its history a room shows when joined.
 BACKLOG = 20
+# The one stream of lines of a UI without a pane per conversation (the console),
+# for its day separators.
+ONE_STREAM = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -58,6 +68,7 @@ class Backlog:
         self._compact = compact
         self._multiline = multiline
         self._on_opened = on_opened
+        self._days = DayMarks()
 
     def line(self, event: Event, *, history: bool = False) -> Line:
         return format_event(
@@ -67,6 +78,19 @@ class Backlog:
             compact=self._compact,
             multiline=self._multiline,
         )
+
+    def show(self, event: Event, key: str | None, *, history: bool = False) -> None:
+        """Emit ``event``'s line in conversation ``key``, after a line naming the day
+        when it is of another day than the event shown before it there."""
+        if isinstance(event, ChatEvent | PresenceEvent | PmEvent) and key is not None:
+            mark = self._days.below(self._stream(key), event.ts)
+            if mark is not None:
+                self._emit(mark, key)
+        self._emit(self.line(event, history=history), key)
+
+    def _stream(self, key: str) -> str:
+        """Where lines follow each other: a pane per conversation, or one stream."""
+        return key if self._compact else ONE_STREAM
 
     def enter(
         self, client: Client, room: str, head: int, members: Iterable[str] | None, *, switch: bool
@@ -121,7 +145,19 @@ class Backlog:
             if view is None or view.older_than != before:
                 return OlderPage(key, [], more=False)  # left, or paged meanwhile
             view.older_than, view.more_history = page.next_before, page.more
-            lines = [self.line(event, history=True) for event in page.events]
+            lines: list[Line] = []
+            prev: float | None = None
+            for event in page.events:
+                mark = day_separator(prev, event.ts)
+                if mark is not None:
+                    lines.append(mark)
+                lines.append(self.line(event, history=True))
+                prev = event.ts
+            if page.events:
+                first, last = page.events[0].ts, page.events[-1].ts
+                mark = self._days.above(self._stream(key), first, last)
+                if mark is not None:
+                    lines.append(mark)
             if not page.more:
                 lines.insert(0, banner(f"#{room}: the beginning"))
             return OlderPage(key, lines, page.more)
@@ -154,16 +190,18 @@ class Backlog:
             if not self._compact:
                 self._emit(banner(f"{key}: the last {_count(events)}"), key)
             for event in events:
-                self._emit(self.line(event, history=True), key)
+                self.show(event, key, history=True)
             self._emit(banner(f"{key}: end of history"), key)
 
     def _opened(self, key: str) -> None:
+        if self._compact:
+            self._days.forget(key)  # its pane starts again from nothing
         if self._on_opened is not None:
             self._on_opened(key)
 
     def _show_live(self, room: str) -> None:
         for event in self.state.finish_loading(room):
-            self._emit(self.line(event), room_key(room))
+            self.show(event, room_key(room))
 
     def _show_history(self, room: str, events: list[RoomEvent], title: str | None) -> None:
         if not events:
@@ -172,7 +210,7 @@ class Backlog:
         if title is not None:
             self._emit(banner(title), key)
         for event in events:
-            self._emit(self.line(event, history=True), key)
+            self.show(event, key, history=True)
         self._emit(banner(f"#{room}: end of history"), key)
 
 

@@ -171,7 +171,7 @@ COMMANDS: Final = (
         "room",
         ("names",),
     ),
-    CommandSpec("rooms", "/rooms", "list the rooms that have members", None, ("list",)),
+    CommandSpec("rooms", "/rooms", "list the rooms and how many are in each", None, ("list",)),
     CommandSpec(
         "history", "/history [N]", f"last N messages here (default {HISTORY_DEFAULT})", "count"
     ),

@@ -133,7 +133,7 @@ class ChatController:
         with self._lock:
             was = self.state.connection
             for shown in self.state.apply(event):
-                self._emit(self._backlog.line(shown), self._where(shown))
+                self._backlog.show(shown, self._where(shown))
         if isinstance(event, StatusEvent):
             if event.state == "connected" and was == "reconnecting":
                 # Who left while we were away: the broker may have expired people.
@@ -230,7 +230,7 @@ class ChatController:
         with self._lock:
             state.apply(sent)
             key = private_key(ack.to)
-            self._emit(self._backlog.line(sent), key)
+            self._backlog.show(sent, key)
             if ack.status == "queued":
                 self._emit(notice(f"{ack.to} is offline; delivered when they log in"), key)
 
@@ -329,7 +329,7 @@ class ChatController:
             self.state.known_rooms.update(info.name for info in listing)
             joined = set(self.state.joined_rooms())
             if not listing:
-                self._emit(notice("no room has members"), where)
+                self._emit(notice("no rooms yet"), where)
             for info in listing:
                 mark = " (you are in it)" if info.name in joined else ""
                 people = f"{info.members} member{'s' if info.members != 1 else ''}"

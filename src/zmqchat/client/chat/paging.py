@@ -33,6 +33,7 @@ def earlier_events(
     before: int | None,
     chat_only: bool = False,
     scan_limit: int | None = 5 * HISTORY_MAX_LIMIT,
+    external: bool = False,
 ) -> Earlier:
     """The last ``count`` events of ``room`` with a seq below ``before`` (all of them
     when None), oldest first, and where to carry on paging back.
@@ -40,6 +41,7 @@ def earlier_events(
     ``chat_only`` keeps messages and skips presence events, reading back at most
     ``scan_limit`` events to find them (a room of comings and goings has few);
     None reads back as far as it takes, to the start of the room if need be.
+    ``external`` reads a room the client is not in (see ``Client.history``).
     """
     out: list[RoomEvent] = []
     scanned = 0
@@ -51,7 +53,7 @@ def earlier_events(
         # twice as many each page, so a long run of joins and leaves (a script
         # command's each time it runs) takes a few requests, not hundreds.
         limit = min(HISTORY_MAX_LIMIT, max(4 * want, 2 * limit) if chat_only else want)
-        page = client.history(room, before=before, limit=limit)
+        page = client.history(room, before=before, limit=limit, external=external)
         events = [e for e in page.messages if isinstance(e, ChatEvent | PresenceEvent)]
         scanned += len(events)
         out[:0] = [e for e in events if isinstance(e, ChatEvent)] if chat_only else events

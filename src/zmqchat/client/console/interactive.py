@@ -75,6 +75,7 @@ STYLE: Final = Style.from_dict(
         "error": "ansired bold",
         "history": "#777777",
         "history.banner": "#777777",
+        "day": "bold",
         "prompt": "bold",
         "toolbar.sep": "#888888",
         "toolbar.unread": "bold",

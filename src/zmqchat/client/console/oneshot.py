@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final, TextIO
 
 from zmqchat.client.chat.failures import ExitCode, ScriptError, classify
-from zmqchat.client.chat.formatting import event_json, format_event, plain, to_json
+from zmqchat.client.chat.formatting import DayMarks, event_json, format_event, plain, to_json
 from zmqchat.client.chat.paging import earlier_events, events_between
 from zmqchat.client.console.arguments import parse_data, room_arg
 from zmqchat.client.console.runner import connected, note, run, write_line
@@ -63,13 +63,15 @@ def messages_to_send(texts: Sequence[str], stdin: TextIO) -> Iterator[tuple[str,
             yield f"line {number}", text
 
 
-def send_one(client: Client, room: str, text: str, data: dict[str, Any] | None) -> None:
+def send_one(
+    client: Client, room: str, text: str, data: dict[str, Any] | None, *, external: bool = False
+) -> None:
     """Send one message and wait for its ack, riding out the broker's rate limit."""
     pause = RETRY_FIRST
     give_up = time.monotonic() + RATE_LIMIT_PATIENCE
     while True:
         try:
-            client.send(room, text, data=data)
+            client.send(room, text, data=data, external=external)
             return
         except BrokerError as exc:
             if exc.code != ErrorCode.RATE_LIMITED or time.monotonic() + pause > give_up:
@@ -78,17 +80,30 @@ def send_one(client: Client, room: str, text: str, data: dict[str, Any] | None) 
         pause = min(pause * 2, RETRY_MAX)
 
 
+def default_room(config: ClientConfig) -> str:
+    """The room a command uses when not told: the first of ``rooms`` (client.toml,
+    ``ZMQCHAT_ROOMS``), as ``chat`` and ``tail`` do."""
+    if not config.rooms:
+        raise ScriptError(
+            ExitCode.USAGE, "no room to send to: give --room R, or set rooms in client.toml"
+        )
+    return config.rooms[0]
+
+
 def send(
     config: ClientConfig,
     *,
-    room: str,
+    room: str | None = None,
     texts: Sequence[str],
     data: str | None = None,
     user: str | None = None,
     stdin: TextIO | None = None,
 ) -> int:
-    """``zmqchat send``: every message is acked (or refused) before this returns."""
-    room = room_arg(room)
+    """``zmqchat send``: every message is acked (or refused) before this returns.
+
+    It posts from outside the room (``external``): the room sees the messages, not
+    a join and a leave around them each time a script says something."""
+    room = room_arg(room if room is not None else default_room(config))
     payload = parse_data(data)
     messages = messages_to_send(texts, stdin or sys.stdin)
     first = next(messages, None)  # usage errors before connecting
@@ -96,10 +111,10 @@ def send(
         return ExitCode.OK
     sent = 0
     refused: list[str] = []
-    with connected(config, user, [room], "send") as (client, _):
+    with connected(config, user, (), "send") as (client, _):
         for label, text in _chain(first, messages):
             try:
-                send_one(client, room, text, payload)
+                send_one(client, room, text, payload, external=True)
             except (BrokerError, ProtocolError) as exc:  # ProtocolError: over the size limit
                 refused.append(f"{label} ({_preview(text)}) refused: {classify(exc).report}")
             except Timeout as exc:
@@ -143,7 +158,7 @@ def tail(
     """``zmqchat tail``: print events as they arrive, optionally after some history.
 
     ``presence``: None shows joins and leaves live but not from history (where
-    every script command's own come and go would crowd out the messages); True
+    each earlier `tail`'s come and go would crowd out the messages); True
     shows them in both; False in neither.
     """
     out = out or sys.stdout
@@ -152,14 +167,21 @@ def tail(
     deadline = None if timeout is None else time.monotonic() + timeout
     printed = 0
     lost = False
+    days = DayMarks()
 
     def show(event: ChatEvent | PresenceEvent | PmEvent | SystemEvent) -> bool:
         """Print one event; True once --count is reached."""
         nonlocal printed
         if isinstance(event, PresenceEvent) and presence is False:
             return False
-        text = event_json(event) if as_json else plain(format_event(event, me=client.user))
-        write_line(out, text)
+        if as_json:
+            write_line(out, event_json(event))
+        else:
+            # One stream, whatever the room: a line where the day changes.
+            mark = days.below("", event.ts)
+            if mark is not None:
+                write_line(out, plain(mark))
+            write_line(out, plain(format_event(event, me=client.user)))
         printed += 1
         return count is not None and printed >= count
 
@@ -274,7 +296,8 @@ def rooms(
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
-    """``zmqchat rooms``: the rooms with members: name, member count, last seq."""
+    """``zmqchat rooms``: every room with members or history: name, member count
+    (0 included), last seq; a private room only to its members."""
     out = out or sys.stdout
     with connected(config, user, (), "rooms") as (client, _):
         listing = client.list_rooms()
@@ -282,7 +305,7 @@ def rooms(
         write_line(out, to_json([r.to_wire() for r in listing]))
         return ExitCode.OK
     if not listing:
-        note("rooms", "no rooms with members", err)
+        note("rooms", "no rooms yet", err)
     width = max((len(r.name) for r in listing), default=4) + 1
     for info in listing:
         members = f"{info.members} member{'s' if info.members != 1 else ''}"
@@ -302,32 +325,40 @@ def history(
     err: TextIO | None = None,
 ) -> int:
     """``zmqchat history``: the last ``limit`` messages of a room (events, joins and
-    leaves included, with ``presence``), oldest first."""
+    leaves included, with ``presence``), oldest first. It reads from outside the
+    room, without joining it: a room that does not exist is ``no_such_room``, never
+    created by reading it."""
     out = out or sys.stdout
     room = room_arg(room)
-    # The broker shows history to members only, so this joins the room; its own
-    # join (at the head) is left out of what it prints. Every script command leaves
-    # a join and a leave behind, so by default they are skipped, however many.
-    with connected(config, user, [room], "history") as (client, welcome):
+    with connected(config, user, (), "history") as (client, _):
         events = earlier_events(
             client,
             room,
             limit,
-            before=welcome.rooms.get(room),
+            before=None,
             chat_only=not presence,
             scan_limit=None,
+            external=True,
         ).events
         me = client.user
     if not events and not as_json:
-        # Silence would look like a failure, or like a typo in the room's name.
+        # Silence would look like a failure.
         note("history", f"room {room} has no {'events' if presence else 'messages'}", err)
+    days = DayMarks()
     for event in events:
-        write_line(out, event_json(event) if as_json else plain(format_event(event, me=me)))
+        if as_json:
+            write_line(out, event_json(event))
+            continue
+        mark = days.below("", event.ts)
+        if mark is not None:
+            write_line(out, plain(mark))
+        write_line(out, plain(format_event(event, me=me)))
     return ExitCode.OK
 
 
 # `run` is re-exported: the command line runs each command's body through it.
 __all__ = [
+    "default_room",
     "history",
     "messages_to_send",
     "pm",

@@ -117,15 +117,26 @@ def leave(room: str, *, timeout: float | None = None) -> Call[msg.Left, msg.Left
 
 
 def send(
-    room: str, text: str, *, data: dict[str, Any] | None = None, timeout: float | None = None
+    room: str,
+    text: str,
+    *,
+    data: dict[str, Any] | None = None,
+    external: bool = False,
+    timeout: float | None = None,
 ) -> Call[msg.ChatAck, msg.ChatAck]:
     """Say ``text`` in ``room`` (with an optional machine-readable ``data`` map);
     returns once the broker has stored it, with its ``seq``.
 
-    :class:`~zmqchat.errors.BrokerError`: ``not_in_room``, ``empty``, ``too_long``
-    (text or data), ``rate_limited``, ``invalid_name``.
+    ``external``: post without joining ``room`` (a script saying one thing): allowed
+    where a join would be, it creates the room as a join does, and nobody sees you
+    come or go.
+
+    :class:`~zmqchat.errors.BrokerError`: ``not_in_room`` (not a member, without
+    ``external``), ``not_invited`` (a private room, with ``external``), ``empty``,
+    ``too_long`` (text or data), ``rate_limited``, ``invalid_name``.
     """
-    return _asking(msg.Chat(room=room, text=text, data=data), msg.ChatAck, timeout)
+    request = msg.Chat(room=room, text=text, data=data, external=True if external else None)
+    return _asking(request, msg.ChatAck, timeout)
 
 
 def pm(
@@ -175,8 +186,9 @@ def _rooms_after(
 
 
 def list_rooms(*, timeout: float | None = None) -> Call[msg.RoomList, list[msg.RoomInfo]]:
-    """The rooms that have members: name, member count, head seq (all of them: the
-    broker answers in pages, asked for in turn)."""
+    """Every room with members or history: name, member count (0 included), head
+    seq (all of them: the broker answers in pages, asked for in turn); a private
+    room only if you are in it."""
     return Call(msg.ListRooms(), msg.RoomList, _rooms_after([], timeout), timeout)
 
 
@@ -187,19 +199,29 @@ def history(
     after: int | None = None,
     before: int | None = None,
     limit: int = HISTORY_DEFAULT_LIMIT,
+    external: bool = False,
     timeout: float | None = None,
 ) -> Call[msg.HistoryPage, msg.HistoryPage]:
     """A page of a room's events, or of private messages ``with_user``.
 
     ``after``: the first ``limit`` events after that seq; ``before``: the last
     ``limit`` before it; neither: the latest. ``more`` says whether further
-    events exist in that direction.
+    events exist in that direction. ``external``: read a room without joining it,
+    where a join would be allowed.
 
-    :class:`~zmqchat.errors.BrokerError`: ``not_in_room``, ``bad_request`` (both or
-    neither of ``room`` and ``with_user``, a ``limit`` out of range),
-    ``invalid_name``.
+    :class:`~zmqchat.errors.BrokerError`: ``not_in_room`` (not a member, without
+    ``external``), ``no_such_room`` and ``not_invited`` (with ``external``),
+    ``bad_request`` (both or neither of ``room`` and ``with_user``, a ``limit`` out
+    of range), ``invalid_name``.
     """
-    request = msg.History(room=room, with_user=with_user, after=after, before=before, limit=limit)
+    request = msg.History(
+        room=room,
+        with_user=with_user,
+        after=after,
+        before=before,
+        limit=limit,
+        external=True if external else None,
+    )
     return _asking(request, msg.HistoryPage, timeout)
 
 
