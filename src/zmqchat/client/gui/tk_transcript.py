@@ -27,6 +27,7 @@ from zmqchat.client.gui.tk_bidi import BidiLines
 from zmqchat.client.gui.transcript import HANG, Part, Row
 
 MARKER: Final = "unread.marker"
+_NEWLINE: Final = ("\n", ())  # ends a row: text, then its (no) tags
 MARKER_TEXT: Final = "─── new ───"
 
 
@@ -181,12 +182,12 @@ class TranscriptPane(ttk.Frame):
         bidi: list[tuple[int, list[Part], int]] = []
         line = first
         for number, row in enumerate(rows, serial):
-            parts = self._hanging(row)
+            parts = self._hanging(row) if row.hang else row.parts
             if row.bidi:
                 bidi += [(n, line_parts, number) for n, line_parts in _lines_of(line, parts)]
-            for text, tags in parts:
-                args += (text, tags)
-            args += ("\n", ())
+            for part in parts:
+                args.extend(part)
+            args += _NEWLINE
             line += row.height
         # Text.insert is typed for one text only; Tk takes text, tags, text, ...
         self.text.tk.call(str(self.text), "insert", index, *args)
@@ -206,8 +207,6 @@ class TranscriptPane(ttk.Frame):
     def _hanging(self, row: Row) -> Sequence[Part]:
         """The row's parts, its continuation lines tagged to be indented by the
         drawn width of what stands before its first line's text."""
-        if not row.hang:
-            return row.parts
         pixels = self._font.measure(row.hang)
         tag = f"{HANG}{pixels}"
         if tag not in self._hangs:

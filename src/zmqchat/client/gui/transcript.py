@@ -33,15 +33,11 @@ class Row:
     parts: tuple[Part, ...]
     hang: str = ""
     bidi: bool = False
+    height: int = 1  # the lines of text it takes (before wrapping)
 
     @property
     def text(self) -> str:
         return "".join(text for text, _ in self.parts)
-
-    @property
-    def height(self) -> int:
-        """The lines of text it takes (before wrapping)."""
-        return 1 + sum(text.count("\n") for text, _ in self.parts)
 
     def has_tag(self, tag: str) -> bool:
         return any(tag in tags for _, tags in self.parts)
@@ -72,10 +68,10 @@ def to_row(line: Line, policy: GlyphPolicy, *, rtl: bool = False) -> Row:
             parts[-1] = (parts[-1][0] + text, tags)
         else:
             parts.append((text, tags))
-    row = Row(tuple(parts))
-    hang = row.text[:indent] if indent else ""
-    bidi = rtl and has_rtl(row.text)
-    return dataclasses.replace(row, hang=hang, bidi=bidi) if hang or bidi else row
+    # Worked out here, on the thread that made the line: the Tk thread only inserts.
+    text = "".join(text for text, _ in parts)
+    hang = text[:indent] if indent else ""
+    return Row(tuple(parts), hang, rtl and has_rtl(text), 1 + text.count("\n"))
 
 
 class Transcript:
