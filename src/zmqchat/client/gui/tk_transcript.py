@@ -152,7 +152,7 @@ class TranscriptPane(ttk.Frame):
             self.text.yview_moveto(1.0)
 
     def marker_line(self) -> int | None:
-        """The line the marker is on, if any (for tests)."""
+        """The line the unread marker is on, if it is shown."""
         ranges = self.text.tag_ranges(MARKER)
         return int(str(ranges[0]).split(".")[0]) if ranges else None
 
