@@ -101,8 +101,10 @@ class Gui:
             self.focused().event_generate("<KeyPress>", keysym=keysym)
         self.root.update()
 
-    def press(self, keysym: str) -> None:
-        self.focused().event_generate("<KeyPress>", keysym=keysym)
+    def press(self, keysym: str, *, shift: bool = False) -> None:
+        """Press a key (``shift``: with Shift held, as for Shift+Enter)."""
+        state = 1 if shift else 0  # ShiftMask
+        self.focused().event_generate("<KeyPress>", keysym=keysym, state=state)
         self.root.update()
 
     def click(

@@ -275,15 +275,27 @@ def test_scrolling_to_the_top_loads_older_history_in_place(broker, make_gui):
 
 
 def test_tab_completes_commands_and_names(broker, make_gui):
-    with Client("bob", broker.endpoint):
+    with Client("bob", broker.endpoint), Client("bobby", broker.endpoint):
         gui = make_gui(broker, user="alice")
         gui.app.form.submit()
         gui.shows("#general", "you are in #general with bob")
+        gui.update_until(lambda: "bobby" in gui.app.vm.snapshot.members, what="bobby")
+        entry = gui.window.input
         gui.type("/jo")
         gui.press("Tab")
-        assert gui.window.input.text == "/join"
-        gui.window.input.set_text("")
-        gui.type("@b")
+        assert entry.text == "/join "  # a space after it: the room comes next
+        entry.set_text("")
+        gui.type("@bobb")
         gui.press("Tab")
-        assert gui.window.input.text == "@bob"
-        assert gui.focused() is gui.window.input.entry  # Tab does not move the focus
+        assert entry.text == "@bobby "
+        entry.set_text("")
+        # A name that starts the line is addressed, as in IRC: "bob: ".
+        gui.type("bo")
+        gui.press("Tab")
+        assert entry.text == "bob: "
+        gui.press("Tab")  # again: the next candidate, in its place
+        assert entry.text == "bobby: "
+        gui.type("ask b")
+        gui.press("Tab")
+        assert entry.text == "bobby: ask bob "  # inside a sentence: a space
+        assert gui.focused() is entry.entry  # Tab does not move the focus

@@ -11,6 +11,7 @@ import pytest
 
 from zmqchat.cli import main
 from zmqchat.client.chat.commands import COMMANDS, help_lines
+from zmqchat.client.chat.keys import CONSOLE_KEYS, GUI_KEYS
 from zmqchat.client.console.exits import ExitCode
 
 CLIENT_COMMANDS = ("chat", "gui", "send", "tail", "pm", "who", "rooms", "history")
@@ -50,8 +51,11 @@ def test_every_slash_command_is_in_the_help(capsys, name):
     text = help_of(capsys, name)
     for spec in COMMANDS:
         assert spec.usage in text, f"{spec.usage} is missing from `zmqchat {name} --help`"
-    for line in help_lines():  # what /help shows in the chat, shortcuts included
+    keys = {"chat": CONSOLE_KEYS, "gui": GUI_KEYS}[name]
+    for line in help_lines(keys):  # what /help shows in that chat, its keys included
         assert line in text
+    if name == "gui":
+        assert "Ctrl-D" not in text  # the console's key, which a window does not use
 
 
 @pytest.mark.parametrize("name", CLIENT_COMMANDS)

@@ -18,10 +18,12 @@ from zmqchat.client.chat.commands import (
     ShowRooms,
     ShowWho,
     SwitchRoom,
+    completion_suffix,
     completions,
     help_lines,
     parse_input,
 )
+from zmqchat.client.chat.keys import CONSOLE_KEYS, GUI_KEYS
 
 
 @pytest.mark.parametrize(
@@ -98,6 +100,17 @@ def test_help_lists_every_command():
     assert "@USER TEXT" in text
 
 
+def test_help_ends_with_the_keys_of_its_own_front_end():
+    # The commands are shared; a key is one front end's (Ctrl-D means nothing in
+    # a window).
+    assert "Ctrl-D" not in "\n".join(help_lines())
+    assert help_lines(CONSOLE_KEYS)[-len(CONSOLE_KEYS) :] == list(CONSOLE_KEYS)
+    assert any("Ctrl-D" in line for line in CONSOLE_KEYS)
+    gui = "\n".join(help_lines(GUI_KEYS))
+    assert "Ctrl-D" not in gui
+    assert "Shift+Enter" in gui
+
+
 ROOMS = ["dev", "devops", "general"]
 USERS = ["Alice", "alfred", "bob"]
 
@@ -123,3 +136,19 @@ USERS = ["Alice", "alfred", "bob"]
 )
 def test_completions(before, word, candidates):
     assert completions(before, rooms=ROOMS, users=USERS) == (word, candidates)
+
+
+@pytest.mark.parametrize(
+    ("before", "suffix"),
+    [
+        ("al", ": "),  # a name that starts the line addresses someone, as in IRC
+        ("hi al", " "),  # inside a sentence: a space
+        ("/jo", " "),  # a command: its argument comes next
+        ("@b", " "),  # a private message: its text comes next
+        ("/join d", " "),
+        ("/msg al", " "),
+    ],
+)
+def test_a_completed_word_is_followed_by_what_typing_needs_next(before, suffix):
+    word, _ = completions(before, rooms=ROOMS, users=USERS)
+    assert completion_suffix(before, word) == suffix

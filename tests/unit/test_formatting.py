@@ -177,3 +177,34 @@ def test_event_json_has_every_field_and_keeps_utf8():
     }
     presence = PresenceEvent(room="dev", seq=4, user="bob", event="leave", reason="timeout", ts=1.5)
     assert json.loads(event_json(presence))["reason"] == "timeout"
+
+
+def test_a_message_of_several_lines_keeps_them_under_its_first_when_asked():
+    text = "first line\r\nsecond\n\nafter a blank line"
+    # By default (tail, scripts): one line per event, the breaks shown as ↵.
+    assert plain(format_event(chat(text), now=NOON)) == (
+        "12:00:05 #general <alice> first line ↵ second ↵  ↵ after a blank line"
+    )
+    shown = plain(format_event(chat(text), now=NOON, multiline=True)).split("\n")
+    indent = " " * len("12:00:05 #general <alice> ")
+    assert shown == [
+        "12:00:05 #general <alice> first line",
+        f"{indent}second",
+        indent,
+        f"{indent}after a blank line",
+    ]
+    # The same in a pane of its own (compact), for an emote, and for a pm.
+    compact = format_event(chat("a\nb"), now=NOON, compact=True, multiline=True)
+    assert plain(compact) == "12:00:05 <alice> a\n" + " " * len("12:00:05 <alice> ") + "b"
+    assert ("class:indent", " " * len("12:00:05 <alice> ")) in compact
+    emote = format_event(chat("waves\nand smiles", data={"emote": True}), now=NOON, multiline=True)
+    assert plain(emote).split("\n")[1] == " " * len("12:00:05 #general * alice ") + "and smiles"
+    pm = PmEvent(id=1, sender="bob", to="alice", text="one\ntwo", ts=NOON)
+    assert plain(format_event(pm, me="alice", now=NOON, multiline=True)).split("\n") == [
+        "12:00:00 [pm from bob] one",
+        " " * len("12:00:00 [pm from bob] ") + "two",
+    ]
+    # Control characters stay visible on every line; data follows the last one.
+    odd = format_event(chat("x\x1b[31m\ny", data={"k": 1}), now=NOON, multiline=True)
+    assert plain(odd).split("\n")[0].endswith("<alice> x^[[31m")
+    assert plain(odd).endswith('y {"k": 1}')

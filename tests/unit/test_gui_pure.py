@@ -1,5 +1,6 @@
 """The GUI's parts that need neither a screen nor a broker: which characters Tk
-can draw, the remembered connect settings, the input history, rows."""
+can draw, the remembered connect settings, the input history, rows and what came
+unread."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from zmqchat.client.gui.connect_form import parse_port
 from zmqchat.client.gui.glyphs import REPLACEMENT, choose_policy, displayable
 from zmqchat.client.gui.input_history import InputHistory
 from zmqchat.client.gui.prefs import LastConnect, load_last, save_last
-from zmqchat.client.gui.transcript import to_row
+from zmqchat.client.gui.rtl import shape
+from zmqchat.client.gui.transcript import HANG, Row, Transcript, to_row
 from zmqchat.common.messages import ChatEvent
 
 PERSIAN = "سلام دنیا"
@@ -85,3 +87,46 @@ def test_up_and_down_walk_through_what_was_sent():
 @pytest.mark.parametrize(("text", "port"), [("5555", 5555), (" 1 ", 1), ("0", None), ("x", None)])
 def test_ports(text, port):
     assert parse_port(text) == port
+
+
+def test_a_message_of_several_lines_is_one_row_indented_under_its_text():
+    event = ChatEvent(room="general", seq=1, sender="bob", text="one\ntwo\nthree", ts=1.0)
+    line = format_event(event, compact=True, multiline=True)
+    row = to_row(line, "all")
+    head = row.text.split("\n")[0]
+    assert head.endswith("<bob> one")
+    assert row.text.split("\n")[1:] == ["two", "three"]  # no spaces: the view indents
+    assert row.height == 3
+    assert row.hang == head.removesuffix("one")  # what the view measures to indent by
+    continued = [tags for text, tags in row.parts if "two" in text]
+    assert continued
+    assert HANG in continued[0]
+    assert not any(HANG in tags for text, tags in row.parts if "one" in text)
+    single = to_row(format_event(event, compact=True), "all")
+    assert (single.hang, single.height) == ("", 1)
+    assert "↵" in single.text
+
+
+def test_right_to_left_rows_are_shaped_and_left_in_reading_order_for_the_view():
+    event = ChatEvent(room="general", seq=1, sender="bob", text=f"hi {PERSIAN}", ts=1.0)
+    row = to_row(format_event(event, compact=True), "all", rtl=True)
+    assert row.bidi
+    assert row.text.endswith(f"hi {shape(PERSIAN)}")
+    assert not to_row(format_event(event, compact=True), "all").bidi  # macOS orders it
+    plain_row = ChatEvent(room="general", seq=2, sender="bob", text="hi", ts=1.0)
+    assert not to_row(format_event(plain_row, compact=True), "all", rtl=True).bidi
+
+
+def test_rows_that_come_unread_are_counted_until_the_conversation_is_looked_at():
+    transcript = Transcript("#dev", limit=5)
+    row = Row((("x", ()),))
+    transcript.add(row, unread=False, looked_at=False)  # e.g. history shown on joining
+    transcript.add(row, unread=True, looked_at=False)  # the first unread message
+    transcript.add(row, unread=False, looked_at=False)  # a join after it: still new
+    assert transcript.take_unseen() == 2
+    assert transcript.take_unseen() == 0
+    transcript.add(row, unread=True, looked_at=True)  # seen as it came
+    assert transcript.unseen == 0
+    for _ in range(9):
+        transcript.add(row, unread=True, looked_at=False)
+    assert transcript.take_unseen() == 5  # no more than the rows kept

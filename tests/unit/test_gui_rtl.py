@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from zmqchat.client.gui.glyphs import displayable, reorders_rtl
-from zmqchat.client.gui.rtl import shape, visual
+from zmqchat.client.gui.rtl import shape, visual, visual_lines
 
 # سلام: seen from the left, the final meem, the medial lam, then alef (which
 # joins only to its right), the initial seen.
@@ -44,7 +44,8 @@ def test_the_view_reorders_only_where_tk_does_not():
     assert reorders_rtl("x11")
     assert reorders_rtl("win32")
     assert not reorders_rtl("aqua")  # Core Text does it itself
-    assert displayable("سلام 😀", "bmp", rtl=True) == f"{SALAM_SHOWN} \ufffd"
+    # Shaped, still in reading order: the view orders each display line.
+    assert displayable("سلام 😀", "bmp", rtl=True) == "\ufeb3\ufee0\ufe8e\ufee1 \ufffd"
     assert displayable("سلام", "all") == "سلام"
 
 
@@ -55,3 +56,30 @@ def test_a_long_message_is_quick():
     started = time.perf_counter()
     visual(text)
     assert time.perf_counter() - started < 0.2
+
+
+# Persian words (one, two, ... five) and how each is shown.
+WORDS = ["یک", "دو", "سه", "چهار", "پنج"]
+SHOWN = [visual(word) for word in WORDS]
+
+
+def test_each_display_line_is_put_in_order_on_its_own():
+    line = "<bob> " + " ".join(WORDS)
+    # Wrapped after the second word: the first display line holds the first two
+    # words (read right to left), the next one the rest. Reversing the whole line
+    # and then wrapping would show "five four three" on top.
+    wrap = len("<bob> ") + len("یک دو ")
+    shown = visual_lines([(line, "text")], [wrap])
+    assert shown == [(f"<bob> {SHOWN[1]} {SHOWN[0]} {SHOWN[4]} {SHOWN[3]} {SHOWN[2]}", "text")]
+    text = shown[0][0]
+    assert text[:wrap].rstrip() == f"<bob> {SHOWN[1]} {SHOWN[0]}"
+    # Unwrapped, it is the line's visual order.
+    assert visual_lines([(line, "text")], []) == [(visual(line), "text")]
+
+
+def test_each_character_keeps_its_style_when_reordered():
+    parts = [("12:00 ", ("time",)), ("bob", ("nick",)), (" سلام 12 (دنیا)", ())]
+    shown = visual_lines(parts, [])
+    assert shown[:2] == [("12:00 ", ("time",)), ("bob", ("nick",))]
+    assert "".join(text for text, _ in shown) == visual("12:00 bob سلام 12 (دنیا)")
+    assert all(style == () for _, style in shown[2:])

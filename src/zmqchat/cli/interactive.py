@@ -49,18 +49,19 @@ the window:
   left      rooms joined (with unread counts) and private conversations; the
             field below joins a room; right-click to leave or close one
   centre    the conversation: the last 50 messages on joining, marked as
-            history; scroll to the top for older ones
+            history, scrolled to the newest; scroll to the top for older ones;
+            a "new" line marks where what you have not seen starts
   right     who is in the room; double-click a name to talk privately
-  bottom    the input line (Enter sends, Up recalls, Tab completes, and the
-            console's /commands below work) and the status bar (you, the
-            broker, connected / reconnecting…)
+  bottom    the input (the keys below; the console's /commands work too)
+            and the status bar (you, the broker, connected / reconnecting…)
   It reconnects by itself when the broker restarts and fills the gap.
 """
 
 GUI_EXAMPLES: Final = """\
-The connect form asks for the name, host and port (remembered from the last run)
-unless --user, --host and --port are all given, and a password for a name with an
-account (left empty, the one from --password-file or $ZMQCHAT_PASSWORD is used).
+The connect form asks for the name, host and port (remembered from the last time
+you connected with it) unless --user, --host and --port are all given (then
+nothing is remembered), and a password for a name with an account (left empty, the
+one from --password-file or $ZMQCHAT_PASSWORD is used).
 
 examples:
   zmqchat gui                                     asks, then connects
@@ -77,9 +78,11 @@ GUI_EXITS: Final = {
 
 
 def chat_epilog() -> str:
+    from zmqchat.client.chat.keys import CONSOLE_KEYS
+
     return "\n".join(
         (
-            slash_commands("in the chat:", after=CHAT_AFTER_COMMANDS),
+            slash_commands("in the chat:", keys=CONSOLE_KEYS, after=CHAT_AFTER_COMMANDS),
             CHAT_EXAMPLES,
             exit_statuses(CHAT_EXITS, note=CHAT_EXITS_NOTE),
         )
@@ -87,10 +90,12 @@ def chat_epilog() -> str:
 
 
 def gui_epilog() -> str:
+    from zmqchat.client.chat.keys import GUI_KEYS
+
     return "\n".join(
         (
             GUI_WINDOW,
-            slash_commands("in the input line:"),
+            slash_commands("in the input line:", keys=GUI_KEYS),
             GUI_EXAMPLES,
             exit_statuses(GUI_EXITS),
         )

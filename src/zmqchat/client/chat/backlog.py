@@ -58,6 +58,7 @@ class Backlog:
         *,
         size: int = BACKLOG,
         compact: bool = False,
+        multiline: bool = False,
         on_opened: Callable[[str], None] | None = None,
     ) -> None:
         self.state = state
@@ -65,11 +66,18 @@ class Backlog:
         self._lock = lock
         self._size = size
         self._compact = compact
+        self._multiline = multiline
         self._on_opened = on_opened
         self._days = DayMarks()
 
     def line(self, event: Event, *, history: bool = False) -> Line:
-        return format_event(event, me=self.state.user, history=history, compact=self._compact)
+        return format_event(
+            event,
+            me=self.state.user,
+            history=history,
+            compact=self._compact,
+            multiline=self._multiline,
+        )
 
     def show(self, event: Event, key: str | None, *, history: bool = False) -> None:
         """Emit ``event``'s line in conversation ``key``, after a line naming the day

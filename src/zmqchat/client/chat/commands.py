@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import getpass
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Final, Literal
 
 from zmqchat.common.protocol import HISTORY_MAX_LIMIT, MAX_NAME_CHARS, is_valid_name
@@ -167,7 +167,7 @@ COMMANDS: Final = (
     CommandSpec(
         "who",
         "/who [ROOM|*]",
-        "who is in a room (default: current; * = online)",
+        "who is in a room (default: current; * = online; in a private one: that person)",
         "room",
         ("names",),
     ),
@@ -177,19 +177,20 @@ COMMANDS: Final = (
     ),
     CommandSpec("me", "/me ACTION", "say what you do: /me waves → * alice waves", "text"),
     CommandSpec("help", "/help", "this list", None),
-    CommandSpec("quit", "/quit", "leave the chat (also Ctrl-D)", None, ("exit",)),
+    CommandSpec("quit", "/quit", "leave the chat", None, ("exit",)),
 )
 
 _BY_NAME: Final = {alias: spec for spec in COMMANDS for alias in (spec.name, *spec.aliases)}
 
 
-def help_lines() -> list[str]:
-    """The text of ``/help``."""
+def help_lines(keys: Sequence[str] = ()) -> list[str]:
+    """The text of ``/help``: the commands, which every front end shares, then
+    ``keys``, what its own keys do (the console's Ctrl-D means nothing in a window)."""
     width = max(len(spec.usage) for spec in COMMANDS)
     lines = [f"{spec.usage:<{width}}  {spec.summary}" for spec in COMMANDS]
     lines.append(f"{'@USER TEXT':<{width}}  private message to USER")
     lines.append(f"{'//text':<{width}}  send a line that starts with /")
-    lines.append("Tab completes commands, rooms and names; Ctrl-D quits.")
+    lines += keys
     return lines
 
 
@@ -333,6 +334,14 @@ def completions(
     return word, _matching(word, list(users)) if word else []
 
 
+def completion_suffix(before_cursor: str, word: str) -> str:
+    """What follows a completed word, so that typing carries on: ``": "`` after a
+    name that starts the line (IRC's way to address someone: ``bob: hi``), a space
+    after anything else (``/join ``, ``@bob ``, a name inside a sentence)."""
+    starts_line = before_cursor == word
+    return ": " if starts_line and word and word[0] not in "/@" else " "
+
+
 def _matching(prefix: str, words: Iterable[str]) -> list[str]:
     low = prefix.lower()
     return sorted({w for w in words if w.lower().startswith(low)}, key=str.lower)
@@ -357,6 +366,7 @@ __all__ = [
     "ShowRooms",
     "ShowWho",
     "SwitchRoom",
+    "completion_suffix",
     "completions",
     "help_lines",
     "parse_input",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
 from zmqchat.client.chat.backlog import BACKLOG, Backlog, Emit, OlderPage, names_text
@@ -67,16 +67,27 @@ class ChatController:
         on_closed: Callable[[], None] | None = None,
         on_opened: Callable[[str], None] | None = None,
         compact: bool = False,
+        multiline: bool = False,
+        keys: Sequence[str] = (),
     ) -> None:
         """``on_opened(key)``: a room is being shown from scratch (joined again), so
         what a UI kept of it is stale. ``compact``: lines for a pane per
-        conversation (see :func:`~zmqchat.client.chat.formatting.format_event`)."""
+        conversation; ``multiline``: a message's lines each under the first, not
+        joined by ``↵`` (see :func:`~zmqchat.client.chat.formatting.format_event`).
+        ``keys``: what the front end's keys do, for ``/help``."""
         self.state = state
         self._emit = emit
         self._on_closed = on_closed
+        self._keys = tuple(keys)
         self._lock = threading.RLock()
         self._backlog = Backlog(
-            state, emit, self._lock, size=backlog, compact=compact, on_opened=on_opened
+            state,
+            emit,
+            self._lock,
+            size=backlog,
+            compact=compact,
+            multiline=multiline,
+            on_opened=on_opened,
         )
         self._client: Client | None = None
         self._quitting = False
@@ -205,7 +216,7 @@ class ChatController:
             else:
                 self._backlog.show_last(client, state.current, command.count)
         elif isinstance(command, ShowHelp):
-            for text in help_lines():
+            for text in help_lines(self._keys):
                 self._emit(notice(text), where)
         elif isinstance(command, Invalid):
             self._emit(error(command.message), where)
@@ -288,7 +299,14 @@ class ChatController:
             names = self.client.who()
             self._emit(notice(f"online: {names_text(names, None)}"), where)
             return
-        room = command.room or self.state.current
+        with self._lock:
+            peer = self.state.query if command.room is None else None
+            room = command.room or self.state.current
+        if peer is not None:
+            # Talking privately, the room behind is not what "who" is about: the
+            # other person is, and whether a line sent now reaches them.
+            self._peer_presence(peer, where)
+            return
         if room is None:
             self._emit(error("you are in no room; /who ROOM or /who *"), where)
             return
@@ -296,6 +314,14 @@ class ChatController:
         with self._lock:
             self.state.set_members(room, names)
             self._emit(notice(f"#{room}: {names_text(names, None)}"), where)
+
+    def _peer_presence(self, peer: str, where: str | None) -> None:
+        online = {name.lower() for name in self.client.who()}
+        with self._lock:
+            view = self.state.privates.get(peer)
+            name = view.name if view is not None else peer
+        state = "online" if peer in online else "offline"
+        self._emit(notice(f"{name} is {state} (/who ROOM for a room, /who * for everyone)"), where)
 
     def _rooms(self, where: str | None) -> None:
         listing = self.client.list_rooms()

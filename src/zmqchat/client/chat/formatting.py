@@ -11,7 +11,9 @@ two events of different days names the day (:func:`day_separator`, placed by
 
 Text that came over the wire is made safe to print here: control characters (which
 could move the cursor or recolour the terminal) are shown in caret notation, and a
-newline inside a message becomes ``↵`` so each event stays on one line.
+newline inside a message becomes ``↵`` so each event stays on one line, unless the
+caller asks for ``multiline`` lines (a message's lines under its sender, laid out by
+:mod:`.layout`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from zmqchat.client.chat.layout import hang, message_lines
 from zmqchat.client.core.events import Event, StatusEvent
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Record, SystemEvent
 
@@ -124,21 +127,24 @@ def format_event(
     history: bool = False,
     now: float | None = None,
     compact: bool = False,
+    multiline: bool = False,
 ) -> Line:
     """One event as a line. ``me`` (the viewer's name) decides the direction of a
     private message; ``history`` marks a line that came from the store, not live.
 
     ``compact`` is for a UI that shows each conversation in a pane of its own (a
-    GUI): no ``#room`` tag, and a private message reads like a chat line."""
+    GUI): no ``#room`` tag, and a private message reads like a chat line.
+    ``multiline``: a message of several lines keeps them, each under the first
+    (:func:`~.layout.hang`), where the default shows ``↵`` to stay on one line."""
     if isinstance(event, StatusEvent):
         return format_status(event)
     line: Line = [("class:time", format_time(event.ts, now)), ("", " ")]
     if isinstance(event, PmEvent) and compact:
-        line += _said(event.sender, event.text, event.data, text_style="class:pm.text")
+        line = _said(line, event, text_style="class:pm.text", multiline=multiline)
     elif isinstance(event, ChatEvent):
         if not compact:
             line += _room(event.room)
-        line += _said(event.sender, event.text, event.data, text_style="class:text")
+        line = _said(line, event, text_style="class:text", multiline=multiline)
     elif isinstance(event, PresenceEvent):
         if not compact:
             line += _room(event.room)
@@ -152,7 +158,7 @@ def format_event(
         peer = event.to if outgoing else event.sender
         label = "[pm to " if outgoing else "[pm from "
         line += [("class:pm", label), (nick_style(peer), peer), ("class:pm", "]"), ("", " ")]
-        line.append(("class:pm.text", safe_text(event.text)))
+        line = hang(line, _text_lines(event.text, "class:pm.text", multiline))
         if event.data:
             line += [("", " "), ("class:data", safe_text(to_json(event.data)))]
     elif isinstance(event, SystemEvent):
@@ -167,19 +173,29 @@ def _room(room: str) -> Line:
     return [("class:room", f"#{room}"), ("", " ")]
 
 
-def _said(sender: str, text: str, data: Mapping[str, Any] | None, *, text_style: str) -> Line:
-    """``<alice> text`` or, for an emote, ``* alice waves``; a data map after it."""
+def _said(prefix: Line, event: ChatEvent | PmEvent, *, text_style: str, multiline: bool) -> Line:
+    """``<alice> text`` or, for an emote, ``* alice waves``, after ``prefix``; a data
+    map after it."""
+    sender, data = event.sender, event.data
     if data is not None and data.get("emote") is True:  # see is_emote
-        line: Line = [("class:emote", "* "), (nick_style(sender), sender), ("", " ")]
-        line.append(("class:emote", safe_text(text)))
+        head: Line = [("class:emote", "* "), (nick_style(sender), sender), ("", " ")]
+        text_style = "class:emote"
         extra = {k: v for k, v in data.items() if k not in EMOTE_DATA}
     else:
-        line = [("class:nick", "<"), (nick_style(sender), sender), ("class:nick", ">")]
-        line += [("", " "), (text_style, safe_text(text))]
+        head = [("class:nick", "<"), (nick_style(sender), sender), ("class:nick", ">")]
+        head.append(("", " "))
         extra = dict(data or {})
+    line = hang(prefix + head, _text_lines(event.text, text_style, multiline))
     if extra:
         line += [("", " "), ("class:data", safe_text(to_json(extra)))]
     return line
+
+
+def _text_lines(text: str, style: str, multiline: bool) -> list[Line]:
+    """A message's text as lines of one fragment each: one line, or (``multiline``)
+    one per line it was sent with."""
+    lines = message_lines(text) if multiline else [text]
+    return [[(style, safe_text(part))] for part in lines]
 
 
 def format_status(event: StatusEvent) -> Line:

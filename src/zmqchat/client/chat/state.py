@@ -258,6 +258,15 @@ class ChatState:
         viewing = self.viewing()
         return {r: v.unread for r, v in self.rooms.items() if v.unread and room_key(r) != viewing}
 
+    def unread_in(self, key: str) -> int:
+        """The unread count of conversation ``key`` (0 for one there is not)."""
+        view: RoomView | PrivateView | None = None
+        if key.startswith("#"):
+            view = self.rooms.get(key[1:])
+        elif key.startswith("@"):
+            view = self.privates.get(key[1:])
+        return view.unread if view is not None else 0
+
     def users(self) -> list[str]:
         """Every name we know of (room members, private correspondents), for Tab."""
         names = dict(self.pm_peers)

@@ -33,6 +33,7 @@ from zmqchat.client.chat.commands import Quit, completions, parse_input, suggest
 from zmqchat.client.chat.controller import ChatController
 from zmqchat.client.chat.failures import ExitCode, ScriptError, classify
 from zmqchat.client.chat.formatting import NICK_COLOURS, Line, error, notice
+from zmqchat.client.chat.keys import CONSOLE_KEYS
 from zmqchat.client.chat.passwords import configured_password
 from zmqchat.client.chat.state import ChatState
 from zmqchat.client.console.arguments import room_arg
@@ -125,7 +126,9 @@ class ChatConsole:
         self.password = password
         self.rooms = tuple(rooms or config.rooms)
         self.state = ChatState()
-        self.controller = ChatController(self.state, self._emit, on_closed=self._on_closed)
+        self.controller = ChatController(
+            self.state, self._emit, on_closed=self._on_closed, keys=CONSOLE_KEYS
+        )
         self._patch = patch
         self._on_line = on_line
         self._worker = concurrent.futures.ThreadPoolExecutor(1, "zmqchat-console")

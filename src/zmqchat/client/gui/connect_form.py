@@ -32,6 +32,45 @@ def parse_port(text: str) -> int | None:
     return int(text)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    """What to connect with, checked: the password and key None when there is none."""
+
+    user: str
+    host: str
+    port: int
+    password: str | None
+    server_key: str | None
+
+    @property
+    def endpoint(self) -> str:
+        return f"tcp://{self.host}:{self.port}"
+
+
+def check_settings(
+    user: str,
+    host: str,
+    port: str,
+    password: str,
+    server_key: str,
+    *,
+    given_password: str | None,
+    given_key: str | None,
+) -> Settings | ConnectFailed:
+    """Every field as typed, checked (:func:`check_form`, :func:`check_password`,
+    :func:`check_server_key`), or the first mistake found."""
+    checked = check_form(user, host, port)
+    if isinstance(checked, ConnectFailed):
+        return checked
+    secret = check_password(password, given_password)
+    if isinstance(secret, ConnectFailed):
+        return secret
+    key = check_server_key(server_key, given_key)
+    if isinstance(key, ConnectFailed):
+        return key
+    return Settings(*checked, secret, key)
+
+
 def check_form(user: str, host: str, port: str) -> tuple[str, str, int] | ConnectFailed:
     """The fields as typed, cleaned up: ``(user, host, port)``, or the first mistake."""
     user, host = user.strip(), host.strip()
@@ -71,8 +110,10 @@ def check_password(typed: str, given: str | None) -> str | ConnectFailed | None:
 __all__ = [
     "ConnectFailed",
     "Field",
+    "Settings",
     "check_form",
     "check_password",
     "check_server_key",
+    "check_settings",
     "parse_port",
 ]

@@ -6,9 +6,10 @@ garbage glyphs. On X11, libXft before 2.3.5 cannot draw a colour emoji font (Not
 Color Emoji, installed by most desktops) and the X server then kills the whole
 program with ``BadLength (RenderAddGlyphs)``: no exception to catch. So where
 either applies, the view shows U+FFFD instead of those characters. And Tk draws
-right-to-left text in the order it is given, unshaped, except on macOS: there
-:mod:`.rtl` puts it in display order. Only what is shown changes; what is sent
-and stored is the text as typed.
+right-to-left text in the order it is given, unshaped, except on macOS: elsewhere
+:mod:`.rtl` shapes it here, and the view puts each display line in order once it
+knows where the line wraps. Only what is shown changes; what is sent and stored is
+the text as typed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Final, Literal
 
-from zmqchat.client.gui.rtl import visual
+from zmqchat.client.gui.rtl import shape
 
 GlyphPolicy = Literal["all", "bmp", "no-emoji"]
 
@@ -52,11 +53,13 @@ def reorders_rtl(windowing: str) -> bool:
 
 def displayable(text: str, policy: GlyphPolicy, *, rtl: bool = False) -> str:
     """``text`` with what this Tk cannot show replaced by U+FFFD and, with
-    ``rtl``, right-to-left runs shaped and put in display order."""
+    ``rtl``, Arabic-script letters in their contextual forms (still in reading
+    order: the order on screen depends on where the line wraps, see
+    :func:`~.rtl.visual_lines`). One character stays one character."""
     if text.isascii():
         return text
     if rtl:
-        text = visual(text)
+        text = shape(text)
     if policy == "all":
         return text
     pattern = _NON_BMP if policy == "bmp" else _EMOJI

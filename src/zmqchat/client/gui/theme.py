@@ -41,6 +41,8 @@ TAGS: Final[dict[str, dict[str, str]]] = {
     "error": {"foreground": "#c0392b", "font": "bold"},
     "history": {"foreground": "#9e9e9e"},
     "history.banner": {"foreground": DIM, "justify": "center"},
+    # Above the lines that came while the reader was elsewhere (the view's own line).
+    "unread.marker": {"foreground": "#c0392b", "justify": "center", "font": "bold"},
 }
 
 # Status bar colours by connection state.

@@ -26,6 +26,7 @@ from types import FrameType
 from typing import Final
 
 from zmqchat.client.chat.commands import suggested_name
+from zmqchat.client.gui.connect_form import ConnectFailed
 from zmqchat.client.gui.glyphs import GlyphPolicy, choose_policy, reorders_rtl
 from zmqchat.client.gui.prefs import load_last, save_last
 from zmqchat.client.gui.tk_connect import ConnectForm
@@ -124,6 +125,7 @@ class GuiApp:
         form's password field is left empty."""
         self.root = root
         self.prefs = prefs
+        self.given = bool(user and host and port)  # the form need not be asked
         self.vm = ChatViewModel(
             config,
             rooms=tuple(rooms) if rooms else None,
@@ -146,7 +148,7 @@ class GuiApp:
             user=user or last.user or config.user or suggested_name(),
             host=host or last.host or config.host,
             port=str(port or last.port or config.port),
-            on_connect=self.vm.connect,
+            on_connect=self._connect,
         )
         self.form.pack(fill="both", expand=True)
         self.window: ChatWindow | None = None
@@ -158,6 +160,18 @@ class GuiApp:
         self._close_requested = False
         self._close_deadline = 0.0
         self._job: str | None = root.after(POLL_MS, self._pump)
+
+    def start(self) -> None:
+        """Connect at once when the name, host and port were all given: no need to
+        ask. What a program gave is not what the user chose: the next run's form
+        does not offer it (only settings confirmed in the form are remembered)."""
+        if self.given and self.form is not None:
+            self.form.submit(confirmed=False)
+
+    def _connect(
+        self, user: str, host: str, port: str, password: str, server_key: str, confirmed: bool
+    ) -> ConnectFailed | None:
+        return self.vm.connect(user, host, port, password, server_key, confirmed=confirmed)
 
     # ----------------------------------------------------------------- loop
 
@@ -259,8 +273,7 @@ def _run(
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        if user and host and port and app.form is not None:
-            app.form.submit()  # everything is given: no need to ask
+        app.start()
         root.mainloop()
     finally:
         for sig, handler in previous.items():

@@ -18,10 +18,12 @@ OPTIONAL = ("password", "server_key")  # fields left empty when not needed
 
 
 class ConnectForm(ttk.Frame):
-    """``on_connect(user, host, port, password, server_key)`` starts connecting and returns a
-    problem found at once (shown beside its field) or None (the outcome comes later,
-    through :meth:`failed`). The password is shown as dots and left empty for names
-    without an account."""
+    """``on_connect(user, host, port, password, server_key, confirmed)`` starts
+    connecting and returns a problem found at once (shown beside its field) or None
+    (the outcome comes later, through :meth:`failed`); ``confirmed`` says the user
+    chose the settings (pressed Connect or Enter), rather than a program that gave
+    them all. The password is shown as dots and left empty for names without an
+    account."""
 
     def __init__(
         self,
@@ -30,7 +32,7 @@ class ConnectForm(ttk.Frame):
         user: str,
         host: str,
         port: str,
-        on_connect: Callable[[str, str, str, str, str], ConnectFailed | None],
+        on_connect: Callable[[str, str, str, str, str, bool], ConnectFailed | None],
     ) -> None:
         super().__init__(master, padding=24)
         self._on_connect = on_connect
@@ -74,10 +76,12 @@ class ConnectForm(ttk.Frame):
     def value(self, field: str) -> str:
         return self.entries[field].get()
 
-    def submit(self) -> None:
-        self._submit()
+    def submit(self, *, confirmed: bool = True) -> None:
+        """Connect with what the form holds, as its button does; ``confirmed=False``
+        when no one saw it (every setting was given on the command line)."""
+        self._submit(confirmed=confirmed)
 
-    def _submit(self, event: tk.Event[ttk.Entry] | None = None) -> None:
+    def _submit(self, event: tk.Event[ttk.Entry] | None = None, *, confirmed: bool = True) -> None:
         if str(self.button.cget("state")) == "disabled":
             return  # already connecting
         self._clear()
@@ -87,6 +91,7 @@ class ConnectForm(ttk.Frame):
             self.value("port"),
             self.value("password"),
             self.value("server_key"),
+            confirmed,
         )
         if problem is not None:
             self.failed(problem)

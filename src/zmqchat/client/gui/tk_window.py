@@ -120,6 +120,9 @@ class ChatWindow(ttk.Frame):
         snapshot = self.vm.snapshot
         self.sidebar.show(snapshot)
         self._show_pane(snapshot.viewing or SERVER)
+        for key, unread in self.vm.take_markers().items():
+            if key in self.panes:
+                self.panes[key].mark_unread(unread)
         self._show_members(snapshot)
         self.header.configure(text=self._header(snapshot))
         self.toplevel.title(self.vm.title())
@@ -147,6 +150,8 @@ class ChatWindow(ttk.Frame):
             return
         pane = self.pane(key)
         pane.tkraise()
+        if pane.following:
+            pane.scroll_to_end()
         self.shown = key
 
     def _show_members(self, snapshot: Snapshot) -> None:

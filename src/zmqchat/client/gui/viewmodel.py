@@ -1,5 +1,6 @@
 """What the chat window shows, without the window: its conversations and their
-bounded scrollback (:mod:`.transcript`), unread counts, members, the connection.
+bounded scrollback (:mod:`.panes`, :mod:`.transcript`), unread counts and where
+they start, members, the connection.
 
 :class:`ChatViewModel` wraps the shared :class:`ChatController` (the console's, in
 its compact form: a pane per conversation). Threads: the client's event thread and
@@ -13,7 +14,6 @@ imports tkinter: the tests drive it against a real broker without a screen.
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
 import functools
 import logging
 import os
@@ -31,29 +31,26 @@ from zmqchat.client.chat.commands import (
     Quit,
     Say,
     SendPm,
+    completion_suffix,
     completions,
     parse_input,
     room_name,
 )
 from zmqchat.client.chat.controller import EVERYWHERE, ChatController
-from zmqchat.client.chat.failures import classify
 from zmqchat.client.chat.formatting import Line, error
+from zmqchat.client.chat.keys import GUI_KEYS
 from zmqchat.client.chat.state import ChatState, Snapshot, private_key
-from zmqchat.client.gui.connect_form import (
-    ConnectFailed,
-    check_form,
-    check_password,
-    check_server_key,
-)
+from zmqchat.client.gui.connect_form import ConnectFailed, Settings, check_settings
+from zmqchat.client.gui.connecting import connect_client
 from zmqchat.client.gui.glyphs import GlyphPolicy
 from zmqchat.client.gui.input_history import InputHistory
+from zmqchat.client.gui.panes import SERVER, Changes, Panes
 from zmqchat.client.gui.prefs import LastConnect
 from zmqchat.client.gui.transcript import Row, Transcript, to_row
 from zmqchat.client.io.sync import Client
 from zmqchat.client.io.trust import default_known_brokers
 from zmqchat.common.config import ClientConfig
 from zmqchat.common.messages import Welcome
-from zmqchat.errors import ZmqchatError
 
 log = logging.getLogger("zmqchat.gui")
 
@@ -62,30 +59,6 @@ BACKLOG: Final = 50
 PAGE: Final = 50
 # Lines kept per conversation: a chat that runs for weeks keeps a flat footprint.
 SCROLLBACK: Final = 10_000
-# The transcript of lines that belong to no conversation (none is open).
-SERVER: Final = ""
-# A burst must not become an unbounded backlog of events inside the client.
-CLIENT_EVENT_QUEUE: Final = 100_000
-
-
-@dataclasses.dataclass(slots=True)
-class Changes:
-    """What changed since the last :meth:`ChatViewModel.drain`, for the view to draw.
-
-    Apply in this order: ``removed``, ``reset`` (empty the pane), ``prepended``
-    (above what is shown, oldest first), ``appended`` (below, oldest first).
-    """
-
-    appended: dict[str, list[Row]] = dataclasses.field(default_factory=dict)
-    prepended: dict[str, list[Row]] = dataclasses.field(default_factory=dict)
-    reset: set[str] = dataclasses.field(default_factory=set)
-    removed: set[str] = dataclasses.field(default_factory=set)
-    snapshot: Snapshot | None = None  # set when the sidebar, members or status changed
-    restore: str | None = None  # a refused line, to give back to the input
-    ended: str | None = None  # the broker ended the session for good: why
-    connected: Welcome | None = None
-    connect_failed: ConnectFailed | None = None
-    pending: bool = False  # more is waiting: drain again soon
 
 
 # What the client's and the worker's threads hand the Tk thread: a step that takes
@@ -111,10 +84,10 @@ class ChatViewModel:
         known_brokers: str | os.PathLike[str] | None = None,
     ) -> None:
         """``policy`` and ``rtl``: what this Tk can draw (see :mod:`.glyphs`);
-        ``remember``: called with the settings of a successful connect (never the
-        password); ``password``: the one given without asking, used when the form's
-        field is left empty; ``known_brokers``: the trust-on-first-use file (default:
-        the user's)."""
+        ``remember``: called with the settings of a successful connect the user
+        confirmed (never the password); ``password``: the one given without asking,
+        used when the form's field is left empty; ``known_brokers``: the
+        trust-on-first-use file (default: the user's)."""
         self.config = config
         self.password = password
         self.known_brokers = known_brokers or default_known_brokers()
@@ -130,10 +103,13 @@ class ChatViewModel:
             self._emit,
             backlog=backlog,
             on_closed=self._on_closed,
-            on_opened=lambda key: self._queue.put(functools.partial(self._reopened, key)),
+            on_opened=lambda key: self._queue.put(functools.partial(self.panes.reopened, key)),
             compact=True,
+            multiline=True,
+            keys=GUI_KEYS,
         )
-        self.transcripts: dict[str, Transcript] = {}
+        self.panes = Panes(scrollback)
+        self.transcripts = self.panes.transcripts
         self.snapshot: Snapshot = self.state.snapshot()
         self.history = InputHistory()
         self.client: Client | None = None
@@ -151,62 +127,62 @@ class ChatViewModel:
     # ------------------------------------------------------------- connecting
 
     def connect(
-        self, user: str, host: str, port: str, password: str = "", server_key: str = ""
+        self,
+        user: str,
+        host: str,
+        port: str,
+        password: str = "",
+        server_key: str = "",
+        *,
+        confirmed: bool = True,
     ) -> ConnectFailed | None:
         """Start connecting on the worker thread; the outcome comes out of
         :meth:`drain` (``connected`` or ``connect_failed``). A mistake found
         without asking the broker is returned at once. An empty ``password``
         stands for the one given without asking, if any (:attr:`password`); an empty
-        ``server_key`` for the configured one, else the one remembered for the broker."""
-        checked = check_form(user, host, port)
-        if isinstance(checked, ConnectFailed):
-            return checked
-        secret = check_password(password, self.password)
-        if isinstance(secret, ConnectFailed):
-            return secret
-        key = check_server_key(server_key, self.config.server_key)
-        if isinstance(key, ConnectFailed):
-            return key
+        ``server_key`` for the configured one, else the one remembered for the broker.
+        ``confirmed``: the user saw these settings in the form and chose them, so the
+        next run offers them again; settings a program gave (every flag on the
+        command line) are not the user's choice and are not remembered."""
+        settings = check_settings(
+            user,
+            host,
+            port,
+            password,
+            server_key,
+            given_password=self.password,
+            given_key=self.config.server_key,
+        )
+        if isinstance(settings, ConnectFailed):
+            return settings
         if self.connecting or self.client is not None:
             raise RuntimeError("already connecting or connected")
         self.connecting = True
-        self._worker.submit(self._connect, *checked, secret, key)
+        self._worker.submit(self._connect, settings, confirmed)
         return None
 
-    def _connect(
-        self, user: str, host: str, port: int, password: str | None, server_key: str | None
-    ) -> None:
-        endpoint = f"tcp://{host}:{port}"
-        self.controller.prepare(user, self.rooms)
-        try:
-            client = Client(
-                user,
-                endpoint,
-                rooms=self.rooms,
-                password=password,
-                client_name="zmqchat gui",
-                connect_timeout=self.config.connect_timeout,
-                max_events=CLIENT_EVENT_QUEUE,
-                on_event=self.controller.on_event,
-                server_key=server_key,
-                client_key=self.config.client_key,
-                known_brokers=self.known_brokers,
-            )
-            welcome = client.connect()
-        except ZmqchatError as exc:
+    def _connect(self, settings: Settings, confirmed: bool) -> None:
+        endpoint = settings.endpoint
+        self.controller.prepare(settings.user, self.rooms)
+        connected = connect_client(
+            self.config,
+            settings,
+            rooms=self.rooms,
+            known_brokers=self.known_brokers,
+            on_event=self.controller.on_event,
+        )
+        if isinstance(connected, ConnectFailed):
             self.controller.prepare("", ())  # the name was not taken up
-            wait = self.config.connect_timeout
-            failure = classify(exc, endpoint=endpoint, connect_timeout=wait)
-            failed = ConnectFailed(failure.field, failure.display)
-            self._queue.put(functools.partial(self._connect_failed, failed))
+            self._queue.put(functools.partial(self._connect_failed, connected))
             return
+        client, welcome = connected
         with self._lock:
             if self._closing:  # the window was closed while connecting
                 client.close(1.0)
                 return
             self.client, self.endpoint = client, endpoint
-        if self._remember is not None:
-            self._remember(LastConnect(welcome.user, host, port))
+        if confirmed and self._remember is not None:
+            self._remember(LastConnect(welcome.user, settings.host, settings.port))
         self._queue.put(functools.partial(self._connected, welcome))
         # On the worker, so that lines typed meanwhile run after the rooms are shown.
         self.controller.attach(client, welcome)
@@ -214,7 +190,9 @@ class ChatViewModel:
     # -------------------------------------------------------------- commands
 
     def submit(self, text: str) -> bool:
-        """Run a line typed in the input; False for ``/quit`` (close the window)."""
+        """Run what was typed in the input (several lines are one message); False for
+        ``/quit`` (close the window)."""
+        text = text.rstrip("\r\n")  # a paste's last line break is no line of the message
         command = parse_input(text)
         if command is None:
             return True
@@ -286,9 +264,12 @@ class ChatViewModel:
         return True
 
     def complete(self, before_cursor: str) -> tuple[str, list[str]]:
-        """Tab: the word to replace and what may replace it."""
+        """Tab: the word to replace and what may replace it, each followed by what
+        lets typing carry on (``bob: `` at the start of the line, else a space)."""
         rooms, users = self.controller.completion_words()
-        return completions(before_cursor, rooms=rooms, users=users)
+        word, candidates = completions(before_cursor, rooms=rooms, users=users)
+        suffix = completion_suffix(before_cursor, word)
+        return word, [candidate + suffix for candidate in candidates]
 
     # ----------------------------------------------------------------- closing
 
@@ -316,9 +297,12 @@ class ChatViewModel:
 
     def _emit(self, line: Line, where: str | None) -> None:
         # Called on the client's event thread or the worker: the row is built here,
-        # off the Tk thread, which then only inserts it.
+        # off the Tk thread, which then only inserts it. The controller emits a
+        # line right after the state took its event in, so the conversation's
+        # unread count says whether this line is one of those unread.
         row = to_row(line, self.policy, rtl=self.rtl)
-        self._queue.put(functools.partial(self._shown, row, where))
+        unread = where not in (None, EVERYWHERE) and self.state.unread_in(where) > 0
+        self._queue.put(functools.partial(self.panes.shown, row, where, unread))
 
     def _on_closed(self) -> None:
         # The reason is already a line in every conversation (format_status).
@@ -327,10 +311,7 @@ class ChatViewModel:
     # --------------------------------------------------------- the Tk thread
 
     def transcript(self, key: str) -> Transcript:
-        found = self.transcripts.get(key)
-        if found is None:
-            found = self.transcripts[key] = Transcript(key, self.scrollback)
-        return found
+        return self.panes.transcript(key)
 
     def drain(self, max_items: int = 2000, budget: float = 0.02) -> Changes:
         """Take in what the other threads produced: at most ``max_items``, for at
@@ -346,9 +327,7 @@ class ChatViewModel:
                 break
             step(changes)
         changes.pending = not self._queue.empty()
-        for rows in changes.appended.values():
-            if len(rows) > self.scrollback:  # only the last ones would stay anyway
-                del rows[: len(rows) - self.scrollback]
+        self.panes.trim(changes)
         self._refresh(changes)
         return changes
 
@@ -358,26 +337,16 @@ class ChatViewModel:
         self._refresh(changes)
         return self.snapshot
 
+    def take_markers(self) -> dict[str, int]:
+        """The conversations the user came to look at since the last call, each with
+        how many of its last rows arrived unread meanwhile: the view marks where
+        they start (0: nothing new, no mark)."""
+        return self.panes.take_markers()
+
     # The steps the other threads queue, taken here in the order they were queued.
 
-    def _shown(self, row: Row, where: str | None, changes: Changes) -> None:
-        for key in self._targets(where):
-            self.transcript(key).rows.append(row)
-            changes.appended.setdefault(key, []).append(row)
-
-    def _reopened(self, key: str, changes: Changes) -> None:
-        self.transcript(key).reset()
-        changes.reset.add(key)
-        changes.appended.pop(key, None)
-        changes.prepended.pop(key, None)
-
     def _older(self, key: str, rows: list[Row], more: bool, changes: Changes) -> None:
-        transcript = self.transcripts.get(key)
-        if transcript is None:
-            return
-        rows = transcript.prepend(rows, more)
-        if rows:
-            changes.prepended[key] = rows + changes.prepended.get(key, [])
+        self.panes.older(key, rows, more, changes)
 
     def _refused(self, text: str, changes: Changes) -> None:
         changes.restore = text
@@ -393,25 +362,11 @@ class ChatViewModel:
         self.connecting = False
         changes.connect_failed = failed
 
-    def _targets(self, where: str | None) -> list[str]:
-        if where == EVERYWHERE:
-            keys = [key for key in self.transcripts if key != SERVER]
-            return keys or [SERVER]
-        if where is None:
-            return [self.snapshot.viewing or SERVER]
-        return [where]
-
     def _refresh(self, changes: Changes) -> None:
         snapshot = self.controller.snapshot()
         if snapshot != self.snapshot:
             self.snapshot = changes.snapshot = snapshot
-        alive = {c.key for c in snapshot.conversations} | {SERVER}
-        for key in [key for key in self.transcripts if key not in alive]:
-            del self.transcripts[key]  # left, or closed: its lines go with it
-            changes.removed.add(key)
-            changes.appended.pop(key, None)
-            changes.prepended.pop(key, None)
-            changes.reset.discard(key)
+        self.panes.follow(snapshot, changes)
 
     # ---------------------------------------------------------------- queries
 
