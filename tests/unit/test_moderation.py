@@ -21,6 +21,7 @@ from zmqchat.broker.store import Store
 from zmqchat.common.codec import encode
 from zmqchat.common.config import BrokerConfig
 
+
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Broker]:
     b = Broker(str(tmp_path / "broker.db"))
@@ -250,10 +251,8 @@ def test_topic_is_read_set_and_cleared_as_events(broker: Broker) -> None:
     reply = replies[b"B"][0]
     assert reply == {"type": "topic", "room": "general", "text": "Release day", "from": "bob",
                      "ts": broker.wall, "seq": 4, "ref": 2}  # fmt: skip
-    assert published == [
-        (b"general\x00", {"type": "topic", "room": "general", "seq": 4, "from": "bob",
-                          "text": "Release day", "ts": broker.wall})  # fmt: skip
-    ]
+    event = {"type": "topic", "room": "general", "seq": 4, "from": "bob", "text": "Release day"}
+    assert published == [(b"general\x00", {**event, "ts": broker.wall})]
     assert broker.reply(b"C", topic())["text"] == "Release day"
     assert broker.reply(b"C", topic(text="", ref=3))["seq"] == 5
     assert broker.reply(b"A", topic())["text"] == ""

@@ -35,6 +35,7 @@ from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.schema import KIND_MODERATION, KIND_TOPIC
 from zmqchat.broker.state import BrokerState, Room, Session
 from zmqchat.broker.store import Store
+from zmqchat.common.durations import duration_text
 from zmqchat.common.moderation import (
     Ban,
     Deop,
@@ -123,7 +124,7 @@ class RoomMeta:
         left = max(until - self.clock(), 0.0)
         raise ProtocolError(
             ErrorCode.BANNED,
-            f"{user} is banned from room {room} for {_duration(left)} more",
+            f"{user} is banned from room {room} for {duration_text(left)} more",
             retry_after=round(left, 3),
         )
 
@@ -425,19 +426,6 @@ class Moderation:
         self.state.leave(target, room.name)
         self.out.recheck.session(target)
         self.out.reply_to(target, event)
-
-
-def _duration(seconds: float) -> str:
-    """``2h 5m``-style: how long is left of a ban."""
-    seconds = int(seconds + 0.999)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            big, rest = divmod(seconds, size)
-            small = {"d": 3600, "h": 60, "m": 1}[unit]
-            tail = rest // small
-            name = {"d": "h", "h": "m", "m": "s"}[unit]
-            return f"{big}{unit} {tail}{name}" if tail else f"{big}{unit}"
-    return f"{seconds}s"
 
 
 __all__ = ["Moderation", "RoomMeta"]

@@ -285,7 +285,9 @@ def unknown_room_event(msg: dict[str, Any]) -> mod.UnknownEvent | None:
     ``msg`` is one: it names a room and a seq, which a client counts as seen so
     that filling gaps never waits for it."""
     kind, room, seq = msg.get("type"), msg.get("room"), msg.get("seq")
-    if isinstance(kind, str) and isinstance(room, str) and type(seq) is int:
+    if not isinstance(kind, str) or kind in _HISTORY_ITEMS or kind in _MESSAGE_PARSERS:
+        return None  # not a type, or a known one (then malformed, not unknown)
+    if isinstance(room, str) and type(seq) is int:
         return mod.UnknownEvent(type=kind, room=room, seq=seq)
     return None
 
@@ -334,6 +336,9 @@ _MESSAGE_PARSERS: Final[dict[str, Callable[[dict[str, Any]], BrokerMessage]]] = 
     "rooms": _parse_room_list,
     "history": _parse_history_page,
 }
+
+
+MESSAGE_TYPES: Final = frozenset(_MESSAGE_PARSERS)
 
 
 def parse_message(msg: dict[str, Any]) -> BrokerMessage:
