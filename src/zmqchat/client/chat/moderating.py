@@ -20,7 +20,7 @@ from zmqchat.client.io.sync import Client
 from zmqchat.common.moderation import Moderated
 
 # What a moderation command that changed nothing says.
-_UNCHANGED: Final = {
+UNCHANGED: Final = {
     "op": "{user} is an operator of #{room} already",
     "deop": "{user} is not an operator of #{room} (an admin of the broker stays one)",
     "unban": "{user} is not banned from #{room}",
@@ -46,7 +46,7 @@ def moderate(
     else:
         done = _request(client, room, command)
         if done.seq is None:
-            text = _UNCHANGED.get(command.action, "nothing changed")
+            text = UNCHANGED.get(command.action, "nothing changed")
             emit(notice(text.format(user=command.user, room=room)), where)
         elif room not in state.joined_rooms():
             # Done from outside: no room of ours shows its event.
@@ -80,4 +80,4 @@ def _topic(client: Client, room: str, text: str | None, emit: Emit, where: str |
     emit(notice(line + (" [locked]" if info.locked else "")), where)
 
 
-__all__ = ["moderate"]
+__all__ = ["UNCHANGED", "moderate"]
