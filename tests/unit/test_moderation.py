@@ -409,3 +409,15 @@ def test_a_room_created_by_a_post_from_outside_has_no_operator(broker: Broker) -
     broker.register(b"B", "bob", ["ci"])
     assert broker.reply(b"A", mod("lock", "ci"))["code"] == "not_operator"
     assert broker.reply(b"B", mod("lock", "ci"))["code"] == "not_operator"
+
+
+def test_topic_changes_spend_the_sessions_rate_limit(tmp_path: Path) -> None:
+    b = Broker(str(tmp_path / "rl.db"), config=BrokerConfig(rate_limit=0.001, rate_burst=1))
+    try:
+        three(b)
+        assert b.reply(b"B", topic(text="one"))["seq"] == 4
+        refused = b.reply(b"B", topic(text="two"))
+        assert refused["code"] == "rate_limited"
+        assert b.reply(b"B", topic())["text"] == "one"  # reading costs nothing
+    finally:
+        b.close()

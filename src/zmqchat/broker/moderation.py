@@ -204,6 +204,9 @@ class Moderation:
                 ErrorCode.NOT_OPERATOR,
                 f"the topic of room {name} is locked: only its operators may set it",
             )
+        if session.bucket is not None and not session.bucket.take(now):
+            # A change is a stored event anyone may make: as costly as a chat.
+            raise ProtocolError(ErrorCode.RATE_LIMITED, "too many changes of the topic; slow down")
         room = self.membership.room(name)
         ts = self.clock()
         event = TopicEvent(room=name, seq=room.seq + 1, sender=session.user, text=req.text, ts=ts)
