@@ -191,7 +191,15 @@ def test_the_slash_commands_moderate_and_both_sides_see_it(broker: Any) -> None:
         bob.waits_for("(banned)", where=None)
         assert alice.run("/unban bob")
         assert bob.run("/join general")
-        bob.waits_for("topic: Release day: no merges")  # as the room is entered
+        bob.waits_for("*** topic: Release day: no merges")  # as the room is entered
+        assert bob.state.rooms["general"].topic == "Release day: no merges"
+        # A client that connects later has it from its welcome.
+        carol = Screen(broker.endpoint, "carol", ["general"])
+        try:
+            carol.waits_for("*** topic: Release day: no merges")
+            assert carol.controller.snapshot().topic == "Release day: no merges"
+        finally:
+            carol.close()
     finally:
         alice.close()
         bob.close()

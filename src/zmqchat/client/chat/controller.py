@@ -268,7 +268,9 @@ class ChatController:
             with self._lock:
                 self.state.abort_join(room)
             raise
-        self._backlog.enter(self.client, reply.room, reply.seq, reply.members, switch=True)
+        self._backlog.enter(
+            self.client, reply.room, reply.seq, reply.members, switch=True, topic=reply.topic or ""
+        )
         if reply.private:
             text = f"#{reply.room} is private: only those its operator invites may join"
             self._emit(notice(text), room_key(reply.room))
