@@ -26,7 +26,7 @@ is published.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Final
 
 import msgpack
@@ -274,27 +274,15 @@ class Moderation:
         key = user_key(user)
         if key in self.meta.admins or self._is_op(room.name, key):
             return None  # one already
-        event = self._event(session, room, "op", ts, user=user)
-        with self.store.atomic():
-            self.store.writer().execute(
-                "INSERT INTO room_ops (room, user) VALUES (?, ?)", (room.name, key)
-            )
-            self._store_event(event)
-        self._publish(room, event)
-        return event
+        add = ("INSERT INTO room_ops (room, user) VALUES (?, ?)", (room.name, key))
+        return self._change(session, room, ts, "op", [add], user=user)
 
     def _deop(self, session: Session, room: Room, user: str, ts: float) -> ModerationEvent | None:
         key = user_key(user)
         if not self._is_op(room.name, key):
             return None  # not one (an admin stays one: broker config, not the room's)
-        event = self._event(session, room, "deop", ts, user=user)
-        with self.store.atomic():
-            self.store.writer().execute(
-                "DELETE FROM room_ops WHERE room = ? AND user = ?", (room.name, key)
-            )
-            self._store_event(event)
-        self._publish(room, event)
-        return event
+        drop = ("DELETE FROM room_ops WHERE room = ? AND user = ?", (room.name, key))
+        return self._change(session, room, ts, "deop", [drop], user=user)
 
     def _kick(
         self, session: Session, room: Room, user: str, reason: str | None, ts: float
@@ -302,13 +290,8 @@ class Moderation:
         target = self.state.by_key.get(user_key(user))
         if target is None or room.name not in target.rooms:
             raise ProtocolError(ErrorCode.NOT_IN_ROOM, f"{user} is not in room {room.name}")
-        event = self._event(session, room, "kick", ts, user=user, reason=reason)
-        with self.store.atomic():
-            self._store_event(event)
-            self._store_removal(room, target, event, "kicked")
-        self._publish(room, event)
-        self._removed(room, target, event, "kicked")
-        return event
+        return self._change(session, room, ts, "kick", [], user=user, reason=reason,
+                            removes=target)  # fmt: skip
 
     def _ban(self, session: Session, room: Room, user: str, req: Ban, ts: float) -> ModerationEvent:
         key = user_key(user)
@@ -321,90 +304,85 @@ class Moderation:
         until = None if req.duration is None else ts + req.duration
         account = self.store.account(user) if self.meta.accounts else None
         target = self.state.by_key.get(key)
-        if target is not None and room.name not in target.rooms:
-            target = None  # not a member: nothing to remove
-        event = self._event(session, room, "ban", ts, user=user, until=until, reason=req.reason)
-        with self.store.atomic():
-            db = self.store.writer()
-            db.execute(
-                "INSERT OR REPLACE INTO bans (room, user, account, until) VALUES (?, ?, ?, ?)",
-                (room.name, key, None if account is None else account.id, until),
-            )
-            # A banned operator could lift their own ban from outside.
-            db.execute("DELETE FROM room_ops WHERE room = ? AND user = ?", (room.name, key))
-            self._store_event(event)
-            if target is not None:
-                self._store_removal(room, target, event, "banned")
-        self._publish(room, event)
-        if target is not None:
-            self._removed(room, target, event, "banned")
-        return event
+        ban = (
+            "INSERT OR REPLACE INTO bans (room, user, account, until) VALUES (?, ?, ?, ?)",
+            (room.name, key, None if account is None else account.id, until),
+        )
+        # A banned operator could lift their own ban from outside.
+        deop = ("DELETE FROM room_ops WHERE room = ? AND user = ?", (room.name, key))
+        return self._change(
+            session, room, ts, "ban", [ban, deop], user=user, until=until, reason=req.reason,
+            removes=target if target is not None and room.name in target.rooms else None,
+        )  # fmt: skip
 
     def _unban(self, session: Session, room: Room, user: str, ts: float) -> ModerationEvent | None:
         key = user_key(user)
         sql = "SELECT 1 FROM bans WHERE room = ? AND user = ?"
         if self.store.reader().execute(sql, (room.name, key)).fetchone() is None:
             return None
-        event = self._event(session, room, "unban", ts, user=user)
-        with self.store.atomic():
-            self.store.writer().execute(
-                "DELETE FROM bans WHERE room = ? AND user = ?", (room.name, key)
-            )
-            self._store_event(event)
-        self._publish(room, event)
-        return event
+        lift = ("DELETE FROM bans WHERE room = ? AND user = ?", (room.name, key))
+        return self._change(session, room, ts, "unban", [lift], user=user)
 
     def _lock(self, session: Session, room: Room, lock: bool, ts: float) -> ModerationEvent | None:
         if self.meta.topic(room.name)[3] == lock:
             return None
-        event = self._event(session, room, "lock" if lock else "unlock", ts)
-        with self.store.atomic():
-            db = self.store.writer()
-            db.execute(_ENSURE_META, (room.name,))
-            db.execute("UPDATE room_meta SET locked = ? WHERE room = ?", (int(lock), room.name))
-            self._store_event(event)
-        self._publish(room, event)
-        return event
+        writes = [
+            (_ENSURE_META, (room.name,)),
+            ("UPDATE room_meta SET locked = ? WHERE room = ?", (int(lock), room.name)),
+        ]
+        return self._change(session, room, ts, "lock" if lock else "unlock", writes)
 
     # ---------------------------------------------------------------- helpers
-    # Stored inside the request's atomic block, then applied: the room's seq and
-    # what is published change only once every write of the request went through.
 
-    def _is_op(self, room: str, key: str) -> bool:
-        sql = "SELECT 1 FROM room_ops WHERE room = ? AND user = ?"
-        return self.store.reader().execute(sql, (room, key)).fetchone() is not None
-
-    @staticmethod
-    def _event(
+    def _change(
+        self,
         session: Session,
         room: Room,
-        action: str,
         ts: float,
+        action: str,
+        writes: Sequence[tuple[str, tuple[object, ...]]],
         *,
         user: str | None = None,
         until: float | None = None,
         reason: str | None = None,
+        removes: Session | None = None,
     ) -> ModerationEvent:
-        """The moderation event that takes the room's next seq."""
-        return ModerationEvent(
-            room=room.name,
-            seq=room.seq + 1,
-            sender=session.user,
-            action=action,
-            user=user,
-            until=until,
-            reason=reason,
-            ts=ts,
-        )
-
-    def _store_event(self, event: ModerationEvent) -> None:
-        details = {"action": event.action, "user": event.user, "until": event.until}
-        data = msgpack.packb({k: v for k, v in details.items() if v is not None})
-        self.store.writer().execute(
-            _INSERT_EVENT,
-            (event.room, event.seq, event.ts, KIND_MODERATION, event.sender, None, data,
-             event.reason),
+        """Make ``writes`` and store the moderation event (and the leave of the member
+        it ``removes``) all at once, then take the room's seq and publish: the seq
+        and what is sent change only once every write went through."""
+        event = ModerationEvent(
+            room=room.name, seq=room.seq + 1, sender=session.user, action=action, user=user,
+            until=until, reason=reason, ts=ts,
         )  # fmt: skip
+        why = "banned" if action == "ban" else "kicked"
+        details = {"action": action, "user": user, "until": until}
+        data = msgpack.packb({k: v for k, v in details.items() if v is not None})
+        with self.store.atomic():
+            db = self.store.writer()
+            for sql, params in writes:
+                db.execute(sql, params)
+            db.execute(
+                _INSERT_EVENT,
+                (room.name, event.seq, ts, KIND_MODERATION, session.user, None, data, reason),
+            )
+            if removes is not None:
+                # The member's leave takes the seq after the event's.
+                self.store.add_presence(room.name, event.seq + 1, ts, removes.user, "leave", why)
+                rooms = [name for name in removes.rooms if name != room.name]
+                self.store.set_session_rooms(removes.sid, rooms)
+        self._publish(room, event)
+        if removes is not None:
+            # Out of the room: in memory, on the wire, and in what it may read; it
+            # hears of it over ROUTER too, since its subscription may end first.
+            self.membership.announce(room, removes.user, "leave", ts, why)
+            self.state.leave(removes, room.name)
+            self.out.recheck.session(removes)
+            self.out.reply_to(removes, event)
+        return event
+
+    def _is_op(self, room: str, key: str) -> bool:
+        sql = "SELECT 1 FROM room_ops WHERE room = ? AND user = ?"
+        return self.store.reader().execute(sql, (room, key)).fetchone() is not None
 
     def _publish(self, room: Room, event: ModerationEvent | TopicEvent) -> None:
         room.seq = event.seq
@@ -412,23 +390,6 @@ class Moderation:
         if isinstance(event, ModerationEvent):
             what = f"{event.action} {event.user or ''}".rstrip()
             log.info("%s in %s: %s (seq %d)", event.sender, room.name, what, event.seq)
-
-    def _store_removal(
-        self, room: Room, target: Session, event: ModerationEvent, reason: str
-    ) -> None:
-        """Write ``target``'s leave of ``room``, the seq after ``event``, and the
-        session's rooms without it."""
-        self.store.add_presence(room.name, event.seq + 1, event.ts, target.user, "leave", reason)
-        rooms = [name for name in target.rooms if name != room.name]
-        self.store.set_session_rooms(target.sid, rooms)
-
-    def _removed(self, room: Room, target: Session, event: ModerationEvent, reason: str) -> None:
-        """``target`` is out of ``room``: in memory, on the wire, and in what it may
-        read. It hears of it over ROUTER too (its subscription may end first)."""
-        self.membership.announce(room, target.user, "leave", event.ts, reason)
-        self.state.leave(target, room.name)
-        self.out.recheck.session(target)
-        self.out.reply_to(target, event)
 
 
 __all__ = ["Moderation", "RoomMeta"]
