@@ -79,6 +79,7 @@ def main() -> None:
         "pm": lambda a: client.pm(a["to"], a["text"]),
         "join": lambda a: client.join(a["room"]),
         "leave": lambda a: client.leave(a["room"]),
+        "topic": lambda a: client.topic(a["room"], a.get("text")),
         "who": lambda a: client.who(a.get("room")),
         "history": lambda a: client.history(
             a.get("room"), after=a.get("after"), before=a.get("before"), limit=a.get("limit", 50)

@@ -46,6 +46,7 @@ if _typing.TYPE_CHECKING:
         SystemEvent,
         Welcome,
     )
+    from zmqchat.common.moderation import Moderated, ModerationEvent, TopicEvent, TopicInfo
 
 # The lazily loaded names, by the module that defines them.
 _LAZY_FROM: dict[str, str] = {
@@ -54,6 +55,7 @@ _LAZY_FROM: dict[str, str] = {
     "zmqchat.client.core.events": "Event StatusEvent",
     "zmqchat.common.messages": "ChatAck ChatEvent HistoryPage Invited Joined Left PmAck PmEvent"
     " Pong PresenceEvent RoomInfo SystemEvent Welcome",
+    "zmqchat.common.moderation": "Moderated ModerationEvent TopicEvent TopicInfo",
 }
 _LAZY: dict[str, str] = {
     name: module for module, names in _LAZY_FROM.items() for name in names.split()
@@ -86,6 +88,8 @@ __all__ = [
     "Invited",
     "Joined",
     "Left",
+    "Moderated",
+    "ModerationEvent",
     "PmAck",
     "PmEvent",
     "Pong",
@@ -96,6 +100,8 @@ __all__ = [
     "StatusEvent",
     "SystemEvent",
     "Timeout",
+    "TopicEvent",
+    "TopicInfo",
     "Welcome",
     "ZmqchatError",
     "__version__",

@@ -62,6 +62,7 @@ def test_error_codes_are_the_wire_strings() -> None:
         "not_invited",
         "not_operator",
         "no_such_room",
+        "banned",
     }
     assert ErrorCode.TOO_LONG == "too_long"
 

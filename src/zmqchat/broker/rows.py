@@ -13,8 +13,9 @@ from typing import Any, Final
 
 import msgpack
 
-from zmqchat.broker.schema import KIND_CHAT, KIND_JOIN, KIND_LEAVE
-from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Ref
+from zmqchat.broker.schema import KIND_CHAT, KIND_JOIN, KIND_LEAVE, KIND_MODERATION, KIND_TOPIC
+from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Ref, RoomEvent
+from zmqchat.common.moderation import ModerationEvent, TopicEvent
 from zmqchat.common.protocol import MAX_HISTORY_REPLY_BYTES, pm_key
 
 _PRESENCE: Final = {KIND_JOIN: "join", KIND_LEAVE: "leave"}
@@ -98,10 +99,24 @@ def unpack_data(blob: bytes | None) -> dict[str, Any] | None:
     return data
 
 
-def room_event(room: str, row: tuple[Any, ...]) -> ChatEvent | PresenceEvent:
+def room_event(room: str, row: tuple[Any, ...]) -> RoomEvent:
     seq, ts, kind, user, text, data, reason = row
     if kind == KIND_CHAT:
         return ChatEvent(room=room, seq=seq, sender=user, text=text, ts=ts, data=unpack_data(data))
+    if kind == KIND_TOPIC:
+        return TopicEvent(room=room, seq=seq, sender=user, text=text or "", ts=ts)
+    if kind == KIND_MODERATION:
+        what = unpack_data(data) or {}
+        return ModerationEvent(
+            room=room,
+            seq=seq,
+            sender=user,
+            action=what.get("action", "?"),
+            user=what.get("user"),
+            until=what.get("until"),
+            reason=reason,
+            ts=ts,
+        )
     return PresenceEvent(room=room, seq=seq, user=user, event=_PRESENCE[kind], ts=ts, reason=reason)
 
 

@@ -28,7 +28,7 @@ from zmqchat.broker.rows import (
     room_event,
 )
 from zmqchat.broker.schema import KIND_CHAT, KIND_JOIN, KIND_LEAVE, open_database
-from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Ref
+from zmqchat.common.messages import PmEvent, Ref, RoomEvent
 
 # Raised here, defined in the error tree; still importable from here.
 from zmqchat.errors import StoreError as StoreError  # noqa: PLC0414
@@ -181,7 +181,7 @@ class Store:
 
     def room_history(
         self, room: str, after: int | None, before: int | None, limit: int
-    ) -> tuple[list[ChatEvent | PresenceEvent], bool]:
+    ) -> tuple[list[RoomEvent], bool]:
         """Up to ``limit`` events in ascending seq order, and whether more exist in
         the direction of travel (newer for ``after``, older otherwise)."""
         self._write_rows()
@@ -367,11 +367,15 @@ class Store:
         return self._db.execute("SELECT 1 FROM users WHERE key = ?", (key,)).fetchone() is not None
 
     def forget_room(self, room: str) -> bool:
-        """Delete ``room``'s events if none is a chat (only comings and goings)."""
+        """Delete ``room``'s events if they are only comings and goings (no chat, no
+        topic, no moderation), and who created it: a room joined again later is a
+        new room, with a new creator."""
         self._write_rows()
-        chat = "SELECT 1 FROM events WHERE room = ? AND kind = 0 LIMIT 1"
-        if self._db.execute(chat, (room,)).fetchone() is not None:
+        kept = f"SELECT 1 FROM events WHERE room = ? AND kind NOT IN ({KIND_JOIN}, {KIND_LEAVE})"
+        if self._db.execute(kept + " LIMIT 1", (room,)).fetchone() is not None:
             return False
+        self._write("DELETE FROM room_ops WHERE room = ?", (room,))
+        self._write("DELETE FROM room_meta WHERE room = ?", (room,))
         return self._write("DELETE FROM events WHERE room = ?", (room,)).rowcount > 0
 
     def forget_names(self, seen_before: float) -> int:

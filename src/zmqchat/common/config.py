@@ -19,7 +19,7 @@ from typing import Any, Final, TypeVar, Union, get_args, get_origin, get_type_hi
 
 import platformdirs
 
-from zmqchat.common.protocol import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_PUB_PORT
+from zmqchat.common.protocol import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_PUB_PORT, is_valid_name
 from zmqchat.errors import ConfigError
 from zmqchat.logs import LOG_LEVELS
 
@@ -114,9 +114,15 @@ class BrokerConfig:
     address_rate_burst: int | None = None
     forget_rooms_after: float = 60.0
     forget_names_after: float = 7 * 24 * 3600.0
+    # Names that are operators of every room (docs/protocol.md §2.13): they can
+    # moderate rooms that have no operator. In `open` mode, whoever takes the name.
+    admins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_port("port", self.port)
+        for name in self.admins:
+            if not is_valid_name(name):
+                raise ConfigError(f"admins must be user names, not {name!r}")
         _check_port("pub_port", self.pub_port)
         if self.encryption not in ENCRYPTION_MODES:
             modes = ", ".join(ENCRYPTION_MODES)

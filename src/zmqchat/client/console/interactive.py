@@ -68,6 +68,9 @@ STYLE: Final = Style.from_dict(
         "emote": "italic",
         "data": "#888888",
         "presence": "#888888",
+        "topic": "ansicyan",
+        "topic.text": "ansicyan bold",
+        "moderation": "ansired",
         "pm": "ansimagenta bold",
         "pm.text": "ansimagenta",
         "system": "ansiyellow bold",
@@ -79,6 +82,7 @@ STYLE: Final = Style.from_dict(
         "prompt": "bold",
         "toolbar.sep": "#888888",
         "toolbar.unread": "bold",
+        "toolbar.topic": "italic",
         "toolbar.state.reconnecting": "ansired bold",
         "toolbar.state.closed": "ansired bold",
     }

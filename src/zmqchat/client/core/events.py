@@ -10,6 +10,7 @@ import logging
 from typing import Literal
 
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, SystemEvent
+from zmqchat.common.moderation import ModerationEvent, TopicEvent
 from zmqchat.errors import BrokerError
 
 ConnectionState = Literal["connecting", "connected", "reconnecting", "closed"]
@@ -30,7 +31,9 @@ class StatusEvent:
     error: BrokerError | None = None
 
 
-Event = ChatEvent | PresenceEvent | PmEvent | SystemEvent | StatusEvent
+Event = (
+    ChatEvent | PresenceEvent | TopicEvent | ModerationEvent | PmEvent | SystemEvent | StatusEvent
+)
 
 log = logging.getLogger("zmqchat.client")
 
@@ -84,8 +87,10 @@ __all__ = [
     "ConnectionState",
     "Event",
     "EventBuffer",
+    "ModerationEvent",
     "PmEvent",
     "PresenceEvent",
     "StatusEvent",
     "SystemEvent",
+    "TopicEvent",
 ]
