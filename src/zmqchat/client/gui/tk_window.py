@@ -244,7 +244,7 @@ class ChatWindow(ttk.Frame):
     def _focus_moved(self, event: tk.Event[tk.Misc]) -> None:
         # From one widget to another, the focus leaves the first before it reaches
         # the second: ask where it is once the events are handled.
-        self.after_idle(self._check_focus)
+        self.toplevel.after_idle(self._check_focus)
 
     def _check_focus(self) -> None:
         with contextlib.suppress(tk.TclError):  # the window is gone
