@@ -66,6 +66,11 @@ class Terminal:
         with self._lock:
             return _ANSI.sub("", self._raw)
 
+    def raw(self) -> str:
+        """What it wrote, escape sequences and all."""
+        with self._lock:
+            return self._raw
+
     def expect(self, text: str, timeout: float = 15) -> None:
         """Wait for ``text`` to be shown after the previous match."""
 

@@ -168,15 +168,16 @@ def test_console_rooms_unread_counts_commands_and_completion(broker, consoles):
         alice.expect("#general: the last 2 messages")
         alice.expect("* alice waves")
 
-        # Tab completes a command, then a user name (completion runs as a task, so
-        # wait for it to land before typing on).
+        # Tab completes a command, then a user name, each with the space that lets
+        # typing carry on, as in the GUI (completion runs as a task, so wait for it
+        # to land before typing on).
         alice.type("/jo\t")
-        wait_until(lambda: alice.input_text == "/join", 10, "/jo completed")
-        alice.type(" ops\r")
+        wait_until(lambda: alice.input_text == "/join ", 10, "/jo completed")
+        alice.type("ops\r")
         alice.expect("you are in #ops")
         alice.type("@b\t")
-        wait_until(lambda: alice.input_text == "@bob", 10, "@b completed")
-        alice.type(" tabbed\r")
+        wait_until(lambda: alice.input_text == "@bob ", 10, "@b completed")
+        alice.type("tabbed\r")
         assert expect(bob, PmEvent).text == "tabbed"
 
         alice.type("/quit\r")

@@ -40,7 +40,7 @@ def test_a_private_message_opens_a_conversation_with_its_own_unread_count():
     snap = state.snapshot()
     assert snap.conversations == (
         ConversationInfo("#general", "room", "general", 0),
-        ConversationInfo("@bob", "private", "Bob", 2),
+        ConversationInfo("@bob", "private", "Bob", 2, mentions=2),  # each is for us
         ConversationInfo("@carol", "private", "carol", 0),
     )
     assert snap.viewing == "#general"

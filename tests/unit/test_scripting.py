@@ -12,10 +12,12 @@ import threading
 import pytest
 
 from zmqchat.cli import build_parser
+from zmqchat.cli.oneshot import mention_name
 from zmqchat.client.chat.failures import ExitCode, ScriptError
 from zmqchat.client.console.arguments import parse_data
 from zmqchat.client.console.exits import exit_status_help, stop_signals
 from zmqchat.client.console.oneshot import messages_to_send
+from zmqchat.client.console.outgoing import whole_message
 from zmqchat.client.console.runner import run, unique_name
 from zmqchat.common.protocol import is_valid_name
 from zmqchat.errors import BrokerError, ConfigError, ConnectionClosed, Timeout
@@ -176,3 +178,36 @@ def test_bad_flags_are_usage_errors(argv, capsys):
     with pytest.raises(SystemExit) as caught:
         build_parser().parse_args(argv)
     assert caught.value.code == 2
+
+
+def test_whole_stdin_is_one_message_with_its_line_breaks():
+    stdin = io.StringIO("first\n\n  indented\r\nlast\n\n")
+    assert list(messages_to_send(["-"], stdin, whole=True)) == [
+        ("stdin", "first\n\n  indented\r\nlast")  # only the line breaks at the end go
+    ]
+    assert list(messages_to_send([], io.StringIO(" \n\n"), whole=True)) == []  # blank
+    # TEXT words are one message already: --whole changes nothing there.
+    assert list(messages_to_send(["a", "b"], io.StringIO("x"), whole=True)) == [
+        ("the message", "a b")
+    ]
+    assert whole_message(io.StringIO("é" * 2048 + "\n")) == "é" * 2048  # 4096 bytes: fits
+
+
+@pytest.mark.parametrize("size", [2049, 100_000])
+def test_a_whole_stdin_over_the_limit_is_refused_never_cut(size):
+    with pytest.raises(ScriptError) as caught:
+        whole_message(io.StringIO("é" * size))
+    assert caught.value.code == ExitCode.REFUSED
+    assert "too_long" in caught.value.message
+    assert "nothing was sent" in caught.value.message
+
+
+def test_tail_mentions_takes_the_name_given_then_user_then_the_configured_one():
+    assert mention_name(None, "bob", "carol") is None  # no --mentions
+    assert mention_name("alice", "bob", "carol") == "alice"
+    assert mention_name("", "bob", "carol") == "bob"
+    assert mention_name("", None, "carol") == "carol"
+    for given, user in (("", None), ("no spaces", None)):
+        with pytest.raises(ScriptError) as caught:
+            mention_name(given, user, None)
+        assert caught.value.code == ExitCode.USAGE

@@ -58,7 +58,8 @@ def _add_send(sub: Subparsers) -> None:
         "send",
         help="say something in a room (from the arguments, or one message per stdin line)",
         description="Send TEXT to a room, or with `-` (or no TEXT and a pipe on stdin) one "
-        "message per line of stdin, blank lines skipped. Returns once every message is "
+        "message per line of stdin, blank lines skipped; with --whole, all of stdin as one "
+        "message, its lines kept. Returns once every message is "
         "acknowledged: stored by the broker, never to be lost. A refused message does not "
         "stop the others; the first one refused is named on stderr and the exit status is 1. "
         "It posts without joining the room, so the room shows the messages and no join or "
@@ -68,6 +69,7 @@ def _add_send(sub: Subparsers) -> None:
   zmqchat send --room general hello from a script
   zmqchat send --room ci --data '{"build": 42, "ok": true}' build 42 passed
   printf 'one\\ntwo\\n' | zmqchat send --room general -      two messages
+  git log -3 --format=%s | zmqchat send --whole -    one message of three lines
   while sleep 60; do uptime; done | zmqchat send --room ops --user uptime-bot
   zmqchat send --host 10.0.0.5 --port 5555 --connect-timeout 2 --room ops ping
 """,
@@ -87,6 +89,13 @@ def _add_send(sub: Subparsers) -> None:
         nargs="*",
         metavar="TEXT",
         help="the message (words are joined by spaces); `-` reads stdin instead",
+    )
+    p.add_argument(
+        "--whole",
+        action="store_true",
+        help="send all of stdin as ONE message with its line breaks (the last ones "
+        "dropped), as mosquitto_pub -s does; over 4096 UTF-8 bytes it is refused "
+        "(status 1), never cut",
     )
     p.set_defaults(func=_run)
 
@@ -111,6 +120,8 @@ def _add_tail(sub: Subparsers) -> None:
   zmqchat tail --room general --last 20          the last 20 messages, then live
   zmqchat tail --room general --since 1200 --presence
                                                  every event after seq 1200, then live
+  zmqchat tail --room general --room dev --mentions alice --json
+                                                 only what names alice (or is a pm to her)
 """,
         tail=True,
     )
@@ -159,6 +170,16 @@ def _add_tail(sub: Subparsers) -> None:
         type=seconds,
         metavar="S",
         help="stop after S seconds in all; with --count not reached, exit status 4",
+    )
+    p.add_argument(
+        "--mentions",
+        nargs="?",
+        const="",
+        metavar="NAME",
+        help="print (and count) only chat lines that name NAME as a word (`@NAME` or "
+        "NAME, any case, not inside another word) and private messages to NAME, from "
+        "others; NAME defaults to --user, else the `user` of client.toml. Give NAME to "
+        "watch a name that is online elsewhere without taking it",
     )
     p.set_defaults(func=_run)
 
@@ -257,6 +278,24 @@ def _add_history(sub: Subparsers) -> None:
     p.set_defaults(func=_run)
 
 
+def mention_name(given: str | None, user: str | None, configured: str | None) -> str | None:
+    """The name ``tail --mentions`` watches: the one given, else ``--user``, else the
+    configured ``user``; None without ``--mentions``."""
+    from zmqchat.client.chat.failures import ExitCode, ScriptError
+    from zmqchat.common.protocol import is_valid_name
+
+    if given is None:
+        return None
+    name = given or user or configured
+    if not name:
+        raise ScriptError(ExitCode.USAGE, "--mentions needs a name: --mentions NAME, or --user")
+    if not is_valid_name(name):
+        raise ScriptError(
+            ExitCode.USAGE, f"--mentions {name!r}: use 1-32 letters, digits, '_' or '-'"
+        )
+    return name
+
+
 def _run(args: argparse.Namespace) -> int:
     """Run the command named by ``args.command``; every error is one line on stderr."""
     from zmqchat.client.console import oneshot as scripting
@@ -266,7 +305,12 @@ def _run(args: argparse.Namespace) -> int:
         match args.command:
             case "send":
                 return scripting.send(
-                    config, room=args.room, texts=args.text, data=args.data, user=user
+                    config,
+                    room=args.room,
+                    texts=args.text,
+                    data=args.data,
+                    user=user,
+                    whole=args.whole,
                 )
             case "tail":
                 return scripting.tail(
@@ -279,6 +323,7 @@ def _run(args: argparse.Namespace) -> int:
                     last=args.last,
                     timeout=args.timeout,
                     presence=args.presence,
+                    mentions=mention_name(args.mentions, user, config.user),
                 )
             case "pm":
                 return scripting.pm(config, to=args.to, texts=args.text, data=args.data, user=user)
@@ -300,4 +345,4 @@ def _run(args: argparse.Namespace) -> int:
     return scripting.run(args.command, body)
 
 
-__all__ = ["add_oneshot_commands"]
+__all__ = ["add_oneshot_commands", "mention_name"]

@@ -233,6 +233,9 @@ class ClientConfig:
     # only let known keys in.
     server_key: str | None = None
     client_key: str | None = None
+    # When you are mentioned: the console rings the terminal bell, the GUI asks the
+    # desktop for a notification (each once per burst). False: highlight and count only.
+    notify: bool = True
 
     def __post_init__(self) -> None:
         _check_port("port", self.port)

@@ -45,6 +45,7 @@ from zmqchat.client.chat.commands import (
 )
 from zmqchat.client.chat.failures import classify
 from zmqchat.client.chat.formatting import EMOTE_DATA, Line, error, format_toolbar, notice
+from zmqchat.client.chat.mentions import is_mention
 from zmqchat.client.chat.moderating import moderate
 from zmqchat.client.chat.state import ChatState, Snapshot, private_key, room_key
 from zmqchat.client.core.events import Event, StatusEvent
@@ -73,13 +74,18 @@ class ChatController:
         compact: bool = False,
         multiline: bool = False,
         keys: Sequence[str] = (),
+        on_mention: Callable[[Event, str], None] | None = None,
     ) -> None:
         """``on_opened(key)``: a room is being shown from scratch (joined again), so
         what a UI kept of it is stale. ``compact``: lines for a pane per
         conversation; ``multiline``: a message's lines each under the first, not
         joined by ``↵`` (see :func:`~zmqchat.client.chat.formatting.format_event`).
-        ``keys``: what the front end's keys do, for ``/help``."""
+        ``keys``: what the front end's keys do, for ``/help``. ``on_mention(event,
+        key)``: a live event that is for the user's attention came in conversation
+        ``key`` (see :func:`~zmqchat.client.chat.mentions.is_mention`), called
+        after its line was emitted, outside the lock."""
         self.state = state
+        self._on_mention = on_mention
         self._emit = emit
         self._on_closed = on_closed
         self._keys = tuple(keys)
@@ -138,10 +144,17 @@ class ChatController:
         """An event from the client (on its event thread)."""
         if self._quitting and isinstance(event, StatusEvent) and event.state == "closed":
             return
+        mentioned: list[tuple[Event, str]] = []
         with self._lock:
             was = self.state.connection
             for shown in self.state.apply(event):
-                self._backlog.show(shown, self._where(shown))
+                where = self._where(shown)
+                self._backlog.show(shown, where)
+                if where is not None and is_mention(shown, self.state.user):
+                    mentioned.append((shown, where))
+        if self._on_mention is not None:
+            for shown, where in mentioned:
+                self._on_mention(shown, where)
         if isinstance(event, StatusEvent):
             if event.state == "connected" and was == "reconnecting":
                 # Who left while we were away: the broker may have expired people.

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from zmqchat.client.chat.layout import hang, message_lines
+from zmqchat.client.chat.mentions import is_mention, mark_line, mark_mentions
 from zmqchat.client.core.events import Event, StatusEvent
 from zmqchat.common.durations import duration_text
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Record, SystemEvent
@@ -132,7 +133,8 @@ def format_event(
     multiline: bool = False,
 ) -> Line:
     """One event as a line. ``me`` (the viewer's name) decides the direction of a
-    private message; ``history`` marks a line that came from the store, not live.
+    private message and highlights a room's line that names them (see
+    :mod:`.mentions`); ``history`` marks a line that came from the store, not live.
 
     ``compact`` is for a UI that shows each conversation in a pane of its own (a
     GUI): no ``#room`` tag, and a private message reads like a chat line.
@@ -146,7 +148,10 @@ def format_event(
     elif isinstance(event, ChatEvent):
         if not compact:
             line += _room(event.room)
-        line = _said(line, event, text_style="class:text", multiline=multiline)
+        mine = me if me is not None and is_mention(event, me) else None
+        line = _said(line, event, text_style="class:text", multiline=multiline, me=mine)
+        if mine is not None:
+            line = mark_line(line)
     elif isinstance(event, PresenceEvent):
         if not compact:
             line += _room(event.room)
@@ -211,9 +216,16 @@ def _room(room: str) -> Line:
     return [("class:room", f"#{room}"), ("", " ")]
 
 
-def _said(prefix: Line, event: ChatEvent | PmEvent, *, text_style: str, multiline: bool) -> Line:
+def _said(
+    prefix: Line,
+    event: ChatEvent | PmEvent,
+    *,
+    text_style: str,
+    multiline: bool,
+    me: str | None = None,
+) -> Line:
     """``<alice> text`` or, for an emote, ``* alice waves``, after ``prefix``; a data
-    map after it."""
+    map after it. ``me``: the name to pick out in the text, where it names them."""
     sender, data = event.sender, event.data
     if data is not None and data.get("emote") is True:  # see is_emote
         head: Line = [("class:emote", "* "), (nick_style(sender), sender), ("", " ")]
@@ -223,7 +235,10 @@ def _said(prefix: Line, event: ChatEvent | PmEvent, *, text_style: str, multilin
         head = [("class:nick", "<"), (nick_style(sender), sender), ("class:nick", ">")]
         head.append(("", " "))
         extra = dict(data or {})
-    line = hang(prefix + head, _text_lines(event.text, text_style, multiline))
+    lines = _text_lines(event.text, text_style, multiline)
+    if me is not None:
+        lines = [mark_mentions(part, me) for part in lines]
+    line = hang(prefix + head, lines)
     if extra:
         line += [("", " "), ("class:data", safe_text(to_json(extra)))]
     return line

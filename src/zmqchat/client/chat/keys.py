@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from typing import Final
 
-CONSOLE_KEYS: Final = ("Tab completes commands, rooms and names; Ctrl-D quits.",)
+CONSOLE_KEYS: Final = (
+    "Enter sends; Esc Enter starts a new line of it (a paste keeps its lines).",
+    "Tab completes commands, rooms and names; Ctrl-D quits.",
+)
 
 GUI_KEYS: Final = (
     "Enter sends; Shift+Enter starts a new line of it (a paste keeps its lines).",

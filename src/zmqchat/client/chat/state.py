@@ -18,6 +18,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Literal
 
+from zmqchat.client.chat.mentions import is_mention
 from zmqchat.client.core.events import ConnectionState, Event, StatusEvent
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, RoomEvent
 from zmqchat.common.moderation import ModerationEvent, TopicEvent
@@ -43,6 +44,7 @@ class RoomView:
     name: str
     members: dict[str, str] = dataclasses.field(default_factory=dict)  # key -> display
     unread: int = 0
+    mentions: int = 0  # of the unread messages, those that name the user
     last_seq: int = 0  # the newest event shown (or covered by the history shown)
     joined: bool = False  # the broker confirmed the join
     loading: bool = True  # live events are held until finish_loading()
@@ -60,6 +62,7 @@ class PrivateView:
 
     name: str
     unread: int = 0
+    mentions: int = 0  # every private message to the user is one (see .mentions)
     # Its past was asked for (`history with`), once per conversation opened.
     loaded: bool = False
     # The id of the first pm shown live: the past shown is what came before it.
@@ -74,6 +77,7 @@ class ConversationInfo:
     kind: ConversationKind
     name: str
     unread: int
+    mentions: int = 0  # how many of the unread name the user
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -166,7 +170,7 @@ class ChatState:
             return False
         self.current = room
         self.query = None
-        view.unread = 0
+        view.unread = view.mentions = 0
         return True
 
     # ------------------------------------------------------ private conversations
@@ -182,14 +186,15 @@ class ChatState:
     def talk_to(self, user: str) -> None:
         """Plain lines go privately to ``user`` from now on (IRC's ``/query``)."""
         view = self.open_private(user)
-        view.unread = 0
+        view.unread = view.mentions = 0
         self.query = user.lower()
 
     def end_query(self) -> None:
         """Plain lines go to the current room again."""
         self.query = None
         if self.current in self.rooms:
-            self.rooms[self.current].unread = 0
+            view = self.rooms[self.current]
+            view.unread = view.mentions = 0
 
     def close_private(self, user: str) -> None:
         """Forget the conversation with ``user`` (a new message opens it again)."""
@@ -244,6 +249,7 @@ class ChatState:
                 private.first_live = event.id
             if incoming and self.query != peer.lower():
                 private.unread += 1
+                private.mentions += is_mention(event, self.user)
             return [event]
         if isinstance(event, StatusEvent):
             previous, self.connection = self.connection, event.state
@@ -269,6 +275,7 @@ class ChatState:
             view.topic = event.text
         elif isinstance(event, ChatEvent) and self.viewing() != room_key(event.room):
             view.unread += 1
+            view.mentions += is_mention(event, self.user)
         return [event]
 
     def _removes_me(self, event: ModerationEvent) -> bool:
@@ -309,12 +316,12 @@ class ChatState:
     def snapshot(self) -> Snapshot:
         """The conversation list, unread counts, members and connection, copied."""
         conversations = [
-            ConversationInfo(room_key(name), "room", name, view.unread)
+            ConversationInfo(room_key(name), "room", name, view.unread, view.mentions)
             for name, view in self.rooms.items()
             if view.joined
         ]
         conversations += [
-            ConversationInfo(private_key(key), "private", view.name, view.unread)
+            ConversationInfo(private_key(key), "private", view.name, view.unread, view.mentions)
             for key, view in self.privates.items()
         ]
         topic = ""

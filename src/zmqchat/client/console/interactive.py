@@ -9,6 +9,12 @@ Printing: lines may be emitted on any thread, but prompt_toolkit finds the runni
 prompt through a context variable, so a print from another thread would draw over
 the input line. Every line therefore goes through a queue to a task on the event
 loop, which prints them in batches above the prompt.
+
+Input: Enter sends; Esc Enter (or Meta-Enter) starts a new line of the same
+message, and a paste keeps its lines (bracketed paste), so a message of several
+lines goes out as one and shows with its lines under the sender's name. A line
+that names the user is highlighted (:mod:`~zmqchat.client.chat.mentions`), and
+the terminal bell rings once per burst of them (``notify`` turns it off).
 """
 
 from __future__ import annotations
@@ -25,11 +31,19 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.history import InMemoryHistory
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.patch_stdout import patch_stdout
 from prompt_toolkit.shortcuts import print_formatted_text
 from prompt_toolkit.styles import Style
 
-from zmqchat.client.chat.commands import Quit, completions, parse_input, suggested_name
+from zmqchat.client.chat.alerts import Burst
+from zmqchat.client.chat.commands import (
+    Quit,
+    completion_suffix,
+    completions,
+    parse_input,
+    suggested_name,
+)
 from zmqchat.client.chat.controller import ChatController
 from zmqchat.client.chat.failures import ExitCode, ScriptError, classify
 from zmqchat.client.chat.formatting import NICK_COLOURS, Line, error, notice
@@ -38,6 +52,7 @@ from zmqchat.client.chat.passwords import configured_password
 from zmqchat.client.chat.state import ChatState
 from zmqchat.client.console.arguments import room_arg
 from zmqchat.client.console.exits import signal_status, stop_signals
+from zmqchat.client.core.events import Event
 from zmqchat.client.io.sync import Client
 from zmqchat.client.io.trust import trust_options
 from zmqchat.common.config import ClientConfig
@@ -76,6 +91,9 @@ STYLE: Final = Style.from_dict(
         "system": "ansiyellow bold",
         "notice": "ansiyellow",
         "error": "ansired bold",
+        # A line naming you, and your name in it (chat/mentions.py).
+        "mentioned": "bold",
+        "mention": "reverse bold",
         "history": "#777777",
         "history.banner": "#777777",
         "day": "bold",
@@ -102,9 +120,33 @@ class ChatCompleter(Completer):
         self, document: Document, complete_event: CompleteEvent
     ) -> Iterable[Completion]:
         rooms, users = self._controller.completion_words()
-        word, candidates = completions(document.text_before_cursor, rooms=rooms, users=users)
+        before = document.text_before_cursor
+        word, candidates = completions(before, rooms=rooms, users=users)
+        # As in the GUI: `bob: ` for a name that starts the line, else a space.
+        suffix = completion_suffix(before, word)
         for candidate in candidates:
-            yield Completion(candidate, start_position=-len(word))
+            yield Completion(candidate + suffix, start_position=-len(word), display=candidate)
+
+
+def input_keys() -> KeyBindings:
+    """Enter sends the message; Esc Enter (Meta-Enter) starts a new line of it. The
+    prompt is multi-line (a paste keeps its lines), where Enter would otherwise be
+    the new line and Esc Enter the send."""
+    keys = KeyBindings()
+
+    @keys.add("enter")
+    def _send(event: KeyPressEvent) -> None:
+        event.current_buffer.validate_and_handle()
+
+    @keys.add("escape", "enter")
+    def _new_line(event: KeyPressEvent) -> None:
+        event.current_buffer.insert_text("\n")
+
+    return keys
+
+
+def _continuation(width: int, line_number: int, wrap_count: int) -> str:
+    return " " * width  # the message's further lines start under its first
 
 
 class ChatConsole:
@@ -131,8 +173,14 @@ class ChatConsole:
         self.rooms = tuple(rooms or config.rooms)
         self.state = ChatState()
         self.controller = ChatController(
-            self.state, self._emit, on_closed=self._on_closed, keys=CONSOLE_KEYS
+            self.state,
+            self._emit,
+            on_closed=self._on_closed,
+            multiline=True,
+            keys=CONSOLE_KEYS,
+            on_mention=self._mentioned,
         )
+        self._bell = Burst()
         self._patch = patch
         self._on_line = on_line
         self._worker = concurrent.futures.ThreadPoolExecutor(1, "zmqchat-console")
@@ -148,6 +196,9 @@ class ChatConsole:
             complete_while_typing=False,
             bottom_toolbar=self._toolbar,
             history=InMemoryHistory(),
+            multiline=True,
+            key_bindings=input_keys(),
+            prompt_continuation=_continuation,
             # As in IRC clients, a line sent leaves the screen: it comes back as the
             # room's event (or the command's answer), in its place among the others.
             erase_when_done=True,
@@ -297,7 +348,7 @@ class ChatConsole:
                 # The terminal was closed (EIO on redrawing the prompt): leave, saying
                 # bye, rather than die with the name taken until the broker's timeout.
                 break
-            command = parse_input(text)
+            command = parse_input(text.rstrip("\r\n"))  # a paste's last line break
             if isinstance(command, Quit):
                 return ExitCode.OK
             if command is not None:
@@ -350,6 +401,18 @@ class ChatConsole:
             if None in batch:
                 return
 
+    def _mentioned(self, event: Event, where: str) -> None:
+        """A line for the user's attention (on the client's event thread): the
+        bell, once per burst."""
+        loop = self._loop
+        if self.config.notify and loop is not None and self._bell.ready():
+            with contextlib.suppress(RuntimeError):  # the loop is gone
+                loop.call_soon_threadsafe(self._ring)
+
+    def _ring(self) -> None:
+        with contextlib.suppress(OSError):  # the terminal was closed
+            self.session.output.bell()
+
     def _on_closed(self) -> None:
         """The broker ended the session for good (e.g. replaced): stop prompting."""
         self._closed = True
@@ -380,4 +443,4 @@ def run_chat(config: ClientConfig, *, user: str | None, rooms: Sequence[str] | N
         return ExitCode.INTERRUPTED
 
 
-__all__ = ["STYLE", "ChatCompleter", "ChatConsole", "run_chat", "suggested_name"]
+__all__ = ["STYLE", "ChatCompleter", "ChatConsole", "input_keys", "run_chat", "suggested_name"]

@@ -9,7 +9,6 @@ logic lives here.
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 import time
@@ -25,8 +24,10 @@ from zmqchat.client.chat.formatting import (
     safe_text,
     to_json,
 )
+from zmqchat.client.chat.mentions import is_mention
 from zmqchat.client.chat.paging import earlier_events, events_between
 from zmqchat.client.console.arguments import parse_data, room_arg
+from zmqchat.client.console.outgoing import messages_to_send
 from zmqchat.client.console.runner import connected, note, run, write_line
 from zmqchat.client.core.events import StatusEvent
 from zmqchat.client.io.sync import Client
@@ -50,24 +51,6 @@ def _preview(text: str) -> str:
 
 
 # ------------------------------------------------------------------------ send
-
-
-def messages_to_send(texts: Sequence[str], stdin: TextIO) -> Iterator[tuple[str, str]]:
-    """``(label, text)`` for each message: the words of TEXT as one message, or each
-    non-blank line of stdin (with ``-``, or no TEXT and stdin not a terminal)."""
-    if texts and list(texts) != ["-"]:
-        yield "the message", " ".join(texts)
-        return
-    if not texts and stdin.isatty():
-        raise ScriptError(
-            ExitCode.USAGE, "nothing to send: give TEXT, or pipe lines on stdin (or use -)"
-        )
-    if isinstance(stdin, io.TextIOWrapper):
-        stdin.reconfigure(errors="replace")  # a stray byte must not kill the batch
-    for number, raw in enumerate(stdin, 1):
-        text = raw.rstrip("\r\n")
-        if text.strip():
-            yield f"line {number}", text
 
 
 def send_one(
@@ -105,14 +88,16 @@ def send(
     data: str | None = None,
     user: str | None = None,
     stdin: TextIO | None = None,
+    whole: bool = False,
 ) -> int:
-    """``zmqchat send``: every message is acked (or refused) before this returns.
+    """``zmqchat send``: every message is acked (or refused) before this returns;
+    ``whole``: stdin is one message.
 
     It posts from outside the room (``external``): the room sees the messages, not
     a join and a leave around them each time a script says something."""
     room = room_arg(room if room is not None else default_room(config))
     payload = parse_data(data)
-    messages = messages_to_send(texts, stdin or sys.stdin)
+    messages = messages_to_send(texts, stdin or sys.stdin, whole=whole)
     first = next(messages, None)  # usage errors before connecting
     if first is None:
         return ExitCode.OK
@@ -159,6 +144,7 @@ def tail(
     last: int | None = None,
     timeout: float | None = None,
     presence: bool | None = None,
+    mentions: str | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
@@ -166,7 +152,10 @@ def tail(
 
     ``presence``: None shows joins and leaves live but not from history (where
     each earlier `tail`'s come and go would crowd out the messages); True
-    shows them in both; False in neither.
+    shows them in both; False in neither. ``mentions``: a user name; only the
+    events for their attention are printed (and counted): chat lines naming them
+    and private messages to them, from others (see
+    :func:`~zmqchat.client.chat.mentions.is_mention`).
     """
     out = out or sys.stdout
     err = err or sys.stderr
@@ -179,7 +168,7 @@ def tail(
     def show(event: RoomEvent | PmEvent | SystemEvent) -> bool:
         """Print one event; True once --count is reached."""
         nonlocal printed
-        if isinstance(event, PresenceEvent) and presence is False:
+        if not _printable(event, presence=presence, mentions=mentions):
             return False
         if as_json:
             write_line(out, event_json(event))
@@ -236,6 +225,19 @@ def tail(
                 continue
             if show(item):
                 return ExitCode.OK
+
+
+def _printable(
+    event: RoomEvent | PmEvent | SystemEvent,
+    *,
+    presence: bool | None,
+    mentions: str | None,
+) -> bool:
+    """Whether ``tail`` prints ``event``: not a join or leave with --no-presence,
+    and with --mentions NAME only what is for NAME's attention."""
+    if isinstance(event, PresenceEvent) and presence is False:
+        return False
+    return mentions is None or is_mention(event, mentions)
 
 
 def _status_note(event: StatusEvent, err: TextIO) -> None:

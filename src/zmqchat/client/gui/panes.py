@@ -13,6 +13,7 @@ from typing import Final
 
 from zmqchat.client.chat.controller import EVERYWHERE
 from zmqchat.client.chat.state import Snapshot
+from zmqchat.client.core.events import Event
 from zmqchat.client.gui.connect_form import ConnectFailed
 from zmqchat.client.gui.transcript import Row, Transcript
 from zmqchat.common.messages import Welcome
@@ -39,6 +40,8 @@ class Changes:
     connected: Welcome | None = None
     connect_failed: ConnectFailed | None = None
     pending: bool = False  # more is waiting: drain again soon
+    # Events for the user's attention that came (see ChatViewModel.attend).
+    mentions: list[Event] = dataclasses.field(default_factory=list)
 
 
 class Panes:

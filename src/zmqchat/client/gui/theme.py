@@ -42,6 +42,9 @@ TAGS: Final[dict[str, dict[str, str]]] = {
     "system": {"foreground": "#9a7d0a", "font": "bold"},
     "notice": {"foreground": "#6e6e6e"},
     "error": {"foreground": "#c0392b", "font": "bold"},
+    # A line naming the reader, and their name in it (see chat/mentions.py).
+    "mentioned": {"background": "#fff6d6"},
+    "mention": {"background": "#ffe08a", "font": "bold"},
     "history": {"foreground": "#9e9e9e"},
     "history.banner": {"foreground": DIM, "justify": "center"},
     # Above the lines that came while the reader was elsewhere (the view's own line).

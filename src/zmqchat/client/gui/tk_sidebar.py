@@ -9,6 +9,7 @@ from tkinter import font as tkfont
 from tkinter import ttk
 
 from zmqchat.client.chat.state import ConversationInfo, Snapshot
+from zmqchat.client.gui.attention import badge
 from zmqchat.client.gui.tk_fonts import quiet_font
 
 _ROOMS = "rooms"
@@ -40,6 +41,7 @@ class Sidebar(ttk.Frame):
         base = tkfont.nametofont("TkDefaultFont").actual()
         self._bold = quiet_font(family=base["family"], size=base["size"], weight="bold")
         self.tree.tag_configure("unread", font=self._bold)
+        self.tree.tag_configure("mention", font=self._bold, foreground="#c0392b")
         self.tree.insert("", "end", _ROOMS, text="Rooms", open=True)
         self.tree.insert("", "end", _PRIVATES, text="Direct messages", open=True)
         self.tree.bind("<<TreeviewSelect>>", self._selected)
@@ -68,9 +70,8 @@ class Sidebar(ttk.Frame):
             for info in snapshot.conversations:
                 parent = _ROOMS if info.kind == "room" else _PRIVATES
                 text = f"{'#' if info.kind == 'room' else '@'} {info.name}"
-                if info.unread:
-                    text += f"  ({info.unread})"
-                tags = ("unread",) if info.unread else ()
+                text += badge(info.unread, info.mentions)
+                tags = ("mention",) if info.mentions else ("unread",) if info.unread else ()
                 if self.tree.exists(info.key):
                     self.tree.item(info.key, text=text, tags=tags)
                 else:

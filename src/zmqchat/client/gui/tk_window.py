@@ -8,6 +8,7 @@ Tk thread.
 
 from __future__ import annotations
 
+import contextlib
 import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
@@ -97,6 +98,11 @@ class ChatWindow(ttk.Frame):
 
         # The input has the keyboard after any click that does not need typing.
         self.toplevel.bind_all("<ButtonRelease-1>", self._clicked, add="+")
+        # Whether the window has the focus decides if a mention marks the title.
+        self._focus_bindings = [
+            (sequence, self.toplevel.bind(sequence, self._focus_moved, add="+"))
+            for sequence in ("<FocusIn>", "<FocusOut>")
+        ]
         self.sync()
         self.focus_input()
 
@@ -119,7 +125,15 @@ class ChatWindow(ttk.Frame):
             self.pane(key).append(rows)
         if changes.restore is not None:
             self.input.restore(changes.restore)
-        if changes.snapshot is not None or changes.ended is not None or self.shown is None:
+        if changes.mentions:
+            # Asked now: focus events do not always come (no window manager).
+            self.vm.attend(changes.mentions, focused=self._has_focus())
+        if (
+            changes.snapshot is not None
+            or changes.ended is not None
+            or changes.mentions
+            or self.shown is None
+        ):
             self.sync()
 
     def sync(self) -> None:
@@ -236,8 +250,24 @@ class ChatWindow(ttk.Frame):
             return
         self.focus_input()
 
+    def _focus_moved(self, event: tk.Event[tk.Misc]) -> None:
+        # From one widget to another, the focus leaves the first before it reaches
+        # the second: ask where it is once the events are handled.
+        self.toplevel.after_idle(self._check_focus)
+
+    def _check_focus(self) -> None:
+        with contextlib.suppress(tk.TclError):  # the window is gone
+            if self.vm.focus(self._has_focus()):
+                self.toplevel.title(self.vm.title())
+
+    def _has_focus(self) -> bool:
+        # Tk's `focus` is empty when no window of this application has it.
+        return bool(str(self.tk.call("focus")))
+
     def destroy(self) -> None:
         self.toplevel.unbind_all("<ButtonRelease-1>")
+        for sequence, funcid in self._focus_bindings:
+            self.toplevel.unbind(sequence, funcid)
         super().destroy()
 
 

@@ -40,8 +40,11 @@ from zmqchat.client.chat.controller import EVERYWHERE, ChatController
 from zmqchat.client.chat.formatting import Line, error
 from zmqchat.client.chat.keys import GUI_KEYS
 from zmqchat.client.chat.state import ChatState, Snapshot, private_key
+from zmqchat.client.core.events import Event
+from zmqchat.client.gui.attention import Attention
 from zmqchat.client.gui.connect_form import ConnectFailed, Settings, check_settings
 from zmqchat.client.gui.connecting import connect_client
+from zmqchat.client.gui.desktop import DesktopNotifier
 from zmqchat.client.gui.glyphs import GlyphPolicy
 from zmqchat.client.gui.input_history import InputHistory
 from zmqchat.client.gui.panes import SERVER, Changes, Panes
@@ -107,7 +110,11 @@ class ChatViewModel:
             compact=True,
             multiline=True,
             keys=GUI_KEYS,
+            on_mention=self._mentioned,
         )
+        # Mentions: the window's focus, the title's mark, desktop notifications.
+        self.attention = Attention(notify=config.notify)
+        self.notifier = DesktopNotifier()
         self.panes = Panes(scrollback)
         self.transcripts = self.panes.transcripts
         self.snapshot: Snapshot = self.state.snapshot()
@@ -304,6 +311,9 @@ class ChatViewModel:
         unread = where not in (None, EVERYWHERE) and self.state.unread_in(where) > 0
         self._queue.put(functools.partial(self.panes.shown, row, where, unread))
 
+    def _mentioned(self, event: Event, where: str) -> None:
+        self._queue.put(functools.partial(self._mention, event))
+
     def _on_closed(self) -> None:
         # The reason is already a line in every conversation (format_status).
         self._queue.put(functools.partial(self._ended, "disconnected"))
@@ -348,6 +358,9 @@ class ChatViewModel:
     def _older(self, key: str, rows: list[Row], more: bool, changes: Changes) -> None:
         self.panes.older(key, rows, more, changes)
 
+    def _mention(self, event: Event, changes: Changes) -> None:
+        changes.mentions.append(event)
+
     def _refused(self, text: str, changes: Changes) -> None:
         changes.restore = text
 
@@ -379,11 +392,26 @@ class ChatViewModel:
         return f"{snap.user or '?'}  │  {endpoint}  │  {shown}", state
 
     def title(self) -> str:
-        """The window title: unread messages elsewhere, then where we are."""
+        """The window title: mentions missed while the window had no focus, unread
+        messages elsewhere, then where we are."""
         snap = self.snapshot
         unread = sum(c.unread for c in snap.conversations if c.key != snap.viewing)
         where = snap.viewing or "no room"
-        return f"{f'({unread}) ' if unread else ''}{where} — zmqchat"
+        return self.attention.title(f"{f'({unread}) ' if unread else ''}{where} — zmqchat")
+
+    def focus(self, focused: bool) -> bool:
+        """The window gained or lost the keyboard focus; True when the title changes."""
+        return self.attention.focus(focused)
+
+    def attend(self, mentions: list[Event], *, focused: bool) -> None:
+        """Mentions the view shows (``Changes.mentions``), and whether the window has
+        the focus now: without it, each marks the title, and the first of a burst
+        asks the desktop for a notification (see :mod:`.attention`)."""
+        self.attention.focus(focused)
+        for event in mentions:
+            alert = self.attention.mentioned(event)
+            if alert is not None:
+                self.notifier(*alert)
 
 
 __all__ = ["BACKLOG", "PAGE", "SCROLLBACK", "SERVER", "Changes", "ChatViewModel"]
