@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Final
 
 from zmqchat.broker.access import RoomAccess
+from zmqchat.broker.edits import Edits
 from zmqchat.broker.forgetting import Forgetting
 from zmqchat.broker.logins import Logins
 from zmqchat.broker.mailbox import Mailboxes
@@ -39,6 +40,8 @@ from zmqchat.common.messages import (
     Chat,
     ChatAck,
     Closed,
+    Delete,
+    Edit,
     ErrorReply,
     History,
     Invite,
@@ -71,7 +74,7 @@ STORE_UNAVAILABLE: Final = (
 )
 # The requests whose handling writes to the store (besides a register that does not
 # resume a session).
-WRITES: Final = (Join, Leave, Chat, Pm, Invite, Bye)
+WRITES: Final = (Join, Leave, Chat, Pm, Invite, Edit, Delete, Bye)
 
 
 class BrokerCore:
@@ -115,6 +118,7 @@ class BrokerCore:
         self.relay = Relay(
             self.state, store, self.out, config, clock, self.mailboxes, self.membership
         )
+        edits = Edits(self.state, store, self.out, config, clock, self.membership)
         queries = Queries(self.state, store, self.out, self.mailboxes, self.membership)
         self.logins = Logins(config, store, self.state, notify)
         self.registration = Registration(
@@ -137,6 +141,8 @@ class BrokerCore:
             Invite: self.access.invite,  # type: ignore[dict-item]
             Chat: self.relay.chat,  # type: ignore[dict-item]
             Pm: self.relay.pm,  # type: ignore[dict-item]
+            Edit: edits.edit,  # type: ignore[dict-item]
+            Delete: edits.delete,  # type: ignore[dict-item]
             Who: queries.who,  # type: ignore[dict-item]
             ListRooms: queries.rooms,  # type: ignore[dict-item]
             History: queries.history,  # type: ignore[dict-item]

@@ -27,12 +27,18 @@ log = logging.getLogger("zmqchat.broker.store")
 #    older stores get both columns, convo filled in, queued empty.
 # 5: `private_rooms` (rooms created members-only, with their creator) and `invites`
 #    (who may join them); older stores get both, empty.
-SCHEMA_VERSION: Final = 5
+# 6: `events.of` (the seq an edit or delete refers to) and `events.edited` (when a
+#    chat was last edited; its `text` is then the latest); older stores get both
+#    columns, empty.
+SCHEMA_VERSION: Final = 6
 
 # The `kind` column of `events`.
 KIND_CHAT: Final = 0
 KIND_JOIN: Final = 1
 KIND_LEAVE: Final = 2
+# 3 and 4 are taken (topics, moderation).
+KIND_EDIT: Final = 5
+KIND_DELETE: Final = 6
 
 # Added to version 2 stores as they open (nothing else depends on it).
 _COUNTERS: Final = """
@@ -48,13 +54,15 @@ CREATE TABLE IF NOT EXISTS events (
     room    TEXT    NOT NULL,
     seq     INTEGER NOT NULL,
     ts      REAL    NOT NULL,
-    kind    INTEGER NOT NULL,          -- 0 chat, 1 join, 2 leave
+    kind    INTEGER NOT NULL,          -- 0 chat, 1 join, 2 leave, 5 edit, 6 delete
     user    TEXT    NOT NULL,          -- sender, or the user of a presence event
     text    TEXT,
     data    BLOB,                      -- msgpack map, as the client sent it
     reason  TEXT,
     sid     INTEGER,                   -- sending session, for retry de-duplication
-    ref                                -- the sender's ref (int or text)
+    ref,                               -- the sender's ref (int or text)
+    of      INTEGER,                   -- edit, delete: the seq of the chat
+    edited  REAL                       -- chat: when last edited (text is the latest)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS events_room_seq ON events (room, seq);
 CREATE INDEX IF NOT EXISTS events_sid ON events (sid) WHERE sid IS NOT NULL;
@@ -154,6 +162,14 @@ CREATE TABLE IF NOT EXISTS invites (
 """
 
 
+# Version 6: version 1-5 stores get the columns first (see open_database).
+_EDIT_COLUMNS: Final = {"of": "INTEGER", "edited": "REAL"}
+_EDITS: Final = """
+-- A delete retried finds the delete it made (only edits and deletes have `of`).
+CREATE INDEX IF NOT EXISTS events_of ON events (room, of) WHERE of IS NOT NULL;
+"""
+
+
 def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
     """The store file at ``path`` (created if new, upgraded if old), in WAL mode.
 
@@ -170,7 +186,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
     # the OS cache); `fsync = true` also survives power loss.
     db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version not in (0, 1, 2, 3, 4, SCHEMA_VERSION):
+    if version not in (0, 1, 2, 3, 4, 5, SCHEMA_VERSION):
         raise StoreError(newer_schema(path, version, SCHEMA_VERSION))
     if version:
         # A page scribbled over shows now, with a clear word, rather than as a
@@ -179,7 +195,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
         if findings != ["ok"]:
             raise StoreError(damaged(path, "; ".join(findings)))
     if version == 0:
-        db.executescript(_SCHEMA + _ACCOUNTS + _MAILBOX + _PRIVATE_ROOMS)
+        db.executescript(_SCHEMA + _ACCOUNTS + _MAILBOX + _PRIVATE_ROOMS + _EDITS)
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     elif version < SCHEMA_VERSION:
         log.info("upgrading store %s to schema version %d", path, SCHEMA_VERSION)
@@ -191,6 +207,12 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
             for name, kind in _MAILBOX_COLUMNS.items()
             if name not in have
         )
+        have = {row[1] for row in db.execute("PRAGMA table_info(events)")}
+        columns += "".join(
+            f"ALTER TABLE events ADD COLUMN {name} {kind};"
+            for name, kind in _EDIT_COLUMNS.items()
+            if name not in have
+        )
         db.executescript(
             "BEGIN;"
             + _ACCOUNTS
@@ -198,6 +220,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
             + (_CONVO if version < 4 else "")  # a version 4 store has it filled in
             + _MAILBOX
             + _PRIVATE_ROOMS
+            + _EDITS
             + f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
         )
     db.executescript(_COUNTERS)

@@ -27,8 +27,15 @@ from zmqchat.broker.rows import (
     pm_event,
     room_event,
 )
-from zmqchat.broker.schema import KIND_CHAT, KIND_JOIN, KIND_LEAVE, open_database
-from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Ref
+from zmqchat.broker.schema import (
+    KIND_CHAT,
+    KIND_DELETE,
+    KIND_EDIT,
+    KIND_JOIN,
+    KIND_LEAVE,
+    open_database,
+)
+from zmqchat.common.messages import PmEvent, Ref, RoomEvent
 
 # Raised here, defined in the error tree; still importable from here.
 from zmqchat.errors import StoreError as StoreError  # noqa: PLC0414
@@ -179,17 +186,62 @@ class Store:
             (room, seq, ts, kind, user, reason),
         )
 
+    def message(self, room: str, seq: int) -> tuple[int, str, float, bool] | None:
+        """Event ``seq`` of ``room`` as an edit or delete checks it: (kind, sender,
+        ts, deleted), or None if there is no such event."""
+        self._write_rows()
+        row = self._db.execute(
+            "SELECT kind, user, ts, text IS NULL FROM events WHERE room = ? AND seq = ?",
+            (room, seq),
+        ).fetchone()
+        return None if row is None else (row[0], row[1], row[2], bool(row[3]))
+
+    def add_edit(self, room: str, seq: int, ts: float, user: str, of: int, text: str) -> None:
+        """Store the edit event ``seq`` of chat ``of``, which now reads ``text``."""
+        self._write(
+            "INSERT INTO events (room, seq, ts, kind, user, text, of)"
+            f" VALUES (?, ?, ?, {KIND_EDIT}, ?, ?, ?)",
+            (room, seq, ts, user, text, of),
+        )
+        self._db.execute(
+            "UPDATE events SET text = ?, edited = ? WHERE room = ? AND seq = ?",
+            (text, ts, room, of),
+        )
+
+    def add_delete(self, room: str, seq: int, ts: float, user: str, of: int) -> None:
+        """Store the delete event ``seq`` of chat ``of``, whose text and data go."""
+        self._write(
+            "INSERT INTO events (room, seq, ts, kind, user, of)"
+            f" VALUES (?, ?, ?, {KIND_DELETE}, ?, ?)",
+            (room, seq, ts, user, of),
+        )
+        self._db.execute(
+            "UPDATE events SET text = NULL, data = NULL, edited = ? WHERE room = ? AND seq = ?",
+            (ts, room, of),
+        )
+
+    def deletion(self, room: str, of: int) -> tuple[int, float] | None:
+        """(seq, ts) of the delete event of chat ``of``, if it was deleted."""
+        self._write_rows()
+        row = self._db.execute(
+            f"SELECT seq, ts FROM events WHERE room = ? AND of = ? AND kind = {KIND_DELETE}",
+            (room, of),
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
     def room_history(
         self, room: str, after: int | None, before: int | None, limit: int
-    ) -> tuple[list[ChatEvent | PresenceEvent], bool]:
+    ) -> tuple[list[RoomEvent], bool]:
         """Up to ``limit`` events in ascending seq order, and whether more exist in
         the direction of travel (newer for ``after``, older otherwise)."""
         self._write_rows()
         rows, more = self._page(
-            "SELECT seq, ts, kind, user, text, data, reason FROM events WHERE room = ?",
+            "SELECT seq, ts, kind, user, text, data, reason, of, edited FROM events"
+            " WHERE room = ?",
             [room], "seq", after, before, limit,
         )  # fmt: skip
-        return [room_event(room, row) for row in rows], more
+        events = [room_event(room, row) for row in rows]
+        return [e for e in events if e is not None], more
 
     def _page(
         self,
@@ -350,6 +402,7 @@ class Store:
         self._write_rows()
         chats = self._db.execute(
             "SELECT ref, room, seq, ts, text FROM events WHERE sid = ? AND ref IS NOT NULL"
+            " AND text IS NOT NULL"
             " ORDER BY id DESC LIMIT ?",
             (sid, limit),
         ).fetchall()

@@ -161,6 +161,25 @@ class Invite(Record):
     ref: Ref = None
 
 
+@record("edit")
+class Edit(Record):
+    """Additive to v1: replace the text of our own chat ``of`` in ``room``."""
+
+    room: str
+    of: int
+    text: str
+    ref: Ref = None
+
+
+@record("delete")
+class Delete(Record):
+    """Additive to v1: withdraw our own chat ``of`` in ``room``."""
+
+    room: str
+    of: int
+    ref: Ref = None
+
+
 @record("who")
 class Who(Record):
     room: str | None = None
@@ -199,7 +218,21 @@ class Bye(Record):
     ref: Ref = None
 
 
-Request = Register | Join | Leave | Chat | Pm | Invite | Who | ListRooms | History | Ping | Bye
+Request = (
+    Register
+    | Join
+    | Leave
+    | Chat
+    | Pm
+    | Invite
+    | Edit
+    | Delete
+    | Who
+    | ListRooms
+    | History
+    | Ping
+    | Bye
+)
 
 
 # ------------------------------------------------------------------ broker messages
@@ -305,6 +338,34 @@ class ChatEvent(Record):
     text: str
     data: dict[str, Any] | None = None
     ts: float = _kw()
+    # Additive to v1, in history replies only: the time of the message's last edit
+    # (``text`` is then the latest), and ``deleted`` true for a withdrawn one (its
+    # ``text`` is then empty and its ``data`` gone). See protocol.md 2.12.
+    edited: float | None = None
+    deleted: bool | None = None
+
+
+@record("edit", sender="from")
+class EditEvent(Record):
+    """Additive to v1: ``sender`` replaced the text of their chat ``of``."""
+
+    room: str
+    seq: int
+    sender: str
+    of: int
+    text: str
+    ts: float
+
+
+@record("delete", sender="from")
+class DeleteEvent(Record):
+    """Additive to v1: ``sender`` withdrew their chat ``of``."""
+
+    room: str
+    seq: int
+    sender: str
+    of: int
+    ts: float
 
 
 @record("presence")
@@ -336,14 +397,15 @@ class PmEvent(Record):
     ts: float = _kw()
 
 
-RoomEvent = ChatEvent | PresenceEvent
+# Every event that carries a room's seq (gap filling covers them all).
+RoomEvent = ChatEvent | PresenceEvent | EditEvent | DeleteEvent
 
 
 @record("history", with_user="with")
 class HistoryPage(Record):
     room: str | None = None
     with_user: str | None = None
-    messages: tuple[ChatEvent | PresenceEvent | PmEvent, ...] = _kw()
+    messages: tuple[RoomEvent | PmEvent, ...] = _kw()
     more: bool = _kw()
     ref: Ref = None
 
@@ -395,5 +457,5 @@ Reply = (
 )
 # What the broker sends without being asked (the client's own ``Event`` adds its
 # connection status and leaves ``Closed`` to the connection logic).
-Push = ChatEvent | PresenceEvent | SystemEvent | PmEvent | Closed
+Push = ChatEvent | PresenceEvent | EditEvent | DeleteEvent | SystemEvent | PmEvent | Closed
 BrokerMessage = Reply | Push

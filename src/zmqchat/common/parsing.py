@@ -18,6 +18,10 @@ from zmqchat.common.messages import (
     Chat,
     ChatAck,
     ChatEvent,
+    Delete,
+    DeleteEvent,
+    Edit,
+    EditEvent,
     History,
     HistoryPage,
     Invite,
@@ -136,6 +140,24 @@ def _parse_invite(msg: dict[str, Any], ref: Ref) -> Invite:
     return Invite(room=room, user=check_name(_field(msg, "user"), "user name"), ref=ref)
 
 
+def _parse_edit(msg: dict[str, Any], ref: Ref) -> Edit:
+    room = _room_field(msg)
+    of = _message_field(msg)
+    return Edit(room=room, of=of, text=check_text(_field(msg, "text")), ref=ref)
+
+
+def _parse_delete(msg: dict[str, Any], ref: Ref) -> Delete:
+    return Delete(room=_room_field(msg), of=_message_field(msg), ref=ref)
+
+
+def _message_field(msg: dict[str, Any]) -> int:
+    """The ``of`` of an edit or delete: the seq of a message (1 or more)."""
+    of = require(msg, "of", int, "a message's seq (integer >= 1)")
+    if not 1 <= of <= MAX_INT:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"'of' must be between 1 and {MAX_INT}")
+    return of  # type: ignore[no-any-return]
+
+
 def _parse_leave(msg: dict[str, Any], ref: Ref) -> Leave:
     return Leave(room=_room_field(msg), ref=ref)
 
@@ -225,6 +247,8 @@ _REQUEST_PARSERS: Final[dict[str, Callable[[dict[str, Any], Ref], Request]]] = {
     "chat": _parse_chat,
     "pm": _parse_pm,
     "invite": _parse_invite,
+    "edit": _parse_edit,
+    "delete": _parse_delete,
     "who": _parse_who,
     "rooms": _parse_rooms,
     "history": _parse_history,
@@ -268,9 +292,13 @@ def _build(cls: type[_T], msg: dict[str, Any], **override: Any) -> _T:
     return cls(**kwargs)
 
 
-_HISTORY_ITEMS: Final[dict[str, type[ChatEvent | PresenceEvent | PmEvent]]] = {
+_HISTORY_ITEMS: Final[
+    dict[str, type[ChatEvent | PresenceEvent | EditEvent | DeleteEvent | PmEvent]]
+] = {
     "chat": ChatEvent,
     "presence": PresenceEvent,
+    "edit": EditEvent,
+    "delete": DeleteEvent,
     "pm": PmEvent,
 }
 

@@ -85,6 +85,11 @@ class ErrorCode(StrEnum):
     # Additive to v1: `history` with `external` of a room that does not exist (reading
     # a room never creates it).
     NO_SUCH_ROOM = "no_such_room"
+    # Additive to v1: `edit`/`delete` of a message that is not the caller's, past
+    # `edit_window`, or that is not a chat of that room (protocol.md 2.12).
+    NOT_YOURS = "not_yours"
+    TOO_LATE = "too_late"
+    NO_SUCH_MESSAGE = "no_such_message"
 
 
 def is_valid_name(name: object) -> bool:

@@ -148,6 +148,8 @@ class Backlog:
             lines: list[Line] = []
             prev: float | None = None
             for event in page.events:
+                if isinstance(event, ChatEvent):
+                    self.state.seen_message(event)
                 mark = day_separator(prev, event.ts)
                 if mark is not None:
                     lines.append(mark)
@@ -210,6 +212,8 @@ class Backlog:
         if title is not None:
             self._emit(banner(title), key)
         for event in events:
+            if isinstance(event, ChatEvent):
+                self.state.seen_message(event)
             self.show(event, key, history=True)
         self._emit(banner(f"#{room}: end of history"), key)
 

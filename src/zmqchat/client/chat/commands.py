@@ -13,6 +13,13 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Final, Literal
 
+from zmqchat.client.chat.message_commands import (
+    DeleteMessage,
+    EditMessage,
+    SearchMessages,
+    parse_delete,
+    parse_edit,
+)
 from zmqchat.common.protocol import HISTORY_MAX_LIMIT, MAX_NAME_CHARS, is_valid_name
 
 HISTORY_DEFAULT: Final = 20
@@ -128,6 +135,9 @@ Command = (
     | ShowHelp
     | Quit
     | Invalid
+    | EditMessage
+    | DeleteMessage
+    | SearchMessages
 )
 
 ArgKind = Literal["room", "user", "text", "count", None]
@@ -175,6 +185,14 @@ COMMANDS: Final = (
     CommandSpec(
         "history", "/history [N]", f"last N messages here (default {HISTORY_DEFAULT})", "count"
     ),
+    CommandSpec(
+        "edit",
+        "/edit [SEQ] TEXT",
+        "change your last message here (or message SEQ) to TEXT",
+        "text",
+    ),
+    CommandSpec("delete", "/delete [SEQ]", "delete your last message here (or SEQ)", "count"),
+    CommandSpec("search", "/search WORDS", "find messages of your rooms and private talks", "text"),
     CommandSpec("me", "/me ACTION", "say what you do: /me waves → * alice waves", "text"),
     CommandSpec("help", "/help", "this list", None),
     CommandSpec("quit", "/quit", "leave the chat", None, ("exit",)),
@@ -255,6 +273,12 @@ def parse_input(line: str) -> Command | None:
         return _history(args, spec)
     if name == "me":
         return Emote(rest) if rest else Invalid(f"usage: {spec.usage}")
+    if name == "edit":
+        return parse_edit(rest) or Invalid(f"usage: {spec.usage}")
+    if name == "delete":
+        return parse_delete(args) or Invalid(f"usage: {spec.usage}")
+    if name == "search":
+        return SearchMessages(rest) if rest else Invalid(f"usage: {spec.usage}")
     if args:
         return Invalid(f"usage: {spec.usage}")
     if name == "rooms":
@@ -352,6 +376,8 @@ __all__ = [
     "HISTORY_DEFAULT",
     "Command",
     "CommandSpec",
+    "DeleteMessage",
+    "EditMessage",
     "Emote",
     "Invalid",
     "InviteUser",
@@ -360,6 +386,7 @@ __all__ = [
     "Query",
     "Quit",
     "Say",
+    "SearchMessages",
     "SendPm",
     "ShowHelp",
     "ShowHistory",

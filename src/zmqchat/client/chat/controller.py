@@ -43,10 +43,12 @@ from zmqchat.client.chat.commands import (
 )
 from zmqchat.client.chat.failures import classify
 from zmqchat.client.chat.formatting import EMOTE_DATA, Line, error, format_toolbar, notice
+from zmqchat.client.chat.message_actions import change_message
+from zmqchat.client.chat.message_commands import DeleteMessage, EditMessage
 from zmqchat.client.chat.state import ChatState, Snapshot, private_key, room_key
 from zmqchat.client.core.events import Event, StatusEvent
 from zmqchat.client.io.sync import Client
-from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Welcome
+from zmqchat.common.messages import PmEvent, RoomEvent, Welcome
 from zmqchat.errors import ZmqchatError
 
 log = logging.getLogger("zmqchat.console")
@@ -143,7 +145,7 @@ class ChatController:
 
     def _where(self, event: Event) -> str:
         """The conversation an event belongs to."""
-        if isinstance(event, ChatEvent | PresenceEvent):
+        if isinstance(event, RoomEvent):
             return room_key(event.room)
         if isinstance(event, PmEvent):
             mine = event.sender.lower() == self.state.user.lower()
@@ -218,6 +220,8 @@ class ChatController:
         elif isinstance(command, ShowHelp):
             for text in help_lines(self._keys):
                 self._emit(notice(text), where)
+        elif isinstance(command, EditMessage | DeleteMessage):
+            change_message(client, state, self._lock, command, self._emit, where)
         elif isinstance(command, Invalid):
             self._emit(error(command.message), where)
         elif isinstance(command, Quit):

@@ -28,7 +28,15 @@ from typing import Any, Final
 
 from zmqchat.client.chat.layout import hang, message_lines
 from zmqchat.client.core.events import Event, StatusEvent
-from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Record, SystemEvent
+from zmqchat.common.messages import (
+    ChatEvent,
+    DeleteEvent,
+    EditEvent,
+    PmEvent,
+    PresenceEvent,
+    Record,
+    SystemEvent,
+)
 
 Fragment = tuple[str, str]
 Line = list[Fragment]
@@ -145,6 +153,10 @@ def format_event(
         if not compact:
             line += _room(event.room)
         line = _said(line, event, text_style="class:text", multiline=multiline)
+    elif isinstance(event, EditEvent | DeleteEvent):
+        if not compact:
+            line += _room(event.room)
+        line = _changed(line, event, multiline)
     elif isinstance(event, PresenceEvent):
         if not compact:
             line += _room(event.room)
@@ -185,10 +197,24 @@ def _said(prefix: Line, event: ChatEvent | PmEvent, *, text_style: str, multilin
         head = [("class:nick", "<"), (nick_style(sender), sender), ("class:nick", ">")]
         head.append(("", " "))
         extra = dict(data or {})
+    if isinstance(event, ChatEvent) and event.deleted:
+        return prefix + head + [("class:edit", "(message deleted)")]
     line = hang(prefix + head, _text_lines(event.text, text_style, multiline))
     if extra:
         line += [("", " "), ("class:data", safe_text(to_json(extra)))]
+    if isinstance(event, ChatEvent) and event.edited is not None:
+        line.append(("class:edit", " (edited)"))
     return line
+
+
+def _changed(prefix: Line, event: EditEvent | DeleteEvent, multiline: bool) -> Line:
+    """``✎ alice edited message 12: new text``, ``✗ alice deleted message 12``: a
+    line-by-line display can't change the line it printed, so it says what changed."""
+    who = (nick_style(event.sender), event.sender)
+    if isinstance(event, DeleteEvent):
+        return [*prefix, ("class:edit", "✗ "), who, ("class:edit", f" deleted message {event.of}")]
+    head = [*prefix, ("class:edit", "✎ "), who, ("class:edit", f" edited message {event.of}: ")]
+    return hang(head, _text_lines(event.text, "class:text", multiline))
 
 
 def _text_lines(text: str, style: str, multiline: bool) -> list[Line]:

@@ -54,12 +54,14 @@ def earlier_events(
         # command's each time it runs) takes a few requests, not hundreds.
         limit = min(HISTORY_MAX_LIMIT, max(4 * want, 2 * limit) if chat_only else want)
         page = client.history(room, before=before, limit=limit, external=external)
-        events = [e for e in page.messages if isinstance(e, ChatEvent | PresenceEvent)]
-        scanned += len(events)
+        seen = [e for e in page.messages if isinstance(e, RoomEvent)]
+        # Edits and deletes are already applied to the messages history holds.
+        events = [e for e in seen if isinstance(e, ChatEvent | PresenceEvent)]
+        scanned += len(seen)
         out[:0] = [e for e in events if isinstance(e, ChatEvent)] if chat_only else events
-        if events:
-            before = events[0].seq
-        if not page.more or not events:
+        if seen:
+            before = seen[0].seq
+        if not page.more or not seen:
             more = False
             break
     if len(out) > count:
@@ -74,11 +76,12 @@ def events_between(client: Client, room: str, after: int, before: int) -> Iterat
     """The events of ``room`` with ``after < seq < before``, oldest first."""
     while after + 1 < before:
         page = client.history(room, after=after, limit=HISTORY_MAX_LIMIT)
-        events = [e for e in page.messages if isinstance(e, ChatEvent | PresenceEvent)]
+        events = [e for e in page.messages if isinstance(e, RoomEvent)]
         for event in events:
             if event.seq >= before:
                 return
-            yield event
+            if isinstance(event, ChatEvent | PresenceEvent):  # edits: already applied
+                yield event
         if not page.more or not events:
             return
         after = events[-1].seq

@@ -19,9 +19,11 @@ from collections.abc import Iterable
 from typing import Literal
 
 from zmqchat.client.core.events import ConnectionState, Event, StatusEvent
-from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, RoomEvent
+from zmqchat.common.messages import ChatEvent, DeleteEvent, PmEvent, PresenceEvent, RoomEvent
 
 ConversationKind = Literal["room", "private"]
+# Our own messages remembered per room, for `/edit` and `/delete` without a seq.
+OWN_KEPT = 50
 
 
 def room_key(room: str) -> str:
@@ -50,6 +52,8 @@ class RoomView:
     # `older_than` (None: not known yet), and `more_history` says if any are left.
     older_than: int | None = None
     more_history: bool = True
+    # The seqs of our own messages seen here, newest last (`/edit` without a seq).
+    own: list[int] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(slots=True)
@@ -209,7 +213,7 @@ class ChatState:
 
     def apply(self, event: Event) -> list[Event]:
         """Take in an event; returns what to show now (possibly nothing)."""
-        if isinstance(event, ChatEvent | PresenceEvent):
+        if isinstance(event, RoomEvent):
             view = self.rooms.get(event.room)
             if view is not None and view.loading:
                 view.held[event.seq] = event
@@ -244,9 +248,29 @@ class ChatState:
                 view.members[event.user.lower()] = event.user
             else:
                 view.members.pop(event.user.lower(), None)
-        elif self.viewing() != room_key(event.room):
-            view.unread += 1
+        elif isinstance(event, ChatEvent):
+            self.seen_message(event)
+            if self.viewing() != room_key(event.room):
+                view.unread += 1
+        elif isinstance(event, DeleteEvent) and event.of in view.own:
+            view.own.remove(event.of)
         return [event]
+
+    def seen_message(self, event: ChatEvent) -> None:
+        """A message of a room was shown (live or from history): if it is ours,
+        ``/edit`` without a seq may mean it."""
+        view = self.rooms.get(event.room)
+        if view is None or event.sender.lower() != self.user.lower() or event.deleted:
+            return
+        if event.seq not in view.own:
+            view.own.append(event.seq)
+            view.own.sort()
+            del view.own[:-OWN_KEPT]
+
+    def last_own(self, room: str) -> int | None:
+        """The seq of our newest message seen in ``room``, if any."""
+        view = self.rooms.get(room)
+        return view.own[-1] if view is not None and view.own else None
 
     # -------------------------------------------------------------- queries
 

@@ -68,6 +68,7 @@ STYLE: Final = Style.from_dict(
         "emote": "italic",
         "data": "#888888",
         "presence": "#888888",
+        "edit": "#888888 italic",
         "pm": "ansimagenta bold",
         "pm.text": "ansimagenta",
         "system": "ansiyellow bold",

@@ -24,7 +24,7 @@ from zmqchat.client.console.runner import connected, note, run, write_line
 from zmqchat.client.core.events import StatusEvent
 from zmqchat.client.io.sync import Client
 from zmqchat.common.config import ClientConfig
-from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, SystemEvent
+from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, RoomEvent, SystemEvent
 from zmqchat.common.protocol import ErrorCode
 from zmqchat.errors import BrokerError, ConnectionClosed, ProtocolError, Timeout
 
@@ -169,7 +169,7 @@ def tail(
     lost = False
     days = DayMarks()
 
-    def show(event: ChatEvent | PresenceEvent | PmEvent | SystemEvent) -> bool:
+    def show(event: RoomEvent | PmEvent | SystemEvent) -> bool:
         """Print one event; True once --count is reached."""
         nonlocal printed
         if isinstance(event, PresenceEvent) and presence is False:
@@ -193,9 +193,7 @@ def tail(
             if head is None:
                 continue
             if since is not None:
-                backlog: Iterable[ChatEvent | PresenceEvent] = events_between(
-                    client, room, since, head
-                )
+                backlog: Iterable[RoomEvent] = events_between(client, room, since, head)
                 if not presence:
                     backlog = (e for e in backlog if isinstance(e, ChatEvent))
             elif last is not None:

@@ -30,7 +30,6 @@ from zmqchat.common.codec import decode
 from zmqchat.common.messages import (
     Bye,
     ByeReply,
-    ChatEvent,
     Closed,
     ErrorReply,
     History,
@@ -42,9 +41,9 @@ from zmqchat.common.messages import (
     Ping,
     PmEvent,
     Pong,
-    PresenceEvent,
     Record,
     Register,
+    RoomEvent,
     SystemEvent,
     Welcome,
 )
@@ -228,7 +227,7 @@ class ClientCore:
         except ProtocolError as exc:
             log.warning("ignoring a malformed event: %s", exc.message)
             return
-        if isinstance(msg, ChatEvent | PresenceEvent):
+        if isinstance(msg, RoomEvent):
             self.events.extend(self._rooms.on_event(topic, msg, now))
         elif isinstance(msg, SystemEvent):
             self.events.append(msg)

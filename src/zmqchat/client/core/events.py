@@ -9,7 +9,14 @@ import dataclasses
 import logging
 from typing import Literal
 
-from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, SystemEvent
+from zmqchat.common.messages import (
+    ChatEvent,
+    DeleteEvent,
+    EditEvent,
+    PmEvent,
+    PresenceEvent,
+    SystemEvent,
+)
 from zmqchat.errors import BrokerError
 
 ConnectionState = Literal["connecting", "connected", "reconnecting", "closed"]
@@ -30,7 +37,7 @@ class StatusEvent:
     error: BrokerError | None = None
 
 
-Event = ChatEvent | PresenceEvent | PmEvent | SystemEvent | StatusEvent
+Event = ChatEvent | PresenceEvent | EditEvent | DeleteEvent | PmEvent | SystemEvent | StatusEvent
 
 log = logging.getLogger("zmqchat.client")
 
@@ -82,6 +89,8 @@ class EventBuffer:
 __all__ = [
     "ChatEvent",
     "ConnectionState",
+    "DeleteEvent",
+    "EditEvent",
     "Event",
     "EventBuffer",
     "PmEvent",

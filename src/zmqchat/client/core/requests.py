@@ -139,6 +139,33 @@ def send(
     return _asking(request, msg.ChatAck, timeout)
 
 
+def edit(
+    room: str, of: int, text: str, *, timeout: float | None = None
+) -> Call[msg.ChatAck, msg.ChatAck]:
+    """Change the text of your message ``of`` (its seq) in ``room`` to ``text``;
+    returns the ack of the ``edit`` event, which the room's members receive (with
+    its own ``seq``). Only within the broker's ``edit_window`` (15 minutes by
+    default) of sending it.
+
+    :class:`~zmqchat.errors.BrokerError`: ``not_yours``, ``too_late``,
+    ``no_such_message``, ``not_invited``, ``empty``, ``too_long``,
+    ``rate_limited``, ``invalid_name``.
+    """
+    return _asking(msg.Edit(room=room, of=of, text=text), msg.ChatAck, timeout)
+
+
+def delete(room: str, of: int, *, timeout: float | None = None) -> Call[msg.ChatAck, msg.ChatAck]:
+    """Delete your message ``of`` (its seq) in ``room``: its text goes from the
+    store and from history; returns the ack of the ``delete`` event the room's
+    members receive. Deleting it again is acked again. Within ``edit_window``, as
+    :meth:`edit`.
+
+    :class:`~zmqchat.errors.BrokerError`: ``not_yours``, ``too_late``,
+    ``no_such_message``, ``not_invited``, ``rate_limited``, ``invalid_name``.
+    """
+    return _asking(msg.Delete(room=room, of=of), msg.ChatAck, timeout)
+
+
 def pm(
     user: str, text: str, *, data: dict[str, Any] | None = None, timeout: float | None = None
 ) -> Call[msg.PmAck, msg.PmAck]:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from zmqchat.client.core.sequencer import RoomSequencer
-from zmqchat.common.messages import ChatEvent, History, HistoryPage, PresenceEvent, RoomEvent
+from zmqchat.common.messages import History, HistoryPage, RoomEvent
 from zmqchat.common.protocol import (
     HISTORY_MAX_LIMIT,
     SYSTEM_TOPIC,
@@ -97,9 +97,7 @@ class FollowedRooms:
         seq.on_head(head)
         return []
 
-    def on_event(
-        self, topic: bytes, event: ChatEvent | PresenceEvent, now: float
-    ) -> list[RoomEvent]:
+    def on_event(self, topic: bytes, event: RoomEvent, now: float) -> list[RoomEvent]:
         """A live event; returns the events now deliverable."""
         seq = self._rooms.get(event.room)
         if seq is None or topic_room(topic) != event.room:
@@ -121,7 +119,7 @@ class FollowedRooms:
         seq = self._rooms.get(page.room) if page.room is not None else None
         if seq is None:
             return []
-        events = [e for e in page.messages if isinstance(e, ChatEvent | PresenceEvent)]
+        events: list[RoomEvent] = [e for e in page.messages if isinstance(e, RoomEvent)]
         delivered = seq.on_history(events, page.more)
         self.fill_gap(seq, now)
         return delivered

@@ -35,6 +35,7 @@ TAGS: Final[dict[str, dict[str, str]]] = {
     "emote": {"font": "italic"},
     "data": {"foreground": DIM},
     "presence": {"foreground": DIM, "font": "italic"},
+    "edit": {"foreground": DIM, "font": "italic"},
     "pm": {"foreground": "#7d3c98"},
     "system": {"foreground": "#9a7d0a", "font": "bold"},
     "notice": {"foreground": "#6e6e6e"},

@@ -190,6 +190,8 @@ class BaseClient(Generic[_Face]):
     )
     pm = RequestMethod(requests.pm)
     invite = RequestMethod(requests.invite)
+    edit = RequestMethod(requests.edit)
+    delete = RequestMethod(requests.delete)
     who = RequestMethod(requests.who)
     list_rooms = RequestMethod(requests.list_rooms)
     history = RequestMethod(requests.history)

@@ -1,0 +1,39 @@
+"""What ``/edit``, ``/delete`` and ``/search`` do, for the chat controller: the
+requests they make and the lines they emit. The edit and delete events come back
+from the room like any other event and are shown there."""
+
+from __future__ import annotations
+
+import threading
+
+from zmqchat.client.chat.backlog import Emit
+from zmqchat.client.chat.formatting import error
+from zmqchat.client.chat.message_commands import DeleteMessage, EditMessage
+from zmqchat.client.chat.state import ChatState
+from zmqchat.client.io.sync import Client
+
+
+def change_message(
+    client: Client,
+    state: ChatState,
+    lock: threading.RLock,
+    command: EditMessage | DeleteMessage,
+    emit: Emit,
+    where: str | None,
+) -> None:
+    """Edit or delete one of our messages in the current room: the one named, or
+    our last one there."""
+    verb = "edit" if isinstance(command, EditMessage) else "delete"
+    with lock:
+        room = state.current
+        seq = command.seq if command.seq is not None or room is None else state.last_own(room)
+    if room is None or state.query is not None:
+        emit(error(f"/{verb} works in a room: /room ROOM first"), where)
+        return
+    if seq is None:
+        emit(error(f"you have said nothing in #{room} to {verb}; /{verb} SEQ names one"), where)
+        return
+    if isinstance(command, EditMessage):
+        client.edit(room, seq, command.text)
+    else:
+        client.delete(room, seq)
