@@ -1,4 +1,4 @@
-"""``/edit``, ``/delete`` and ``/search`` as typed, the chat model's memory of our
+"""``/edit`` and ``/delete`` as typed, the chat model's memory of our
 own messages, and how edits and deletes look: pure, without a broker."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ from zmqchat.client.chat.commands import (
     DeleteMessage,
     EditMessage,
     Invalid,
-    SearchMessages,
     parse_input,
 )
 from zmqchat.client.chat.formatting import format_event, plain
@@ -31,11 +30,6 @@ def test_delete_takes_an_optional_seq() -> None:
     assert parse_input("/delete 7") == DeleteMessage(7)
     for bad in ("/delete seven", "/delete 0", "/delete 1 2", "/delete -3"):
         assert isinstance(parse_input(bad), Invalid), bad
-
-
-def test_search_needs_words() -> None:
-    assert parse_input("/search build failed") == SearchMessages("build failed")
-    assert isinstance(parse_input("/search"), Invalid)
 
 
 def chat(seq: int, sender: str, text: str = "hi", **extra: object) -> ChatEvent:

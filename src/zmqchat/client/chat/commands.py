@@ -16,7 +16,6 @@ from typing import Final, Literal
 from zmqchat.client.chat.message_commands import (
     DeleteMessage,
     EditMessage,
-    SearchMessages,
     parse_delete,
     parse_edit,
 )
@@ -137,7 +136,6 @@ Command = (
     | Invalid
     | EditMessage
     | DeleteMessage
-    | SearchMessages
 )
 
 ArgKind = Literal["room", "user", "text", "count", None]
@@ -192,7 +190,6 @@ COMMANDS: Final = (
         "text",
     ),
     CommandSpec("delete", "/delete [SEQ]", "delete your last message here (or SEQ)", "count"),
-    CommandSpec("search", "/search WORDS", "find messages of your rooms and private talks", "text"),
     CommandSpec("me", "/me ACTION", "say what you do: /me waves → * alice waves", "text"),
     CommandSpec("help", "/help", "this list", None),
     CommandSpec("quit", "/quit", "leave the chat", None, ("exit",)),
@@ -277,8 +274,6 @@ def parse_input(line: str) -> Command | None:
         return parse_edit(rest) or Invalid(f"usage: {spec.usage}")
     if name == "delete":
         return parse_delete(args) or Invalid(f"usage: {spec.usage}")
-    if name == "search":
-        return SearchMessages(rest) if rest else Invalid(f"usage: {spec.usage}")
     if args:
         return Invalid(f"usage: {spec.usage}")
     if name == "rooms":
@@ -386,7 +381,6 @@ __all__ = [
     "Query",
     "Quit",
     "Say",
-    "SearchMessages",
     "SendPm",
     "ShowHelp",
     "ShowHistory",

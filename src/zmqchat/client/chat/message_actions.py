@@ -1,4 +1,4 @@
-"""What ``/edit``, ``/delete`` and ``/search`` do, for the chat controller: the
+"""What ``/edit`` and ``/delete`` do, for the chat controller: the
 requests they make and the lines they emit. The edit and delete events come back
 from the room like any other event and are shown there."""
 

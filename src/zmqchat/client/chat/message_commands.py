@@ -1,5 +1,5 @@
-"""The commands about messages already said: ``/edit``, ``/delete`` and ``/search``
-(their records and parsing; :mod:`.commands` dispatches to them)."""
+"""The commands about messages already said: ``/edit`` and ``/delete`` (their
+records and parsing; :mod:`.commands` dispatches to them)."""
 
 from __future__ import annotations
 
@@ -22,13 +22,6 @@ class DeleteMessage:
     """``/delete [SEQ]``: withdraw our message ``seq`` (None: our last one)."""
 
     seq: int | None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class SearchMessages:
-    """``/search WORDS``: messages of our rooms and private conversations."""
-
-    words: str
 
 
 def message_seq(word: str) -> int | None:
@@ -58,7 +51,6 @@ def parse_delete(args: list[str]) -> DeleteMessage | None:
 __all__ = [
     "DeleteMessage",
     "EditMessage",
-    "SearchMessages",
     "message_seq",
     "parse_delete",
     "parse_edit",
