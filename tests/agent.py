@@ -81,6 +81,7 @@ def main() -> None:
         "edit": lambda a: client.edit(a["room"], a["of"], a["text"]),
         "delete": lambda a: client.delete(a["room"], a["of"]),
         "leave": lambda a: client.leave(a["room"]),
+        "topic": lambda a: client.topic(a["room"], a.get("text")),
         "who": lambda a: client.who(a.get("room")),
         "history": lambda a: client.history(
             a.get("room"), after=a.get("after"), before=a.get("before"), limit=a.get("limit", 50)

@@ -34,6 +34,8 @@ if _typing.TYPE_CHECKING:
     from zmqchat.common.messages import (
         ChatAck,
         ChatEvent,
+        DeleteEvent,
+        EditEvent,
         HistoryPage,
         Invited,
         Joined,
@@ -46,14 +48,16 @@ if _typing.TYPE_CHECKING:
         SystemEvent,
         Welcome,
     )
+    from zmqchat.common.moderation import Moderated, ModerationEvent, TopicEvent, TopicInfo
 
 # The lazily loaded names, by the module that defines them.
 _LAZY_FROM: dict[str, str] = {
     "zmqchat.client.io.sync": "Client",
     "zmqchat.client.io.trust": "default_known_brokers",
     "zmqchat.client.core.events": "Event StatusEvent",
-    "zmqchat.common.messages": "ChatAck ChatEvent HistoryPage Invited Joined Left PmAck PmEvent"
-    " Pong PresenceEvent RoomInfo SystemEvent Welcome",
+    "zmqchat.common.messages": "ChatAck ChatEvent DeleteEvent EditEvent HistoryPage Invited"
+    " Joined Left PmAck PmEvent Pong PresenceEvent RoomInfo SystemEvent Welcome",
+    "zmqchat.common.moderation": "Moderated ModerationEvent TopicEvent TopicInfo",
 }
 _LAZY: dict[str, str] = {
     name: module for module, names in _LAZY_FROM.items() for name in names.split()
@@ -81,11 +85,15 @@ __all__ = [
     "ConfigError",
     "ConnectionClosed",
     "DecodeError",
+    "DeleteEvent",
+    "EditEvent",
     "Event",
     "HistoryPage",
     "Invited",
     "Joined",
     "Left",
+    "Moderated",
+    "ModerationEvent",
     "PmAck",
     "PmEvent",
     "Pong",
@@ -96,6 +104,8 @@ __all__ = [
     "StatusEvent",
     "SystemEvent",
     "Timeout",
+    "TopicEvent",
+    "TopicInfo",
     "Welcome",
     "ZmqchatError",
     "__version__",

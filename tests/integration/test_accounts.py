@@ -9,6 +9,7 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -120,13 +121,19 @@ def test_guesses_sent_at_once_are_counted_as_they_arrive(make_broker: Any) -> No
 # ------------------------------------------------------------------ off the loop
 
 
+def _timed(work: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
 def test_a_login_with_a_slow_hash_does_not_stall_anyone_else(make_broker: Any) -> None:
     broker = make_broker(auth="accounts")
     slow = Hasher(19456, 20)  # ten times OWASP's cost: a few hundred ms per check
     hashed = slow.hash(PASSWORD)
-    t = time.perf_counter()
-    slow.verify(hashed, PASSWORD)
-    check = time.perf_counter() - t
+    # The quickest of two checks: on a busy machine one of them may take several
+    # times as long as the broker's own (2.2 s here once, against 0.65 s).
+    check = min(_timed(lambda: slow.verify(hashed, PASSWORD)) for _ in range(2))
     with sqlite3.connect(broker.db) as db:
         accounts.insert(db, "alice", hashed, time.time())
     watcher = RawPeer(broker.endpoint)
@@ -156,7 +163,7 @@ def test_a_login_with_a_slow_hash_does_not_stall_anyone_else(make_broker: Any) -
         for peer in logins:
             peer.close()
     # Each login waited for its check, a few hundred ms...
-    assert answered[0] > check * 0.8, (answered, check)
+    assert answered[0] > check * 0.5, (answered, check)
     # ...and the loop answered pings all along, each far quicker than one check.
     assert len(pings) > 10
     assert max(pings) < check / 2, (max(pings), check)

@@ -222,7 +222,7 @@ def test_a_version_2_store_gets_the_account_tables_as_it_opens(tmp_path: Path) -
     )
     conn.close()
     with contextlib.closing(open_database(path, fsync=False)) as again:
-        assert again.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert again.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 5
         assert accounts.insert(again, "alice", "$h", 1.0) is not None
         assert again.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 1
         sid = again.execute("SELECT sid FROM sessions").fetchone()[0]

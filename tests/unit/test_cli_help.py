@@ -14,7 +14,8 @@ from zmqchat.client.chat.commands import COMMANDS, help_lines
 from zmqchat.client.chat.keys import CONSOLE_KEYS, GUI_KEYS
 from zmqchat.client.console.exits import ExitCode
 
-CLIENT_COMMANDS = ("chat", "gui", "send", "tail", "pm", "who", "rooms", "history")
+MODERATION = ("topic", "kick", "ban", "unban", "op", "deop", "lock", "unlock")
+CLIENT_COMMANDS = ("chat", "gui", "send", "tail", "pm", "who", "rooms", "history", *MODERATION)
 
 # The statuses a command never exits with, and why; its help must list every other
 # one, so a status added to ExitCode fails here until each command's help has it.
@@ -29,7 +30,10 @@ NEVER: dict[str, set[ExitCode]] = {
         ExitCode.INTERRUPTED,
         ExitCode.TERMINATED,
     },
-    **{name: {ExitCode.TIMED_OUT} for name in ("send", "pm", "who", "rooms", "history")},
+    **{
+        name: {ExitCode.TIMED_OUT}
+        for name in ("send", "pm", "who", "rooms", "history", *MODERATION)
+    },
     "tail": set(),
 }
 

@@ -4,6 +4,7 @@ original's latest text in history, who may and until when)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ from typing import Any
 import pytest
 from tests.unit.test_handlers import WALL, Broker, chat
 
+from zmqchat.broker.schema import SCHEMA_VERSION, open_database
+from zmqchat.broker.store import Store
 from zmqchat.common.config import BrokerConfig
 from zmqchat.common.messages import Delete, Edit
 from zmqchat.common.parsing import parse_request
@@ -137,6 +140,21 @@ def test_an_edit_window_of_0_turns_editing_off(tmp_path: Path) -> None:
         b.close()
 
 
+def test_topic_and_moderation_events_are_not_messages_to_change(broker: Broker) -> None:
+    # alice created general (she joined first): she operates it.
+    mine = said(broker, A, "mine")
+    topic = broker.reply(A, {"type": "topic", "room": "general", "text": "rules"})["seq"]
+    locked = broker.reply(A, {"type": "lock", "room": "general"})["seq"]
+    for of in (topic, locked):
+        assert broker.reply(A, edit("general", of, "x"))["code"] == "no_such_message"
+        assert broker.reply(A, delete("general", of))["code"] == "no_such_message"
+    fixed = broker.reply(A, edit("general", mine, "mine, fixed"))["seq"]
+    assert fixed == locked + 1
+    kinds = [(m["type"], m["seq"]) for m in history(broker, B)]
+    assert kinds[-4:] == [("chat", mine), ("topic", topic), ("moderation", locked), ("edit", fixed)]
+    assert history(broker, B)[-4]["text"] == "mine, fixed"
+
+
 def test_only_chats_can_be_changed(broker: Broker) -> None:
     # seq 1 and 2 are the joins; 99 does not exist; another room has no message 1.
     for of in (1, 2, 99):
@@ -223,3 +241,43 @@ def test_a_session_outside_the_room_may_change_what_it_posted_from_outside(
     page = broker.reply(b"bot", {"type": "history", "room": "ci", "external": True})
     assert [m["type"] for m in page["messages"]] == ["chat", "edit"]
     assert page["messages"][0]["text"] == "build 1 passed"
+
+
+# ---------------------------------------------------------------- schema version 7
+
+
+def test_a_version_6_store_gets_the_edit_columns_and_keeps_its_operators(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "v6.db")
+    conn = open_database(path, fsync=False)
+    # Version 6: moderation's tables, not yet the edit columns; amy created lab and
+    # was deopped since (bob operates it), which the upgrade must not undo.
+    conn.executescript(
+        "DROP INDEX events_of;"
+        "ALTER TABLE events DROP COLUMN of; ALTER TABLE events DROP COLUMN edited;"
+        "PRAGMA user_version=6;"
+        "INSERT INTO private_rooms (room, creator, created) VALUES ('lab', 'amy', 1.0);"
+        "INSERT INTO room_meta (room, creator, created) VALUES ('lab', 'amy', 1.0);"
+        "INSERT INTO room_ops (room, user) VALUES ('lab', 'bob');"
+        "INSERT INTO events (room, seq, ts, kind, user, text)"
+        f" VALUES ('general', 1, {WALL}, 0, 'amy', 'helo');"
+    )
+    conn.close()
+    with contextlib.closing(open_database(path, fsync=False)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+        columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
+        assert {"of", "edited"} <= columns
+        indexes = {row[1] for row in db.execute("PRAGMA index_list(events)")}
+        assert "events_of" in indexes
+        assert db.execute("SELECT room, user FROM room_ops").fetchall() == [("lab", "bob")]
+    Store(path).close()
+    b = Broker(path)
+    try:
+        b.register(A, "amy", ["general"])
+        assert b.reply(A, edit("general", 1, "hello"))["seq"] == 3  # after amy's join
+        page = b.reply(A, {"type": "history", "room": "general"})["messages"]
+        assert page[0]["text"] == "hello"
+        assert page[0]["edited"] == WALL
+    finally:
+        b.close()

@@ -34,7 +34,7 @@ def test_a_version_3_store_gets_the_mailbox_columns_as_it_opens(tmp_path: Path) 
     )
     conn.close()
     with contextlib.closing(open_database(path, fsync=False)) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 5
         rows = db.execute("SELECT id, convo, queued FROM pms ORDER BY id").fetchall()
         assert rows == [(1, "amy zed", None), (2, "amy zed", None)]
         plan = " ".join(

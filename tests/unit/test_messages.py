@@ -49,22 +49,31 @@ TS = 1_700_000_000.25
 # ============================================================ requests: valid input
 
 
-def test_request_types_are_the_ten_of_the_design_and_invite() -> None:
-    # `invite` is additive to v1 (protocol.md §7, private rooms); so are `edit` and
+def test_request_types_are_the_ten_of_the_design_and_the_additive_ones() -> None:
+    # `invite` is additive to v1 (protocol.md §7, private rooms), and so are `topic`
+    # and the moderation requests (room topics and moderation), and `edit` and
     # `delete` (issue 15).
     assert sorted(REQUEST_TYPES) == [
+        "ban",
         "bye",
         "chat",
         "delete",
+        "deop",
         "edit",
         "history",
         "invite",
         "join",
+        "kick",
         "leave",
+        "lock",
+        "op",
         "ping",
         "pm",
         "register",
         "rooms",
+        "topic",
+        "unban",
+        "unlock",
         "who",
     ]
 

@@ -151,7 +151,7 @@ def test_a_version_4_store_gets_the_private_room_tables_as_it_opens(tmp_path: Pa
     )
     conn.close()
     with contextlib.closing(open_database(path, fsync=False)) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 5
         assert db.execute("SELECT COUNT(*) FROM private_rooms").fetchone()[0] == 0
         assert db.execute("SELECT id, convo FROM pms").fetchall() == [(1, "amy zed")]
         db.execute("INSERT INTO invites (room, user, inviter, ts) VALUES ('r', 'b', 'a', 1)")

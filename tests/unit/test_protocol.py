@@ -65,6 +65,7 @@ def test_error_codes_are_the_wire_strings() -> None:
         "not_yours",
         "too_late",
         "no_such_message",
+        "banned",
     }
     assert ErrorCode.TOO_LONG == "too_long"
 

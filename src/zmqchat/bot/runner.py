@@ -17,6 +17,7 @@ from typing import Any, Final, TypeVar
 
 from zmqchat.aio import AsyncClient
 from zmqchat.bot.context import Context, Handler, name_of, require_async
+from zmqchat.bot.moderating import Moderating
 from zmqchat.bot.router import RoomArg, Router
 from zmqchat.bot.supervisor import ErrorHook, Supervisor
 from zmqchat.client.chat.failures import classify
@@ -49,7 +50,7 @@ class _Job:
     delay: float
 
 
-class Bot:
+class Bot(Moderating):
     """A chat bot: handlers registered with decorators, run on an ``AsyncClient``.
 
     ``endpoint`` defaults to what the ``zmqchat`` commands use: ``ZMQCHAT_HOST`` and
@@ -61,7 +62,8 @@ class Bot:
     named ``help`` replaces it). The other options go to
     :class:`~zmqchat.aio.AsyncClient`.
 
-    Which handlers an event calls is decided by :attr:`router`.
+    Which handlers an event calls is decided by :attr:`router`. The moderation
+    methods (:meth:`topic`, :meth:`kick`, :meth:`ban`, …) are :class:`Moderating`'s.
     """
 
     def __init__(

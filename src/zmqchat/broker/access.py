@@ -1,9 +1,11 @@
-"""Who may join a room: private rooms, their operators and their invitations.
+"""Who may join a room: private rooms and their invitations, and bans.
 
 A room is created private by the ``join`` that creates it (``private: true``); its
-creator is its operator, the only one who may ``invite``. Only its creator and the
-users invited (by user key) may join it; everyone else gets ``not_invited``. A
-private room stays private, with its invitations, after its last member leaves.
+operators (its creator, and whoever it made one: :mod:`.moderation`) may
+``invite``. Only its creator and the users invited (by user key) may join it;
+everyone else gets ``not_invited``. A private room stays private, with its
+invitations, after its last member leaves. A user banned from a room
+(:mod:`.moderation`) may not join it, public or private: ``banned``.
 
 Both tables (see :mod:`.schema`) are small and read once, into
 ``BrokerState.private_rooms`` (which the PUB side reads too) and the maps here;
@@ -16,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
+from zmqchat.broker.moderation import RoomMeta
 from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.state import BrokerState, Session
 from zmqchat.broker.store import Store
@@ -30,12 +33,18 @@ class RoomAccess:
     """Private rooms (by canonical name), their creators and who is invited."""
 
     def __init__(
-        self, state: BrokerState, store: Store, out: Outbox, clock: Callable[[], float]
+        self,
+        state: BrokerState,
+        store: Store,
+        out: Outbox,
+        clock: Callable[[], float],
+        meta: RoomMeta | None = None,
     ) -> None:
         self.state = state
         self.store = store
         self.out = out
         self.clock = clock
+        self.meta = meta or RoomMeta(store, clock)
         self.creators: dict[str, str] = {}  # room -> creator's user key
         self.invited: dict[str, set[str]] = {}  # room -> invited user keys
         self.load()
@@ -66,10 +75,16 @@ class RoomAccess:
 
     def allowed(self, key: str, rooms: Iterable[str]) -> list[str]:
         """The rooms of ``rooms`` user ``key`` may join, in order (a ``register``'s)."""
-        return [room for room in rooms if self.may_join(key, room)]
+        return [
+            room
+            for room in rooms
+            if self.may_join(key, room) and self.meta.ban_until(key, room) is None
+        ]
 
     def check_join(self, session: Session, room: str) -> None:
-        """Refuse a ``join`` of a private room its session may not enter."""
+        """Refuse a ``join`` of a room its session is banned from, or of a private
+        room it may not enter (and so a post or a read from outside)."""
+        self.meta.check_banned(session.key, session.user, room)
         if not self.may_join(session.key, room):
             raise ProtocolError(
                 ErrorCode.NOT_INVITED,
@@ -98,9 +113,9 @@ class RoomAccess:
             raise ProtocolError(ErrorCode.NOT_IN_ROOM, f"you are not in room {room}")
         if room not in self.state.private_rooms:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"room {room} is public: anyone may join it")
-        if self.creators.get(room) != session.key:
+        if not self.meta.is_operator(session.key, room):
             raise ProtocolError(
-                ErrorCode.NOT_OPERATOR, f"only the operator of room {room} may invite to it"
+                ErrorCode.NOT_OPERATOR, f"only an operator of room {room} may invite to it"
             )
         key = user_key(req.user)
         if key not in self.invited.get(room, ()):

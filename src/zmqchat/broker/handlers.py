@@ -25,6 +25,7 @@ from zmqchat.broker.forgetting import Forgetting
 from zmqchat.broker.logins import Logins
 from zmqchat.broker.mailbox import Mailboxes
 from zmqchat.broker.membership import Membership
+from zmqchat.broker.moderation import Moderation, RoomMeta
 from zmqchat.broker.outbox import Mark, Outbox, PmDelivery
 from zmqchat.broker.queries import Queries
 from zmqchat.broker.ratelimits import AddressLimits
@@ -57,6 +58,7 @@ from zmqchat.common.messages import (
     SystemEvent,
     Who,
 )
+from zmqchat.common.moderation import Ban, Deop, Kick, Lock, Op, Topic, Unban, Unlock
 from zmqchat.common.parsing import parse_request, request_ref
 from zmqchat.common.protocol import (
     SYSTEM_TOPIC,
@@ -74,7 +76,10 @@ STORE_UNAVAILABLE: Final = (
 )
 # The requests whose handling writes to the store (besides a register that does not
 # resume a session).
-WRITES: Final = (Join, Leave, Chat, Pm, Invite, Edit, Delete, Bye)
+WRITES: Final = (
+    Join, Leave, Chat, Pm, Invite, Edit, Delete, Bye,
+    Op, Deop, Kick, Ban, Unban, Lock, Unlock,
+)  # fmt: skip
 
 
 class BrokerCore:
@@ -105,8 +110,10 @@ class BrokerCore:
         # False after a commit failed, until a write goes through again: requests
         # that would write are refused up front, reads are served.
         self.writable = True
-        self.access = RoomAccess(self.state, store, self.out, clock)
+        meta = RoomMeta(store, clock, admins=config.admins, accounts=config.auth != "open")
+        self.access = RoomAccess(self.state, store, self.out, clock, meta)
         self.membership = Membership(self.state, store, self.out, clock, self.access)
+        moderation = Moderation(self.state, store, self.out, clock, self.membership, meta)
         self.mailboxes = Mailboxes(store, self.out, config.mailbox_limit)
         self.address_limits = AddressLimits(*config.address_rate)
         self.forgetting = Forgetting(
@@ -139,6 +146,8 @@ class BrokerCore:
             Join: self.membership.join,  # type: ignore[dict-item]
             Leave: self.membership.leave,  # type: ignore[dict-item]
             Invite: self.access.invite,  # type: ignore[dict-item]
+            Topic: moderation.topic,  # type: ignore[dict-item]
+            **dict.fromkeys((Op, Deop, Kick, Ban, Unban, Lock, Unlock), moderation.moderate),  # type: ignore[arg-type]
             Chat: self.relay.chat,  # type: ignore[dict-item]
             Pm: self.relay.pm,  # type: ignore[dict-item]
             Edit: edits.edit,  # type: ignore[dict-item]
@@ -361,14 +370,19 @@ class BrokerCore:
         if isinstance(request, Register):
             held = self.state.by_token.get(request.resume) if request.resume else None
             return held is None or held.key != user_key(request.user)
+        if isinstance(request, Topic):
+            return request.text is not None  # reading it is not
         return isinstance(request, WRITES)
 
     def unstored(self, body: bytes) -> bytes:
         """What a reply of a batch whose commit failed becomes: an acknowledgement of
         a write turns into ``store_unavailable``; other replies stand."""
         msg = decode(body, None)
-        if msg.get("type") not in ("ack", "joined", "left", "invited", "bye"):
+        kind = msg.get("type")
+        if kind not in ("ack", "joined", "left", "invited", "bye", "topic", "moderated"):
             return body
+        if kind in ("topic", "moderated") and "seq" not in msg:
+            return body  # read, or changed nothing
         return encode(
             ErrorReply(
                 code=ErrorCode.STORE_UNAVAILABLE, message=STORE_UNAVAILABLE, ref=msg.get("ref")

@@ -10,7 +10,7 @@ from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.state import BrokerState, Room, Session
 from zmqchat.broker.store import Store
 from zmqchat.common.messages import Join, Joined, Leave, Left, PresenceEvent
-from zmqchat.common.protocol import ErrorCode, room_topic
+from zmqchat.common.protocol import ErrorCode, room_topic, user_key
 from zmqchat.errors import ProtocolError
 
 
@@ -52,7 +52,10 @@ class Membership:
     def store_presence(
         self, room: Room, user: str, event: str, ts: float, reason: str | None
     ) -> None:
-        """Write ``user``'s presence event as ``room``'s next seq (not yet taken)."""
+        """Write ``user``'s presence event as ``room``'s next seq (not yet taken); a
+        join that creates the room makes ``user`` its creator and operator."""
+        if event == "join" and not self.exists(room):
+            self.access.meta.store_created(room.name, user_key(user), ts)
         self.store.add_presence(room.name, room.seq + 1, ts, user, event, reason)
 
     def announce(self, room: Room, user: str, event: str, ts: float, reason: str | None) -> None:
@@ -101,6 +104,7 @@ class Membership:
                 seq=room.seq,
                 members=tuple(room.member_names()),
                 private=True if self.access.is_private(room.name) else None,
+                topic=self.access.meta.topic(room.name)[0] or None,
                 ref=req.ref,
             ),
         )

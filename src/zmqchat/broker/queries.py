@@ -94,6 +94,7 @@ class Queries:
         live = heapq.nsmallest(want, (n for n in self.state.rooms if n > after and shown(n)))
         stored = self._stored_rooms(after, want, shown)
         page, more = _page(sorted(set(live).union(stored))[:want], req.limit)
+        topics = self.membership.access.meta.topics(page)
         rooms = []
         for name in page:
             room = self.state.rooms.get(name)
@@ -102,7 +103,8 @@ class Queries:
             else:
                 members, seq = len(room.members), room.seq
             flag = True if name in private else None
-            rooms.append(RoomInfo(name=name, members=members, seq=seq, private=flag))
+            info = RoomInfo(name, members, seq, private=flag, topic=topics.get(name))
+            rooms.append(info)
         self.out.reply_to(session, RoomList(rooms=tuple(rooms), more=more, ref=req.ref))
 
     def _stored_rooms(self, after: str, want: int, shown: Callable[[str], bool]) -> list[str]:

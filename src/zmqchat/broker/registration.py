@@ -266,6 +266,7 @@ class Registration:
                 server=SERVER_NAME,
                 proto=PROTOCOL_VERSION,
                 ticket=session.ticket,
+                topics=self.membership.access.meta.topics(session.rooms) or None,
                 ref=ref,
             ),
         )

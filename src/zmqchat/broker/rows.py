@@ -13,7 +13,15 @@ from typing import Any, Final
 
 import msgpack
 
-from zmqchat.broker.schema import KIND_CHAT, KIND_DELETE, KIND_EDIT, KIND_JOIN, KIND_LEAVE
+from zmqchat.broker.schema import (
+    KIND_CHAT,
+    KIND_DELETE,
+    KIND_EDIT,
+    KIND_JOIN,
+    KIND_LEAVE,
+    KIND_MODERATION,
+    KIND_TOPIC,
+)
 from zmqchat.common.messages import (
     ChatEvent,
     DeleteEvent,
@@ -23,6 +31,7 @@ from zmqchat.common.messages import (
     Ref,
     RoomEvent,
 )
+from zmqchat.common.moderation import ModerationEvent, TopicEvent
 from zmqchat.common.protocol import MAX_HISTORY_REPLY_BYTES, pm_key
 
 _PRESENCE: Final = {KIND_JOIN: "join", KIND_LEAVE: "leave"}
@@ -120,6 +129,20 @@ def room_event(room: str, row: tuple[Any, ...]) -> RoomEvent | None:
         return EditEvent(room=room, seq=seq, sender=user, of=of, text=text, ts=ts)
     if kind == KIND_DELETE:
         return DeleteEvent(room=room, seq=seq, sender=user, of=of, ts=ts)
+    if kind == KIND_TOPIC:
+        return TopicEvent(room=room, seq=seq, sender=user, text=text or "", ts=ts)
+    if kind == KIND_MODERATION:
+        what = unpack_data(data) or {}
+        return ModerationEvent(
+            room=room,
+            seq=seq,
+            sender=user,
+            action=what.get("action", "?"),
+            user=what.get("user"),
+            until=what.get("until"),
+            reason=reason,
+            ts=ts,
+        )
     presence = _PRESENCE.get(kind)
     if presence is None:
         return None

@@ -27,18 +27,23 @@ log = logging.getLogger("zmqchat.broker.store")
 #    older stores get both columns, convo filled in, queued empty.
 # 5: `private_rooms` (rooms created members-only, with their creator) and `invites`
 #    (who may join them); older stores get both, empty.
-# 6: `events.of` (the seq an edit or delete refers to) and `events.edited` (when a
-#    chat was last edited; its `text` is then the latest); older stores get both
-#    columns, empty.
-SCHEMA_VERSION: Final = 6
+# 6: `room_meta` (a room's creator, topic and topic lock), `room_ops` (its operators)
+#    and `bans`; topic and moderation events (kinds 3 and 4) in `events`. Older
+#    stores get the tables, with each private room's creator as its operator; their
+#    public rooms have no creator and no operator (docs/protocol.md §2.13).
+# 7: `events.of` (the seq an edit or delete refers to) and `events.edited` (when a
+#    chat was last edited; its `text` is then the latest), edit and delete events
+#    (kinds 5 and 6); older stores get both columns, empty.
+SCHEMA_VERSION: Final = 7
 
 # The `kind` column of `events`.
 KIND_CHAT: Final = 0
 KIND_JOIN: Final = 1
 KIND_LEAVE: Final = 2
-# 3 and 4 are taken (topics, moderation).
-KIND_EDIT: Final = 5
-KIND_DELETE: Final = 6
+KIND_TOPIC: Final = 3  # `user` set the topic to `text`
+KIND_MODERATION: Final = 4  # `user` did `data`'s action (msgpack map), with `reason`
+KIND_EDIT: Final = 5  # `user` replaced the text of chat `of` with `text`
+KIND_DELETE: Final = 6  # `user` withdrew chat `of`
 
 # Added to version 2 stores as they open (nothing else depends on it).
 _COUNTERS: Final = """
@@ -54,7 +59,8 @@ CREATE TABLE IF NOT EXISTS events (
     room    TEXT    NOT NULL,
     seq     INTEGER NOT NULL,
     ts      REAL    NOT NULL,
-    kind    INTEGER NOT NULL,          -- 0 chat, 1 join, 2 leave, 5 edit, 6 delete
+    kind    INTEGER NOT NULL,          -- 0 chat, 1 join, 2 leave, 3 topic, 4 moderation,
+                                       -- 5 edit, 6 delete
     user    TEXT    NOT NULL,          -- sender, or the user of a presence event
     text    TEXT,
     data    BLOB,                      -- msgpack map, as the client sent it
@@ -162,7 +168,43 @@ CREATE TABLE IF NOT EXISTS invites (
 """
 
 
-# Version 6: version 1-5 stores get the columns first (see open_database).
+# Version 6. What a room is now (its events are what happened to it): read where it
+# is needed, in the batch's transaction, so a failed commit leaves nothing to undo.
+_ROOM_META: Final = """
+CREATE TABLE IF NOT EXISTS room_meta (
+    room     TEXT PRIMARY KEY,          -- canonical name
+    creator  TEXT,                      -- user key of the joiner who created it
+    created  REAL,
+    topic    TEXT NOT NULL DEFAULT '',  -- '' for none
+    topic_by TEXT,                      -- display name of who last set it
+    topic_ts REAL,
+    locked   INTEGER NOT NULL DEFAULT 0 -- 1: only operators may set the topic
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS room_ops (
+    room    TEXT NOT NULL,
+    user    TEXT NOT NULL,              -- user key of an operator
+    PRIMARY KEY (room, user)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS bans (
+    room    TEXT NOT NULL,
+    user    TEXT NOT NULL,              -- user key
+    account INTEGER,                    -- accounts.id the name had when banned, if any
+    until   REAL,                       -- NULL: without end
+    PRIMARY KEY (room, user)
+) WITHOUT ROWID;
+"""
+# A private room's creator was its operator before version 6 too (only then: in a
+# version 6 store the creator may have been deopped since).
+_PRIVATE_OPERATORS: Final = """
+INSERT OR IGNORE INTO room_meta (room, creator, created)
+    SELECT room, creator, created FROM private_rooms;
+INSERT OR IGNORE INTO room_ops (room, user) SELECT room, creator FROM private_rooms;
+"""
+
+
+# Version 7: version 1-6 stores get the columns first (see open_database).
 _EDIT_COLUMNS: Final = {"of": "INTEGER", "edited": "REAL"}
 _EDITS: Final = """
 -- A delete retried finds the delete it made (only edits and deletes have `of`).
@@ -186,7 +228,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
     # the OS cache); `fsync = true` also survives power loss.
     db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version not in (0, 1, 2, 3, 4, 5, SCHEMA_VERSION):
+    if version not in (0, 1, 2, 3, 4, 5, 6, SCHEMA_VERSION):
         raise StoreError(newer_schema(path, version, SCHEMA_VERSION))
     if version:
         # A page scribbled over shows now, with a clear word, rather than as a
@@ -195,7 +237,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
         if findings != ["ok"]:
             raise StoreError(damaged(path, "; ".join(findings)))
     if version == 0:
-        db.executescript(_SCHEMA + _ACCOUNTS + _MAILBOX + _PRIVATE_ROOMS + _EDITS)
+        db.executescript(_SCHEMA + _ACCOUNTS + _MAILBOX + _PRIVATE_ROOMS + _ROOM_META + _EDITS)
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     elif version < SCHEMA_VERSION:
         log.info("upgrading store %s to schema version %d", path, SCHEMA_VERSION)
@@ -220,6 +262,8 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
             + (_CONVO if version < 4 else "")  # a version 4 store has it filled in
             + _MAILBOX
             + _PRIVATE_ROOMS
+            + _ROOM_META
+            + (_PRIVATE_OPERATORS if version < 6 else "")
             + _EDITS
             + f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
         )

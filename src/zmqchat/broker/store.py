@@ -420,11 +420,15 @@ class Store:
         return self._db.execute("SELECT 1 FROM users WHERE key = ?", (key,)).fetchone() is not None
 
     def forget_room(self, room: str) -> bool:
-        """Delete ``room``'s events if none is a chat (only comings and goings)."""
+        """Delete ``room``'s events if they are only comings and goings (no chat, no
+        topic, no moderation), and who created it: a room joined again later is a
+        new room, with a new creator."""
         self._write_rows()
-        chat = "SELECT 1 FROM events WHERE room = ? AND kind = 0 LIMIT 1"
-        if self._db.execute(chat, (room,)).fetchone() is not None:
+        kept = f"SELECT 1 FROM events WHERE room = ? AND kind NOT IN ({KIND_JOIN}, {KIND_LEAVE})"
+        if self._db.execute(kept + " LIMIT 1", (room,)).fetchone() is not None:
             return False
+        self._write("DELETE FROM room_ops WHERE room = ?", (room,))
+        self._write("DELETE FROM room_meta WHERE room = ?", (room,))
         return self._write("DELETE FROM events WHERE room = ?", (room,)).rowcount > 0
 
     def forget_names(self, seen_before: float) -> int:

@@ -1,8 +1,9 @@
 """The ``zmqchat`` command and its subcommands.
 
 One module per family: :mod:`~zmqchat.cli.broker`, :mod:`~zmqchat.cli.account`,
-:mod:`~zmqchat.cli.interactive` (``chat``, ``gui``) and :mod:`~zmqchat.cli.oneshot`
-(``send``, ``tail``, ...), on the
+:mod:`~zmqchat.cli.interactive` (``chat``, ``gui``), :mod:`~zmqchat.cli.oneshot`
+(``send``, ``tail``, ...) and :mod:`~zmqchat.cli.moderation` (``topic``, ``kick``,
+``ban``, ...), on the
 shared client options of :mod:`~zmqchat.cli.options`. Building the parser loads
 neither zmq nor the client library, so ``--help`` is quick; a command's runner
 imports what it needs.
@@ -19,6 +20,7 @@ from zmqchat.cli.account import add_account
 from zmqchat.cli.broker import add_broker
 from zmqchat.cli.interactive import add_interactive_commands
 from zmqchat.cli.keys import add_keygen
+from zmqchat.cli.moderation import add_moderation_commands
 from zmqchat.cli.oneshot import add_oneshot_commands
 from zmqchat.cli.options import CommandParser
 from zmqchat.errors import ZmqchatError
@@ -36,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_keygen(sub)
     add_interactive_commands(sub)
     add_oneshot_commands(sub)
+    add_moderation_commands(sub)
     return parser
 
 

@@ -205,7 +205,8 @@ def _add_rooms(sub: Subparsers) -> None:
         "rooms",
         help="list the rooms: with members or history",
         description="Print each room that has members or history: its name, member count "
-        "(0 for a room nobody is in now) and last seq; a private room only if you are in it "
+        "(0 for a room nobody is in now), last seq and topic; a private room only if you "
+        "are in it "
         "(so never, for this command's own connection). When there are none, a note on "
         "stderr says so (with --json, `[]`).",
         examples="""\
@@ -216,7 +217,8 @@ def _add_rooms(sub: Subparsers) -> None:
     p.add_argument(
         "--json",
         action="store_true",
-        help='a JSON array, e.g. [{"name":"general","members":3,"seq":42}]',
+        help='a JSON array, e.g. [{"name":"general","members":3,"seq":42,"topic":"hi"}] '
+        "(topic only where there is one)",
     )
     p.set_defaults(func=_run)
 

@@ -19,7 +19,7 @@ from typing import Any, Final, TypeVar, Union, get_args, get_origin, get_type_hi
 
 import platformdirs
 
-from zmqchat.common.protocol import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_PUB_PORT
+from zmqchat.common.protocol import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_PUB_PORT, is_valid_name
 from zmqchat.errors import ConfigError
 from zmqchat.logs import LOG_LEVELS
 
@@ -117,9 +117,15 @@ class BrokerConfig:
     # Seconds after sending during which a message's sender may edit or delete it
     # (0: messages can't be edited or deleted).
     edit_window: float = 900.0
+    # Names that are operators of every room (docs/protocol.md §2.13): they can
+    # moderate rooms that have no operator. In `open` mode, whoever takes the name.
+    admins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_port("port", self.port)
+        for name in self.admins:
+            if not is_valid_name(name):
+                raise ConfigError(f"admins must be user names, not {name!r}")
         _check_port("pub_port", self.pub_port)
         if self.encryption not in ENCRYPTION_MODES:
             modes = ", ".join(ENCRYPTION_MODES)

@@ -9,97 +9,23 @@ such a map back into its record, strictly for requests, leniently for the rest.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar, dataclass_transform
+from typing import Any
 
+from zmqchat.common.moderation import (
+    Moderate,
+    Moderated,
+    ModerationEvent,
+    Topic,
+    TopicEvent,
+    TopicInfo,
+    UnknownEvent,
+)
 from zmqchat.common.protocol import DEFAULT_ROOMS, HISTORY_DEFAULT_LIMIT, PROTOCOL_VERSION
-
-Ref = int | str | None
-
-_T = TypeVar("_T")
-
-
-class Record:
-    """Base of every message record: a ``TYPE`` tag and a map form."""
-
-    __slots__ = ()
-    TYPE: ClassVar[str]
-    # (attribute, wire key, required) triples, filled in by @record; fields marked
-    # wire=False are broker-internal and never serialised.
-    _WIRE: ClassVar[tuple[tuple[str, str, bool], ...]]
-    _KEYS: ClassVar[tuple[str, ...]]  # "type" (if tagged) and the keys of _WIRE, in order
-    _FIELDS_WIRE: ClassVar[Callable[[Record], dict[str, Any]]]  # to_wire of its fields
-
-    def to_wire(self) -> dict[str, Any]:
-        """The msgpack-ready map of this message, ``type`` first.
-
-        None values are left out, except ``ref``: every reply echoes it, nil included.
-        Records holding other records (``rooms``, ``history``) extend this. Each
-        record class gets its own compiled copy (see :func:`_compile_to_wire`).
-        """
-        return type(self)._FIELDS_WIRE(self)
-
-
-@dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field,))
-def record(type_: str, **renames: str) -> Callable[[type[_T]], type[_T]]:
-    """Make a frozen, slotted dataclass tagged ``type_``; ``renames`` maps attributes
-    whose wire key is a Python keyword (``sender`` -> ``from``)."""
-
-    def wrap(cls: type[_T]) -> type[_T]:
-        # Frozen for the type checker (dataclass_transform's frozen_default) but not
-        # at run time: a frozen dataclass's __init__ sets each field through
-        # object.__setattr__, which doubled the cost of the two records every chat
-        # builds on the broker's hot path. unsafe_hash keeps them hashable as before.
-        dc = dataclasses.dataclass(slots=True, unsafe_hash=True)(cls)
-        dc.TYPE = type_  # type: ignore[attr-defined]
-        dc._WIRE = tuple(  # type: ignore[attr-defined]
-            (
-                f.name,
-                renames.get(f.name, f.name),
-                f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
-            )
-            for f in dataclasses.fields(dc)  # type: ignore[arg-type]
-            if f.metadata.get("wire", True)
-        )
-        dc._KEYS = ("type",) * bool(type_) + tuple(k for _, k, _ in dc._WIRE)  # type: ignore[attr-defined]
-        fields_wire = _compile_to_wire(type_, dc._WIRE)  # type: ignore[attr-defined]
-        dc._FIELDS_WIRE = fields_wire  # type: ignore[attr-defined]
-        if "to_wire" not in cls.__dict__:
-            dc.to_wire = fields_wire  # type: ignore[attr-defined]
-        return dc
-
-    return wrap
-
-
-def _compile_to_wire(
-    type_: str, wire: tuple[tuple[str, str, bool], ...]
-) -> Callable[[Any], dict[str, Any]]:
-    """A ``to_wire`` written out for one record class, compiled as dataclasses
-    compiles ``__init__``: the broker builds two maps per chat, and the generic loop
-    over the fields took 2.2 us a map against 0.8 for straight-line code. The source
-    holds only the class's own attribute and key names, never data from a peer."""
-    lines = ["def to_wire(self):", f"    out = {{'type': {type_!r}}}" if type_ else "    out = {}"]
-    for attr, key, _ in wire:
-        if key == "ref":  # every reply echoes ref, nil included
-            lines.append(f"    out['ref'] = self.{attr}")
-        else:
-            lines += [f"    v = self.{attr}", f"    if v is not None: out[{key!r}] = v"]
-    lines.append("    return out")
-    namespace: dict[str, Any] = {}
-    exec("\n".join(lines), {}, namespace)
-    function: Callable[[Any], dict[str, Any]] = namespace["to_wire"]
-    return function
-
-
-def _kw() -> Any:
-    """A required keyword-only field (it may follow optional ones)."""
-    return dataclasses.field(kw_only=True)
-
-
-def _internal(default: Any = None) -> Any:
-    """A field the broker keeps on a record but never puts on the wire."""
-    return dataclasses.field(default=default, compare=False, repr=False, metadata={"wire": False})
-
+from zmqchat.common.records import Record as Record  # noqa: PLC0414 (re-exported)
+from zmqchat.common.records import Ref as Ref  # noqa: PLC0414 (re-exported)
+from zmqchat.common.records import internal as _internal
+from zmqchat.common.records import keyword_only as _kw
+from zmqchat.common.records import record
 
 # --------------------------------------------------------------------------- requests
 
@@ -227,6 +153,8 @@ Request = (
     | Invite
     | Edit
     | Delete
+    | Topic
+    | Moderate
     | Who
     | ListRooms
     | History
@@ -252,6 +180,8 @@ class Welcome(Record):
     # Additive to v1: what the session's subscriptions carry to prove they are its
     # own (common.protocol.subscription); None from a broker that predates it.
     ticket: str | None = None
+    # Additive to v1: the topic of each room of `rooms` that has one.
+    topics: dict[str, str] | None = None
     ref: Ref = None
 
 
@@ -261,6 +191,7 @@ class Joined(Record):
     seq: int
     members: tuple[str, ...]
     private: bool | None = None  # additive to v1: true for a members-only room
+    topic: str | None = None  # additive to v1: the room's topic, if it has one
     ref: Ref = None
 
 
@@ -310,8 +241,7 @@ class RoomInfo(Record):
     members: int
     seq: int
     private: bool | None = None  # additive to v1: listed to its members only
-    # Room topics (issue 15's /topic) are not stored yet; when they are, an optional
-    # `topic` goes here, after `private`, and `zmqchat rooms` prints it last.
+    topic: str | None = None  # additive to v1: the room's topic, if it has one
 
 
 @record("rooms")
@@ -340,7 +270,7 @@ class ChatEvent(Record):
     ts: float = _kw()
     # Additive to v1, in history replies only: the time of the message's last edit
     # (``text`` is then the latest), and ``deleted`` true for a withdrawn one (its
-    # ``text`` is then empty and its ``data`` gone). See protocol.md 2.12.
+    # ``text`` is then empty and its ``data`` gone). See protocol.md §2.14.
     edited: float | None = None
     deleted: bool | None = None
 
@@ -397,15 +327,18 @@ class PmEvent(Record):
     ts: float = _kw()
 
 
-# Every event that carries a room's seq (gap filling covers them all).
-RoomEvent = ChatEvent | PresenceEvent | EditEvent | DeleteEvent
+# What a room's topic carries, each with the room's next seq (docs/protocol.md §3.3);
+# gap filling covers them all.
+RoomEvent = ChatEvent | PresenceEvent | TopicEvent | ModerationEvent | EditEvent | DeleteEvent
 
 
 @record("history", with_user="with")
 class HistoryPage(Record):
     room: str | None = None
     with_user: str | None = None
-    messages: tuple[RoomEvent | PmEvent, ...] = _kw()
+    # UnknownEvent: a room event of a type this client does not know (a newer
+    # broker's), kept so its seq counts as seen.
+    messages: tuple[RoomEvent | PmEvent | UnknownEvent, ...] = _kw()
     more: bool = _kw()
     ref: Ref = None
 
@@ -446,6 +379,8 @@ Reply = (
     | Joined
     | Left
     | Invited
+    | TopicInfo
+    | Moderated
     | ChatAck
     | PmAck
     | Users
@@ -457,5 +392,15 @@ Reply = (
 )
 # What the broker sends without being asked (the client's own ``Event`` adds its
 # connection status and leaves ``Closed`` to the connection logic).
-Push = ChatEvent | PresenceEvent | EditEvent | DeleteEvent | SystemEvent | PmEvent | Closed
+Push = (
+    ChatEvent
+    | PresenceEvent
+    | TopicEvent
+    | ModerationEvent
+    | EditEvent
+    | DeleteEvent
+    | SystemEvent
+    | PmEvent
+    | Closed
+)
 BrokerMessage = Reply | Push

@@ -12,6 +12,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, Final, TypeVar, get_args
 
+from zmqchat.common import moderation as mod
 from zmqchat.common.messages import (
     BrokerMessage,
     Bye,
@@ -36,6 +37,7 @@ from zmqchat.common.messages import (
     Ref,
     Register,
     Request,
+    RoomEvent,
     RoomInfo,
     RoomList,
     Who,
@@ -249,6 +251,7 @@ _REQUEST_PARSERS: Final[dict[str, Callable[[dict[str, Any], Ref], Request]]] = {
     "invite": _parse_invite,
     "edit": _parse_edit,
     "delete": _parse_delete,
+    **mod.REQUEST_PARSERS,
     "who": _parse_who,
     "rooms": _parse_rooms,
     "history": _parse_history,
@@ -292,28 +295,44 @@ def _build(cls: type[_T], msg: dict[str, Any], **override: Any) -> _T:
     return cls(**kwargs)
 
 
-_HISTORY_ITEMS: Final[
-    dict[str, type[ChatEvent | PresenceEvent | EditEvent | DeleteEvent | PmEvent]]
-] = {
+_HISTORY_ITEMS: Final[dict[str, type[RoomEvent | PmEvent]]] = {
     "chat": ChatEvent,
     "presence": PresenceEvent,
+    "topic": mod.TopicEvent,
+    "moderation": mod.ModerationEvent,
     "edit": EditEvent,
     "delete": DeleteEvent,
     "pm": PmEvent,
 }
 
 
+def unknown_room_event(msg: dict[str, Any]) -> mod.UnknownEvent | None:
+    """A room event of a type this client does not know (a newer broker's), if
+    ``msg`` is one: it names a room and a seq, which a client counts as seen so
+    that filling gaps never waits for it."""
+    kind, room, seq = msg.get("type"), msg.get("room"), msg.get("seq")
+    if not isinstance(kind, str) or kind in _HISTORY_ITEMS or kind in _MESSAGE_PARSERS:
+        return None  # not a type, or a known one (then malformed, not unknown)
+    if isinstance(room, str) and type(seq) is int:
+        return mod.UnknownEvent(type=kind, room=room, seq=seq)
+    return None
+
+
 def _parse_history_page(msg: dict[str, Any]) -> HistoryPage:
     raw = msg.get("messages")
     if not isinstance(raw, list):
         raise ProtocolError(ErrorCode.BAD_REQUEST, "history message without 'messages'")
-    events = []
+    events: list[RoomEvent | PmEvent | mod.UnknownEvent] = []
     for item in raw:
         if not isinstance(item, dict):
             raise ProtocolError(ErrorCode.BAD_REQUEST, "a history item is not a map")
         kind = _HISTORY_ITEMS.get(item.get("type"))  # type: ignore[arg-type]
-        if kind is not None:  # a kind of event this client does not know is skipped
+        if kind is not None:
             events.append(_build(kind, item))
+            continue
+        unknown = unknown_room_event(item)
+        if unknown is not None:  # a newer broker's event: only its seq is kept
+            events.append(unknown)
     return _build(HistoryPage, msg, messages=tuple(events))
 
 
@@ -328,14 +347,24 @@ def _parse_ack(msg: dict[str, Any]) -> ChatAck | PmAck:
     return _build(PmAck, msg) if "to" in msg else _build(ChatAck, msg)
 
 
+def _parse_topic_message(msg: dict[str, Any]) -> mod.TopicInfo | mod.TopicEvent:
+    # The reply to `topic` and the event share the type; every reply carries `ref`
+    # (nil included), no event does.
+    return _build(mod.TopicInfo, msg) if "ref" in msg else _build(mod.TopicEvent, msg)
+
+
 # Every broker message is built field by field from its map, under its ``TYPE``; only
 # these hold records of their own or share a type with another.
 _MESSAGE_PARSERS: Final[dict[str, Callable[[dict[str, Any]], BrokerMessage]]] = {
     **{cls.TYPE: functools.partial(_build, cls) for cls in get_args(BrokerMessage)},
     "ack": _parse_ack,
+    "topic": _parse_topic_message,
     "rooms": _parse_room_list,
     "history": _parse_history_page,
 }
+
+
+MESSAGE_TYPES: Final = frozenset(_MESSAGE_PARSERS)
 
 
 def parse_message(msg: dict[str, Any]) -> BrokerMessage:

@@ -44,6 +44,12 @@ HISTORY_MAX_LIMIT: Final = 500
 # `who` and `rooms` are paged (additive to v1): names after `after`, `limit` at most.
 LIST_DEFAULT_LIMIT: Final = 500
 LIST_MAX_LIMIT: Final = 1000
+# A room's topic, and the reason given with a kick or a ban (additive to v1): one
+# line in a header or a toolbar, so far shorter than a message.
+MAX_TOPIC_BYTES: Final = 512
+# The longest ban a `ban` request may ask for (ten years, in seconds); longer is
+# `bad_request`: leave `duration` out for a ban without end.
+MAX_BAN_SECONDS: Final = 10 * 365 * 24 * 3600.0
 DEFAULT_ROOMS: Final = ("general",)
 
 # Broker -> client frames other than history pages are not capped by the protocol
@@ -86,10 +92,13 @@ class ErrorCode(StrEnum):
     # a room never creates it).
     NO_SUCH_ROOM = "no_such_room"
     # Additive to v1: `edit`/`delete` of a message that is not the caller's, past
-    # `edit_window`, or that is not a chat of that room (protocol.md 2.12).
+    # `edit_window`, or that is not a chat of that room (protocol.md §2.14).
     NOT_YOURS = "not_yours"
     TOO_LATE = "too_late"
     NO_SUCH_MESSAGE = "no_such_message"
+    # Additive to v1: a user an operator banned from the room asks to join it, post
+    # to it or read it from outside, or to see or set its topic.
+    BANNED = "banned"
 
 
 def is_valid_name(name: object) -> bool:
@@ -141,6 +150,25 @@ def check_text(text: object) -> str:
             )
     if not text or text.isspace():
         raise ProtocolError(ErrorCode.EMPTY, "text is empty")
+    return text
+
+
+def check_short_text(text: object, key: str, *, allow_empty: bool = False) -> str:
+    """Validate a topic or a reason: a str of at most MAX_TOPIC_BYTES UTF-8 bytes,
+    not blank (unless ``allow_empty`` and exactly ``""``: a topic cleared)."""
+    if not isinstance(text, str):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"'{key}' must be a string")
+    if len(text) * 4 > MAX_TOPIC_BYTES:
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > MAX_TOPIC_BYTES:
+            raise ProtocolError(
+                ErrorCode.TOO_LONG,
+                f"{key} is {size} bytes; the limit is {MAX_TOPIC_BYTES} UTF-8 bytes",
+            )
+    if text == "" and allow_empty:
+        return text
+    if not text or text.isspace():
+        raise ProtocolError(ErrorCode.EMPTY, f"{key} is empty")
     return text
 
 

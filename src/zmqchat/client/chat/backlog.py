@@ -19,12 +19,13 @@ from zmqchat.client.chat.formatting import (
     day_separator,
     format_event,
     notice,
+    safe_text,
 )
 from zmqchat.client.chat.paging import earlier_events
 from zmqchat.client.chat.state import ChatState, private_key, room_key
 from zmqchat.client.core.events import Event
 from zmqchat.client.io.sync import Client
-from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, RoomEvent
+from zmqchat.common.messages import ChatEvent, PmEvent, RoomEvent
 from zmqchat.errors import ZmqchatError
 
 # emit(line, where): where is a conversation key, EVERYWHERE, or None (no
@@ -82,7 +83,7 @@ class Backlog:
     def show(self, event: Event, key: str | None, *, history: bool = False) -> None:
         """Emit ``event``'s line in conversation ``key``, after a line naming the day
         when it is of another day than the event shown before it there."""
-        if isinstance(event, ChatEvent | PresenceEvent | PmEvent) and key is not None:
+        if isinstance(event, RoomEvent | PmEvent) and key is not None:
             mark = self._days.below(self._stream(key), event.ts)
             if mark is not None:
                 self._emit(mark, key)
@@ -93,11 +94,18 @@ class Backlog:
         return key if self._compact else ONE_STREAM
 
     def enter(
-        self, client: Client, room: str, head: int, members: Iterable[str] | None, *, switch: bool
+        self,
+        client: Client,
+        room: str,
+        head: int,
+        members: Iterable[str] | None,
+        *,
+        switch: bool,
+        topic: str | None = None,
     ) -> None:
         """Show a room we are now in: its last events, who is there, then the live
         events that arrived meanwhile. ``head`` is our own join, left out of the
-        history since it is announced here."""
+        history since it is announced here; ``topic``, the room's then."""
         key = room_key(room)
         with self._lock:
             self.state.begin_join(room)
@@ -106,12 +114,12 @@ class Backlog:
             page = earlier_events(client, room, self._size, before=head, chat_only=True)
         except ZmqchatError:
             with self._lock:
-                self.state.joined(room, head, (), switch=switch)
+                self.state.joined(room, head, (), switch=switch, topic=topic)
                 self._opened(key)
                 self._show_live(room)
             raise
         with self._lock:
-            self.state.joined(room, head, names, switch=switch)
+            self.state.joined(room, head, names, switch=switch, topic=topic)
             view = self.state.rooms[room]
             view.older_than, view.more_history = page.next_before or head, page.more
             self._opened(key)
@@ -120,6 +128,8 @@ class Backlog:
             self._show_history(room, page.events, title)
             who = f"you are in #{room} with {names_text(names, self.state.user)}"
             self._emit(notice(who), key)
+            if topic:
+                self._emit(notice(f"topic: {safe_text(topic)}"), key)
             self._show_live(room)
 
     def show_last(self, client: Client, room: str, count: int) -> None:

@@ -19,6 +19,7 @@ from zmqchat.client.chat.message_commands import (
     parse_delete,
     parse_edit,
 )
+from zmqchat.common.durations import parse_duration
 from zmqchat.common.protocol import HISTORY_MAX_LIMIT, MAX_NAME_CHARS, is_valid_name
 
 HISTORY_DEFAULT: Final = 20
@@ -60,6 +61,26 @@ class InviteUser:
 
     user: str
     room: str | None  # None: the current room
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SetTopic:
+    """``/topic [text]``: show the topic, or set it ("" clears it)."""
+
+    text: str | None
+    room: str | None = None  # None: the current room
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ModerateRoom:
+    """``/kick bob spam``, ``/ban bob 1h``, ``/op bob``, ``/lock``, …: an operator's
+    ``action`` (the request's type) in ``room``."""
+
+    action: str
+    user: str | None = None
+    room: str | None = None  # None: the current room
+    duration: float | None = None  # a ban's, in seconds; None: without end
+    reason: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -124,6 +145,8 @@ Command = (
     | Emote
     | JoinRoom
     | InviteUser
+    | SetTopic
+    | ModerateRoom
     | LeaveRoom
     | SwitchRoom
     | SendPm
@@ -167,6 +190,21 @@ COMMANDS: Final = (
     CommandSpec(
         "leave", "/leave [ROOM]", "leave a room (default: the current one)", "room", ("part",)
     ),
+    CommandSpec(
+        "topic", "/topic [TEXT]", "show the room's topic, or set it (-delete clears)", None
+    ),
+    CommandSpec("op", "/op USER", "operators only: make USER an operator of the room", "user"),
+    CommandSpec("deop", "/deop USER", "operators only: take operator from USER", "user"),
+    CommandSpec("kick", "/kick USER [REASON]", "operators only: remove USER from the room", "user"),
+    CommandSpec(
+        "ban",
+        "/ban USER [DURATION] [REASON]",
+        "operators only: keep USER out (e.g. 10m, 2h, 1d; none: for good)",
+        "user",
+    ),
+    CommandSpec("unban", "/unban USER", "operators only: let USER in again", "user"),
+    CommandSpec("lock", "/lock", "operators only: only operators may set the topic", None),
+    CommandSpec("unlock", "/unlock", "operators only: anyone here may set the topic", None),
     CommandSpec("room", "/room ROOM", "switch the room your lines go to", "room"),
     CommandSpec("msg", "/msg USER TEXT", "private message (also: @USER TEXT)", "user"),
     CommandSpec(
@@ -243,6 +281,8 @@ def parse_input(line: str) -> Command | None:
         return _one_room(args, spec, lambda room: JoinRoom(room, private=True))
     if name == "invite":
         return _invite(args, spec)
+    if name in _MODERATION:
+        return _moderation(name, rest, spec)
     if name == "room":
         return _one_room(args, spec, SwitchRoom)
     if name == "leave":
@@ -303,6 +343,37 @@ def _invite(args: list[str], spec: CommandSpec) -> Command:
         return InviteUser(args[0], None)
     room = room_name(args[1])
     return InviteUser(args[0], room) if room is not None else _bad_room(args[1])
+
+
+# Commands of a room's topic and moderation; each takes a `#ROOM` first, else it is
+# about the current room.
+_MODERATION: Final = frozenset({"topic", "op", "deop", "kick", "ban", "unban", "lock", "unlock"})
+_CLEAR_TOPIC: Final = ("-delete", "-clear")  # irssi's word, and the obvious one
+
+
+def _moderation(name: str, rest: str, spec: CommandSpec) -> Command:
+    room = None
+    if rest.startswith("#"):
+        word, _, rest = rest.partition(" ")
+        room = room_name(word)
+        if room is None:
+            return _bad_room(word)
+        rest = rest.strip()
+    if name == "topic":
+        return SetTopic("" if rest in _CLEAR_TOPIC else rest or None, room)
+    if name in ("lock", "unlock"):
+        return ModerateRoom(name, room=room) if not rest else Invalid(f"usage: {spec.usage}")
+    user, _, rest = rest.partition(" ")
+    if not user or (name in ("op", "deop", "unban") and rest.strip()):
+        return Invalid(f"usage: {spec.usage}")
+    if not is_valid_name(user):
+        return _bad_user(user)
+    duration = None
+    if name == "ban":
+        first, _, after = rest.strip().partition(" ")
+        duration = parse_duration(first) if first else None
+        rest = after if duration is not None else rest
+    return ModerateRoom(name, user, room, duration, rest.strip() or None)
 
 
 def _pm(user: str, text: str, usage: str) -> Command:
@@ -378,10 +449,12 @@ __all__ = [
     "InviteUser",
     "JoinRoom",
     "LeaveRoom",
+    "ModerateRoom",
     "Query",
     "Quit",
     "Say",
     "SendPm",
+    "SetTopic",
     "ShowHelp",
     "ShowHistory",
     "ShowRooms",

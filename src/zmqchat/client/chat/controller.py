@@ -30,10 +30,12 @@ from zmqchat.client.chat.commands import (
     InviteUser,
     JoinRoom,
     LeaveRoom,
+    ModerateRoom,
     Query,
     Quit,
     Say,
     SendPm,
+    SetTopic,
     ShowHelp,
     ShowHistory,
     ShowRooms,
@@ -45,10 +47,12 @@ from zmqchat.client.chat.failures import classify
 from zmqchat.client.chat.formatting import EMOTE_DATA, Line, error, format_toolbar, notice
 from zmqchat.client.chat.message_actions import change_message
 from zmqchat.client.chat.message_commands import DeleteMessage, EditMessage
+from zmqchat.client.chat.moderating import moderate
 from zmqchat.client.chat.state import ChatState, Snapshot, private_key, room_key
 from zmqchat.client.core.events import Event, StatusEvent
 from zmqchat.client.io.sync import Client
 from zmqchat.common.messages import PmEvent, RoomEvent, Welcome
+from zmqchat.common.moderation import ModerationEvent
 from zmqchat.errors import ZmqchatError
 
 log = logging.getLogger("zmqchat.console")
@@ -118,8 +122,12 @@ class ChatController:
             for room in [r for r, v in self.state.rooms.items() if not v.joined]:
                 if room not in welcome.rooms:
                     self.state.abort_join(room)
+        topics = welcome.topics or {}
         for n, (room, head) in enumerate(welcome.rooms.items()):
-            action = functools.partial(self._backlog.enter, client, room, head, None, switch=n == 0)
+            action = functools.partial(
+                self._backlog.enter, client, room, head, None, switch=n == 0,
+                topic=topics.get(room, ""),
+            )  # fmt: skip
             self._guarded(action, room_key(room))
 
     def quitting(self) -> None:
@@ -143,8 +151,10 @@ class ChatController:
             elif event.state == "closed" and self._on_closed is not None:
                 self._on_closed()
 
-    def _where(self, event: Event) -> str:
+    def _where(self, event: Event) -> str | None:
         """The conversation an event belongs to."""
+        if isinstance(event, ModerationEvent) and event.room not in self.state.rooms:
+            return None  # it took us out of the room: say so where we look now
         if isinstance(event, RoomEvent):
             return room_key(event.room)
         if isinstance(event, PmEvent):
@@ -195,6 +205,8 @@ class ChatController:
             self._join(command.room, command.private)
         elif isinstance(command, InviteUser):
             self._invite(command.user, command.room or state.current, where)
+        elif isinstance(command, SetTopic | ModerateRoom):
+            moderate(client, state, self._emit, command, where)
         elif isinstance(command, LeaveRoom):
             self._leave(command.room or state.current, where)
         elif isinstance(command, SwitchRoom):
@@ -271,7 +283,9 @@ class ChatController:
             with self._lock:
                 self.state.abort_join(room)
             raise
-        self._backlog.enter(self.client, reply.room, reply.seq, reply.members, switch=True)
+        self._backlog.enter(
+            self.client, reply.room, reply.seq, reply.members, switch=True, topic=reply.topic or ""
+        )
         if reply.private:
             text = f"#{reply.room} is private: only those its operator invites may join"
             self._emit(notice(text), room_key(reply.room))
@@ -381,7 +395,12 @@ class ChatController:
         with self._lock:
             state = self.state
             return format_toolbar(
-                state.user, state.current, state.unread(), state.connection, query=state.query
+                state.user,
+                state.current,
+                state.unread(),
+                state.connection,
+                query=state.query,
+                topic=state.topic(state.current),
             )
 
     def completion_words(self) -> tuple[list[str], list[str]]:

@@ -28,6 +28,7 @@ from typing import Any, Final
 
 from zmqchat.client.chat.layout import hang, message_lines
 from zmqchat.client.core.events import Event, StatusEvent
+from zmqchat.common.durations import duration_text
 from zmqchat.common.messages import (
     ChatEvent,
     DeleteEvent,
@@ -37,6 +38,7 @@ from zmqchat.common.messages import (
     Record,
     SystemEvent,
 )
+from zmqchat.common.moderation import ModerationEvent, TopicEvent
 
 Fragment = tuple[str, str]
 Line = list[Fragment]
@@ -165,6 +167,10 @@ def format_event(
         else:
             reason = f" ({event.reason})" if event.reason else ""
             line.append(("class:presence", f"← {event.user} left{reason}"))
+    elif isinstance(event, TopicEvent | ModerationEvent):
+        if not compact:
+            line += _room(event.room)
+        line += room_change(event)
     elif isinstance(event, PmEvent):
         outgoing = me is not None and event.sender.lower() == me.lower()
         peer = event.to if outgoing else event.sender
@@ -179,6 +185,38 @@ def format_event(
         # Dim the whole line: it is a replay, not something that just happened.
         line = [(f"class:history {style}" if style else "class:history", t) for style, t in line]
     return line
+
+
+# What each moderation action reads as, after the operator's name.
+_DONE: Final = {
+    "op": "made {user} an operator",
+    "deop": "took operator from {user}",
+    "kick": "kicked {user}",
+    "ban": "banned {user}",
+    "unban": "unbanned {user}",
+    "lock": "locked the topic: only operators may set it",
+    "unlock": "unlocked the topic",
+}
+
+
+def room_change(event: TopicEvent | ModerationEvent) -> Line:
+    """A topic set or a moderation action, after the time: ``alice set the topic:
+    …``, ``alice banned bob for 1h (spam)``."""
+    who: Line = [(nick_style(event.sender), event.sender), ("", " ")]
+    if isinstance(event, TopicEvent):
+        if not event.text:
+            return [*who, ("class:topic", "cleared the topic")]
+        return [
+            *who,
+            ("class:topic", "set the topic: "),
+            ("class:topic.text", safe_text(event.text)),
+        ]
+    done = _DONE.get(event.action, event.action + " {user}").format(user=event.user or "")
+    if event.action == "ban" and event.until is not None:
+        done += f" for {duration_text(event.until - event.ts)}"
+    if event.reason:
+        done += f" ({safe_text(event.reason)})"
+    return [*who, ("class:moderation", done.rstrip())]
 
 
 def _room(room: str) -> Line:
@@ -253,6 +291,10 @@ def banner(text: str) -> Line:
     return [("class:history.banner", f"─── {text} ───")]
 
 
+# The most of a topic a toolbar shows; the rest is cut with an ellipsis.
+TOOLBAR_TOPIC_CHARS: Final = 60
+
+
 def format_toolbar(
     user: str,
     room: str | None,
@@ -260,14 +302,20 @@ def format_toolbar(
     connection: str,
     *,
     query: str | None = None,
+    topic: str = "",
 ) -> Line:
-    """The status bar: who you are, where your lines go (``#room``, or ``@user``
-    during a query), unread counts elsewhere, and the connection (``connected`` /
-    ``reconnecting…``)."""
+    """The status bar: who you are, where your lines go (``#room`` with its topic,
+    or ``@user`` during a query), unread counts elsewhere, and the connection
+    (``connected`` / ``reconnecting…``)."""
     sep = ("class:toolbar.sep", " │ ")
     line: Line = [("class:toolbar.user", f" {user or '?'}"), sep]
     where = f"@{query}" if query else f"#{room}" if room else "no room"
     line.append(("class:toolbar.room", where))
+    if topic and not query:
+        shown = safe_text(topic)
+        if len(shown) > TOOLBAR_TOPIC_CHARS:
+            shown = shown[: TOOLBAR_TOPIC_CHARS - 1] + "…"
+        line += [("", " "), ("class:toolbar.topic", shown)]
     if unread:
         counts = ", ".join(f"#{name} {count}" for name, count in sorted(unread.items()))
         line += [sep, ("class:toolbar.unread", f"unread: {counts}")]
@@ -317,6 +365,7 @@ __all__ = [
     "nick_style",
     "notice",
     "plain",
+    "room_change",
     "safe_text",
     "to_json",
 ]

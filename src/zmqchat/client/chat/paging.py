@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Iterator
 
 from zmqchat.client.io.sync import Client
-from zmqchat.common.messages import ChatEvent, PresenceEvent, RoomEvent
+from zmqchat.common.messages import DeleteEvent, EditEvent, PresenceEvent, RoomEvent
 from zmqchat.common.protocol import HISTORY_MAX_LIMIT
 
 
@@ -38,7 +38,8 @@ def earlier_events(
     """The last ``count`` events of ``room`` with a seq below ``before`` (all of them
     when None), oldest first, and where to carry on paging back.
 
-    ``chat_only`` keeps messages and skips presence events, reading back at most
+    ``chat_only`` keeps messages (and topic and moderation events, which a room
+    shows among them) and skips presence events, reading back at most
     ``scan_limit`` events to find them (a room of comings and goings has few);
     None reads back as far as it takes, to the start of the room if need be.
     ``external`` reads a room the client is not in (see ``Client.history``).
@@ -56,9 +57,9 @@ def earlier_events(
         page = client.history(room, before=before, limit=limit, external=external)
         seen = [e for e in page.messages if isinstance(e, RoomEvent)]
         # Edits and deletes are already applied to the messages history holds.
-        events = [e for e in seen if isinstance(e, ChatEvent | PresenceEvent)]
+        events = [e for e in seen if not isinstance(e, EditEvent | DeleteEvent)]
         scanned += len(seen)
-        out[:0] = [e for e in events if isinstance(e, ChatEvent)] if chat_only else events
+        out[:0] = [e for e in events if not isinstance(e, PresenceEvent)] if chat_only else events
         if seen:
             before = seen[0].seq
         if not page.more or not seen:
@@ -80,7 +81,7 @@ def events_between(client: Client, room: str, after: int, before: int) -> Iterat
         for event in events:
             if event.seq >= before:
                 return
-            if isinstance(event, ChatEvent | PresenceEvent):  # edits: already applied
+            if not isinstance(event, EditEvent | DeleteEvent):  # already applied
                 yield event
         if not page.more or not events:
             return

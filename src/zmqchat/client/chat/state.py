@@ -20,6 +20,7 @@ from typing import Literal
 
 from zmqchat.client.core.events import ConnectionState, Event, StatusEvent
 from zmqchat.common.messages import ChatEvent, DeleteEvent, PmEvent, PresenceEvent, RoomEvent
+from zmqchat.common.moderation import ModerationEvent, TopicEvent
 
 ConversationKind = Literal["room", "private"]
 # Our own messages remembered per room, for `/edit` and `/delete` without a seq.
@@ -54,6 +55,7 @@ class RoomView:
     more_history: bool = True
     # The seqs of our own messages seen here, newest last (`/edit` without a seq).
     own: list[int] = dataclasses.field(default_factory=list)
+    topic: str = ""  # "" for none; kept by the `joined` reply and topic events
 
 
 @dataclasses.dataclass(slots=True)
@@ -88,6 +90,7 @@ class Snapshot:
     viewing: str | None
     conversations: tuple[ConversationInfo, ...]  # rooms in join order, then privates
     members: tuple[str, ...]  # of the room being viewed; both of us in a private one
+    topic: str = ""  # of the room being viewed ("" for none, and in a private one)
 
 
 class ChatState:
@@ -120,10 +123,21 @@ class ChatState:
         if view is not None and not view.joined:
             del self.rooms[room]
 
-    def joined(self, room: str, head: int, members: Iterable[str], *, switch: bool = True) -> None:
-        """The broker put us in ``room``, whose last event so far is ``head``."""
+    def joined(
+        self,
+        room: str,
+        head: int,
+        members: Iterable[str],
+        *,
+        switch: bool = True,
+        topic: str | None = None,
+    ) -> None:
+        """The broker put us in ``room``, whose last event so far is ``head``, and
+        whose topic then was ``topic`` (None: not said)."""
         view = self.rooms.setdefault(room, RoomView(room))
         view.joined = True
+        if topic is not None:
+            view.topic = topic
         view.last_seq = max(view.last_seq, head)
         self.set_members(room, members)
         self.known_rooms.add(room)
@@ -213,6 +227,13 @@ class ChatState:
 
     def apply(self, event: Event) -> list[Event]:
         """Take in an event; returns what to show now (possibly nothing)."""
+        if isinstance(event, ModerationEvent) and self._removes_me(event):
+            # An operator took us out: the room goes, whatever its loading state.
+            view = self.rooms.get(event.room)
+            if view is None or event.seq <= view.last_seq:
+                return []
+            self.left(event.room)
+            return [event]
         if isinstance(event, RoomEvent):
             view = self.rooms.get(event.room)
             if view is not None and view.loading:
@@ -248,6 +269,8 @@ class ChatState:
                 view.members[event.user.lower()] = event.user
             else:
                 view.members.pop(event.user.lower(), None)
+        elif isinstance(event, TopicEvent):
+            view.topic = event.text
         elif isinstance(event, ChatEvent):
             self.seen_message(event)
             if self.viewing() != room_key(event.room):
@@ -255,6 +278,10 @@ class ChatState:
         elif isinstance(event, DeleteEvent) and event.of in view.own:
             view.own.remove(event.of)
         return [event]
+
+    def _removes_me(self, event: ModerationEvent) -> bool:
+        removed = event.removes
+        return removed is not None and removed.lower() == self.user.lower()
 
     def seen_message(self, event: ChatEvent) -> None:
         """A message of a room was shown (live or from history): if it is ours,
@@ -314,12 +341,22 @@ class ChatState:
             ConversationInfo(private_key(key), "private", view.name, view.unread)
             for key, view in self.privates.items()
         ]
+        topic = ""
         if self.query is not None:
             peer = self.privates[self.query].name if self.query in self.privates else self.query
             members = tuple(sorted({self.user, peer}, key=str.lower))
         else:
             members = tuple(self.members(self.current)) if self.current else ()
-        return Snapshot(self.user, self.connection, self.viewing(), tuple(conversations), members)
+            view = self.rooms.get(self.current) if self.current else None
+            topic = view.topic if view is not None else ""
+        return Snapshot(
+            self.user, self.connection, self.viewing(), tuple(conversations), members, topic
+        )
+
+    def topic(self, room: str | None) -> str:
+        """The topic of ``room`` as last heard ("" for none, or not a room of ours)."""
+        view = self.rooms.get(room) if room is not None else None
+        return view.topic if view is not None else ""
 
 
 __all__ = [

@@ -69,6 +69,9 @@ STYLE: Final = Style.from_dict(
         "data": "#888888",
         "presence": "#888888",
         "edit": "#888888 italic",
+        "topic": "ansicyan",
+        "topic.text": "ansicyan bold",
+        "moderation": "ansired",
         "pm": "ansimagenta bold",
         "pm.text": "ansimagenta",
         "system": "ansiyellow bold",
@@ -80,6 +83,7 @@ STYLE: Final = Style.from_dict(
         "prompt": "bold",
         "toolbar.sep": "#888888",
         "toolbar.unread": "bold",
+        "toolbar.topic": "italic",
         "toolbar.state.reconnecting": "ansired bold",
         "toolbar.state.closed": "ansired bold",
     }

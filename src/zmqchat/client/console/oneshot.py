@@ -17,14 +17,21 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final, TextIO
 
 from zmqchat.client.chat.failures import ExitCode, ScriptError, classify
-from zmqchat.client.chat.formatting import DayMarks, event_json, format_event, plain, to_json
+from zmqchat.client.chat.formatting import (
+    DayMarks,
+    event_json,
+    format_event,
+    plain,
+    safe_text,
+    to_json,
+)
 from zmqchat.client.chat.paging import earlier_events, events_between
 from zmqchat.client.console.arguments import parse_data, room_arg
 from zmqchat.client.console.runner import connected, note, run, write_line
 from zmqchat.client.core.events import StatusEvent
 from zmqchat.client.io.sync import Client
 from zmqchat.common.config import ClientConfig
-from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, RoomEvent, SystemEvent
+from zmqchat.common.messages import PmEvent, PresenceEvent, RoomEvent, SystemEvent
 from zmqchat.common.protocol import ErrorCode
 from zmqchat.errors import BrokerError, ConnectionClosed, ProtocolError, Timeout
 
@@ -195,7 +202,7 @@ def tail(
             if since is not None:
                 backlog: Iterable[RoomEvent] = events_between(client, room, since, head)
                 if not presence:
-                    backlog = (e for e in backlog if isinstance(e, ChatEvent))
+                    backlog = (e for e in backlog if not isinstance(e, PresenceEvent))
             elif last is not None:
                 # --last N: N messages however many joins and leaves lie between.
                 backlog = earlier_events(
@@ -295,7 +302,7 @@ def rooms(
     err: TextIO | None = None,
 ) -> int:
     """``zmqchat rooms``: every room with members or history: name, member count
-    (0 included), last seq; a private room only to its members."""
+    (0 included), last seq, topic; a private room only to its members."""
     out = out or sys.stdout
     with connected(config, user, (), "rooms") as (client, _):
         listing = client.list_rooms()
@@ -307,7 +314,10 @@ def rooms(
     width = max((len(r.name) for r in listing), default=4) + 1
     for info in listing:
         members = f"{info.members} member{'s' if info.members != 1 else ''}"
-        write_line(out, f"#{info.name:<{width}} {members:<12} seq {info.seq}")
+        line = f"#{info.name:<{width}} {members:<12} seq {info.seq}"
+        if info.topic:  # last, so the columns before it stay aligned
+            line = f"{line:<{width + 26}}  {safe_text(info.topic)}"
+        write_line(out, line)
     return ExitCode.OK
 
 

@@ -47,7 +47,8 @@ from zmqchat.common.messages import (
     SystemEvent,
     Welcome,
 )
-from zmqchat.common.parsing import parse_message
+from zmqchat.common.moderation import ModerationEvent
+from zmqchat.common.parsing import parse_message, unknown_room_event
 from zmqchat.common.protocol import (
     DEFAULT_ROOMS,
     MAX_FRAME_BYTES,
@@ -214,6 +215,8 @@ class ClientCore:
                 self.events.append(msg)
         elif isinstance(msg, Closed):
             self._on_closed(msg, now)
+        elif isinstance(msg, ModerationEvent):
+            self._on_removed(msg)
         elif isinstance(msg, Welcome):
             # A welcome for a register we stopped waiting for is still our session.
             self._on_welcome(msg, now)
@@ -223,9 +226,17 @@ class ClientCore:
     def on_publish(self, topic: bytes, body: bytes, now: float) -> None:
         """A message from the SUB socket."""
         try:
-            msg = parse_message(decode(body, None))
+            raw = decode(body, None)
+            unknown = unknown_room_event(raw)
+            msg = unknown or parse_message(raw)
         except ProtocolError as exc:
             log.warning("ignoring a malformed event: %s", exc.message)
+            return
+        if unknown is not None:
+            # A newer broker's kind of event: it takes its seq, so gap filling does
+            # not ask for it again and again.
+            log.debug("room %s: seq %d is a %r event", unknown.room, unknown.seq, unknown.type)
+            self.events.extend(self._rooms.on_event(topic, unknown, now))
             return
         if isinstance(msg, RoomEvent):
             self.events.extend(self._rooms.on_event(topic, msg, now))
@@ -410,6 +421,21 @@ class ClientCore:
             log.info("%s as %s", "resumed" if resumed else "registered again", self.user)
         self.events.append(StatusEvent(state="connected", resumed=resumed))
         self._rooms.fill_gaps(now)
+
+    def _on_removed(self, event: ModerationEvent) -> None:
+        """An operator kicked or banned us from a room (the broker says so over
+        ROUTER, since our subscription to the room may end before the event reaches
+        it): stop following the room, and hand the event on unless the room's own
+        stream already did."""
+        removed = event.removes
+        if removed is None or removed.lower() != self.user.lower():
+            return
+        seq = self._rooms.get(event.room)
+        if seq is None:
+            return  # not a room we follow (left meanwhile)
+        if seq.last is None or seq.last < event.seq:
+            self.events.append(event)
+        self._rooms.unfollow(event.room)
 
     def _on_closed(self, msg: Closed, now: float) -> None:
         if msg.reason == "replaced":

@@ -17,6 +17,7 @@ from zmqchat.common.messages import (
     PresenceEvent,
     SystemEvent,
 )
+from zmqchat.common.moderation import ModerationEvent, TopicEvent
 from zmqchat.errors import BrokerError
 
 ConnectionState = Literal["connecting", "connected", "reconnecting", "closed"]
@@ -37,7 +38,17 @@ class StatusEvent:
     error: BrokerError | None = None
 
 
-Event = ChatEvent | PresenceEvent | EditEvent | DeleteEvent | PmEvent | SystemEvent | StatusEvent
+Event = (
+    ChatEvent
+    | PresenceEvent
+    | TopicEvent
+    | ModerationEvent
+    | EditEvent
+    | DeleteEvent
+    | PmEvent
+    | SystemEvent
+    | StatusEvent
+)
 
 log = logging.getLogger("zmqchat.client")
 
@@ -93,8 +104,10 @@ __all__ = [
     "EditEvent",
     "Event",
     "EventBuffer",
+    "ModerationEvent",
     "PmEvent",
     "PresenceEvent",
     "StatusEvent",
     "SystemEvent",
+    "TopicEvent",
 ]

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from zmqchat.common import messages as msg
+from zmqchat.common import moderation as mod
 from zmqchat.common.protocol import HISTORY_DEFAULT_LIMIT, ErrorCode
 from zmqchat.errors import ProtocolError
 
@@ -106,6 +107,86 @@ def invite(room: str, user: str, *, timeout: float | None = None) -> Call[msg.In
     ``bad_request`` (``room`` is public), ``invalid_name``.
     """
     return _asking(msg.Invite(room=room, user=user), msg.Invited, timeout)
+
+
+def topic(
+    room: str, text: str | None = None, *, timeout: float | None = None
+) -> Call[mod.TopicInfo, mod.TopicInfo]:
+    """Read ``room``'s topic (``text`` "" when it has none; ``sender`` and ``ts``:
+    who set it and when; ``locked``), or set it to ``text`` ("" clears it): a
+    ``topic`` event in the room's history, whose ``seq`` the answer carries. You need
+    not be in the room, if you could join it.
+
+    :class:`~zmqchat.errors.BrokerError`: ``not_operator`` (the topic is locked),
+    ``no_such_room``, ``banned``, ``not_invited``, ``too_long`` (over 512 bytes),
+    ``empty`` (only spaces), ``rate_limited``, ``invalid_name``.
+    """
+    return _asking(mod.Topic(room=room, text=text), mod.TopicInfo, timeout)
+
+
+# The moderation requests: each needs an operator of the room (its creator, or whom
+# an operator made one), not a member; the answer's ``seq`` is the moderation event
+# the change made, absent when nothing changed. Each may also raise BrokerError
+# ``not_operator``, ``no_such_room`` or ``invalid_name``.
+
+
+def op(room: str, user: str, *, timeout: float | None = None) -> Call[mod.Moderated, mod.Moderated]:
+    """Make ``user`` an operator of ``room``: they may then do all you may."""
+    return _asking(mod.Op(room=room, user=user), mod.Moderated, timeout)
+
+
+def deop(
+    room: str, user: str, *, timeout: float | None = None
+) -> Call[mod.Moderated, mod.Moderated]:
+    """Take operator status in ``room`` from ``user`` (its creator's too)."""
+    return _asking(mod.Deop(room=room, user=user), mod.Moderated, timeout)
+
+
+def kick(
+    room: str, user: str, reason: str | None = None, *, timeout: float | None = None
+) -> Call[mod.Moderated, mod.Moderated]:
+    """Remove ``user`` from ``room``, saying ``reason``; they may join again.
+
+    :class:`~zmqchat.errors.BrokerError`: also ``not_in_room`` (``user`` is not in
+    it), ``too_long`` (a reason over 512 bytes).
+    """
+    return _asking(mod.Kick(room=room, user=user, reason=reason), mod.Moderated, timeout)
+
+
+def ban(
+    room: str,
+    user: str,
+    duration: float | None = None,
+    reason: str | None = None,
+    *,
+    timeout: float | None = None,
+) -> Call[mod.Moderated, mod.Moderated]:
+    """Keep ``user`` out of ``room`` for ``duration`` seconds (None: until
+    unbanned), removing them if they are in it. With accounts the ban is the
+    account's; without, the name's, whoever takes it (see docs/security.md).
+
+    :class:`~zmqchat.errors.BrokerError`: also ``bad_request`` (yourself, an admin,
+    a duration out of range).
+    """
+    request = mod.Ban(room=room, user=user, duration=duration, reason=reason)
+    return _asking(request, mod.Moderated, timeout)
+
+
+def unban(
+    room: str, user: str, *, timeout: float | None = None
+) -> Call[mod.Moderated, mod.Moderated]:
+    """Let ``user`` into ``room`` again."""
+    return _asking(mod.Unban(room=room, user=user), mod.Moderated, timeout)
+
+
+def lock(room: str, *, timeout: float | None = None) -> Call[mod.Moderated, mod.Moderated]:
+    """Lock ``room``'s topic: only its operators may set it."""
+    return _asking(mod.Lock(room=room), mod.Moderated, timeout)
+
+
+def unlock(room: str, *, timeout: float | None = None) -> Call[mod.Moderated, mod.Moderated]:
+    """Let whoever may post to ``room`` set its topic again."""
+    return _asking(mod.Unlock(room=room), mod.Moderated, timeout)
 
 
 def leave(room: str, *, timeout: float | None = None) -> Call[msg.Left, msg.Left]:
@@ -214,8 +295,8 @@ def _rooms_after(
 
 def list_rooms(*, timeout: float | None = None) -> Call[msg.RoomList, list[msg.RoomInfo]]:
     """Every room with members or history: name, member count (0 included), head
-    seq (all of them: the broker answers in pages, asked for in turn); a private
-    room only if you are in it."""
+    seq, topic if it has one (all of them: the broker answers in pages, asked for
+    in turn); a private room only if you are in it."""
     return Call(msg.ListRooms(), msg.RoomList, _rooms_after([], timeout), timeout)
 
 

@@ -8,7 +8,9 @@ ticket, since the broker grants members-only rooms only to members; and asked fo
 again at every welcome, which may come from a restarted broker or name another PUB
 port. Whenever a room learns of events it is missing (from a live event, a head, a
 history page: also those published before our subscription was granted), it asks
-for them with a ``history`` request.
+for them with a ``history`` request. An event of a type this client does not know
+(:class:`~zmqchat.common.messages.UnknownEvent`) takes its seq like any other, so
+the gap it would leave is never asked for again, and is not handed on.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
-from zmqchat.client.core.sequencer import RoomSequencer
+from zmqchat.client.core.sequencer import RoomSequencer, Sequenced
 from zmqchat.common.messages import History, HistoryPage, RoomEvent
+from zmqchat.common.moderation import UnknownEvent
 from zmqchat.common.protocol import (
     HISTORY_MAX_LIMIT,
     SYSTEM_TOPIC,
@@ -93,18 +96,18 @@ class FollowedRooms:
             topic = room_topic(name)
             self._topics.add(topic)
             self._subscribe(topic)
-            return seq.start(head)
+            return _known(seq.start(head))
         seq.on_head(head)
         return []
 
-    def on_event(self, topic: bytes, event: RoomEvent, now: float) -> list[RoomEvent]:
+    def on_event(self, topic: bytes, event: Sequenced, now: float) -> list[RoomEvent]:
         """A live event; returns the events now deliverable."""
         seq = self._rooms.get(event.room)
         if seq is None or topic_room(topic) != event.room:
             return []
         events = seq.on_event(event)
         self.fill_gap(seq, now)
-        return events
+        return _known(events)
 
     def on_heads(self, heads: dict[str, int], now: float) -> None:
         """A ``pong``: where each of our rooms is now."""
@@ -119,10 +122,10 @@ class FollowedRooms:
         seq = self._rooms.get(page.room) if page.room is not None else None
         if seq is None:
             return []
-        events: list[RoomEvent] = [e for e in page.messages if isinstance(e, RoomEvent)]
+        events = [e for e in page.messages if isinstance(e, RoomEvent | UnknownEvent)]
         delivered = seq.on_history(events, page.more)
         self.fill_gap(seq, now)
-        return delivered
+        return _known(delivered)
 
     def history_failed(self, room: str) -> None:
         """One of our own history requests got no page: the room may ask again."""
@@ -164,3 +167,8 @@ class FollowedRooms:
         request = self._sent.pop(topic, None)
         if request is not None:
             self._act(("unsubscribe", request))
+
+
+def _known(events: list[Sequenced]) -> list[RoomEvent]:
+    """What a program gets of ``events``: those of a type this client knows."""
+    return [event for event in events if not isinstance(event, UnknownEvent)]

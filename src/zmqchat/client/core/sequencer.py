@@ -11,8 +11,13 @@ from __future__ import annotations
 import logging
 
 from zmqchat.common.messages import RoomEvent
+from zmqchat.common.moderation import UnknownEvent
 
 log = logging.getLogger(__name__)
+
+# What takes a seq: the events a program gets, and those of a type this client does
+# not know (a newer broker's), which only fill their place.
+Sequenced = RoomEvent | UnknownEvent
 
 # Live events kept while a gap is being filled; past this, new ones are not kept,
 # since the gap fill brings them back from history anyway.
@@ -30,10 +35,10 @@ class RoomSequencer:
         # events that arrive earlier are buffered.
         self.last = last
         self.head = last or 0
-        self.buffer: dict[int, RoomEvent] = {}
+        self.buffer: dict[int, Sequenced] = {}
         self.fetching = False
 
-    def start(self, seq: int) -> list[RoomEvent]:
+    def start(self, seq: int) -> list[Sequenced]:
         """Set the starting point (our own join's seq); returns deliverable events."""
         self.last = seq
         self.head = max(self.head, seq)
@@ -41,7 +46,7 @@ class RoomSequencer:
             del self.buffer[stale]
         return self._drain()
 
-    def on_event(self, event: RoomEvent) -> list[RoomEvent]:
+    def on_event(self, event: Sequenced) -> list[Sequenced]:
         """A live event from PUB; returns the events that can now be delivered."""
         seq = event.seq
         self.head = max(self.head, seq)
@@ -65,7 +70,7 @@ class RoomSequencer:
             return self.last
         return None
 
-    def on_history(self, events: list[RoomEvent], more: bool) -> list[RoomEvent]:
+    def on_history(self, events: list[Sequenced], more: bool) -> list[Sequenced]:
         """A page of ``history`` after :meth:`fetch_from`; returns deliverable events."""
         self.fetching = False
         if self.last is None:
@@ -103,7 +108,7 @@ class RoomSequencer:
     def fetch_failed(self) -> None:
         self.fetching = False
 
-    def _drain(self) -> list[RoomEvent]:
+    def _drain(self) -> list[Sequenced]:
         out = []
         buffer = self.buffer
         last = self.last

@@ -12,8 +12,9 @@ import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
 
+from zmqchat.client.chat.formatting import safe_text
 from zmqchat.client.chat.state import Snapshot
-from zmqchat.client.gui.theme import STATE_COLOURS
+from zmqchat.client.gui.theme import DIM, STATE_COLOURS
 from zmqchat.client.gui.tk_fonts import transcript_fonts
 from zmqchat.client.gui.tk_input import InputLine
 from zmqchat.client.gui.tk_sidebar import Sidebar
@@ -22,6 +23,10 @@ from zmqchat.client.gui.viewmodel import SERVER, Changes, ChatViewModel
 
 # Widgets where a click means "I want to type here": they keep the focus.
 _TYPING_CLASSES = ("TEntry", "Entry", "Spinbox", "TSpinbox", "TCombobox")
+
+
+# The most of a topic the header shows (a long one would widen the window).
+TOPIC_CHARS = 160
 
 
 class ChatWindow(ttk.Frame):
@@ -48,13 +53,16 @@ class ChatWindow(ttk.Frame):
         )
         centre = ttk.Frame(paned)
         self.header = ttk.Label(centre, text="", padding=(8, 6), font=self.fonts["header"])
+        # The viewed room's topic, under its name (empty, and so no height, without).
+        self.topic = ttk.Label(centre, text="", padding=(8, 0), foreground=DIM)
         self.stack = ttk.Frame(centre)
         self.stack.rowconfigure(0, weight=1)
         self.stack.columnconfigure(0, weight=1)
         self.header.grid(row=0, column=0, sticky="ew")
-        ttk.Separator(centre).grid(row=1, column=0, sticky="ew")
-        self.stack.grid(row=2, column=0, sticky="nsew")
-        centre.rowconfigure(2, weight=1)
+        self.topic.grid(row=1, column=0, sticky="ew")
+        ttk.Separator(centre).grid(row=2, column=0, sticky="ew")
+        self.stack.grid(row=3, column=0, sticky="nsew")
+        centre.rowconfigure(3, weight=1)
         centre.columnconfigure(0, weight=1)
 
         people = ttk.Frame(paned, padding=(0, 6, 6, 6))
@@ -125,6 +133,7 @@ class ChatWindow(ttk.Frame):
                 self.panes[key].mark_unread(unread)
         self._show_members(snapshot)
         self.header.configure(text=self._header(snapshot))
+        self.topic.configure(text=_shortened(safe_text(snapshot.topic), TOPIC_CHARS))
         self.toplevel.title(self.vm.title())
         self.input.prompt.configure(text=f"{snapshot.viewing or '(no room)'} \u203a")
         text, state = self.vm.status()
@@ -230,6 +239,10 @@ class ChatWindow(ttk.Frame):
     def destroy(self) -> None:
         self.toplevel.unbind_all("<ButtonRelease-1>")
         super().destroy()
+
+
+def _shortened(text: str, most: int) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 __all__ = ["ChatWindow"]

@@ -1,0 +1,395 @@
+"""Room metadata and moderation: a room's creator and operators, its topic and topic
+lock, its bans; the ``topic`` request and the moderation requests (``op``,
+``deop``, ``kick``, ``ban``, ``unban``, ``lock``, ``unlock``).
+
+Who is an operator of a room: whoever created it (the first join of a room with no
+member and no stored event, by ``join`` or ``register``), whoever an operator made
+one, and the names in the broker's ``admins``. A room created before schema 6 (a
+public one: a private room's creator stays its operator), or by a post from outside,
+has none until an admin makes someone operator there. Moderation asks for an
+operator, not a member, so a script can moderate without joining.
+
+Every change is an event in the room's history with the room's next seq (``topic``,
+kind 3; ``moderation``, kind 4), stored in the batch's transaction with the table
+it changes, and published after the commit as every room event is. The tables
+(:mod:`.schema`, version 6) are read where a request needs them, in that same
+transaction, so a failed commit leaves no memory to reload: they are small and
+keyed by room.
+
+A kick or a ban of a member also takes them out of the room (a presence ``leave``
+with reason ``kicked`` or ``banned``) and ends any subscription of theirs that the
+room no longer grants (members-only rooms, see :mod:`.grants`); they are sent the
+moderation event over ROUTER as well, since their subscription may end before it
+is published.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Final
+
+import msgpack
+
+from zmqchat.broker.outbox import Outbox
+from zmqchat.broker.schema import KIND_MODERATION, KIND_TOPIC
+from zmqchat.broker.state import BrokerState, Room, Session
+from zmqchat.broker.store import Store
+from zmqchat.common.durations import duration_text
+from zmqchat.common.moderation import (
+    Ban,
+    Deop,
+    Kick,
+    Lock,
+    Moderate,
+    Moderated,
+    ModerationEvent,
+    Op,
+    Topic,
+    TopicEvent,
+    TopicInfo,
+    Unlock,
+)
+from zmqchat.common.protocol import ErrorCode, room_topic, user_key
+from zmqchat.errors import ProtocolError
+
+if TYPE_CHECKING:  # membership.py imports access.py, which asks RoomMeta about bans
+    from zmqchat.broker.membership import Membership
+
+log = logging.getLogger("zmqchat.broker")
+
+_INSERT_EVENT: Final = (
+    "INSERT INTO events (room, seq, ts, kind, user, text, data, reason)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# A room_meta row for a room that has none yet (a room older than schema 6).
+_ENSURE_META: Final = "INSERT OR IGNORE INTO room_meta (room) VALUES (?)"
+
+
+class RoomMeta:
+    """The questions about a room that other parts ask (who may moderate it, who is
+    banned from it, its topic) and the record of its creation."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], float],
+        *,
+        admins: Iterable[str] = (),
+        accounts: bool = False,
+    ) -> None:
+        """``admins``: names that are operators of every room; ``accounts``: the
+        broker has accounts (``auth`` is not ``open``), so a ban names one."""
+        self.store = store
+        self.clock = clock
+        self.admins = frozenset(user_key(name) for name in admins)
+        self.accounts = accounts
+
+    def is_operator(self, key: str, room: str) -> bool:
+        if key in self.admins:
+            return True
+        sql = "SELECT 1 FROM room_ops WHERE room = ? AND user = ?"
+        return self.store.reader().execute(sql, (room, key)).fetchone() is not None
+
+    def ban_until(self, key: str, room: str) -> float | None:
+        """When user ``key``'s ban from ``room`` ends (``inf`` for never), or None
+        if they are not banned. A ban of a name that had an account holds only while
+        the name is still that account's (one deleted and made again is someone
+        else); admins are never banned."""
+        if key in self.admins:
+            return None
+        row = (
+            self.store.reader()
+            .execute("SELECT account, until FROM bans WHERE room = ? AND user = ?", (room, key))
+            .fetchone()
+        )
+        if row is None:
+            return None
+        account, until = row
+        if until is not None and until <= self.clock():
+            return None
+        if account is not None:
+            holder = self.store.account(key)
+            if holder is None or holder.id != account:
+                return None
+        return float("inf") if until is None else float(until)
+
+    def check_banned(self, key: str, user: str, room: str) -> None:
+        """Refuse user ``key`` (shown as ``user``) entry to ``room`` if banned."""
+        until = self.ban_until(key, room)
+        if until is None:
+            return
+        if until == float("inf"):
+            raise ProtocolError(ErrorCode.BANNED, f"{user} is banned from room {room}")
+        left = max(until - self.clock(), 0.0)
+        raise ProtocolError(
+            ErrorCode.BANNED,
+            f"{user} is banned from room {room} for {duration_text(left)} more",
+            retry_after=round(left, 3),
+        )
+
+    def topic(self, room: str) -> tuple[str, str | None, float | None, bool]:
+        """``room``'s (topic, set by, set at, locked); ("", None, None, False) for a
+        room without."""
+        row = (
+            self.store.reader()
+            .execute("SELECT topic, topic_by, topic_ts, locked FROM room_meta WHERE room = ?",
+                     (room,))
+            .fetchone()
+        )  # fmt: skip
+        if row is None:
+            return "", None, None, False
+        return row[0], row[1], row[2], bool(row[3])
+
+    def topics(self, rooms: Iterable[str]) -> dict[str, str]:
+        """The topic of each room of ``rooms`` that has one (one query)."""
+        names = list(rooms)
+        if not names:
+            return {}
+        marks = ", ".join("?" * len(names))
+        sql = f"SELECT room, topic FROM room_meta WHERE room IN ({marks}) AND topic != ''"
+        return dict(self.store.reader().execute(sql, names).fetchall())
+
+    def store_created(self, room: str, key: str, ts: float) -> None:
+        """User ``key`` creates ``room`` (inside the join's atomic block): its
+        creator and first operator."""
+        db = self.store.writer()
+        db.execute(
+            "INSERT OR IGNORE INTO room_meta (room, creator, created) VALUES (?, ?, ?)",
+            (room, key, ts),
+        )
+        db.execute("INSERT OR IGNORE INTO room_ops (room, user) VALUES (?, ?)", (room, key))
+
+
+class Moderation:
+    """The ``topic`` request and the moderation requests."""
+
+    def __init__(
+        self,
+        state: BrokerState,
+        store: Store,
+        out: Outbox,
+        clock: Callable[[], float],
+        membership: Membership,
+        meta: RoomMeta,
+    ) -> None:
+        self.state = state
+        self.store = store
+        self.out = out
+        self.clock = clock
+        self.membership = membership
+        self.meta = meta
+
+    # ------------------------------------------------------------------- topic
+
+    def topic(self, session: Session, req: Topic, now: float) -> None:
+        """Read a room's topic, or set it: whoever may post to the room (a member, or
+        from outside where a join would be allowed) unless it is locked, then only
+        its operators. Neither creates a room."""
+        name = req.room
+        if name not in session.rooms:
+            self.membership.access.check_join(session, name)
+            if not self.membership.exists(self.membership.room(name)):
+                raise ProtocolError(ErrorCode.NO_SUCH_ROOM, f"there is no room {name}")
+        text, by, at, locked = self.meta.topic(name)
+        if req.text is None:
+            self.out.reply_to(
+                session,
+                TopicInfo(room=name, text=text, sender=by, ts=at, locked=locked or None,
+                          ref=req.ref),
+            )  # fmt: skip
+            return
+        if locked and not self.meta.is_operator(session.key, name):
+            raise ProtocolError(
+                ErrorCode.NOT_OPERATOR,
+                f"the topic of room {name} is locked: only its operators may set it",
+            )
+        if session.bucket is not None and not session.bucket.take(now):
+            # A change is a stored event anyone may make: as costly as a chat.
+            raise ProtocolError(ErrorCode.RATE_LIMITED, "too many changes of the topic; slow down")
+        room = self.membership.room(name)
+        ts = self.clock()
+        event = TopicEvent(room=name, seq=room.seq + 1, sender=session.user, text=req.text, ts=ts)
+        with self.store.atomic():
+            db = self.store.writer()
+            db.execute(_ENSURE_META, (name,))
+            db.execute(
+                "UPDATE room_meta SET topic = ?, topic_by = ?, topic_ts = ? WHERE room = ?",
+                (req.text, session.user, ts, name),
+            )
+            db.execute(
+                _INSERT_EVENT,
+                (name, event.seq, ts, KIND_TOPIC, session.user, req.text, None, None),
+            )
+        self._publish(room, event)
+        log.info("%s set the topic of %s (seq %d)", session.user, name, event.seq)
+        info = TopicInfo(room=name, text=req.text, sender=session.user, ts=ts,
+                         locked=locked or None, seq=event.seq, ref=req.ref)  # fmt: skip
+        self.out.reply_to(session, info)
+
+    # -------------------------------------------------------------- moderation
+
+    def moderate(self, session: Session, req: Moderate, now: float) -> None:
+        """Any moderation request: checked, done, answered ``moderated``."""
+        room = self._operated(session, req.room, req.TYPE)
+        ts = self.clock()
+        user: str | None = None
+        if isinstance(req, Lock | Unlock):
+            done = self._lock(session, room, isinstance(req, Lock), ts)
+        else:
+            assert not isinstance(req, Lock | Unlock)
+            user = req.user
+            target = self.state.by_key.get(user_key(user))
+            if target is not None and room.name in target.rooms:
+                user = target.user  # as they registered it
+            if isinstance(req, Op):
+                done = self._op(session, room, user, ts)
+            elif isinstance(req, Deop):
+                done = self._deop(session, room, user, ts)
+            elif isinstance(req, Kick):
+                done = self._kick(session, room, user, req.reason, ts)
+            elif isinstance(req, Ban):
+                done = self._ban(session, room, user, req, ts)
+            else:
+                done = self._unban(session, room, user, ts)
+        seq, until = (None, None) if done is None else (done.seq, done.until)
+        reply = Moderated(room=room.name, action=req.TYPE, user=user, until=until, seq=seq,
+                          ref=req.ref)  # fmt: skip
+        self.out.reply_to(session, reply)
+
+    def _operated(self, session: Session, name: str, action: str) -> Room:
+        """The room ``name``, if it exists and ``session`` is an operator of it."""
+        room = self.membership.room(name)
+        if not self.membership.exists(room):
+            raise ProtocolError(ErrorCode.NO_SUCH_ROOM, f"there is no room {name}")
+        if not self.meta.is_operator(session.key, name):
+            if self.membership.access.is_private(name) and name not in session.rooms:
+                raise ProtocolError(ErrorCode.NOT_IN_ROOM, f"you are not in room {name}")
+            raise ProtocolError(
+                ErrorCode.NOT_OPERATOR, f"only an operator of room {name} may {action} there"
+            )
+        return room
+
+    def _op(self, session: Session, room: Room, user: str, ts: float) -> ModerationEvent | None:
+        key = user_key(user)
+        if key in self.meta.admins or self._is_op(room.name, key):
+            return None  # one already
+        add = ("INSERT INTO room_ops (room, user) VALUES (?, ?)", (room.name, key))
+        return self._change(session, room, ts, "op", [add], user=user)
+
+    def _deop(self, session: Session, room: Room, user: str, ts: float) -> ModerationEvent | None:
+        key = user_key(user)
+        if not self._is_op(room.name, key):
+            return None  # not one (an admin stays one: broker config, not the room's)
+        drop = ("DELETE FROM room_ops WHERE room = ? AND user = ?", (room.name, key))
+        return self._change(session, room, ts, "deop", [drop], user=user)
+
+    def _kick(
+        self, session: Session, room: Room, user: str, reason: str | None, ts: float
+    ) -> ModerationEvent:
+        target = self.state.by_key.get(user_key(user))
+        if target is None or room.name not in target.rooms:
+            raise ProtocolError(ErrorCode.NOT_IN_ROOM, f"{user} is not in room {room.name}")
+        return self._change(session, room, ts, "kick", [], user=user, reason=reason,
+                            removes=target)  # fmt: skip
+
+    def _ban(self, session: Session, room: Room, user: str, req: Ban, ts: float) -> ModerationEvent:
+        key = user_key(user)
+        if key == session.key:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "you can't ban yourself")
+        if key in self.meta.admins:
+            raise ProtocolError(
+                ErrorCode.BAD_REQUEST, f"{user} is an admin of this broker: bans don't apply"
+            )
+        until = None if req.duration is None else ts + req.duration
+        account = self.store.account(user) if self.meta.accounts else None
+        target = self.state.by_key.get(key)
+        ban = (
+            "INSERT OR REPLACE INTO bans (room, user, account, until) VALUES (?, ?, ?, ?)",
+            (room.name, key, None if account is None else account.id, until),
+        )
+        # A banned operator could lift their own ban from outside.
+        deop = ("DELETE FROM room_ops WHERE room = ? AND user = ?", (room.name, key))
+        return self._change(
+            session, room, ts, "ban", [ban, deop], user=user, until=until, reason=req.reason,
+            removes=target if target is not None and room.name in target.rooms else None,
+        )  # fmt: skip
+
+    def _unban(self, session: Session, room: Room, user: str, ts: float) -> ModerationEvent | None:
+        key = user_key(user)
+        sql = "SELECT 1 FROM bans WHERE room = ? AND user = ?"
+        if self.store.reader().execute(sql, (room.name, key)).fetchone() is None:
+            return None
+        lift = ("DELETE FROM bans WHERE room = ? AND user = ?", (room.name, key))
+        return self._change(session, room, ts, "unban", [lift], user=user)
+
+    def _lock(self, session: Session, room: Room, lock: bool, ts: float) -> ModerationEvent | None:
+        if self.meta.topic(room.name)[3] == lock:
+            return None
+        writes = [
+            (_ENSURE_META, (room.name,)),
+            ("UPDATE room_meta SET locked = ? WHERE room = ?", (int(lock), room.name)),
+        ]
+        return self._change(session, room, ts, "lock" if lock else "unlock", writes)
+
+    # ---------------------------------------------------------------- helpers
+
+    def _change(
+        self,
+        session: Session,
+        room: Room,
+        ts: float,
+        action: str,
+        writes: Sequence[tuple[str, tuple[object, ...]]],
+        *,
+        user: str | None = None,
+        until: float | None = None,
+        reason: str | None = None,
+        removes: Session | None = None,
+    ) -> ModerationEvent:
+        """Make ``writes`` and store the moderation event (and the leave of the member
+        it ``removes``) all at once, then take the room's seq and publish: the seq
+        and what is sent change only once every write went through."""
+        event = ModerationEvent(
+            room=room.name, seq=room.seq + 1, sender=session.user, action=action, user=user,
+            until=until, reason=reason, ts=ts,
+        )  # fmt: skip
+        why = "banned" if action == "ban" else "kicked"
+        details = {"action": action, "user": user, "until": until}
+        data = msgpack.packb({k: v for k, v in details.items() if v is not None})
+        with self.store.atomic():
+            db = self.store.writer()
+            for sql, params in writes:
+                db.execute(sql, params)
+            db.execute(
+                _INSERT_EVENT,
+                (room.name, event.seq, ts, KIND_MODERATION, session.user, None, data, reason),
+            )
+            if removes is not None:
+                # The member's leave takes the seq after the event's.
+                self.store.add_presence(room.name, event.seq + 1, ts, removes.user, "leave", why)
+                rooms = [name for name in removes.rooms if name != room.name]
+                self.store.set_session_rooms(removes.sid, rooms)
+        self._publish(room, event)
+        if removes is not None:
+            # Out of the room: in memory, on the wire, and in what it may read; it
+            # hears of it over ROUTER too, since its subscription may end first.
+            self.membership.announce(room, removes.user, "leave", ts, why)
+            self.state.leave(removes, room.name)
+            self.out.recheck.session(removes)
+            self.out.reply_to(removes, event)
+        return event
+
+    def _is_op(self, room: str, key: str) -> bool:
+        sql = "SELECT 1 FROM room_ops WHERE room = ? AND user = ?"
+        return self.store.reader().execute(sql, (room, key)).fetchone() is not None
+
+    def _publish(self, room: Room, event: ModerationEvent | TopicEvent) -> None:
+        room.seq = event.seq
+        self.out.publish(room_topic(room.name), event)
+        if isinstance(event, ModerationEvent):
+            what = f"{event.action} {event.user or ''}".rstrip()
+            log.info("%s in %s: %s (seq %d)", event.sender, room.name, what, event.seq)
+
+
+__all__ = ["Moderation", "RoomMeta"]
