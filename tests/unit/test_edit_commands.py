@@ -3,14 +3,17 @@ own messages, and how edits and deletes look: pure, without a broker."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from zmqchat.client.chat.commands import (
     DeleteMessage,
     EditMessage,
     Invalid,
     parse_input,
 )
-from zmqchat.client.chat.formatting import format_event, plain
-from zmqchat.client.chat.state import ChatState
+from zmqchat.client.chat.formatting import format_event, message_mark, plain
+from zmqchat.client.chat.state import OWN_KEPT, ChatState
+from zmqchat.client.gui.transcript import to_row
 from zmqchat.common.messages import ChatEvent, DeleteEvent, EditEvent
 
 TS = 1_700_000_000.0
@@ -69,3 +72,40 @@ def test_edits_deletes_and_changed_messages_say_so() -> None:
     assert edited.endswith("<alice> fixed (edited)")
     deleted = plain(format_event(chat(5, "alice", "", deleted=True), now=TS))
     assert deleted.endswith("<alice> (message deleted)")
+
+
+def test_the_state_keeps_the_latest_text_of_our_messages() -> None:
+    state = ChatState("alice")
+    state.joined("general", 2, ["alice", "bob"])
+    state.finish_loading("general")
+    state.apply(chat(3, "alice", "helo"))
+    state.apply(chat(4, "bob", "hi"))
+    assert state.own_text("general", 3) == "helo"
+    assert state.own_text("general", 4) is None  # bob's
+    assert state.own_text("dev", 3) is None
+    state.apply(EditEvent(room="general", seq=5, sender="alice", of=3, text="hello", ts=TS))
+    assert state.own_text("general", 3) == "hello"
+    state.apply(DeleteEvent(room="general", seq=6, sender="alice", of=3, ts=TS))
+    assert state.own_text("general", 3) is None
+    # The newest OWN_KEPT are remembered; the oldest go first.
+    for seq in range(10, 11 + OWN_KEPT):
+        state.apply(chat(seq, "alice", f"m{seq}"))
+    assert state.own_text("general", 10) is None
+    assert state.own_text("general", 11) == "m11"
+    assert state.last_own("general") == 10 + OWN_KEPT
+
+
+def test_a_line_names_the_message_it_shows_and_a_gui_row_keeps_it() -> None:
+    said, bob = chat(5, "alice", "two\nlines"), chat(6, "bob")
+    assert message_mark(said) == ("class:msg.5", "")
+    edit = EditEvent(room="general", seq=7, sender="alice", of=5, text="x", ts=TS)
+    assert message_mark(edit) == ("class:msg.5", "")
+    assert message_mark(DeleteEvent(room="general", seq=8, sender="alice", of=5, ts=TS)) is None
+    assert message_mark(chat(5, "alice", "", deleted=True)) is None
+    for event, seq in ((said, 5), (bob, 6), (edit, 5)):
+        line = format_event(event, now=TS, compact=True, multiline=True, history=True)
+        mark = message_mark(event)
+        assert mark is not None
+        row = to_row([mark, *line], "all")
+        assert row.message == seq
+        assert row == dataclasses.replace(to_row(line, "all"), message=seq)  # nothing drawn

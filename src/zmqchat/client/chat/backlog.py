@@ -18,6 +18,7 @@ from zmqchat.client.chat.formatting import (
     banner,
     day_separator,
     format_event,
+    message_mark,
     notice,
     safe_text,
 )
@@ -72,13 +73,18 @@ class Backlog:
         self._days = DayMarks()
 
     def line(self, event: Event, *, history: bool = False) -> Line:
-        return format_event(
+        line = format_event(
             event,
             me=self.state.user,
             history=history,
             compact=self._compact,
             multiline=self._multiline,
         )
+        mark = message_mark(event)
+        if mark is None:
+            return line
+        style, text = mark
+        return [(f"class:history {style}" if history else style, text), *line]
 
     def show(self, event: Event, key: str | None, *, history: bool = False) -> None:
         """Emit ``event``'s line in conversation ``key``, after a line naming the day

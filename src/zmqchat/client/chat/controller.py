@@ -387,6 +387,12 @@ class ChatController:
         with self._lock:
             self.state.close_private(key.removeprefix("@"))
 
+    def own_message(self, room: str, seq: int) -> str | None:
+        """The latest text of our message ``seq`` of ``room``, if it is ours and
+        still there (what a menu on its line may edit or delete)."""
+        with self._lock:
+            return self.state.own_text(room, seq)
+
     def snapshot(self) -> Snapshot:
         with self._lock:
             return self.state.snapshot()

@@ -42,6 +42,8 @@ from zmqchat.common.moderation import ModerationEvent, TopicEvent
 
 Fragment = tuple[str, str]
 Line = list[Fragment]
+# The style class that names the message a line shows (see message_mark).
+MESSAGE_MARK: Final = "msg."
 
 # Number of sender colours (``class:nick.c0`` .. ``class:nick.c<N-1>``); a UI defines
 # one colour per class.
@@ -185,6 +187,18 @@ def format_event(
         # Dim the whole line: it is a replay, not something that just happened.
         line = [(f"class:history {style}" if style else "class:history", t) for style, t in line]
     return line
+
+
+def message_mark(event: Event) -> Fragment | None:
+    """A fragment without text that names the room message a line shows (a chat,
+    or the one an edit changed): style ``class:msg.SEQ``. A UI that acts on a line
+    (the GUI's menu on a message) reads it; a terminal draws nothing for it. None
+    for other lines, and for a deleted message (nothing is left to act on)."""
+    if isinstance(event, ChatEvent) and not event.deleted:
+        return (f"class:{MESSAGE_MARK}{event.seq}", "")
+    if isinstance(event, EditEvent):
+        return (f"class:{MESSAGE_MARK}{event.of}", "")
+    return None
 
 
 # What each moderation action reads as, after the operator's name.
@@ -349,6 +363,7 @@ def event_json(event: Record) -> str:
 
 __all__ = [
     "EMOTE_DATA",
+    "MESSAGE_MARK",
     "NICK_COLOURS",
     "DayMarks",
     "Fragment",
@@ -362,6 +377,7 @@ __all__ = [
     "format_time",
     "format_toolbar",
     "is_emote",
+    "message_mark",
     "nick_style",
     "notice",
     "plain",

@@ -24,10 +24,11 @@ def change_message(
     """Edit or delete one of our messages in the current room: the one named, or
     our last one there."""
     verb = "edit" if isinstance(command, EditMessage) else "delete"
+    named = command.room if isinstance(command, DeleteMessage) else None
     with lock:
-        room = state.current
+        room = named or state.current
         seq = command.seq if command.seq is not None or room is None else state.last_own(room)
-    if room is None or state.query is not None:
+    if room is None or (named is None and state.query is not None):
         emit(error(f"/{verb} works in a room: /room ROOM first"), where)
         return
     if seq is None:

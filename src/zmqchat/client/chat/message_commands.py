@@ -19,9 +19,11 @@ class EditMessage:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class DeleteMessage:
-    """``/delete [SEQ]``: withdraw our message ``seq`` (None: our last one)."""
+    """``/delete [SEQ]``: withdraw our message ``seq`` (None: our last one) of
+    ``room`` (None: the current room; a UI's menu on a line names it)."""
 
     seq: int | None
+    room: str | None = None
 
 
 def message_seq(word: str) -> int | None:
