@@ -52,7 +52,7 @@ TS = 1_700_000_000.25
 def test_request_types_are_the_ten_of_the_design_and_the_additive_ones() -> None:
     # `invite` is additive to v1 (protocol.md §7, private rooms), and so are `topic`
     # and the moderation requests (room topics and moderation), and `edit` and
-    # `delete` (issue 15).
+    # `delete`, and `search` (issue 15).
     assert sorted(REQUEST_TYPES) == [
         "ban",
         "bye",
@@ -71,6 +71,7 @@ def test_request_types_are_the_ten_of_the_design_and_the_additive_ones() -> None
         "pm",
         "register",
         "rooms",
+        "search",
         "topic",
         "unban",
         "unlock",

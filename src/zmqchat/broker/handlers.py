@@ -31,6 +31,7 @@ from zmqchat.broker.queries import Queries
 from zmqchat.broker.ratelimits import AddressLimits
 from zmqchat.broker.registration import Registration
 from zmqchat.broker.relay import Relay
+from zmqchat.broker.searching import Searching
 from zmqchat.broker.state import REF_CACHE_SIZE, BrokerState, Connections, Session, fingerprint
 from zmqchat.broker.store import Store
 from zmqchat.common.codec import decode, encode
@@ -65,6 +66,7 @@ from zmqchat.common.protocol import (
     ErrorCode,
     user_key,
 )
+from zmqchat.common.search import Search
 from zmqchat.errors import ProtocolError
 from zmqchat.logs import Throttle
 
@@ -126,6 +128,7 @@ class BrokerCore:
             self.state, store, self.out, config, clock, self.mailboxes, self.membership
         )
         edits = Edits(self.state, store, self.out, config, clock, self.membership)
+        searching = Searching(store, self.out, self.membership)
         queries = Queries(self.state, store, self.out, self.mailboxes, self.membership)
         self.logins = Logins(config, store, self.state, notify)
         self.registration = Registration(
@@ -155,6 +158,7 @@ class BrokerCore:
             Who: queries.who,  # type: ignore[dict-item]
             ListRooms: queries.rooms,  # type: ignore[dict-item]
             History: queries.history,  # type: ignore[dict-item]
+            Search: searching.search,  # type: ignore[dict-item]
             Ping: queries.ping,  # type: ignore[dict-item]
             Bye: self._bye,  # type: ignore[dict-item]
         }

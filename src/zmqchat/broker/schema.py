@@ -34,7 +34,9 @@ log = logging.getLogger("zmqchat.broker.store")
 # 7: `events.of` (the seq an edit or delete refers to) and `events.edited` (when a
 #    chat was last edited; its `text` is then the latest), edit and delete events
 #    (kinds 5 and 6); older stores get both columns, empty.
-SCHEMA_VERSION: Final = 7
+# 8: `search_index`, the full-text index of chats and edits (see search_index.py);
+#    older stores get it empty, and the store fills it in as it opens.
+SCHEMA_VERSION: Final = 8
 
 # The `kind` column of `events`.
 KIND_CHAT: Final = 0
@@ -211,6 +213,13 @@ _EDITS: Final = """
 CREATE INDEX IF NOT EXISTS events_of ON events (room, of) WHERE of IS NOT NULL;
 """
 
+# Version 8. No content of its own (rowid = events.id) and no positions: it only
+# answers which rows hold every word asked for, at the least cost per row indexed.
+_SEARCH: Final = """
+CREATE VIRTUAL TABLE IF NOT EXISTS search_index
+    USING fts5(text, content='', detail=none, columnsize=0);
+"""
+
 
 def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
     """The store file at ``path`` (created if new, upgraded if old), in WAL mode.
@@ -228,7 +237,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
     # the OS cache); `fsync = true` also survives power loss.
     db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version not in (0, 1, 2, 3, 4, 5, 6, SCHEMA_VERSION):
+    if version not in (0, 1, 2, 3, 4, 5, 6, 7, SCHEMA_VERSION):
         raise StoreError(newer_schema(path, version, SCHEMA_VERSION))
     if version:
         # A page scribbled over shows now, with a clear word, rather than as a
@@ -237,7 +246,9 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
         if findings != ["ok"]:
             raise StoreError(damaged(path, "; ".join(findings)))
     if version == 0:
-        db.executescript(_SCHEMA + _ACCOUNTS + _MAILBOX + _PRIVATE_ROOMS + _ROOM_META + _EDITS)
+        db.executescript(
+            _SCHEMA + _ACCOUNTS + _MAILBOX + _PRIVATE_ROOMS + _ROOM_META + _EDITS + _SEARCH
+        )
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     elif version < SCHEMA_VERSION:
         log.info("upgrading store %s to schema version %d", path, SCHEMA_VERSION)
@@ -265,6 +276,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
             + _ROOM_META
             + (_PRIVATE_OPERATORS if version < 6 else "")
             + _EDITS
+            + _SEARCH
             + f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
         )
     db.executescript(_COUNTERS)

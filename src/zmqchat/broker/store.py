@@ -13,10 +13,10 @@ import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
-from zmqchat.broker import accounts
+from zmqchat.broker import accounts, search_index
 from zmqchat.broker.accounts import Account
 from zmqchat.broker.faults import describe
 from zmqchat.broker.rows import (
@@ -35,7 +35,7 @@ from zmqchat.broker.schema import (
     KIND_LEAVE,
     open_database,
 )
-from zmqchat.common.messages import PmEvent, Ref, RoomEvent
+from zmqchat.common.messages import ChatEvent, PmEvent, Ref, RoomEvent
 
 # Raised here, defined in the error tree; still importable from here.
 from zmqchat.errors import StoreError as StoreError  # noqa: PLC0414
@@ -74,6 +74,13 @@ class Store:
                 "INSERT OR REPLACE INTO counters (name, value) VALUES ('pm_id', ?)",
                 (last_pm + PM_ID_BLOCK,),
             )
+            # What the search index lacks (an older store's, or the last run's last
+            # events): indexed now, before anything is served.
+            self._db.execute("BEGIN")
+            caught_up = search_index.catch_up(self._db)
+            self._db.execute("COMMIT")
+            if caught_up > search_index.CATCH_UP_ROWS:
+                log.info("indexed %d stored events for search", caught_up)
         except (sqlite3.DatabaseError, OSError) as exc:
             raise StoreError(describe(path, exc)) from None
         self._in_tx = False
@@ -84,6 +91,7 @@ class Store:
         self._pm_id_ceiling = last_pm + PM_ID_BLOCK
         self._pm_rows: list[tuple[Any, ...]] = []
         self._chat_rows: list[tuple[Any, ...]] = []
+        self._unindexed = 0  # events stored since the search index last caught up
 
     # ----------------------------------------------------------------- transactions
 
@@ -119,6 +127,8 @@ class Store:
     def commit(self) -> None:
         """Make every write since the last commit durable."""
         self._write_rows()
+        if self._unindexed >= search_index.CATCH_UP_ROWS:
+            self._catch_up()
         ceiling = self._pm_id_ceiling
         if ceiling - self._last_pm_id < PM_ID_BLOCK // 2:
             # Raised with a batch's commit while half a block is left: a batch holds
@@ -134,6 +144,7 @@ class Store:
         """Drop every write since the last commit (a commit failed)."""
         self._pm_rows.clear()
         self._chat_rows.clear()
+        self._unindexed = search_index.CATCH_UP_ROWS  # what was indexed is undone too
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
         self._in_tx = False
@@ -207,6 +218,7 @@ class Store:
             "UPDATE events SET text = ?, edited = ? WHERE room = ? AND seq = ?",
             (text, ts, room, of),
         )
+        self._unindexed += 1
 
     def add_delete(self, room: str, seq: int, ts: float, user: str, of: int) -> None:
         """Store the delete event ``seq`` of chat ``of``, whose text and data go."""
@@ -242,6 +254,25 @@ class Store:
         )  # fmt: skip
         events = [room_event(room, row) for row in rows]
         return [e for e in events if e is not None], more
+
+    def search(
+        self,
+        query: str,
+        rooms: list[str] | Callable[[str], bool],
+        before: float | None,
+        limit: int,
+    ) -> tuple[list[ChatEvent], bool]:
+        """Chats of ``rooms`` matching ``query`` (see :func:`search_index.find`),
+        after indexing what was stored since the index last caught up."""
+        self._write_rows()
+        if self._unindexed:
+            self._catch_up()
+        return search_index.find(self._db, query, rooms, before, limit)
+
+    def _catch_up(self) -> None:
+        self._begin()
+        search_index.catch_up(self._db)
+        self._unindexed = 0
 
     def _page(
         self,
@@ -321,6 +352,7 @@ class Store:
         if self._chat_rows:
             self._begin()
             self._db.executemany(_INSERT_CHATS, self._chat_rows)
+            self._unindexed += len(self._chat_rows)
             self._chat_rows.clear()
         if self._pm_rows:
             self._begin()

@@ -26,6 +26,7 @@ from zmqchat.common.records import Ref as Ref  # noqa: PLC0414 (re-exported)
 from zmqchat.common.records import internal as _internal
 from zmqchat.common.records import keyword_only as _kw
 from zmqchat.common.records import record
+from zmqchat.common.search import Search
 
 # --------------------------------------------------------------------------- requests
 
@@ -153,6 +154,7 @@ Request = (
     | Invite
     | Edit
     | Delete
+    | Search
     | Topic
     | Moderate
     | Who
@@ -348,6 +350,22 @@ class HistoryPage(Record):
         return out
 
 
+@record("search")
+class SearchResults(Record):
+    """The answer to ``search``: matching messages, newest first, each a ``chat``
+    event as ``history`` gives it (its latest text; ``edited`` if it was), and
+    whether older matches are left (``more``)."""
+
+    matches: tuple[ChatEvent, ...] = _kw()
+    more: bool = _kw()
+    ref: Ref = None
+
+    def to_wire(self) -> dict[str, Any]:
+        out = Record.to_wire(self)
+        out["matches"] = [event.to_wire() for event in self.matches]
+        return out
+
+
 @record("pong")
 class Pong(Record):
     heads: dict[str, int]
@@ -386,6 +404,7 @@ Reply = (
     | Users
     | RoomList
     | HistoryPage
+    | SearchResults
     | Pong
     | ByeReply
     | ErrorReply

@@ -40,6 +40,7 @@ from zmqchat.common.messages import (
     RoomEvent,
     RoomInfo,
     RoomList,
+    SearchResults,
     Who,
 )
 from zmqchat.common.protocol import (
@@ -61,6 +62,7 @@ from zmqchat.common.protocol import (
     optional,
     require,
 )
+from zmqchat.common.search import parse_search
 from zmqchat.errors import ProtocolError
 
 _T = TypeVar("_T")
@@ -255,6 +257,7 @@ _REQUEST_PARSERS: Final[dict[str, Callable[[dict[str, Any], Ref], Request]]] = {
     "who": _parse_who,
     "rooms": _parse_rooms,
     "history": _parse_history,
+    "search": parse_search,
     "ping": _parse_ping,
     "bye": _parse_bye,
 }
@@ -336,6 +339,13 @@ def _parse_history_page(msg: dict[str, Any]) -> HistoryPage:
     return _build(HistoryPage, msg, messages=tuple(events))
 
 
+def _parse_search_results(msg: dict[str, Any]) -> SearchResults:
+    raw = msg.get("matches")
+    if not isinstance(raw, list) or not all(isinstance(m, dict) for m in raw):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "search message without 'matches'")
+    return _build(SearchResults, msg, matches=tuple(_build(ChatEvent, m) for m in raw))
+
+
 def _parse_room_list(msg: dict[str, Any]) -> RoomList:
     raw = msg.get("rooms")
     if not isinstance(raw, list):
@@ -361,6 +371,7 @@ _MESSAGE_PARSERS: Final[dict[str, Callable[[dict[str, Any]], BrokerMessage]]] = 
     "topic": _parse_topic_message,
     "rooms": _parse_room_list,
     "history": _parse_history_page,
+    "search": _parse_search_results,
 }
 
 

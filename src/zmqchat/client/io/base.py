@@ -203,6 +203,7 @@ class BaseClient(Generic[_Face]):
     who = RequestMethod(requests.who)
     list_rooms = RequestMethod(requests.list_rooms)
     history = RequestMethod(requests.history)
+    search = RequestMethod(requests.search)
     ping = RequestMethod(requests.ping)
 
     # ---------------------------------------------------------------- the I/O loop
