@@ -9,6 +9,7 @@ from zmqchat.client.chat.commands import (
     DeleteMessage,
     EditMessage,
     Invalid,
+    SearchMessages,
     parse_input,
 )
 from zmqchat.client.chat.formatting import format_event, message_mark, plain
@@ -26,6 +27,11 @@ def test_edit_takes_an_optional_seq_before_the_text() -> None:
     assert parse_input("/edit 42") == EditMessage(None, "42")
     assert isinstance(parse_input("/edit"), Invalid)
     assert isinstance(parse_input("/edit   "), Invalid)
+
+
+def test_search_takes_the_rest_of_the_line() -> None:
+    assert parse_input("/search  build  failed ") == SearchMessages("build  failed")
+    assert isinstance(parse_input("/search"), Invalid)
 
 
 def test_delete_takes_an_optional_seq() -> None:

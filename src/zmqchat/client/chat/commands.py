@@ -16,6 +16,7 @@ from typing import Final, Literal
 from zmqchat.client.chat.message_commands import (
     DeleteMessage,
     EditMessage,
+    SearchMessages,
     parse_delete,
     parse_edit,
 )
@@ -159,6 +160,7 @@ Command = (
     | Invalid
     | EditMessage
     | DeleteMessage
+    | SearchMessages
 )
 
 ArgKind = Literal["room", "user", "text", "count", None]
@@ -228,6 +230,7 @@ COMMANDS: Final = (
         "text",
     ),
     CommandSpec("delete", "/delete [SEQ]", "delete your last message here (or SEQ)", "count"),
+    CommandSpec("search", "/search WORDS", "the messages of your rooms holding every word", "text"),
     CommandSpec("me", "/me ACTION", "say what you do: /me waves → * alice waves", "text"),
     CommandSpec("help", "/help", "this list", None),
     CommandSpec("quit", "/quit", "leave the chat", None, ("exit",)),
@@ -314,6 +317,8 @@ def parse_input(line: str) -> Command | None:
         return parse_edit(rest) or Invalid(f"usage: {spec.usage}")
     if name == "delete":
         return parse_delete(args) or Invalid(f"usage: {spec.usage}")
+    if name == "search":
+        return SearchMessages(rest.strip()) if rest.strip() else Invalid(f"usage: {spec.usage}")
     if args:
         return Invalid(f"usage: {spec.usage}")
     if name == "rooms":
@@ -453,6 +458,7 @@ __all__ = [
     "Query",
     "Quit",
     "Say",
+    "SearchMessages",
     "SendPm",
     "SetTopic",
     "ShowHelp",

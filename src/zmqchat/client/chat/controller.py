@@ -45,8 +45,8 @@ from zmqchat.client.chat.commands import (
 )
 from zmqchat.client.chat.failures import classify
 from zmqchat.client.chat.formatting import EMOTE_DATA, Line, error, format_toolbar, notice
-from zmqchat.client.chat.message_actions import change_message
-from zmqchat.client.chat.message_commands import DeleteMessage, EditMessage
+from zmqchat.client.chat.message_actions import change_message, search_messages
+from zmqchat.client.chat.message_commands import DeleteMessage, EditMessage, SearchMessages
 from zmqchat.client.chat.moderating import moderate
 from zmqchat.client.chat.state import ChatState, Snapshot, private_key, room_key
 from zmqchat.client.core.events import Event, StatusEvent
@@ -234,6 +234,8 @@ class ChatController:
                 self._emit(notice(text), where)
         elif isinstance(command, EditMessage | DeleteMessage):
             change_message(client, state, self._lock, command, self._emit, where)
+        elif isinstance(command, SearchMessages):
+            search_messages(client, state.user, command, self._emit, where)
         elif isinstance(command, Invalid):
             self._emit(error(command.message), where)
         elif isinstance(command, Quit):

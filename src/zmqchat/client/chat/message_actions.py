@@ -1,14 +1,15 @@
-"""What ``/edit`` and ``/delete`` do, for the chat controller: the
+"""What ``/edit``, ``/delete`` and ``/search`` do, for the chat controller: the
 requests they make and the lines they emit. The edit and delete events come back
-from the room like any other event and are shown there."""
+from the room like any other event and are shown there; the matches of a search
+are shown where it was typed."""
 
 from __future__ import annotations
 
 import threading
 
 from zmqchat.client.chat.backlog import Emit
-from zmqchat.client.chat.formatting import error
-from zmqchat.client.chat.message_commands import DeleteMessage, EditMessage
+from zmqchat.client.chat.formatting import banner, error, format_event, notice, safe_text
+from zmqchat.client.chat.message_commands import DeleteMessage, EditMessage, SearchMessages
 from zmqchat.client.chat.state import ChatState
 from zmqchat.client.io.sync import Client
 
@@ -38,3 +39,20 @@ def change_message(
         client.edit(room, seq, command.text)
     else:
         client.delete(room, seq)
+
+
+def search_messages(
+    client: Client, me: str, command: SearchMessages, emit: Emit, where: str | None
+) -> None:
+    """The messages of our rooms holding every word, oldest of them first so the
+    newest is nearest the input; each with its room, dimmed as history is."""
+    found = client.search(command.words)
+    words = safe_text(command.words)
+    if not found.matches:
+        emit(notice(f"no message in your rooms holds {words!r}"), where)
+        return
+    more = ", and older ones" if found.more else ""
+    emit(banner(f"{len(found.matches)} messages hold {words!r}{more}"), where)
+    for event in reversed(found.matches):
+        emit(format_event(event, me=me, history=True), where)
+    emit(banner("end of the search"), where)

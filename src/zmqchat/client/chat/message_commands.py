@@ -1,5 +1,5 @@
-"""The commands about messages already said: ``/edit`` and ``/delete`` (their
-records and parsing; :mod:`.commands` dispatches to them)."""
+"""The commands about messages already said: ``/edit``, ``/delete`` and ``/search``
+(their records and parsing; :mod:`.commands` dispatches to them)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,13 @@ class DeleteMessage:
 
     seq: int | None
     room: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SearchMessages:
+    """``/search WORDS``: the messages of our rooms that hold every one of them."""
+
+    words: str
 
 
 def message_seq(word: str) -> int | None:
@@ -53,6 +60,7 @@ def parse_delete(args: list[str]) -> DeleteMessage | None:
 __all__ = [
     "DeleteMessage",
     "EditMessage",
+    "SearchMessages",
     "message_seq",
     "parse_delete",
     "parse_edit",
