@@ -78,6 +78,8 @@ def main() -> None:
         "send": lambda a: client.send(a["room"], a["text"], data=a.get("data")),
         "pm": lambda a: client.pm(a["to"], a["text"]),
         "join": lambda a: client.join(a["room"]),
+        "edit": lambda a: client.edit(a["room"], a["of"], a["text"]),
+        "delete": lambda a: client.delete(a["room"], a["of"]),
         "leave": lambda a: client.leave(a["room"]),
         "topic": lambda a: client.topic(a["room"], a.get("text")),
         "who": lambda a: client.who(a.get("room")),

@@ -34,6 +34,8 @@ if _typing.TYPE_CHECKING:
     from zmqchat.common.messages import (
         ChatAck,
         ChatEvent,
+        DeleteEvent,
+        EditEvent,
         HistoryPage,
         Invited,
         Joined,
@@ -53,8 +55,8 @@ _LAZY_FROM: dict[str, str] = {
     "zmqchat.client.io.sync": "Client",
     "zmqchat.client.io.trust": "default_known_brokers",
     "zmqchat.client.core.events": "Event StatusEvent",
-    "zmqchat.common.messages": "ChatAck ChatEvent HistoryPage Invited Joined Left PmAck PmEvent"
-    " Pong PresenceEvent RoomInfo SystemEvent Welcome",
+    "zmqchat.common.messages": "ChatAck ChatEvent DeleteEvent EditEvent HistoryPage Invited"
+    " Joined Left PmAck PmEvent Pong PresenceEvent RoomInfo SystemEvent Welcome",
     "zmqchat.common.moderation": "Moderated ModerationEvent TopicEvent TopicInfo",
 }
 _LAZY: dict[str, str] = {
@@ -83,6 +85,8 @@ __all__ = [
     "ConfigError",
     "ConnectionClosed",
     "DecodeError",
+    "DeleteEvent",
+    "EditEvent",
     "Event",
     "HistoryPage",
     "Invited",

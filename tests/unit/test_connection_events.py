@@ -29,7 +29,7 @@ from zmqchat.common.parsing import parse_message
 
 def newer(seq: int, room: str = "general") -> dict[str, Any]:
     """An event of a type this client does not know, as a newer broker sends it."""
-    return {"type": "edit", "room": room, "seq": seq, "from": "bob", "of": 2, "text": "x"}
+    return {"type": "reaction", "room": room, "seq": seq, "from": "bob", "of": 2, "emoji": "+1"}
 
 
 def publish_raw(core: ClientCore, event: dict[str, Any], now: float = 1.0) -> None:

@@ -51,12 +51,15 @@ TS = 1_700_000_000.25
 
 def test_request_types_are_the_ten_of_the_design_and_the_additive_ones() -> None:
     # `invite` is additive to v1 (protocol.md §7, private rooms), and so are `topic`
-    # and the moderation requests (room topics and moderation).
+    # and the moderation requests (room topics and moderation), and `edit` and
+    # `delete`, and `search` (issue 15).
     assert sorted(REQUEST_TYPES) == [
         "ban",
         "bye",
         "chat",
+        "delete",
         "deop",
+        "edit",
         "history",
         "invite",
         "join",
@@ -68,6 +71,7 @@ def test_request_types_are_the_ten_of_the_design_and_the_additive_ones() -> None
         "pm",
         "register",
         "rooms",
+        "search",
         "topic",
         "unban",
         "unlock",
@@ -834,7 +838,7 @@ def test_history_items_of_an_unknown_type_are_skipped() -> None:
 def test_parse_message_ignores_extra_fields() -> None:
     msg = {"type": "left", "room": "dev", "ref": 3, "since": 12, "note": "new in v1.1"}
     assert parse_message(msg) == Left(room="dev", ref=3)
-    chat = {**_chat(1).to_wire(), "edited": False}
+    chat = {**_chat(1).to_wire(), "reactions": False}
     assert parse_message(chat) == _chat(1)
 
 

@@ -382,13 +382,18 @@ def test_a_version_5_store_gets_room_meta_and_its_private_rooms_keep_operators(
     path = str(tmp_path / "v5.db")
     conn = open_database(path, fsync=False)
     conn.executescript(
-        "DROP TABLE room_meta; DROP TABLE room_ops; DROP TABLE bans; PRAGMA user_version=5;"
+        "DROP TABLE room_meta; DROP TABLE room_ops; DROP TABLE bans; DROP INDEX events_of;"
+        "DROP TABLE search_index;"
+        "ALTER TABLE events DROP COLUMN of; ALTER TABLE events DROP COLUMN edited;"
+        "PRAGMA user_version=5;"
         "INSERT INTO private_rooms (room, creator, created) VALUES ('lab', 'amy', 1.0);"
         "INSERT INTO events (room, seq, ts, kind, user) VALUES ('general', 1, 1.0, 1, 'amy');"
     )
     conn.close()
     with contextlib.closing(open_database(path, fsync=False)) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 7
+        columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
+        assert {"of", "edited"} <= columns  # and version 7's, for edits
         assert db.execute("SELECT room, user FROM room_ops").fetchall() == [("lab", "amy")]
         with pytest.raises(sqlite3.IntegrityError):
             db.execute("INSERT INTO room_ops (room, user) VALUES ('lab', 'amy')")

@@ -62,6 +62,9 @@ def test_error_codes_are_the_wire_strings() -> None:
         "not_invited",
         "not_operator",
         "no_such_room",
+        "not_yours",
+        "too_late",
+        "no_such_message",
         "banned",
     }
     assert ErrorCode.TOO_LONG == "too_long"

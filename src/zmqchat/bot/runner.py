@@ -194,6 +194,15 @@ class Bot(Moderating):
         """Send ``user`` a private message."""
         return await self.client.pm(user, text, data=data)
 
+    async def edit(self, room: str, seq: int, text: str) -> ChatAck:
+        """Change the bot's message ``seq`` of ``room`` (a :meth:`send`'s ack
+        ``seq``) to ``text``, within the broker's ``edit_window``."""
+        return await self.client.edit(room, seq, text)
+
+    async def delete(self, room: str, seq: int) -> ChatAck:
+        """Delete the bot's message ``seq`` of ``room``, within ``edit_window``."""
+        return await self.client.delete(room, seq)
+
     async def join(self, room: str, private: bool = False) -> Joined:
         """Join ``room`` now; only what is said there from now on is handled.
         ``private``: create it members-only, the bot its operator (see

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Final
 
 from zmqchat.broker.access import RoomAccess
+from zmqchat.broker.edits import Edits
 from zmqchat.broker.forgetting import Forgetting
 from zmqchat.broker.logins import Logins
 from zmqchat.broker.mailbox import Mailboxes
@@ -30,6 +31,7 @@ from zmqchat.broker.queries import Queries
 from zmqchat.broker.ratelimits import AddressLimits
 from zmqchat.broker.registration import Registration
 from zmqchat.broker.relay import Relay
+from zmqchat.broker.searching import Searching
 from zmqchat.broker.state import REF_CACHE_SIZE, BrokerState, Connections, Session, fingerprint
 from zmqchat.broker.store import Store
 from zmqchat.common.codec import decode, encode
@@ -40,6 +42,8 @@ from zmqchat.common.messages import (
     Chat,
     ChatAck,
     Closed,
+    Delete,
+    Edit,
     ErrorReply,
     History,
     Invite,
@@ -62,6 +66,7 @@ from zmqchat.common.protocol import (
     ErrorCode,
     user_key,
 )
+from zmqchat.common.search import Search
 from zmqchat.errors import ProtocolError
 from zmqchat.logs import Throttle
 
@@ -73,7 +78,10 @@ STORE_UNAVAILABLE: Final = (
 )
 # The requests whose handling writes to the store (besides a register that does not
 # resume a session).
-WRITES: Final = (Join, Leave, Chat, Pm, Invite, Bye, Op, Deop, Kick, Ban, Unban, Lock, Unlock)
+WRITES: Final = (
+    Join, Leave, Chat, Pm, Invite, Edit, Delete, Bye,
+    Op, Deop, Kick, Ban, Unban, Lock, Unlock,
+)  # fmt: skip
 
 
 class BrokerCore:
@@ -119,6 +127,8 @@ class BrokerCore:
         self.relay = Relay(
             self.state, store, self.out, config, clock, self.mailboxes, self.membership
         )
+        edits = Edits(self.state, store, self.out, config, clock, self.membership)
+        searching = Searching(store, self.out, self.membership)
         queries = Queries(self.state, store, self.out, self.mailboxes, self.membership)
         self.logins = Logins(config, store, self.state, notify)
         self.registration = Registration(
@@ -143,9 +153,12 @@ class BrokerCore:
             **dict.fromkeys((Op, Deop, Kick, Ban, Unban, Lock, Unlock), moderation.moderate),  # type: ignore[arg-type]
             Chat: self.relay.chat,  # type: ignore[dict-item]
             Pm: self.relay.pm,  # type: ignore[dict-item]
+            Edit: edits.edit,  # type: ignore[dict-item]
+            Delete: edits.delete,  # type: ignore[dict-item]
             Who: queries.who,  # type: ignore[dict-item]
             ListRooms: queries.rooms,  # type: ignore[dict-item]
             History: queries.history,  # type: ignore[dict-item]
+            Search: searching.search,  # type: ignore[dict-item]
             Ping: queries.ping,  # type: ignore[dict-item]
             Bye: self._bye,  # type: ignore[dict-item]
         }

@@ -19,6 +19,8 @@ from typing import Final
 from zmqchat.broker.state import TokenBucket
 from zmqchat.common.messages import (
     Chat,
+    Delete,
+    Edit,
     History,
     Invite,
     Join,
@@ -29,13 +31,14 @@ from zmqchat.common.messages import (
     Who,
 )
 from zmqchat.common.protocol import ErrorCode
+from zmqchat.common.search import Search
 from zmqchat.errors import ProtocolError
 from zmqchat.logs import Throttle
 
 log = logging.getLogger("zmqchat.broker")
 
 LIMITED: Final[frozenset[type[Request]]] = frozenset(
-    {Register, Join, Chat, Pm, Invite, History, Who, ListRooms}
+    {Register, Join, Chat, Pm, Invite, Edit, Delete, History, Search, Who, ListRooms}
 )
 # Buckets idle long enough to be full again are dropped, at most this often.
 PRUNE_EVERY: Final = 60.0

@@ -13,8 +13,24 @@ from typing import Any, Final
 
 import msgpack
 
-from zmqchat.broker.schema import KIND_CHAT, KIND_JOIN, KIND_LEAVE, KIND_MODERATION, KIND_TOPIC
-from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Ref, RoomEvent
+from zmqchat.broker.schema import (
+    KIND_CHAT,
+    KIND_DELETE,
+    KIND_EDIT,
+    KIND_JOIN,
+    KIND_LEAVE,
+    KIND_MODERATION,
+    KIND_TOPIC,
+)
+from zmqchat.common.messages import (
+    ChatEvent,
+    DeleteEvent,
+    EditEvent,
+    PmEvent,
+    PresenceEvent,
+    Ref,
+    RoomEvent,
+)
 from zmqchat.common.moderation import ModerationEvent, TopicEvent
 from zmqchat.common.protocol import MAX_HISTORY_REPLY_BYTES, pm_key
 
@@ -99,10 +115,20 @@ def unpack_data(blob: bytes | None) -> dict[str, Any] | None:
     return data
 
 
-def room_event(room: str, row: tuple[Any, ...]) -> RoomEvent:
-    seq, ts, kind, user, text, data, reason = row
+def room_event(room: str, row: tuple[Any, ...]) -> RoomEvent | None:
+    """The event a row of ``events`` (seq, ts, kind, user, text, data, reason, of,
+    edited) was published as; None for a kind this broker does not show."""
+    seq, ts, kind, user, text, data, reason, of, edited = row
     if kind == KIND_CHAT:
-        return ChatEvent(room=room, seq=seq, sender=user, text=text, ts=ts, data=unpack_data(data))
+        if text is None:  # deleted: its text and data are gone from the store
+            return ChatEvent(room=room, seq=seq, sender=user, text="", ts=ts, deleted=True)
+        return ChatEvent(
+            room=room, seq=seq, sender=user, text=text, ts=ts, data=unpack_data(data), edited=edited
+        )
+    if kind == KIND_EDIT:
+        return EditEvent(room=room, seq=seq, sender=user, of=of, text=text, ts=ts)
+    if kind == KIND_DELETE:
+        return DeleteEvent(room=room, seq=seq, sender=user, of=of, ts=ts)
     if kind == KIND_TOPIC:
         return TopicEvent(room=room, seq=seq, sender=user, text=text or "", ts=ts)
     if kind == KIND_MODERATION:
@@ -117,7 +143,10 @@ def room_event(room: str, row: tuple[Any, ...]) -> RoomEvent:
             reason=reason,
             ts=ts,
         )
-    return PresenceEvent(room=room, seq=seq, user=user, event=_PRESENCE[kind], ts=ts, reason=reason)
+    presence = _PRESENCE.get(kind)
+    if presence is None:
+        return None
+    return PresenceEvent(room=room, seq=seq, user=user, event=presence, ts=ts, reason=reason)
 
 
 def pm_event(row: tuple[Any, ...], *, keyed: bool = True) -> PmEvent:

@@ -31,7 +31,12 @@ log = logging.getLogger("zmqchat.broker.store")
 #    and `bans`; topic and moderation events (kinds 3 and 4) in `events`. Older
 #    stores get the tables, with each private room's creator as its operator; their
 #    public rooms have no creator and no operator (docs/protocol.md §2.13).
-SCHEMA_VERSION: Final = 6
+# 7: `events.of` (the seq an edit or delete refers to) and `events.edited` (when a
+#    chat was last edited; its `text` is then the latest), edit and delete events
+#    (kinds 5 and 6); older stores get both columns, empty.
+# 8: `search_index`, the full-text index of chats and edits (see search_index.py);
+#    older stores get it empty, and the store fills it in as it opens.
+SCHEMA_VERSION: Final = 8
 
 # The `kind` column of `events`.
 KIND_CHAT: Final = 0
@@ -39,7 +44,8 @@ KIND_JOIN: Final = 1
 KIND_LEAVE: Final = 2
 KIND_TOPIC: Final = 3  # `user` set the topic to `text`
 KIND_MODERATION: Final = 4  # `user` did `data`'s action (msgpack map), with `reason`
-# 5 and 6 are taken (edited and deleted messages).
+KIND_EDIT: Final = 5  # `user` replaced the text of chat `of` with `text`
+KIND_DELETE: Final = 6  # `user` withdrew chat `of`
 
 # Added to version 2 stores as they open (nothing else depends on it).
 _COUNTERS: Final = """
@@ -55,13 +61,16 @@ CREATE TABLE IF NOT EXISTS events (
     room    TEXT    NOT NULL,
     seq     INTEGER NOT NULL,
     ts      REAL    NOT NULL,
-    kind    INTEGER NOT NULL,          -- 0 chat, 1 join, 2 leave, 3 topic, 4 moderation
+    kind    INTEGER NOT NULL,          -- 0 chat, 1 join, 2 leave, 3 topic, 4 moderation,
+                                       -- 5 edit, 6 delete
     user    TEXT    NOT NULL,          -- sender, or the user of a presence event
     text    TEXT,
     data    BLOB,                      -- msgpack map, as the client sent it
     reason  TEXT,
     sid     INTEGER,                   -- sending session, for retry de-duplication
-    ref                                -- the sender's ref (int or text)
+    ref,                               -- the sender's ref (int or text)
+    of      INTEGER,                   -- edit, delete: the seq of the chat
+    edited  REAL                       -- chat: when last edited (text is the latest)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS events_room_seq ON events (room, seq);
 CREATE INDEX IF NOT EXISTS events_sid ON events (sid) WHERE sid IS NOT NULL;
@@ -188,11 +197,27 @@ CREATE TABLE IF NOT EXISTS bans (
     PRIMARY KEY (room, user)
 ) WITHOUT ROWID;
 """
-# A private room's creator was its operator before version 6 too.
+# A private room's creator was its operator before version 6 too (only then: in a
+# version 6 store the creator may have been deopped since).
 _PRIVATE_OPERATORS: Final = """
 INSERT OR IGNORE INTO room_meta (room, creator, created)
     SELECT room, creator, created FROM private_rooms;
 INSERT OR IGNORE INTO room_ops (room, user) SELECT room, creator FROM private_rooms;
+"""
+
+
+# Version 7: version 1-6 stores get the columns first (see open_database).
+_EDIT_COLUMNS: Final = {"of": "INTEGER", "edited": "REAL"}
+_EDITS: Final = """
+-- A delete retried finds the delete it made (only edits and deletes have `of`).
+CREATE INDEX IF NOT EXISTS events_of ON events (room, of) WHERE of IS NOT NULL;
+"""
+
+# Version 8. No content of its own (rowid = events.id) and no positions: it only
+# answers which rows hold every word asked for, at the least cost per row indexed.
+_SEARCH: Final = """
+CREATE VIRTUAL TABLE IF NOT EXISTS search_index
+    USING fts5(text, content='', detail=none, columnsize=0);
 """
 
 
@@ -212,7 +237,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
     # the OS cache); `fsync = true` also survives power loss.
     db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version not in (0, 1, 2, 3, 4, 5, SCHEMA_VERSION):
+    if version not in (0, 1, 2, 3, 4, 5, 6, 7, SCHEMA_VERSION):
         raise StoreError(newer_schema(path, version, SCHEMA_VERSION))
     if version:
         # A page scribbled over shows now, with a clear word, rather than as a
@@ -221,7 +246,9 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
         if findings != ["ok"]:
             raise StoreError(damaged(path, "; ".join(findings)))
     if version == 0:
-        db.executescript(_SCHEMA + _ACCOUNTS + _MAILBOX + _PRIVATE_ROOMS + _ROOM_META)
+        db.executescript(
+            _SCHEMA + _ACCOUNTS + _MAILBOX + _PRIVATE_ROOMS + _ROOM_META + _EDITS + _SEARCH
+        )
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     elif version < SCHEMA_VERSION:
         log.info("upgrading store %s to schema version %d", path, SCHEMA_VERSION)
@@ -233,6 +260,12 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
             for name, kind in _MAILBOX_COLUMNS.items()
             if name not in have
         )
+        have = {row[1] for row in db.execute("PRAGMA table_info(events)")}
+        columns += "".join(
+            f"ALTER TABLE events ADD COLUMN {name} {kind};"
+            for name, kind in _EDIT_COLUMNS.items()
+            if name not in have
+        )
         db.executescript(
             "BEGIN;"
             + _ACCOUNTS
@@ -241,7 +274,9 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
             + _MAILBOX
             + _PRIVATE_ROOMS
             + _ROOM_META
-            + _PRIVATE_OPERATORS
+            + (_PRIVATE_OPERATORS if version < 6 else "")
+            + _EDITS
+            + _SEARCH
             + f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
         )
     db.executescript(_COUNTERS)

@@ -13,10 +13,10 @@ import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
-from zmqchat.broker import accounts
+from zmqchat.broker import accounts, search_index
 from zmqchat.broker.accounts import Account
 from zmqchat.broker.faults import describe
 from zmqchat.broker.rows import (
@@ -27,8 +27,15 @@ from zmqchat.broker.rows import (
     pm_event,
     room_event,
 )
-from zmqchat.broker.schema import KIND_CHAT, KIND_JOIN, KIND_LEAVE, open_database
-from zmqchat.common.messages import PmEvent, Ref, RoomEvent
+from zmqchat.broker.schema import (
+    KIND_CHAT,
+    KIND_DELETE,
+    KIND_EDIT,
+    KIND_JOIN,
+    KIND_LEAVE,
+    open_database,
+)
+from zmqchat.common.messages import ChatEvent, PmEvent, Ref, RoomEvent
 
 # Raised here, defined in the error tree; still importable from here.
 from zmqchat.errors import StoreError as StoreError  # noqa: PLC0414
@@ -67,6 +74,13 @@ class Store:
                 "INSERT OR REPLACE INTO counters (name, value) VALUES ('pm_id', ?)",
                 (last_pm + PM_ID_BLOCK,),
             )
+            # What the search index lacks (an older store's, or the last run's last
+            # events): indexed now, before anything is served.
+            self._db.execute("BEGIN")
+            caught_up = search_index.catch_up(self._db)
+            self._db.execute("COMMIT")
+            if caught_up > search_index.CATCH_UP_ROWS:
+                log.info("indexed %d stored events for search", caught_up)
         except (sqlite3.DatabaseError, OSError) as exc:
             raise StoreError(describe(path, exc)) from None
         self._in_tx = False
@@ -77,6 +91,7 @@ class Store:
         self._pm_id_ceiling = last_pm + PM_ID_BLOCK
         self._pm_rows: list[tuple[Any, ...]] = []
         self._chat_rows: list[tuple[Any, ...]] = []
+        self._unindexed = 0  # events stored since the search index last caught up
 
     # ----------------------------------------------------------------- transactions
 
@@ -112,6 +127,8 @@ class Store:
     def commit(self) -> None:
         """Make every write since the last commit durable."""
         self._write_rows()
+        if self._unindexed >= search_index.CATCH_UP_ROWS:
+            self._catch_up()
         ceiling = self._pm_id_ceiling
         if ceiling - self._last_pm_id < PM_ID_BLOCK // 2:
             # Raised with a batch's commit while half a block is left: a batch holds
@@ -127,6 +144,7 @@ class Store:
         """Drop every write since the last commit (a commit failed)."""
         self._pm_rows.clear()
         self._chat_rows.clear()
+        self._unindexed = search_index.CATCH_UP_ROWS  # what was indexed is undone too
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
         self._in_tx = False
@@ -179,6 +197,50 @@ class Store:
             (room, seq, ts, kind, user, reason),
         )
 
+    def message(self, room: str, seq: int) -> tuple[int, str, float, bool] | None:
+        """Event ``seq`` of ``room`` as an edit or delete checks it: (kind, sender,
+        ts, deleted), or None if there is no such event."""
+        self._write_rows()
+        row = self._db.execute(
+            "SELECT kind, user, ts, text IS NULL FROM events WHERE room = ? AND seq = ?",
+            (room, seq),
+        ).fetchone()
+        return None if row is None else (row[0], row[1], row[2], bool(row[3]))
+
+    def add_edit(self, room: str, seq: int, ts: float, user: str, of: int, text: str) -> None:
+        """Store the edit event ``seq`` of chat ``of``, which now reads ``text``."""
+        self._write(
+            "INSERT INTO events (room, seq, ts, kind, user, text, of)"
+            f" VALUES (?, ?, ?, {KIND_EDIT}, ?, ?, ?)",
+            (room, seq, ts, user, text, of),
+        )
+        self._db.execute(
+            "UPDATE events SET text = ?, edited = ? WHERE room = ? AND seq = ?",
+            (text, ts, room, of),
+        )
+        self._unindexed += 1
+
+    def add_delete(self, room: str, seq: int, ts: float, user: str, of: int) -> None:
+        """Store the delete event ``seq`` of chat ``of``, whose text and data go."""
+        self._write(
+            "INSERT INTO events (room, seq, ts, kind, user, of)"
+            f" VALUES (?, ?, ?, {KIND_DELETE}, ?, ?)",
+            (room, seq, ts, user, of),
+        )
+        self._db.execute(
+            "UPDATE events SET text = NULL, data = NULL, edited = ? WHERE room = ? AND seq = ?",
+            (ts, room, of),
+        )
+
+    def deletion(self, room: str, of: int) -> tuple[int, float] | None:
+        """(seq, ts) of the delete event of chat ``of``, if it was deleted."""
+        self._write_rows()
+        row = self._db.execute(
+            f"SELECT seq, ts FROM events WHERE room = ? AND of = ? AND kind = {KIND_DELETE}",
+            (room, of),
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
     def room_history(
         self, room: str, after: int | None, before: int | None, limit: int
     ) -> tuple[list[RoomEvent], bool]:
@@ -186,10 +248,31 @@ class Store:
         the direction of travel (newer for ``after``, older otherwise)."""
         self._write_rows()
         rows, more = self._page(
-            "SELECT seq, ts, kind, user, text, data, reason FROM events WHERE room = ?",
+            "SELECT seq, ts, kind, user, text, data, reason, of, edited FROM events"
+            " WHERE room = ?",
             [room], "seq", after, before, limit,
         )  # fmt: skip
-        return [room_event(room, row) for row in rows], more
+        events = [room_event(room, row) for row in rows]
+        return [e for e in events if e is not None], more
+
+    def search(
+        self,
+        query: str,
+        rooms: list[str] | Callable[[str], bool],
+        before: float | None,
+        limit: int,
+    ) -> tuple[list[ChatEvent], bool]:
+        """Chats of ``rooms`` matching ``query`` (see :func:`search_index.find`),
+        after indexing what was stored since the index last caught up."""
+        self._write_rows()
+        if self._unindexed:
+            self._catch_up()
+        return search_index.find(self._db, query, rooms, before, limit)
+
+    def _catch_up(self) -> None:
+        self._begin()
+        search_index.catch_up(self._db)
+        self._unindexed = 0
 
     def _page(
         self,
@@ -269,6 +352,7 @@ class Store:
         if self._chat_rows:
             self._begin()
             self._db.executemany(_INSERT_CHATS, self._chat_rows)
+            self._unindexed += len(self._chat_rows)
             self._chat_rows.clear()
         if self._pm_rows:
             self._begin()
@@ -350,6 +434,7 @@ class Store:
         self._write_rows()
         chats = self._db.execute(
             "SELECT ref, room, seq, ts, text FROM events WHERE sid = ? AND ref IS NOT NULL"
+            " AND text IS NOT NULL"
             " ORDER BY id DESC LIMIT ?",
             (sid, limit),
         ).fetchall()

@@ -23,6 +23,7 @@ from zmqchat.cli.keys import add_keygen
 from zmqchat.cli.moderation import add_moderation_commands
 from zmqchat.cli.oneshot import add_oneshot_commands
 from zmqchat.cli.options import CommandParser
+from zmqchat.cli.search import add_search_command
 from zmqchat.errors import ZmqchatError
 
 
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_keygen(sub)
     add_interactive_commands(sub)
     add_oneshot_commands(sub)
+    add_search_command(sub)
     add_moderation_commands(sub)
     return parser
 

@@ -114,6 +114,9 @@ class BrokerConfig:
     address_rate_burst: int | None = None
     forget_rooms_after: float = 60.0
     forget_names_after: float = 7 * 24 * 3600.0
+    # Seconds after sending during which a message's sender may edit or delete it
+    # (0: messages can't be edited or deleted).
+    edit_window: float = 900.0
     # Names that are operators of every room (docs/protocol.md §2.13): they can
     # moderate rooms that have no operator. In `open` mode, whoever takes the name.
     admins: tuple[str, ...] = ()
@@ -162,6 +165,8 @@ class BrokerConfig:
             raise ConfigError("address_rate_limit must be >= 0 (0 disables the limit)")
         if self.address_rate_burst is not None and self.address_rate_burst < 1:
             raise ConfigError("address_rate_burst must be >= 1")
+        if self.edit_window < 0:
+            raise ConfigError("edit_window must be >= 0 seconds (0 disables editing)")
         if self.connect_deadline <= 0:
             raise ConfigError("connect_deadline must be > 0 seconds")
         for key in ("pub_hwm", "reply_hwm"):

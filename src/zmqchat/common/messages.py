@@ -26,6 +26,7 @@ from zmqchat.common.records import Ref as Ref  # noqa: PLC0414 (re-exported)
 from zmqchat.common.records import internal as _internal
 from zmqchat.common.records import keyword_only as _kw
 from zmqchat.common.records import record
+from zmqchat.common.search import Search
 
 # --------------------------------------------------------------------------- requests
 
@@ -87,6 +88,25 @@ class Invite(Record):
     ref: Ref = None
 
 
+@record("edit")
+class Edit(Record):
+    """Additive to v1: replace the text of our own chat ``of`` in ``room``."""
+
+    room: str
+    of: int
+    text: str
+    ref: Ref = None
+
+
+@record("delete")
+class Delete(Record):
+    """Additive to v1: withdraw our own chat ``of`` in ``room``."""
+
+    room: str
+    of: int
+    ref: Ref = None
+
+
 @record("who")
 class Who(Record):
     room: str | None = None
@@ -132,6 +152,9 @@ Request = (
     | Chat
     | Pm
     | Invite
+    | Edit
+    | Delete
+    | Search
     | Topic
     | Moderate
     | Who
@@ -247,6 +270,34 @@ class ChatEvent(Record):
     text: str
     data: dict[str, Any] | None = None
     ts: float = _kw()
+    # Additive to v1, in history replies only: the time of the message's last edit
+    # (``text`` is then the latest), and ``deleted`` true for a withdrawn one (its
+    # ``text`` is then empty and its ``data`` gone). See protocol.md §2.14.
+    edited: float | None = None
+    deleted: bool | None = None
+
+
+@record("edit", sender="from")
+class EditEvent(Record):
+    """Additive to v1: ``sender`` replaced the text of their chat ``of``."""
+
+    room: str
+    seq: int
+    sender: str
+    of: int
+    text: str
+    ts: float
+
+
+@record("delete", sender="from")
+class DeleteEvent(Record):
+    """Additive to v1: ``sender`` withdrew their chat ``of``."""
+
+    room: str
+    seq: int
+    sender: str
+    of: int
+    ts: float
 
 
 @record("presence")
@@ -278,8 +329,9 @@ class PmEvent(Record):
     ts: float = _kw()
 
 
-# What a room's topic carries, each with the room's next seq (docs/protocol.md §3.3).
-RoomEvent = ChatEvent | PresenceEvent | TopicEvent | ModerationEvent
+# What a room's topic carries, each with the room's next seq (docs/protocol.md §3.3);
+# gap filling covers them all.
+RoomEvent = ChatEvent | PresenceEvent | TopicEvent | ModerationEvent | EditEvent | DeleteEvent
 
 
 @record("history", with_user="with")
@@ -295,6 +347,22 @@ class HistoryPage(Record):
     def to_wire(self) -> dict[str, Any]:
         out = Record.to_wire(self)
         out["messages"] = [event.to_wire() for event in self.messages]
+        return out
+
+
+@record("search")
+class SearchResults(Record):
+    """The answer to ``search``: matching messages, newest first, each a ``chat``
+    event as ``history`` gives it (its latest text; ``edited`` if it was), and
+    whether older matches are left (``more``)."""
+
+    matches: tuple[ChatEvent, ...] = _kw()
+    more: bool = _kw()
+    ref: Ref = None
+
+    def to_wire(self) -> dict[str, Any]:
+        out = Record.to_wire(self)
+        out["matches"] = [event.to_wire() for event in self.matches]
         return out
 
 
@@ -336,11 +404,22 @@ Reply = (
     | Users
     | RoomList
     | HistoryPage
+    | SearchResults
     | Pong
     | ByeReply
     | ErrorReply
 )
 # What the broker sends without being asked (the client's own ``Event`` adds its
 # connection status and leaves ``Closed`` to the connection logic).
-Push = ChatEvent | PresenceEvent | TopicEvent | ModerationEvent | SystemEvent | PmEvent | Closed
+Push = (
+    ChatEvent
+    | PresenceEvent
+    | TopicEvent
+    | ModerationEvent
+    | EditEvent
+    | DeleteEvent
+    | SystemEvent
+    | PmEvent
+    | Closed
+)
 BrokerMessage = Reply | Push

@@ -19,6 +19,10 @@ from zmqchat.common.messages import (
     Chat,
     ChatAck,
     ChatEvent,
+    Delete,
+    DeleteEvent,
+    Edit,
+    EditEvent,
     History,
     HistoryPage,
     Invite,
@@ -36,6 +40,7 @@ from zmqchat.common.messages import (
     RoomEvent,
     RoomInfo,
     RoomList,
+    SearchResults,
     Who,
 )
 from zmqchat.common.protocol import (
@@ -57,6 +62,7 @@ from zmqchat.common.protocol import (
     optional,
     require,
 )
+from zmqchat.common.search import parse_search
 from zmqchat.errors import ProtocolError
 
 _T = TypeVar("_T")
@@ -136,6 +142,24 @@ def _parse_join(msg: dict[str, Any], ref: Ref) -> Join:
 def _parse_invite(msg: dict[str, Any], ref: Ref) -> Invite:
     room = _room_field(msg)
     return Invite(room=room, user=check_name(_field(msg, "user"), "user name"), ref=ref)
+
+
+def _parse_edit(msg: dict[str, Any], ref: Ref) -> Edit:
+    room = _room_field(msg)
+    of = _message_field(msg)
+    return Edit(room=room, of=of, text=check_text(_field(msg, "text")), ref=ref)
+
+
+def _parse_delete(msg: dict[str, Any], ref: Ref) -> Delete:
+    return Delete(room=_room_field(msg), of=_message_field(msg), ref=ref)
+
+
+def _message_field(msg: dict[str, Any]) -> int:
+    """The ``of`` of an edit or delete: the seq of a message (1 or more)."""
+    of = require(msg, "of", int, "a message's seq (integer >= 1)")
+    if not 1 <= of <= MAX_INT:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"'of' must be between 1 and {MAX_INT}")
+    return of  # type: ignore[no-any-return]
 
 
 def _parse_leave(msg: dict[str, Any], ref: Ref) -> Leave:
@@ -227,10 +251,13 @@ _REQUEST_PARSERS: Final[dict[str, Callable[[dict[str, Any], Ref], Request]]] = {
     "chat": _parse_chat,
     "pm": _parse_pm,
     "invite": _parse_invite,
+    "edit": _parse_edit,
+    "delete": _parse_delete,
     **mod.REQUEST_PARSERS,
     "who": _parse_who,
     "rooms": _parse_rooms,
     "history": _parse_history,
+    "search": parse_search,
     "ping": _parse_ping,
     "bye": _parse_bye,
 }
@@ -276,6 +303,8 @@ _HISTORY_ITEMS: Final[dict[str, type[RoomEvent | PmEvent]]] = {
     "presence": PresenceEvent,
     "topic": mod.TopicEvent,
     "moderation": mod.ModerationEvent,
+    "edit": EditEvent,
+    "delete": DeleteEvent,
     "pm": PmEvent,
 }
 
@@ -310,6 +339,13 @@ def _parse_history_page(msg: dict[str, Any]) -> HistoryPage:
     return _build(HistoryPage, msg, messages=tuple(events))
 
 
+def _parse_search_results(msg: dict[str, Any]) -> SearchResults:
+    raw = msg.get("matches")
+    if not isinstance(raw, list) or not all(isinstance(m, dict) for m in raw):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "search message without 'matches'")
+    return _build(SearchResults, msg, matches=tuple(_build(ChatEvent, m) for m in raw))
+
+
 def _parse_room_list(msg: dict[str, Any]) -> RoomList:
     raw = msg.get("rooms")
     if not isinstance(raw, list):
@@ -335,6 +371,7 @@ _MESSAGE_PARSERS: Final[dict[str, Callable[[dict[str, Any]], BrokerMessage]]] = 
     "topic": _parse_topic_message,
     "rooms": _parse_room_list,
     "history": _parse_history_page,
+    "search": _parse_search_results,
 }
 
 

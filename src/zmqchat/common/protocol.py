@@ -91,6 +91,11 @@ class ErrorCode(StrEnum):
     # Additive to v1: `history` with `external` of a room that does not exist (reading
     # a room never creates it).
     NO_SUCH_ROOM = "no_such_room"
+    # Additive to v1: `edit`/`delete` of a message that is not the caller's, past
+    # `edit_window`, or that is not a chat of that room (protocol.md §2.14).
+    NOT_YOURS = "not_yours"
+    TOO_LATE = "too_late"
+    NO_SUCH_MESSAGE = "no_such_message"
     # Additive to v1: a user an operator banned from the room asks to join it, post
     # to it or read it from outside, or to see or set its topic.
     BANNED = "banned"

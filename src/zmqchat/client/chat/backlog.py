@@ -18,6 +18,7 @@ from zmqchat.client.chat.formatting import (
     banner,
     day_separator,
     format_event,
+    message_mark,
     notice,
     safe_text,
 )
@@ -25,7 +26,7 @@ from zmqchat.client.chat.paging import earlier_events
 from zmqchat.client.chat.state import ChatState, private_key, room_key
 from zmqchat.client.core.events import Event
 from zmqchat.client.io.sync import Client
-from zmqchat.common.messages import PmEvent, RoomEvent
+from zmqchat.common.messages import ChatEvent, PmEvent, RoomEvent
 from zmqchat.errors import ZmqchatError
 
 # emit(line, where): where is a conversation key, EVERYWHERE, or None (no
@@ -72,13 +73,18 @@ class Backlog:
         self._days = DayMarks()
 
     def line(self, event: Event, *, history: bool = False) -> Line:
-        return format_event(
+        line = format_event(
             event,
             me=self.state.user,
             history=history,
             compact=self._compact,
             multiline=self._multiline,
         )
+        mark = message_mark(event)
+        if mark is None:
+            return line
+        style, text = mark
+        return [(f"class:history {style}" if history else style, text), *line]
 
     def show(self, event: Event, key: str | None, *, history: bool = False) -> None:
         """Emit ``event``'s line in conversation ``key``, after a line naming the day
@@ -158,6 +164,8 @@ class Backlog:
             lines: list[Line] = []
             prev: float | None = None
             for event in page.events:
+                if isinstance(event, ChatEvent):
+                    self.state.seen_message(event)
                 mark = day_separator(prev, event.ts)
                 if mark is not None:
                     lines.append(mark)
@@ -220,6 +228,8 @@ class Backlog:
         if title is not None:
             self._emit(banner(title), key)
         for event in events:
+            if isinstance(event, ChatEvent):
+                self.state.seen_message(event)
             self.show(event, key, history=True)
         self._emit(banner(f"#{room}: end of history"), key)
 

@@ -13,6 +13,13 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Final, Literal
 
+from zmqchat.client.chat.message_commands import (
+    DeleteMessage,
+    EditMessage,
+    SearchMessages,
+    parse_delete,
+    parse_edit,
+)
 from zmqchat.common.durations import parse_duration
 from zmqchat.common.protocol import HISTORY_MAX_LIMIT, MAX_NAME_CHARS, is_valid_name
 
@@ -151,6 +158,9 @@ Command = (
     | ShowHelp
     | Quit
     | Invalid
+    | EditMessage
+    | DeleteMessage
+    | SearchMessages
 )
 
 ArgKind = Literal["room", "user", "text", "count", None]
@@ -213,6 +223,14 @@ COMMANDS: Final = (
     CommandSpec(
         "history", "/history [N]", f"last N messages here (default {HISTORY_DEFAULT})", "count"
     ),
+    CommandSpec(
+        "edit",
+        "/edit [SEQ] TEXT",
+        "change your last message here (or message SEQ) to TEXT",
+        "text",
+    ),
+    CommandSpec("delete", "/delete [SEQ]", "delete your last message here (or SEQ)", "count"),
+    CommandSpec("search", "/search WORDS", "the messages of your rooms holding every word", "text"),
     CommandSpec("me", "/me ACTION", "say what you do: /me waves → * alice waves", "text"),
     CommandSpec("help", "/help", "this list", None),
     CommandSpec("quit", "/quit", "leave the chat", None, ("exit",)),
@@ -295,6 +313,12 @@ def parse_input(line: str) -> Command | None:
         return _history(args, spec)
     if name == "me":
         return Emote(rest) if rest else Invalid(f"usage: {spec.usage}")
+    if name == "edit":
+        return parse_edit(rest) or Invalid(f"usage: {spec.usage}")
+    if name == "delete":
+        return parse_delete(args) or Invalid(f"usage: {spec.usage}")
+    if name == "search":
+        return SearchMessages(rest.strip()) if rest.strip() else Invalid(f"usage: {spec.usage}")
     if args:
         return Invalid(f"usage: {spec.usage}")
     if name == "rooms":
@@ -423,6 +447,8 @@ __all__ = [
     "HISTORY_DEFAULT",
     "Command",
     "CommandSpec",
+    "DeleteMessage",
+    "EditMessage",
     "Emote",
     "Invalid",
     "InviteUser",
@@ -432,6 +458,7 @@ __all__ = [
     "Query",
     "Quit",
     "Say",
+    "SearchMessages",
     "SendPm",
     "SetTopic",
     "ShowHelp",

@@ -46,6 +46,8 @@ from zmqchat.client.chat.commands import (
 from zmqchat.client.chat.failures import classify
 from zmqchat.client.chat.formatting import EMOTE_DATA, Line, error, format_toolbar, notice
 from zmqchat.client.chat.mentions import is_mention
+from zmqchat.client.chat.message_actions import change_message, search_messages
+from zmqchat.client.chat.message_commands import DeleteMessage, EditMessage, SearchMessages
 from zmqchat.client.chat.moderating import moderate
 from zmqchat.client.chat.state import ChatState, Snapshot, private_key, room_key
 from zmqchat.client.core.events import Event, StatusEvent
@@ -243,6 +245,10 @@ class ChatController:
         elif isinstance(command, ShowHelp):
             for text in help_lines(self._keys):
                 self._emit(notice(text), where)
+        elif isinstance(command, EditMessage | DeleteMessage):
+            change_message(client, state, self._lock, command, self._emit, where)
+        elif isinstance(command, SearchMessages):
+            search_messages(client, state.user, command, self._emit, where)
         elif isinstance(command, Invalid):
             self._emit(error(command.message), where)
         elif isinstance(command, Quit):
@@ -395,6 +401,12 @@ class ChatController:
         """Forget a private conversation (a message from them opens it again)."""
         with self._lock:
             self.state.close_private(key.removeprefix("@"))
+
+    def own_message(self, room: str, seq: int) -> str | None:
+        """The latest text of our message ``seq`` of ``room``, if it is ours and
+        still there (what a menu on its line may edit or delete)."""
+        with self._lock:
+            return self.state.own_text(room, seq)
 
     def snapshot(self) -> Snapshot:
         with self._lock:

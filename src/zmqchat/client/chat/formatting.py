@@ -30,11 +30,21 @@ from zmqchat.client.chat.layout import hang, message_lines
 from zmqchat.client.chat.mentions import is_mention, mark_line, mark_mentions
 from zmqchat.client.core.events import Event, StatusEvent
 from zmqchat.common.durations import duration_text
-from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Record, SystemEvent
+from zmqchat.common.messages import (
+    ChatEvent,
+    DeleteEvent,
+    EditEvent,
+    PmEvent,
+    PresenceEvent,
+    Record,
+    SystemEvent,
+)
 from zmqchat.common.moderation import ModerationEvent, TopicEvent
 
 Fragment = tuple[str, str]
 Line = list[Fragment]
+# The style class that names the message a line shows (see message_mark).
+MESSAGE_MARK: Final = "msg."
 
 # Number of sender colours (``class:nick.c0`` .. ``class:nick.c<N-1>``); a UI defines
 # one colour per class.
@@ -152,6 +162,10 @@ def format_event(
         line = _said(line, event, text_style="class:text", multiline=multiline, me=mine)
         if mine is not None:
             line = mark_line(line)
+    elif isinstance(event, EditEvent | DeleteEvent):
+        if not compact:
+            line += _room(event.room)
+        line = _changed(line, event, multiline)
     elif isinstance(event, PresenceEvent):
         if not compact:
             line += _room(event.room)
@@ -178,6 +192,18 @@ def format_event(
         # Dim the whole line: it is a replay, not something that just happened.
         line = [(f"class:history {style}" if style else "class:history", t) for style, t in line]
     return line
+
+
+def message_mark(event: Event) -> Fragment | None:
+    """A fragment without text that names the room message a line shows (a chat,
+    or the one an edit changed): style ``class:msg.SEQ``. A UI that acts on a line
+    (the GUI's menu on a message) reads it; a terminal draws nothing for it. None
+    for other lines, and for a deleted message (nothing is left to act on)."""
+    if isinstance(event, ChatEvent) and not event.deleted:
+        return (f"class:{MESSAGE_MARK}{event.seq}", "")
+    if isinstance(event, EditEvent):
+        return (f"class:{MESSAGE_MARK}{event.of}", "")
+    return None
 
 
 # What each moderation action reads as, after the operator's name.
@@ -235,13 +261,27 @@ def _said(
         head = [("class:nick", "<"), (nick_style(sender), sender), ("class:nick", ">")]
         head.append(("", " "))
         extra = dict(data or {})
+    if isinstance(event, ChatEvent) and event.deleted:
+        return prefix + head + [("class:edit", "(message deleted)")]
     lines = _text_lines(event.text, text_style, multiline)
     if me is not None:
         lines = [mark_mentions(part, me) for part in lines]
     line = hang(prefix + head, lines)
     if extra:
         line += [("", " "), ("class:data", safe_text(to_json(extra)))]
+    if isinstance(event, ChatEvent) and event.edited is not None:
+        line.append(("class:edit", " (edited)"))
     return line
+
+
+def _changed(prefix: Line, event: EditEvent | DeleteEvent, multiline: bool) -> Line:
+    """``✎ alice edited message 12: new text``, ``✗ alice deleted message 12``: a
+    line-by-line display can't change the line it printed, so it says what changed."""
+    who = (nick_style(event.sender), event.sender)
+    if isinstance(event, DeleteEvent):
+        return [*prefix, ("class:edit", "✗ "), who, ("class:edit", f" deleted message {event.of}")]
+    head = [*prefix, ("class:edit", "✎ "), who, ("class:edit", f" edited message {event.of}: ")]
+    return hang(head, _text_lines(event.text, "class:text", multiline))
 
 
 def _text_lines(text: str, style: str, multiline: bool) -> list[Line]:
@@ -338,6 +378,7 @@ def event_json(event: Record) -> str:
 
 __all__ = [
     "EMOTE_DATA",
+    "MESSAGE_MARK",
     "NICK_COLOURS",
     "DayMarks",
     "Fragment",
@@ -351,6 +392,7 @@ __all__ = [
     "format_time",
     "format_toolbar",
     "is_emote",
+    "message_mark",
     "nick_style",
     "notice",
     "plain",

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Iterator
 
 from zmqchat.client.io.sync import Client
-from zmqchat.common.messages import PresenceEvent, RoomEvent
+from zmqchat.common.messages import DeleteEvent, EditEvent, PresenceEvent, RoomEvent
 from zmqchat.common.protocol import HISTORY_MAX_LIMIT
 
 
@@ -55,12 +55,14 @@ def earlier_events(
         # command's each time it runs) takes a few requests, not hundreds.
         limit = min(HISTORY_MAX_LIMIT, max(4 * want, 2 * limit) if chat_only else want)
         page = client.history(room, before=before, limit=limit, external=external)
-        events = [e for e in page.messages if isinstance(e, RoomEvent)]
-        scanned += len(events)
+        seen = [e for e in page.messages if isinstance(e, RoomEvent)]
+        # Edits and deletes are already applied to the messages history holds.
+        events = [e for e in seen if not isinstance(e, EditEvent | DeleteEvent)]
+        scanned += len(seen)
         out[:0] = [e for e in events if not isinstance(e, PresenceEvent)] if chat_only else events
-        if events:
-            before = events[0].seq
-        if not page.more or not events:
+        if seen:
+            before = seen[0].seq
+        if not page.more or not seen:
             more = False
             break
     if len(out) > count:
@@ -79,7 +81,8 @@ def events_between(client: Client, room: str, after: int, before: int) -> Iterat
         for event in events:
             if event.seq >= before:
                 return
-            yield event
+            if not isinstance(event, EditEvent | DeleteEvent):  # already applied
+                yield event
         if not page.more or not events:
             return
         after = events[-1].seq

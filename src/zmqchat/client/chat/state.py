@@ -20,10 +20,20 @@ from typing import Literal
 
 from zmqchat.client.chat.mentions import is_mention
 from zmqchat.client.core.events import ConnectionState, Event, StatusEvent
-from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, RoomEvent
+from zmqchat.common.messages import (
+    ChatEvent,
+    DeleteEvent,
+    EditEvent,
+    PmEvent,
+    PresenceEvent,
+    RoomEvent,
+)
 from zmqchat.common.moderation import ModerationEvent, TopicEvent
 
 ConversationKind = Literal["room", "private"]
+# Our own messages remembered per room, for `/edit` and `/delete` without a seq and
+# for a UI's menu on a message line.
+OWN_KEPT = 50
 
 
 def room_key(room: str) -> str:
@@ -53,6 +63,9 @@ class RoomView:
     # `older_than` (None: not known yet), and `more_history` says if any are left.
     older_than: int | None = None
     more_history: bool = True
+    # Our own messages seen here, by seq, each with its latest text (`/edit`
+    # without a seq takes the newest; a UI edits the text it offers).
+    own: dict[int, str] = dataclasses.field(default_factory=dict)
     topic: str = ""  # "" for none; kept by the `joined` reply and topic events
 
 
@@ -273,14 +286,41 @@ class ChatState:
                 view.members.pop(event.user.lower(), None)
         elif isinstance(event, TopicEvent):
             view.topic = event.text
-        elif isinstance(event, ChatEvent) and self.viewing() != room_key(event.room):
-            view.unread += 1
-            view.mentions += is_mention(event, self.user)
+        elif isinstance(event, ChatEvent):
+            self.seen_message(event)
+            if self.viewing() != room_key(event.room):
+                view.unread += 1
+                view.mentions += is_mention(event, self.user)
+        elif isinstance(event, EditEvent) and event.of in view.own:
+            view.own[event.of] = event.text
+        elif isinstance(event, DeleteEvent):
+            view.own.pop(event.of, None)
         return [event]
 
     def _removes_me(self, event: ModerationEvent) -> bool:
         removed = event.removes
         return removed is not None and removed.lower() == self.user.lower()
+
+    def seen_message(self, event: ChatEvent) -> None:
+        """A message of a room was shown (live or from history): if it is ours,
+        ``/edit`` without a seq may mean it."""
+        view = self.rooms.get(event.room)
+        if view is None or event.sender.lower() != self.user.lower() or event.deleted:
+            return
+        view.own[event.seq] = event.text
+        if len(view.own) > OWN_KEPT:
+            del view.own[min(view.own)]
+
+    def last_own(self, room: str) -> int | None:
+        """The seq of our newest message seen in ``room``, if any."""
+        view = self.rooms.get(room)
+        return max(view.own) if view is not None and view.own else None
+
+    def own_text(self, room: str, seq: int) -> str | None:
+        """The latest text of our message ``seq`` of ``room``; None if it is not
+        one of ours seen here (or not any more: deleted, or long ago)."""
+        view = self.rooms.get(room)
+        return view.own.get(seq) if view is not None else None
 
     # -------------------------------------------------------------- queries
 

@@ -83,6 +83,7 @@ STYLE: Final = Style.from_dict(
         "emote": "italic",
         "data": "#888888",
         "presence": "#888888",
+        "edit": "#888888 italic",
         "topic": "ansicyan",
         "topic.text": "ansicyan bold",
         "moderation": "ansired",

@@ -9,7 +9,14 @@ import dataclasses
 import logging
 from typing import Literal
 
-from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, SystemEvent
+from zmqchat.common.messages import (
+    ChatEvent,
+    DeleteEvent,
+    EditEvent,
+    PmEvent,
+    PresenceEvent,
+    SystemEvent,
+)
 from zmqchat.common.moderation import ModerationEvent, TopicEvent
 from zmqchat.errors import BrokerError
 
@@ -32,7 +39,15 @@ class StatusEvent:
 
 
 Event = (
-    ChatEvent | PresenceEvent | TopicEvent | ModerationEvent | PmEvent | SystemEvent | StatusEvent
+    ChatEvent
+    | PresenceEvent
+    | TopicEvent
+    | ModerationEvent
+    | EditEvent
+    | DeleteEvent
+    | PmEvent
+    | SystemEvent
+    | StatusEvent
 )
 
 log = logging.getLogger("zmqchat.client")
@@ -85,6 +100,8 @@ class EventBuffer:
 __all__ = [
     "ChatEvent",
     "ConnectionState",
+    "DeleteEvent",
+    "EditEvent",
     "Event",
     "EventBuffer",
     "ModerationEvent",

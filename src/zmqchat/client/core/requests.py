@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 from zmqchat.common import messages as msg
 from zmqchat.common import moderation as mod
 from zmqchat.common.protocol import HISTORY_DEFAULT_LIMIT, ErrorCode
+from zmqchat.common.search import SEARCH_DEFAULT_LIMIT, Search
 from zmqchat.errors import ProtocolError
 
 _R = TypeVar("_R")  # the reply record
@@ -220,6 +221,33 @@ def send(
     return _asking(request, msg.ChatAck, timeout)
 
 
+def edit(
+    room: str, of: int, text: str, *, timeout: float | None = None
+) -> Call[msg.ChatAck, msg.ChatAck]:
+    """Change the text of your message ``of`` (its seq) in ``room`` to ``text``;
+    returns the ack of the ``edit`` event, which the room's members receive (with
+    its own ``seq``). Only within the broker's ``edit_window`` (15 minutes by
+    default) of sending it.
+
+    :class:`~zmqchat.errors.BrokerError`: ``not_yours``, ``too_late``,
+    ``no_such_message``, ``not_invited``, ``empty``, ``too_long``,
+    ``rate_limited``, ``invalid_name``.
+    """
+    return _asking(msg.Edit(room=room, of=of, text=text), msg.ChatAck, timeout)
+
+
+def delete(room: str, of: int, *, timeout: float | None = None) -> Call[msg.ChatAck, msg.ChatAck]:
+    """Delete your message ``of`` (its seq) in ``room``: its text goes from the
+    store and from history; returns the ack of the ``delete`` event the room's
+    members receive. Deleting it again is acked again. Within ``edit_window``, as
+    :meth:`edit`.
+
+    :class:`~zmqchat.errors.BrokerError`: ``not_yours``, ``too_late``,
+    ``no_such_message``, ``not_invited``, ``rate_limited``, ``invalid_name``.
+    """
+    return _asking(msg.Delete(room=room, of=of), msg.ChatAck, timeout)
+
+
 def pm(
     user: str, text: str, *, data: dict[str, Any] | None = None, timeout: float | None = None
 ) -> Call[msg.PmAck, msg.PmAck]:
@@ -304,6 +332,36 @@ def history(
         external=True if external else None,
     )
     return _asking(request, msg.HistoryPage, timeout)
+
+
+def search(
+    words: str,
+    *,
+    room: str | None = None,
+    before: float | None = None,
+    limit: int = SEARCH_DEFAULT_LIMIT,
+    external: bool = False,
+    timeout: float | None = None,
+) -> Call[msg.SearchResults, msg.SearchResults]:
+    """Messages holding every one of ``words`` (any order, any case), newest first, as
+    they read now (an edited one by its latest text, a deleted one not at all): in
+    ``room``, or in every room you are in. ``external``: also in the rooms you could
+    join (a room you are not in, with ``room``). ``before``: older than that time:
+    pass the last match's ``edited or ts`` to read on while ``more`` is true.
+
+    :class:`~zmqchat.errors.BrokerError`: ``not_in_room`` (``room`` without
+    ``external``), ``no_such_room`` and ``not_invited`` (with ``external``),
+    ``empty`` (no word in ``words``), ``too_long``, ``bad_request`` (more than 16
+    words, a ``limit`` out of 1..100), ``invalid_name``.
+    """
+    request = Search(
+        words=words,
+        room=room,
+        before=before,
+        limit=limit,
+        external=True if external else None,
+    )
+    return _asking(request, msg.SearchResults, timeout)
 
 
 def ping(*, timeout: float | None = None) -> Call[msg.Pong, msg.Pong]:

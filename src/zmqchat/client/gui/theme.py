@@ -35,6 +35,7 @@ TAGS: Final[dict[str, dict[str, str]]] = {
     "emote": {"font": "italic"},
     "data": {"foreground": DIM},
     "presence": {"foreground": DIM, "font": "italic"},
+    "edit": {"foreground": DIM, "font": "italic"},
     "topic": {"foreground": "#117a65"},
     "topic.text": {"foreground": "#117a65", "font": "bold"},
     "moderation": {"foreground": "#a04000", "font": "italic"},

@@ -51,6 +51,7 @@ class TranscriptPane(ttk.Frame):
         self._on_top = on_top
         self._font = fonts["base"]
         self._heights: collections.deque[int] = collections.deque()  # lines per row
+        self._messages: collections.deque[int | None] = collections.deque()  # Row.message
         self._first_row = 0  # the serial number of the oldest row (see BidiLines)
         self._hangs: set[str] = set()  # indent tags configured so far
         self._marked = False  # the unread marker is shown
@@ -105,6 +106,7 @@ class TranscriptPane(ttk.Frame):
         serial = self._first_row + len(self._heights)
         self._edit(lambda: self._insert_rows("end", rows, first, serial))
         self._heights.extend(row.height for row in rows)
+        self._messages.extend(row.message for row in rows)
         excess = len(self._heights) - self.limit
         if excess > 0:
             self._drop_oldest(excess)
@@ -120,6 +122,7 @@ class TranscriptPane(ttk.Frame):
         self._first_row -= len(rows)
         self._edit(lambda: self._insert_rows("1.0", rows, 1, self._first_row))
         self._heights.extendleft(row.height for row in reversed(rows))
+        self._messages.extendleft(row.message for row in reversed(rows))
         if self.following:
             self.text.yview_moveto(1.0)
         else:
@@ -130,6 +133,7 @@ class TranscriptPane(ttk.Frame):
         self.bidi.clear()
         self._edit(lambda: self.text.delete("1.0", "end"))
         self._heights.clear()
+        self._messages.clear()
         self.following, self._marked = True, False
 
     def mark_unread(self, count: int) -> None:
@@ -158,6 +162,8 @@ class TranscriptPane(ttk.Frame):
 
     def _drop_oldest(self, rows: int) -> None:
         lines = sum(self._heights.popleft() for _ in range(rows))
+        for _ in range(rows):
+            self._messages.popleft()
         self._first_row += rows
         if self._marked:
             marker = self.marker_line()
@@ -221,6 +227,23 @@ class TranscriptPane(ttk.Frame):
 
     def row_count(self) -> int:
         return len(self._heights)
+
+    def message_at(self, index: str) -> int | None:
+        """The seq of the room message whose row is at ``index`` (``@x,y`` for a
+        point), if its row shows one. Found by counting rows' lines, not by a tag
+        per row: thousands of tags would slow every insert."""
+        line = int(self.text.index(index).split(".")[0])
+        marker = self.marker_line()
+        if marker is not None:
+            if line == marker:
+                return None
+            if line > marker:
+                line -= 1  # the marker's line is no row's
+        for height, message in zip(self._heights, self._messages, strict=True):
+            line -= height
+            if line <= 0:
+                return message
+        return None
 
     def lines(self) -> list[str]:
         """The text of every line shown (for tests and screenshots)."""

@@ -18,6 +18,7 @@ from zmqchat.client.chat.state import Snapshot
 from zmqchat.client.gui.theme import DIM, STATE_COLOURS
 from zmqchat.client.gui.tk_fonts import transcript_fonts
 from zmqchat.client.gui.tk_input import InputLine
+from zmqchat.client.gui.tk_message_menu import MessageMenu
 from zmqchat.client.gui.tk_sidebar import Sidebar
 from zmqchat.client.gui.tk_transcript import TranscriptPane
 from zmqchat.client.gui.viewmodel import SERVER, Changes, ChatViewModel
@@ -89,6 +90,7 @@ class ChatWindow(ttk.Frame):
             on_scroll=self._scroll,
             on_copy=self._copy,
         )
+        self.message_menu = MessageMenu(self, vm, on_edit=self._edit_message)
         self.status = ttk.Label(self, text="", padding=(8, 2), relief="sunken", anchor="w")
         paned.grid(row=0, column=0, sticky="nsew")
         self.input.grid(row=1, column=0, sticky="ew")
@@ -164,6 +166,7 @@ class ChatWindow(ttk.Frame):
                 on_top=self.vm.load_older,
             )
             pane.grid(row=0, column=0, sticky="nsew")
+            self.message_menu.attach(pane)
             if self.shown is not None and self.shown in self.panes:
                 self.panes[self.shown].tkraise()  # a new pane stays underneath
         return pane
@@ -218,6 +221,11 @@ class ChatWindow(ttk.Frame):
         pane = self.panes.get(self.shown or "")
         if pane is not None:
             pane.scroll_to_end()  # what we say, and its answer, are at the bottom
+
+    def _edit_message(self, command: str) -> None:
+        """A message's menu chose Edit…: its ``/edit`` is in the input to change."""
+        self.input.set_text(command)
+        self.focus_input()
 
     def _scroll(self, pages: int) -> None:
         pane = self.panes.get(self.shown or "")

@@ -7,7 +7,7 @@ import collections
 import dataclasses
 from typing import Final
 
-from zmqchat.client.chat.formatting import Line
+from zmqchat.client.chat.formatting import MESSAGE_MARK, Line
 from zmqchat.client.chat.layout import INDENT
 from zmqchat.client.gui.glyphs import GlyphPolicy, displayable
 from zmqchat.client.gui.rtl import has_rtl
@@ -34,6 +34,7 @@ class Row:
     hang: str = ""
     bidi: bool = False
     height: int = 1  # the lines of text it takes (before wrapping)
+    message: int | None = None  # the seq of the room message it shows (message_mark)
 
     @property
     def text(self) -> str:
@@ -55,10 +56,16 @@ def to_row(line: Line, policy: GlyphPolicy, *, rtl: bool = False) -> Row:
     what they stand under lines the text up."""
     parts: list[Part] = []
     indent: int | None = None
+    message: int | None = None
     for style, raw in line:
         names = [n.removeprefix("class:") for n in style.split()]
         if _INDENT_CLASS in names:
             indent = len(raw) if indent is None else indent
+            continue
+        if not raw:  # nothing to draw; it may name the message (message_mark)
+            seqs = [n.removeprefix(MESSAGE_MARK) for n in names if n.startswith(MESSAGE_MARK)]
+            if seqs and seqs[0].isascii() and seqs[0].isdigit():
+                message = int(seqs[0])
             continue
         tags = tuple(t for t in names if t in TAGS)
         if indent is not None:
@@ -71,7 +78,7 @@ def to_row(line: Line, policy: GlyphPolicy, *, rtl: bool = False) -> Row:
     # Worked out here, on the thread that made the line: the Tk thread only inserts.
     text = "".join(text for text, _ in parts)
     hang = text[:indent] if indent else ""
-    return Row(tuple(parts), hang, rtl and has_rtl(text), 1 + text.count("\n"))
+    return Row(tuple(parts), hang, rtl and has_rtl(text), 1 + text.count("\n"), message)
 
 
 class Transcript:

@@ -39,6 +39,7 @@ from zmqchat.client.chat.commands import (
 from zmqchat.client.chat.controller import EVERYWHERE, ChatController
 from zmqchat.client.chat.formatting import Line, error
 from zmqchat.client.chat.keys import GUI_KEYS
+from zmqchat.client.chat.message_commands import DeleteMessage
 from zmqchat.client.chat.state import ChatState, Snapshot, private_key
 from zmqchat.client.core.events import Event
 from zmqchat.client.gui.attention import Attention
@@ -253,6 +254,17 @@ class ChatViewModel:
         self.refresh()
         self._worker.submit(self.controller.load_private, user)
         return key
+
+    def own_message(self, key: str, seq: int) -> str | None:
+        """The latest text of our message ``seq`` in room pane ``key``; None when it
+        is not ours (or gone): a menu on its line offers nothing then."""
+        if not key.startswith("#"):
+            return None
+        return self.controller.own_message(key[1:], seq)
+
+    def delete_message(self, key: str, seq: int) -> None:
+        """Withdraw our message ``seq`` of room pane ``key`` (its menu's Delete)."""
+        self._run(DeleteMessage(seq, room=key[1:]))
 
     def load_older(self, key: str) -> bool:
         """Fetch the page of history before the oldest line of a room (on reaching

@@ -190,6 +190,8 @@ class BaseClient(Generic[_Face]):
     )
     pm = RequestMethod(requests.pm)
     invite = RequestMethod(requests.invite)
+    edit = RequestMethod(requests.edit)
+    delete = RequestMethod(requests.delete)
     topic = RequestMethod(requests.topic)
     op = RequestMethod(requests.op)
     deop = RequestMethod(requests.deop)
@@ -201,6 +203,7 @@ class BaseClient(Generic[_Face]):
     who = RequestMethod(requests.who)
     list_rooms = RequestMethod(requests.list_rooms)
     history = RequestMethod(requests.history)
+    search = RequestMethod(requests.search)
     ping = RequestMethod(requests.ping)
 
     # ---------------------------------------------------------------- the I/O loop
