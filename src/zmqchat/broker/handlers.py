@@ -32,8 +32,10 @@ from zmqchat.broker.registration import Registration
 from zmqchat.broker.relay import Relay
 from zmqchat.broker.state import REF_CACHE_SIZE, BrokerState, Connections, Session, fingerprint
 from zmqchat.broker.store import Store
+from zmqchat.broker.transfers import Transfers
 from zmqchat.common.codec import decode, encode
 from zmqchat.common.config import BrokerConfig
+from zmqchat.common.files import FileChunk, FileGet, FileOffer
 from zmqchat.common.messages import (
     Bye,
     ByeReply,
@@ -74,6 +76,11 @@ STORE_UNAVAILABLE: Final = (
 # The requests whose handling writes to the store (besides a register that does not
 # resume a session).
 WRITES: Final = (Join, Leave, Chat, Pm, Invite, Bye, Op, Deop, Kick, Ban, Unban, Lock, Unlock)
+WRITES_FILES: Final = (FileOffer, FileChunk)
+# The replies that acknowledge a write.
+WRITE_REPLIES: Final = frozenset(
+    ("ack", "joined", "left", "invited", "bye", "topic", "moderated", "file_accept", "file_done")
+)
 
 
 class BrokerCore:
@@ -119,6 +126,7 @@ class BrokerCore:
         self.relay = Relay(
             self.state, store, self.out, config, clock, self.mailboxes, self.membership
         )
+        self.transfers = Transfers(self.state, store, self.out, config, clock, self.membership)
         queries = Queries(self.state, store, self.out, self.mailboxes, self.membership)
         self.logins = Logins(config, store, self.state, notify)
         self.registration = Registration(
@@ -148,6 +156,9 @@ class BrokerCore:
             History: queries.history,  # type: ignore[dict-item]
             Ping: queries.ping,  # type: ignore[dict-item]
             Bye: self._bye,  # type: ignore[dict-item]
+            FileOffer: self.transfers.offer,  # type: ignore[dict-item]
+            FileChunk: self.transfers.chunk,  # type: ignore[dict-item]
+            FileGet: self.transfers.get,  # type: ignore[dict-item]
         }
 
     @property
@@ -327,6 +338,10 @@ class BrokerCore:
         due = self.forgetting.next_due()
         if due is not None and now >= due:
             self.forgetting.sweep(now)
+        try:
+            self.transfers.sweep(now)
+        except OSError:
+            log.exception("could not drop unfinished uploads; trying again later")
         expired = list(self.state.expired(now, self.config.timeout))
         for session in expired:
             log.info("expired %s (idle %.1fs)", session.user, now - session.last_seen)
@@ -363,14 +378,14 @@ class BrokerCore:
             return held is None or held.key != user_key(request.user)
         if isinstance(request, Topic):
             return request.text is not None  # reading it is not
-        return isinstance(request, WRITES)
+        return isinstance(request, WRITES + WRITES_FILES)
 
     def unstored(self, body: bytes) -> bytes:
         """What a reply of a batch whose commit failed becomes: an acknowledgement of
         a write turns into ``store_unavailable``; other replies stand."""
         msg = decode(body, None)
         kind = msg.get("type")
-        if kind not in ("ack", "joined", "left", "invited", "bye", "topic", "moderated"):
+        if kind not in WRITE_REPLIES:
             return body
         if kind in ("topic", "moderated") and "seq" not in msg:
             return body  # read, or changed nothing

@@ -13,7 +13,15 @@ from typing import Any, Final
 
 import msgpack
 
-from zmqchat.broker.schema import KIND_CHAT, KIND_JOIN, KIND_LEAVE, KIND_MODERATION, KIND_TOPIC
+from zmqchat.broker.schema import (
+    KIND_CHAT,
+    KIND_FILE,
+    KIND_JOIN,
+    KIND_LEAVE,
+    KIND_MODERATION,
+    KIND_TOPIC,
+)
+from zmqchat.common.files import FileEvent
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Ref, RoomEvent
 from zmqchat.common.moderation import ModerationEvent, TopicEvent
 from zmqchat.common.protocol import MAX_HISTORY_REPLY_BYTES, pm_key
@@ -115,6 +123,18 @@ def room_event(room: str, row: tuple[Any, ...]) -> RoomEvent:
             user=what.get("user"),
             until=what.get("until"),
             reason=reason,
+            ts=ts,
+        )
+    if kind == KIND_FILE:
+        what = unpack_data(data) or {}
+        return FileEvent(
+            room=room,
+            seq=seq,
+            sender=user,
+            name=text or "",
+            size=what.get("size", 0),
+            sha256=what.get("sha256", ""),
+            id=what.get("id", 0),
             ts=ts,
         )
     return PresenceEvent(room=room, seq=seq, user=user, event=_PRESENCE[kind], ts=ts, reason=reason)

@@ -31,7 +31,10 @@ log = logging.getLogger("zmqchat.broker.store")
 #    and `bans`; topic and moderation events (kinds 3 and 4) in `events`. Older
 #    stores get the tables, with each private room's creator as its operator; their
 #    public rooms have no creator and no operator (docs/protocol.md §2.13).
-SCHEMA_VERSION: Final = 6
+# 7: taken (edited and deleted messages).
+# 8: `files` (uploads, finished or not; the bytes are blobs in the files folder) and
+#    file events (kind 7) in `events`. Older stores get the table, empty.
+SCHEMA_VERSION: Final = 8
 
 # The `kind` column of `events`.
 KIND_CHAT: Final = 0
@@ -40,6 +43,7 @@ KIND_LEAVE: Final = 2
 KIND_TOPIC: Final = 3  # `user` set the topic to `text`
 KIND_MODERATION: Final = 4  # `user` did `data`'s action (msgpack map), with `reason`
 # 5 and 6 are taken (edited and deleted messages).
+KIND_FILE: Final = 7  # `user` sent the file named `text`; `data`: {id, size, sha256}
 
 # Added to version 2 stores as they open (nothing else depends on it).
 _COUNTERS: Final = """
@@ -196,6 +200,29 @@ INSERT OR IGNORE INTO room_ops (room, user) SELECT room, creator FROM private_ro
 """
 
 
+# Version 8. A row per upload: `done` NULL while its bytes arrive (they are in the
+# part file named by its id), then the time it was checked and published. Rows are
+# the file ids clients fetch by; blobs are shared by every row of one sha256.
+_FILES: Final = """
+CREATE TABLE IF NOT EXISTS files (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    sha256        TEXT    NOT NULL,
+    name          TEXT    NOT NULL,
+    size          INTEGER NOT NULL,
+    sender        TEXT    NOT NULL,     -- display name
+    sender_key    TEXT    NOT NULL,
+    room          TEXT,                 -- a room's file, or
+    recipient     TEXT,                 -- a private one (display name)
+    recipient_key TEXT,
+    created       REAL    NOT NULL,     -- offered
+    done          REAL,                 -- checked and published; NULL while uploading
+    seq           INTEGER               -- its event in `room`
+);
+CREATE INDEX IF NOT EXISTS files_sender ON files (sender_key, sha256);
+CREATE INDEX IF NOT EXISTS files_partial ON files (created) WHERE done IS NULL;
+"""
+
+
 def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
     """The store file at ``path`` (created if new, upgraded if old), in WAL mode.
 
@@ -212,7 +239,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
     # the OS cache); `fsync = true` also survives power loss.
     db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version not in (0, 1, 2, 3, 4, 5, SCHEMA_VERSION):
+    if version not in (0, 1, 2, 3, 4, 5, 6, SCHEMA_VERSION):
         raise StoreError(newer_schema(path, version, SCHEMA_VERSION))
     if version:
         # A page scribbled over shows now, with a clear word, rather than as a
@@ -221,7 +248,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
         if findings != ["ok"]:
             raise StoreError(damaged(path, "; ".join(findings)))
     if version == 0:
-        db.executescript(_SCHEMA + _ACCOUNTS + _MAILBOX + _PRIVATE_ROOMS + _ROOM_META)
+        db.executescript(_SCHEMA + _ACCOUNTS + _MAILBOX + _PRIVATE_ROOMS + _ROOM_META + _FILES)
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     elif version < SCHEMA_VERSION:
         log.info("upgrading store %s to schema version %d", path, SCHEMA_VERSION)
@@ -242,6 +269,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
             + _PRIVATE_ROOMS
             + _ROOM_META
             + _PRIVATE_OPERATORS
+            + _FILES
             + f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
         )
     db.executescript(_COUNTERS)

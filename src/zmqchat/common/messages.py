@@ -11,6 +11,15 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from zmqchat.common.files import (
+    FileAccept,
+    FileAck,
+    FileData,
+    FileDone,
+    FileEvent,
+    FileRequest,
+    PrivateFileEvent,
+)
 from zmqchat.common.moderation import (
     Moderate,
     Moderated,
@@ -139,6 +148,7 @@ Request = (
     | History
     | Ping
     | Bye
+    | FileRequest
 )
 
 
@@ -279,7 +289,7 @@ class PmEvent(Record):
 
 
 # What a room's topic carries, each with the room's next seq (docs/protocol.md §3.3).
-RoomEvent = ChatEvent | PresenceEvent | TopicEvent | ModerationEvent
+RoomEvent = ChatEvent | PresenceEvent | TopicEvent | ModerationEvent | FileEvent
 
 
 @record("history", with_user="with")
@@ -339,8 +349,22 @@ Reply = (
     | Pong
     | ByeReply
     | ErrorReply
+    | FileAccept
+    | FileAck
+    | FileDone
+    | FileData
 )
 # What the broker sends without being asked (the client's own ``Event`` adds its
 # connection status and leaves ``Closed`` to the connection logic).
-Push = ChatEvent | PresenceEvent | TopicEvent | ModerationEvent | SystemEvent | PmEvent | Closed
+Push = (
+    ChatEvent
+    | PresenceEvent
+    | TopicEvent
+    | ModerationEvent
+    | SystemEvent
+    | PmEvent
+    | Closed
+    | FileEvent
+    | PrivateFileEvent
+)
 BrokerMessage = Reply | Push

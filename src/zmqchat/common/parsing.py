@@ -12,6 +12,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, Final, TypeVar, get_args
 
+from zmqchat.common import files
 from zmqchat.common import moderation as mod
 from zmqchat.common.messages import (
     BrokerMessage,
@@ -228,6 +229,7 @@ _REQUEST_PARSERS: Final[dict[str, Callable[[dict[str, Any], Ref], Request]]] = {
     "pm": _parse_pm,
     "invite": _parse_invite,
     **mod.REQUEST_PARSERS,
+    **files.REQUEST_PARSERS,
     "who": _parse_who,
     "rooms": _parse_rooms,
     "history": _parse_history,
@@ -276,6 +278,7 @@ _HISTORY_ITEMS: Final[dict[str, type[RoomEvent | PmEvent]]] = {
     "presence": PresenceEvent,
     "topic": mod.TopicEvent,
     "moderation": mod.ModerationEvent,
+    "file": files.FileEvent,
     "pm": PmEvent,
 }
 
@@ -327,6 +330,13 @@ def _parse_topic_message(msg: dict[str, Any]) -> mod.TopicInfo | mod.TopicEvent:
     return _build(mod.TopicInfo, msg) if "ref" in msg else _build(mod.TopicEvent, msg)
 
 
+def _parse_file_event(msg: dict[str, Any]) -> files.FileEvent | files.PrivateFileEvent:
+    # A room's file names its room; a private one, its recipient.
+    if "room" in msg:
+        return _build(files.FileEvent, msg)
+    return _build(files.PrivateFileEvent, msg)
+
+
 # Every broker message is built field by field from its map, under its ``TYPE``; only
 # these hold records of their own or share a type with another.
 _MESSAGE_PARSERS: Final[dict[str, Callable[[dict[str, Any]], BrokerMessage]]] = {
@@ -335,6 +345,7 @@ _MESSAGE_PARSERS: Final[dict[str, Callable[[dict[str, Any]], BrokerMessage]]] = 
     "topic": _parse_topic_message,
     "rooms": _parse_room_list,
     "history": _parse_history_page,
+    "file": _parse_file_event,
 }
 
 

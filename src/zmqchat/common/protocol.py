@@ -94,6 +94,14 @@ class ErrorCode(StrEnum):
     # Additive to v1: a user an operator banned from the room asks to join it, post
     # to it or read it from outside, or to see or set its topic.
     BANNED = "banned"
+    # Additive to v1, file transfers (protocol.md §2.14): an offer refused before a
+    # byte is sent, a file id unknown or not yours to fetch, content that did not
+    # match the sha256 it was offered with.
+    TOO_LARGE = "too_large"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    DISK_FULL = "disk_full"
+    NO_SUCH_FILE = "no_such_file"
+    HASH_MISMATCH = "hash_mismatch"
 
 
 def is_valid_name(name: object) -> bool:

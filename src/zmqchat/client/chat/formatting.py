@@ -30,6 +30,7 @@ from zmqchat.client.chat.layout import hang, message_lines
 from zmqchat.client.chat.mentions import is_mention, mark_line, mark_mentions
 from zmqchat.client.core.events import Event, StatusEvent
 from zmqchat.common.durations import duration_text
+from zmqchat.common.files import FileEvent, PrivateFileEvent
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Record, SystemEvent
 from zmqchat.common.moderation import ModerationEvent, TopicEvent
 
@@ -174,10 +175,42 @@ def format_event(
             line += [("", " "), ("class:data", safe_text(to_json(event.data)))]
     elif isinstance(event, SystemEvent):
         line.append(("class:system", f"*** {safe_text(event.text)}"))
+    elif isinstance(event, FileEvent | PrivateFileEvent):
+        line = _file_line(line, event, me, compact)
     if history:
         # Dim the whole line: it is a replay, not something that just happened.
         line = [(f"class:history {style}" if style else "class:history", t) for style, t in line]
     return line
+
+
+def file_size(size: int) -> str:
+    """``size`` bytes for people: 512 B, 3.4 KiB, 12.0 MiB."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"  # not reached
+
+
+def _file_line(
+    line: Line, event: FileEvent | PrivateFileEvent, me: str | None, compact: bool
+) -> Line:
+    """``alice sent report.pdf (1.2 MiB), file 7``: the id is what ``file get`` takes."""
+    if isinstance(event, FileEvent):
+        if not compact:
+            line += _room(event.room)
+        line += [(nick_style(event.sender), event.sender), ("class:file", " sent ")]
+    else:
+        outgoing = me is not None and event.sender.lower() == me.lower()
+        peer = event.to if outgoing else event.sender
+        label = "[file to " if outgoing else "[file from "
+        line += [("class:pm", label), (nick_style(peer), peer), ("class:pm", "]"), ("", " ")]
+    return [
+        *line,
+        ("class:file.name", safe_text(event.name)),
+        ("class:file", f" ({file_size(event.size)}), file {event.id}"),
+    ]
 
 
 # What each moderation action reads as, after the operator's name.
@@ -346,6 +379,7 @@ __all__ = [
     "day_separator",
     "error",
     "event_json",
+    "file_size",
     "format_event",
     "format_status",
     "format_time",

@@ -9,6 +9,7 @@ import dataclasses
 import logging
 from typing import Literal
 
+from zmqchat.common.files import FileEvent, PrivateFileEvent
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, SystemEvent
 from zmqchat.common.moderation import ModerationEvent, TopicEvent
 from zmqchat.errors import BrokerError
@@ -32,7 +33,15 @@ class StatusEvent:
 
 
 Event = (
-    ChatEvent | PresenceEvent | TopicEvent | ModerationEvent | PmEvent | SystemEvent | StatusEvent
+    ChatEvent
+    | PresenceEvent
+    | TopicEvent
+    | ModerationEvent
+    | PmEvent
+    | SystemEvent
+    | StatusEvent
+    | FileEvent
+    | PrivateFileEvent
 )
 
 log = logging.getLogger("zmqchat.client")
