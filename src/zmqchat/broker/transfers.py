@@ -42,6 +42,7 @@ from zmqchat.common.files import (
     FileGet,
     FileOffer,
     PrivateFileEvent,
+    human_size,
 )
 from zmqchat.common.protocol import ErrorCode, room_topic, user_key
 from zmqchat.errors import ProtocolError
@@ -57,10 +58,6 @@ _INSERT_EVENT: Final = (
 SWEEP_EVERY: Final = 60.0
 # Address buckets idle this long are full again and dropped.
 _PRUNE_EVERY: Final = 60.0
-
-
-def _mib(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MiB"
 
 
 class Transfers:
@@ -98,8 +95,8 @@ class Transfers:
         if req.size > self.config.max_file_size:
             raise ProtocolError(
                 ErrorCode.TOO_LARGE,
-                f"{req.name} is {_mib(req.size)}; files may be at most "
-                f"{_mib(self.config.max_file_size)}",
+                f"{req.name} is {human_size(req.size)}; files may be at most "
+                f"{human_size(self.config.max_file_size)}",
             )
         if session.bucket is not None and not session.bucket.take(now):
             # An offer ends in a published event: as costly as a chat.
@@ -168,12 +165,13 @@ class Transfers:
             if used + req.size > quota:
                 raise ProtocolError(
                     ErrorCode.QUOTA_EXCEEDED,
-                    f"your files hold {_mib(used)}; {req.name} would take them past "
-                    f"your quota of {_mib(quota)}",
+                    f"your files hold {human_size(used)}; {req.name} would take them past "
+                    f"your quota of {human_size(quota)}",
                 )
         if self.blobs.free() - req.size < self.config.disk_floor:
             raise ProtocolError(
-                ErrorCode.DISK_FULL, f"the broker's disk has no room for {_mib(req.size)} more"
+                ErrorCode.DISK_FULL,
+                f"the broker's disk has no room for {req.name} ({human_size(req.size)})",
             )
 
     def _insert(

@@ -160,6 +160,16 @@ class PrivateFileEvent(Record):
 # ------------------------------------------------------------------------ parsing
 
 
+def human_size(size: int) -> str:
+    """``size`` bytes for people: 512 B, 3.4 KiB, 12.0 MiB."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("not reached")
+
+
 def check_file_name(name: object) -> str:
     """A file's name as shown to others: 1..255 UTF-8 bytes, no path separators or
     control characters (whoever saves it still picks the path)."""
@@ -242,4 +252,5 @@ __all__ = [
     "FileRequest",
     "PrivateFileEvent",
     "check_file_name",
+    "human_size",
 ]

@@ -31,6 +31,7 @@ from zmqchat.client.chat.mentions import is_mention, mark_line, mark_mentions
 from zmqchat.client.core.events import Event, StatusEvent
 from zmqchat.common.durations import duration_text
 from zmqchat.common.files import FileEvent, PrivateFileEvent
+from zmqchat.common.files import human_size as file_size
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, Record, SystemEvent
 from zmqchat.common.moderation import ModerationEvent, TopicEvent
 
@@ -181,16 +182,6 @@ def format_event(
         # Dim the whole line: it is a replay, not something that just happened.
         line = [(f"class:history {style}" if style else "class:history", t) for style, t in line]
     return line
-
-
-def file_size(size: int) -> str:
-    """``size`` bytes for people: 512 B, 3.4 KiB, 12.0 MiB."""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"  # not reached
 
 
 def _file_line(
