@@ -63,6 +63,12 @@ def test_error_codes_are_the_wire_strings() -> None:
         "not_operator",
         "no_such_room",
         "banned",
+        # file transfers (protocol.md 2.14)
+        "too_large",
+        "quota_exceeded",
+        "disk_full",
+        "no_such_file",
+        "hash_mismatch",
     }
     assert ErrorCode.TOO_LONG == "too_long"
 

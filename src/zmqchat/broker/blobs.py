@@ -28,11 +28,11 @@ class Blobs:
     """The files folder of one broker. Methods raise OSError on disk failures."""
 
     def __init__(self, root: Path) -> None:
+        # The folders are made with the first upload: a broker nobody sends a file
+        # to leaves none behind.
         self.root = root
         self.parts = root / "parts"
         self.blobs = root / "blobs"
-        make_private_folders(self.parts)
-        make_private_folders(self.blobs)
 
     # ------------------------------------------------------------------- blobs
 
@@ -49,8 +49,11 @@ class Blobs:
             return f.read(size)
 
     def free(self) -> int:
-        """Bytes free on the disk the files folder is on."""
-        return shutil.disk_usage(self.root).free
+        """Bytes free on the disk the files folder is (or will be) on."""
+        folder = self.root
+        while not folder.exists() and folder.parent != folder:
+            folder = folder.parent
+        return shutil.disk_usage(folder).free
 
     # ------------------------------------------------------------------- parts
 
@@ -61,6 +64,8 @@ class Blobs:
         """An empty part file for a new upload (a leftover of the same id, from a
         batch whose commit failed, is emptied)."""
         path = self.part(upload)
+        make_private_folders(self.parts)
+        make_private_folders(self.blobs)
         create_private_file(str(path))
         os.truncate(path, 0)
 
