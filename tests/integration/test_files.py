@@ -4,6 +4,7 @@ can't go (corrupt or misplaced chunks)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import stat
@@ -15,6 +16,7 @@ import pytest
 from tests.helpers import RawPeer
 
 from zmqchat import Client
+from zmqchat.aio import AsyncClient
 from zmqchat.common.files import CHUNK_BYTES, FileEvent, PrivateFileEvent
 from zmqchat.errors import BrokerError, Timeout
 from zmqchat.testing import BrokerProcess, wait_until
@@ -293,3 +295,26 @@ def _connect_again(broker: BrokerProcess, clients: list[Client]) -> Client | Non
         return connect(broker, clients, "alice")
     except BrokerError:
         return None
+
+
+# ---------------------------------------------------------------------- asyncio
+
+
+def test_the_asyncio_face_sends_and_fetches_the_same_way(broker, tmp_path):
+    source = write(tmp_path / "a.bin", 9 * CHUNK_BYTES + 3)  # more than a window
+
+    async def main() -> None:
+        async with AsyncClient("alice", broker.endpoint) as alice:
+            seen: list[int] = []
+            done = await alice.send_file(
+                source, room="general", progress=lambda d, n: seen.append(d)
+            )
+            assert seen == sorted(seen)
+            assert seen[-1] == source.stat().st_size
+            fetched = await alice.get_file(done.id, tmp_path / "b.bin")
+            assert fetched.path.read_bytes() == source.read_bytes()
+            with pytest.raises(BrokerError) as exc:
+                await alice.get_file(done.id + 1, tmp_path / "c.bin")
+            assert exc.value.code == "no_such_file"
+
+    asyncio.run(asyncio.wait_for(main(), 45))

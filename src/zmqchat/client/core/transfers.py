@@ -200,6 +200,7 @@ class Upload(Transfer[FileDone]):
         self._file: IO[bytes] | None = None
         self._id: int | None = None  # None: offering
         self._sent = 0  # next offset to send
+        self._acked = 0  # what the broker said it holds
         self._window = 1
         self._chunk = CHUNK_BYTES
 
@@ -241,12 +242,13 @@ class Upload(Transfer[FileDone]):
             self._succeed(reply)
         elif isinstance(reply, FileAccept) and isinstance(request, FileOffer):
             self._id = reply.id
-            self._sent = reply.offset
+            self._sent = self._acked = reply.offset
             self._window = max(1, min(reply.window, 4 * WINDOW))
             self._chunk = max(1, min(reply.chunk, CHUNK_BYTES))
             self._progressed(reply.offset, self.size)
         elif isinstance(reply, FileAck):
-            self._progressed(reply.offset, self.size)
+            self._acked = max(self._acked, reply.offset)
+            self._progressed(self._acked, self.size)
         else:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"unexpected {type(reply).__name__}")
 

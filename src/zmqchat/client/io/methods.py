@@ -177,7 +177,7 @@ class TransferMethod(Generic[_P, _T]):
                     done, _ = await asyncio.wait(
                         pending, timeout=wait, return_when=asyncio.FIRST_COMPLETED
                     )
-                    for future in done:
+                    for future in [f for f in pending if f in done]:  # in the order sent
                         outcome = future.exception() or future.result()
                         transfer.settle(pending.pop(future), outcome, time.monotonic())
                 return transfer.result()
@@ -201,7 +201,7 @@ class TransferMethod(Generic[_P, _T]):
                     done, _ = concurrent.futures.wait(
                         pending, timeout=wait, return_when=concurrent.futures.FIRST_COMPLETED
                     )
-                    for future in done:
+                    for future in [f for f in pending if f in done]:  # in the order sent
                         outcome = future.exception() or future.result()
                         transfer.settle(pending.pop(future), outcome, time.monotonic())
                 return transfer.result()
