@@ -118,6 +118,22 @@ class ShowHistory:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class SendFile:
+    """``/send PATH``: a file to the current room, or to the person of ``/query``."""
+
+    path: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GetFile:
+    """``/get ID [PATH]``: fetch file ``file_id`` into ``path`` (None: the current
+    folder, under the name it was sent with)."""
+
+    file_id: int
+    path: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class ShowHelp:
     pass
 
@@ -151,6 +167,8 @@ Command = (
     | ShowHelp
     | Quit
     | Invalid
+    | SendFile
+    | GetFile
 )
 
 ArgKind = Literal["room", "user", "text", "count", None]
@@ -213,6 +231,8 @@ COMMANDS: Final = (
     CommandSpec(
         "history", "/history [N]", f"last N messages here (default {HISTORY_DEFAULT})", "count"
     ),
+    CommandSpec("send", "/send PATH", "send a file to the room (or to whom you /query)", "text"),
+    CommandSpec("get", "/get ID [PATH]", "fetch file ID (shown as `file ID`) to PATH", None),
     CommandSpec("me", "/me ACTION", "say what you do: /me waves → * alice waves", "text"),
     CommandSpec("help", "/help", "this list", None),
     CommandSpec("quit", "/quit", "leave the chat", None, ("exit",)),
@@ -295,6 +315,13 @@ def parse_input(line: str) -> Command | None:
         return _history(args, spec)
     if name == "me":
         return Emote(rest) if rest else Invalid(f"usage: {spec.usage}")
+    if name == "send":
+        return SendFile(rest) if rest else Invalid(f"usage: {spec.usage}")
+    if name == "get":
+        number, _, path = rest.partition(" ")
+        if not number.isdigit():
+            return Invalid(f"usage: {spec.usage} (ID: the number after `file` in its line)")
+        return GetFile(int(number), path.strip() or None)
     if args:
         return Invalid(f"usage: {spec.usage}")
     if name == "rooms":
@@ -424,6 +451,7 @@ __all__ = [
     "Command",
     "CommandSpec",
     "Emote",
+    "GetFile",
     "Invalid",
     "InviteUser",
     "JoinRoom",
@@ -432,6 +460,7 @@ __all__ = [
     "Query",
     "Quit",
     "Say",
+    "SendFile",
     "SendPm",
     "SetTopic",
     "ShowHelp",
