@@ -52,7 +52,7 @@ TS = 1_700_000_000.25
 def test_request_types_are_the_ten_of_the_design_and_the_additive_ones() -> None:
     # `invite` is additive to v1 (protocol.md §7, private rooms), and so are `topic`
     # and the moderation requests (room topics and moderation), and `edit` and
-    # `delete`, and `search` (issue 15).
+    # `delete`, and `search` (issue 15), and the file ones (issue 16).
     assert sorted(REQUEST_TYPES) == [
         "ban",
         "bye",
@@ -60,6 +60,9 @@ def test_request_types_are_the_ten_of_the_design_and_the_additive_ones() -> None
         "delete",
         "deop",
         "edit",
+        "file_chunk",
+        "file_get",
+        "file_offer",
         "history",
         "invite",
         "join",

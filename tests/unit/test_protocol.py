@@ -66,6 +66,12 @@ def test_error_codes_are_the_wire_strings() -> None:
         "too_late",
         "no_such_message",
         "banned",
+        # file transfers (protocol.md 2.14)
+        "too_large",
+        "quota_exceeded",
+        "disk_full",
+        "no_such_file",
+        "hash_mismatch",
     }
     assert ErrorCode.TOO_LONG == "too_long"
 

@@ -61,9 +61,15 @@ def _blocks(text: str) -> list[tuple[str, str, str, str, int]]:
     return out
 
 
+def _bin(value: dict[str, Any]) -> Any:
+    """JSON has no bytes: the doc writes a msgpack bin (a file chunk's ``data``) as
+    ``{"$bin": "<hex>"}``."""
+    return bytes.fromhex(value["$bin"]) if set(value) == {"$bin"} else value
+
+
 def _maps(body: str, where: str) -> list[dict[str, Any]]:
     """Every JSON value in a block (one or more, compact or indented); all maps."""
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(object_hook=_bin)
     out, pos = [], 0
     while True:
         while pos < len(body) and body[pos].isspace():

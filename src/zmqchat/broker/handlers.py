@@ -34,8 +34,10 @@ from zmqchat.broker.relay import Relay
 from zmqchat.broker.searching import Searching
 from zmqchat.broker.state import REF_CACHE_SIZE, BrokerState, Connections, Session, fingerprint
 from zmqchat.broker.store import Store
+from zmqchat.broker.transfers import Transfers
 from zmqchat.common.codec import decode, encode
 from zmqchat.common.config import BrokerConfig
+from zmqchat.common.files import FileChunk, FileGet, FileOffer
 from zmqchat.common.messages import (
     Bye,
     ByeReply,
@@ -82,6 +84,11 @@ WRITES: Final = (
     Join, Leave, Chat, Pm, Invite, Edit, Delete, Bye,
     Op, Deop, Kick, Ban, Unban, Lock, Unlock,
 )  # fmt: skip
+WRITES_FILES: Final = (FileOffer, FileChunk)
+# The replies that acknowledge a write.
+WRITE_REPLIES: Final = frozenset(
+    ("ack", "joined", "left", "invited", "bye", "topic", "moderated", "file_accept", "file_done")
+)
 
 
 class BrokerCore:
@@ -129,6 +136,7 @@ class BrokerCore:
         )
         edits = Edits(self.state, store, self.out, config, clock, self.membership)
         searching = Searching(store, self.out, self.membership)
+        self.transfers = Transfers(self.state, store, self.out, config, clock, self.membership)
         queries = Queries(self.state, store, self.out, self.mailboxes, self.membership)
         self.logins = Logins(config, store, self.state, notify)
         self.registration = Registration(
@@ -161,6 +169,9 @@ class BrokerCore:
             Search: searching.search,  # type: ignore[dict-item]
             Ping: queries.ping,  # type: ignore[dict-item]
             Bye: self._bye,  # type: ignore[dict-item]
+            FileOffer: self.transfers.offer,  # type: ignore[dict-item]
+            FileChunk: self.transfers.chunk,  # type: ignore[dict-item]
+            FileGet: self.transfers.get,  # type: ignore[dict-item]
         }
 
     @property
@@ -340,6 +351,10 @@ class BrokerCore:
         due = self.forgetting.next_due()
         if due is not None and now >= due:
             self.forgetting.sweep(now)
+        try:
+            self.transfers.sweep(now)
+        except OSError:
+            log.exception("could not drop unfinished uploads; trying again later")
         expired = list(self.state.expired(now, self.config.timeout))
         for session in expired:
             log.info("expired %s (idle %.1fs)", session.user, now - session.last_seen)
@@ -376,14 +391,14 @@ class BrokerCore:
             return held is None or held.key != user_key(request.user)
         if isinstance(request, Topic):
             return request.text is not None  # reading it is not
-        return isinstance(request, WRITES)
+        return isinstance(request, WRITES + WRITES_FILES)
 
     def unstored(self, body: bytes) -> bytes:
         """What a reply of a batch whose commit failed becomes: an acknowledgement of
         a write turns into ``store_unavailable``; other replies stand."""
         msg = decode(body, None)
         kind = msg.get("type")
-        if kind not in ("ack", "joined", "left", "invited", "bye", "topic", "moderated"):
+        if kind not in WRITE_REPLIES:
             return body
         if kind in ("topic", "moderated") and "seq" not in msg:
             return body  # read, or changed nothing

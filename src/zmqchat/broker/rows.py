@@ -17,11 +17,13 @@ from zmqchat.broker.schema import (
     KIND_CHAT,
     KIND_DELETE,
     KIND_EDIT,
+    KIND_FILE,
     KIND_JOIN,
     KIND_LEAVE,
     KIND_MODERATION,
     KIND_TOPIC,
 )
+from zmqchat.common.files import FileEvent
 from zmqchat.common.messages import (
     ChatEvent,
     DeleteEvent,
@@ -141,6 +143,18 @@ def room_event(room: str, row: tuple[Any, ...]) -> RoomEvent | None:
             user=what.get("user"),
             until=what.get("until"),
             reason=reason,
+            ts=ts,
+        )
+    if kind == KIND_FILE:
+        what = unpack_data(data) or {}
+        return FileEvent(
+            room=room,
+            seq=seq,
+            sender=user,
+            name=text or "",
+            size=what.get("size", 0),
+            sha256=what.get("sha256", ""),
+            id=what.get("id", 0),
             ts=ts,
         )
     presence = _PRESENCE.get(kind)

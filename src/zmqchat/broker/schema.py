@@ -36,7 +36,9 @@ log = logging.getLogger("zmqchat.broker.store")
 #    (kinds 5 and 6); older stores get both columns, empty.
 # 8: `search_index`, the full-text index of chats and edits (see search_index.py);
 #    older stores get it empty, and the store fills it in as it opens.
-SCHEMA_VERSION: Final = 8
+# 9: `files` (uploads, finished or not; the bytes are blobs in the files folder) and
+#    file events (kind 7) in `events`. Older stores get the table, empty.
+SCHEMA_VERSION: Final = 9
 
 # The `kind` column of `events`.
 KIND_CHAT: Final = 0
@@ -46,6 +48,7 @@ KIND_TOPIC: Final = 3  # `user` set the topic to `text`
 KIND_MODERATION: Final = 4  # `user` did `data`'s action (msgpack map), with `reason`
 KIND_EDIT: Final = 5  # `user` replaced the text of chat `of` with `text`
 KIND_DELETE: Final = 6  # `user` withdrew chat `of`
+KIND_FILE: Final = 7  # `user` sent the file named `text`; `data`: {id, size, sha256}
 
 # Added to version 2 stores as they open (nothing else depends on it).
 _COUNTERS: Final = """
@@ -220,6 +223,28 @@ CREATE VIRTUAL TABLE IF NOT EXISTS search_index
     USING fts5(text, content='', detail=none, columnsize=0);
 """
 
+# Version 9. A row per upload: `done` NULL while its bytes arrive (they are in the
+# part file named by its id), then the time it was checked and published. Rows are
+# the file ids clients fetch by; blobs are shared by every row of one sha256.
+_FILES: Final = """
+CREATE TABLE IF NOT EXISTS files (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    sha256        TEXT    NOT NULL,
+    name          TEXT    NOT NULL,
+    size          INTEGER NOT NULL,
+    sender        TEXT    NOT NULL,     -- display name
+    sender_key    TEXT    NOT NULL,
+    room          TEXT,                 -- a room's file, or
+    recipient     TEXT,                 -- a private one (display name)
+    recipient_key TEXT,
+    created       REAL    NOT NULL,     -- offered
+    done          REAL,                 -- checked and published; NULL while uploading
+    seq           INTEGER               -- its event in `room`
+);
+CREATE INDEX IF NOT EXISTS files_sender ON files (sender_key, sha256);
+CREATE INDEX IF NOT EXISTS files_partial ON files (created) WHERE done IS NULL;
+"""
+
 
 def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
     """The store file at ``path`` (created if new, upgraded if old), in WAL mode.
@@ -237,7 +262,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
     # the OS cache); `fsync = true` also survives power loss.
     db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version not in (0, 1, 2, 3, 4, 5, 6, 7, SCHEMA_VERSION):
+    if version not in (0, 1, 2, 3, 4, 5, 6, 7, 8, SCHEMA_VERSION):
         raise StoreError(newer_schema(path, version, SCHEMA_VERSION))
     if version:
         # A page scribbled over shows now, with a clear word, rather than as a
@@ -247,7 +272,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
             raise StoreError(damaged(path, "; ".join(findings)))
     if version == 0:
         db.executescript(
-            _SCHEMA + _ACCOUNTS + _MAILBOX + _PRIVATE_ROOMS + _ROOM_META + _EDITS + _SEARCH
+            _SCHEMA + _ACCOUNTS + _MAILBOX + _PRIVATE_ROOMS + _ROOM_META + _EDITS + _SEARCH + _FILES
         )
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     elif version < SCHEMA_VERSION:
@@ -277,6 +302,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
             + (_PRIVATE_OPERATORS if version < 6 else "")
             + _EDITS
             + _SEARCH
+            + _FILES
             + f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
         )
     db.executescript(_COUNTERS)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from zmqchat._version import __version__
 from zmqchat.cli.account import add_account
 from zmqchat.cli.broker import add_broker
+from zmqchat.cli.files import add_file_commands
 from zmqchat.cli.interactive import add_interactive_commands
 from zmqchat.cli.keys import add_keygen
 from zmqchat.cli.moderation import add_moderation_commands
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_oneshot_commands(sub)
     add_search_command(sub)
     add_moderation_commands(sub)
+    add_file_commands(sub)
     return parser
 
 

@@ -120,6 +120,17 @@ class BrokerConfig:
     # Names that are operators of every room (docs/protocol.md §2.13): they can
     # moderate rooms that have no operator. In `open` mode, whoever takes the name.
     admins: tuple[str, ...] = ()
+    # File transfers (docs/protocol.md §2.16): the largest file, the bytes one user's
+    # uploads may hold (0: no quota), the free space an upload must leave on the
+    # disk, the seconds a half-finished upload is kept, and the chunk requests a
+    # second (and a burst) per peer address, apart from the chat limits so that a
+    # transfer never starves chat (0 turns it off).
+    max_file_size: int = 100 * 1024 * 1024
+    file_quota: int = 1024 * 1024 * 1024
+    disk_floor: int = 256 * 1024 * 1024
+    upload_expiry: float = 24 * 3600.0
+    file_rate_limit: float = 2000.0
+    file_rate_burst: int = 2000
 
     def __post_init__(self) -> None:
         _check_port("port", self.port)
@@ -172,6 +183,7 @@ class BrokerConfig:
         for key in ("pub_hwm", "reply_hwm"):
             if getattr(self, key) < 10:
                 raise ConfigError(f"{key} must be >= 10 (frames queued per peer)")
+        self._check_files()
         if self.hash_memory_kib < MIN_HASH_MEMORY_KIB:
             raise ConfigError(f"hash_memory_kib must be >= {MIN_HASH_MEMORY_KIB} (7 MiB)")
         if self.hash_time_cost < 1 or self.hash_memory_kib * self.hash_time_cost < MIN_HASH_WORK:
@@ -179,6 +191,17 @@ class BrokerConfig:
                 f"hash_time_cost times hash_memory_kib must be >= {MIN_HASH_WORK} "
                 "(OWASP: 2 passes of 19456 KiB, ..., 5 of 7168)"
             )
+
+    def _check_files(self) -> None:
+        for key in ("max_file_size", "file_quota", "disk_floor"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"{key} must be >= 0 (bytes)")
+        if self.upload_expiry <= 0:
+            raise ConfigError("upload_expiry must be > 0 seconds")
+        if self.file_rate_limit < 0:
+            raise ConfigError("file_rate_limit must be >= 0 (0 disables the limit)")
+        if self.file_rate_burst < 1:
+            raise ConfigError("file_rate_burst must be >= 1")
 
     @property
     def db_path(self) -> str:
@@ -197,6 +220,13 @@ class BrokerConfig:
             return Path(self.curve_dir).expanduser()
         base = Path(self.data_dir) if self.data_dir else Path(self.db_path).parent
         return base / "curve"
+
+    @property
+    def files_path(self) -> Path:
+        """Where uploaded files live: ``files`` in the data dir, else next to the
+        store (as :attr:`curve_path`)."""
+        base = Path(self.data_dir) if self.data_dir else Path(self.db_path).parent
+        return base / "files"
 
     @property
     def session_capacity(self) -> int:

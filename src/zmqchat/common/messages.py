@@ -11,6 +11,15 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from zmqchat.common.files import (
+    FileAccept,
+    FileAck,
+    FileData,
+    FileDone,
+    FileEvent,
+    FileRequest,
+    PrivateFileEvent,
+)
 from zmqchat.common.moderation import (
     Moderate,
     Moderated,
@@ -162,6 +171,7 @@ Request = (
     | History
     | Ping
     | Bye
+    | FileRequest
 )
 
 
@@ -331,7 +341,9 @@ class PmEvent(Record):
 
 # What a room's topic carries, each with the room's next seq (docs/protocol.md §3.3);
 # gap filling covers them all.
-RoomEvent = ChatEvent | PresenceEvent | TopicEvent | ModerationEvent | EditEvent | DeleteEvent
+RoomEvent = (
+    ChatEvent | PresenceEvent | TopicEvent | ModerationEvent | EditEvent | DeleteEvent | FileEvent
+)
 
 
 @record("history", with_user="with")
@@ -408,6 +420,10 @@ Reply = (
     | Pong
     | ByeReply
     | ErrorReply
+    | FileAccept
+    | FileAck
+    | FileDone
+    | FileData
 )
 # What the broker sends without being asked (the client's own ``Event`` adds its
 # connection status and leaves ``Closed`` to the connection logic).
@@ -421,5 +437,7 @@ Push = (
     | SystemEvent
     | PmEvent
     | Closed
+    | FileEvent
+    | PrivateFileEvent
 )
 BrokerMessage = Reply | Push

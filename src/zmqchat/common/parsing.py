@@ -12,6 +12,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, Final, TypeVar, get_args
 
+from zmqchat.common import files
 from zmqchat.common import moderation as mod
 from zmqchat.common.messages import (
     BrokerMessage,
@@ -254,6 +255,7 @@ _REQUEST_PARSERS: Final[dict[str, Callable[[dict[str, Any], Ref], Request]]] = {
     "edit": _parse_edit,
     "delete": _parse_delete,
     **mod.REQUEST_PARSERS,
+    **files.REQUEST_PARSERS,
     "who": _parse_who,
     "rooms": _parse_rooms,
     "history": _parse_history,
@@ -305,6 +307,7 @@ _HISTORY_ITEMS: Final[dict[str, type[RoomEvent | PmEvent]]] = {
     "moderation": mod.ModerationEvent,
     "edit": EditEvent,
     "delete": DeleteEvent,
+    "file": files.FileEvent,
     "pm": PmEvent,
 }
 
@@ -363,6 +366,13 @@ def _parse_topic_message(msg: dict[str, Any]) -> mod.TopicInfo | mod.TopicEvent:
     return _build(mod.TopicInfo, msg) if "ref" in msg else _build(mod.TopicEvent, msg)
 
 
+def _parse_file_event(msg: dict[str, Any]) -> files.FileEvent | files.PrivateFileEvent:
+    # A room's file names its room; a private one, its recipient.
+    if "room" in msg:
+        return _build(files.FileEvent, msg)
+    return _build(files.PrivateFileEvent, msg)
+
+
 # Every broker message is built field by field from its map, under its ``TYPE``; only
 # these hold records of their own or share a type with another.
 _MESSAGE_PARSERS: Final[dict[str, Callable[[dict[str, Any]], BrokerMessage]]] = {
@@ -372,6 +382,7 @@ _MESSAGE_PARSERS: Final[dict[str, Callable[[dict[str, Any]], BrokerMessage]]] = 
     "rooms": _parse_room_list,
     "history": _parse_history_page,
     "search": _parse_search_results,
+    "file": _parse_file_event,
 }
 
 

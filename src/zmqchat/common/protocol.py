@@ -92,13 +92,21 @@ class ErrorCode(StrEnum):
     # a room never creates it).
     NO_SUCH_ROOM = "no_such_room"
     # Additive to v1: `edit`/`delete` of a message that is not the caller's, past
-    # `edit_window`, or that is not a chat of that room (protocol.md §2.14).
+    # `edit_window`, or that is not a chat of that room (protocol.md §2.16).
     NOT_YOURS = "not_yours"
     TOO_LATE = "too_late"
     NO_SUCH_MESSAGE = "no_such_message"
     # Additive to v1: a user an operator banned from the room asks to join it, post
     # to it or read it from outside, or to see or set its topic.
     BANNED = "banned"
+    # Additive to v1, file transfers (protocol.md §2.16): an offer refused before a
+    # byte is sent, a file id unknown or not yours to fetch, content that did not
+    # match the sha256 it was offered with.
+    TOO_LARGE = "too_large"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    DISK_FULL = "disk_full"
+    NO_SUCH_FILE = "no_such_file"
+    HASH_MISMATCH = "hash_mismatch"
 
 
 def is_valid_name(name: object) -> bool:

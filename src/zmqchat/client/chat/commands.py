@@ -125,6 +125,22 @@ class ShowHistory:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class SendFile:
+    """``/send PATH``: a file to the current room, or to the person of ``/query``."""
+
+    path: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GetFile:
+    """``/get ID [PATH]``: fetch file ``file_id`` into ``path`` (None: the current
+    folder, under the name it was sent with)."""
+
+    file_id: int
+    path: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class ShowHelp:
     pass
 
@@ -161,6 +177,8 @@ Command = (
     | EditMessage
     | DeleteMessage
     | SearchMessages
+    | SendFile
+    | GetFile
 )
 
 ArgKind = Literal["room", "user", "text", "count", None]
@@ -231,6 +249,8 @@ COMMANDS: Final = (
     ),
     CommandSpec("delete", "/delete [SEQ]", "delete your last message here (or SEQ)", "count"),
     CommandSpec("search", "/search WORDS", "the messages of your rooms holding every word", "text"),
+    CommandSpec("send", "/send PATH", "send a file to the room (or to whom you /query)", "text"),
+    CommandSpec("get", "/get ID [PATH]", "fetch file ID (shown as `file ID`) to PATH", None),
     CommandSpec("me", "/me ACTION", "say what you do: /me waves → * alice waves", "text"),
     CommandSpec("help", "/help", "this list", None),
     CommandSpec("quit", "/quit", "leave the chat", None, ("exit",)),
@@ -319,6 +339,13 @@ def parse_input(line: str) -> Command | None:
         return parse_delete(args) or Invalid(f"usage: {spec.usage}")
     if name == "search":
         return SearchMessages(rest.strip()) if rest.strip() else Invalid(f"usage: {spec.usage}")
+    if name == "send":
+        return SendFile(rest) if rest else Invalid(f"usage: {spec.usage}")
+    if name == "get":
+        number, _, path = rest.partition(" ")
+        if not number.isdigit():
+            return Invalid(f"usage: {spec.usage} (ID: the number after `file` in its line)")
+        return GetFile(int(number), path.strip() or None)
     if args:
         return Invalid(f"usage: {spec.usage}")
     if name == "rooms":
@@ -450,6 +477,7 @@ __all__ = [
     "DeleteMessage",
     "EditMessage",
     "Emote",
+    "GetFile",
     "Invalid",
     "InviteUser",
     "JoinRoom",
@@ -459,6 +487,7 @@ __all__ = [
     "Quit",
     "Say",
     "SearchMessages",
+    "SendFile",
     "SendPm",
     "SetTopic",
     "ShowHelp",

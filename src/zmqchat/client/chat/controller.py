@@ -22,10 +22,12 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
+from zmqchat.client.chat import filing
 from zmqchat.client.chat.backlog import BACKLOG, Backlog, Emit, OlderPage, names_text
 from zmqchat.client.chat.commands import (
     Command,
     Emote,
+    GetFile,
     Invalid,
     InviteUser,
     JoinRoom,
@@ -34,6 +36,7 @@ from zmqchat.client.chat.commands import (
     Query,
     Quit,
     Say,
+    SendFile,
     SendPm,
     SetTopic,
     ShowHelp,
@@ -52,6 +55,7 @@ from zmqchat.client.chat.moderating import moderate
 from zmqchat.client.chat.state import ChatState, Snapshot, private_key, room_key
 from zmqchat.client.core.events import Event, StatusEvent
 from zmqchat.client.io.sync import Client
+from zmqchat.common.files import PrivateFileEvent
 from zmqchat.common.messages import PmEvent, RoomEvent, Welcome
 from zmqchat.common.moderation import ModerationEvent
 from zmqchat.errors import ZmqchatError
@@ -170,7 +174,7 @@ class ChatController:
             return None  # it took us out of the room: say so where we look now
         if isinstance(event, RoomEvent):
             return room_key(event.room)
-        if isinstance(event, PmEvent):
+        if isinstance(event, PmEvent | PrivateFileEvent):
             mine = event.sender.lower() == self.state.user.lower()
             return private_key(event.to if mine else event.sender)
         return EVERYWHERE
@@ -251,8 +255,21 @@ class ChatController:
             search_messages(client, state.user, command, self._emit, where)
         elif isinstance(command, Invalid):
             self._emit(error(command.message), where)
+        elif isinstance(command, SendFile | GetFile):
+            self._file(command, where)
         elif isinstance(command, Quit):
             pass  # the UI ends the session
+
+    def _file(self, command: SendFile | GetFile, where: str | None) -> None:
+        """Start a transfer on a thread of its own (see :mod:`.filing`)."""
+        state = self.state
+        if isinstance(command, GetFile):
+            filing.get_file(self.client, command.file_id, command.path, self._emit, where)
+        elif state.query is None and state.current is None:
+            self._emit(error("you are in no room; /join ROOM first"), where)
+        else:
+            room = state.current if state.query is None else None
+            filing.send_file(self.client, command.path, room, state.query, self._emit, where)
 
     def _pm(self, user: str, text: str, data: dict[str, object] | None) -> None:
         ack = self.client.pm(user, text, data=data)

@@ -30,6 +30,8 @@ from zmqchat.client.chat.layout import hang, message_lines
 from zmqchat.client.chat.mentions import is_mention, mark_line, mark_mentions
 from zmqchat.client.core.events import Event, StatusEvent
 from zmqchat.common.durations import duration_text
+from zmqchat.common.files import FileEvent, PrivateFileEvent
+from zmqchat.common.files import human_size as file_size
 from zmqchat.common.messages import (
     ChatEvent,
     DeleteEvent,
@@ -188,6 +190,8 @@ def format_event(
             line += [("", " "), ("class:data", safe_text(to_json(event.data)))]
     elif isinstance(event, SystemEvent):
         line.append(("class:system", f"*** {safe_text(event.text)}"))
+    elif isinstance(event, FileEvent | PrivateFileEvent):
+        line = _file_line(line, event, me, compact)
     if history:
         # Dim the whole line: it is a replay, not something that just happened.
         line = [(f"class:history {style}" if style else "class:history", t) for style, t in line]
@@ -204,6 +208,26 @@ def message_mark(event: Event) -> Fragment | None:
     if isinstance(event, EditEvent):
         return (f"class:{MESSAGE_MARK}{event.of}", "")
     return None
+
+
+def _file_line(
+    line: Line, event: FileEvent | PrivateFileEvent, me: str | None, compact: bool
+) -> Line:
+    """``alice sent report.pdf (1.2 MiB), file 7``: the id is what ``file get`` takes."""
+    if isinstance(event, FileEvent):
+        if not compact:
+            line += _room(event.room)
+        line += [(nick_style(event.sender), event.sender), ("class:file", " sent ")]
+    else:
+        outgoing = me is not None and event.sender.lower() == me.lower()
+        peer = event.to if outgoing else event.sender
+        label = "[file to " if outgoing else "[file from "
+        line += [("class:pm", label), (nick_style(peer), peer), ("class:pm", "]"), ("", " ")]
+    return [
+        *line,
+        ("class:file.name", safe_text(event.name)),
+        ("class:file", f" ({file_size(event.size)}), file {event.id}"),
+    ]
 
 
 # What each moderation action reads as, after the operator's name.
@@ -387,6 +411,7 @@ __all__ = [
     "day_separator",
     "error",
     "event_json",
+    "file_size",
     "format_event",
     "format_status",
     "format_time",

@@ -88,6 +88,8 @@ STYLE: Final = Style.from_dict(
         "topic.text": "ansicyan bold",
         "moderation": "ansired",
         "pm": "ansimagenta bold",
+        "file": "ansicyan",
+        "file.name": "ansicyan bold",
         "pm.text": "ansimagenta",
         "system": "ansiyellow bold",
         "notice": "ansiyellow",

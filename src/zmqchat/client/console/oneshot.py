@@ -32,6 +32,7 @@ from zmqchat.client.console.runner import connected, note, run, write_line
 from zmqchat.client.core.events import StatusEvent
 from zmqchat.client.io.sync import Client
 from zmqchat.common.config import ClientConfig
+from zmqchat.common.files import PrivateFileEvent
 from zmqchat.common.messages import PmEvent, PresenceEvent, RoomEvent, SystemEvent
 from zmqchat.common.protocol import ErrorCode
 from zmqchat.errors import BrokerError, ConnectionClosed, ProtocolError, Timeout
@@ -165,7 +166,7 @@ def tail(
     lost = False
     days = DayMarks()
 
-    def show(event: RoomEvent | PmEvent | SystemEvent) -> bool:
+    def show(event: RoomEvent | PmEvent | SystemEvent | PrivateFileEvent) -> bool:
         """Print one event; True once --count is reached."""
         nonlocal printed
         if not _printable(event, presence=presence, mentions=mentions):
@@ -228,7 +229,7 @@ def tail(
 
 
 def _printable(
-    event: RoomEvent | PmEvent | SystemEvent,
+    event: RoomEvent | PmEvent | SystemEvent | PrivateFileEvent,
     *,
     presence: bool | None,
     mentions: str | None,

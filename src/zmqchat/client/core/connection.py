@@ -27,6 +27,7 @@ from zmqchat.client.core.pending import Completion, Pending, PendingRequests
 from zmqchat.client.core.repeats import SeenPms
 from zmqchat.client.core.rooms import FollowedRooms
 from zmqchat.common.codec import decode
+from zmqchat.common.files import PrivateFileEvent
 from zmqchat.common.messages import (
     Bye,
     ByeReply,
@@ -213,6 +214,8 @@ class ClientCore:
         elif isinstance(msg, PmEvent):
             if self._seen_pms.first(msg):
                 self.events.append(msg)
+        elif isinstance(msg, PrivateFileEvent):
+            self.events.append(msg)
         elif isinstance(msg, Closed):
             self._on_closed(msg, now)
         elif isinstance(msg, ModerationEvent):

@@ -9,6 +9,7 @@ import dataclasses
 import logging
 from typing import Literal
 
+from zmqchat.common.files import FileEvent, PrivateFileEvent
 from zmqchat.common.messages import (
     ChatEvent,
     DeleteEvent,
@@ -48,6 +49,8 @@ Event = (
     | PmEvent
     | SystemEvent
     | StatusEvent
+    | FileEvent
+    | PrivateFileEvent
 )
 
 log = logging.getLogger("zmqchat.client")

@@ -40,6 +40,8 @@ TAGS: Final[dict[str, dict[str, str]]] = {
     "topic.text": {"foreground": "#117a65", "font": "bold"},
     "moderation": {"foreground": "#a04000", "font": "italic"},
     "pm": {"foreground": "#7d3c98"},
+    "file": {"foreground": "#117a65"},
+    "file.name": {"foreground": "#117a65", "font": "bold"},
     "system": {"foreground": "#9a7d0a", "font": "bold"},
     "notice": {"foreground": "#6e6e6e"},
     "error": {"foreground": "#c0392b", "font": "bold"},

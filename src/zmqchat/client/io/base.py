@@ -20,12 +20,12 @@ from typing import Any, Generic, TypeVar
 
 import zmq
 
-from zmqchat.client.core import requests
+from zmqchat.client.core import requests, transfers
 from zmqchat.client.core.connection import ClientCore
 from zmqchat.client.core.events import ConnectionState, Event, EventBuffer
 from zmqchat.client.core.requests import Call
 from zmqchat.client.io.driver import Poller, SocketDriver
-from zmqchat.client.io.methods import RequestMethod, StartMethod
+from zmqchat.client.io.methods import RequestMethod, StartMethod, TransferMethod
 from zmqchat.client.io.transport import DEFAULT_ENDPOINT, check_endpoint
 from zmqchat.client.io.trust import resolve_trust
 from zmqchat.common.protocol import DEFAULT_ROOMS
@@ -116,7 +116,10 @@ class BaseClient(Generic[_Face]):
         super().__init_subclass__(**kwargs)
         for name, member in vars(BaseClient).items():
             declared = inspect.getattr_static(cls, name)
-            if isinstance(member, RequestMethod | StartMethod) and declared is member:
+            if (
+                isinstance(member, RequestMethod | StartMethod | TransferMethod)
+                and declared is member
+            ):
                 setattr(cls, name, member.function(cls, name))
 
     # ------------------------------------------------------------ what a face adds
@@ -205,6 +208,8 @@ class BaseClient(Generic[_Face]):
     history = RequestMethod(requests.history)
     search = RequestMethod(requests.search)
     ping = RequestMethod(requests.ping)
+    send_file = TransferMethod(transfers.send_file)
+    get_file = TransferMethod(transfers.get_file)
 
     # ---------------------------------------------------------------- the I/O loop
 

@@ -10,18 +10,19 @@ checkers what that function takes and returns on each face.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
 import inspect
+import time
 import typing
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Self, TypeVar, overload
 
 from zmqchat.client.core.requests import Call, More
+from zmqchat.client.core.transfers import Transfer
 
 if TYPE_CHECKING:
-    import asyncio
-
     from zmqchat.client.io.base import BaseClient
 
 _P = ParamSpec("_P")
@@ -135,6 +136,93 @@ class StartMethod(Generic[_P, _T]):
             return start(self, build(*args, **kwargs))
 
         return _face_function(face, name, build, method, self.doc, future)
+
+
+class TransferMethod(Generic[_P, _T]):
+    """A file transfer of :mod:`zmqchat.client.core.transfers` as a method of both
+    faces: the machine says which requests to make, the face makes them (each a
+    future, so a window of them is in flight) and hands back each outcome."""
+
+    def __init__(self, build: Callable[_P, Transfer[_T]]) -> None:
+        self.build = build
+
+    @overload
+    def __get__(self, obj: None, owner: type[Any]) -> Self: ...
+    @overload
+    def __get__(self, obj: BaseClient[Blocking], owner: type[Any]) -> Callable[_P, _T]: ...
+    @overload
+    def __get__(
+        self, obj: BaseClient[Awaiting], owner: type[Any]
+    ) -> Callable[_P, Coroutine[Any, Any, _T]]: ...
+    def __get__(self, obj: Any, owner: type[Any]) -> Any:
+        return self
+
+    def function(self, face: type[BaseClient[Any]], name: str) -> Callable[..., Any]:
+        build, start = self.build, face._start
+
+        async def awaiting(self: Any, *args: Any, **kwargs: Any) -> Any:
+            transfer = build(*args, **kwargs)
+            try:
+                await asyncio.to_thread(transfer.prepare)  # hashing a big file takes a while
+                pending: dict[asyncio.Future[Any], Call[Any, Any]] = {}
+                while not transfer.finished:
+                    now = time.monotonic()
+                    pending.update((start(self, c), c) for c in transfer.calls(now))
+                    if transfer.finished:
+                        break
+                    wait = transfer.delay(now)
+                    if not pending:
+                        await asyncio.sleep(wait or 0.0)
+                        continue
+                    done, _ = await asyncio.wait(
+                        pending, timeout=wait, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    for future in [f for f in pending if f in done]:  # in the order sent
+                        outcome = future.exception() or future.result()
+                        transfer.settle(pending.pop(future), outcome, time.monotonic())
+                return transfer.result()
+            finally:
+                transfer.close()
+
+        def blocking(self: Any, *args: Any, **kwargs: Any) -> Any:
+            transfer = build(*args, **kwargs)
+            try:
+                transfer.prepare()
+                pending: dict[concurrent.futures.Future[Any], Call[Any, Any]] = {}
+                while not transfer.finished:
+                    now = time.monotonic()
+                    pending.update((start(self, c), c) for c in transfer.calls(now))
+                    if transfer.finished:
+                        break
+                    wait = transfer.delay(now)
+                    if not pending:
+                        time.sleep(wait or 0.0)  # rate_limited: its retry_after
+                        continue
+                    done, _ = concurrent.futures.wait(
+                        pending, timeout=wait, return_when=concurrent.futures.FIRST_COMPLETED
+                    )
+                    for future in [f for f in pending if f in done]:  # in the order sent
+                        outcome = future.exception() or future.result()
+                        transfer.settle(pending.pop(future), outcome, time.monotonic())
+                return transfer.result()
+            finally:
+                transfer.close()
+
+        method: Callable[..., Any] = (
+            awaiting if inspect.iscoroutinefunction(face._complete) else blocking
+        )
+        signature = inspect.signature(build, eval_str=True)
+        this = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        # Upload is a Transfer[FileDone]: the method returns a FileDone.
+        result = typing.get_args(signature.return_annotation.__orig_bases__[0])[0]
+        method.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[this, *signature.parameters.values()], return_annotation=result
+        )
+        method.__name__ = name
+        method.__qualname__ = f"{face.__qualname__}.{name}"
+        method.__module__ = face.__module__
+        method.__doc__ = build.__doc__ or ""
+        return method
 
 
 def settle(future: Any, call: Call[Any, Any], reply: object) -> None:

@@ -1,0 +1,363 @@
+"""File transfers: ``file_offer``, ``file_chunk`` and ``file_get`` (docs/protocol.md
+§2.16).
+
+An offer is checked whole before a byte moves: who may receive it, ``too_large``,
+``quota_exceeded``, ``disk_full``. Content the broker already holds is published at
+once. Otherwise the uploader sends chunks within the credit window the accept gave;
+each is appended to the upload's part file as it arrives (so the broker holds no
+more than the frames of one window per transfer) and fed to a running sha256. The
+last one is checked against the offered hash: a mismatch drops the upload and
+publishes nothing; a match makes the part a blob and publishes a ``file`` event in
+the room (stored like a chat, with the room's next seq) or pushes it to the
+recipient. Downloads read ranges of blobs, for the room's members or the two sides
+of a private transfer.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import math
+from collections.abc import Callable
+from typing import Any, Final
+
+import msgpack
+
+from zmqchat.broker.blobs import Blobs
+from zmqchat.broker.membership import Membership, require_member
+from zmqchat.broker.outbox import Outbox
+from zmqchat.broker.schema import KIND_FILE
+from zmqchat.broker.state import BrokerState, Session, TokenBucket
+from zmqchat.broker.store import Store
+from zmqchat.common.config import BrokerConfig
+from zmqchat.common.files import (
+    CHUNK_BYTES,
+    WINDOW,
+    FileAccept,
+    FileAck,
+    FileChunk,
+    FileData,
+    FileDone,
+    FileEvent,
+    FileGet,
+    FileOffer,
+    PrivateFileEvent,
+    human_size,
+)
+from zmqchat.common.protocol import ErrorCode, room_topic, user_key
+from zmqchat.errors import ProtocolError
+
+log = logging.getLogger("zmqchat.broker")
+
+_COLUMNS: Final = "id, sha256, name, size, sender, sender_key, room, recipient, recipient_key, done"
+_INSERT_EVENT: Final = (
+    "INSERT INTO events (room, seq, ts, kind, user, text, data, reason)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, NULL)"
+)
+# How often half-finished uploads are looked for (monotonic seconds).
+SWEEP_EVERY: Final = 60.0
+# Address buckets idle this long are full again and dropped.
+_PRUNE_EVERY: Final = 60.0
+
+
+class Transfers:
+    """Uploads and downloads of one broker; rows in the store's ``files`` table,
+    bytes in :class:`Blobs`."""
+
+    def __init__(
+        self,
+        state: BrokerState,
+        store: Store,
+        out: Outbox,
+        config: BrokerConfig,
+        clock: Callable[[], float],
+        membership: Membership,
+        blobs: Blobs | None = None,
+    ) -> None:
+        self.state = state
+        self.store = store
+        self.out = out
+        self.config = config
+        self.clock = clock
+        self.membership = membership
+        self.blobs = blobs if blobs is not None else Blobs(config.files_path)
+        # upload id -> (bytes fed, running sha256) of the uploads seen since start;
+        # an upload resumed after a restart is hashed once from its part file.
+        self._digests: dict[int, tuple[int, Any]] = {}
+        self._buckets: dict[str, TokenBucket] = {}
+        self._pruned = 0.0
+        self._swept: float | None = None
+
+    # ---------------------------------------------------------------- uploading
+
+    def offer(self, session: Session, req: FileOffer, now: float) -> None:
+        recipient, recipient_key = self._receiver(session, req)
+        if req.size > self.config.max_file_size:
+            raise ProtocolError(
+                ErrorCode.TOO_LARGE,
+                f"{req.name} is {human_size(req.size)}; files may be at most "
+                f"{human_size(self.config.max_file_size)}",
+            )
+        if session.bucket is not None and not session.bucket.take(now):
+            # An offer ends in a published event: as costly as a chat.
+            raise ProtocolError(ErrorCode.RATE_LIMITED, "too many files offered; slow down")
+        db = self.store.writer()
+        if self.blobs.has(req.sha256):  # the same content: stored once, sent at once
+            stored = self._insert(session, req, recipient, recipient_key)
+            self._finish(session, stored, req, recipient, req.ref)
+            return
+        found = db.execute(
+            "SELECT id FROM files WHERE sender_key = ? AND sha256 = ? AND done IS NULL"
+            " AND room IS ? AND recipient_key IS ? ORDER BY id DESC LIMIT 1",
+            (session.key, req.sha256, req.room, recipient_key),
+        ).fetchone()
+        upload = None if found is None else int(found[0])
+        held = 0 if upload is None else self.blobs.held(upload)
+        if upload is None or held > req.size:
+            self._check_room(session, req)
+            held = 0
+            upload = self._insert(session, req, recipient, recipient_key)
+            self.blobs.start(upload)
+        else:
+            db.execute(
+                "UPDATE files SET name = ?, size = ? WHERE id = ?", (req.name, req.size, upload)
+            )
+            log.info("%s resumes upload %d at %d of %d bytes", session.user, upload, held, req.size)
+        if held == req.size:
+            self._complete(session, upload, req.ref)
+            return
+        self.out.reply_to(
+            session,
+            FileAccept(id=upload, offset=held, window=WINDOW, chunk=CHUNK_BYTES, ref=req.ref),
+        )
+
+    def _receiver(self, session: Session, req: FileOffer) -> tuple[str | None, str | None]:
+        """Who the file is for: (None, None) for a room the sender is in, else the
+        recipient's display name and key. Refuses as ``pm`` does."""
+        if req.room is not None:
+            require_member(session, req.room)
+            return None, None
+        assert req.to is not None
+        key = user_key(req.to)
+        target = self.state.by_key.get(key)
+        if target is not None and target.rid is not None:
+            return target.user, key
+        account = self.store.account(req.to) if self.config.auth != "open" else None
+        if account is not None:
+            return account.name, key
+        if target is not None or self.store.user_known(key):
+            raise ProtocolError(ErrorCode.USER_OFFLINE, f"{req.to} is not online")
+        raise ProtocolError(ErrorCode.NO_SUCH_USER, f"there is no user {req.to}")
+
+    def _check_room(self, session: Session, req: FileOffer) -> None:
+        """Quota and disk space for new bytes, before any is sent."""
+        quota = self.config.file_quota
+        if quota:
+            used = (
+                self.store.reader()
+                .execute(
+                    "SELECT COALESCE(SUM(size), 0) FROM (SELECT DISTINCT sha256, size FROM files"
+                    " WHERE sender_key = ? AND sha256 != ?)",
+                    (session.key, req.sha256),
+                )
+                .fetchone()[0]
+            )
+            if used + req.size > quota:
+                raise ProtocolError(
+                    ErrorCode.QUOTA_EXCEEDED,
+                    f"your files hold {human_size(used)}; {req.name} would take them past "
+                    f"your quota of {human_size(quota)}",
+                )
+        if self.blobs.free() - req.size < self.config.disk_floor:
+            raise ProtocolError(
+                ErrorCode.DISK_FULL,
+                f"the broker's disk has no room for {req.name} ({human_size(req.size)})",
+            )
+
+    def _insert(
+        self, session: Session, req: FileOffer, recipient: str | None, key: str | None
+    ) -> int:
+        cursor = self.store.writer().execute(
+            "INSERT INTO files (sha256, name, size, sender, sender_key, room, recipient,"
+            " recipient_key, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (req.sha256, req.name, req.size, session.user, session.key, req.room, recipient, key,
+             self.clock()),
+        )  # fmt: skip
+        upload = cursor.lastrowid
+        assert upload is not None
+        return upload
+
+    def chunk(self, session: Session, req: FileChunk, now: float) -> None:
+        self._spend(session, now)
+        row = self._row(req.id)
+        if row is None or row["done"] is not None or row["sender_key"] != session.key:
+            raise ProtocolError(ErrorCode.NO_SUCH_FILE, f"no upload {req.id} of yours is under way")
+        held, digest = self._digest(req.id)
+        if req.offset != held:
+            raise ProtocolError(
+                ErrorCode.BAD_REQUEST, f"upload {req.id} holds {held} bytes: send from there"
+            )
+        if held + len(req.data) > row["size"]:
+            raise ProtocolError(
+                ErrorCode.BAD_REQUEST, f"the chunk runs past the end ({row['size']} bytes)"
+            )
+        try:
+            self.blobs.append(req.id, req.data)
+        except OSError as exc:
+            self._digests.pop(req.id, None)  # what the part holds is read again
+            if exc.errno != errno.ENOSPC:
+                raise
+            raise ProtocolError(ErrorCode.DISK_FULL, "the broker's disk is full") from None
+        digest.update(req.data)
+        held += len(req.data)
+        self._digests[req.id] = (held, digest)
+        if held < row["size"]:
+            self.out.reply_to(session, FileAck(id=req.id, offset=held, ref=req.ref))
+            return
+        self._complete(session, req.id, req.ref)
+
+    def _digest(self, upload: int) -> tuple[int, Any]:
+        held = self.blobs.held(upload)
+        known = self._digests.get(upload)
+        if known is None or known[0] != held:
+            known = (held, self.blobs.hash_part(upload))
+            self._digests[upload] = known
+        return known
+
+    def _complete(self, session: Session, upload: int, ref: Any) -> None:
+        """All bytes are in: publish them if they are what was offered."""
+        row = self._row(upload)
+        assert row is not None
+        _, digest = self._digest(upload)
+        self._digests.pop(upload, None)
+        if digest.hexdigest() != row["sha256"]:
+            self.blobs.drop(upload)
+            self.store.writer().execute("DELETE FROM files WHERE id = ?", (upload,))
+            log.warning("%s's upload %d did not match its sha256; dropped", session.user, upload)
+            raise ProtocolError(
+                ErrorCode.HASH_MISMATCH,
+                f"the bytes of {row['name']} do not have the sha256 offered; nothing was "
+                "kept or published: send it again",
+            )
+        self.blobs.keep(upload, row["sha256"])
+        offer = FileOffer(
+            name=row["name"], size=row["size"], sha256=row["sha256"], room=row["room"], to=None
+        )
+        self._finish(session, upload, offer, row["recipient"], ref)
+
+    def _finish(
+        self, session: Session, upload: int, req: FileOffer, recipient: str | None, ref: Any
+    ) -> None:
+        """Publish a stored file (its blob is on disk) and answer ``file_done``."""
+        ts = self.clock()
+        db = self.store.writer()
+        if req.room is not None:
+            room = self.membership.room(req.room)
+            event = FileEvent(room=req.room, seq=room.seq + 1, sender=session.user, name=req.name,
+                              size=req.size, sha256=req.sha256, id=upload, ts=ts)  # fmt: skip
+            data = msgpack.packb({"id": upload, "size": req.size, "sha256": req.sha256})
+            with self.store.atomic():
+                db.execute(_INSERT_EVENT, (req.room, event.seq, ts, KIND_FILE, session.user,
+                                           req.name, data))  # fmt: skip
+                db.execute(
+                    "UPDATE files SET done = ?, seq = ? WHERE id = ?", (ts, event.seq, upload)
+                )
+            room.seq = event.seq
+            self.out.publish(room_topic(req.room), event)
+            log.info("%s sent %s (%d bytes) to %s (seq %d)",
+                     session.user, req.name, req.size, req.room, event.seq)  # fmt: skip
+            done = FileDone(id=upload, sha256=req.sha256, size=req.size, room=req.room,
+                            seq=event.seq, ref=ref)  # fmt: skip
+        else:
+            assert recipient is not None
+            db.execute("UPDATE files SET done = ? WHERE id = ?", (ts, upload))
+            push = PrivateFileEvent(id=upload, sender=session.user, to=recipient, name=req.name,
+                                    size=req.size, sha256=req.sha256, ts=ts)  # fmt: skip
+            target = self.state.by_key.get(user_key(recipient))
+            online = target is not None and target.rid is not None
+            if target is not None and online:
+                self.out.reply_to(target, push)
+            log.info("%s sent %s (%d bytes) to %s", session.user, req.name, req.size, recipient)
+            done = FileDone(id=upload, sha256=req.sha256, size=req.size, to=recipient,
+                            status="delivered" if online else "stored", ref=ref)  # fmt: skip
+        self.out.reply_to(session, done)
+
+    # -------------------------------------------------------------- downloading
+
+    def get(self, session: Session, req: FileGet, now: float) -> None:
+        self._spend(session, now)
+        row = self._row(req.id)
+        if row is None or row["done"] is None:
+            raise ProtocolError(ErrorCode.NO_SUCH_FILE, f"there is no file {req.id}")
+        if row["room"] is not None:
+            if row["room"] not in session.rooms:
+                raise ProtocolError(
+                    ErrorCode.NOT_IN_ROOM,
+                    f"file {req.id} was sent to room {row['room']}: only its members may fetch it",
+                )
+        elif session.key not in (row["sender_key"], row["recipient_key"]):
+            # Whether a private file exists is none of a third party's business.
+            raise ProtocolError(ErrorCode.NO_SUCH_FILE, f"there is no file {req.id}")
+        if req.offset > row["size"]:
+            raise ProtocolError(
+                ErrorCode.BAD_REQUEST, f"offset {req.offset} is past the end ({row['size']} bytes)"
+            )
+        data = self.blobs.read(row["sha256"], req.offset, req.size)
+        reply = FileData(id=req.id, offset=req.offset, data=data,
+                         eof=req.offset + len(data) >= row["size"], name=row["name"],
+                         size=row["size"], sha256=row["sha256"], ref=req.ref)  # fmt: skip
+        self.out.reply_to(session, reply)
+
+    # --------------------------------------------------------------- shared parts
+
+    def _row(self, upload: int) -> dict[str, Any] | None:
+        found = (
+            self.store.reader()
+            .execute(f"SELECT {_COLUMNS} FROM files WHERE id = ?", (upload,))
+            .fetchone()
+        )
+        return None if found is None else dict(zip(_COLUMNS.split(", "), found, strict=True))
+
+    def _spend(self, session: Session, now: float) -> None:
+        """Chunks and gets of one address share a bucket of their own: flow control
+        (the window) bounds each transfer, this bounds how many a peer runs."""
+        rate = self.config.file_rate_limit
+        address = session.address
+        if not rate or address is None:
+            return
+        if now - self._pruned >= _PRUNE_EVERY:
+            self._pruned = now
+            full = self.config.file_rate_burst / rate
+            self._buckets = {a: b for a, b in self._buckets.items() if now - b.stamp < full}
+        bucket = self._buckets.get(address)
+        if bucket is None:
+            bucket = self._buckets[address] = TokenBucket(rate, self.config.file_rate_burst, now)
+        if not bucket.take(now):
+            wait = math.ceil((1.0 - bucket.tokens) / rate * 1000) / 1000
+            raise ProtocolError(
+                ErrorCode.RATE_LIMITED, "too many file chunks from your address", retry_after=wait
+            )
+
+    # ------------------------------------------------------------------ expiry
+
+    def sweep(self, now: float) -> int:
+        """Drop uploads left half-finished for ``upload_expiry`` seconds (at most
+        every SWEEP_EVERY seconds of ``now``, monotonic); returns how many."""
+        if self._swept is not None and now - self._swept < SWEEP_EVERY:
+            return 0
+        self._swept = now
+        before = self.clock() - self.config.upload_expiry
+        db = self.store.writer()
+        stale = [r[0] for r in db.execute(
+            "SELECT id FROM files WHERE done IS NULL AND created < ?", (before,)
+        )]  # fmt: skip
+        for upload in stale:
+            db.execute("DELETE FROM files WHERE id = ?", (upload,))
+            self.blobs.drop(upload)
+            self._digests.pop(upload, None)
+        if stale:
+            log.info("dropped %d upload(s) left unfinished", len(stale))
+        return len(stale)
+
+
+__all__ = ["Transfers"]
