@@ -64,6 +64,44 @@ def registers(sock: zmq.Socket[bytes], user: str, timeout: float = 1.0) -> bool:
     return bool(msgpack.unpackb(sock.recv(), raw=False)["type"] == "welcome")
 
 
+def test_past_its_address_limit_a_peer_is_refused_unread_then_not_answered(
+    make_broker: BrokerFactory,
+) -> None:
+    # 0.1/s: no token comes back while the test runs.
+    broker = make_broker(address_rate_limit=0.1, address_rate_burst=3, address_refusal_rate=0.1)
+    sock = dealer(broker.port)
+    other = dealer(broker.port, "127.0.0.2")
+    try:
+        # Within the limit every frame counts, garbage too, and is decoded.
+        for _ in range(3):
+            sock.send(b"\xc1")
+        for _ in range(3):
+            assert sock.poll(5000)
+            assert msgpack.unpackb(sock.recv(), raw=False)["code"] == "bad_request"
+        # Past it: refused unread, the first refusal answered with its request's
+        # ref, the others dropped.
+        for i in range(10):
+            sock.send(msgpack.packb({"type": "ping", "ref": 100 + i}))
+        assert sock.poll(5000)
+        refused = msgpack.unpackb(sock.recv(), raw=False)
+        assert refused["code"] == "rate_limited"
+        assert refused["ref"] == 100
+        assert refused["retry_after"] > 0
+        # Another address is served meanwhile.
+        assert registers(other, "bystander", 5.0)
+        assert not sock.poll(500)  # the other nine: no answer
+        # The limit that bit is logged once, not once a frame.
+        wait_until(
+            lambda: "over address_rate_limit" in broker.log_file.read_text(),
+            10,
+            "the refusals logged",
+        )
+        assert broker.log_file.read_text().count("over address_rate_limit") == 1
+    finally:
+        sock.close(0)
+        other.close(0)
+
+
 def test_one_address_gets_its_budget_of_connections_and_others_theirs(
     make_broker: BrokerFactory,
 ) -> None:

@@ -60,7 +60,7 @@ from zmqchat.common.protocol import (
     ErrorCode,
     user_key,
 )
-from zmqchat.errors import ProtocolError
+from zmqchat.errors import DecodeError, ProtocolError
 from zmqchat.logs import Throttle
 
 log = logging.getLogger("zmqchat.broker")
@@ -105,7 +105,7 @@ class BrokerCore:
         self.access = RoomAccess(self.state, store, self.out, clock)
         self.membership = Membership(self.state, store, self.out, clock, self.access)
         self.mailboxes = Mailboxes(store, self.out, config.mailbox_limit)
-        self.address_limits = AddressLimits(*config.address_rate)
+        self.address_limits = AddressLimits(*config.address_rate, config.address_refusal_rate)
         self.forgetting = Forgetting(
             self.state,
             store,
@@ -209,8 +209,17 @@ class BrokerCore:
             self._synced = now
             self.sync_connections()
         session = self.state.by_rid.get(rid)
+        address = peer
         if session is not None:
             self.state.touch(session, now)
+            address = session.address
+        limits = self.address_limits
+        if limits.enabled and address is not None:
+            wait = limits.take(address, now)
+            if wait is not None:  # refused before it is decoded: ratelimits.py
+                if limits.answer(address, now):
+                    self._over_address_limit(rid, frame, address, wait)
+                return
         ref: Ref = None
         mark = self.out.mark()
         kept = self.store.kept()
@@ -220,7 +229,6 @@ class BrokerCore:
             if extra_frames:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, "a request is exactly one frame")
             request = parse_request(msg)
-            self.address_limits.check(request, peer if session is None else session.address, now)
             if not self.writable and self._writes(request):
                 raise ProtocolError(ErrorCode.STORE_UNAVAILABLE, STORE_UNAVAILABLE)
             if session is None:
@@ -240,6 +248,16 @@ class BrokerCore:
             self._refuse(rid, exc, ref)
         except Exception:
             self._internal_error(rid, ref, mark, kept)
+
+    def _over_address_limit(self, rid: bytes, frame: bytes, address: str, wait: float) -> None:
+        # Decoded only for its ref; AddressLimits.answer bounds how often.
+        try:
+            ref = request_ref(decode(frame, None))
+        except DecodeError:
+            ref = None
+        message = f"too many requests from {address}; try again in {wait:g}s"
+        reply = ErrorReply(code=ErrorCode.RATE_LIMITED, message=message, ref=ref, retry_after=wait)
+        self.out.reply(rid, reply)
 
     def _refuse(self, rid: bytes, exc: ProtocolError, ref: Ref) -> None:
         if log.isEnabledFor(logging.DEBUG):

@@ -3,12 +3,13 @@ answered from the broker's memory and its store."""
 
 from __future__ import annotations
 
+import bisect
 from typing import TypeVar
 
 from zmqchat.broker.mailbox import Mailboxes
 from zmqchat.broker.membership import require_member
 from zmqchat.broker.outbox import Outbox
-from zmqchat.broker.state import BrokerState, Session
+from zmqchat.broker.state import BrokerState, Room, Session
 from zmqchat.broker.store import Store
 from zmqchat.common.codec import encode
 from zmqchat.common.messages import (
@@ -52,14 +53,20 @@ class Queries:
         self.out.reply_to(session, Users(users=tuple(page), room=req.room, more=more, ref=req.ref))
 
     def rooms(self, session: Session, req: ListRooms, now: float) -> None:
-        private = self.state.private_rooms
-        shown = [
-            r
-            for r in sorted(self.state.rooms.values(), key=lambda r: r.name)
-            if (r.name not in private or r.name in session.rooms)
-            and (req.after is None or r.name > req.after)
-        ]
-        page, more = _page(shown, req.limit)
+        state = self.state
+        names, private, mine = state.room_names, state.private_rooms, session.rooms
+        start = 0 if req.after is None else bisect.bisect_right(names, req.after)
+        size = LIST_DEFAULT_LIMIT if req.limit is None else req.limit
+        page: list[Room] = []
+        more = None
+        for i in range(start, len(names)):
+            name = names[i]
+            if name in private and name not in mine:
+                continue
+            if len(page) == size:
+                more = True
+                break
+            page.append(state.rooms[name])
         rooms = tuple(
             RoomInfo(name=r.name, members=len(r.members), seq=r.seq, private=True)
             if r.name in private

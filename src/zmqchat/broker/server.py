@@ -21,6 +21,7 @@ import zmq
 
 from zmqchat._version import __version__
 from zmqchat.broker.budgets import Budgets
+from zmqchat.broker.checkpoints import FALLBACK_PAGES, Checkpointer
 from zmqchat.broker.commits import Commits
 from zmqchat.broker.curve import Curve, start_curve
 from zmqchat.broker.endpoints import (
@@ -48,6 +49,10 @@ log = logging.getLogger("zmqchat.broker")
 # acks, and a sender with a window of requests in flight idles meanwhile. 64 (about
 # 1 ms of work) measured best: 512 was 18% slower in benchmarks/bench_rooms.py.
 BATCH: Final = 64
+# A batch also ends after this many seconds of handling, so that requests which cost
+# more (a history page, a hostile frame) hold back the rest of a batch no longer than
+# a batch of chats does (docs/attack.md).
+TURN: Final = 0.002
 # Flags as plain ints: or-ing the IntFlag members builds an enum on every send.
 _NOBLOCK: Final = int(zmq.NOBLOCK)
 _SNDMORE: Final = int(zmq.SNDMORE)
@@ -142,6 +147,7 @@ class BrokerServer:
         assert self.pub is not None
         lock = lock_store(self.config.db_path)
         store = Store(self.config.db_path, fsync=self.config.fsync)
+        checkpointer = self._checkpointer(store)
         core = BrokerCore(
             self.config,
             store,
@@ -206,6 +212,8 @@ class BrokerServer:
             log.info("stopped")
         finally:
             core.close()
+            if checkpointer is not None:
+                checkpointer.close()
             if wakeup is not None:
                 signal.set_wakeup_fd(wakeup)
             store.close()
@@ -216,6 +224,13 @@ class BrokerServer:
                 with contextlib.suppress(OSError):
                     Path(self.ready_file).unlink()
         return 0
+
+    def _checkpointer(self, store: Store) -> Checkpointer | None:
+        """Checkpoints on a thread of their own (broker/checkpoints.py)."""
+        if store.path == ":memory:":
+            return None
+        store.checkpoint_elsewhere(FALLBACK_PAGES)
+        return Checkpointer(store.path, fsync=self.config.fsync)
 
     def _login_done(self) -> None:
         """A password check finished (called on a worker thread): wake the loop."""
@@ -297,6 +312,8 @@ class BrokerServer:
         handle = core.handle
         registered = core.state.by_rid
         curve = self.curve is not None
+        clock = time.monotonic
+        turn_ends = now + TURN
         for _ in range(BATCH):
             try:
                 rid = recv(_NOBLOCK)
@@ -321,6 +338,8 @@ class BrokerServer:
                 handle(rid, frame, now, extra_frames=True, peer=peer, client_key=key)
             else:
                 handle(rid, frame, now, peer=peer, client_key=key)
+            if clock() >= turn_ends:
+                return
 
     def _flush(self, core: BrokerCore, commits: Commits, now: float | None = None) -> None:
         """Send what a batch produced, committing what it wrote first where needed.

@@ -142,6 +142,11 @@ class Store:
             return False
         return True
 
+    def checkpoint_elsewhere(self, pages: int) -> None:
+        """Another connection checkpoints the log (broker/checkpoints.py): this one
+        only past ``pages`` pages, where SQLite's default is 1,000."""
+        self._db.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
+
     def close(self) -> None:
         try:
             self.commit()

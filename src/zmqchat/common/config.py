@@ -106,12 +106,15 @@ class BrokerConfig:
     connect_deadline: float = 10.0
     # Sessions from one address waiting for `resume` (their connection dropped).
     max_detached_per_address: int = 32
-    # Seconds after which an empty room nobody chatted in, and a name that was never
-    # an account, are forgotten (broker/forgetting.py).
     # Requests a second (and a burst) per peer address, over all its sessions (None:
     # five times rate_limit and rate_burst; 0 turns it off, as rate_limit 0 does).
     address_rate_limit: float | None = None
     address_rate_burst: int | None = None
+    # Past address_rate_limit, refusals answered a second per address; the other
+    # requests over it are dropped unanswered (broker/ratelimits.py).
+    address_refusal_rate: float = 100.0
+    # Seconds after which an empty room nobody chatted in, and a name that was never
+    # an account, are forgotten (broker/forgetting.py).
     forget_rooms_after: float = 60.0
     forget_names_after: float = 7 * 24 * 3600.0
 
@@ -156,6 +159,8 @@ class BrokerConfig:
             raise ConfigError("address_rate_limit must be >= 0 (0 disables the limit)")
         if self.address_rate_burst is not None and self.address_rate_burst < 1:
             raise ConfigError("address_rate_burst must be >= 1")
+        if self.address_refusal_rate < 0:
+            raise ConfigError("address_refusal_rate must be >= 0 (0 answers none)")
         if self.connect_deadline <= 0:
             raise ConfigError("connect_deadline must be > 0 seconds")
         for key in ("pub_hwm", "reply_hwm"):
