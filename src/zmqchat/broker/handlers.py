@@ -31,7 +31,7 @@ from zmqchat.broker.registration import Registration
 from zmqchat.broker.relay import Relay
 from zmqchat.broker.state import REF_CACHE_SIZE, BrokerState, Connections, Session, fingerprint
 from zmqchat.broker.store import Store
-from zmqchat.common.codec import decode, encode
+from zmqchat.common.codec import decode, encode, peek_ref
 from zmqchat.common.config import BrokerConfig
 from zmqchat.common.messages import (
     Bye,
@@ -56,6 +56,7 @@ from zmqchat.common.messages import (
 )
 from zmqchat.common.parsing import parse_request, request_ref
 from zmqchat.common.protocol import (
+    MAX_REQUEST_BYTES,
     SYSTEM_TOPIC,
     ErrorCode,
     user_key,
@@ -220,6 +221,10 @@ class BrokerCore:
                 if limits.answer(address, now):
                     self._over_address_limit(rid, frame, address, wait)
                 return
+        if len(frame) > MAX_REQUEST_BYTES:
+            message = f"a request is at most {MAX_REQUEST_BYTES} bytes; this is {len(frame)}"
+            self._refuse(rid, ProtocolError(ErrorCode.TOO_LONG, message), peek_ref(frame))
+            return
         ref: Ref = None
         mark = self.out.mark()
         kept = self.store.kept()
