@@ -4,8 +4,14 @@ of `rooms` starts with a bisect (broker/queries.py) instead of a sort of them al
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
+from zmqchat.broker.handlers import BrokerCore
 from zmqchat.broker.state import BrokerState, Room, Session
+from zmqchat.broker.store import Store
+from zmqchat.common.codec import decode, encode
+from zmqchat.common.config import BrokerConfig
+from zmqchat.common.messages import RoomInfo, RoomList
 
 
 def session(i: int) -> Session:
@@ -35,3 +41,25 @@ def test_room_names_stay_sorted_through_joins_leaves_and_sessions_ending() -> No
     assert state.room_names  # some rooms still have members
     state.clear()
     assert state.room_names == []
+
+
+def test_a_rooms_page_is_what_the_records_would_send(tmp_path: Path) -> None:
+    # queries.rooms builds RoomInfo's maps directly, for speed: the same maps.
+    core = BrokerCore(BrokerConfig(), Store(str(tmp_path / "s.db")), pub_port=1)
+    try:
+        core.handle(b"a", encode({"type": "register", "user": "ann", "proto": 1}), 1.0)
+        core.handle(b"a", encode({"type": "join", "room": "secret", "private": True}), 1.0)
+        core.handle(b"b", encode({"type": "register", "user": "bob", "proto": 1}), 1.0)
+        core.out.clear()
+        core.handle(b"a", encode({"type": "rooms", "limit": 1, "ref": 5}), 1.0)
+        core.handle(b"a", encode({"type": "rooms", "after": "general", "ref": 6}), 1.0)
+        got = [decode(body) for _rid, body in core.out.replies]
+        general, secret = (core.state.rooms[name] for name in ("general", "secret"))
+        pages = [
+            RoomList(rooms=(RoomInfo("general", 2, general.seq),), more=True, ref=5),
+            RoomList(rooms=(RoomInfo("secret", 1, secret.seq, private=True),), ref=6),
+        ]
+        assert got == [decode(encode(page)) for page in pages]
+    finally:
+        core.close()
+        core.store.close()
