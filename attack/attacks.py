@@ -6,6 +6,7 @@ is done and the attack proper starts, attacks until ``stop`` is set, then puts
 from __future__ import annotations
 
 import errno
+import os
 import resource
 import socket
 import time
@@ -32,6 +33,14 @@ BIG_TEXT = "x" * 4000
 BIG_DATA = {"blob": b"y" * 12_000}  # with the text: ~16 KiB events, the largest allowed
 
 Attack = Callable[[int, int, Plan, Any, Any], None]
+
+
+def niced(attack: Attack, port: int, pub_port: int, plan: Plan, reports: Any, stop: Any) -> None:
+    """Run ``attack`` at niceness ``plan.attacker_nice``: an attacker on a host of its
+    own takes none of the broker's or the bystander's CPU (docs/attack.md)."""
+    if plan.attacker_nice:
+        os.nice(plan.attacker_nice)
+    attack(port, pub_port, plan, reports, stop)
 
 
 def _armed(reports: Any) -> None:

@@ -177,7 +177,9 @@ def run_row(row: Row, plan: Plan, work: Path, say: Callable[[str], object]) -> R
             raise RuntimeError(f"the bystander did not start: {getattr(done, 'error', '')}")
         time.sleep(plan.idle)  # a measuring window, not a wait for a condition
         idle_end = time.time()
-        attacker = spawn(row.attack, broker.port, broker.pub_port, plan, a_reports, a_stop)
+        attacker = spawn(
+            attacks.niced, row.attack, broker.port, broker.pub_port, plan, a_reports, a_stop
+        )
         processes.append(attacker)
         armed_at = _get(a_reports, "armed", plan.setup_timeout, attacker.alive) or time.time()
         say(f"{row.name}: attacking ({time.time() - idle_end:.1f} s of set-up)")

@@ -19,6 +19,9 @@ from attack.wire import ATTACKER_HOST, dealer, endpoint, fresh_name, pack, regis
 SOCKETS = 8
 WINDOW = 32  # unanswered frames per socket
 STALL = 1.0  # seconds without a reply before a socket's window is written off
+# The share of the broker's address_rate_limit the fuzzer sends at, so that every
+# frame is parsed rather than refused unread (docs/attack.md).
+PACE = 0.9
 MAX_FRAME = 65536  # the ROUTER's MAXMSGSIZE: a larger frame cuts its connection off
 
 _VALUES: list[Any] = [
@@ -120,8 +123,12 @@ class _Pool:
     def __init__(self, context: zmq.Context[Any], port: int) -> None:
         self.context, self.port = context, port
         self.socks = [dealer(context, ATTACKER_HOST, port) for _ in range(SOCKETS)]
+        limits: dict[str, Any] = {}
         for sock in self.socks[: SOCKETS // 2]:  # half of them fuzz a live session
-            register(sock, fresh_name("fz"), ["general", "fuzz"])
+            welcome = register(sock, fresh_name("fz"), ["general", "fuzz"]) or {}
+            limits = welcome.get("limits", limits)
+        # Frames a second (0: as fast as they are answered).
+        self.rate = PACE * float(limits.get("address_rate_limit") or 0)
         self.outstanding = [0] * SOCKETS
         self.waiting_since = [time.monotonic()] * SOCKETS
         self.replies = self.unanswered = self.oversized = 0
@@ -179,8 +186,12 @@ def fuzz(port: int, pub_port: int, plan: Plan, reports: Any, stop: Any) -> None:
         _armed(reports)
         sent = pub_sent = 0
         pub_every = max(1, plan.fuzz_frames // max(1, plan.fuzz_pub_messages))
+        started = time.monotonic()
         while sent < plan.fuzz_frames and not stop.is_set():
             pool.read()
+            if pool.rate and sent >= pool.rate * (time.monotonic() - started):
+                zmq.select(pool.socks, [], [], 0.005)
+                continue
             i = pool.free()
             if i is None:
                 zmq.select(pool.socks, [], [], 0.05)
@@ -195,7 +206,7 @@ def fuzz(port: int, pub_port: int, plan: Plan, reports: Any, stop: Any) -> None:
         note = (
             f"{sent} fuzz frames ({pool.replies} answered, {pool.unanswered} unanswered, "
             f"{pool.oversized} over 64 KiB on connections of their own), "
-            f"{pub_sent} garbage messages on the XPUB; seed {seed}"
+            f"{pub_sent} garbage messages on the XPUB; {pool.rate:.0f} frames/s; seed {seed}"
         )
         reports.put(("note", note))
     finally:
