@@ -1,8 +1,9 @@
 """The broker's loop over its sockets (bound by :mod:`.endpoints`).
 
 One thread owns the ROUTER (requests and replies) and the PUB (room events). Each turn
-of the loop drains a batch of requests, lets :class:`BrokerCore` handle them, commits
-the store once, then sends every reply and publish of the batch. The poll timeout is
+of the loop drains a batch of requests (up to 64, or 2 ms of handling; libzmq reads the
+peers' queues in turn), lets :class:`BrokerCore` handle them, commits the store once,
+then sends every reply and publish of the batch. The poll timeout is
 the next deadline (session expiry, parent-process check).
 """
 
