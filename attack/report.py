@@ -50,7 +50,11 @@ def line(result: Result) -> str:
         f" | {'PASS' if passed(result) else 'FAIL'}"
     )
     store = f"{result.stored_rooms} rooms and {result.stored_names} names in its store"
-    extra = [result.note, f"broker CPU {result.cpu:.0f}%, {store}"]
+    extra = [
+        result.note,
+        f"broker CPU {result.cpu:.0f}%, {store}",
+        f"other processes' CPU {result.others_cpu:.0f}%",
+    ]
     if result.unseen or result.refused:
         extra.append(f"bystander: {result.unseen} chats never seen, {result.refused} refused")
     if result.error:
@@ -76,6 +80,7 @@ def as_json(result: Result) -> dict[str, object]:
         "newcomers_served": result.served,
         "broker_up": result.alive,
         "broker_cpu_pct": result.cpu,
+        "others_cpu_pct": result.others_cpu,
         "stored_rooms": result.stored_rooms,
         "stored_names": result.stored_names,
         "goals": goals(result),
