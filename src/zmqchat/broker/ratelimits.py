@@ -48,16 +48,13 @@ class AddressLimits:
         self.rate = rate
         self.burst = burst
         self.answers = answers
+        self.enabled = rate > 0  # an attribute: read for every request
         self._buckets: dict[str, TokenBucket] = {}
         self._answered: dict[str, TokenBucket] = {}  # refusals answered, per address
         self._refused: Counter[str] = Counter()
         self._dropped: Counter[str] = Counter()
         self._logged = Throttle(clock=clock)  # the log's clock, not the buckets' `now`
         self._pruned = 0.0
-
-    @property
-    def enabled(self) -> bool:
-        return self.rate > 0
 
     def take(self, address: str, now: float) -> float | None:
         """Count one request from ``address``; None if it may go ahead, else the
