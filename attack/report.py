@@ -93,8 +93,8 @@ def table(results: list[Result]) -> str:
     """The results as a Markdown table, for docs/attack.md."""
     rows = [
         "| row | broker peak RSS | bystander p50 / p99 (idle) | lost | newcomers served | "
-        "broker CPU | rooms / names stored | goals | what the attacker did |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "broker CPU | others' CPU | rooms / names stored | goals | what the attacker did |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         met = goals(r)
@@ -103,6 +103,7 @@ def table(results: list[Result]) -> str:
         rows.append(
             f"| {r.row} | {r.rss_mb:.0f} MB | {ms[0]:.1f} / {ms[1]:.1f} ms "
             f"({ms[2]:.1f} / {ms[3]:.1f}) | {r.lost} | {r.served}/{r.tried} | {r.cpu:.0f}% | "
+            f"{r.others_cpu:.0f}% | "
             f"{r.stored_rooms} / {r.stored_names} | "
             f"{'PASS' if not failed else 'FAIL: ' + ', '.join(failed)} | {r.note} |"
         )
