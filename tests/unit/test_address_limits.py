@@ -5,10 +5,15 @@ logged at most once a minute, with the addresses and how many went unanswered.""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
+from zmqchat.broker.handlers import BrokerCore
 from zmqchat.broker.ratelimits import AddressLimits
+from zmqchat.broker.store import Store
+from zmqchat.common.codec import decode, encode
+from zmqchat.common.config import BrokerConfig
 
 A, B = "10.0.0.1", "10.0.0.2"
 
@@ -64,3 +69,37 @@ def test_a_biting_address_limit_is_logged_at_most_once_a_minute(
     assert f"{A} (" in lines[1]
     assert f"{B} (" in lines[1]
     assert "of them unanswered" in lines[1]
+
+
+def test_a_big_reply_costs_one_more_request_per_4_kib() -> None:
+    limits = AddressLimits(1.0, 20, answers=1.0)
+    assert limits.take(A, 0.0) is None  # 19 left
+    limits.charge(A, 63 * 1024)  # a history page: 15 more
+    limits.charge(A, 4095)  # a small reply: nothing more
+    assert [limits.take(A, 0.0) for _ in range(4)] == [None] * 4
+    assert limits.take(A, 0.0) == 1.0
+    limits.charge(A, 8 * 1024)  # below empty: the wait grows
+    assert limits.take(A, 0.0) == 3.0
+    limits.charge(B, 1 << 20)  # an address never counted has nothing to pay from
+    assert limits.take(B, 0.0) is None
+
+
+def test_history_pages_are_charged_to_the_address_that_asked(tmp_path: Path) -> None:
+    config = BrokerConfig(address_rate_limit=0.001, address_rate_burst=30)
+    core = BrokerCore(config, Store(str(tmp_path / "s.db")), pub_port=1)
+    try:
+        core.handle(b"a", encode({"type": "register", "user": "ann", "proto": 1}), 1.0, peer=A)
+        for _ in range(16):  # 16 chats of 4,000 characters
+            core.handle(b"a", encode({"type": "chat", "room": "general", "text": "x" * 4000}), 1.0)
+        core.out.clear()
+        # 17 requests so far; a page of about 64 KiB costs 15 more: 32 > 30.
+        core.handle(b"a", encode({"type": "history", "room": "general", "limit": 16}), 1.0)
+        core.handle(b"a", encode({"type": "ping", "ref": 1}), 1.0)
+        replies = [decode(body) for _rid, body in core.out.replies]
+        assert replies[0]["type"] == "history"
+        assert len(core.out.replies[0][1]) > 60_000
+        assert replies[1]["code"] == "rate_limited"
+        assert replies[1]["ref"] == 1
+    finally:
+        core.close()
+        core.store.close()

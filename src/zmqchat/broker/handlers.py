@@ -114,7 +114,7 @@ class BrokerCore:
             names_after=config.forget_names_after,
         )
         self.relay = Relay(self.state, store, self.out, config, clock, self.mailboxes)
-        queries = Queries(self.state, store, self.out, self.mailboxes)
+        queries = Queries(self.state, store, self.out, self.mailboxes, self._charge)
         self.logins = Logins(config, store, self.state, notify)
         self.registration = Registration(
             config,
@@ -253,6 +253,11 @@ class BrokerCore:
             self._refuse(rid, exc, ref)
         except Exception:
             self._internal_error(rid, ref, mark, kept)
+
+    def _charge(self, session: Session, size: int) -> None:
+        """A page of ``size`` bytes went to ``session``: its address pays for it."""
+        if session.address is not None and self.address_limits.enabled:
+            self.address_limits.charge(session.address, size)
 
     def _over_address_limit(self, rid: bytes, frame: bytes, address: str, wait: float) -> None:
         # Decoded only for its ref; AddressLimits.answer bounds how often.

@@ -4,6 +4,7 @@ answered from the broker's memory and its store."""
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from typing import TypeVar
 
 from zmqchat.broker.mailbox import Mailboxes
@@ -31,13 +32,26 @@ _T = TypeVar("_T")
 
 
 class Queries:
-    """Answers that change nothing."""
+    """Answers that change nothing. ``charge(session, size)`` is told the size of
+    each page sent, so that its address pays for big ones (ratelimits.py)."""
 
-    def __init__(self, state: BrokerState, store: Store, out: Outbox, mailboxes: Mailboxes) -> None:
+    def __init__(
+        self,
+        state: BrokerState,
+        store: Store,
+        out: Outbox,
+        mailboxes: Mailboxes,
+        charge: Callable[[Session, int], None] = lambda session, size: None,
+    ) -> None:
         self.mailboxes = mailboxes
         self.state = state
         self.store = store
         self.out = out
+        self.charge = charge
+
+    def _send_page(self, session: Session, body: bytes) -> None:
+        self.out.reply_to(session, body)
+        self.charge(session, len(body))
 
     def who(self, session: Session, req: Who, now: float) -> None:
         if req.room is None:
@@ -49,7 +63,8 @@ class Queries:
             names = room.member_names() if room is not None else []
         after = None if req.after is None else req.after.lower()
         page, more = _page([n for n in names if after is None or n.lower() > after], req.limit)
-        self.out.reply_to(session, Users(users=tuple(page), room=req.room, more=more, ref=req.ref))
+        users = Users(users=tuple(page), room=req.room, more=more, ref=req.ref)
+        self._send_page(session, encode(users))
 
     def rooms(self, session: Session, req: ListRooms, now: float) -> None:
         state = self.state
@@ -74,7 +89,7 @@ class Queries:
             else {"name": r.name, "members": len(r.members), "seq": r.seq}
             for r in page
         ]
-        self.out.reply_to(session, encode(wire))
+        self._send_page(session, encode(wire))
 
     def history(self, session: Session, req: History, now: float) -> None:
         if req.room is not None:
@@ -103,7 +118,7 @@ class Queries:
         if len(body) > MAX_HISTORY_REPLY_BYTES:
             page = fit(page, newest_first=req.after is None)
             body = encode(page)
-        self.out.reply_to(session, body)
+        self._send_page(session, body)
 
     def _account_since(self, session: Session) -> float | None:
         """When the account ``session`` logged in to was created, if it did and the

@@ -6,7 +6,9 @@ peer with many sessions, or none, could multiply it. So every request frame is a
 counted per address, in one token bucket per peer IP: ``address_rate_limit`` a
 second, in bursts of ``address_rate_burst``. It is counted before it is decoded: a
 frame costs the broker a decode (up to milliseconds for a hostile one) before its
-type is known, so the limit has to bite before that.
+type is known, so the limit has to bite before that. A page sent back (``history``,
+``rooms``, ``who``) costs one more request per 4 KiB past its first: a peer asking
+for 63 KiB history pages gets 16 times fewer of them than one that chats.
 
 Past the limit a frame is answered ``rate_limited`` with ``retry_after``, but only
 ``address_refusal_rate`` times a second per address: the rest are dropped unread
@@ -30,6 +32,9 @@ from zmqchat.logs import Throttle
 
 log = logging.getLogger("zmqchat.broker")
 
+# A reply costs one more request per this many bytes past the first: a page of
+# history (up to 63 KiB) or of rooms costs the broker its size in work and memory.
+REPLY_UNIT: Final = 4096
 # Buckets idle long enough to be full again are dropped, at most this often.
 PRUNE_EVERY: Final = 60.0
 
@@ -67,6 +72,15 @@ class AddressLimits:
         if bucket.take(now):
             return None
         return math.ceil((1.0 - bucket.tokens) / self.rate * 1000) / 1000
+
+    def charge(self, address: str, size: int) -> None:
+        """A reply of ``size`` bytes went to ``address``: one more request per
+        REPLY_UNIT bytes past the first is taken from its bucket, which may go below
+        empty (the address then waits until it has refilled)."""
+        units = size // REPLY_UNIT
+        bucket = self._buckets.get(address)
+        if units and bucket is not None:
+            bucket.tokens -= units
 
     def answer(self, address: str, now: float) -> bool:
         """A request from ``address`` was refused (:meth:`take` said to wait): True if
