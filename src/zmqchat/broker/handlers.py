@@ -61,7 +61,7 @@ from zmqchat.common.protocol import (
     ErrorCode,
     user_key,
 )
-from zmqchat.errors import DecodeError, ProtocolError
+from zmqchat.errors import ProtocolError
 from zmqchat.logs import Throttle
 
 log = logging.getLogger("zmqchat.broker")
@@ -260,13 +260,10 @@ class BrokerCore:
             self.address_limits.charge(session.address, size)
 
     def _over_address_limit(self, rid: bytes, frame: bytes, address: str, wait: float) -> None:
-        # Decoded only for its ref; AddressLimits.answer bounds how often.
-        try:
-            ref = request_ref(decode(frame, None))
-        except DecodeError:
-            ref = None
         message = f"too many requests from {address}; try again in {wait:g}s"
-        reply = ErrorReply(code=ErrorCode.RATE_LIMITED, message=message, ref=ref, retry_after=wait)
+        reply = ErrorReply(
+            code=ErrorCode.RATE_LIMITED, message=message, ref=peek_ref(frame), retry_after=wait
+        )
         self.out.reply(rid, reply)
 
     def _refuse(self, rid: bytes, exc: ProtocolError, ref: Ref) -> None:
