@@ -12,16 +12,13 @@ from typing import Any
 import msgpack
 import zmq
 
-from attack.attacks import _armed
+from attack.attacks import Pacer, _armed
 from attack.plan import Plan
 from attack.wire import ATTACKER_HOST, dealer, endpoint, fresh_name, pack, register
 
 SOCKETS = 8
 WINDOW = 32  # unanswered frames per socket
 STALL = 1.0  # seconds without a reply before a socket's window is written off
-# The share of the broker's address_rate_limit the fuzzer sends at, so that every
-# frame is parsed rather than refused unread (docs/attack.md).
-PACE = 0.9
 MAX_FRAME = 65536  # the ROUTER's MAXMSGSIZE: a larger frame cuts its connection off
 
 _VALUES: list[Any] = [
@@ -123,12 +120,11 @@ class _Pool:
     def __init__(self, context: zmq.Context[Any], port: int) -> None:
         self.context, self.port = context, port
         self.socks = [dealer(context, ATTACKER_HOST, port) for _ in range(SOCKETS)]
-        limits: dict[str, Any] = {}
+        welcome: dict[str, Any] = {}
         for sock in self.socks[: SOCKETS // 2]:  # half of them fuzz a live session
-            welcome = register(sock, fresh_name("fz"), ["general", "fuzz"]) or {}
-            limits = welcome.get("limits", limits)
-        # Frames a second (0: as fast as they are answered).
-        self.rate = PACE * float(limits.get("address_rate_limit") or 0)
+            welcome = register(sock, fresh_name("fz"), ["general", "fuzz"]) or welcome
+        # Within the address's limit, so that every frame is parsed, not refused unread.
+        self.pacer = Pacer(welcome)
         self.outstanding = [0] * SOCKETS
         self.waiting_since = [time.monotonic()] * SOCKETS
         self.replies = self.unanswered = self.oversized = 0
@@ -186,10 +182,9 @@ def fuzz(port: int, pub_port: int, plan: Plan, reports: Any, stop: Any) -> None:
         _armed(reports)
         sent = pub_sent = 0
         pub_every = max(1, plan.fuzz_frames // max(1, plan.fuzz_pub_messages))
-        started = time.monotonic()
         while sent < plan.fuzz_frames and not stop.is_set():
             pool.read()
-            if pool.rate and sent >= pool.rate * (time.monotonic() - started):
+            if not pool.pacer.ready():
                 zmq.select(pool.socks, [], [], 0.005)
                 continue
             i = pool.free()
@@ -197,6 +192,7 @@ def fuzz(port: int, pub_port: int, plan: Plan, reports: Any, stop: Any) -> None:
                 zmq.select(pool.socks, [], [], 0.05)
                 continue
             pool.send(i, frame(rng))
+            pool.pacer.spend()
             sent += 1
             if sent % pub_every == 0:
                 with contextlib.suppress(zmq.Again):  # cut off, reconnecting
@@ -206,7 +202,7 @@ def fuzz(port: int, pub_port: int, plan: Plan, reports: Any, stop: Any) -> None:
         note = (
             f"{sent} fuzz frames ({pool.replies} answered, {pool.unanswered} unanswered, "
             f"{pool.oversized} over 64 KiB on connections of their own), "
-            f"{pub_sent} garbage messages on the XPUB; {pool.rate:.0f} frames/s; seed {seed}"
+            f"{pub_sent} garbage messages on the XPUB; {pool.pacer.rate:.0f} frames/s; seed {seed}"
         )
         reports.put(("note", note))
     finally:
