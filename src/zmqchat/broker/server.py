@@ -23,7 +23,7 @@ import zmq
 
 from zmqchat._version import __version__
 from zmqchat.broker.budgets import Budgets
-from zmqchat.broker.checkpoints import FALLBACK_PAGES, Checkpointer
+from zmqchat.broker.checkpoints import FALLBACK_PAGES, KEPT_BYTES, Checkpointer
 from zmqchat.broker.commits import Commits
 from zmqchat.broker.curve import Curve, start_curve
 from zmqchat.broker.endpoints import (
@@ -241,7 +241,7 @@ class BrokerServer:
         """Checkpoints on a thread of their own (broker/checkpoints.py)."""
         if store.path == ":memory:":
             return None
-        store.checkpoint_elsewhere(FALLBACK_PAGES)
+        store.checkpoint_elsewhere(FALLBACK_PAGES, KEPT_BYTES)
         return Checkpointer(store.path, fsync=self.config.fsync)
 
     def _login_done(self) -> None:
