@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"run only this row (repeatable): {', '.join(names)}")  # fmt: skip
     parser.add_argument("--seconds", type=float, help="seconds of each attack (default 30)")
     parser.add_argument("--seed", type=int, help="the fuzz run's random choices")
+    parser.add_argument("--attacker-nice", type=int, metavar="N",
+                        help="the attacker's niceness (default 10; 0: the broker's)")  # fmt: skip
     parser.add_argument("--dir", dest="directory", help="keep the brokers' stores and logs here")
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
     parser.add_argument("--json", help="also write each row's figures and goals to this file")
@@ -41,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         plan = dataclasses.replace(plan, seconds=args.seconds)
     if args.seed is not None:
         plan = dataclasses.replace(plan, fuzz_seed=args.seed)
+    if args.attacker_nice is not None:
+        plan = dataclasses.replace(plan, attacker_nice=args.attacker_nice)
     work = Path(args.directory or tempfile.mkdtemp(prefix="zmqchat-attack-"))
     work.mkdir(parents=True, exist_ok=True)
     say(f"attack: {'quick' if args.quick else 'full'} form; brokers' logs in {work}")

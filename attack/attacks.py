@@ -6,6 +6,7 @@ is done and the attack proper starts, attacks until ``stop`` is set, then puts
 from __future__ import annotations
 
 import errno
+import os
 import resource
 import socket
 import time
@@ -32,20 +33,64 @@ BIG_TEXT = "x" * 4000
 BIG_DATA = {"blob": b"y" * 12_000}  # with the text: ~16 KiB events, the largest allowed
 
 Attack = Callable[[int, int, Plan, Any, Any], None]
+# The share of the broker's address_rate_limit that the attacks which wait for their
+# answers send at (docs/attack.md).
+PACE = 0.9
+
+
+def niced(attack: Attack, port: int, pub_port: int, plan: Plan, reports: Any, stop: Any) -> None:
+    """Run ``attack`` at niceness ``plan.attacker_nice``: an attacker on a host of its
+    own takes none of the broker's or the bystander's CPU (docs/attack.md)."""
+    if plan.attacker_nice:
+        os.nice(plan.attacker_nice)
+    attack(port, pub_port, plan, reports, stop)
 
 
 def _armed(reports: Any) -> None:
     reports.put(("armed", time.time()))
 
 
-def _joined(
+def _registered(
     context: zmq.Context[Any], port: int, host: str, room: str, **options: int
-) -> zmq.Socket[Any]:
+) -> tuple[zmq.Socket[Any], dict[str, Any]]:
+    """A DEALER registered in ``room``, and its welcome."""
     sock = dealer(context, host, port, **options)
     welcome = register(sock, fresh_name("atk"), [room], timeout=10.0)
     if not welcome or welcome.get("type") != "welcome":
         raise RuntimeError(f"an attacker could not register: {welcome}")
-    return sock
+    return sock, welcome
+
+
+def _joined(
+    context: zmq.Context[Any], port: int, host: str, room: str, **options: int
+) -> zmq.Socket[Any]:
+    return _registered(context, port, host, room, **options)[0]
+
+
+class Pacer:
+    """Keeps an attacker within ``PACE`` of the broker's ``address_rate_limit`` (from
+    a welcome; no limit: no pace). Past the limit the broker drops most requests
+    unread, so an attacker that waits for its answers would stall, and measure the
+    limit rather than what its requests cost."""
+
+    def __init__(self, welcome: dict[str, Any]) -> None:
+        limits = welcome.get("limits", {})
+        self.rate = PACE * float(limits.get("address_rate_limit") or 0)
+        self._started = time.monotonic()
+        self._spent = 0.0
+
+    def spend(self, cost: float = 1.0) -> None:
+        """Count a request (a page of ``n`` bytes costs ``1 + n // 4096``)."""
+        self._spent += cost
+
+    def ready(self) -> bool:
+        """Whether another request fits the pace now."""
+        return not self.rate or self._spent < self.rate * (time.monotonic() - self._started)
+
+    def wait(self) -> None:
+        """Sleep until another request fits the pace."""
+        if self.rate:
+            time.sleep(max(0.0, self._spent / self.rate - (time.monotonic() - self._started)))
 
 
 def _chat_window(
@@ -189,22 +234,28 @@ def many_rooms(port: int, pub_port: int, plan: Plan, reports: Any, stop: Any) ->
     """Join ``plan.rooms`` rooms, then ask for ``rooms`` in a loop."""
     context: zmq.Context[Any] = zmq.Context()
     try:
-        sock = _joined(context, port, ATTACKER_HOST, "general")
-        made = sent = 0
+        sock, welcome = _registered(context, port, ATTACKER_HOST, "general")
+        pacer = Pacer(welcome)
+        made = sent = answered = 0
         deadline = time.monotonic() + plan.setup_timeout
         while made < plan.rooms and time.monotonic() < deadline and not stop.is_set():
-            while sent < plan.rooms and sent - made < 200:
+            # Up to 200 in flight; a join refused is made up for under another name.
+            while made + sent - answered < plan.rooms and sent - answered < 200 and pacer.ready():
                 sock.send(pack({"type": "join", "room": f"r{sent}"}))
                 sent += 1
-            if sock.poll(1000):
+                pacer.spend()
+            if sock.poll(5):
+                answered += 1
                 made += unpack(sock.recv()).get("type") == "joined"
         _armed(reports)
         asked = largest = 0
         while not stop.is_set():
+            pacer.wait()
             reply = request(sock, {"type": "rooms"}, timeout=10.0)
             asked += 1
-            if reply is not None:
-                largest = max(largest, len(pack(reply)))
+            size = len(pack(reply)) if reply is not None else 0
+            pacer.spend(1 + size // 4096)
+            largest = max(largest, size)
         reports.put(("note", f"{made} rooms; {asked} `rooms` asked, largest reply "
                      f"{largest / 1024:.0f} KiB"))  # fmt: skip
     finally:
@@ -231,12 +282,15 @@ def room_churn(port: int, pub_port: int, plan: Plan, reports: Any, stop: Any) ->
     """Join a new room name and leave it, in a loop."""
     context: zmq.Context[Any] = zmq.Context()
     try:
-        sock = _joined(context, port, ATTACKER_HOST, "general")
+        sock, welcome = _registered(context, port, ATTACKER_HOST, "general")
+        pacer = Pacer(welcome)
         _armed(reports)
         made = 0
         while not stop.is_set():
-            request(sock, {"type": "join", "room": f"c{made}"}, timeout=10.0)
-            request(sock, {"type": "leave", "room": f"c{made}"}, timeout=10.0)
+            for kind in ("join", "leave"):
+                pacer.wait()
+                request(sock, {"type": kind, "room": f"c{made}"}, timeout=10.0)
+                pacer.spend()
             made += 1
         listed = request(sock, {"type": "rooms"}, timeout=30.0)
         kept = len(listed.get("rooms", [])) if listed else -1

@@ -57,6 +57,9 @@ class Result:
     served: int = 0
     alive: bool = True  # the broker, at the end of the row
     cpu: float = 0.0  # the broker's CPU use during the attack, % of one core
+    # CPU that processes other than this row's used during the attack (and the
+    # hypervisor's steal), % of one core: the machine's noise in the round trips.
+    others_cpu: float = 0.0
     stored_rooms: int = -1  # rooms with events in the broker's store at the end
     stored_names: int = -1  # user names its store remembers at the end
     note: str = ""
@@ -81,6 +84,21 @@ def cpu_seconds(pid: int) -> float:
     except (OSError, IndexError):
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time every process on the machine has used so far, over all cores, with
+    the time the hypervisor took from this machine (steal)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+        user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields)
+    except (OSError, ValueError):
+        return 0.0
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _ours(pids: list[int]) -> float:
+    return sum(cpu_seconds(pid) for pid in pids)
 
 
 def stored(db: str, query: str) -> int:
@@ -142,6 +160,20 @@ def _probe(row: Row, plan: Plan, broker: BrokerProcess, attacker: Spawned, armed
         zctx.destroy(linger=0)
 
 
+def _attack_window(row: Row, plan: Plan, broker: BrokerProcess, attacker: Spawned,
+                   armed_at: float, ours: list[int], result: Result) -> float:  # fmt: skip
+    """Probe newcomers until the attack is over, and measure the CPU used meanwhile by
+    the broker and by everything else on the machine; returns when it ended."""
+    cpu_at = cpu_seconds(broker.pid or 0)
+    others_at = machine_cpu_seconds() - _ours(ours)
+    _probe(row, plan, broker, attacker, armed_at, result)
+    end = time.time()
+    window = max(end - armed_at, 1e-3)
+    result.cpu = 100 * (cpu_seconds(broker.pid or 0) - cpu_at) / window
+    result.others_cpu = 100 * (machine_cpu_seconds() - _ours(ours) - others_at) / window
+    return end
+
+
 def _bystander_figures(result: Result, outcome: Outcome | None, windows: list[float]) -> None:
     """``windows``: ready, end of idle, armed, end of the attack (wall-clock)."""
     if outcome is None or outcome.error:
@@ -177,14 +209,14 @@ def run_row(row: Row, plan: Plan, work: Path, say: Callable[[str], object]) -> R
             raise RuntimeError(f"the bystander did not start: {getattr(done, 'error', '')}")
         time.sleep(plan.idle)  # a measuring window, not a wait for a condition
         idle_end = time.time()
-        attacker = spawn(row.attack, broker.port, broker.pub_port, plan, a_reports, a_stop)
+        attacker = spawn(
+            attacks.niced, row.attack, broker.port, broker.pub_port, plan, a_reports, a_stop
+        )
         processes.append(attacker)
         armed_at = _get(a_reports, "armed", plan.setup_timeout, attacker.alive) or time.time()
         say(f"{row.name}: attacking ({time.time() - idle_end:.1f} s of set-up)")
-        cpu_at = cpu_seconds(broker.pid or 0)
-        _probe(row, plan, broker, attacker, armed_at, result)
-        end = time.time()
-        result.cpu = 100 * (cpu_seconds(broker.pid or 0) - cpu_at) / max(end - armed_at, 1e-3)
+        ours = [broker.pid or 0, bystander.pid, attacker.pid, os.getpid()]
+        end = _attack_window(row, plan, broker, attacker, armed_at, ours, result)
         a_stop.set()
         result.note = _get(a_reports, "note", 30, attacker.alive) or ""
         if not result.note:

@@ -12,7 +12,7 @@ from typing import Any
 import msgpack
 import zmq
 
-from attack.attacks import _armed
+from attack.attacks import Pacer, _armed
 from attack.plan import Plan
 from attack.wire import ATTACKER_HOST, dealer, endpoint, fresh_name, pack, register
 
@@ -120,8 +120,11 @@ class _Pool:
     def __init__(self, context: zmq.Context[Any], port: int) -> None:
         self.context, self.port = context, port
         self.socks = [dealer(context, ATTACKER_HOST, port) for _ in range(SOCKETS)]
+        welcome: dict[str, Any] = {}
         for sock in self.socks[: SOCKETS // 2]:  # half of them fuzz a live session
-            register(sock, fresh_name("fz"), ["general", "fuzz"])
+            welcome = register(sock, fresh_name("fz"), ["general", "fuzz"]) or welcome
+        # Within the address's limit, so that every frame is parsed, not refused unread.
+        self.pacer = Pacer(welcome)
         self.outstanding = [0] * SOCKETS
         self.waiting_since = [time.monotonic()] * SOCKETS
         self.replies = self.unanswered = self.oversized = 0
@@ -181,11 +184,15 @@ def fuzz(port: int, pub_port: int, plan: Plan, reports: Any, stop: Any) -> None:
         pub_every = max(1, plan.fuzz_frames // max(1, plan.fuzz_pub_messages))
         while sent < plan.fuzz_frames and not stop.is_set():
             pool.read()
+            if not pool.pacer.ready():
+                zmq.select(pool.socks, [], [], 0.005)
+                continue
             i = pool.free()
             if i is None:
                 zmq.select(pool.socks, [], [], 0.05)
                 continue
             pool.send(i, frame(rng))
+            pool.pacer.spend()
             sent += 1
             if sent % pub_every == 0:
                 with contextlib.suppress(zmq.Again):  # cut off, reconnecting
@@ -195,7 +202,7 @@ def fuzz(port: int, pub_port: int, plan: Plan, reports: Any, stop: Any) -> None:
         note = (
             f"{sent} fuzz frames ({pool.replies} answered, {pool.unanswered} unanswered, "
             f"{pool.oversized} over 64 KiB on connections of their own), "
-            f"{pub_sent} garbage messages on the XPUB; seed {seed}"
+            f"{pub_sent} garbage messages on the XPUB; {pool.pacer.rate:.0f} frames/s; seed {seed}"
         )
         reports.put(("note", note))
     finally:

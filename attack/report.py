@@ -50,7 +50,11 @@ def line(result: Result) -> str:
         f" | {'PASS' if passed(result) else 'FAIL'}"
     )
     store = f"{result.stored_rooms} rooms and {result.stored_names} names in its store"
-    extra = [result.note, f"broker CPU {result.cpu:.0f}%, {store}"]
+    extra = [
+        result.note,
+        f"broker CPU {result.cpu:.0f}%, {store}",
+        f"other processes' CPU {result.others_cpu:.0f}%",
+    ]
     if result.unseen or result.refused:
         extra.append(f"bystander: {result.unseen} chats never seen, {result.refused} refused")
     if result.error:
@@ -76,6 +80,7 @@ def as_json(result: Result) -> dict[str, object]:
         "newcomers_served": result.served,
         "broker_up": result.alive,
         "broker_cpu_pct": result.cpu,
+        "others_cpu_pct": result.others_cpu,
         "stored_rooms": result.stored_rooms,
         "stored_names": result.stored_names,
         "goals": goals(result),
@@ -88,8 +93,8 @@ def table(results: list[Result]) -> str:
     """The results as a Markdown table, for docs/attack.md."""
     rows = [
         "| row | broker peak RSS | bystander p50 / p99 (idle) | lost | newcomers served | "
-        "broker CPU | rooms / names stored | goals | what the attacker did |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "broker CPU | others' CPU | rooms / names stored | goals | what the attacker did |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         met = goals(r)
@@ -98,6 +103,7 @@ def table(results: list[Result]) -> str:
         rows.append(
             f"| {r.row} | {r.rss_mb:.0f} MB | {ms[0]:.1f} / {ms[1]:.1f} ms "
             f"({ms[2]:.1f} / {ms[3]:.1f}) | {r.lost} | {r.served}/{r.tried} | {r.cpu:.0f}% | "
+            f"{r.others_cpu:.0f}% | "
             f"{r.stored_rooms} / {r.stored_names} | "
             f"{'PASS' if not failed else 'FAIL: ' + ', '.join(failed)} | {r.note} |"
         )

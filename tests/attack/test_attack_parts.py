@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import math
 import random
+import time
 
 import pytest
 import zmq
+from attack.attacks import PACE, Pacer
 from attack.driver import Result
 from attack.fuzz import MAX_FRAME, frame
 from attack.report import goals, passed, percentile
@@ -83,3 +85,21 @@ def test_a_source_address_endpoint_connects_from_that_address():
         assert unpack(body.bytes) == {"type": "ping"}
     finally:
         context.destroy(linger=0)
+
+
+def test_the_pacer_keeps_within_the_welcomes_address_limit():
+    pacer = Pacer({"limits": {"address_rate_limit": 100.0}})
+    assert pacer.rate == pytest.approx(PACE * 100)
+    sent = 0
+    started = time.monotonic()
+    while time.monotonic() - started < 0.5:
+        pacer.wait()
+        pacer.spend()
+        sent += 1
+    # 90 a second: at most 45 and the first; a busy machine may wake it late.
+    assert 30 <= sent <= 47
+    pacer.spend(100)  # a big page: the next request waits more than a second
+    assert not pacer.ready()
+    unlimited = Pacer({"limits": {"address_rate_limit": 0}})
+    unlimited.spend(10**6)
+    assert unlimited.ready()

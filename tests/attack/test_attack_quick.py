@@ -1,11 +1,10 @@
 """The short form of ``make attack``, so every ``make test`` and CI run puts the broker
 through issue 14's hostile peers (docs/attack.md).
 
-It asserts what the broker already holds under every attack: it stays up, the
-bystander keeps chatting and loses nothing, and (but for the rows listed in
-``NOT_YET``) newcomers are served and memory stays within the goal. The other goals
-are printed; as the fixes of issue 14 land, rows come out of ``NOT_YET`` and the
-bystander's p99 goal joins the assertions (see docs/attack.md, "The quick test")."""
+It asserts issue 14's goals in every row: the broker stays up, the bystander keeps
+chatting and loses nothing, newcomers are served, memory stays within the goal, and
+the bystander's p99 round trip under attack is within 3x its idle p99, or within
+``P99_FLOOR_MS`` (see docs/attack.md, "The quick test")."""
 
 from __future__ import annotations
 
@@ -25,11 +24,16 @@ ROWS = {
     "many-rooms", "one-address", "room-churn", "fuzz",
 }  # fmt: skip
 
-# Goals the broker misses today, by row: printed, not asserted. Memory and newcomers
-# hold in every row since reply_hwm/pub_hwm and the connection budgets; the
-# bystander's p99 goal ("p99") is still missed by most rows on a 2-core machine, so it
-# is not asserted yet (docs/attack.md).
-NOT_YET: dict[str, set[str]] = {"rss": set(), "newcomers": set()}
+# The quick form's idle p99 comes from 75 chats, its p99 under attack from 200: a
+# stall of a few milliseconds decides either. Under this floor a row passes whatever
+# its idle p99; the full form (make attack) holds every row to 3x without one.
+P99_FLOOR_MS = 10.0
+P99_FACTOR = 3.0
+# A row already takes one to one and a half of this machine's two cores (broker,
+# bystander, attacker). When other processes took more than this (% of one core)
+# during its attack, its round trips measure the machine, not the broker: its p99 is
+# then printed and not asserted (the test says so).
+BUSY_MACHINE_PCT = 50.0
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +71,19 @@ def test_broker_stays_up_and_the_bystander_loses_nothing(results, row):
 
 
 @pytest.mark.parametrize("row", sorted(ROWS))
-def test_goals_the_broker_already_meets(results, row):
+def test_memory_and_newcomers(results, row):
     goals = results[row]["goals"]
     for goal in ("rss", "newcomers"):
-        if row not in NOT_YET[goal]:
-            assert goals[goal], (goal, results[row])
+        assert goals[goal], (goal, results[row])
+
+
+@pytest.mark.parametrize("row", sorted(ROWS))
+def test_the_bystanders_round_trip_under_attack(results, row):
+    figures = results[row]
+    if figures["others_cpu_pct"] > BUSY_MACHINE_PCT:
+        pytest.skip(
+            f"other processes took {figures['others_cpu_pct']:.0f}% of a core during the "
+            f"attack: p99 {figures['attack_p99']:.1f} ms (idle {figures['idle_p99']:.1f})"
+        )
+    bound = max(P99_FACTOR * figures["idle_p99"], P99_FLOOR_MS)
+    assert figures["attack_p99"] <= bound, figures

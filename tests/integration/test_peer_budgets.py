@@ -5,12 +5,15 @@ connection closed (`reply_hwm`); one address gets its budget of connections
 
 from __future__ import annotations
 
+import socket
+
 import msgpack
 import pytest
 import zmq
 from tests.helpers import RawPeer
 
 from zmqchat import Client
+from zmqchat.broker.budgets import CLOSE_BATCH
 from zmqchat.pytest_plugin import BrokerFactory
 from zmqchat.testing import expect, wait_until
 
@@ -62,6 +65,74 @@ def registers(sock: zmq.Socket[bytes], user: str, timeout: float = 1.0) -> bool:
     if not sock.poll(int(timeout * 1000)):
         return False
     return bool(msgpack.unpackb(sock.recv(), raw=False)["type"] == "welcome")
+
+
+def _closed(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(1, socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:  # reset
+        return True
+
+
+def test_every_connection_past_a_budget_is_closed_a_batch_at_a_time(
+    make_broker: BrokerFactory,
+) -> None:
+    broker = make_broker(max_connections_per_address=4, connect_deadline=60)
+    extra = 2 * CLOSE_BATCH + 10  # several turns' worth
+    socks = [socket.create_connection(("127.0.0.1", broker.port)) for _ in range(4 + extra)]
+    try:
+        wait_until(
+            lambda: sum(map(_closed, socks)) == extra, 30, "every connection past the budget"
+        )
+        other = dealer(broker.port, "127.0.0.2")
+        try:
+            assert registers(other, "newcomer", 5.0)
+        finally:
+            other.close(0)
+        assert sum(map(_closed, socks)) == extra  # the 4 within it are kept
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def test_past_its_address_limit_a_peer_is_refused_unread_then_not_answered(
+    make_broker: BrokerFactory,
+) -> None:
+    # 0.1/s: no token comes back while the test runs.
+    broker = make_broker(address_rate_limit=0.1, address_rate_burst=3, address_refusal_rate=0.1)
+    sock = dealer(broker.port)
+    other = dealer(broker.port, "127.0.0.2")
+    try:
+        # Within the limit every frame counts, garbage too, and is decoded.
+        for _ in range(3):
+            sock.send(b"\xc1")
+        for _ in range(3):
+            assert sock.poll(5000)
+            assert msgpack.unpackb(sock.recv(), raw=False)["code"] == "bad_request"
+        # Past it: refused unread, the first refusal answered with its request's
+        # ref, the others dropped.
+        for i in range(10):
+            sock.send(msgpack.packb({"type": "ping", "ref": 100 + i}))
+        assert sock.poll(5000)
+        refused = msgpack.unpackb(sock.recv(), raw=False)
+        assert refused["code"] == "rate_limited"
+        assert refused["ref"] == 100
+        assert refused["retry_after"] > 0
+        # Another address is served meanwhile.
+        assert registers(other, "bystander", 5.0)
+        assert not sock.poll(500)  # the other nine: no answer
+        # The limit that bit is logged once, not once a frame.
+        wait_until(
+            lambda: "over address_rate_limit" in broker.log_file.read_text(),
+            10,
+            "the refusals logged",
+        )
+        assert broker.log_file.read_text().count("over address_rate_limit") == 1
+    finally:
+        sock.close(0)
+        other.close(0)
 
 
 def test_one_address_gets_its_budget_of_connections_and_others_theirs(

@@ -13,16 +13,22 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import itertools
 import logging
 import socket
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Final
 
 from zmqchat.broker.peers import ConnectionWatch, shut_down
 from zmqchat.logs import Throttle
 
 log = logging.getLogger("zmqchat.broker")
+
+# Connections closed per turn of the loop, at most: 1,100 connections opened at once
+# past a budget took 20-30 ms to close in one go, and every client waited meanwhile.
+CLOSE_BATCH: Final = 64
 
 
 def peer_address(fd: int) -> str | None:
@@ -71,14 +77,18 @@ class Budgets:
         self._conns: dict[int, _Conn] = {}
         self._by_address: Counter[str] = Counter()
         self._due: list[tuple[float, int]] = []  # (deadline, fd), a heap
+        self._doomed: dict[int, int] = {}  # fd -> port: past a budget, not closed yet
+        self._watches: dict[int, ConnectionWatch] = {}  # by port
         self._refused: Counter[str] = Counter()  # since last logged, by address
         self._logged = Throttle(clock=clock)
 
     def watch(self, watch: ConnectionWatch, port: int) -> None:
         """Count the connections ``watch`` reports, accepted on ``port``."""
+        self._watches[port] = watch
         watch.listeners.append(lambda accepted, fd: self._event(accepted, fd, port))
 
     def _event(self, accepted: bool, fd: int, port: int) -> None:
+        self._doomed.pop(fd, None)  # that connection is over: fd may be someone else's
         known = self._conns.pop(fd, None)
         if known is not None:  # ended, or its descriptor went to a new connection
             self._by_address[known.address] -= 1
@@ -95,7 +105,12 @@ class Budgets:
         elif self._by_address[address] >= self.per_address:
             why = f"{self.per_address} connections from {address} (max_connections_per_address)"
         if why is not None:
-            shut_down(fd, port)
+            # Closed by expire(), a batch a turn; meanwhile it counts as closed, so
+            # nothing registers on it.
+            self._doomed[fd] = port
+            watch = self._watches.get(port)
+            if watch is not None:
+                watch.closing(fd)
             self._refuse(address, why)
             return
         now = self._clock()
@@ -104,12 +119,20 @@ class Budgets:
         heapq.heappush(self._due, (now + self.deadline, fd))
 
     def next_deadline(self) -> float | None:
+        if self._doomed:
+            return self._clock()
         return self._due[0][0] if self._due else None
 
     def expire(self, now: float) -> None:
-        """Close the connections whose deadline passed and that came to nothing."""
+        """Close the connections past a budget and those whose deadline passed and
+        that came to nothing, up to CLOSE_BATCH of them (the rest next turn)."""
+        closing = list(itertools.islice(self._doomed.items(), CLOSE_BATCH))
+        for fd, port in closing:
+            del self._doomed[fd]
+            shut_down(fd, port)
+        budget = CLOSE_BATCH - len(closing)
         due = self._due
-        while due and due[0][0] <= now:
+        while due and due[0][0] <= now and budget > 0:
             at, fd = heapq.heappop(due)
             conn = self._conns.get(fd)
             if conn is None or conn.since + self.deadline != at:
@@ -117,6 +140,7 @@ class Budgets:
             if not self._in_use(conn.port, fd):
                 log.debug("closing connection %d from %s: idle since it opened", fd, conn.address)
                 shut_down(fd, conn.port)
+                budget -= 1
                 self._refuse(conn.address, f"nothing within {self.deadline:g} s (connect_deadline)")
 
     def _refuse(self, address: str, why: str) -> None:

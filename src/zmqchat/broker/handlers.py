@@ -35,7 +35,7 @@ from zmqchat.broker.searching import Searching
 from zmqchat.broker.state import REF_CACHE_SIZE, BrokerState, Connections, Session, fingerprint
 from zmqchat.broker.store import Store
 from zmqchat.broker.transfers import Transfers
-from zmqchat.common.codec import decode, encode
+from zmqchat.common.codec import decode, decode_bulk, encode, peek_ref, peek_type
 from zmqchat.common.config import BrokerConfig
 from zmqchat.common.files import FileChunk, FileGet, FileOffer
 from zmqchat.common.messages import (
@@ -64,6 +64,7 @@ from zmqchat.common.messages import (
 from zmqchat.common.moderation import Ban, Deop, Kick, Lock, Op, Topic, Unban, Unlock
 from zmqchat.common.parsing import parse_request, request_ref
 from zmqchat.common.protocol import (
+    MAX_REQUEST_BYTES,
     SYSTEM_TOPIC,
     ErrorCode,
     user_key,
@@ -85,6 +86,9 @@ WRITES: Final = (
     Op, Deop, Kick, Ban, Unban, Lock, Unlock,
 )  # fmt: skip
 WRITES_FILES: Final = (FileOffer, FileChunk)
+# The requests that may be over MAX_REQUEST_BYTES (protocol.md §7 item 68): a chunk
+# of a file, decoded with decode_bulk's tight limits.
+BULK_TYPES: Final = frozenset({"file_chunk"})
 # The replies that acknowledge a write.
 WRITE_REPLIES: Final = frozenset(
     ("ack", "joined", "left", "invited", "bye", "topic", "moderated", "file_accept", "file_done")
@@ -124,7 +128,7 @@ class BrokerCore:
         self.membership = Membership(self.state, store, self.out, clock, self.access)
         moderation = Moderation(self.state, store, self.out, clock, self.membership, meta)
         self.mailboxes = Mailboxes(store, self.out, config.mailbox_limit)
-        self.address_limits = AddressLimits(*config.address_rate)
+        self.address_limits = AddressLimits(*config.address_rate, config.address_refusal_rate)
         self.forgetting = Forgetting(
             self.state,
             store,
@@ -137,7 +141,9 @@ class BrokerCore:
         edits = Edits(self.state, store, self.out, config, clock, self.membership)
         searching = Searching(store, self.out, self.membership)
         self.transfers = Transfers(self.state, store, self.out, config, clock, self.membership)
-        queries = Queries(self.state, store, self.out, self.mailboxes, self.membership)
+        queries = Queries(
+            self.state, store, self.out, self.mailboxes, self.membership, self._charge
+        )
         self.logins = Logins(config, store, self.state, notify)
         self.registration = Registration(
             config,
@@ -241,18 +247,32 @@ class BrokerCore:
             self._synced = now
             self.sync_connections()
         session = self.state.by_rid.get(rid)
+        address = peer
         if session is not None:
             self.state.touch(session, now)
+            address = session.address
+        limits = self.address_limits
+        if limits.enabled and address is not None:
+            wait = limits.take(address, now)
+            if wait is not None:  # refused before it is decoded: ratelimits.py
+                if limits.answer(address, now):
+                    self._over_address_limit(rid, frame, address, wait)
+                return
+        bulk = len(frame) > MAX_REQUEST_BYTES
+        if bulk and peek_type(frame) not in BULK_TYPES:
+            message = f"a request is at most {MAX_REQUEST_BYTES} bytes; this is {len(frame)}"
+            self._refuse(rid, ProtocolError(ErrorCode.TOO_LONG, message), peek_ref(frame))
+            return
         ref: Ref = None
         mark = self.out.mark()
         kept = self.store.kept()
         try:
-            msg = decode(frame, None)  # MAXMSGSIZE already capped the frame
+            # MAXMSGSIZE already capped the frame.
+            msg = decode_bulk(frame) if bulk else decode(frame, None)
             ref = request_ref(msg)
             if extra_frames:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, "a request is exactly one frame")
             request = parse_request(msg)
-            self.address_limits.check(request, peer if session is None else session.address, now)
             if not self.writable and self._writes(request):
                 raise ProtocolError(ErrorCode.STORE_UNAVAILABLE, STORE_UNAVAILABLE)
             if session is None:
@@ -272,6 +292,18 @@ class BrokerCore:
             self._refuse(rid, exc, ref)
         except Exception:
             self._internal_error(rid, ref, mark, kept)
+
+    def _charge(self, session: Session, size: int) -> None:
+        """A page of ``size`` bytes went to ``session``: its address pays for it."""
+        if session.address is not None and self.address_limits.enabled:
+            self.address_limits.charge(session.address, size)
+
+    def _over_address_limit(self, rid: bytes, frame: bytes, address: str, wait: float) -> None:
+        message = f"too many requests from {address}; try again in {wait:g}s"
+        reply = ErrorReply(
+            code=ErrorCode.RATE_LIMITED, message=message, ref=peek_ref(frame), retry_after=wait
+        )
+        self.out.reply(rid, reply)
 
     def _refuse(self, rid: bytes, exc: ProtocolError, ref: Ref) -> None:
         if log.isEnabledFor(logging.DEBUG):

@@ -245,6 +245,11 @@ class ConnectionWatch:
         """False if the last event read for ``conn`` was its connection's end."""
         return self._open.get(conn, True)
 
+    def closing(self, conn: int) -> None:
+        """``conn`` is being closed: :meth:`is_open` says False from now on, until a
+        new connection gets its descriptor."""
+        self._open[conn] = False
+
     def _wake_on_events(self, fd: int) -> None:
         # The monitor socket's ZMQ_FD turns readable when events arrive; only the
         # loop's thread reads the socket itself (ZeroMQ sockets aren't thread-safe).

@@ -1,14 +1,16 @@
 """The broker's loop over its sockets (bound by :mod:`.endpoints`).
 
 One thread owns the ROUTER (requests and replies) and the PUB (room events). Each turn
-of the loop drains a batch of requests, lets :class:`BrokerCore` handle them, commits
-the store once, then sends every reply and publish of the batch. The poll timeout is
+of the loop drains a batch of requests (up to 64, or 2 ms of handling; libzmq reads the
+peers' queues in turn), lets :class:`BrokerCore` handle them, commits the store once,
+then sends every reply and publish of the batch. The poll timeout is
 the next deadline (session expiry, parent-process check).
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import signal
 import socket
@@ -21,6 +23,7 @@ import zmq
 
 from zmqchat._version import __version__
 from zmqchat.broker.budgets import Budgets
+from zmqchat.broker.checkpoints import FALLBACK_PAGES, KEPT_BYTES, Checkpointer
 from zmqchat.broker.commits import Commits
 from zmqchat.broker.curve import Curve, start_curve
 from zmqchat.broker.endpoints import (
@@ -48,6 +51,13 @@ log = logging.getLogger("zmqchat.broker")
 # acks, and a sender with a window of requests in flight idles meanwhile. 64 (about
 # 1 ms of work) measured best: 512 was 18% slower in benchmarks/bench_rooms.py.
 BATCH: Final = 64
+# A batch also ends after this many seconds of handling, so that requests which cost
+# more (a history page, a hostile frame) hold back the rest of a batch no longer than
+# a batch of chats does. 64 chats take well under it, so batches of chats stay whole
+# (a shorter budget would cut them on a slower machine, and each commit costs about
+# 20 chats); 64 history pages of 0.2-0.5 ms made turns of 3-30 ms under make
+# attack's deaf-dealer, and a bystander's chat waited for two of them.
+TURN: Final = 0.002
 # Flags as plain ints: or-ing the IntFlag members builds an enum on every send.
 _NOBLOCK: Final = int(zmq.NOBLOCK)
 _SNDMORE: Final = int(zmq.SNDMORE)
@@ -142,6 +152,7 @@ class BrokerServer:
         assert self.pub is not None
         lock = lock_store(self.config.db_path)
         store = Store(self.config.db_path, fsync=self.config.fsync)
+        checkpointer = self._checkpointer(store)
         core = BrokerCore(
             self.config,
             store,
@@ -178,6 +189,13 @@ class BrokerServer:
         self._pub_watch = None  # the gate closes it
         restored = core.restore(time.monotonic())
         store.commit()
+        if threading.current_thread() is threading.main_thread():
+            # What exists by now (modules, config, restored sessions) lives as long as
+            # the broker: out of the collector's sight, a full collection no longer
+            # walks it (13 ms for the modules alone, in the middle of a turn; gen 2
+            # ran every few seconds under make attack's fuzz row). A broker run on
+            # another thread leaves its host process's collector alone.
+            gc.freeze()
         log.info(
             "zmqchat %s serving tcp://%s:%d (pub %d), store %s, %d session(s) restored, "
             "up to %d sessions (open-file limit %d), auth %s%s",
@@ -206,6 +224,8 @@ class BrokerServer:
             log.info("stopped")
         finally:
             core.close()
+            if checkpointer is not None:
+                checkpointer.close()
             if wakeup is not None:
                 signal.set_wakeup_fd(wakeup)
             store.close()
@@ -216,6 +236,13 @@ class BrokerServer:
                 with contextlib.suppress(OSError):
                     Path(self.ready_file).unlink()
         return 0
+
+    def _checkpointer(self, store: Store) -> Checkpointer | None:
+        """Checkpoints on a thread of their own (broker/checkpoints.py)."""
+        if store.path == ":memory:":
+            return None
+        store.checkpoint_elsewhere(FALLBACK_PAGES, KEPT_BYTES)
+        return Checkpointer(store.path, fsync=self.config.fsync)
 
     def _login_done(self) -> None:
         """A password check finished (called on a worker thread): wake the loop."""
@@ -297,6 +324,8 @@ class BrokerServer:
         handle = core.handle
         registered = core.state.by_rid
         curve = self.curve is not None
+        clock = time.monotonic
+        turn_ends = now + TURN
         for _ in range(BATCH):
             try:
                 rid = recv(_NOBLOCK)
@@ -321,6 +350,8 @@ class BrokerServer:
                 handle(rid, frame, now, extra_frames=True, peer=peer, client_key=key)
             else:
                 handle(rid, frame, now, peer=peer, client_key=key)
+            if clock() >= turn_ends:
+                return
 
     def _flush(self, core: BrokerCore, commits: Commits, now: float | None = None) -> None:
         """Send what a batch produced, committing what it wrote first where needed.

@@ -160,6 +160,13 @@ class Store:
             return False
         return True
 
+    def checkpoint_elsewhere(self, pages: int, kept_bytes: int) -> None:
+        """Another connection checkpoints the log (broker/checkpoints.py): this one
+        only past ``pages`` pages, where SQLite's default is 1,000; the log file is
+        cut back to ``kept_bytes`` when it starts over."""
+        self._db.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
+        self._db.execute(f"PRAGMA journal_size_limit={int(kept_bytes)}")
+
     def close(self) -> None:
         try:
             self.commit()

@@ -11,12 +11,12 @@ from typing import Any
 
 import msgpack
 
-from zmqchat.common.messages import BrokerMessage, Record, Request
-from zmqchat.common.parsing import parse_message, parse_request
-from zmqchat.common.protocol import MAX_FRAME_BYTES
+from zmqchat.common.messages import BrokerMessage, Record, Ref, Request
+from zmqchat.common.parsing import parse_message, parse_request, request_ref
+from zmqchat.common.protocol import MAX_FRAME_BYTES, MAX_REQUEST_BYTES
 from zmqchat.errors import DecodeError
 
-__all__ = ["decode", "decode_message", "decode_request", "encode"]
+__all__ = ["decode", "decode_message", "decode_request", "encode", "peek_ref"]
 
 # Strings, arrays and maps can't hold more items than the frame has bytes; the
 # explicit caps keep a hostile frame from reserving memory up front.
@@ -83,6 +83,65 @@ def decode(frame: bytes, max_size: int | None = MAX_FRAME_BYTES) -> dict[str, An
     for key in msg:
         if not isinstance(key, str):
             raise DecodeError("map keys must be strings")
+    return msg
+
+
+# peek_ref looks at this many keys at most: a request has fewer than ten.
+_PEEK_KEYS = 16
+
+
+def peek_ref(frame: bytes) -> Ref:
+    """The valid ``ref`` of a request frame that is not to be decoded: the other
+    values are skipped, not built (a tenth of a decode's cost for a hostile frame).
+    None if it has none, or is no msgpack map with ``ref`` among its first keys."""
+    unpacker = msgpack.Unpacker(
+        raw=False,
+        strict_map_key=True,
+        ext_hook=_refuse_ext,
+        max_buffer_size=max(1, len(frame)),
+        **_LIMITS,
+    )
+    try:
+        unpacker.feed(frame)
+        for _ in range(min(unpacker.read_map_header(), _PEEK_KEYS)):
+            if unpacker.unpack() == "ref":
+                return request_ref({"ref": unpacker.unpack()})
+            unpacker.skip()
+    except (ValueError, TypeError, msgpack.UnpackException):
+        return None  # not a map, cut short, or absurd: no ref to tell
+    return None
+
+
+def peek_type(frame: bytes) -> str | None:
+    """The ``type`` of a request frame when it is its first key, as clients send it,
+    read without decoding the rest; else None."""
+    unpacker = msgpack.Unpacker(
+        raw=False, max_buffer_size=max(1, len(frame)), max_str_len=64, max_bin_len=0,
+        max_array_len=0, max_map_len=len(frame) // 2, max_ext_len=0,
+    )  # fmt: skip
+    try:
+        unpacker.feed(frame)
+        if unpacker.read_map_header() < 1 or unpacker.unpack() != "type":
+            return None
+        kind = unpacker.unpack()
+    except (ValueError, TypeError, msgpack.UnpackException):
+        return None
+    return kind if isinstance(kind, str) else None
+
+
+def decode_bulk(frame: bytes) -> dict[str, Any]:
+    """Decode a request that may be larger than MAX_REQUEST_BYTES because it carries
+    bytes (a ``file_chunk``): a few keys, no arrays, short strings, so that a hostile
+    frame claiming to be one costs about what copying its bytes does."""
+    try:
+        msg = msgpack.unpackb(
+            frame, raw=False, strict_map_key=True, ext_hook=_refuse_ext, max_map_len=8,
+            max_array_len=0, max_str_len=MAX_REQUEST_BYTES, max_ext_len=0,
+        )  # fmt: skip
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        raise DecodeError(f"not a bulk request: {exc}") from None
+    if not isinstance(msg, dict):
+        raise DecodeError("a request must be a map")
     return msg
 
 

@@ -106,12 +106,15 @@ class BrokerConfig:
     connect_deadline: float = 10.0
     # Sessions from one address waiting for `resume` (their connection dropped).
     max_detached_per_address: int = 32
-    # Seconds after which an empty room nobody chatted in, and a name that was never
-    # an account, are forgotten (broker/forgetting.py).
     # Requests a second (and a burst) per peer address, over all its sessions (None:
     # five times rate_limit and rate_burst; 0 turns it off, as rate_limit 0 does).
     address_rate_limit: float | None = None
     address_rate_burst: int | None = None
+    # Past address_rate_limit, refusals answered a second per address; the other
+    # requests over it are dropped unanswered (broker/ratelimits.py).
+    address_refusal_rate: float = 100.0
+    # Seconds after which an empty room nobody chatted in, and a name that was never
+    # an account, are forgotten (broker/forgetting.py).
     forget_rooms_after: float = 60.0
     forget_names_after: float = 7 * 24 * 3600.0
     # Seconds after sending during which a message's sender may edit or delete it
@@ -172,10 +175,7 @@ class BrokerConfig:
         for key in ("forget_rooms_after", "forget_names_after"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"{key} must be > 0 seconds")
-        if self.address_rate_limit is not None and self.address_rate_limit < 0:
-            raise ConfigError("address_rate_limit must be >= 0 (0 disables the limit)")
-        if self.address_rate_burst is not None and self.address_rate_burst < 1:
-            raise ConfigError("address_rate_burst must be >= 1")
+        self._check_address_limits()
         if self.edit_window < 0:
             raise ConfigError("edit_window must be >= 0 seconds (0 disables editing)")
         if self.connect_deadline <= 0:
@@ -191,6 +191,14 @@ class BrokerConfig:
                 f"hash_time_cost times hash_memory_kib must be >= {MIN_HASH_WORK} "
                 "(OWASP: 2 passes of 19456 KiB, ..., 5 of 7168)"
             )
+
+    def _check_address_limits(self) -> None:
+        if self.address_rate_limit is not None and self.address_rate_limit < 0:
+            raise ConfigError("address_rate_limit must be >= 0 (0 disables the limit)")
+        if self.address_rate_burst is not None and self.address_rate_burst < 1:
+            raise ConfigError("address_rate_burst must be >= 1")
+        if self.address_refusal_rate < 0:
+            raise ConfigError("address_refusal_rate must be >= 0 (0 answers none)")
 
     def _check_files(self) -> None:
         for key in ("max_file_size", "file_quota", "disk_floor"):

@@ -29,6 +29,11 @@ MAX_DATA_BYTES: Final = 16 * 1024
 # page, and msgpack refuses to encode past 1024 levels.
 MAX_DATA_DEPTH: Final = 32
 MAX_FRAME_BYTES: Final = 64 * 1024
+# No valid request is larger: a chat or pm with 4 KiB of text, 16 KiB of data, a
+# name and a ref is under 21 KiB, a register with 100 rooms and the longest password
+# under 9 KiB. A larger one is `too_long` unread: decoding 60 KiB of hostile msgpack
+# (a map of 9,000 keys) takes milliseconds (protocol.md §7 item 68).
+MAX_REQUEST_BYTES: Final = 24 * 1024
 MAX_REF_CHARS: Final = 64
 MAX_CLIENT_CHARS: Final = 128
 # Rooms one `register` may join: each costs the broker a presence event and a write,
