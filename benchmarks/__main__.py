@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import bench_history, bench_private, bench_rooms, bench_scale
+from benchmarks import bench_history, bench_private, bench_rooms, bench_scale, bench_search
 from benchmarks.harness import Metric, machine, spread
 
 BENCHMARKS: dict[str, Callable[[bool], list[Metric]]] = {
@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, Callable[[bool], list[Metric]]] = {
     "private": bench_private.run,
     "scale": bench_scale.run,
     "history": bench_history.run,
+    "search": bench_search.run,
 }
 RESULTS = Path(__file__).parent / "results"
 
