@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from zmqchat.cli.options import CommandParser, Subparsers, client_command, client_config
-from zmqchat.client.console.exits import exit_status_help
+from zmqchat.cli.options import CommandParser, Subparsers, client_config, script_command
 
 _USER = (
     "name to register as (default file-HOST-PID, unique per process). Give the same "
@@ -33,14 +32,7 @@ def add_file_commands(sub: Subparsers) -> None:
 def _parser(
     sub: Subparsers, name: str, help: str, description: str, examples: str
 ) -> CommandParser:
-    p = client_command(
-        sub,
-        name,
-        help=help,
-        description=description,
-        epilog=lambda: f"examples:\n{examples}\n{exit_status_help()}",
-        user=False,
-    )
+    p = script_command(sub, name, help=help, description=description, examples=examples)
     p.add_argument("--user", help=_USER)
     p.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
     return p

@@ -10,8 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Final
 
-from zmqchat.cli.options import CommandParser, Subparsers, client_command, client_config
-from zmqchat.client.console.exits import exit_status_help
+from zmqchat.cli.options import CommandParser, Subparsers, client_config, script_command
 from zmqchat.common.durations import parse_duration
 
 OPERATOR: Final = (
@@ -75,14 +74,7 @@ def add_moderation_commands(sub: Subparsers) -> None:
 def _parser(
     sub: Subparsers, name: str, help: str, description: str, examples: str
 ) -> CommandParser:
-    p = client_command(
-        sub,
-        name,
-        help=help,
-        description=description,
-        epilog=lambda: f"examples:\n{examples}\n{exit_status_help()}",
-        user=False,
-    )
+    p = script_command(sub, name, help=help, description=description, examples=examples)
     p.add_argument(
         "--user",
         help=f"name to register as (default {name}-HOST-PID, unique per process: no "

@@ -12,13 +12,12 @@ import argparse
 from zmqchat.cli.options import (
     CommandParser,
     Subparsers,
-    client_command,
     client_config,
     positive_int,
+    script_command,
     seconds,
     seq,
 )
-from zmqchat.client.console.exits import exit_status_help
 
 
 def add_oneshot_commands(sub: Subparsers) -> None:
@@ -36,14 +35,7 @@ def _script_parser(
     examples: str,
     tail: bool = False,
 ) -> CommandParser:
-    p = client_command(
-        sub,
-        name,
-        help=help,
-        description=description,
-        epilog=lambda: f"examples:\n{examples}\n{exit_status_help(tail=tail)}",
-        user=False,
-    )
+    p = script_command(sub, name, help=help, description=description, examples=examples, tail=tail)
     p.add_argument(
         "--user",
         help=f"name to register as (default {name}-HOST-PID, unique per process, so "

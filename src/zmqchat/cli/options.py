@@ -69,6 +69,23 @@ def client_command(
     return p
 
 
+def script_command(
+    sub: Subparsers, name: str, *, help: str, description: str, examples: str, tail: bool = False
+) -> CommandParser:
+    """A one-shot client command (``send``, ``topic``, ``file send``...): its help
+    ends with ``examples``, then its exit statuses; ``--user`` is its own."""
+    from zmqchat.client.console.exits import exit_status_help  # only for --help
+
+    return client_command(
+        sub,
+        name,
+        help=help,
+        description=description,
+        epilog=lambda: f"examples:\n{examples}\n{exit_status_help(tail=tail)}",
+        user=False,
+    )
+
+
 def add_client_options(p: argparse.ArgumentParser, *, user: bool = True) -> None:
     """The options every client command shares, read by :func:`client_config`."""
     p.add_argument("--config", metavar="FILE", help="TOML file with client settings")
