@@ -16,6 +16,14 @@ from attack.attacks import Pacer, _armed
 from attack.plan import Plan
 from attack.wire import ATTACKER_HOST, dealer, endpoint, fresh_name, pack, register
 
+
+def fuzz_hosts(count: int) -> list[str]:
+    """The fuzzers' source addresses: the attacker's, then more on 127.0.N.3. Each
+    is paced within the broker's per-address limit, so that every frame is parsed,
+    and together they reach the issue's 100,000 frames in half a minute."""
+    return [ATTACKER_HOST, *(f"127.0.{n}.3" for n in range(1, count))]
+
+
 SOCKETS = 8
 WINDOW = 32  # unanswered frames per socket
 STALL = 1.0  # seconds without a reply before a socket's window is written off
@@ -117,9 +125,9 @@ class _Pool:
     """The fuzzing DEALERs, each with up to ``WINDOW`` frames the broker has not
     answered yet; every frame that fits the frame limit must get an answer."""
 
-    def __init__(self, context: zmq.Context[Any], port: int) -> None:
-        self.context, self.port = context, port
-        self.socks = [dealer(context, ATTACKER_HOST, port) for _ in range(SOCKETS)]
+    def __init__(self, context: zmq.Context[Any], host: str, port: int) -> None:
+        self.context, self.host, self.port = context, host, port
+        self.socks = [dealer(context, host, port) for _ in range(SOCKETS)]
         welcome: dict[str, Any] = {}
         for sock in self.socks[: SOCKETS // 2]:  # half of them fuzz a live session
             welcome = register(sock, fresh_name("fz"), ["general", "fuzz"]) or welcome
@@ -146,7 +154,7 @@ class _Pool:
 
     def send(self, i: int, frames: list[bytes]) -> None:
         if max(map(len, frames)) > MAX_FRAME:  # no answer: its connection goes, so not ours
-            cut = dealer(self.context, ATTACKER_HOST, self.port)
+            cut = dealer(self.context, self.host, self.port)
             cut.setsockopt(zmq.LINGER, 2000)
             cut.send_multipart(frames)
             cut.close()
@@ -166,13 +174,15 @@ class _Pool:
 
 
 def fuzz(port: int, pub_port: int, plan: Plan, reports: Any, stop: Any) -> None:
-    """Send ``plan.fuzz_frames`` fuzz messages to the ROUTER and
-    ``plan.fuzz_pub_messages`` to the XPUB, then report and return."""
+    """Send ``plan.fuzz_frames`` fuzz messages to the ROUTER, from
+    ``plan.fuzz_addresses`` source addresses, and ``plan.fuzz_pub_messages`` to the
+    XPUB, then report and return."""
     seed = plan.fuzz_seed if plan.fuzz_seed is not None else random.randrange(2**32)
     rng = random.Random(seed)
     context: zmq.Context[Any] = zmq.Context()
     try:
-        pool = _Pool(context, port)
+        pools = [_Pool(context, host, port) for host in fuzz_hosts(plan.fuzz_addresses)]
+        socks = [sock for pool in pools for sock in pool.socks]
         xsubs = []
         for _ in range(4):
             xsub = context.socket(zmq.XSUB)
@@ -183,26 +193,31 @@ def fuzz(port: int, pub_port: int, plan: Plan, reports: Any, stop: Any) -> None:
         sent = pub_sent = 0
         pub_every = max(1, plan.fuzz_frames // max(1, plan.fuzz_pub_messages))
         while sent < plan.fuzz_frames and not stop.is_set():
-            pool.read()
-            if not pool.pacer.ready():
-                zmq.select(pool.socks, [], [], 0.005)
-                continue
-            i = pool.free()
-            if i is None:
-                zmq.select(pool.socks, [], [], 0.05)
-                continue
-            pool.send(i, frame(rng))
-            pool.pacer.spend()
-            sent += 1
-            if sent % pub_every == 0:
-                with contextlib.suppress(zmq.Again):  # cut off, reconnecting
-                    rng.choice(xsubs).send_multipart(_pub_garbage(rng), zmq.NOBLOCK)
-                    pub_sent += 1
-        pool.drain(5 * STALL)
+            busy = True
+            for pool in pools:
+                pool.read()
+                i = pool.free() if pool.pacer.ready() else None
+                if i is None:
+                    continue
+                busy = False
+                pool.send(i, frame(rng))
+                pool.pacer.spend()
+                sent += 1
+                if sent % pub_every == 0:
+                    with contextlib.suppress(zmq.Again):  # cut off, reconnecting
+                        rng.choice(xsubs).send_multipart(_pub_garbage(rng), zmq.NOBLOCK)
+                        pub_sent += 1
+            if busy:  # every address at its pace or its window full
+                zmq.select(socks, [], [], 0.005)
+        for pool in pools:
+            pool.drain(5 * STALL)
+        rate = sum(pool.pacer.rate for pool in pools)
         note = (
-            f"{sent} fuzz frames ({pool.replies} answered, {pool.unanswered} unanswered, "
-            f"{pool.oversized} over 64 KiB on connections of their own), "
-            f"{pub_sent} garbage messages on the XPUB; {pool.pacer.rate:.0f} frames/s; seed {seed}"
+            f"{sent} fuzz frames from {len(pools)} addresses "
+            f"({sum(p.replies for p in pools)} answered, "
+            f"{sum(p.unanswered for p in pools)} unanswered, "
+            f"{sum(p.oversized for p in pools)} over 64 KiB on connections of their own), "
+            f"{pub_sent} garbage messages on the XPUB; {rate:.0f} frames/s; seed {seed}"
         )
         reports.put(("note", note))
     finally:

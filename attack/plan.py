@@ -17,7 +17,9 @@ class Plan:
     idle_connections: int = 1100
     rooms: int = 20_000
     sessions_per_address: int = 40
-    fuzz_frames: int = 27_000  # about 30 s at 90% of the default address_rate_limit
+    # About 30 s at 90% of the default address_rate_limit from each address.
+    fuzz_frames: int = 108_000
+    fuzz_addresses: int = 4
     fuzz_pub_messages: int = 5_000
     fuzz_seed: int | None = None  # the fuzz frames' random choices, to replay a run
     nofile: int = 1024  # the broker's open-file limit, soft and hard
@@ -36,5 +38,6 @@ QUICK = Plan(
     rooms=2_000,
     sessions_per_address=40,
     fuzz_frames=5_000,
+    fuzz_addresses=2,
     fuzz_pub_messages=300,
 )
