@@ -47,6 +47,8 @@ Fragment = tuple[str, str]
 Line = list[Fragment]
 # The style class that names the message a line shows (see message_mark).
 MESSAGE_MARK: Final = "msg."
+# The style class that names the file a file line shows: ``class:file.id.ID``.
+FILE_MARK: Final = "file.id."
 
 # Number of sender colours (``class:nick.c0`` .. ``class:nick.c<N-1>``); a UI defines
 # one colour per class.
@@ -213,7 +215,8 @@ def message_mark(event: Event) -> Fragment | None:
 def _file_line(
     line: Line, event: FileEvent | PrivateFileEvent, me: str | None, compact: bool
 ) -> Line:
-    """``alice sent report.pdf (1.2 MiB), file 7``: the id is what ``file get`` takes."""
+    """``alice sent report.pdf (1.2 MiB), file 7``: the id is what ``file get`` takes
+    (and the GUI's link reads, in the mark without text that ends the line)."""
     if isinstance(event, FileEvent):
         if not compact:
             line += _room(event.room)
@@ -227,6 +230,7 @@ def _file_line(
         *line,
         ("class:file.name", safe_text(event.name)),
         ("class:file", f" ({file_size(event.size)}), file {event.id}"),
+        (f"class:{FILE_MARK}{event.id}", ""),
     ]
 
 
@@ -402,6 +406,7 @@ def event_json(event: Record) -> str:
 
 __all__ = [
     "EMOTE_DATA",
+    "FILE_MARK",
     "MESSAGE_MARK",
     "NICK_COLOURS",
     "DayMarks",

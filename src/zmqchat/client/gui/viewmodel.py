@@ -1,15 +1,14 @@
 """What the chat window shows, without the window: its conversations and their
 bounded scrollback (:mod:`.panes`, :mod:`.transcript`), unread counts and where
-they start, members, the connection.
+they start, members, the connection, file transfers (:mod:`.files`).
 
 :class:`ChatViewModel` wraps the shared :class:`ChatController` (the console's, in
 its compact form: a pane per conversation). Threads: the client's event thread and
 one worker thread (requests block) produce lines; they only put them on a queue.
 The Tk thread calls :meth:`ChatViewModel.drain` from ``after()`` and gets the
 :class:`Changes` to draw, in bounded batches, so a burst of events never holds the
-window for long and no Tk call is ever made from another thread. Nothing here
-imports tkinter: the tests drive it against a real broker without a screen.
-"""
+window for long and no Tk call is ever made from another thread. No tkinter here:
+the tests drive it against a real broker without a screen."""
 
 from __future__ import annotations
 
@@ -46,6 +45,7 @@ from zmqchat.client.gui.attention import Attention
 from zmqchat.client.gui.connect_form import ConnectFailed, Settings, check_settings
 from zmqchat.client.gui.connecting import connect_client
 from zmqchat.client.gui.desktop import DesktopNotifier
+from zmqchat.client.gui.files import FileShare
 from zmqchat.client.gui.glyphs import GlyphPolicy
 from zmqchat.client.gui.input_history import InputHistory
 from zmqchat.client.gui.panes import SERVER, Changes, Panes
@@ -121,6 +121,7 @@ class ChatViewModel:
         self.snapshot: Snapshot = self.state.snapshot()
         self.history = InputHistory()
         self.client: Client | None = None
+        self.files = FileShare(lambda: self.client, self._emit)  # attach, save, progress
         self.endpoint = config.endpoint
         self.connecting = False
         self.ended: str | None = None
@@ -315,10 +316,10 @@ class ChatViewModel:
     # ------------------------------------------------- from the other threads
 
     def _emit(self, line: Line, where: str | None) -> None:
-        # Called on the client's event thread or the worker: the row is built here,
-        # off the Tk thread, which then only inserts it. The controller emits a
-        # line right after the state took its event in, so the conversation's
-        # unread count says whether this line is one of those unread.
+        # Called on the client's event thread, the worker or a transfer's: the row is
+        # built here, off the Tk thread, which then only inserts it. The controller
+        # emits a line right after the state took its event in, so the unread count
+        # says whether this line is one of those unread.
         row = to_row(line, self.policy, rtl=self.rtl)
         unread = where not in (None, EVERYWHERE) and self.state.unread_in(where) > 0
         self._queue.put(functools.partial(self.panes.shown, row, where, unread))
@@ -355,8 +356,7 @@ class ChatViewModel:
 
     def refresh(self) -> Snapshot:
         """Read the shared state again (after a change made on this thread)."""
-        changes = Changes()
-        self._refresh(changes)
+        self._refresh(Changes())
         return self.snapshot
 
     def take_markers(self) -> dict[str, int]:
