@@ -56,7 +56,7 @@ class TransferRow:
     serial: int
     direction: Direction
     name: str
-    target: str  # where it goes: "#room" or a user for an upload, the path for a download
+    target: str  # "#room" or a user for an upload, the path for a download (its name shown)
     size: int  # 0 until a download's first answer says
     done: int
     phase: Phase
@@ -74,13 +74,15 @@ class TransferRow:
     def text(self) -> str:
         """``sending plan.pdf to #general: 1.2 MiB of 4.0 MiB · 3.1 MiB/s · 1s left``."""
         verb = "sending" if self.direction == "up" else "fetching"
-        where = "to" if self.direction == "up" else "as"
-        head = f"{verb} {self.name} {where} {self.target}"
+        where, target = "to", self.target
+        if self.direction == "down":  # the path is in the line said once saved
+            where, target = "as", Path(self.target).name
+        head = f"{verb} {self.name} {where} {target}"
         if self.phase == "failed":
             return f"{head}: failed: {self.reason}"
         if self.phase == "done":
             verb = "sent" if self.direction == "up" else "saved"
-            return f"{verb} {self.name} ({human_size(self.size)}) {where} {self.target}"
+            return f"{verb} {self.name} ({human_size(self.size)}) {where} {target}"
         parts = [f"{human_size(self.done)} of {human_size(self.size)}" if self.size else "…"]
         if self.rate is not None:
             parts.append(f"{human_size(int(self.rate))}/s")
@@ -110,6 +112,11 @@ class Transfers:
         self._lock = threading.Lock()
         self._items: dict[int, _Item] = {}
         self._serial = 0
+
+    @property
+    def started(self) -> int:
+        """How many transfers were started."""
+        return self._serial
 
     def start(self, direction: Direction, name: str, target: str, size: int = 0) -> int:
         with self._lock:
@@ -200,7 +207,7 @@ class Transfers:
         if now - item.started < RATE_SPAN or now <= since:
             return row
         rate = (row.done - then) / (now - since)
-        eta = (row.size - row.done) / rate if rate > 0 and row.size else None
+        eta = (row.size - row.done) / rate if rate > 0 and row.size > row.done else None
         return dataclasses.replace(row, rate=rate, eta=eta)
 
 
