@@ -171,7 +171,15 @@ def test_a_newcomer_sends_a_file_from_the_console_to_the_gui(make_broker, make_g
         offered: list[str] = []
         saved = tmp_path / "downloads" / "photos.tar"
         saved.parent.mkdir()
-        window.files.ask_save = lambda name: offered.append(name) or str(saved)
+
+        def ask_save(name: str) -> str:
+            offered.append(name)
+            # Clicked again (a double click) while the dialog's own loop runs: no
+            # second dialog.
+            click_text(gui, "#general", "holiday photos.tar (3.0 MiB)")
+            return str(saved)
+
+        window.files.ask_save = ask_save
         click_text(gui, "#general", "holiday photos.tar (3.0 MiB)")
         gui.update_until(lambda: offered, what="the save dialog")
         assert offered == ["holiday photos.tar"]

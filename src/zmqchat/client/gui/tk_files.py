@@ -119,11 +119,14 @@ class FileActions:
         self.ask_open: AskOpen = self._ask_open
         self.ask_save: AskSave = self._ask_save
         self._folder: str | None = None  # where the last dialog was answered
+        # A dialog runs a loop of its own, where a second click (a double click)
+        # would open another: one at a time.
+        self._asking = False
 
     def attach(self) -> int | None:
         """Ask for a file and send it to the conversation looked at; the transfer's
         serial, or None (cancelled, or refused in a line)."""
-        path = self.ask_open()
+        path = self._ask(self.ask_open)
         if not path:
             return None
         self._folder = str(Path(path).parent)
@@ -132,11 +135,20 @@ class FileActions:
     def save(self, key: str, file_id: int, name: str) -> int | None:
         """A file's link was clicked in ``key``'s pane: ask where to save it (its
         own name offered), then fetch it there."""
-        path = self.ask_save(name or f"file-{file_id}")
+        path = self._ask(lambda: self.ask_save(name or f"file-{file_id}"))
         if not path:
             return None
         self._folder = str(Path(path).parent)
         return self.share.get(file_id, name or Path(path).name, path, key)
+
+    def _ask(self, ask: Callable[[], str | None]) -> str | None:
+        if self._asking:
+            return None
+        self._asking = True
+        try:
+            return ask()
+        finally:
+            self._asking = False
 
     def _ask_open(self) -> str | None:
         chosen = filedialog.askopenfilename(
