@@ -19,7 +19,7 @@ from typing import Any, Final
 import msgpack
 import redis
 
-from zmqchat.broker.cluster.roomlog import RoomLog, key
+from zmqchat.broker.cluster.roomlog import RoomLog, key, with_seq
 
 REFILL_PAGE: Final = 1000
 SUBSCRIBE_TIMEOUT: Final = 5.0
@@ -143,7 +143,8 @@ class Feed:
             state.next = max(state.next, first)  # what the stream no longer has is gone
         skip = state.next - first
         if skip < len(frames):
-            out.append(Batch(room, epoch, state.next, tuple(frames[max(0, skip) :]), changed))
+            fresh = tuple(with_seq(frame, first + i) for i, frame in enumerate(frames) if i >= skip)
+            out.append(Batch(room, epoch, state.next, fresh, changed))
             state.next = first + len(frames)
         return out
 
