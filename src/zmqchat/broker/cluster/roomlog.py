@@ -52,7 +52,8 @@ for i = 1, n do
 end
 local known = {}
 if #fields > 0 then
-  local now, old = redis.call('HMGET', retry_now, unpack(fields)), redis.call('HMGET', retry_old, unpack(fields))
+  local now = redis.call('HMGET', retry_now, unpack(fields))
+  local old = redis.call('HMGET', retry_old, unpack(fields))
   for j = 1, #fields do
     local seq = now[j] or old[j]
     if seq then known[fields[j]] = tonumber(seq) end
