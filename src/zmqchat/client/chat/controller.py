@@ -252,7 +252,7 @@ class ChatController:
         elif isinstance(command, EditMessage | DeleteMessage):
             change_message(client, state, self._lock, command, self._emit, where)
         elif isinstance(command, SearchMessages):
-            search_messages(client, state.user, command, self._emit, where)
+            search_messages(client, state, self._lock, command, self._emit, where)
         elif isinstance(command, Invalid):
             self._emit(error(command.message), where)
         elif isinstance(command, SendFile | GetFile):
