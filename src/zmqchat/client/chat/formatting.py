@@ -344,41 +344,6 @@ def banner(text: str) -> Line:
     return [("class:history.banner", f"─── {text} ───")]
 
 
-# The most of a topic a toolbar shows; the rest is cut with an ellipsis.
-TOOLBAR_TOPIC_CHARS: Final = 60
-
-
-def format_toolbar(
-    user: str,
-    room: str | None,
-    unread: Mapping[str, int],
-    connection: str,
-    *,
-    query: str | None = None,
-    topic: str = "",
-) -> Line:
-    """The status bar: who you are, where your lines go (``#room`` with its topic,
-    or ``@user`` during a query), unread counts elsewhere, and the connection
-    (``connected`` / ``reconnecting…``)."""
-    sep = ("class:toolbar.sep", " │ ")
-    line: Line = [("class:toolbar.user", f" {user or '?'}"), sep]
-    where = f"@{query}" if query else f"#{room}" if room else "no room"
-    line.append(("class:toolbar.room", where))
-    if topic and not query:
-        shown = safe_text(topic)
-        if len(shown) > TOOLBAR_TOPIC_CHARS:
-            shown = shown[: TOOLBAR_TOPIC_CHARS - 1] + "…"
-        line += [("", " "), ("class:toolbar.topic", shown)]
-    if unread:
-        counts = ", ".join(f"#{name} {count}" for name, count in sorted(unread.items()))
-        line += [sep, ("class:toolbar.unread", f"unread: {counts}")]
-    shown = {"reconnecting": "reconnecting…", "connecting": "connecting…"}.get(
-        connection, connection
-    )
-    line += [sep, (f"class:toolbar.state.{connection}", shown), ("", " ")]
-    return line
-
-
 def to_json(value: Any) -> str:
     """Compact JSON with non-ASCII kept as is (jq and terminals read UTF-8). msgpack
     can carry bytes, which JSON cannot: they become base64 strings."""
@@ -415,7 +380,6 @@ __all__ = [
     "format_event",
     "format_status",
     "format_time",
-    "format_toolbar",
     "is_emote",
     "message_mark",
     "nick_style",
