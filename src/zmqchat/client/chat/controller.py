@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
 from zmqchat.client.chat import filing
-from zmqchat.client.chat.backlog import BACKLOG, Backlog, Emit, OlderPage
+from zmqchat.client.chat.backlog import BACKLOG, Backlog, Emit, OlderPage, Replace
 from zmqchat.client.chat.commands import (
     Command,
     Emote,
@@ -83,6 +83,7 @@ class ChatController:
         multiline: bool = False,
         keys: Sequence[str] = (),
         on_mention: Callable[[Event, str], None] | None = None,
+        on_replace: Replace | None = None,
     ) -> None:
         """``on_opened(key)``: a room is being shown from scratch (joined again), so
         what a UI kept of it is stale. ``compact``: lines for a pane per
@@ -91,7 +92,8 @@ class ChatController:
         ``keys``: what the front end's keys do, for ``/help``. ``on_mention(event,
         key)``: a live event that is for the user's attention came in conversation
         ``key`` (see :func:`~zmqchat.client.chat.mentions.is_mention`), called
-        after its line was emitted, outside the lock."""
+        after its line was emitted, outside the lock. ``on_replace``: a UI that can
+        change a line it shows gets edits and deletes so (see ``Replace``)."""
         self.state = state
         self._on_mention = on_mention
         self._emit = emit
@@ -106,6 +108,7 @@ class ChatController:
             compact=compact,
             multiline=multiline,
             on_opened=on_opened,
+            replace=on_replace,
         )
         self._client: Client | None = None
         self._quitting = False

@@ -143,6 +143,7 @@ def format_event(
     now: float | None = None,
     compact: bool = False,
     multiline: bool = False,
+    sent: float | None = None,
 ) -> Line:
     """One event as a line. ``me`` (the viewer's name) decides the direction of a
     private message and highlights a room's line that names them (see
@@ -151,7 +152,8 @@ def format_event(
     ``compact`` is for a UI that shows each conversation in a pane of its own (a
     GUI): no ``#room`` tag, and a private message reads like a chat line.
     ``multiline``: a message of several lines keeps them, each under the first
-    (:func:`~.layout.hang`), where the default shows ``↵`` to stay on one line."""
+    (:func:`~.layout.hang`), where the default shows ``↵`` to stay on one line.
+    ``sent``: for an edit or delete, when the message it changes was sent."""
     if isinstance(event, StatusEvent):
         return format_status(event)
     line: Line = [("class:time", format_time(event.ts, now)), ("", " ")]
@@ -167,7 +169,7 @@ def format_event(
     elif isinstance(event, EditEvent | DeleteEvent):
         if not compact:
             line += _room(event.room)
-        line = _changed(line, event, multiline)
+        line = _changed(line, event, multiline, sent)
     elif isinstance(event, PresenceEvent):
         if not compact:
             line += _room(event.room)
@@ -298,13 +300,18 @@ def _said(
     return line
 
 
-def _changed(prefix: Line, event: EditEvent | DeleteEvent, multiline: bool) -> Line:
-    """``✎ alice edited message 12: new text``, ``✗ alice deleted message 12``: a
-    line-by-line display can't change the line it printed, so it says what changed."""
+def _changed(
+    prefix: Line, event: EditEvent | DeleteEvent, multiline: bool, sent: float | None
+) -> Line:
+    """``✎ alice edited message 12 of 10:31:05: new text``, ``✗ alice deleted message
+    12 of 10:31:05``: a line-by-line display can't change the line it printed, so it
+    says what changed, naming the message by the time it was sent when that is known
+    (``sent``), as its line shows it."""
     who = (nick_style(event.sender), event.sender)
+    of = f"message {event.of}" + ("" if sent is None else f" of {format_time(sent, event.ts)}")
     if isinstance(event, DeleteEvent):
-        return [*prefix, ("class:edit", "✗ "), who, ("class:edit", f" deleted message {event.of}")]
-    head = [*prefix, ("class:edit", "✎ "), who, ("class:edit", f" edited message {event.of}: ")]
+        return [*prefix, ("class:edit", "✗ "), who, ("class:edit", f" deleted {of}")]
+    head = [*prefix, ("class:edit", "✎ "), who, ("class:edit", f" edited {of}: ")]
     return hang(head, _text_lines(event.text, "class:text", multiline))
 
 
