@@ -22,9 +22,7 @@ def test_the_console_says_which_message_an_edit_or_delete_changed(broker, consol
         shown = alice.expect("<bob> teh build is red")
         assert shown.split(" ")[0] == format_time(sent.ts)
         bob.edit("general", sent.seq, "the build is red")
-        alice.expect(
-            f"✎ bob edited message {sent.seq} of {format_time(sent.ts)}: the build is red"
-        )
+        alice.expect(f"✎ bob edited message {sent.seq} of {format_time(sent.ts)}: the build is red")
         bob.delete("general", sent.seq)
         alice.expect(f"✗ bob deleted message {sent.seq} of {format_time(sent.ts)}")
         alice.type("/quit\r")
