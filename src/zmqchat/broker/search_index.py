@@ -1,4 +1,5 @@
-"""The full-text index of room messages, for ``search`` (docs/protocol.md §2.15).
+"""The full-text indexes of room and private messages, for ``search``
+(docs/protocol.md §2.15).
 
 An FTS5 table without content of its own (``search_index``, rowid = ``events.id``,
 ``detail=none``: words only, no positions) indexes each chat's text and each
@@ -14,6 +15,10 @@ neither), and a chat costs a share of one large insert, not an insert of its own
 An index without content can't forget a row, so what changed is left to the query:
 a chat that was edited is found by its latest edit's row only, and a deleted chat
 (its text gone from ``events``) by none.
+
+Private messages have an index of their own (``pm_search_index``, rowid = ``pms.id``,
+mark ``counters.pm_search_indexed``), caught up with the same steps. A pm is never
+changed; one taken back (never delivered) leaves a row that matches no pm.
 """
 
 from __future__ import annotations
@@ -22,33 +27,45 @@ import sqlite3
 from collections.abc import Callable
 from typing import Final
 
-from zmqchat.broker.rows import unpack_data
+from zmqchat.broker.rows import pm_event, unpack_data
 from zmqchat.broker.schema import KIND_CHAT, KIND_EDIT
-from zmqchat.common.messages import ChatEvent
+from zmqchat.common.messages import ChatEvent, PmEvent
 
 # Events stored past the mark before a commit indexes them: large enough that the
 # insert is cheap per row, small enough that a search catching up stays quick.
 CATCH_UP_ROWS: Final = 4096
 
 _MARK: Final = "search_indexed"
+_PM_MARK: Final = "pm_search_indexed"
+
+# What each index holds: (its mark, its table, the table it indexes, which rows).
+_INDEXES: Final = (
+    (_MARK, "search_index", "events", f"kind IN ({KIND_CHAT}, {KIND_EDIT}) AND text IS NOT NULL"),
+    (_PM_MARK, "pm_search_index", "pms", "1"),
+)
+
+# A private message as `history with` gives it (rows.pm_event's columns, no key).
+_PM_COLUMNS: Final = "p.id, p.ts, p.sender, p.recipient, p.text, p.data"
 
 
 def catch_up(db: sqlite3.Connection) -> int:
-    """Index the events stored since the mark, in the open transaction; returns how
-    many events that covered."""
-    row = db.execute("SELECT value FROM counters WHERE name = ?", (_MARK,)).fetchone()
-    mark = row[0] if row is not None else 0
-    top = db.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
-    if top <= mark:
-        return 0
-    db.execute(
-        "INSERT INTO search_index (rowid, text) SELECT id, text FROM events"
-        f" WHERE id > ? AND id <= ? AND kind IN ({KIND_CHAT}, {KIND_EDIT})"
-        " AND text IS NOT NULL",
-        (mark, top),
-    )
-    db.execute("INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)", (_MARK, top))
-    return int(top - mark)
+    """Index the chats, edits and private messages stored since the marks, in the
+    open transaction; returns how many rows that covered."""
+    covered = 0
+    for name, index, table, which in _INDEXES:
+        row = db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        mark = row[0] if row is not None else 0
+        top = db.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0]
+        if top <= mark:
+            continue
+        db.execute(
+            f"INSERT INTO {index} (rowid, text) SELECT id, text FROM {table}"
+            f" WHERE id > ? AND id <= ? AND {which}",
+            (mark, top),
+        )
+        db.execute("INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)", (name, top))
+        covered += top - mark
+    return int(covered)
 
 
 def find(
@@ -96,6 +113,31 @@ def find(
     return found, False
 
 
+def find_pms(
+    db: sqlite3.Connection,
+    query: str,
+    scope: tuple[str, list[object]],
+    before: float | None,
+    limit: int,
+) -> tuple[list[PmEvent], bool]:
+    """Up to ``limit`` private messages matching ``query`` newest first (sent before
+    ``before``), and whether more are left: of the rows ``scope`` picks out (a
+    condition on ``pms AS p`` and its parameters: one conversation, see
+    :mod:`.searching`)."""
+    where, params = scope
+    sql = (
+        f"SELECT {_PM_COLUMNS} FROM pm_search_index AS s CROSS JOIN pms AS p ON p.id = s.rowid"
+        f" WHERE pm_search_index MATCH ? AND ({where})"
+    )
+    params = [query, *params]
+    if before is not None:
+        sql += " AND p.ts < ?"
+        params.append(before)
+    rows = db.execute(sql + " ORDER BY s.rowid DESC LIMIT ?", [*params, limit + 1]).fetchall()
+    found = [pm_event(row, keyed=False) for row in rows[:limit]]
+    return found, len(rows) > limit
+
+
 def _edited_chat(db: sqlite3.Connection, room: str, of: int, edit_seq: int) -> ChatEvent | None:
     """Chat ``of`` as it reads now, if edit ``edit_seq`` is its latest and it was not
     deleted since."""
@@ -116,4 +158,4 @@ def _edited_chat(db: sqlite3.Connection, room: str, of: int, edit_seq: int) -> C
                      data=unpack_data(data), edited=edited)  # fmt: skip
 
 
-__all__ = ["CATCH_UP_ROWS", "catch_up", "find"]
+__all__ = ["CATCH_UP_ROWS", "catch_up", "find", "find_pms"]

@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, Final
 
 from zmqchat.broker import accounts, search_index
@@ -35,7 +35,7 @@ from zmqchat.broker.schema import (
     KIND_LEAVE,
     open_database,
 )
-from zmqchat.common.messages import ChatEvent, PmEvent, Ref, RoomEvent
+from zmqchat.common.messages import PmEvent, Ref, RoomEvent
 
 # Raised here, defined in the error tree; still importable from here.
 from zmqchat.errors import StoreError as StoreError  # noqa: PLC0414
@@ -91,7 +91,7 @@ class Store:
         self._pm_id_ceiling = last_pm + PM_ID_BLOCK
         self._pm_rows: list[tuple[Any, ...]] = []
         self._chat_rows: list[tuple[Any, ...]] = []
-        self._unindexed = 0  # events stored since the search index last caught up
+        self._unindexed = 0  # events and pms stored since the indexes last caught up
 
     # ----------------------------------------------------------------- transactions
 
@@ -262,19 +262,13 @@ class Store:
         events = [room_event(room, row) for row in rows]
         return [e for e in events if e is not None], more
 
-    def search(
-        self,
-        query: str,
-        rooms: list[str] | Callable[[str], bool],
-        before: float | None,
-        limit: int,
-    ) -> tuple[list[ChatEvent], bool]:
-        """Chats of ``rooms`` matching ``query`` (see :func:`search_index.find`),
-        after indexing what was stored since the index last caught up."""
+    def searchable(self) -> sqlite3.Connection:
+        """The database to search (see :mod:`.search_index`), after indexing what was
+        stored since the indexes last caught up."""
         self._write_rows()
         if self._unindexed:
             self._catch_up()
-        return search_index.find(self._db, query, rooms, before, limit)
+        return self._db
 
     def _catch_up(self) -> None:
         self._begin()
@@ -364,6 +358,7 @@ class Store:
         if self._pm_rows:
             self._begin()
             self._db.executemany(_INSERT_PMS, self._pm_rows)
+            self._unindexed += len(self._pm_rows)
             self._pm_rows.clear()
 
     def reader(self) -> sqlite3.Connection:
