@@ -3,13 +3,15 @@
 
 An FTS5 table without content of its own (``search_index``, rowid = ``events.id``,
 ``detail=none``: words only, no positions) indexes each chat's text and each
-edit's new text. It is kept by catching up rather than row by row: every
-:data:`CATCH_UP_ROWS` events (in the commit that reaches them) and before every
-search, one ``INSERT … SELECT`` indexes the events stored since the last time, and
-moves the mark (``counters.search_indexed``, the highest ``events.id`` indexed) in
-the same transaction. So a search always sees every stored message (it catches up
-first), a crash loses nothing (the mark is where the index is, both committed or
-neither), and a chat costs a share of one large insert, not an insert of its own
+edit's new text. It is kept by catching up rather than row by row: once
+:data:`CATCH_UP_ROWS` events wait, each commit indexes a slice of them, sized to
+take about half a millisecond (4,096 chats of 16 KiB took 0.4 s in one go, a stall
+of the loop), and before every search all of them are. Each slice is one
+``INSERT … SELECT`` of the next events, which moves the mark
+(``counters.search_indexed``, the highest ``events.id`` indexed) in the same
+transaction. So a search always sees every stored message (it catches up first), a
+crash loses nothing (the mark is where the index is, both committed or neither), and
+a chat costs a share of one large insert, not an insert of its own
 (docs/performance.md, "Search").
 
 An index without content can't forget a row, so what changed is left to the query:
@@ -24,6 +26,7 @@ changed; one taken back (never delivered) leaves a row that matches no pm.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 from typing import Final
 
@@ -31,9 +34,15 @@ from zmqchat.broker.rows import pm_event, unpack_data
 from zmqchat.broker.schema import KIND_CHAT, KIND_EDIT
 from zmqchat.common.messages import ChatEvent, PmEvent
 
-# Events stored past the mark before a commit indexes them: large enough that the
-# insert is cheap per row, small enough that a search catching up stays quick.
-CATCH_UP_ROWS: Final = 4096
+# Rows stored past the marks before a commit indexes some: enough that the insert's
+# own cost is shared, few enough that a search catching up stays quick.
+CATCH_UP_ROWS: Final = 64
+# A commit's slice: about half a millisecond of indexing, and rows within these bounds
+# (the first slice's size is a guess the next ones correct).
+SLICE_SECONDS: Final = 0.0005
+FIRST_SLICE_ROWS: Final = 256
+MIN_SLICE_ROWS: Final = 8
+MAX_SLICE_ROWS: Final = 4096
 
 _MARK: Final = "search_indexed"
 _PM_MARK: Final = "pm_search_indexed"
@@ -48,14 +57,17 @@ _INDEXES: Final = (
 _PM_COLUMNS: Final = "p.id, p.ts, p.sender, p.recipient, p.text, p.data"
 
 
-def catch_up(db: sqlite3.Connection) -> int:
-    """Index the chats, edits and private messages stored since the marks, in the
-    open transaction; returns how many rows that covered."""
-    covered = 0
+def catch_up(db: sqlite3.Connection, limit: int | None = None) -> tuple[int, bool]:
+    """Index the chats, edits and private messages stored since the marks, at most
+    ``limit`` rows of each table, in the open transaction; returns how many rows
+    that covered, and whether the indexes are caught up."""
+    covered, done = 0, True
     for name, index, table, which in _INDEXES:
         row = db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
         mark = row[0] if row is not None else 0
         top = db.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0]
+        if limit is not None and top - mark > limit:
+            top, done = mark + limit, False
         if top <= mark:
             continue
         db.execute(
@@ -65,7 +77,25 @@ def catch_up(db: sqlite3.Connection) -> int:
         )
         db.execute("INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)", (name, top))
         covered += top - mark
-    return int(covered)
+    return int(covered), done
+
+
+class Slices:
+    """How much of what waits one commit indexes: sized from the last slice's time,
+    so that a slice takes about :data:`SLICE_SECONDS` whatever the messages' length."""
+
+    def __init__(self) -> None:
+        self.rows = FIRST_SLICE_ROWS
+
+    def index(self, db: sqlite3.Connection) -> tuple[int, bool]:
+        """Index the next slice (see :func:`catch_up`)."""
+        started = time.perf_counter()
+        covered, done = catch_up(db, self.rows)
+        took = time.perf_counter() - started
+        if covered:
+            fits = int(covered / max(took, 1e-6) * SLICE_SECONDS)
+            self.rows = min(MAX_SLICE_ROWS, max(MIN_SLICE_ROWS, fits))
+        return covered, done
 
 
 def find(
@@ -158,4 +188,4 @@ def _edited_chat(db: sqlite3.Connection, room: str, of: int, edit_seq: int) -> C
                      data=unpack_data(data), edited=edited)  # fmt: skip
 
 
-__all__ = ["CATCH_UP_ROWS", "catch_up", "find", "find_pms"]
+__all__ = ["CATCH_UP_ROWS", "Slices", "catch_up", "find", "find_pms"]

@@ -10,7 +10,6 @@ acknowledged message is on disk even if the broker is killed right after.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import sqlite3
 from collections.abc import Iterator
@@ -77,7 +76,7 @@ class Store:
             # What the search index lacks (an older store's, or the last run's last
             # events): indexed now, before anything is served.
             self._db.execute("BEGIN")
-            caught_up = search_index.catch_up(self._db)
+            caught_up, _ = search_index.catch_up(self._db)
             self._db.execute("COMMIT")
             if caught_up > search_index.CATCH_UP_ROWS:
                 log.info("indexed %d stored events for search", caught_up)
@@ -92,6 +91,7 @@ class Store:
         self._pm_rows: list[tuple[Any, ...]] = []
         self._chat_rows: list[tuple[Any, ...]] = []
         self._unindexed = 0  # events and pms stored since the indexes last caught up
+        self._slices = search_index.Slices()
 
     # ----------------------------------------------------------------- transactions
 
@@ -122,13 +122,19 @@ class Store:
     @property
     def dirty(self) -> bool:
         """True when writes are waiting for :meth:`commit`."""
-        return self._in_tx or bool(self._pm_rows or self._chat_rows)
+        # An index behind by a slice or more counts too: the loop's lazy commits then
+        # index it a slice at a time while nothing else is written.
+        return (
+            self._in_tx
+            or bool(self._pm_rows or self._chat_rows)
+            or self._unindexed >= search_index.CATCH_UP_ROWS
+        )
 
     def commit(self) -> None:
         """Make every write since the last commit durable."""
         self._write_rows()
         if self._unindexed >= search_index.CATCH_UP_ROWS:
-            self._catch_up()
+            self._index_slice()
         ceiling = self._pm_id_ceiling
         if ceiling - self._last_pm_id < PM_ID_BLOCK // 2:
             # Raised with a batch's commit while half a block is left: a batch holds
@@ -144,7 +150,9 @@ class Store:
         """Drop every write since the last commit (a commit failed)."""
         self._pm_rows.clear()
         self._chat_rows.clear()
-        self._unindexed = search_index.CATCH_UP_ROWS  # what was indexed is undone too
+        # What was indexed is undone too: the next search catches up (not the next
+        # commit, which would find the store as unwritable as this one did).
+        self._unindexed = max(1, min(self._unindexed, search_index.CATCH_UP_ROWS - 1))
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
         self._in_tx = False
@@ -275,6 +283,11 @@ class Store:
         search_index.catch_up(self._db)
         self._unindexed = 0
 
+    def _index_slice(self) -> None:
+        self._begin()
+        covered, done = self._slices.index(self._db)
+        self._unindexed = 0 if done else max(self._unindexed - covered, search_index.CATCH_UP_ROWS)
+
     def _page(
         self,
         sql: str,
@@ -400,36 +413,41 @@ class Store:
         self, token: str, user: str, rooms: list[str], client: str | None, created: float
     ) -> int:
         cur = self._write(
-            "INSERT INTO sessions (token, user, rooms, client, created) VALUES (?, ?, ?, ?, ?)",
-            (token, user, json.dumps(rooms), client, created),
+            "INSERT INTO sessions (token, user, rooms, client, created) VALUES (?, ?, '[]', ?, ?)",
+            (token, user, client, created),
         )
+        sid = int(cur.lastrowid or 0)
+        for room in rooms:
+            self.join_session_room(sid, room)
         self._write(
             "INSERT INTO users (key, name, last_seen) VALUES (?, ?, ?)"
             " ON CONFLICT (key) DO UPDATE SET name = excluded.name, last_seen = excluded.last_seen",
             (user.lower(), user, created),
         )
-        return int(cur.lastrowid or 0)
+        return sid
 
-    def set_session_rooms(self, sid: int, rooms: list[str]) -> None:
-        self._write("UPDATE sessions SET rooms = ? WHERE sid = ?", (json.dumps(rooms), sid))
+    def join_session_room(self, sid: int, room: str) -> None:
+        self._write("INSERT OR IGNORE INTO session_rooms (sid, room) VALUES (?, ?)", (sid, room))
+
+    def leave_session_room(self, sid: int, room: str) -> None:
+        self._write("DELETE FROM session_rooms WHERE sid = ? AND room = ?", (sid, room))
 
     def set_session_token(self, sid: int, token: str) -> None:
         self._write("UPDATE sessions SET token = ? WHERE sid = ?", (token, sid))
 
     def delete_session(self, sid: int) -> None:
+        self._write("DELETE FROM session_rooms WHERE sid = ?", (sid,))
         self._write("DELETE FROM sessions WHERE sid = ?", (sid,))
 
     def sessions(self) -> list[StoredSession]:
-        rows = self._db.execute("SELECT sid, token, user, rooms, client FROM sessions").fetchall()
-        out = []
-        for sid, token, user, rooms, client in rows:
-            try:
-                names = tuple(str(r) for r in json.loads(rooms))
-            except (ValueError, TypeError):
-                log.warning("session %s of %s has unreadable rooms; restoring none", sid, user)
-                names = ()
-            out.append(StoredSession(sid, token, user, names, client))
-        return out
+        rooms: dict[int, list[str]] = {}
+        for sid, room in self._db.execute("SELECT sid, room FROM session_rooms ORDER BY rowid"):
+            rooms.setdefault(sid, []).append(room)
+        rows = self._db.execute("SELECT sid, token, user, client FROM sessions").fetchall()
+        return [
+            StoredSession(sid, token, user, tuple(rooms.get(sid, ())), client)
+            for sid, token, user, client in rows
+        ]
 
     def recent_acks(self, sid: int, limit: int) -> list[StoredAck]:
         """The last ``limit`` chats and pms sent by a session, oldest first."""
