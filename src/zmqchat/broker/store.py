@@ -90,8 +90,7 @@ class Store:
         self._pm_id_ceiling = last_pm + PM_ID_BLOCK
         self._pm_rows: list[tuple[Any, ...]] = []
         self._chat_rows: list[tuple[Any, ...]] = []
-        self._unindexed = 0  # events and pms stored since the indexes last caught up
-        self._slices = search_index.Slices()
+        self._lag = search_index.Lag()
 
     # ----------------------------------------------------------------- transactions
 
@@ -124,17 +123,14 @@ class Store:
         """True when writes are waiting for :meth:`commit`."""
         # An index behind by a slice or more counts too: the loop's lazy commits then
         # index it a slice at a time while nothing else is written.
-        return (
-            self._in_tx
-            or bool(self._pm_rows or self._chat_rows)
-            or self._unindexed >= search_index.CATCH_UP_ROWS
-        )
+        return self._in_tx or bool(self._pm_rows or self._chat_rows) or self._lag.due
 
     def commit(self) -> None:
         """Make every write since the last commit durable."""
         self._write_rows()
-        if self._unindexed >= search_index.CATCH_UP_ROWS:
-            self._index_slice()
+        if self._lag.due:
+            self._begin()
+            self._lag.index_slice(self._db)
         ceiling = self._pm_id_ceiling
         if ceiling - self._last_pm_id < PM_ID_BLOCK // 2:
             # Raised with a batch's commit while half a block is left: a batch holds
@@ -150,9 +146,7 @@ class Store:
         """Drop every write since the last commit (a commit failed)."""
         self._pm_rows.clear()
         self._chat_rows.clear()
-        # What was indexed is undone too: the next search catches up (not the next
-        # commit, which would find the store as unwritable as this one did).
-        self._unindexed = max(1, min(self._unindexed, search_index.CATCH_UP_ROWS - 1))
+        self._lag.rolled_back()
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
         self._in_tx = False
@@ -233,7 +227,7 @@ class Store:
             "UPDATE events SET text = ?, edited = ? WHERE room = ? AND seq = ?",
             (text, ts, room, of),
         )
-        self._unindexed += 1
+        self._lag.stored(1, len(text))
 
     def add_delete(self, room: str, seq: int, ts: float, user: str, of: int) -> None:
         """Store the delete event ``seq`` of chat ``of``, whose text and data go."""
@@ -274,19 +268,13 @@ class Store:
         """The database to search (see :mod:`.search_index`), after indexing what was
         stored since the indexes last caught up."""
         self._write_rows()
-        if self._unindexed:
+        if self._lag.rows:
             self._catch_up()
         return self._db
 
     def _catch_up(self) -> None:
         self._begin()
-        search_index.catch_up(self._db)
-        self._unindexed = 0
-
-    def _index_slice(self) -> None:
-        self._begin()
-        covered, done = self._slices.index(self._db)
-        self._unindexed = 0 if done else max(self._unindexed - covered, search_index.CATCH_UP_ROWS)
+        self._lag.index_all(self._db)
 
     def _page(
         self,
@@ -366,12 +354,14 @@ class Store:
         if self._chat_rows:
             self._begin()
             self._db.executemany(_INSERT_CHATS, self._chat_rows)
-            self._unindexed += len(self._chat_rows)
+            texts = sum(len(row[4]) for row in self._chat_rows)  # the row's text
+            self._lag.stored(len(self._chat_rows), texts)
             self._chat_rows.clear()
         if self._pm_rows:
             self._begin()
             self._db.executemany(_INSERT_PMS, self._pm_rows)
-            self._unindexed += len(self._pm_rows)
+            texts = sum(len(row[6]) for row in self._pm_rows)
+            self._lag.stored(len(self._pm_rows), texts)
             self._pm_rows.clear()
 
     def reader(self) -> sqlite3.Connection:
