@@ -38,7 +38,13 @@ log = logging.getLogger("zmqchat.broker.store")
 #    older stores get it empty, and the store fills it in as it opens.
 # 9: `files` (uploads, finished or not; the bytes are blobs in the files folder) and
 #    file events (kind 7) in `events`. Older stores get the table, empty.
-SCHEMA_VERSION: Final = 9
+# 10: `pm_search_index`, the full-text index of private messages (search_index.py);
+#    older stores get it empty, and the store fills it in as it opens.
+# 11: `session_rooms`, a row per room a session is in: a join or a leave writes one
+#    row, where it rewrote the session's whole list (sessions.rooms, JSON, no longer
+#    read: a session in 20,000 rooms wrote 2 GB to join them). Older stores get
+#    their lists copied in.
+SCHEMA_VERSION: Final = 11
 
 # The `kind` column of `events`.
 KIND_CHAT: Final = 0
@@ -223,6 +229,28 @@ CREATE VIRTUAL TABLE IF NOT EXISTS search_index
     USING fts5(text, content='', detail=none, columnsize=0);
 """
 
+# Version 10. The same for private messages (rowid = pms.id): a search `with` a user
+# reads one conversation, whose rows the pms table's own columns pick out.
+_PM_SEARCH: Final = """
+CREATE VIRTUAL TABLE IF NOT EXISTS pm_search_index
+    USING fts5(text, content='', detail=none, columnsize=0);
+"""
+
+# Version 11. The rooms of each session, in the order it joined them (rowid).
+_SESSION_ROOMS: Final = """
+CREATE TABLE IF NOT EXISTS session_rooms (
+    sid  INTEGER NOT NULL,
+    room TEXT    NOT NULL,
+    UNIQUE (sid, room)
+);
+"""
+# What older stores' sessions were in, copied over once.
+_COPY_SESSION_ROOMS: Final = """
+INSERT OR IGNORE INTO session_rooms (sid, room)
+    SELECT s.sid, j.value FROM sessions AS s, json_each(s.rooms) AS j
+    WHERE json_valid(s.rooms) AND j.type = 'text' ORDER BY s.sid, j.key;
+"""
+
 # Version 9. A row per upload: `done` NULL while its bytes arrive (they are in the
 # part file named by its id), then the time it was checked and published. Rows are
 # the file ids clients fetch by; blobs are shared by every row of one sha256.
@@ -262,7 +290,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
     # the OS cache); `fsync = true` also survives power loss.
     db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version not in (0, 1, 2, 3, 4, 5, 6, 7, 8, SCHEMA_VERSION):
+    if version not in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, SCHEMA_VERSION):
         raise StoreError(newer_schema(path, version, SCHEMA_VERSION))
     if version:
         # A page scribbled over shows now, with a clear word, rather than as a
@@ -272,7 +300,16 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
             raise StoreError(damaged(path, "; ".join(findings)))
     if version == 0:
         db.executescript(
-            _SCHEMA + _ACCOUNTS + _MAILBOX + _PRIVATE_ROOMS + _ROOM_META + _EDITS + _SEARCH + _FILES
+            _SCHEMA
+            + _ACCOUNTS
+            + _MAILBOX
+            + _PRIVATE_ROOMS
+            + _ROOM_META
+            + _EDITS
+            + _SEARCH
+            + _FILES
+            + _PM_SEARCH
+            + _SESSION_ROOMS
         )
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     elif version < SCHEMA_VERSION:
@@ -303,6 +340,9 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
             + _EDITS
             + _SEARCH
             + _FILES
+            + _PM_SEARCH
+            + _SESSION_ROOMS
+            + (_COPY_SESSION_ROOMS if version < 11 else "")
             + f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
         )
     db.executescript(_COUNTERS)

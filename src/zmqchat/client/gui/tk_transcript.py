@@ -137,6 +137,36 @@ class TranscriptPane(ttk.Frame):
             self.text.yview(f"{top + sum(row.height for row in rows)}.0")
         self._lay_out_soon()
 
+    def replace(self, seq: int, row: Row) -> bool:
+        """The row showing room message ``seq`` (the newest such) reads ``row`` now,
+        in its place: the reader's view does not move. False if none shows it."""
+        found = [i for i, message in enumerate(self._messages) if message == seq]
+        if not found:
+            return False
+        index = found[-1]
+        start = sum(list(self._heights)[:index]) + 1
+        marker = self.marker_line()
+        if marker is not None and marker <= start:
+            start += 1  # the marker's line is no row's
+        end = f"{start + self._heights[index]}.0"
+        top = self.text.index("@0,0")
+
+        def swap() -> None:
+            self.text.delete(f"{start}.0", end)
+            self._insert_rows(f"{start}.0", [row], start, self._first_row + index)
+
+        if self.bidi:
+            self.bidi.forget(end, f"{start}.0")
+        self._edit(swap)
+        self._heights[index] = row.height
+        self._messages[index] = row.message
+        if self.following:
+            self.text.yview_moveto(1.0)
+        else:
+            self.text.yview(top)
+        self._lay_out_soon()
+        return True
+
     def clear(self) -> None:
         self.bidi.clear()
         self._edit(lambda: self.text.delete("1.0", "end"))

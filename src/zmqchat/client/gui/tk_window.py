@@ -133,6 +133,10 @@ class ChatWindow(ttk.Frame):
             self.pane(key).prepend(rows)
         for key, rows in changes.appended.items():
             self.pane(key).append(rows)
+        for key, swaps in changes.replaced.items():
+            if key in self.panes:
+                for seq, row in swaps:
+                    self.panes[key].replace(seq, row)
         if changes.restore is not None:
             self.input.restore(changes.restore)
         self.transfers.refresh()

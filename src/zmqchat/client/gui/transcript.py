@@ -125,6 +125,15 @@ class Transcript:
         elif self.unseen or unread:
             self.unseen = min(self.unseen + 1, len(self.rows))
 
+    def replace(self, seq: int, row: Row) -> bool:
+        """The row showing room message ``seq`` (the newest such) reads ``row`` now;
+        False if no row shows it."""
+        for index in range(len(self.rows) - 1, -1, -1):
+            if self.rows[index].message == seq:
+                self.rows[index] = row
+                return True
+        return False
+
     def take_unseen(self) -> int:
         """How many of the last rows are new to the user, who looks now."""
         unseen, self.unseen = self.unseen, 0

@@ -50,6 +50,7 @@ from zmqchat.client.gui.glyphs import GlyphPolicy
 from zmqchat.client.gui.input_history import InputHistory
 from zmqchat.client.gui.panes import SERVER, Changes, Panes
 from zmqchat.client.gui.prefs import LastConnect
+from zmqchat.client.gui.statusbar import status_text, window_title
 from zmqchat.client.gui.transcript import Row, Transcript, to_row
 from zmqchat.client.io.sync import Client
 from zmqchat.client.io.trust import default_known_brokers
@@ -112,6 +113,7 @@ class ChatViewModel:
             multiline=True,
             keys=GUI_KEYS,
             on_mention=self._mentioned,
+            on_replace=self._replaced,
         )
         # Mentions: the window's focus, the title's mark, desktop notifications.
         self.attention = Attention(notify=config.notify)
@@ -324,6 +326,11 @@ class ChatViewModel:
         unread = where not in (None, EVERYWHERE) and self.state.unread_in(where) > 0
         self._queue.put(functools.partial(self.panes.shown, row, where, unread))
 
+    def _replaced(self, line: Line, instead: Line, where: str, seq: int) -> None:
+        # As _emit: the rows are built here, and the Tk thread only swaps them in.
+        row, fallback = (to_row(x, self.policy, rtl=self.rtl) for x in (line, instead))
+        self._queue.put(functools.partial(self.panes.replaced, where, seq, row, fallback))
+
     def _mentioned(self, event: Event, where: str) -> None:
         self._queue.put(functools.partial(self._mention, event))
 
@@ -397,19 +404,12 @@ class ChatViewModel:
 
     def status(self) -> tuple[str, str]:
         """The status bar's text, and the connection state it shows."""
-        snap = self.snapshot
-        state = "disconnected" if self.ended else snap.connection
-        shown = {"reconnecting": "reconnecting…", "connecting": "connecting…"}.get(state, state)
-        endpoint = self.endpoint.removeprefix("tcp://")
-        return f"{snap.user or '?'}  │  {endpoint}  │  {shown}", state
+        return status_text(self.snapshot, self.endpoint, ended=bool(self.ended))
 
     def title(self) -> str:
         """The window title: mentions missed while the window had no focus, unread
         messages elsewhere, then where we are."""
-        snap = self.snapshot
-        unread = sum(c.unread for c in snap.conversations if c.key != snap.viewing)
-        where = snap.viewing or "no room"
-        return self.attention.title(f"{f'({unread}) ' if unread else ''}{where} — zmqchat")
+        return self.attention.title(window_title(self.snapshot))
 
     def focus(self, focused: bool) -> bool:
         """The window gained or lost the keyboard focus; True when the title changes."""
