@@ -43,10 +43,16 @@ def check_endpoints(endpoints: str | Iterable[str]) -> tuple[str, ...]:
     return checked
 
 
+def host_port(endpoint: str) -> tuple[str, int]:
+    """The host and port of a checked ``tcp://host:port`` endpoint."""
+    host, port = endpoint.removeprefix("tcp://").rsplit(":", 1)
+    return host, int(port)
+
+
 def pub_endpoint(endpoint: str, pub_port: int) -> str:
     """The broker's PUB endpoint: the host used for the ROUTER with ``pub_port``
     (each node names its own PUB port in its welcome)."""
     return f"{endpoint.rsplit(':', 1)[0]}:{pub_port}"
 
 
-__all__ = ["DEFAULT_ENDPOINT", "check_endpoint", "check_endpoints", "pub_endpoint"]
+__all__ = ["DEFAULT_ENDPOINT", "check_endpoint", "check_endpoints", "host_port", "pub_endpoint"]

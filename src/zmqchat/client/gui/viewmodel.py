@@ -121,7 +121,7 @@ class ChatViewModel:
         self.snapshot: Snapshot = self.state.snapshot()
         self.history = InputHistory()
         self.client: Client | None = None
-        self.endpoint = config.endpoint
+        self.endpoint = config.broker_endpoints[0]
         self.connecting = False
         self.ended: str | None = None
         self.closed = threading.Event()  # set once bye was said (or given up on)
@@ -400,7 +400,9 @@ class ChatViewModel:
         snap = self.snapshot
         state = "disconnected" if self.ended else snap.connection
         shown = {"reconnecting": "reconnecting…", "connecting": "connecting…"}.get(state, state)
-        endpoint = self.endpoint.removeprefix("tcp://")
+        # The node the client is on now: it changes when the client fails over.
+        client = self.client
+        endpoint = (client.endpoint if client is not None else self.endpoint).removeprefix("tcp://")
         return f"{snap.user or '?'}  │  {endpoint}  │  {shown}", state
 
     def title(self) -> str:
