@@ -290,7 +290,7 @@ class ClientConfig:
             try:
                 check_endpoints(self.endpoints)
             except ValueError as exc:
-                raise ConfigError(f"endpoints: {exc}") from None
+                raise ConfigError(f"endpoints must be ROUTER endpoints: {exc}") from None
 
     @property
     def broker_endpoints(self) -> tuple[str, ...]:
