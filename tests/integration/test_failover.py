@@ -7,11 +7,14 @@ same one. Either way it carries on: registered there, chatting and reading."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import pytest
+from tests.cli_helpers import run_cli
 
 from zmqchat import Client, StatusEvent
+from zmqchat.bot import Bot
 from zmqchat.client.core.failover import shuffled
 from zmqchat.testing import BrokerProcess, expect, wait_until
 
@@ -117,3 +120,39 @@ def test_a_single_endpoint_is_a_one_element_list(broker: BrokerProcess):
     with Client("alice", [broker.endpoint]) as alice, Client("bob", endpoints=[broker.endpoint]):
         assert alice.endpoints == (broker.endpoint,)
         assert alice.who("general") == ["alice", "bob"]
+
+
+def test_the_commands_take_several_endpoints_from_flags_and_environment(broker, tmp_path):
+    dead = dead_endpoint()
+    # Whatever the shuffle puts first, the command reaches the live node.
+    for _ in range(3):
+        done = run_cli(tmp_path, "send", "--endpoint", dead, "--endpoint", broker.endpoint, "hi")
+        assert done.returncode == 0, done.stderr
+    nodes = f"{dead},{broker.endpoint}"
+    done = run_cli(tmp_path, "send", "from the environment", ZMQCHAT_ENDPOINTS=nodes)
+    assert done.returncode == 0, done.stderr
+    with Client("reader", broker.endpoint) as reader:
+        texts = [m.text for m in reader.history("general").messages if hasattr(m, "text")]
+    assert texts == ["hi", "hi", "hi", "from the environment"]
+    # Every node dead: the usual one-line error, naming them all.
+    done = run_cli(
+        tmp_path, "send", "--endpoint", dead, "--connect-timeout", "1", "x", ZMQCHAT_PORT="1"
+    )
+    assert done.returncode != 0
+    assert dead.removeprefix("tcp://") in done.stderr
+
+
+def test_the_plugin_clients_and_the_bots_take_a_list_of_brokers(make_broker, zmqchat_client):
+    a, b = make_broker(), make_broker()
+    alice = zmqchat_client("alice", broker=[a, b])
+    assert set(alice.endpoints) == {a.endpoint, b.endpoint}
+
+    async def run_bot() -> str:
+        bot = Bot("bot", [dead_endpoint(), b.endpoint])
+        await bot.start()
+        try:
+            return bot.endpoint
+        finally:
+            await bot.stop()
+
+    assert asyncio.run(run_bot()) == b.endpoint
