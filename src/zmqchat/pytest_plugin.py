@@ -11,7 +11,8 @@ off with ``pytest -p no:zmqchat``. Fixtures:
     command it runs under);
 ``zmqchat_client``
     ``zmqchat_client("alice", rooms=["ops"])``: a connected :class:`zmqchat.Client`
-    on the session broker (or ``broker=``), closed at teardown;
+    on the session broker (or ``broker=``; a list of brokers makes a client that
+    fails over between them), closed at teardown;
 ``zmqchat_async_client``
     ``await zmqchat_async_client("bob")``: the same for
     :class:`zmqchat.aio.AsyncClient`;
@@ -44,6 +45,7 @@ from zmqchat.client.io.sync import Client
 from zmqchat.testing import BrokerProcess, Spawned, spawn
 
 BrokerFactory = Callable[..., BrokerProcess]
+Brokers = BrokerProcess | Sequence[BrokerProcess]
 ClientFactory = Callable[..., Client]
 AsyncClientFactory = Callable[..., Awaitable[AsyncClient]]
 Spawn = Callable[..., Spawned]
@@ -60,6 +62,13 @@ ONE_HOST = {
     "max_connections_per_address": 1_000_000,  # the global cap still holds
     "max_detached_per_address": 1_000_000,
 }
+
+
+def endpoints_of(brokers: Brokers) -> list[str]:
+    """The ROUTER endpoints of one broker or of several (nodes to fail over between)."""
+    if isinstance(brokers, BrokerProcess):
+        return [brokers.endpoint]
+    return [broker.endpoint for broker in brokers]
 
 
 def _report(brokers: list[BrokerProcess]) -> None:
@@ -108,15 +117,16 @@ def zmqchat_broker_factory(tmp_path: Path) -> Iterator[BrokerFactory]:
 
 @pytest.fixture
 def zmqchat_client(zmqchat_broker: BrokerProcess) -> Iterator[ClientFactory]:
-    """Connected clients: ``zmqchat_client("alice", rooms=["ops"], broker=other)``.
+    """Connected clients: ``zmqchat_client("alice", rooms=["ops"], broker=other)``;
+    ``broker=[one, two]``: a client of both nodes, which fails over between them.
 
     Other keyword arguments go to :class:`zmqchat.Client`. Closed (with ``bye``) at
     teardown.
     """
     made: list[Client] = []
 
-    def connect(user: str, *, broker: BrokerProcess | None = None, **options: Any) -> Client:
-        client = Client(user, (broker or zmqchat_broker).endpoint, **options)
+    def connect(user: str, *, broker: Brokers | None = None, **options: Any) -> Client:
+        client = Client(user, endpoints_of(broker or zmqchat_broker), **options)
         client.connect()
         made.append(client)
         return client
@@ -136,10 +146,8 @@ def zmqchat_async_client(zmqchat_broker: BrokerProcess) -> Iterator[AsyncClientF
     """
     made: list[AsyncClient] = []
 
-    async def connect(
-        user: str, *, broker: BrokerProcess | None = None, **options: Any
-    ) -> AsyncClient:
-        client = AsyncClient(user, (broker or zmqchat_broker).endpoint, **options)
+    async def connect(user: str, *, broker: Brokers | None = None, **options: Any) -> AsyncClient:
+        client = AsyncClient(user, endpoints_of(broker or zmqchat_broker), **options)
         await client.connect()
         made.append(client)
         return client

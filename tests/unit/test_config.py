@@ -463,3 +463,69 @@ def test_example_files_mention_every_key(cls: type, name: str) -> None:
     assert fields - mentioned == set()
     # and nothing that is not a setting
     assert mentioned - fields == set()
+
+
+# ------------------------------------------------------------ several broker nodes
+
+NODES = ("tcp://10.0.0.5:5555", "tcp://10.0.0.6:5555")
+
+
+def test_endpoints_from_toml_env_and_flags(tmp_path: Path) -> None:
+    path = _toml(tmp_path, 'endpoints = ["tcp://10.0.0.5:5555", "tcp://10.0.0.6:5555"]\n')
+    assert load_config(ClientConfig, file=path, env={}).broker_endpoints == NODES
+    env = {"ZMQCHAT_ENDPOINTS": "tcp://10.0.0.5:5555, tcp://10.0.0.6:5555"}
+    assert load_config(ClientConfig, env=env).broker_endpoints == NODES
+    flags = {"endpoints": list(NODES)}
+    assert load_config(ClientConfig, env={}, overrides=flags).broker_endpoints == NODES
+    # Without endpoints, host and port are the one node.
+    assert ClientConfig(host="h", port=1).broker_endpoints == ("tcp://h:1",)
+
+
+def test_endpoints_or_host_port_whichever_layer_is_higher(tmp_path: Path) -> None:
+    nodes = 'endpoints = ["tcp://10.0.0.5:5555", "tcp://10.0.0.6:5555"]\n'
+    path = _toml(tmp_path, nodes)
+    # --host (or ZMQCHAT_PORT) over endpoints in the file: one node.
+    cfg = load_config(ClientConfig, file=path, env={}, overrides={"host": "10.0.0.9"})
+    assert cfg.broker_endpoints == ("tcp://10.0.0.9:5555",)
+    cfg = load_config(ClientConfig, file=path, env={"ZMQCHAT_PORT": "6000"})
+    assert cfg.broker_endpoints == ("tcp://127.0.0.1:6000",)
+    # ZMQCHAT_ENDPOINTS over host in the file; --endpoint over ZMQCHAT_HOST.
+    path = _toml(tmp_path, 'host = "10.0.0.9"\n')
+    env = {"ZMQCHAT_ENDPOINTS": ",".join(NODES)}
+    assert load_config(ClientConfig, file=path, env=env).broker_endpoints == NODES
+    cfg = load_config(
+        ClientConfig, env={"ZMQCHAT_HOST": "10.0.0.9"}, overrides={"endpoints": list(NODES)}
+    )
+    assert cfg.broker_endpoints == NODES
+
+
+def test_endpoints_and_host_in_one_layer_are_refused(tmp_path: Path) -> None:
+    path = _toml(tmp_path, 'host = "h"\nendpoints = ["tcp://10.0.0.5:5555"]\n')
+    with pytest.raises(ConfigError, match="endpoints or as host and port, not both"):
+        load_config(ClientConfig, file=path, env={})
+    env = {"ZMQCHAT_ENDPOINTS": NODES[0], "ZMQCHAT_PORT": "1"}
+    with pytest.raises(ConfigError, match="ZMQCHAT_ENDPOINTS"):
+        load_config(ClientConfig, env=env)
+
+
+def test_bad_endpoints_say_where_they_came_from(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"ZMQCHAT_ENDPOINTS.*'10\.0\.0\.5:5555'"):
+        load_config(ClientConfig, env={"ZMQCHAT_ENDPOINTS": "10.0.0.5:5555"})
+    path = _toml(tmp_path, 'endpoints = "tcp://10.0.0.5:5555"\n')  # a string, not a list
+    with pytest.raises(ConfigError, match="endpoints"):
+        load_config(ClientConfig, file=path, env={})
+
+
+def test_the_endpoint_flag_repeats_and_takes_comma_lists(monkeypatch, tmp_path: Path) -> None:
+    from zmqchat.cli import build_parser
+    from zmqchat.cli.options import client_config
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))  # no client.toml
+    for name in ("CONFIG", "HOST", "PORT", "ENDPOINTS"):
+        monkeypatch.delenv(f"ZMQCHAT_{name}", raising=False)
+    argv = ["who", "--endpoint", NODES[0], "--endpoint", f"{NODES[1]},tcp://10.0.0.7:5555"]
+    config = client_config(build_parser().parse_args(argv))
+    assert config.broker_endpoints == (*NODES, "tcp://10.0.0.7:5555")
+    assert client_config(build_parser().parse_args(["who", "--port", "6000"])).broker_endpoints == (
+        "tcp://127.0.0.1:6000",
+    )

@@ -208,3 +208,12 @@ def test_a_message_of_several_lines_keeps_them_under_its_first_when_asked():
     odd = format_event(chat("x\x1b[31m\ny", data={"k": 1}), now=NOON, multiline=True)
     assert plain(odd).split("\n")[0].endswith("<alice> x^[[31m")
     assert plain(odd).endswith('y {"k": 1}')
+
+
+def test_status_lines_name_the_broker_node():
+    silent = StatusEvent(state="reconnecting", reason="broker not answering", endpoint="tcp://h:1")
+    assert "lost with h:1 (broker not answering)" in plain(format_event(silent))
+    lost = StatusEvent(state="reconnecting", reason="connection lost", endpoint="tcp://h1:5555")
+    assert plain(format_event(lost)) == "*** connection lost with h1:5555; reconnecting…"
+    back = StatusEvent(state="connected", resumed=True, endpoint="tcp://h2:5555")
+    assert plain(format_event(back)) == "*** reconnected (session resumed) to h2:5555"

@@ -12,7 +12,7 @@ import functools
 import logging
 import re
 import signal
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Final, TypeVar
 
 from zmqchat.aio import AsyncClient
@@ -22,8 +22,8 @@ from zmqchat.bot.router import RoomArg, Router
 from zmqchat.bot.supervisor import ErrorHook, Supervisor
 from zmqchat.client.chat.failures import classify
 from zmqchat.client.core.events import StatusEvent
-from zmqchat.client.io.transport import check_endpoint
 from zmqchat.common.config import ClientConfig, load_config
+from zmqchat.common.endpoints import check_endpoints
 from zmqchat.common.messages import ChatAck, Joined, Left, PmAck, SystemEvent, Welcome
 from zmqchat.common.protocol import DEFAULT_ROOMS
 from zmqchat.errors import ConnectionClosed, ZmqchatError
@@ -53,8 +53,10 @@ class _Job:
 class Bot(Moderating):
     """A chat bot: handlers registered with decorators, run on an ``AsyncClient``.
 
-    ``endpoint`` defaults to what the ``zmqchat`` commands use: ``ZMQCHAT_HOST`` and
-    ``ZMQCHAT_PORT``, else ``client.toml``, else ``tcp://127.0.0.1:5555``. ``rooms``
+    ``endpoint`` defaults to what the ``zmqchat`` commands use: ``ZMQCHAT_ENDPOINTS``,
+    or ``ZMQCHAT_HOST`` and ``ZMQCHAT_PORT``, else ``client.toml``, else
+    ``tcp://127.0.0.1:5555``. A list of endpoints (several broker nodes) makes the bot
+    move to another node when the one it is on stops answering. ``rooms``
     are joined at start, together with every room a handler names.
     ``prefix`` starts commands (``!ping``). ``concurrency`` caps the handler calls
     running at once (1: one at a time, in order). ``help_command`` answers ``!help``
@@ -69,7 +71,7 @@ class Bot(Moderating):
     def __init__(
         self,
         user: str,
-        endpoint: str | None = None,
+        endpoint: str | Sequence[str] | None = None,
         *,
         rooms: Iterable[str] = DEFAULT_ROOMS,
         prefix: str = "!",
@@ -87,8 +89,8 @@ class Bot(Moderating):
             raise ValueError(f"concurrency must be at least 1, not {concurrency}")
         self.name = user
         # Like the commands, so one environment variable points every bot elsewhere.
-        config_endpoint = endpoint or load_config(ClientConfig, default_file="client.toml").endpoint
-        self.endpoint = check_endpoint(config_endpoint)
+        given = endpoint or load_config(ClientConfig, default_file="client.toml").broker_endpoints
+        self.endpoints = check_endpoints(given)
         self.concurrency = concurrency
         self._client_options: dict[str, Any] = {
             "password": password,
@@ -233,7 +235,7 @@ class Bot(Moderating):
         self._finished = asyncio.Event()
         self._lost = None
         self._connects = 0
-        client = AsyncClient(self.name, self.endpoint, rooms=self.rooms, **self._client_options)
+        client = AsyncClient(self.name, self.endpoints, rooms=self.rooms, **self._client_options)
         welcome = await client.connect()
         self._client = client
         self._heads = dict(welcome.rooms)
@@ -252,7 +254,7 @@ class Bot(Moderating):
         log.info(
             "%s connected to %s, in %s",
             welcome.user,
-            self.endpoint,
+            client.endpoint,
             ", ".join(f"#{r}" for r in welcome.rooms) or "no room",
         )
         return welcome
@@ -321,7 +323,8 @@ class Bot(Moderating):
             # The reason in one line, not a traceback: nothing crashed. A timeout
             # can only come from connecting: serving outlives slow requests.
             wait = self._client_options["connect_timeout"]
-            failure = classify(exc, endpoint=self.endpoint, connect_timeout=wait)
+            where = " or ".join(self.endpoints)
+            failure = classify(exc, endpoint=where, connect_timeout=wait)
             log.error("%s: %s", self.name, failure.report)
             raise SystemExit(failure.exit_status) from None
 
@@ -382,6 +385,11 @@ class Bot(Moderating):
         elif event.state == "closed" and self._stopping is None:
             self._lost = ConnectionClosed(event.reason or "closed", event.error)
             log.error("%s: the connection ended: %s", self.name, self._lost)
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint of the broker node the bot is on (stopped: the first to try)."""
+        return self._client.endpoint if self._client is not None else self.endpoints[0]
 
     def __repr__(self) -> str:
         state = "running" if self._client is not None else "stopped"

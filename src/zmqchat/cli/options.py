@@ -37,8 +37,10 @@ Subparsers: TypeAlias = "argparse._SubParsersAction[CommandParser]"
 CLIENT_SETTINGS = """\
 settings come from, lowest first: built-in defaults, a TOML file (--config, or
 $ZMQCHAT_CONFIG, or client.toml in the user config dir), ZMQCHAT_HOST /
-ZMQCHAT_PORT / ZMQCHAT_USER / ZMQCHAT_CONNECT_TIMEOUT, then these flags.
-See config/client.toml for every key.
+ZMQCHAT_PORT / ZMQCHAT_ENDPOINTS / ZMQCHAT_USER / ZMQCHAT_CONNECT_TIMEOUT, then
+these flags. See config/client.toml for every key. Several broker nodes:
+--endpoint tcp://h1:5555 --endpoint tcp://h2:5555 (or one comma list); the client
+moves to another when the one it is on stops answering.
 
 a name with an account on the broker needs its password: from --password-file
 (or ZMQCHAT_PASSWORD_FILE; a file only its owner can read), else from
@@ -91,6 +93,13 @@ def add_client_options(p: argparse.ArgumentParser, *, user: bool = True) -> None
     p.add_argument("--config", metavar="FILE", help="TOML file with client settings")
     p.add_argument("--host", help="broker host (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="broker ROUTER port (default 5555)")
+    p.add_argument(
+        "--endpoint",
+        action="append",
+        metavar="tcp://HOST:PORT",
+        help="a broker node's ROUTER endpoint, instead of --host/--port; repeat it (or "
+        "give a comma list) for several nodes to fail over between",
+    )
     if user:
         p.add_argument("--user", help="name to register as")
     p.add_argument(
@@ -140,6 +149,10 @@ def client_config(args: argparse.Namespace, **overrides: object) -> ClientConfig
             "log_level",
         )
     }
+    given = getattr(args, "endpoint", None)
+    if given:
+        # Repeated, and each may be a comma list: one list of endpoints.
+        flags["endpoints"] = [part.strip() for each in given for part in each.split(",")]
     flags.update(overrides)
     config = load_config(
         ClientConfig, file=args.config, overrides=flags, default_file="client.toml"

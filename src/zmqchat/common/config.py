@@ -8,23 +8,21 @@ where it came from instead of being ignored.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import resource
-import tomllib
-import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, Final, TypeVar
 
 import platformdirs
 
+from zmqchat.common.endpoints import check_endpoints
+from zmqchat.common.layers import ENV_PREFIX, coerce, from_env, from_toml
 from zmqchat.common.protocol import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_PUB_PORT, is_valid_name
 from zmqchat.errors import ConfigError
 from zmqchat.logs import LOG_LEVELS
 
 APP_NAME: Final = "zmqchat"
-ENV_PREFIX: Final = "ZMQCHAT_"
 # Every client costs the broker two connections (DEALER and SUB); keep some file
 # descriptors for the store, the listening sockets and libzmq's own.
 FDS_PER_SESSION: Final = 2
@@ -264,6 +262,9 @@ class ClientConfig:
 
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
+    # ROUTER endpoints of several broker nodes (tcp://host:port), instead of host
+    # and port; whichever of the two is set at the higher layer wins.
+    endpoints: tuple[str, ...] = ()
     user: str | None = None
     rooms: tuple[str, ...] = ("general",)
     connect_timeout: float = 5.0
@@ -285,10 +286,26 @@ class ClientConfig:
         _check_level(self.log_level)
         if self.connect_timeout <= 0:
             raise ConfigError("connect_timeout must be > 0 seconds")
+        if self.endpoints:
+            try:
+                check_endpoints(self.endpoints)
+            except ValueError as exc:
+                raise ConfigError(f"endpoints must be ROUTER endpoints: {exc}") from None
+
+    @property
+    def broker_endpoints(self) -> tuple[str, ...]:
+        """The ROUTER endpoints to use: ``endpoints``, else ``host`` and ``port``."""
+        return check_endpoints(self.endpoints) if self.endpoints else (self.endpoint,)
 
     @property
     def endpoint(self) -> str:
+        """``host`` and ``port`` as an endpoint."""
         return f"tcp://{self.host}:{self.port}"
+
+    @property
+    def where(self) -> str:
+        """The broker endpoints, as messages name them."""
+        return " or ".join(self.broker_endpoints)
 
 
 def _check_port(key: str, value: int) -> None:
@@ -321,6 +338,7 @@ def load_config(
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}  # key -> where its value came from, for errors
+    layers: dict[str, int] = {}  # key -> the layer that set it: 1 file, 2 env, 3 flag
     path = file or env.get(ENV_PREFIX + "CONFIG")
     if path is None and default_file is not None:
         candidate = default_config_dir() / default_file
@@ -329,17 +347,22 @@ def load_config(
         except OSError as exc:  # a directory on the way can't be searched
             raise ConfigError(f"cannot read config file {candidate}: {exc.strerror}") from None
     if path is not None:
-        from_file = _from_toml(cls, Path(path))
+        from_file = from_toml(cls, Path(path))
         values.update(from_file)
         sources.update(dict.fromkeys(from_file, str(path)))
-    from_env = _from_env(cls, env)
-    values.update(from_env)
-    sources.update({k: f"environment variable {ENV_PREFIX}{k.upper()}" for k in from_env})
+        layers.update(dict.fromkeys(from_file, 1))
+    from_environment = from_env(cls, env)
+    values.update(from_environment)
+    sources.update({k: f"environment variable {ENV_PREFIX}{k.upper()}" for k in from_environment})
+    layers.update(dict.fromkeys(from_environment, 2))
     for key, value in (overrides or {}).items():
         if value is not None:
             where = "flag --" + key.replace("_", "-")
-            values[key] = _coerce(cls, key, value, where)
+            values[key] = coerce(cls, key, value, where)
             sources[key] = where
+            layers[key] = 3
+    if cls is ClientConfig:
+        _one_way_to_the_broker(values, sources, layers)
     try:
         return cls(**values)
     except ConfigError as exc:
@@ -350,92 +373,25 @@ def load_config(
         raise
 
 
-def _fields(cls: type) -> dict[str, Any]:
-    hints = get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
-
-
-def _from_toml(cls: type, path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            raw = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from None
-    known = _fields(cls)
-    out = {}
-    for key, value in raw.items():
-        if key not in known:
-            raise ConfigError(f"{path}: unknown key {key!r} (known: {', '.join(sorted(known))})")
-        # TOML has types: a quoted number is a mistake worth reporting, not parsing.
-        out[key] = _coerce(cls, key, value, f"{path}: key {key!r}", parse_strings=False)
-    return out
-
-
-def _from_env(cls: type, env: Mapping[str, str]) -> dict[str, Any]:
-    out = {}
-    for key in _fields(cls):
-        name = ENV_PREFIX + key.upper()
-        if name in env:
-            out[key] = _coerce(cls, key, env[name], f"environment variable {name}")
-    return out
-
-
-def _coerce(cls: type, key: str, value: Any, where: str, parse_strings: bool = True) -> Any:
-    """Convert ``value`` to the type of field ``key``; strings (env, flags) are parsed
-    unless ``parse_strings`` is False (TOML values must have the right type)."""
-    fields = _fields(cls)
-    if key not in fields:
-        raise ConfigError(f"{where}: unknown setting {key!r}")
-    kind = fields[key]
-    optional = get_origin(kind) in (Union, types.UnionType) and type(None) in get_args(kind)
-    if optional:
-        kind = next(a for a in get_args(kind) if a is not type(None))
-        if parse_strings and isinstance(value, str) and value.strip().lower() in ("", "none"):
-            return None
-    if not parse_strings and isinstance(value, str) and kind is not str:
-        raise ConfigError(f"{where}: {value!r} is a string; write a {_describe(kind)} unquoted")
-    try:
-        return _convert(kind, value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where}: {value!r} is not a valid {_describe(kind)}") from None
-
-
-def _convert(kind: Any, value: Any) -> Any:
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
-            return True
-        if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(value)
-    if kind is int:
-        if isinstance(value, bool | float):
-            raise TypeError(value)
-        return int(value)
-    if kind is float:
-        if isinstance(value, bool):
-            raise TypeError(value)
-        number = float(value)
-        if not math.isfinite(number):
-            raise ValueError(value)
-        return number
-    if kind is str:
-        if not isinstance(value, str):
-            raise TypeError(value)
-        return value
-    if get_origin(kind) is tuple:
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise TypeError(value)
-        return tuple(value)
-    raise TypeError(kind)  # pragma: no cover - every field type is handled above
-
-
-def _describe(kind: Any) -> str:
-    if get_origin(kind) is tuple:
-        return "list of names"
-    return {bool: "boolean", int: "integer", float: "number", str: "string"}.get(kind, str(kind))
+def _one_way_to_the_broker(
+    values: dict[str, Any], sources: Mapping[str, str], layers: Mapping[str, int]
+) -> None:
+    """``endpoints`` and ``host``/``port`` name the broker two ways: the one set at
+    the higher layer wins (``--host`` over ``endpoints`` in client.toml,
+    ``ZMQCHAT_ENDPOINTS`` over ``host`` there); both in one layer is a mistake."""
+    if "endpoints" not in values:
+        return
+    single = [key for key in ("host", "port") if key in values]
+    if not single:
+        return
+    top = max(layers[key] for key in single)
+    if top > layers["endpoints"]:
+        del values["endpoints"]
+    elif top < layers["endpoints"]:
+        for key in single:
+            del values[key]
+    else:
+        raise ConfigError(
+            f"{sources['endpoints']} and {sources[single[0]]}: give the broker as "
+            "endpoints or as host and port, not both"
+        )

@@ -96,7 +96,7 @@ class Spawned:
 def spawn(
     target: Sequence[str] | Callable[..., object],
     *args: Any,
-    broker: BrokerProcess | None = None,
+    broker: BrokerProcess | Sequence[BrokerProcess] | None = None,
     env: Mapping[str, str] | None = None,
     **popen: Any,
 ) -> Spawned:
@@ -106,7 +106,8 @@ def spawn(
     ``popen`` keyword arguments) or a picklable Python callable (run with
     ``args`` in a fresh interpreter: multiprocessing's ``spawn``). With ``broker``,
     commands get ``ZMQCHAT_HOST`` and ``ZMQCHAT_PORT`` in their environment, so
-    ``zmqchat`` commands and programs using ``ClientConfig`` find it.
+    ``zmqchat`` commands and programs using ``ClientConfig`` find it; with a list of
+    brokers (nodes to fail over between), ``ZMQCHAT_ENDPOINTS`` instead.
     """
     if callable(target):
         process = multiprocessing.get_context("spawn").Process(
@@ -115,7 +116,13 @@ def spawn(
         process.start()
         return Spawned(process=process)
     full_env = dict(os.environ if env is None else env)
-    if broker is not None:
+    if isinstance(broker, Sequence):
+        full_env["ZMQCHAT_ENDPOINTS"] = ",".join(each.endpoint for each in broker)
+        # A host or port from outside would name the broker a second way.
+        full_env.pop("ZMQCHAT_HOST", None)
+        full_env.pop("ZMQCHAT_PORT", None)
+    elif broker is not None:
         full_env["ZMQCHAT_HOST"] = "127.0.0.1"
         full_env["ZMQCHAT_PORT"] = str(broker.port)
+        full_env.pop("ZMQCHAT_ENDPOINTS", None)
     return Spawned(popen=subprocess.Popen(list(target), env=full_env, **popen))

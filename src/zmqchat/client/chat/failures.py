@@ -116,7 +116,7 @@ def classify(
         if endpoint is None:
             return Failure("unreachable", None, f"broker unreachable: {exc}", ExitCode.UNREACHABLE)
         within = "" if connect_timeout is None else f" within {connect_timeout:g}s"
-        where = endpoint.removeprefix("tcp://")
+        where = endpoint.replace("tcp://", "")  # one endpoint, or "A or B"
         text = f"broker unreachable: no zmqchat broker answered at {where}{within}"
         if exc.hint is not None:  # with CURVE: a wrong key looks just like no broker
             text = f"{text} ({exc.hint})"

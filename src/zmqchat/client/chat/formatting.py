@@ -328,12 +328,14 @@ def _text_lines(text: str, style: str, multiline: bool) -> list[Line]:
 
 def format_status(event: StatusEvent) -> Line:
     """A change of the connection, as a notice."""
+    # Which broker node: with several, a failover shows where the client went.
+    node = f" {event.endpoint.removeprefix('tcp://')}" if event.endpoint else ""
     if event.state == "reconnecting":
-        why = f" ({event.reason})" if event.reason else ""
-        return notice(f"connection lost{why}; reconnecting…")
+        why = f" ({event.reason})" if event.reason not in (None, "connection lost") else ""
+        return notice(f"connection lost{' with' + node if node else ''}{why}; reconnecting…")
     if event.state == "connected":
         how = "session resumed" if event.resumed else "new session, rooms joined again"
-        return notice(f"reconnected ({how})")
+        return notice(f"reconnected ({how}){' to' + node if node else ''}")
     if event.state == "closed":
         return error(f"disconnected: {event.reason or 'closed'}")
     return notice(event.state)

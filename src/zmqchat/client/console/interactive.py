@@ -243,7 +243,7 @@ class ChatConsole:
             try:  # a changed server key is refused as the client is made
                 client = Client(
                     name,
-                    self.config.endpoint,
+                    self.config.broker_endpoints,
                     rooms=self.rooms,
                     password=password,
                     client_name="zmqchat chat",
@@ -254,7 +254,7 @@ class ChatConsole:
                 welcome = await asyncio.to_thread(client.connect)
             except ZmqchatError as exc:
                 self.controller.prepare("", ())  # the name was not taken up
-                endpoint, wait = self.config.endpoint, self.config.connect_timeout
+                endpoint, wait = self.config.where, self.config.connect_timeout
                 failure = classify(exc, endpoint=endpoint, connect_timeout=wait)
                 if failure.field == "password" and password is None:
                     # Not an error: the first try goes without a password, and a
@@ -270,7 +270,7 @@ class ChatConsole:
                     if password:
                         continue
                 return failure.exit_status
-            self._emit(notice(f"connected to {self.config.endpoint} as {welcome.user}"))
+            self._emit(notice(f"connected to {client.endpoint} as {welcome.user}"))
             return client, welcome
 
     async def _ask_password(self, name: str) -> str | None:

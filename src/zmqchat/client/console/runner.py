@@ -87,7 +87,7 @@ def connected(
     while True:
         client = Client(
             name,
-            config.endpoint,
+            config.broker_endpoints,
             rooms=tuple(rooms),
             password=password,
             client_name=f"zmqchat {command}",
@@ -106,9 +106,7 @@ def connected(
                 if password is not None:
                     continue
             # Classified here, where it is known to be the connect: "no broker answered".
-            failure = classify(
-                exc, endpoint=config.endpoint, connect_timeout=config.connect_timeout
-            )
+            failure = classify(exc, endpoint=config.where, connect_timeout=config.connect_timeout)
             if password is None and wants_password(exc):
                 hint = "; give it with --password-file FILE or ZMQCHAT_PASSWORD"
                 failure = dataclasses.replace(failure, message=failure.message + hint)

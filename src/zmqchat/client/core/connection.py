@@ -1,31 +1,34 @@
-"""The client's protocol logic without sockets: refs, pending requests, registering
-and resuming, heartbeats, liveness, and gap filling.
+"""The client's protocol logic without sockets: what each request, reply and event
+means to a client.
 
 A driver (the thread of :class:`zmqchat.Client`, or an asyncio task) feeds
-:class:`ClientCore` what arrives - DEALER frames, SUB messages, link up/down from the
+:class:`ClientCore` what arrives - DEALER frames, SUB messages, link changes from the
 socket monitor, the clock - and carries out what it asks for: frames in
 ``outgoing`` go to the DEALER, ``actions`` change sockets and subscriptions, and
 ``events`` go to the program. Requests complete through a callback that receives the
 reply record or an exception, so a thread-safe or an asyncio future both fit.
 
-The requests waiting for a reply are kept in :mod:`.pending`, the rooms followed (with
-their gap fills and subscriptions) in :mod:`.rooms`, and the private messages already
-handed over in :mod:`.repeats`; what each reply, event and deadline means is decided
-here.
+Staying registered - which node, registering, heartbeats, liveness, failover - is
+the base class's, :class:`~.link.Link`. The requests waiting for a reply are kept in
+:mod:`.pending`, the rooms followed (with their gap fills and subscriptions) in
+:mod:`.rooms`, and the private messages already handed over in :mod:`.repeats`.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
-from collections.abc import Iterable
-from typing import Any, Final, Literal
+from typing import Any
 
-from zmqchat._version import __version__
-from zmqchat.client.core.events import ConnectionState, Event, StatusEvent
-from zmqchat.client.core.pending import Completion, Pending, PendingRequests
-from zmqchat.client.core.repeats import SeenPms
-from zmqchat.client.core.rooms import FollowedRooms
+from zmqchat.client.core.events import StatusEvent
+from zmqchat.client.core.link import (
+    CLIENT_NAME,
+    DEFAULT_HEARTBEAT,
+    DEFAULT_TIMEOUT,
+    SYNC_PING_DELAY,
+    Action,
+    Link,
+)
+from zmqchat.client.core.pending import Completion, Pending
 from zmqchat.common.codec import decode
 from zmqchat.common.files import PrivateFileEvent
 from zmqchat.common.messages import (
@@ -33,13 +36,11 @@ from zmqchat.common.messages import (
     ByeReply,
     Closed,
     ErrorReply,
-    History,
     HistoryPage,
     Join,
     Joined,
     Leave,
     Left,
-    Ping,
     PmEvent,
     Pong,
     Record,
@@ -50,67 +51,14 @@ from zmqchat.common.messages import (
 )
 from zmqchat.common.moderation import ModerationEvent
 from zmqchat.common.parsing import parse_message, unknown_room_event
-from zmqchat.common.protocol import (
-    DEFAULT_ROOMS,
-    MAX_FRAME_BYTES,
-    ErrorCode,
-)
-from zmqchat.errors import BrokerError, ConnectionClosed, ProtocolError, Timeout
+from zmqchat.common.protocol import MAX_FRAME_BYTES, ErrorCode
+from zmqchat.errors import BrokerError, ConnectionClosed, ProtocolError
 
 log = logging.getLogger("zmqchat.client")
 
-CLIENT_NAME: Final = f"zmqchat-python/{__version__}"
-# After (re)registering or joining, ask for the heads soon: a SUB that subscribed a
-# moment ago may have missed the first events (the slow-joiner window).
-SYNC_PING_DELAY: Final = 0.25
-# Until a welcome says otherwise.
-DEFAULT_HEARTBEAT: Final = 5.0
-DEFAULT_TIMEOUT: Final = 15.0
-ActionName = Literal["reset", "sub_connect", "subscribe", "unsubscribe"]
-Action = tuple[ActionName, Any]
 
-
-class ClientCore:
+class ClientCore(Link):
     """One client's connection state machine (sans-IO)."""
-
-    def __init__(
-        self,
-        user: str,
-        *,
-        rooms: Iterable[str] = DEFAULT_ROOMS,
-        password: str | None = None,
-        client_name: str | None = None,
-        request_timeout: float = 30.0,
-        resume: str | None = None,
-    ) -> None:
-        self.user = user
-        self.password = password
-        self.client_name = f"{client_name} ({CLIENT_NAME})" if client_name else CLIENT_NAME
-        self.request_timeout = request_timeout
-        self.state: ConnectionState = "connecting"
-        self.session: str | None = resume
-        self._proposed_token = secrets.token_urlsafe(24)
-        self.welcome: Welcome | None = None
-        self.heartbeat = DEFAULT_HEARTBEAT
-        self.timeout = DEFAULT_TIMEOUT
-        self.close_reason: str | None = None
-        self.close_error: BrokerError | None = None
-
-        self.outgoing: list[bytes] = []
-        self.actions: list[Action] = []
-        self.events: list[Event] = []
-
-        self._initial_rooms = tuple(r.lower() for r in rooms)
-        self._rooms = FollowedRooms(self.actions.append, self._ask_history)
-        self._pending = PendingRequests()
-        self._seen_pms = SeenPms()
-        self._generation = 0
-        self._closing = False
-        self._last_recv = 0.0
-        self._register_sent = 0.0
-        self._register_on_link = False
-        self._link_up = False  # the DEALER's link, as its monitor last said
-        self._next_ping = float("inf")
 
     # ----------------------------------------------------------------- properties
 
@@ -128,21 +76,7 @@ class ClientCore:
     def pending(self) -> int:
         return len(self._pending)
 
-    def next_deadline(self) -> float:
-        """The monotonic time at which :meth:`tick` has work to do."""
-        deadline = min(self._next_ping, self._pending.next_scan)
-        if self.state in ("connecting", "reconnecting"):
-            deadline = min(deadline, self._register_sent + max(self.timeout, 1.0))
-        elif self.state == "connected":
-            deadline = min(deadline, self._last_recv + self.timeout)
-        return deadline
-
     # --------------------------------------------------------------------- inputs
-
-    def start(self, now: float) -> None:
-        """Begin registering."""
-        self._last_recv = now
-        self._register(now, reset=False)
 
     def submit(
         self, request: Record, done: Completion | None, now: float, timeout: float | None = None
@@ -183,7 +117,7 @@ class ClientCore:
         if self.state == "connected":
             self.submit(Bye(), None, now, timeout=2.0)
             self._closing = True
-        elif self._link_up:
+        elif self._rotation.link_up:
             # A register is on its way over a live link: the broker may be giving us
             # the name right now. A bye behind it on the same connection frees it
             # at once, instead of when the session times out.
@@ -246,94 +180,8 @@ class ClientCore:
         elif isinstance(msg, SystemEvent):
             self.events.append(msg)
 
-    def on_link(self, up: bool, now: float) -> None:
-        """The DEALER's TCP link to the broker came up (handshake done) or went down."""
-        self._link_up = up
-        if not up:
-            self._register_on_link = True
-            if self.state == "connected":
-                self._set_state("reconnecting", "connection lost")
-                # Queued now, it reaches the broker as soon as the link is back.
-                self._register(now, reset=False)
-        elif self._register_on_link and self.state in ("reconnecting", "connecting"):
-            self._register_on_link = False
-            self._register(now, reset=False)
-
-    def tick(self, now: float) -> None:
-        """Run what is due: heartbeats, liveness, request deadlines."""
-        if self.state == "connected":
-            if now - self._last_recv > self.timeout:
-                log.info("no reply from the broker for %.1fs; reconnecting", self.timeout)
-                self._set_state("reconnecting", "broker not answering")
-                self._register(now, reset=True)
-            elif now >= self._next_ping:
-                self._ping(now)
-        elif self.state in ("connecting", "reconnecting") and now - self._register_sent > max(
-            self.timeout, 1.0
-        ):
-            # No answer on this connection at all: start over on a fresh one.
-            self._register(now, reset=True)
-        if now >= self._pending.next_scan:
-            self._expire_requests(now)
-
-    # ----------------------------------------------------------------- internals
-
-    def _set_state(self, state: ConnectionState, reason: str | None = None) -> None:
-        if state != self.state:
-            self.state = state
-            self.events.append(StatusEvent(state=state, reason=reason))
-
-    def _send(self, pending: Pending) -> None:
-        pending.generation = self._generation
-        self.outgoing.append(pending.frame)
-
-    def _register(self, now: float, reset: bool) -> None:
-        if reset:
-            self.outgoing.clear()
-            self.actions.append(("reset", None))
-            self._register_on_link = False
-            self._link_up = False  # a new DEALER: its monitor will say when it is up
-        # Until a welcome told us our rooms, ask for the ones we were created with
-        # (also when resuming: an unknown token makes this a plain register).
-        rooms = tuple(self._rooms) if self.welcome is not None else self._initial_rooms
-        request = Register(
-            user=self.user,
-            rooms=rooms,
-            password=self.password,
-            # Before any welcome, a token of our own: if the broker registers us and
-            # dies before its welcome reaches us, it keeps the session under this
-            # token, and the next register resumes it (protocol.md 6.3).
-            resume=self.session or self._proposed_token,
-            client=self.client_name,
-        )
-        # No deadline: any welcome is accepted (see on_frame), and a register's errors
-        # are handled by _on_error.
-        pending = self._pending.make(request, None, float("inf"))
-        self._pending.add(pending, now)
-        self._send(pending)
-        self._register_sent = now
-
-    def _ping(self, now: float) -> None:
-        self._next_ping = now + self.heartbeat
-        self.submit(Ping(), None, now, timeout=self.timeout)
-
-    def _ask_history(self, request: History, now: float) -> None:
+    def _submit_own(self, request: Record, now: float) -> None:
         self.submit(request, None, now, timeout=self.timeout)
-
-    def _expire_requests(self, now: float) -> None:
-        for pending in self._pending.expire(now):
-            self._gap_fill_failed(pending)
-            if isinstance(pending.request, Bye):
-                self._finish("closed")
-            if pending.done is not None:
-                kind = pending.request.TYPE
-                pending.done(Timeout(f"no reply to {kind} within the time allowed"))
-
-    def _gap_fill_failed(self, pending: Pending) -> None:
-        """A history request of our own got no page: its room may ask again."""
-        request = pending.request
-        if isinstance(request, History) and pending.done is None and request.room:
-            self._rooms.history_failed(request.room)
 
     # ------------------------------------------------------------------- replies
 
@@ -405,6 +253,7 @@ class ClientCore:
         self.timeout = float(msg.timeout)
         self._generation += 1
         self._register_on_link = False
+        self._rotation.welcomed()
         self._rooms.connect(msg.pub_port, msg.ticket)
         for name, head in msg.rooms.items():
             self.events.extend(self._rooms.at_head(name, head))
@@ -418,11 +267,9 @@ class ClientCore:
         self._last_recv = now
         self._next_ping = now + SYNC_PING_DELAY
         self.state = "connected"
-        if first:
-            log.info("registered as %s", self.user)
-        else:
-            log.info("%s as %s", "resumed" if resumed else "registered again", self.user)
-        self.events.append(StatusEvent(state="connected", resumed=resumed))
+        how = "registered" if first else "resumed" if resumed else "registered again"
+        log.info("%s as %s at %s", how, self.user, self.endpoint)
+        self.events.append(StatusEvent(state="connected", resumed=resumed, endpoint=self.endpoint))
         self._rooms.fill_gaps(now)
 
     def _on_removed(self, event: ModerationEvent) -> None:
@@ -444,25 +291,23 @@ class ClientCore:
         if msg.reason == "replaced":
             self._finish("replaced by another connection of the same session")
         elif self.state == "connected":
-            self._set_state("reconnecting", f"broker closed the session ({msg.reason})")
+            reason = f"broker closed the session ({msg.reason})"
             if msg.reason == "timeout":
+                # The node is alive and only forgot a silent session: register there.
+                self._set_state("reconnecting", reason)
                 self._register(now, reset=False)
+            elif self._rotation.several:
+                self._move_on(now, reason)  # a node shutting down: go to another
             else:
-                self._register_on_link = True
+                self._set_state("reconnecting", reason)
+                self._register_on_link = True  # the same broker, once it is back
 
-    def abort(self, reason: str) -> None:
-        """The driver can't go on (a socket failed): close for good, failing every
-        pending request, so callers get an error instead of waiting."""
-        self._finish(reason)
 
-    def _finish(self, reason: str, error: BrokerError | None = None) -> None:
-        """Close for good: fail everything pending."""
-        if self.state == "closed":
-            return
-        self.close_reason = reason
-        self.state = "closed"
-        for p in self._pending.take_all():
-            if p.done is not None:
-                p.done(ConnectionClosed(reason, error))
-        self.outgoing.clear()
-        self.events.append(StatusEvent(state="closed", reason=reason, error=error))
+__all__ = [
+    "CLIENT_NAME",
+    "DEFAULT_HEARTBEAT",
+    "DEFAULT_TIMEOUT",
+    "SYNC_PING_DELAY",
+    "Action",
+    "ClientCore",
+]

@@ -30,13 +30,18 @@ class StatusEvent:
 
     ``resumed`` is True when a reconnection took over the same session (no rejoin);
     ``reason`` says why it reconnected or closed; ``error`` is the broker's refusal
-    when it closed because registering again failed.
+    when it closed because registering again failed. ``endpoint`` is the ROUTER
+    endpoint of the broker node concerned: the one it is connected to, the one it
+    lost, or the one it was on when it closed (so a failover shows where it went).
+    It is left out of comparisons: two events of the same change are equal
+    wherever the client was.
     """
 
     state: ConnectionState
     reason: str | None = None
     resumed: bool = False
     error: BrokerError | None = None
+    endpoint: str | None = dataclasses.field(default=None, compare=False)
 
 
 Event = (

@@ -15,6 +15,7 @@ the gap it would leave is never asked for again, and is not handed on.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
@@ -28,6 +29,8 @@ from zmqchat.common.protocol import (
     subscription,
     topic_room,
 )
+
+log = logging.getLogger(__name__)
 
 # What this asks the driver to do with the SUB socket.
 SubAction = tuple[Literal["sub_connect", "subscribe", "unsubscribe"], Any]
@@ -97,6 +100,12 @@ class FollowedRooms:
             self._topics.add(topic)
             self._subscribe(topic)
             return _known(seq.start(head))
+        if head < seq.last:
+            # Behind what we delivered: not the history we followed (another node
+            # with a store of its own, or a store that was reset). Go on from there.
+            log.warning("room %s: the broker is at seq %d, before our %d", name, head, seq.last)
+            seq.rebase(head)
+            return []
         seq.on_head(head)
         return []
 
@@ -141,6 +150,12 @@ class FollowedRooms:
     def fill_gaps(self, now: float) -> None:
         for seq in list(self._rooms.values()):
             self.fill_gap(seq, now)
+
+    def detach(self) -> None:
+        """The client moves to another broker node: the next welcome's PUB gets a
+        socket of its own, even on the same port number."""
+        self.pub_port = None
+        self._sent.clear()
 
     def connect(self, pub_port: int, ticket: str | None) -> None:
         """A welcome: the broker publishes on ``pub_port`` (the SUB socket is

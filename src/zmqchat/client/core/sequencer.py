@@ -46,6 +46,13 @@ class RoomSequencer:
             del self.buffer[stale]
         return self._drain()
 
+    def rebase(self, seq: int) -> None:
+        """Start over at ``seq``, below :attr:`last`: the room's events come from
+        another history now, and nothing buffered or fetched belongs to it."""
+        self.last = self.head = seq
+        self.buffer.clear()
+        self.fetching = False
+
     def on_event(self, event: Sequenced) -> list[Sequenced]:
         """A live event from PUB; returns the events that can now be delivered."""
         seq = event.seq

@@ -30,10 +30,14 @@ def connect_client(
 ) -> tuple[Client, Welcome] | ConnectFailed:
     """A connected client and its welcome, or why connecting failed."""
     endpoint = settings.endpoint
+    # The form shows one node; kept as it came from the settings, it stands for all
+    # of them (endpoints in client.toml, ZMQCHAT_ENDPOINTS, --endpoint).
+    nodes = config.broker_endpoints
+    endpoints = nodes if endpoint in nodes else (endpoint,)
     try:
         client = Client(
             settings.user,
-            endpoint,
+            endpoints,
             rooms=rooms,
             password=settings.password,
             client_name="zmqchat gui",
@@ -46,7 +50,8 @@ def connect_client(
         )
         return client, client.connect()
     except ZmqchatError as exc:
-        failure = classify(exc, endpoint=endpoint, connect_timeout=config.connect_timeout)
+        where = " or ".join(endpoints)
+        failure = classify(exc, endpoint=where, connect_timeout=config.connect_timeout)
         return ConnectFailed(failure.field, failure.display)
 
 

@@ -33,6 +33,7 @@ from zmqchat.client.gui.tk_connect import ConnectForm
 from zmqchat.client.gui.tk_window import ChatWindow
 from zmqchat.client.gui.viewmodel import ChatViewModel
 from zmqchat.common.config import ClientConfig
+from zmqchat.common.endpoints import host_port
 
 # Drain the queue this often when idle; when busy, again right after the redraw.
 POLL_MS: Final = 20
@@ -138,6 +139,8 @@ class GuiApp:
             password=password,
         )
         last = load_last(prefs)
+        # With several broker nodes configured, the form shows the first.
+        first_host, first_port = host_port(config.broker_endpoints[0])
         root.title("zmqchat")
         root.geometry("1000x640")
         root.minsize(640, 400)
@@ -146,8 +149,8 @@ class GuiApp:
         self.form: ConnectForm | None = ConnectForm(
             root,
             user=user or last.user or config.user or suggested_name(),
-            host=host or last.host or config.host,
-            port=str(port or last.port or config.port),
+            host=host or last.host or first_host,
+            port=str(port or last.port or first_port),
             on_connect=self._connect,
         )
         self.form.pack(fill="both", expand=True)

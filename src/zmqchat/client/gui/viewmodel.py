@@ -124,7 +124,7 @@ class ChatViewModel:
         self.history = InputHistory()
         self.client: Client | None = None
         self.files = FileShare(lambda: self.client, self._emit)  # attach, save, progress
-        self.endpoint = config.endpoint
+        self.endpoint = config.broker_endpoints[0]
         self.connecting = False
         self.ended: str | None = None
         self.closed = threading.Event()  # set once bye was said (or given up on)
@@ -404,7 +404,10 @@ class ChatViewModel:
 
     def status(self) -> tuple[str, str]:
         """The status bar's text, and the connection state it shows."""
-        return status_text(self.snapshot, self.endpoint, ended=bool(self.ended))
+        # The node the client is on now: it changes when the client fails over.
+        client = self.client
+        endpoint = client.endpoint if client is not None else self.endpoint
+        return status_text(self.snapshot, endpoint, ended=bool(self.ended))
 
     def title(self) -> str:
         """The window title: mentions missed while the window had no focus, unread

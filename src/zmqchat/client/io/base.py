@@ -15,7 +15,7 @@ import logging
 import os
 import time
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 import zmq
@@ -26,8 +26,8 @@ from zmqchat.client.core.events import ConnectionState, Event, EventBuffer
 from zmqchat.client.core.requests import Call
 from zmqchat.client.io.driver import Poller, SocketDriver
 from zmqchat.client.io.methods import RequestMethod, StartMethod, TransferMethod
-from zmqchat.client.io.transport import DEFAULT_ENDPOINT, check_endpoint
-from zmqchat.client.io.trust import resolve_trust
+from zmqchat.client.io.trust import CurveKeys, Trust, resolve_trust
+from zmqchat.common.endpoints import DEFAULT_ENDPOINT, check_endpoints
 from zmqchat.common.protocol import DEFAULT_ROOMS
 from zmqchat.errors import BrokerError, ConnectionClosed, Timeout
 
@@ -61,8 +61,10 @@ class BaseClient(Generic[_Face]):
     def __init__(
         self,
         user: str,
-        endpoint: str = DEFAULT_ENDPOINT,
+        endpoint: str | Sequence[str] = DEFAULT_ENDPOINT,
         *,
+        endpoints: Sequence[str] | None = None,
+        shuffle_seed: int | None = None,
         rooms: Iterable[str] = DEFAULT_ROOMS,
         password: str | None = None,
         client_name: str | None = None,
@@ -76,6 +78,12 @@ class BaseClient(Generic[_Face]):
         known_brokers: str | os.PathLike[str] | None = None,
     ) -> None:
         """Nothing is sent before ``connect()``.
+
+        ``endpoint`` is the broker's ROUTER endpoint, ``tcp://host:port``; for
+        several broker nodes, a list of them (or a comma-separated string), or the
+        same list as ``endpoints``. The client tries them in an order shuffled once
+        (``shuffle_seed`` makes it repeatable), and moves to the next node when the
+        one it is on stops answering, resuming its session there.
 
         ``rooms`` are joined on registering; ``password`` is for brokers with
         accounts; ``client_name`` goes into the broker's log. Requests wait
@@ -92,8 +100,14 @@ class BaseClient(Generic[_Face]):
         that reaches a broker is remembered for it and used when no ``server_key``
         is given, and a different key raises :class:`ServerKeyChanged`.
         """
-        self.endpoint = check_endpoint(endpoint)
-        self._trust = resolve_trust(self.endpoint, server_key, client_key, known_brokers)
+        if endpoints is not None:
+            if endpoint != DEFAULT_ENDPOINT:
+                raise TypeError("give endpoint or endpoints, not both")
+            endpoint = endpoints
+        listed = check_endpoints(endpoint)
+        self._trusts: dict[str, Trust] = {
+            each: resolve_trust(each, server_key, client_key, known_brokers) for each in listed
+        }
         self.request_timeout = request_timeout
         self.connect_timeout = connect_timeout
         self._core = ClientCore(
@@ -102,14 +116,14 @@ class BaseClient(Generic[_Face]):
             password=password,
             client_name=client_name,
             request_timeout=request_timeout,
+            endpoints=listed,
+            shuffle_seed=shuffle_seed,
         )
         self._events = EventBuffer(max_events)
         self._on_event = on_event
         poller = self._setup()
         context = context or zmq.Context.instance()
-        self._driver = SocketDriver(
-            self._core, self.endpoint, context, poller, self._deliver, self._trust.keys
-        )
+        self._driver = SocketDriver(self._core, context, poller, self._deliver, self._keys)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Give each face a function for every request method it does not define."""
@@ -156,9 +170,27 @@ class BaseClient(Generic[_Face]):
         return self._core.user
 
     @property
+    def endpoint(self) -> str:
+        """The ROUTER endpoint of the broker node this client is on (or trying)."""
+        return self._core.endpoint
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """Every endpoint this client may use, in the order it tries them."""
+        return self._core.endpoints
+
+    @property
     def encrypted(self) -> bool:
         """Whether this client talks CURVE to its broker."""
         return self._trust.keys is not None
+
+    @property
+    def _trust(self) -> Trust:
+        """How the node this client is on is trusted."""
+        return self._trusts[self._core.endpoint]
+
+    def _keys(self, endpoint: str) -> CurveKeys | None:
+        return self._trusts[endpoint].keys
 
     @property
     def session(self) -> str | None:
@@ -283,9 +315,8 @@ class BaseClient(Generic[_Face]):
             if self._trust.keys is not None:
                 # libzmq drops a handshake with the wrong key without a word.
                 hint = "with CURVE, a wrong server key is the likely cause"
-            return Timeout(
-                f"no answer from a zmqchat broker at {self.endpoint} within {wait:g}s", hint
-            )
+            where = " or ".join(self.endpoints)
+            return Timeout(f"no answer from a zmqchat broker at {where} within {wait:g}s", hint)
         error: BrokerError | None = self._core.close_error
         return error if error is not None else ConnectionClosed(self._core.close_reason or "closed")
 

@@ -20,7 +20,13 @@ from typing import Any, Final, Protocol
 import zmq
 
 from zmqchat.client.core.connection import ClientCore
-from zmqchat.client.io.transport import configure_dealer, configure_sub, link_change, pub_endpoint
+from zmqchat.client.io.transport import (
+    LINK_EVENTS,
+    configure_dealer,
+    configure_sub,
+    link_change,
+    pub_endpoint,
+)
 from zmqchat.client.io.trust import CurveKeys
 
 # Frames read per socket per loop turn, so one busy socket can't starve the others.
@@ -41,15 +47,16 @@ class SocketDriver:
     def __init__(
         self,
         core: ClientCore,
-        endpoint: str,
         context: zmq.Context[Any],
         poller: Poller,
         deliver: Callable[[Any], None],
-        curve: CurveKeys | None = None,
+        curve: Callable[[str], CurveKeys | None] = lambda endpoint: None,
     ) -> None:
+        """``curve(endpoint)``: the CURVE keys for the node at ``endpoint`` (None:
+        plaintext)."""
         self.core = core
         self.curve = curve
-        self.endpoint = endpoint
+        self.endpoint = core.endpoint  # where the DEALER connects: the core says
         self.poller = poller
         self._ctx = context
         self._deliver = deliver
@@ -106,6 +113,8 @@ class SocketDriver:
                 except zmq.Again:
                     break
                 core.on_frame(frame, now)
+                if self._leaving():
+                    return
         if sub is not None and sub in ready:
             for _ in range(BATCH):
                 try:
@@ -117,17 +126,28 @@ class SocketDriver:
         if monitor is not None and monitor in ready:
             while True:
                 try:
-                    up = link_change(monitor.recv_multipart(zmq.NOBLOCK))
+                    change = link_change(monitor.recv_multipart(zmq.NOBLOCK))
                 except zmq.Again:
                     break
-                if up is not None:
-                    core.on_link(up, now)
+                if change == "retry":
+                    core.on_connect_retried(now)
+                elif change is not None:
+                    core.on_link(change == "up", now)
+                if self._leaving():
+                    return
+
+    def _leaving(self) -> bool:
+        """Whether the core asked for a fresh DEALER: what the sockets still hold is
+        from the connection it is leaving (perhaps a node it has given up on)."""
+        return any(action == "reset" for action, _ in self.core.actions)
 
     def apply(self) -> None:
         """Carry out what the core asked for, then hand its events over."""
         core = self.core
         for action, arg in core.actions:
-            if action == "reset":
+            if action == "endpoint":
+                self.endpoint = arg
+            elif action == "reset":
                 self._backlog.clear()
                 self._open_dealer()
             elif action == "sub_connect":
@@ -193,11 +213,10 @@ class SocketDriver:
         # (libzmq refuses some hosts only here).
         self._dealer = dealer
         configure_dealer(dealer)
-        if self.curve is not None:
-            self.curve.secure(dealer)
-        self._monitor = dealer.get_monitor_socket(
-            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
-        )
+        keys = self.curve(self.endpoint)
+        if keys is not None:
+            keys.secure(dealer)
+        self._monitor = dealer.get_monitor_socket(LINK_EVENTS)
         dealer.connect(self.endpoint)
         self._polling_out = False
         self.poller.register(dealer, zmq.POLLIN)
@@ -225,8 +244,9 @@ class SocketDriver:
         # also apply as its own filter, and so drop every event).
         sub = self._ctx.socket(zmq.XSUB)
         configure_sub(sub)
-        if self.curve is not None:
-            self.curve.secure(sub)
+        keys = self.curve(self.endpoint)
+        if keys is not None:
+            keys.secure(sub)
         sub.connect(pub_endpoint(self.endpoint, port))
         self._sub = sub
         self.poller.register(sub, zmq.POLLIN)
