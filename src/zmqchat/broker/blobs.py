@@ -48,6 +48,16 @@ class Blobs:
             f.seek(offset)
             return f.read(size)
 
+    def stored(self) -> list[str]:
+        """The sha256 of every blob on disk."""
+        if not self.blobs.is_dir():
+            return []
+        return [p.name for p in self.blobs.glob("??/*") if len(p.name) == 64]
+
+    def remove(self, sha256: str) -> None:
+        """Delete the blob of ``sha256`` (no file refers to it any more)."""
+        self.blob(sha256).unlink(missing_ok=True)
+
     def free(self) -> int:
         """Bytes free on the disk the files folder is (or will be) on."""
         folder = self.root

@@ -38,7 +38,10 @@ log = logging.getLogger("zmqchat.broker.store")
 #    older stores get it empty, and the store fills it in as it opens.
 # 9: `files` (uploads, finished or not; the bytes are blobs in the files folder) and
 #    file events (kind 7) in `events`. Older stores get the table, empty.
-SCHEMA_VERSION: Final = 9
+# 10: `files.delivered`, when a private file's event was handed to its recipient
+#    (NULL while it waits for an offline account's next login). A version 9 store
+#    gets the column with every file marked delivered when it was finished.
+SCHEMA_VERSION: Final = 10
 
 # The `kind` column of `events`.
 KIND_CHAT: Final = 0
@@ -239,11 +242,20 @@ CREATE TABLE IF NOT EXISTS files (
     recipient_key TEXT,
     created       REAL    NOT NULL,     -- offered
     done          REAL,                 -- checked and published; NULL while uploading
-    seq           INTEGER               -- its event in `room`
+    seq           INTEGER,              -- its event in `room`
+    delivered     REAL                  -- a private one handed to its recipient
 );
 CREATE INDEX IF NOT EXISTS files_sender ON files (sender_key, sha256);
 CREATE INDEX IF NOT EXISTS files_partial ON files (created) WHERE done IS NULL;
+CREATE INDEX IF NOT EXISTS files_blob ON files (sha256);
+CREATE INDEX IF NOT EXISTS files_waiting ON files (recipient_key)
+    WHERE delivered IS NULL AND room IS NULL;
 """
+# Version 10's column, for a version 9 store's table: what it finished was handed
+# over then (or is for its recipient to fetch by id), not to be handed over again.
+_FILES_DELIVERED: Final = (
+    "ALTER TABLE files ADD COLUMN delivered REAL; UPDATE files SET delivered = done;"
+)
 
 
 def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
@@ -262,7 +274,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
     # the OS cache); `fsync = true` also survives power loss.
     db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version not in (0, 1, 2, 3, 4, 5, 6, 7, 8, SCHEMA_VERSION):
+    if version not in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, SCHEMA_VERSION):
         raise StoreError(newer_schema(path, version, SCHEMA_VERSION))
     if version:
         # A page scribbled over shows now, with a clear word, rather than as a
@@ -291,6 +303,9 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
             for name, kind in _EDIT_COLUMNS.items()
             if name not in have
         )
+        have = {row[1] for row in db.execute("PRAGMA table_info(files)")}
+        if have and "delivered" not in have:  # a version 9 store's table
+            columns += _FILES_DELIVERED
         db.executescript(
             "BEGIN;"
             + _ACCOUNTS
