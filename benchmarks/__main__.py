@@ -100,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     print(table(metrics))
     RESULTS.mkdir(exist_ok=True)
     label = "quick" if args.quick else "full"
+    if args.names and set(names) != set(BENCHMARKS):
+        # Some of them: beside the whole run's results, never over them.
+        label += "-" + "-".join(names)
     out = RESULTS / f"{label}.json"
     out.write_text(
         json.dumps(

@@ -79,7 +79,7 @@ class Transfers:
         self.config = config
         self.clock = clock
         self.membership = membership
-        self.blobs = blobs if blobs is not None else Blobs(config.files_path)
+        self.blobs = blobs if blobs is not None else Blobs(config.files_path, fsync=config.fsync)
         self.leftovers = Leftovers(store, self.blobs, config, clock)
         # upload id -> (bytes fed, running sha256) of the uploads seen since start;
         # an upload resumed after a restart is hashed once from its part file.
