@@ -37,6 +37,7 @@ class Blobs:
         # 200 ms for 100 MiB on the benchmark's disk, docs/performance.md).
         self.fsync = fsync
         self.parts = root / "parts"
+        self._parts = str(self.parts)  # a chunk's append builds no Path
         self.blobs = root / "blobs"
 
     # ------------------------------------------------------------------- blobs
@@ -92,7 +93,7 @@ class Blobs:
             return 0
 
     def append(self, upload: int, data: bytes) -> None:
-        fd = os.open(self.part(upload), os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+        fd = os.open(f"{self._parts}/{upload}", os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
         try:
             view = memoryview(data)
             while view:

@@ -112,11 +112,14 @@ class Transfers:
         ).fetchone()
         upload = None if found is None else int(found[0])
         held = 0 if upload is None else self.blobs.held(upload)
+        if upload is not None and self._digests.get(upload, (held,))[0] != held:
+            self._digests.pop(upload)  # kept for another part file: hashed again
         if upload is None or held > req.size:
             self._check_room(session, req)
             held = 0
             upload = self._insert(session, req, recipient, recipient_key)
             self.blobs.start(upload)
+            self._digests.pop(upload, None)  # an id a failed commit gave back
         else:
             db.execute(
                 "UPDATE files SET name = ?, size = ? WHERE id = ?", (req.name, req.size, upload)
@@ -216,10 +219,12 @@ class Transfers:
         self._complete(session, req.id, req.ref)
 
     def _digest(self, upload: int) -> tuple[int, Any]:
-        held = self.blobs.held(upload)
+        """(bytes held, their running sha256) of an upload. Kept from chunk to chunk
+        (every change to a part file goes through here, or drops what is kept), so a
+        chunk costs no stat; read from the part file after a restart."""
         known = self._digests.get(upload)
-        if known is None or known[0] != held:
-            known = (held, self.blobs.hash_part(upload))
+        if known is None:
+            known = (self.blobs.held(upload), self.blobs.hash_part(upload))
             self._digests[upload] = known
         return known
 

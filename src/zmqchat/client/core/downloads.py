@@ -4,15 +4,18 @@ run by both client faces as :mod:`.transfer` says."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
 
 from zmqchat.client.core.requests import Call
-from zmqchat.client.core.transfer import Progress, Transfer, file_sha256, reply_call
+from zmqchat.client.core.transfer import Progress, Transfer, reply_call
 from zmqchat.common.files import CHUNK_BYTES, WINDOW, FileData, FileGet, check_file_name
 from zmqchat.common.protocol import ErrorCode
 from zmqchat.errors import ProtocolError
+
+_READ = 1 << 20  # what hashing a part file reads at a time
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -54,10 +57,25 @@ class Download(Transfer[Fetched]):
         self._asked = 0  # next offset to ask for
         self._ahead: dict[int, int] = {}  # offset -> length, written past a hole
         self._meta: FileData | None = None
+        # The sha256 of the part's first ``_hashed`` bytes, fed as they arrive in
+        # order: checking the whole file at the end does not read it all again.
+        self._digest = hashlib.sha256()
+        self._hashed = 0
 
     def prepare(self) -> None:
         self._fd = os.open(self.part, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self._have = self._asked = self._resumed = os.fstat(self._fd).st_size
+        self._feed(self._have)
+
+    def _feed(self, end: int) -> None:
+        """Hash what the part file holds from ``_hashed`` up to ``end``."""
+        assert self._fd is not None
+        while self._hashed < end:
+            block = os.pread(self._fd, min(_READ, end - self._hashed), self._hashed)
+            if not block:
+                break
+            self._digest.update(block)
+            self._hashed += len(block)
 
     def close(self) -> None:
         if self._fd is not None:
@@ -93,8 +111,12 @@ class Download(Transfer[Fetched]):
         if reply.data:
             os.pwrite(self._fd, reply.data, reply.offset)
             self._ahead[reply.offset] = len(reply.data)
+            if reply.offset == self._hashed:  # in order, as nearly all are
+                self._digest.update(reply.data)
+                self._hashed += len(reply.data)
         while self._have in self._ahead:
             self._have += self._ahead.pop(self._have)
+        self._feed(self._have)  # what had come ahead of a hole, read back
         size = reply.size
         self._progressed(min(self._have, size), size)
         if self._have >= size:
@@ -109,15 +131,16 @@ class Download(Transfer[Fetched]):
         if self._have > reply.size:  # a part of something else: start over
             assert self._fd is not None
             os.ftruncate(self._fd, 0)
-            self._have = self._resumed = 0
+            self._have = self._resumed = self._hashed = 0
+            self._digest = hashlib.sha256()
             self._asked = CHUNK_BYTES
 
     def _check(self, reply: FileData) -> None:
         assert self._fd is not None
         assert self._path is not None
         os.ftruncate(self._fd, reply.size)
-        sha256, _ = file_sha256(self.part)
-        if sha256 != reply.sha256:
+        self._feed(reply.size)
+        if self._hashed != reply.size or self._digest.hexdigest() != reply.sha256:
             self.close()
             self.part.unlink(missing_ok=True)
             raise ProtocolError(
