@@ -66,14 +66,16 @@ class Leftovers:
             return []
         self._swept = now
         before = self.clock() - self.config.upload_expiry
-        db = self.store.writer()
-        stale = [r[0] for r in db.execute(
+        # Read first: a write transaction opened for nothing would hold the store's
+        # snapshot (and the batch's commit) for nothing.
+        stale = [r[0] for r in self.store.reader().execute(
             "SELECT id FROM files WHERE done IS NULL AND created < ?", (before,)
         )]  # fmt: skip
-        for upload in stale:
-            db.execute("DELETE FROM files WHERE id = ?", (upload,))
-            self.blobs.drop(upload)
         if stale:
+            db = self.store.writer()
+            for upload in stale:
+                db.execute("DELETE FROM files WHERE id = ?", (upload,))
+                self.blobs.drop(upload)
             log.info("dropped %d upload(s) left unfinished", len(stale))
         return stale
 
