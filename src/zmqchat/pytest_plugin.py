@@ -20,6 +20,9 @@ off with ``pytest -p no:zmqchat``. Fixtures:
     ``zmqchat_spawn(function, arg)``: processes that talk through a broker, killed
     and reaped at teardown.
 
+The plugin's brokers run the shipped configuration except for the per-address
+limits, which are off: every client of a test comes from 127.0.0.1 (``ONE_HOST``).
+
 A broker object has ``endpoint``, ``pub_endpoint``, ``host``/``port``, ``kill()``
 (SIGKILL), ``restart()`` (same ports and store), ``stop()`` (SIGTERM),
 ``pause()``/``resume()`` (SIGSTOP/SIGCONT) and ``log_tail()``; its log is printed at
@@ -47,6 +50,17 @@ Spawn = Callable[..., Spawned]
 
 LOG_LEVEL = "info"
 
+# Every client of a test suite comes from 127.0.0.1, so the per-address limits, meant
+# for one LAN host among many, would count the whole suite as one peer: a suite of
+# many processes would see its requests refused, then dropped unanswered. The
+# plugin's brokers turn them off; per-session limits stay as shipped, and a test of
+# the address limits passes its own (``zmqchat_broker_factory(address_rate_limit=50)``).
+ONE_HOST = {
+    "address_rate_limit": 0,
+    "max_connections_per_address": 1_000_000,  # the global cap still holds
+    "max_detached_per_address": 1_000_000,
+}
+
 
 def _report(brokers: list[BrokerProcess]) -> None:
     for broker in brokers:
@@ -58,7 +72,9 @@ def _report(brokers: list[BrokerProcess]) -> None:
 @pytest.fixture(scope="session")
 def zmqchat_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
     """A broker for the whole session (each xdist worker gets its own)."""
-    broker = BrokerProcess(tmp_path_factory.mktemp("zmqchat-broker"), log_level=LOG_LEVEL)
+    broker = BrokerProcess(
+        tmp_path_factory.mktemp("zmqchat-broker"), settings=ONE_HOST, log_level=LOG_LEVEL
+    )
     broker.start()
     yield broker
     _report([broker])
@@ -78,7 +94,7 @@ def zmqchat_broker_factory(tmp_path: Path) -> Iterator[BrokerFactory]:
     def make(*, wrapper: Sequence[str] = (), **settings: Any) -> BrokerProcess:
         broker = BrokerProcess(
             tmp_path / f"zmqchat-broker-{len(made)}",
-            settings=settings,
+            settings={**ONE_HOST, **settings},
             # The command line's --log-level would hide the setting's.
             log_level=str(settings.get("log_level", LOG_LEVEL)),
             wrapper=wrapper,

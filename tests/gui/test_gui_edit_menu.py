@@ -2,7 +2,7 @@
 right click on our own message offers Edit… (its latest text in the input, changed
 and sent with Enter) and Delete; on someone else's message, or once ours is
 deleted, no menu opens. What the menu does reaches another member as edit and
-delete events."""
+delete events, and the line changes where it is."""
 
 from __future__ import annotations
 
@@ -58,21 +58,27 @@ def test_the_menu_of_our_own_message_edits_and_deletes_it(broker, make_gui, star
     gui.press("Return")
     edited = bob.expect_event(type="edit", room="general")
     assert (edited["of"], edited["text"], edited["from"]) == (seq, "helo world", "alice")
-    gui.shows("#general", f"alice edited message {seq}: helo world")
+    line = gui.shows("#general", "<alice> helo world (edited)")
+    assert not any("helo wrld" in shown for shown in gui.lines("#general"))
+    assert not any("edited message" in shown for shown in gui.lines("#general"))
+    assert gui.lines("#general").index(line) < gui.lines("#general").index(
+        next(shown for shown in gui.lines("#general") if "<bob> not yours" in shown)
+    )  # still above bob's line: changed where it was, not appended
 
-    # Edit… again offers the text as it reads now, from the original line or the edit's.
-    right_click(gui, "#general", f"edited message {seq}")
+    # Edit… again offers the text as it reads now.
+    right_click(gui, "#general", "<alice> helo world")
     assert messages.target == ("#general", seq)
     menu.invoke(0)
     assert window.input.text == f"/edit {seq} helo world"
     window.input.set_text("")  # thought better of it: nothing is sent
 
-    right_click(gui, "#general", "<alice> helo wrld")
+    right_click(gui, "#general", "<alice> helo world")
     menu.invoke(1)
     deleted = bob.expect_event(type="delete", room="general")
     assert (deleted["of"], deleted["from"]) == (seq, "alice")
-    gui.shows("#general", f"alice deleted message {seq}")
-    right_click(gui, "#general", "<alice> helo wrld")
+    gui.shows("#general", "<alice> (message deleted)")
+    assert not any("helo world" in shown for shown in gui.lines("#general"))
+    right_click(gui, "#general", "<alice> (message deleted)")
     assert messages.target is None  # gone: nothing left to change
     history = bob.call("history", room="general")["reply"]
     assert next(m for m in history["messages"] if m["seq"] == seq)["deleted"] is True

@@ -152,9 +152,13 @@ def test_console_rooms_unread_counts_commands_and_completion(broker, consoles):
         wait_until(lambda: "unread: #general 1" in alice.toolbar, 10, "an unread count")
         assert alice.toolbar.split(" │ ")[:2] == [" alice", "#dev"]
         assert alice.toolbar.rstrip().endswith("connected")
+        bob.send("general", "@alice a look, please")
+        wait_until(lambda: "unread: #general 2" in alice.toolbar, 10, "a second unread line")
+        assert alice.toolbar.split(" │ ")[2] == "#general 1@"  # the mentions, apart
         alice.type("/room general\r")
         alice.expect("talking in #general")
         assert "unread" not in alice.toolbar
+        assert "@" not in alice.toolbar
 
         alice.type("/me waves\r")
         alice.expect("#general * alice waves")

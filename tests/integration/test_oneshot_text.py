@@ -83,6 +83,17 @@ def test_send_whole_sends_stdin_as_one_message_with_its_lines(broker, tmp_path):
             "  3 tests failed",
             "see https://ci/44",
         ]
+    # zmqchat history shows it as the chat does: its lines under the first one's text.
+    shown = run_cli(tmp_path, "history", "--port", port, "general", "--limit", "4")
+    assert shown.returncode == 0, shown.stderr
+    first, *rest = shown.stdout.splitlines()[:4]
+    head = first.index("Build 44:")
+    assert first.endswith("> Build 44:")
+    assert [line.rstrip() for line in rest] == [
+        " " * head + "  3 tests failed",
+        "",
+        " " * head + "see https://ci/44",
+    ]
 
 
 @pytest.mark.parametrize("size", [4097, 1_000_000])

@@ -163,6 +163,34 @@ def test_async_wait_until_lets_the_loop_run_between_tries() -> None:
     asyncio.run(main())
 
 
+def test_a_suites_clients_are_not_one_rate_limited_peer(pytester: pytest.Pytester) -> None:
+    # Every client of a suite comes from 127.0.0.1: the shipped per-address limits
+    # would throttle the whole suite as one LAN host. Per-session limits stay.
+    pytester.makepyfile(
+        test_user="""
+        from zmqchat import Client
+
+        def limits(broker):
+            client = Client("probe", broker.endpoint)
+            try:
+                return client.connect().limits
+            finally:
+                client.close()
+
+        def test_session_broker(zmqchat_broker):
+            got = limits(zmqchat_broker)
+            assert got["address_rate_limit"] == 0
+            assert got["rate_limit"] == 200
+
+        def test_factory_broker_unless_asked(zmqchat_broker_factory):
+            assert limits(zmqchat_broker_factory())["address_rate_limit"] == 0
+            asked = zmqchat_broker_factory(address_rate_limit=50, address_rate_burst=60)
+            assert limits(asked)["address_rate_limit"] == 50
+        """
+    )
+    run(pytester).assert_outcomes(passed=2)
+
+
 def test_the_plugin_can_be_turned_off(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user="def test_it(zmqchat_broker):\n    pass\n")
     result = run(pytester, "-p", "no:zmqchat")

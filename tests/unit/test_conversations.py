@@ -5,8 +5,9 @@ broker."""
 from __future__ import annotations
 
 from zmqchat.client.chat.commands import Invalid, Query, completions, parse_input
-from zmqchat.client.chat.formatting import format_event, format_toolbar, plain
+from zmqchat.client.chat.formatting import format_event, plain
 from zmqchat.client.chat.state import ChatState, ConversationInfo, private_key, room_key
+from zmqchat.client.chat.toolbar import format_toolbar
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent
 
 

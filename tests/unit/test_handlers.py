@@ -1297,11 +1297,11 @@ def test_shutdown_skips_detached_sessions(broker: Broker) -> None:
 # ------------------------------------------------------------- a failing store
 
 
-def fail_on(broker: Broker, action: str) -> None:
-    """Make the store fail, for real, at the next ``action`` on the sessions table
-    (UPDATE or DELETE): an SQLite trigger aborts it, as a full disk would."""
+def fail_on(broker: Broker, action: str, table: str = "sessions") -> None:
+    """Make the store fail, for real, at the next ``action`` on ``table`` (INSERT,
+    UPDATE or DELETE): an SQLite trigger aborts it, as a full disk would."""
     broker.store._db.execute(
-        f"CREATE TEMP TRIGGER fail_{action.lower()} BEFORE {action} ON sessions"
+        f"CREATE TEMP TRIGGER fail_{action.lower()} BEFORE {action} ON {table}"
         " BEGIN SELECT RAISE(ABORT, 'the disk is on fire'); END"
     )
 
@@ -1313,7 +1313,8 @@ def heal(broker: Broker, action: str) -> None:
 def test_a_join_that_fails_in_the_store_leaves_nothing_behind(broker: Broker) -> None:
     broker.register(b"A", "alice", ["general"])
     broker.register(b"W", "watcher", ["general"])
-    fail_on(broker, "UPDATE")  # the second write of a join: its presence is already in
+    # The second write of a join: its presence is already in.
+    fail_on(broker, "INSERT", "session_rooms")
     replies, pubs = broker.handle(b"A", {"type": "join", "room": "dev", "ref": 3})
     ((error,),) = replies.values()
     assert (error["type"], error["ref"], error["code"]) == ("error", 3, "server_busy")
@@ -1321,7 +1322,7 @@ def test_a_join_that_fails_in_the_store_leaves_nothing_behind(broker: Broker) ->
     assert pubs == []
     assert broker.reply(b"W", {"type": "who", "room": "dev"})["users"] == []
     assert broker.store.room_head("dev") == 0
-    heal(broker, "UPDATE")
+    heal(broker, "INSERT")
     joined = broker.reply(b"A", {"type": "join", "room": "dev"})
     assert (joined["seq"], joined["members"]) == (1, ["alice"])
 

@@ -18,8 +18,9 @@ from zmqchat.client.chat.commands import (
     help_lines,
     parse_input,
 )
-from zmqchat.client.chat.formatting import format_event, format_toolbar, plain
+from zmqchat.client.chat.formatting import format_event, plain
 from zmqchat.client.chat.state import ChatState
+from zmqchat.client.chat.toolbar import format_toolbar
 from zmqchat.common.durations import duration_text, parse_duration
 from zmqchat.common.messages import ChatEvent, PresenceEvent
 from zmqchat.common.moderation import ModerationEvent, TopicEvent

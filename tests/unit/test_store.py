@@ -213,20 +213,36 @@ def test_sessions_add_set_rooms_delete_list(store: Store) -> None:
     assert listed[s2].rooms == ()
     assert listed[s2].client is None
 
-    store.set_session_rooms(s1, ["dev"])
-    assert {s.sid: s.rooms for s in store.sessions()}[s1] == ("dev",)
+    store.leave_session_room(s1, "general")
+    store.join_session_room(s1, "ops")
+    store.join_session_room(s1, "dev")  # already in: nothing changes
+    assert {s.sid: s.rooms for s in store.sessions()}[s1] == ("dev", "ops")  # joined order
 
     store.delete_session(s1)
     assert [s.sid for s in store.sessions()] == [s2]
 
 
-def test_session_with_unreadable_rooms_is_listed_without_rooms(store: Store) -> None:
-    sid = store.add_session("token-three-0123456789", "carol", ["general"], None, 1.0)
-    with on_disk(store) as db:
-        db.execute("UPDATE sessions SET rooms = 'not json' WHERE sid = ?", (sid,))
-        db.commit()
-    (stored,) = store.sessions()
-    assert stored.rooms == ()
+def test_a_version_10_stores_session_rooms_are_copied_over(tmp_path: Path) -> None:
+    # Before version 11 a session's rooms were a JSON list in `sessions`.
+    path = str(tmp_path / "v10.db")
+    old = Store(path)
+    a = old.add_session("token-three-0123456789", "carol", [], None, 1.0)
+    b = old.add_session("token-four-01234567890", "dave", [], None, 1.0)
+    old.commit()
+    old.close()
+    db = sqlite3.connect(path)
+    db.executescript(
+        "DROP TABLE session_rooms; PRAGMA user_version=10;"
+        f'UPDATE sessions SET rooms = \'["ops", "general"]\' WHERE sid = {a};'
+        f"UPDATE sessions SET rooms = 'not json' WHERE sid = {b};"
+    )
+    db.close()
+    store = Store(path)
+    try:
+        rooms = {s.sid: s.rooms for s in store.sessions()}
+        assert rooms == {a: ("ops", "general"), b: ()}  # unreadable: restored in none
+    finally:
+        store.close()
 
 
 def test_user_known_is_case_insensitive_by_key(store: Store) -> None:

@@ -306,10 +306,10 @@ def test_window_constants_fit_a_frame():
     assert WINDOW * CHUNK_BYTES <= 1024 * 1024
 
 
-def test_a_version_9_store_gets_files_delivered_with_what_it_finished_marked(tmp_path: Path):
+def test_an_older_store_gets_files_delivered_with_what_it_finished_marked(tmp_path: Path):
     path = str(tmp_path / "old.db")
     Store(path).close()
-    with sqlite3.connect(path) as db:  # schema 9's table: no `delivered`
+    with sqlite3.connect(path) as db:  # schema 9 to 11: no `delivered`
         db.executescript(
             "DROP INDEX files_waiting; ALTER TABLE files DROP COLUMN delivered;"
             "INSERT INTO files (sha256, name, size, sender, sender_key, recipient,"
@@ -320,7 +320,7 @@ def test_a_version_9_store_gets_files_delivered_with_what_it_finished_marked(tmp
         )
     Store(path).close()
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 12
         rows = db.execute("SELECT sha256, delivered FROM files ORDER BY id").fetchall()
     # Finished before the upgrade: handed over then, not again at the next login.
     assert rows == [("ab", 2.0), ("cd", None)]

@@ -42,6 +42,20 @@ def convo_key(a: str, b: str) -> str:
     return " ".join(sorted((a, b)))
 
 
+def account_since(store: Store, session: Session) -> float | None:
+    """When the account ``session`` logged in to was created, if it did and the
+    account is still the one it logged in to (not deleted, or added again): the
+    start of what its conversations hold for it (``history with``, ``search
+    with``). None: a name without an account, whose conversations are only what
+    the session itself exchanged, since the name may have been someone else's."""
+    if session.login is None:
+        return None
+    account = store.account(session.user)
+    if account is None or account.id != session.login[0]:
+        return None
+    return account.created
+
+
 class Mailboxes:
     """The queued pms of every account, bounded per recipient."""
 

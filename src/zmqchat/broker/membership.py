@@ -92,7 +92,7 @@ class Membership:
                 if create:
                     self.access.store_private(room.name, session, ts)
                 self.store_presence(room, session.user, "join", ts, None)
-                self.store.set_session_rooms(session.sid, [*session.rooms, room.name])
+                self.store.join_session_room(session.sid, room.name)
             if create:
                 self.access.made_private(room.name, session)
             self.state.join(session, room)
@@ -115,9 +115,7 @@ class Membership:
         ts = self.clock()
         with self.store.atomic():
             self.store_presence(room, session.user, "leave", ts, None)
-            self.store.set_session_rooms(
-                session.sid, [name for name in session.rooms if name != req.room]
-            )
+            self.store.leave_session_room(session.sid, req.room)
         self.announce(room, session.user, "leave", ts, None)
         self.state.leave(session, req.room)
         self.out.recheck.session(session)  # a member who left reads no more

@@ -368,8 +368,7 @@ class Moderation:
             if removes is not None:
                 # The member's leave takes the seq after the event's.
                 self.store.add_presence(room.name, event.seq + 1, ts, removes.user, "leave", why)
-                rooms = [name for name in removes.rooms if name != room.name]
-                self.store.set_session_rooms(removes.sid, rooms)
+                self.store.leave_session_room(removes.sid, room.name)
         self._publish(room, event)
         if removes is not None:
             # Out of the room: in memory, on the wire, and in what it may read; it

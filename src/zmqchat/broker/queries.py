@@ -7,7 +7,7 @@ import bisect
 from collections.abc import Callable
 from typing import Final, TypeVar
 
-from zmqchat.broker.mailbox import Mailboxes
+from zmqchat.broker.mailbox import Mailboxes, account_since
 from zmqchat.broker.membership import Membership, require_member
 from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.state import BrokerState, Session
@@ -144,7 +144,7 @@ class Queries:
         else:
             assert req.with_user is not None
             other = user_key(req.with_user)
-            since = self._account_since(session)
+            since = account_since(self.store, session)
             if since is not None:
                 # Logged in to an account: the whole conversation of the name since
                 # the account was created, across sessions and restarts.
@@ -172,16 +172,6 @@ class Queries:
         self.membership.access.check_join(session, name)
         if not self.membership.exists(self.membership.room(name)):
             raise ProtocolError(ErrorCode.NO_SUCH_ROOM, f"there is no room {name}")
-
-    def _account_since(self, session: Session) -> float | None:
-        """When the account ``session`` logged in to was created, if it did and the
-        account is still the one it logged in to (not deleted, or added again)."""
-        if session.login is None:
-            return None
-        account = self.store.account(session.user)
-        if account is None or account.id != session.login[0]:
-            return None
-        return account.created
 
     def ping(self, session: Session, req: Ping, now: float) -> None:
         heads = {name: self.state.rooms[name].seq for name in session.rooms}

@@ -38,10 +38,16 @@ log = logging.getLogger("zmqchat.broker.store")
 #    older stores get it empty, and the store fills it in as it opens.
 # 9: `files` (uploads, finished or not; the bytes are blobs in the files folder) and
 #    file events (kind 7) in `events`. Older stores get the table, empty.
-# 10: `files.delivered`, when a private file's event was handed to its recipient
-#    (NULL while it waits for an offline account's next login). A version 9 store
-#    gets the column with every file marked delivered when it was finished.
-SCHEMA_VERSION: Final = 10
+# 10: `pm_search_index`, the full-text index of private messages (search_index.py);
+#    older stores get it empty, and the store fills it in as it opens.
+# 11: `session_rooms`, a row per room a session is in: a join or a leave writes one
+#    row, where it rewrote the session's whole list (sessions.rooms, JSON, no longer
+#    read: a session in 20,000 rooms wrote 2 GB to join them). Older stores get
+#    their lists copied in.
+# 12: `files.delivered`, when a private file's event was handed to its recipient
+#    (NULL while it waits for an offline account's next login). An older store's
+#    table gets the column with every file marked delivered when it was finished.
+SCHEMA_VERSION: Final = 12
 
 # The `kind` column of `events`.
 KIND_CHAT: Final = 0
@@ -226,6 +232,28 @@ CREATE VIRTUAL TABLE IF NOT EXISTS search_index
     USING fts5(text, content='', detail=none, columnsize=0);
 """
 
+# Version 10. The same for private messages (rowid = pms.id): a search `with` a user
+# reads one conversation, whose rows the pms table's own columns pick out.
+_PM_SEARCH: Final = """
+CREATE VIRTUAL TABLE IF NOT EXISTS pm_search_index
+    USING fts5(text, content='', detail=none, columnsize=0);
+"""
+
+# Version 11. The rooms of each session, in the order it joined them (rowid).
+_SESSION_ROOMS: Final = """
+CREATE TABLE IF NOT EXISTS session_rooms (
+    sid  INTEGER NOT NULL,
+    room TEXT    NOT NULL,
+    UNIQUE (sid, room)
+);
+"""
+# What older stores' sessions were in, copied over once.
+_COPY_SESSION_ROOMS: Final = """
+INSERT OR IGNORE INTO session_rooms (sid, room)
+    SELECT s.sid, j.value FROM sessions AS s, json_each(s.rooms) AS j
+    WHERE json_valid(s.rooms) AND j.type = 'text' ORDER BY s.sid, j.key;
+"""
+
 # Version 9. A row per upload: `done` NULL while its bytes arrive (they are in the
 # part file named by its id), then the time it was checked and published. Rows are
 # the file ids clients fetch by; blobs are shared by every row of one sha256.
@@ -251,7 +279,7 @@ CREATE INDEX IF NOT EXISTS files_blob ON files (sha256);
 CREATE INDEX IF NOT EXISTS files_waiting ON files (recipient_key)
     WHERE delivered IS NULL AND room IS NULL;
 """
-# Version 10's column, for a version 9 store's table: what it finished was handed
+# Version 12's column, for an older store's table: what it finished was handed
 # over then (or is for its recipient to fetch by id), not to be handed over again.
 _FILES_DELIVERED: Final = (
     "ALTER TABLE files ADD COLUMN delivered REAL; UPDATE files SET delivered = done;"
@@ -274,7 +302,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
     # the OS cache); `fsync = true` also survives power loss.
     db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version not in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, SCHEMA_VERSION):
+    if version not in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, SCHEMA_VERSION):
         raise StoreError(newer_schema(path, version, SCHEMA_VERSION))
     if version:
         # A page scribbled over shows now, with a clear word, rather than as a
@@ -284,7 +312,16 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
             raise StoreError(damaged(path, "; ".join(findings)))
     if version == 0:
         db.executescript(
-            _SCHEMA + _ACCOUNTS + _MAILBOX + _PRIVATE_ROOMS + _ROOM_META + _EDITS + _SEARCH + _FILES
+            _SCHEMA
+            + _ACCOUNTS
+            + _MAILBOX
+            + _PRIVATE_ROOMS
+            + _ROOM_META
+            + _EDITS
+            + _SEARCH
+            + _FILES
+            + _PM_SEARCH
+            + _SESSION_ROOMS
         )
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     elif version < SCHEMA_VERSION:
@@ -304,7 +341,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
             if name not in have
         )
         have = {row[1] for row in db.execute("PRAGMA table_info(files)")}
-        if have and "delivered" not in have:  # a version 9 store's table
+        if have and "delivered" not in have:  # a version 9 to 11 store's table
             columns += _FILES_DELIVERED
         db.executescript(
             "BEGIN;"
@@ -318,6 +355,9 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
             + _EDITS
             + _SEARCH
             + _FILES
+            + _PM_SEARCH
+            + _SESSION_ROOMS
+            + (_COPY_SESSION_ROOMS if version < 11 else "")
             + f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
         )
     db.executescript(_COUNTERS)

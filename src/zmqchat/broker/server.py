@@ -33,10 +33,11 @@ from zmqchat.broker.endpoints import (
     with_address,
     write_ready_file,
 )
+from zmqchat.broker.flush import Flush
 from zmqchat.broker.grants import Gate
 from zmqchat.broker.handlers import BrokerCore
 from zmqchat.broker.lock import lock_store
-from zmqchat.broker.peers import ConnectionWatch, Router, raw_send
+from zmqchat.broker.peers import ConnectionWatch, Router
 from zmqchat.broker.replies import Replies
 from zmqchat.broker.store import Store
 from zmqchat.common.config import BrokerConfig
@@ -60,10 +61,7 @@ BATCH: Final = 64
 TURN: Final = 0.002
 # Flags as plain ints: or-ing the IntFlag members builds an enum on every send.
 _NOBLOCK: Final = int(zmq.NOBLOCK)
-_SNDMORE: Final = int(zmq.SNDMORE)
 _RCVMORE: Final = int(zmq.RCVMORE)
-# The longest a write that nothing waits for stays uncommitted (see _flush).
-LAZY_COMMIT: Final = 0.05
 # How often to check that --parent-pid is alive.
 PARENT_CHECK: Final = 0.5
 
@@ -94,7 +92,6 @@ class BrokerServer:
         self._logins_r.setblocking(False)
         self._logins_w.setblocking(False)
         self._stopping = False
-        self._commit_due: float | None = None  # when lazily held writes must commit
         self._replies: Replies | None = None
         self._budgets: Budgets | None = None
         self.router: Router | None = None
@@ -217,10 +214,11 @@ class BrokerServer:
             )
         wakeup = self._route_signals_to_wake()
         try:
-            commits = Commits(store)
-            self._loop(core, commits)
+            assert self._replies is not None
+            flush = Flush(Commits(store), self.pub, self._replies, self._gate)
+            self._loop(core, flush)
             core.shutdown()
-            self._flush(core, commits)
+            flush.flush(core)
             log.info("stopped")
         finally:
             core.close()
@@ -262,7 +260,8 @@ class BrokerServer:
             return None  # only the main thread gets Python signal handlers anyway
         return signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
 
-    def _loop(self, core: BrokerCore, commits: Commits) -> None:
+    def _loop(self, core: BrokerCore, flush: Flush) -> None:
+        commits = flush.commits
         store = commits.store
         router, pub, gate = self.router, self.pub, self._gate
         watch, budgets = self._watch, self._budgets
@@ -281,7 +280,7 @@ class BrokerServer:
             now = time.monotonic()
             deadlines = [
                 core.next_deadline(),
-                self._commit_due,
+                flush.commit_due,
                 commits.next_probe,
                 budgets.next_deadline(),
             ]
@@ -307,7 +306,7 @@ class BrokerServer:
             core.expire(now)
             budgets.expire(now)
             if core.out or store.dirty:
-                self._flush(core, commits, now)
+                flush.flush(core, now)
             probe = commits.next_probe
             if probe is not None and now >= probe and commits.probe(now):
                 core.store_recovered()
@@ -352,72 +351,6 @@ class BrokerServer:
                 handle(rid, frame, now, peer=peer, client_key=key)
             if clock() >= turn_ends:
                 return
-
-    def _flush(self, core: BrokerCore, commits: Commits, now: float | None = None) -> None:
-        """Send what a batch produced, committing what it wrote first where needed.
-
-        Private messages go to their recipients at once, so a conversation's round
-        trip does not wait for the disk; their senders' acks wait for the commit, as
-        every reply and room event does (one commit per batch: group commit). So an
-        acknowledged chat or pm survives a crash. A pm whose recipient can't be
-        reached gets its sender an error instead, and is not stored. Writes that
-        nothing waits for are committed within LAZY_COMMIT seconds.
-
-        When the commit fails (disk full, read-only, I/O error), nothing the batch
-        wrote is acknowledged: each write is answered ``store_unavailable``, its
-        room events are dropped, and the broker carries on from what the store holds.
-        """
-        out, store = core.out, commits.store
-        pub, link = self.pub, self._replies
-        assert pub is not None
-        assert link is not None
-        send = link.send
-        answers: list[tuple[bytes | None, bytes]] = []
-        for pm in out.pms:
-            if send(pm.to, pm.frame):
-                answers.append((pm.sender.rid, pm.ack))
-            else:
-                answers.append((pm.sender.rid, core.undelivered(pm)))
-        committed = True
-        if out or now is None:
-            committed = commits.commit(now)
-        elif store.dirty:
-            if self._commit_due is None:
-                self._commit_due = now + LAZY_COMMIT
-            elif now >= self._commit_due:
-                committed = commits.commit(now)
-        if not store.dirty:
-            self._commit_due = None
-        replies, publishes = out.replies, out.publishes
-        if not committed:
-            refuse = core.unstored
-            replies = [(rid, refuse(body)) for rid, body in replies]
-            answers = [(rid, refuse(body)) for rid, body in answers]
-            publishes = []
-            core.store_failed(time.monotonic())
-        failed: set[bytes | None] = set()
-        for rid, body in replies:
-            if not send(rid, body):
-                failed.add(rid)
-        if out.mail and committed:
-            # A queued pm is delivered once ZeroMQ took it, and everything before it
-            # for the same connection; the rest wait for the next login.
-            core.mail_sent([(pm, sid) for rid, pm, sid in out.mail if rid not in failed])
-            if now is not None and self._commit_due is None:
-                self._commit_due = now + LAZY_COMMIT  # the marks, lazily
-        for sender, body in answers:
-            send(sender, body)
-        if out.recheck and self._gate is not None:
-            # Before the batch's events: a connection cut now gets none of them (a
-            # shut-down socket takes no more writes), so a member who left, or a
-            # reader of a room made private, misses even the events of its batch.
-            self._gate.recheck(out.recheck)
-        for topic, body in publishes:
-            raw_send(pub, topic, _SNDMORE)
-            raw_send(pub, body, 0)
-        out.clear()
-        if link.stalled:
-            link.close_stalled(core.state)
 
     def close(self) -> None:
         for watch in (self._watch, self._pub_watch):

@@ -10,10 +10,9 @@ acknowledged message is on disk even if the broker is killed right after.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, Final
 
 from zmqchat.broker import accounts, search_index
@@ -35,7 +34,7 @@ from zmqchat.broker.schema import (
     KIND_LEAVE,
     open_database,
 )
-from zmqchat.common.messages import ChatEvent, PmEvent, Ref, RoomEvent
+from zmqchat.common.messages import PmEvent, Ref, RoomEvent
 
 # Raised here, defined in the error tree; still importable from here.
 from zmqchat.errors import StoreError as StoreError  # noqa: PLC0414
@@ -77,7 +76,7 @@ class Store:
             # What the search index lacks (an older store's, or the last run's last
             # events): indexed now, before anything is served.
             self._db.execute("BEGIN")
-            caught_up = search_index.catch_up(self._db)
+            caught_up, _ = search_index.catch_up(self._db)
             self._db.execute("COMMIT")
             if caught_up > search_index.CATCH_UP_ROWS:
                 log.info("indexed %d stored events for search", caught_up)
@@ -91,7 +90,7 @@ class Store:
         self._pm_id_ceiling = last_pm + PM_ID_BLOCK
         self._pm_rows: list[tuple[Any, ...]] = []
         self._chat_rows: list[tuple[Any, ...]] = []
-        self._unindexed = 0  # events stored since the search index last caught up
+        self._lag = search_index.Lag()
         self.commits = 0  # commits made: what was written before one is durable
 
     # ----------------------------------------------------------------- transactions
@@ -123,13 +122,16 @@ class Store:
     @property
     def dirty(self) -> bool:
         """True when writes are waiting for :meth:`commit`."""
-        return self._in_tx or bool(self._pm_rows or self._chat_rows)
+        # An index behind by a slice or more counts too: the loop's lazy commits then
+        # index it a slice at a time while nothing else is written.
+        return self._in_tx or bool(self._pm_rows or self._chat_rows) or self._lag.due
 
     def commit(self) -> None:
         """Make every write since the last commit durable."""
         self._write_rows()
-        if self._unindexed >= search_index.CATCH_UP_ROWS:
-            self._catch_up()
+        if self._lag.due:
+            self._begin()
+            self._lag.index_slice(self._db)
         ceiling = self._pm_id_ceiling
         if ceiling - self._last_pm_id < PM_ID_BLOCK // 2:
             # Raised with a batch's commit while half a block is left: a batch holds
@@ -146,7 +148,7 @@ class Store:
         """Drop every write since the last commit (a commit failed)."""
         self._pm_rows.clear()
         self._chat_rows.clear()
-        self._unindexed = search_index.CATCH_UP_ROWS  # what was indexed is undone too
+        self._lag.rolled_back()
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
         self._in_tx = False
@@ -227,7 +229,7 @@ class Store:
             "UPDATE events SET text = ?, edited = ? WHERE room = ? AND seq = ?",
             (text, ts, room, of),
         )
-        self._unindexed += 1
+        self._lag.stored(1, len(text))
 
     def add_delete(
         self, room: str, seq: int, ts: float, user: str, of: int, *, blank: bool = True
@@ -268,24 +270,17 @@ class Store:
         events = [room_event(room, row) for row in rows]
         return [e for e in events if e is not None], more
 
-    def search(
-        self,
-        query: str,
-        rooms: list[str] | Callable[[str], bool],
-        before: float | None,
-        limit: int,
-    ) -> tuple[list[ChatEvent], bool]:
-        """Chats of ``rooms`` matching ``query`` (see :func:`search_index.find`),
-        after indexing what was stored since the index last caught up."""
+    def searchable(self) -> sqlite3.Connection:
+        """The database to search (see :mod:`.search_index`), after indexing what was
+        stored since the indexes last caught up."""
         self._write_rows()
-        if self._unindexed:
+        if self._lag.rows:
             self._catch_up()
-        return search_index.find(self._db, query, rooms, before, limit)
+        return self._db
 
     def _catch_up(self) -> None:
         self._begin()
-        search_index.catch_up(self._db)
-        self._unindexed = 0
+        self._lag.index_all(self._db)
 
     def _page(
         self,
@@ -365,11 +360,14 @@ class Store:
         if self._chat_rows:
             self._begin()
             self._db.executemany(_INSERT_CHATS, self._chat_rows)
-            self._unindexed += len(self._chat_rows)
+            texts = sum(len(row[4]) for row in self._chat_rows)  # the row's text
+            self._lag.stored(len(self._chat_rows), texts)
             self._chat_rows.clear()
         if self._pm_rows:
             self._begin()
             self._db.executemany(_INSERT_PMS, self._pm_rows)
+            texts = sum(len(row[6]) for row in self._pm_rows)
+            self._lag.stored(len(self._pm_rows), texts)
             self._pm_rows.clear()
 
     def reader(self) -> sqlite3.Connection:
@@ -411,36 +409,41 @@ class Store:
         self, token: str, user: str, rooms: list[str], client: str | None, created: float
     ) -> int:
         cur = self._write(
-            "INSERT INTO sessions (token, user, rooms, client, created) VALUES (?, ?, ?, ?, ?)",
-            (token, user, json.dumps(rooms), client, created),
+            "INSERT INTO sessions (token, user, rooms, client, created) VALUES (?, ?, '[]', ?, ?)",
+            (token, user, client, created),
         )
+        sid = int(cur.lastrowid or 0)
+        for room in rooms:
+            self.join_session_room(sid, room)
         self._write(
             "INSERT INTO users (key, name, last_seen) VALUES (?, ?, ?)"
             " ON CONFLICT (key) DO UPDATE SET name = excluded.name, last_seen = excluded.last_seen",
             (user.lower(), user, created),
         )
-        return int(cur.lastrowid or 0)
+        return sid
 
-    def set_session_rooms(self, sid: int, rooms: list[str]) -> None:
-        self._write("UPDATE sessions SET rooms = ? WHERE sid = ?", (json.dumps(rooms), sid))
+    def join_session_room(self, sid: int, room: str) -> None:
+        self._write("INSERT OR IGNORE INTO session_rooms (sid, room) VALUES (?, ?)", (sid, room))
+
+    def leave_session_room(self, sid: int, room: str) -> None:
+        self._write("DELETE FROM session_rooms WHERE sid = ? AND room = ?", (sid, room))
 
     def set_session_token(self, sid: int, token: str) -> None:
         self._write("UPDATE sessions SET token = ? WHERE sid = ?", (token, sid))
 
     def delete_session(self, sid: int) -> None:
+        self._write("DELETE FROM session_rooms WHERE sid = ?", (sid,))
         self._write("DELETE FROM sessions WHERE sid = ?", (sid,))
 
     def sessions(self) -> list[StoredSession]:
-        rows = self._db.execute("SELECT sid, token, user, rooms, client FROM sessions").fetchall()
-        out = []
-        for sid, token, user, rooms, client in rows:
-            try:
-                names = tuple(str(r) for r in json.loads(rooms))
-            except (ValueError, TypeError):
-                log.warning("session %s of %s has unreadable rooms; restoring none", sid, user)
-                names = ()
-            out.append(StoredSession(sid, token, user, names, client))
-        return out
+        rooms: dict[int, list[str]] = {}
+        for sid, room in self._db.execute("SELECT sid, room FROM session_rooms ORDER BY rowid"):
+            rooms.setdefault(sid, []).append(room)
+        rows = self._db.execute("SELECT sid, token, user, client FROM sessions").fetchall()
+        return [
+            StoredSession(sid, token, user, tuple(rooms.get(sid, ())), client)
+            for sid, token, user, client in rows
+        ]
 
     def recent_acks(self, sid: int, limit: int) -> list[StoredAck]:
         """The last ``limit`` chats and pms sent by a session, oldest first."""

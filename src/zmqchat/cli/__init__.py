@@ -2,7 +2,8 @@
 
 One module per family: :mod:`~zmqchat.cli.broker`, :mod:`~zmqchat.cli.account`,
 :mod:`~zmqchat.cli.interactive` (``chat``, ``gui``), :mod:`~zmqchat.cli.oneshot`
-(``send``, ``tail``, ...) and :mod:`~zmqchat.cli.moderation` (``topic``, ``kick``,
+(``send``, ``tail``, ...), :mod:`~zmqchat.cli.editing` (``edit``, ``delete``) and
+:mod:`~zmqchat.cli.moderation` (``topic``, ``kick``,
 ``ban``, ...), on the
 shared client options of :mod:`~zmqchat.cli.options`. Building the parser loads
 neither zmq nor the client library, so ``--help`` is quick; a command's runner
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from zmqchat._version import __version__
 from zmqchat.cli.account import add_account
 from zmqchat.cli.broker import add_broker
+from zmqchat.cli.editing import add_editing_commands
 from zmqchat.cli.files import add_file_commands
 from zmqchat.cli.interactive import add_interactive_commands
 from zmqchat.cli.keys import add_keygen
@@ -41,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_interactive_commands(sub)
     add_oneshot_commands(sub)
     add_search_command(sub)
+    add_editing_commands(sub)
     add_moderation_commands(sub)
     add_file_commands(sub)
     return parser

@@ -17,7 +17,9 @@ def add_search_command(sub: Subparsers) -> None:
         help="find the messages that hold every word given",
         description="Print the messages, newest first, that hold every one of WORDS (in "
         "any order and case; an edited message by its latest text, a deleted one not at "
-        "all): in every room a join would be allowed to, or in ROOM. It reads without "
+        "all): in every room a join would be allowed to, or in ROOM; or, with --with USER, "
+        "in your private messages with USER (those of your account, logged in with "
+        "--user and its password). It reads without "
         "joining, so it leaves no trace in the rooms. As grep, the exit status is 0 when "
         "something matched and 1 when nothing did.",
         epilog=lambda: (
@@ -25,6 +27,7 @@ def add_search_command(sub: Subparsers) -> None:
             "  zmqchat search deploy failed\n"
             "  zmqchat search --room ci --limit 5 timeout\n"
             "  zmqchat search --json release | jq -r .text\n"
+            "  ZMQCHAT_PASSWORD=... zmqchat search --user alice --with bob invoice\n"
             "  zmqchat search -q outage && echo 'someone said it'\n\n" + _exit_statuses()
         ),
         user=False,
@@ -33,7 +36,14 @@ def add_search_command(sub: Subparsers) -> None:
         "--user",
         help="name to register as (default search-HOST-PID, unique per process)",
     )
-    p.add_argument("--room", help="search only this room, e.g. --room ci")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--room", help="search only this room, e.g. --room ci")
+    where.add_argument(
+        "--with",
+        dest="with_user",
+        metavar="USER",
+        help="search your private messages with USER instead of rooms (needs --user)",
+    )
     p.add_argument(
         "--limit",
         type=positive_int,
@@ -68,6 +78,7 @@ def _run(args: argparse.Namespace) -> int:
             client_config(args),
             words=args.words,
             room=args.room,
+            with_user=args.with_user,
             limit=args.limit,
             as_json=args.json,
             user=args.user,

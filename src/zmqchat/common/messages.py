@@ -362,14 +362,16 @@ class HistoryPage(Record):
         return out
 
 
-@record("search")
+@record("search", with_user="with")
 class SearchResults(Record):
     """The answer to ``search``: matching messages, newest first, each a ``chat``
     event as ``history`` gives it (its latest text; ``edited`` if it was), and
-    whether older matches are left (``more``)."""
+    whether older matches are left (``more``). A search ``with`` a user (echoed as
+    sent, additive to v1) has ``pm`` events instead, as ``history with`` does."""
 
-    matches: tuple[ChatEvent, ...] = _kw()
+    matches: tuple[ChatEvent | PmEvent, ...] = _kw()
     more: bool = _kw()
+    with_user: str | None = None
     ref: Ref = None
 
     def to_wire(self) -> dict[str, Any]:

@@ -346,7 +346,9 @@ def _parse_search_results(msg: dict[str, Any]) -> SearchResults:
     raw = msg.get("matches")
     if not isinstance(raw, list) or not all(isinstance(m, dict) for m in raw):
         raise ProtocolError(ErrorCode.BAD_REQUEST, "search message without 'matches'")
-    return _build(SearchResults, msg, matches=tuple(_build(ChatEvent, m) for m in raw))
+    kinds: dict[object, type[ChatEvent | PmEvent]] = {"chat": ChatEvent, "pm": PmEvent}
+    matches = tuple(_build(kinds.get(m.get("type"), ChatEvent), m) for m in raw)
+    return _build(SearchResults, msg, matches=matches)
 
 
 def _parse_room_list(msg: dict[str, Any]) -> RoomList:

@@ -4,7 +4,9 @@ chat events: it is in :mod:`zmqchat.common.messages`).
 
 A search looks for messages holding every word asked for (in any order, any case),
 in the rooms the session is in (or in one of them), newest first, as they read now:
-an edited message is found by its latest text, a deleted one no more.
+an edited message is found by its latest text, a deleted one no more. With ``with``,
+it looks in the session's own private messages with one user instead, the ones
+``history`` gives ``with`` that user.
 """
 
 from __future__ import annotations
@@ -12,7 +14,13 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from zmqchat.common.protocol import ErrorCode, canonical_room, check_short_text, optional
+from zmqchat.common.protocol import (
+    ErrorCode,
+    canonical_room,
+    check_name,
+    check_short_text,
+    optional,
+)
 from zmqchat.common.records import Record, Ref, record
 from zmqchat.errors import ProtocolError
 
@@ -25,18 +33,20 @@ SEARCH_MAX_WORDS: Final = 16
 _WORD: Final = re.compile(r"\w+")
 
 
-@record("search")
+@record("search", with_user="with")
 class Search(Record):
     """Messages holding every one of ``words``, newest first: in ``room``, or in
     every room the session is in; ``external``: also in rooms it could read from
-    outside (where a join would be allowed). ``before``: sent (or last edited)
-    before that time, to read on from the last match of a page."""
+    outside (where a join would be allowed); ``with_user`` (additive, ``with`` on
+    the wire): in the private messages with that user instead. ``before``: sent (or
+    last edited) before that time, to read on from the last match of a page."""
 
     words: str
     room: str | None = None
     limit: int = SEARCH_DEFAULT_LIMIT
     before: float | None = None
     external: bool | None = None
+    with_user: str | None = None
     ref: Ref = None
 
 
@@ -59,6 +69,9 @@ def parse_search(msg: dict[str, Any], ref: Ref) -> Search:
     if len(words) > SEARCH_MAX_WORDS:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"at most {SEARCH_MAX_WORDS} words in a search")
     room = msg.get("room")
+    with_user = msg.get("with")
+    if room is not None and with_user is not None:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "search takes 'room' or 'with', not both")
     limit = optional(msg, "limit", int, "an integer")
     if limit is None:
         limit = SEARCH_DEFAULT_LIMIT
@@ -74,6 +87,7 @@ def parse_search(msg: dict[str, Any], ref: Ref) -> Search:
         limit=limit,
         before=None if before is None else float(before),
         external=True if external else None,
+        with_user=None if with_user is None else check_name(with_user, "user name"),
         ref=ref,
     )
 

@@ -23,15 +23,20 @@ from zmqchat.client.chat.formatting import (
     safe_text,
 )
 from zmqchat.client.chat.paging import earlier_events
+from zmqchat.client.chat.shown import ShownMessages
 from zmqchat.client.chat.state import ChatState, private_key, room_key
 from zmqchat.client.core.events import Event
 from zmqchat.client.io.sync import Client
-from zmqchat.common.messages import ChatEvent, PmEvent, RoomEvent
+from zmqchat.common.messages import ChatEvent, DeleteEvent, EditEvent, PmEvent, RoomEvent
 from zmqchat.errors import ZmqchatError
 
 # emit(line, where): where is a conversation key, EVERYWHERE, or None (no
 # conversation in particular: where the user is looking).
 Emit = Callable[[Line, str | None], None]
+# replace(line, instead, key, seq): the line showing room message ``seq`` in
+# conversation ``key`` now reads ``line`` (an edit or delete came); a UI that no
+# longer shows that line shows ``instead``, the line saying what changed.
+Replace = Callable[[Line, Line, str, int], None]
 # Messages of its history a room shows when joined.
 BACKLOG = 20
 # The one stream of lines of a UI without a pane per conversation (the console),
@@ -62,6 +67,7 @@ class Backlog:
         compact: bool = False,
         multiline: bool = False,
         on_opened: Callable[[str], None] | None = None,
+        replace: Replace | None = None,
     ) -> None:
         self.state = state
         self._emit = emit
@@ -70,15 +76,24 @@ class Backlog:
         self._compact = compact
         self._multiline = multiline
         self._on_opened = on_opened
+        self._replace = replace
         self._days = DayMarks()
+        self._shown = ShownMessages()
 
     def line(self, event: Event, *, history: bool = False) -> Line:
+        sent: float | None = None
+        if isinstance(event, ChatEvent):
+            self._shown.remember(event, history=history)
+        elif isinstance(event, EditEvent | DeleteEvent):
+            original = self._shown.original(event)
+            sent = original.ts if original is not None else None
         line = format_event(
             event,
             me=self.state.user,
             history=history,
             compact=self._compact,
             multiline=self._multiline,
+            sent=sent,
         )
         mark = message_mark(event)
         if mark is None:
@@ -88,12 +103,25 @@ class Backlog:
 
     def show(self, event: Event, key: str | None, *, history: bool = False) -> None:
         """Emit ``event``'s line in conversation ``key``, after a line naming the day
-        when it is of another day than the event shown before it there."""
+        when it is of another day than the event shown before it there. An edit or
+        delete of a message shown changes its line instead, where the UI can."""
+        if isinstance(event, EditEvent | DeleteEvent) and key is not None:
+            instead = self.line(event, history=history)  # names the message's time
+            changed = self._shown.change(event)
+            if changed is not None and self._replace is not None:
+                self._replace(self.line(changed.event, history=changed.history), instead,
+                              key, event.of)  # fmt: skip
+                return
+            self._emit_dated(event, key, instead)
+            return
+        self._emit_dated(event, key, self.line(event, history=history))
+
+    def _emit_dated(self, event: Event, key: str | None, line: Line) -> None:
         if isinstance(event, RoomEvent | PmEvent) and key is not None:
             mark = self._days.below(self._stream(key), event.ts)
             if mark is not None:
                 self._emit(mark, key)
-        self._emit(self.line(event, history=history), key)
+        self._emit(line, key)
 
     def _stream(self, key: str) -> str:
         """Where lines follow each other: a pane per conversation, or one stream."""

@@ -248,7 +248,12 @@ COMMANDS: Final = (
         "text",
     ),
     CommandSpec("delete", "/delete [SEQ]", "delete your last message here (or SEQ)", "count"),
-    CommandSpec("search", "/search WORDS", "the messages of your rooms holding every word", "text"),
+    CommandSpec(
+        "search",
+        "/search WORDS",
+        "the messages of your rooms holding every word (in a private conversation: its own)",
+        "text",
+    ),
     CommandSpec("send", "/send PATH", "send a file to the room (or to whom you /query)", "text"),
     CommandSpec("get", "/get ID [PATH]", "fetch file ID (shown as `file ID`) to PATH", None),
     CommandSpec("me", "/me ACTION", "say what you do: /me waves → * alice waves", "text"),

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
 from zmqchat.client.chat import filing
-from zmqchat.client.chat.backlog import BACKLOG, Backlog, Emit, OlderPage, names_text
+from zmqchat.client.chat.backlog import BACKLOG, Backlog, Emit, OlderPage, Replace
 from zmqchat.client.chat.commands import (
     Command,
     Emote,
@@ -47,12 +47,14 @@ from zmqchat.client.chat.commands import (
     help_lines,
 )
 from zmqchat.client.chat.failures import classify
-from zmqchat.client.chat.formatting import EMOTE_DATA, Line, error, format_toolbar, notice
+from zmqchat.client.chat.formatting import EMOTE_DATA, Line, error, notice
+from zmqchat.client.chat.listing import show_rooms, show_who
 from zmqchat.client.chat.mentions import is_mention
 from zmqchat.client.chat.message_actions import change_message, search_messages
 from zmqchat.client.chat.message_commands import DeleteMessage, EditMessage, SearchMessages
 from zmqchat.client.chat.moderating import moderate
 from zmqchat.client.chat.state import ChatState, Snapshot, private_key, room_key
+from zmqchat.client.chat.toolbar import state_toolbar
 from zmqchat.client.core.events import Event, StatusEvent
 from zmqchat.client.io.sync import Client
 from zmqchat.common.files import PrivateFileEvent
@@ -81,6 +83,7 @@ class ChatController:
         multiline: bool = False,
         keys: Sequence[str] = (),
         on_mention: Callable[[Event, str], None] | None = None,
+        on_replace: Replace | None = None,
     ) -> None:
         """``on_opened(key)``: a room is being shown from scratch (joined again), so
         what a UI kept of it is stale. ``compact``: lines for a pane per
@@ -89,7 +92,8 @@ class ChatController:
         ``keys``: what the front end's keys do, for ``/help``. ``on_mention(event,
         key)``: a live event that is for the user's attention came in conversation
         ``key`` (see :func:`~zmqchat.client.chat.mentions.is_mention`), called
-        after its line was emitted, outside the lock."""
+        after its line was emitted, outside the lock. ``on_replace``: a UI that can
+        change a line it shows gets edits and deletes so (see ``Replace``)."""
         self.state = state
         self._on_mention = on_mention
         self._emit = emit
@@ -104,6 +108,7 @@ class ChatController:
             compact=compact,
             multiline=multiline,
             on_opened=on_opened,
+            replace=on_replace,
         )
         self._client: Client | None = None
         self._quitting = False
@@ -238,9 +243,9 @@ class ChatController:
         elif isinstance(command, Query):
             self._query(command.user)
         elif isinstance(command, ShowWho):
-            self._who(command, where)
+            show_who(client, state, self._lock, command, self._emit, where)
         elif isinstance(command, ShowRooms):
-            self._rooms(where)
+            show_rooms(client, state, self._lock, self._emit, where)
         elif isinstance(command, ShowHistory):
             if state.current is None:
                 self._emit(error("you are in no room; /join ROOM first"), where)
@@ -252,7 +257,7 @@ class ChatController:
         elif isinstance(command, EditMessage | DeleteMessage):
             change_message(client, state, self._lock, command, self._emit, where)
         elif isinstance(command, SearchMessages):
-            search_messages(client, state.user, command, self._emit, where)
+            search_messages(client, state, self._lock, command, self._emit, where)
         elif isinstance(command, Invalid):
             self._emit(error(command.message), where)
         elif isinstance(command, SendFile | GetFile):
@@ -344,47 +349,6 @@ class ChatController:
             then = f"; talking in #{now}" if now else "; /join a room to talk"
             self._emit(notice(f"you left #{room}{then}"), self.state.viewing())
 
-    def _who(self, command: ShowWho, where: str | None) -> None:
-        if command.everyone:
-            names = self.client.who()
-            self._emit(notice(f"online: {names_text(names, None)}"), where)
-            return
-        with self._lock:
-            peer = self.state.query if command.room is None else None
-            room = command.room or self.state.current
-        if peer is not None:
-            # Talking privately, the room behind is not what "who" is about: the
-            # other person is, and whether a line sent now reaches them.
-            self._peer_presence(peer, where)
-            return
-        if room is None:
-            self._emit(error("you are in no room; /who ROOM or /who *"), where)
-            return
-        names = self.client.who(room)
-        with self._lock:
-            self.state.set_members(room, names)
-            self._emit(notice(f"#{room}: {names_text(names, None)}"), where)
-
-    def _peer_presence(self, peer: str, where: str | None) -> None:
-        online = {name.lower() for name in self.client.who()}
-        with self._lock:
-            view = self.state.privates.get(peer)
-            name = view.name if view is not None else peer
-        state = "online" if peer in online else "offline"
-        self._emit(notice(f"{name} is {state} (/who ROOM for a room, /who * for everyone)"), where)
-
-    def _rooms(self, where: str | None) -> None:
-        listing = self.client.list_rooms()
-        with self._lock:
-            self.state.known_rooms.update(info.name for info in listing)
-            joined = set(self.state.joined_rooms())
-            if not listing:
-                self._emit(notice("no rooms yet"), where)
-            for info in listing:
-                mark = " (you are in it)" if info.name in joined else ""
-                people = f"{info.members} member{'s' if info.members != 1 else ''}"
-                self._emit(notice(f"#{info.name}: {people}{mark}"), where)
-
     # ------------------------------------------------------------- for the UI
 
     def load_older(self, key: str, count: int) -> OlderPage:
@@ -431,15 +395,7 @@ class ChatController:
 
     def toolbar(self) -> Line:
         with self._lock:
-            state = self.state
-            return format_toolbar(
-                state.user,
-                state.current,
-                state.unread(),
-                state.connection,
-                query=state.query,
-                topic=state.topic(state.current),
-            )
+            return state_toolbar(self.state)
 
     def completion_words(self) -> tuple[list[str], list[str]]:
         """``(rooms, users)`` that Tab may complete."""

@@ -47,6 +47,8 @@ Fragment = tuple[str, str]
 Line = list[Fragment]
 # The style class that names the message a line shows (see message_mark).
 MESSAGE_MARK: Final = "msg."
+# The style class that names the file a file line shows: ``class:file.id.ID``.
+FILE_MARK: Final = "file.id."
 
 # Number of sender colours (``class:nick.c0`` .. ``class:nick.c<N-1>``); a UI defines
 # one colour per class.
@@ -143,6 +145,7 @@ def format_event(
     now: float | None = None,
     compact: bool = False,
     multiline: bool = False,
+    sent: float | None = None,
 ) -> Line:
     """One event as a line. ``me`` (the viewer's name) decides the direction of a
     private message and highlights a room's line that names them (see
@@ -151,7 +154,8 @@ def format_event(
     ``compact`` is for a UI that shows each conversation in a pane of its own (a
     GUI): no ``#room`` tag, and a private message reads like a chat line.
     ``multiline``: a message of several lines keeps them, each under the first
-    (:func:`~.layout.hang`), where the default shows ``↵`` to stay on one line."""
+    (:func:`~.layout.hang`), where the default shows ``↵`` to stay on one line.
+    ``sent``: for an edit or delete, when the message it changes was sent."""
     if isinstance(event, StatusEvent):
         return format_status(event)
     line: Line = [("class:time", format_time(event.ts, now)), ("", " ")]
@@ -167,7 +171,7 @@ def format_event(
     elif isinstance(event, EditEvent | DeleteEvent):
         if not compact:
             line += _room(event.room)
-        line = _changed(line, event, multiline)
+        line = _changed(line, event, multiline, sent)
     elif isinstance(event, PresenceEvent):
         if not compact:
             line += _room(event.room)
@@ -213,7 +217,8 @@ def message_mark(event: Event) -> Fragment | None:
 def _file_line(
     line: Line, event: FileEvent | PrivateFileEvent, me: str | None, compact: bool
 ) -> Line:
-    """``alice sent report.pdf (1.2 MiB), file 7``: the id is what ``file get`` takes."""
+    """``alice sent report.pdf (1.2 MiB), file 7``: the id is what ``file get`` takes
+    (and the GUI's link reads, in the mark without text that ends the line)."""
     if isinstance(event, FileEvent):
         if not compact:
             line += _room(event.room)
@@ -227,6 +232,7 @@ def _file_line(
         *line,
         ("class:file.name", safe_text(event.name)),
         ("class:file", f" ({file_size(event.size)}), file {event.id}"),
+        (f"class:{FILE_MARK}{event.id}", ""),
     ]
 
 
@@ -298,13 +304,18 @@ def _said(
     return line
 
 
-def _changed(prefix: Line, event: EditEvent | DeleteEvent, multiline: bool) -> Line:
-    """``✎ alice edited message 12: new text``, ``✗ alice deleted message 12``: a
-    line-by-line display can't change the line it printed, so it says what changed."""
+def _changed(
+    prefix: Line, event: EditEvent | DeleteEvent, multiline: bool, sent: float | None
+) -> Line:
+    """``✎ alice edited message 12 of 10:31:05: new text``, ``✗ alice deleted message
+    12 of 10:31:05``: a line-by-line display can't change the line it printed, so it
+    says what changed, naming the message by the time it was sent when that is known
+    (``sent``), as its line shows it."""
     who = (nick_style(event.sender), event.sender)
+    of = f"message {event.of}" + ("" if sent is None else f" of {format_time(sent, event.ts)}")
     if isinstance(event, DeleteEvent):
-        return [*prefix, ("class:edit", "✗ "), who, ("class:edit", f" deleted message {event.of}")]
-    head = [*prefix, ("class:edit", "✎ "), who, ("class:edit", f" edited message {event.of}: ")]
+        return [*prefix, ("class:edit", "✗ "), who, ("class:edit", f" deleted {of}")]
+    head = [*prefix, ("class:edit", "✎ "), who, ("class:edit", f" edited {of}: ")]
     return hang(head, _text_lines(event.text, "class:text", multiline))
 
 
@@ -344,41 +355,6 @@ def banner(text: str) -> Line:
     return [("class:history.banner", f"─── {text} ───")]
 
 
-# The most of a topic a toolbar shows; the rest is cut with an ellipsis.
-TOOLBAR_TOPIC_CHARS: Final = 60
-
-
-def format_toolbar(
-    user: str,
-    room: str | None,
-    unread: Mapping[str, int],
-    connection: str,
-    *,
-    query: str | None = None,
-    topic: str = "",
-) -> Line:
-    """The status bar: who you are, where your lines go (``#room`` with its topic,
-    or ``@user`` during a query), unread counts elsewhere, and the connection
-    (``connected`` / ``reconnecting…``)."""
-    sep = ("class:toolbar.sep", " │ ")
-    line: Line = [("class:toolbar.user", f" {user or '?'}"), sep]
-    where = f"@{query}" if query else f"#{room}" if room else "no room"
-    line.append(("class:toolbar.room", where))
-    if topic and not query:
-        shown = safe_text(topic)
-        if len(shown) > TOOLBAR_TOPIC_CHARS:
-            shown = shown[: TOOLBAR_TOPIC_CHARS - 1] + "…"
-        line += [("", " "), ("class:toolbar.topic", shown)]
-    if unread:
-        counts = ", ".join(f"#{name} {count}" for name, count in sorted(unread.items()))
-        line += [sep, ("class:toolbar.unread", f"unread: {counts}")]
-    shown = {"reconnecting": "reconnecting…", "connecting": "connecting…"}.get(
-        connection, connection
-    )
-    line += [sep, (f"class:toolbar.state.{connection}", shown), ("", " ")]
-    return line
-
-
 def to_json(value: Any) -> str:
     """Compact JSON with non-ASCII kept as is (jq and terminals read UTF-8). msgpack
     can carry bytes, which JSON cannot: they become base64 strings."""
@@ -402,6 +378,7 @@ def event_json(event: Record) -> str:
 
 __all__ = [
     "EMOTE_DATA",
+    "FILE_MARK",
     "MESSAGE_MARK",
     "NICK_COLOURS",
     "DayMarks",
@@ -415,7 +392,6 @@ __all__ = [
     "format_event",
     "format_status",
     "format_time",
-    "format_toolbar",
     "is_emote",
     "message_mark",
     "nick_style",

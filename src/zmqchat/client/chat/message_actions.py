@@ -42,17 +42,29 @@ def change_message(
 
 
 def search_messages(
-    client: Client, me: str, command: SearchMessages, emit: Emit, where: str | None
+    client: Client,
+    state: ChatState,
+    lock: threading.RLock,
+    command: SearchMessages,
+    emit: Emit,
+    where: str | None,
 ) -> None:
-    """The messages of our rooms holding every word, oldest of them first so the
-    newest is nearest the input; each with its room, dimmed as history is."""
-    found = client.search(command.words)
+    """The messages of our rooms holding every word (or, typed in a private
+    conversation, those of that conversation), oldest of them first so the newest
+    is nearest the input; each with its room, dimmed as history is."""
+    with lock:
+        me, query = state.user, state.query
+        peer = state.privates[query].name if query in state.privates else query
+    found = client.search(command.words, with_user=peer)
     words = safe_text(command.words)
     if not found.matches:
-        emit(notice(f"no message in your rooms holds {words!r}"), where)
+        scope = "your rooms" if peer is None else f"your conversation with {peer}"
+        emit(notice(f"no message in {scope} holds {words!r}"), where)
         return
     more = ", and older ones" if found.more else ""
-    emit(banner(f"{len(found.matches)} messages hold {words!r}{more}"), where)
+    count = len(found.matches)
+    held = "1 message holds" if count == 1 else f"{count} messages hold"
+    emit(banner(f"{held} {words!r}{more}"), where)
     for event in reversed(found.matches):
         emit(format_event(event, me=me, history=True), where)
     emit(banner("end of the search"), where)

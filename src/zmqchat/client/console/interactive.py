@@ -34,7 +34,6 @@ from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.patch_stdout import patch_stdout
 from prompt_toolkit.shortcuts import print_formatted_text
-from prompt_toolkit.styles import Style
 
 from zmqchat.client.chat.alerts import Burst
 from zmqchat.client.chat.commands import (
@@ -46,12 +45,13 @@ from zmqchat.client.chat.commands import (
 )
 from zmqchat.client.chat.controller import ChatController
 from zmqchat.client.chat.failures import ExitCode, ScriptError, classify
-from zmqchat.client.chat.formatting import NICK_COLOURS, Line, error, notice
+from zmqchat.client.chat.formatting import Line, error, notice
 from zmqchat.client.chat.keys import CONSOLE_KEYS
 from zmqchat.client.chat.passwords import configured_password
 from zmqchat.client.chat.state import ChatState
 from zmqchat.client.console.arguments import room_arg
 from zmqchat.client.console.exits import signal_status, stop_signals
+from zmqchat.client.console.theme import STYLE
 from zmqchat.client.core.events import Event
 from zmqchat.client.io.sync import Client
 from zmqchat.client.io.trust import trust_options
@@ -59,55 +59,6 @@ from zmqchat.common.config import ClientConfig
 from zmqchat.common.messages import Welcome
 from zmqchat.errors import ZmqchatError
 from zmqchat.logs import setup_logging
-
-# One colour per sender class of the formatter (class:nick.c0 .. c7).
-NICK_PALETTE: Final = (
-    "ansired",
-    "ansigreen",
-    "ansiyellow",
-    "ansiblue",
-    "ansimagenta",
-    "ansicyan",
-    "ansibrightred",
-    "ansibrightgreen",
-)
-assert len(NICK_PALETTE) == NICK_COLOURS
-
-# Rules defined later win, so `history` (dim) comes after the sender colours.
-STYLE: Final = Style.from_dict(
-    {
-        "time": "#888888",
-        "room": "ansicyan",
-        "nick": "#888888",
-        **{f"nick.c{n}": colour for n, colour in enumerate(NICK_PALETTE)},
-        "emote": "italic",
-        "data": "#888888",
-        "presence": "#888888",
-        "edit": "#888888 italic",
-        "topic": "ansicyan",
-        "topic.text": "ansicyan bold",
-        "moderation": "ansired",
-        "pm": "ansimagenta bold",
-        "file": "ansicyan",
-        "file.name": "ansicyan bold",
-        "pm.text": "ansimagenta",
-        "system": "ansiyellow bold",
-        "notice": "ansiyellow",
-        "error": "ansired bold",
-        # A line naming you, and your name in it (chat/mentions.py).
-        "mentioned": "bold",
-        "mention": "reverse bold",
-        "history": "#777777",
-        "history.banner": "#777777",
-        "day": "bold",
-        "prompt": "bold",
-        "toolbar.sep": "#888888",
-        "toolbar.unread": "bold",
-        "toolbar.topic": "italic",
-        "toolbar.state.reconnecting": "ansired bold",
-        "toolbar.state.closed": "ansired bold",
-    }
-)
 
 # How long /quit waits for commands still running (e.g. a send while reconnecting).
 QUIT_WAIT: Final = 5.0

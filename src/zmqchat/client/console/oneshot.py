@@ -363,7 +363,9 @@ def history(
         mark = days.below("", event.ts)
         if mark is not None:
             write_line(out, plain(mark))
-        write_line(out, plain(format_event(event, me=me)))
+        # For people (scripts read --json): a message of several lines as in the
+        # chat, each line under the first.
+        write_line(out, plain(format_event(event, me=me, multiline=True)))
     return ExitCode.OK
 
 

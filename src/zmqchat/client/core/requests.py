@@ -338,6 +338,7 @@ def search(
     words: str,
     *,
     room: str | None = None,
+    with_user: str | None = None,
     before: float | None = None,
     limit: int = SEARCH_DEFAULT_LIMIT,
     external: bool = False,
@@ -346,13 +347,18 @@ def search(
     """Messages holding every one of ``words`` (any order, any case), newest first, as
     they read now (an edited one by its latest text, a deleted one not at all): in
     ``room``, or in every room you are in. ``external``: also in the rooms you could
-    join (a room you are not in, with ``room``). ``before``: older than that time:
-    pass the last match's ``edited or ts`` to read on while ``more`` is true.
+    join (a room you are not in, with ``room``). ``with_user``: in your private
+    messages with that user instead (``PmEvent`` matches; the ones
+    ``history(with_user=...)`` reads: an account's whole conversation, else this
+    session's). ``before``: older than that time: pass the last match's ``edited or
+    ts`` to read on while ``more`` is true.
 
     :class:`~zmqchat.errors.BrokerError`: ``not_in_room`` (``room`` without
     ``external``), ``no_such_room`` and ``not_invited`` (with ``external``),
     ``empty`` (no word in ``words``), ``too_long``, ``bad_request`` (more than 16
-    words, a ``limit`` out of 1..100), ``invalid_name``.
+    words, a ``limit`` out of 1..100, both ``room`` and ``with_user``),
+    ``invalid_name``. :class:`~zmqchat.errors.ProtocolError` ``unsupported``: a
+    broker too old to search private messages (it searched the rooms instead).
     """
     request = Search(
         words=words,
@@ -360,8 +366,21 @@ def search(
         before=before,
         limit=limit,
         external=True if external else None,
+        with_user=with_user,
     )
-    return _asking(request, msg.SearchResults, timeout)
+    if with_user is None:
+        return _asking(request, msg.SearchResults, timeout)
+    return Call(request, msg.SearchResults, _searched_with, timeout)
+
+
+def _searched_with(reply: msg.SearchResults) -> msg.SearchResults:
+    # A broker that predates `with` ignores it, as v1 does unknown fields, and
+    # answers from the rooms: never pass those off as the private conversation.
+    if reply.with_user is None:
+        raise ProtocolError(
+            ErrorCode.BAD_REQUEST, "this broker can't search private messages (it is too old)"
+        )
+    return reply
 
 
 def ping(*, timeout: float | None = None) -> Call[msg.Pong, msg.Pong]:

@@ -27,10 +27,13 @@ class Changes:
     """What changed since the last :meth:`ChatViewModel.drain`, for the view to draw.
 
     Apply in this order: ``removed``, ``reset`` (empty the pane), ``prepended``
-    (above what is shown, oldest first), ``appended`` (below, oldest first).
+    (above what is shown, oldest first), ``appended`` (below, oldest first), then
+    ``replaced`` (the row showing room message ``seq``, edited or deleted, now
+    reads as the row given, where it is).
     """
 
     appended: dict[str, list[Row]] = dataclasses.field(default_factory=dict)
+    replaced: dict[str, list[tuple[int, Row]]] = dataclasses.field(default_factory=dict)
     prepended: dict[str, list[Row]] = dataclasses.field(default_factory=dict)
     reset: set[str] = dataclasses.field(default_factory=set)
     removed: set[str] = dataclasses.field(default_factory=set)
@@ -75,11 +78,22 @@ class Panes:
             self.transcript(key).add(row, unread=unread and key == where, looked_at=looked_at)
             changes.appended.setdefault(key, []).append(row)
 
+    def replaced(self, key: str, seq: int, row: Row, instead: Row, changes: Changes) -> None:
+        """Room message ``seq`` of ``key`` was edited or deleted: its row now reads
+        ``row``, where it is; if the pane no longer holds it (past the scrollback,
+        or reopened since), ``instead`` (what changed) comes as a new line."""
+        transcript = self.transcripts.get(key)
+        if transcript is not None and transcript.replace(seq, row):
+            changes.replaced.setdefault(key, []).append((seq, row))
+        else:
+            self.shown(instead, key, False, changes)
+
     def reopened(self, key: str, changes: Changes) -> None:
         self.transcript(key).reset()
         changes.reset.add(key)
         changes.appended.pop(key, None)
         changes.prepended.pop(key, None)
+        changes.replaced.pop(key, None)
 
     def older(self, key: str, rows: list[Row], more: bool, changes: Changes) -> None:
         transcript = self.transcripts.get(key)
@@ -100,6 +114,7 @@ class Panes:
             changes.removed.add(key)
             changes.appended.pop(key, None)
             changes.prepended.pop(key, None)
+            changes.replaced.pop(key, None)
             changes.reset.discard(key)
         if snapshot.viewing != self.viewing:
             self.viewing = snapshot.viewing

@@ -49,6 +49,8 @@ TAGS: Final[dict[str, dict[str, str]]] = {
     "mentioned": {"background": "#fff6d6"},
     "mention": {"background": "#ffe08a", "font": "bold"},
     "history": {"foreground": "#9e9e9e"},
+    # A file's name in its line: click to save it (a link even in history).
+    "file.link": {"foreground": "#2471a3", "underline": "1"},
     "history.banner": {"foreground": DIM, "justify": "center"},
     # Above the lines that came while the reader was elsewhere (the view's own line).
     "unread.marker": {"foreground": "#c0392b", "justify": "center", "font": "bold"},

@@ -81,9 +81,9 @@ class BidiLines:
         self.text.mark_set(mark, f"{line}.0")
         self._lines[mark] = _Line(parts, row)
 
-    def forget(self, end: str) -> None:
-        """The lines before ``end`` are about to be deleted."""
-        mark = self.text.mark_next("1.0")
+    def forget(self, end: str, start: str = "1.0") -> None:
+        """The lines from ``start`` to before ``end`` are about to be deleted."""
+        mark = self.text.mark_next(start)
         while mark is not None and self.text.compare(mark, "<", end):
             following = self.text.mark_next(mark)
             if mark in self._lines:

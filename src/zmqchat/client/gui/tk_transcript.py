@@ -9,7 +9,8 @@ what the reader did last (scrolled up, or back to the bottom), not where the
 view happens to be when a line comes, since a pane not yet laid out by Tk (just
 made, or just shown) has no bottom to be at. A row may take several lines of
 text (a message of several lines, its continuations indented under its first
-line's text); a marker line can stand above the rows that came unread.
+line's text); a marker line can stand above the rows that came unread. A file's
+name in its line is a link: a click on it calls ``on_file`` (to save it).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Final
 from zmqchat.client.gui.rtl import has_rtl
 from zmqchat.client.gui.theme import BACKGROUND, FOREGROUND, TAGS
 from zmqchat.client.gui.tk_bidi import BidiLines
-from zmqchat.client.gui.transcript import HANG, Part, Row
+from zmqchat.client.gui.transcript import HANG, LINK, Part, Row
 
 MARKER: Final = "unread.marker"
 _NEWLINE: Final = ("\n", ())  # ends a row: text, then its (no) tags
@@ -33,7 +34,8 @@ MARKER_TEXT: Final = "─── new ───"
 
 class TranscriptPane(ttk.Frame):
     """The lines of one conversation. ``on_top`` is called when the reader scrolls
-    to the top (to fetch older lines)."""
+    to the top (to fetch older lines), ``on_file(key, id, name)`` when a file's link
+    is clicked."""
 
     def __init__(
         self,
@@ -43,12 +45,15 @@ class TranscriptPane(ttk.Frame):
         limit: int,
         fonts: dict[str, tkfont.Font],
         on_top: Callable[[str], object],
+        on_file: Callable[[str, int, str], object] | None = None,
     ) -> None:
         super().__init__(master)
         self.key = key
         self.limit = limit
         self.following = True  # the view keeps the newest line in sight
         self._on_top = on_top
+        self._on_file = on_file
+        self.files: dict[int, str] = {}  # the files whose lines were shown: id -> name
         self._font = fonts["base"]
         self._heights: collections.deque[int] = collections.deque()  # lines per row
         self._messages: collections.deque[int | None] = collections.deque()  # Row.message
@@ -94,6 +99,9 @@ class TranscriptPane(ttk.Frame):
         for sequence in ("<MouseWheel>", "<Button-4>", "<Button-5>"):
             self.text.bind(sequence, self._wheel, add="+")
         self.text.bind("<Configure>", self._resized, add="+")
+        self.text.tag_bind(LINK, "<Button-1>", self._link_clicked)
+        self.text.tag_bind(LINK, "<Enter>", lambda e: self.text.configure(cursor="hand2"))
+        self.text.tag_bind(LINK, "<Leave>", lambda e: self.text.configure(cursor="arrow"))
 
     # ------------------------------------------------------------------ lines
 
@@ -128,6 +136,36 @@ class TranscriptPane(ttk.Frame):
         else:
             self.text.yview(f"{top + sum(row.height for row in rows)}.0")
         self._lay_out_soon()
+
+    def replace(self, seq: int, row: Row) -> bool:
+        """The row showing room message ``seq`` (the newest such) reads ``row`` now,
+        in its place: the reader's view does not move. False if none shows it."""
+        found = [i for i, message in enumerate(self._messages) if message == seq]
+        if not found:
+            return False
+        index = found[-1]
+        start = sum(list(self._heights)[:index]) + 1
+        marker = self.marker_line()
+        if marker is not None and marker <= start:
+            start += 1  # the marker's line is no row's
+        end = f"{start + self._heights[index]}.0"
+        top = self.text.index("@0,0")
+
+        def swap() -> None:
+            self.text.delete(f"{start}.0", end)
+            self._insert_rows(f"{start}.0", [row], start, self._first_row + index)
+
+        if self.bidi:
+            self.bidi.forget(end, f"{start}.0")
+        self._edit(swap)
+        self._heights[index] = row.height
+        self._messages[index] = row.message
+        if self.following:
+            self.text.yview_moveto(1.0)
+        else:
+            self.text.yview(top)
+        self._lay_out_soon()
+        return True
 
     def clear(self) -> None:
         self.bidi.clear()
@@ -188,6 +226,8 @@ class TranscriptPane(ttk.Frame):
         bidi: list[tuple[int, list[Part], int]] = []
         line = first
         for number, row in enumerate(rows, serial):
+            if row.file is not None:
+                self.files[row.file] = row.file_name
             parts = self._hanging(row) if row.hang else row.parts
             if row.bidi:
                 bidi += [(n, line_parts, number) for n, line_parts in _lines_of(line, parts)]
@@ -244,6 +284,21 @@ class TranscriptPane(ttk.Frame):
             if line <= 0:
                 return message
         return None
+
+    def file_at(self, index: str) -> int | None:
+        """The id of the file whose link is at ``index``, if one is."""
+        for tag in self.text.tag_names(index):
+            number = str(tag).removeprefix(f"{LINK}.")
+            if number != tag and number.isascii() and number.isdigit():
+                return int(number)
+        return None
+
+    def _link_clicked(self, event: tk.Event[tk.Text]) -> None:
+        file_id = self.file_at(f"@{event.x},{event.y}")
+        if file_id is not None and self._on_file is not None:
+            # After the click is handled: what it calls opens a dialog.
+            name, on_file = self.files.get(file_id, ""), self._on_file
+            self.after_idle(lambda: on_file(self.key, file_id, name))
 
     def lines(self) -> list[str]:
         """The text of every line shown (for tests and screenshots)."""

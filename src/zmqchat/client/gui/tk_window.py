@@ -1,5 +1,6 @@
 """The chat window: conversations on the left, the one looked at in the centre,
-its members on the right, the input line and the status bar at the bottom.
+its members on the right, file transfers' progress, the input line with its
+attach button (:mod:`.tk_files`) and the status bar at the bottom.
 
 It draws what :meth:`ChatViewModel.drain` returns and turns clicks and keys into
 view-model calls; it holds no state of the chat itself. Every method runs on the
@@ -16,6 +17,7 @@ from tkinter import ttk
 from zmqchat.client.chat.formatting import safe_text
 from zmqchat.client.chat.state import Snapshot
 from zmqchat.client.gui.theme import DIM, STATE_COLOURS
+from zmqchat.client.gui.tk_files import FileActions, TransfersPanel
 from zmqchat.client.gui.tk_fonts import transcript_fonts
 from zmqchat.client.gui.tk_input import InputLine
 from zmqchat.client.gui.tk_message_menu import MessageMenu
@@ -91,10 +93,16 @@ class ChatWindow(ttk.Frame):
             on_copy=self._copy,
         )
         self.message_menu = MessageMenu(self, vm, on_edit=self._edit_message)
+        # Files: Attach… (or Ctrl+O) sends one here, a file's link saves it.
+        self.files = FileActions(master, vm.files, lambda: vm.snapshot)
+        self.transfers = TransfersPanel(self, vm.files.transfers)
+        self.attach = self._attach_button()
         self.status = ttk.Label(self, text="", padding=(8, 2), relief="sunken", anchor="w")
         paned.grid(row=0, column=0, sticky="nsew")
-        self.input.grid(row=1, column=0, sticky="ew")
-        self.status.grid(row=2, column=0, sticky="ew")
+        self.transfers.grid(row=1, column=0, sticky="ew")
+        self.transfers.grid_remove()  # until there is a transfer to show
+        self.input.grid(row=2, column=0, sticky="ew")
+        self.status.grid(row=3, column=0, sticky="ew")
         self.rowconfigure(0, weight=1)
         self.columnconfigure(0, weight=1)
 
@@ -125,8 +133,13 @@ class ChatWindow(ttk.Frame):
             self.pane(key).prepend(rows)
         for key, rows in changes.appended.items():
             self.pane(key).append(rows)
+        for key, swaps in changes.replaced.items():
+            if key in self.panes:
+                for seq, row in swaps:
+                    self.panes[key].replace(seq, row)
         if changes.restore is not None:
             self.input.restore(changes.restore)
+        self.transfers.refresh()
         if changes.mentions:
             # Asked now: focus events do not always come (no window manager).
             self.vm.attend(changes.mentions, focused=self._has_focus())
@@ -164,6 +177,7 @@ class ChatWindow(ttk.Frame):
                 limit=self.vm.scrollback,
                 fonts=self.fonts,
                 on_top=self.vm.load_older,
+                on_file=self.files.save,
             )
             pane.grid(row=0, column=0, sticky="nsew")
             self.message_menu.attach(pane)
@@ -221,6 +235,20 @@ class ChatWindow(ttk.Frame):
         pane = self.panes.get(self.shown or "")
         if pane is not None:
             pane.scroll_to_end()  # what we say, and its answer, are at the bottom
+
+    def _attach_button(self) -> ttk.Button:
+        button = ttk.Button(self.input, text="Attach…", command=self._attach, takefocus=False)
+        button.grid(row=0, column=2, padx=(6, 0), sticky="n")
+        self.input.entry.bind("<Control-o>", self._attach_key)  # not Text's open-line
+        return button
+
+    def _attach(self) -> None:
+        self.files.attach()
+        self.focus_input()
+
+    def _attach_key(self, event: tk.Event[tk.Text]) -> str:
+        self._attach()
+        return "break"
 
     def _edit_message(self, command: str) -> None:
         """A message's menu chose Edit…: its ``/edit`` is in the input to change."""

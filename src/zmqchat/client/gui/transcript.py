@@ -7,7 +7,7 @@ import collections
 import dataclasses
 from typing import Final
 
-from zmqchat.client.chat.formatting import MESSAGE_MARK, Line
+from zmqchat.client.chat.formatting import FILE_MARK, MESSAGE_MARK, Line
 from zmqchat.client.chat.layout import INDENT
 from zmqchat.client.gui.glyphs import GlyphPolicy, displayable
 from zmqchat.client.gui.rtl import has_rtl
@@ -19,6 +19,9 @@ Part = tuple[str, tuple[str, ...]]  # (text, Tk tag names)
 # first line's text (by the drawn width of Row.hang).
 HANG: Final = "hang"
 _INDENT_CLASS: Final = INDENT.removeprefix("class:")
+# The tags of a file's name in a file line: a link to save it, and which file it is
+# (``file.link.ID``: a tag per file, not per row; files are few among the lines).
+LINK: Final = "file.link"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -35,6 +38,8 @@ class Row:
     bidi: bool = False
     height: int = 1  # the lines of text it takes (before wrapping)
     message: int | None = None  # the seq of the room message it shows (message_mark)
+    file: int | None = None  # the id of the file it shows, its name a link (FILE_MARK)
+    file_name: str = ""
 
     @property
     def text(self) -> str:
@@ -57,6 +62,8 @@ def to_row(line: Line, policy: GlyphPolicy, *, rtl: bool = False) -> Row:
     parts: list[Part] = []
     indent: int | None = None
     message: int | None = None
+    file: int | None = None
+    file_name = ""
     for style, raw in line:
         names = [n.removeprefix("class:") for n in style.split()]
         if _INDENT_CLASS in names:
@@ -66,8 +73,13 @@ def to_row(line: Line, policy: GlyphPolicy, *, rtl: bool = False) -> Row:
             seqs = [n.removeprefix(MESSAGE_MARK) for n in names if n.startswith(MESSAGE_MARK)]
             if seqs and seqs[0].isascii() and seqs[0].isdigit():
                 message = int(seqs[0])
+            ids = [n.removeprefix(FILE_MARK) for n in names if n.startswith(FILE_MARK)]
+            if ids and ids[0].isascii() and ids[0].isdigit():
+                file = int(ids[0])
             continue
         tags = tuple(t for t in names if t in TAGS)
+        if "file.name" in tags:
+            file_name = raw
         if indent is not None:
             tags += (HANG,)
         text = displayable(raw, policy, rtl=rtl)
@@ -78,7 +90,13 @@ def to_row(line: Line, policy: GlyphPolicy, *, rtl: bool = False) -> Row:
     # Worked out here, on the thread that made the line: the Tk thread only inserts.
     text = "".join(text for text, _ in parts)
     hang = text[:indent] if indent else ""
-    return Row(tuple(parts), hang, rtl and has_rtl(text), 1 + text.count("\n"), message)
+    if file is not None and file_name:
+        link = (LINK, f"{LINK}.{file}")
+        parts = [(t, tags + link if "file.name" in tags else tags) for t, tags in parts]
+    else:
+        file = None  # a mark without a name to click
+    rtl_row = rtl and has_rtl(text)
+    return Row(tuple(parts), hang, rtl_row, 1 + text.count("\n"), message, file, file_name)
 
 
 class Transcript:
@@ -106,6 +124,15 @@ class Transcript:
             self.unseen = 0
         elif self.unseen or unread:
             self.unseen = min(self.unseen + 1, len(self.rows))
+
+    def replace(self, seq: int, row: Row) -> bool:
+        """The row showing room message ``seq`` (the newest such) reads ``row`` now;
+        False if no row shows it."""
+        for index in range(len(self.rows) - 1, -1, -1):
+            if self.rows[index].message == seq:
+                self.rows[index] = row
+                return True
+        return False
 
     def take_unseen(self) -> int:
         """How many of the last rows are new to the user, who looks now."""

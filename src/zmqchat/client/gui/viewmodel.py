@@ -1,15 +1,14 @@
 """What the chat window shows, without the window: its conversations and their
 bounded scrollback (:mod:`.panes`, :mod:`.transcript`), unread counts and where
-they start, members, the connection.
+they start, members, the connection, file transfers (:mod:`.files`).
 
 :class:`ChatViewModel` wraps the shared :class:`ChatController` (the console's, in
 its compact form: a pane per conversation). Threads: the client's event thread and
 one worker thread (requests block) produce lines; they only put them on a queue.
 The Tk thread calls :meth:`ChatViewModel.drain` from ``after()`` and gets the
 :class:`Changes` to draw, in bounded batches, so a burst of events never holds the
-window for long and no Tk call is ever made from another thread. Nothing here
-imports tkinter: the tests drive it against a real broker without a screen.
-"""
+window for long and no Tk call is ever made from another thread. No tkinter here:
+the tests drive it against a real broker without a screen."""
 
 from __future__ import annotations
 
@@ -46,10 +45,12 @@ from zmqchat.client.gui.attention import Attention
 from zmqchat.client.gui.connect_form import ConnectFailed, Settings, check_settings
 from zmqchat.client.gui.connecting import connect_client
 from zmqchat.client.gui.desktop import DesktopNotifier
+from zmqchat.client.gui.files import FileShare
 from zmqchat.client.gui.glyphs import GlyphPolicy
 from zmqchat.client.gui.input_history import InputHistory
 from zmqchat.client.gui.panes import SERVER, Changes, Panes
 from zmqchat.client.gui.prefs import LastConnect
+from zmqchat.client.gui.statusbar import status_text, window_title
 from zmqchat.client.gui.transcript import Row, Transcript, to_row
 from zmqchat.client.io.sync import Client
 from zmqchat.client.io.trust import default_known_brokers
@@ -112,6 +113,7 @@ class ChatViewModel:
             multiline=True,
             keys=GUI_KEYS,
             on_mention=self._mentioned,
+            on_replace=self._replaced,
         )
         # Mentions: the window's focus, the title's mark, desktop notifications.
         self.attention = Attention(notify=config.notify)
@@ -121,6 +123,7 @@ class ChatViewModel:
         self.snapshot: Snapshot = self.state.snapshot()
         self.history = InputHistory()
         self.client: Client | None = None
+        self.files = FileShare(lambda: self.client, self._emit)  # attach, save, progress
         self.endpoint = config.endpoint
         self.connecting = False
         self.ended: str | None = None
@@ -315,13 +318,18 @@ class ChatViewModel:
     # ------------------------------------------------- from the other threads
 
     def _emit(self, line: Line, where: str | None) -> None:
-        # Called on the client's event thread or the worker: the row is built here,
-        # off the Tk thread, which then only inserts it. The controller emits a
-        # line right after the state took its event in, so the conversation's
-        # unread count says whether this line is one of those unread.
+        # Called on the client's event thread, the worker or a transfer's: the row is
+        # built here, off the Tk thread, which then only inserts it. The controller
+        # emits a line right after the state took its event in, so the unread count
+        # says whether this line is one of those unread.
         row = to_row(line, self.policy, rtl=self.rtl)
         unread = where not in (None, EVERYWHERE) and self.state.unread_in(where) > 0
         self._queue.put(functools.partial(self.panes.shown, row, where, unread))
+
+    def _replaced(self, line: Line, instead: Line, where: str, seq: int) -> None:
+        # As _emit: the rows are built here, and the Tk thread only swaps them in.
+        row, fallback = (to_row(x, self.policy, rtl=self.rtl) for x in (line, instead))
+        self._queue.put(functools.partial(self.panes.replaced, where, seq, row, fallback))
 
     def _mentioned(self, event: Event, where: str) -> None:
         self._queue.put(functools.partial(self._mention, event))
@@ -355,8 +363,7 @@ class ChatViewModel:
 
     def refresh(self) -> Snapshot:
         """Read the shared state again (after a change made on this thread)."""
-        changes = Changes()
-        self._refresh(changes)
+        self._refresh(Changes())
         return self.snapshot
 
     def take_markers(self) -> dict[str, int]:
@@ -397,19 +404,12 @@ class ChatViewModel:
 
     def status(self) -> tuple[str, str]:
         """The status bar's text, and the connection state it shows."""
-        snap = self.snapshot
-        state = "disconnected" if self.ended else snap.connection
-        shown = {"reconnecting": "reconnecting…", "connecting": "connecting…"}.get(state, state)
-        endpoint = self.endpoint.removeprefix("tcp://")
-        return f"{snap.user or '?'}  │  {endpoint}  │  {shown}", state
+        return status_text(self.snapshot, self.endpoint, ended=bool(self.ended))
 
     def title(self) -> str:
         """The window title: mentions missed while the window had no focus, unread
         messages elsewhere, then where we are."""
-        snap = self.snapshot
-        unread = sum(c.unread for c in snap.conversations if c.key != snap.viewing)
-        where = snap.viewing or "no room"
-        return self.attention.title(f"{f'({unread}) ' if unread else ''}{where} — zmqchat")
+        return self.attention.title(window_title(self.snapshot))
 
     def focus(self, focused: bool) -> bool:
         """The window gained or lost the keyboard focus; True when the title changes."""

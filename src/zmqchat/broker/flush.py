@@ -1,0 +1,94 @@
+"""Sending what one turn of the broker's loop produced: replies, forwarded private
+messages, acks and room events, each after the commit that makes it true."""
+
+from __future__ import annotations
+
+import time
+from typing import Final
+
+import zmq
+
+from zmqchat.broker.commits import Commits
+from zmqchat.broker.grants import Gate
+from zmqchat.broker.handlers import BrokerCore
+from zmqchat.broker.peers import raw_send
+from zmqchat.broker.replies import Replies
+
+# Flags as plain ints: or-ing the IntFlag members builds an enum on every send.
+_SNDMORE: Final = int(zmq.SNDMORE)
+# The longest a write that nothing waits for stays uncommitted (see Flush.flush).
+LAZY_COMMIT: Final = 0.05
+
+
+class Flush:
+    """Commits a turn's writes and sends its output, in the order that keeps every
+    acknowledgement true; remembers when writes that nothing waits for are due."""
+
+    def __init__(self, commits: Commits, pub: zmq.Socket[bytes], link: Replies, gate: Gate) -> None:
+        self.commits, self.pub, self.link, self.gate = commits, pub, link, gate
+        self.commit_due: float | None = None  # when lazily held writes must commit
+
+    def flush(self, core: BrokerCore, now: float | None = None) -> None:
+        """Send what a batch produced, committing what it wrote first where needed.
+
+        Private messages go to their recipients at once, so a conversation's round
+        trip does not wait for the disk; their senders' acks wait for the commit, as
+        every reply and room event does (one commit per batch: group commit). So an
+        acknowledged chat or pm survives a crash. A pm whose recipient can't be
+        reached gets its sender an error instead, and is not stored. Writes that
+        nothing waits for are committed within LAZY_COMMIT seconds.
+
+        When the commit fails (disk full, read-only, I/O error), nothing the batch
+        wrote is acknowledged: each write is answered ``store_unavailable``, its
+        room events are dropped, and the broker carries on from what the store holds.
+        """
+        out, commits = core.out, self.commits
+        store = commits.store
+        pub, link = self.pub, self.link
+        send = link.send
+        answers: list[tuple[bytes | None, bytes]] = []
+        for pm in out.pms:
+            if send(pm.to, pm.frame):
+                answers.append((pm.sender.rid, pm.ack))
+            else:
+                answers.append((pm.sender.rid, core.undelivered(pm)))
+        committed = True
+        if out or now is None:
+            committed = commits.commit(now)
+        elif store.dirty:
+            if self.commit_due is None:
+                self.commit_due = now + LAZY_COMMIT
+            elif now >= self.commit_due:
+                committed = commits.commit(now)
+        if not store.dirty:
+            self.commit_due = None
+        replies, publishes = out.replies, out.publishes
+        if not committed:
+            refuse = core.unstored
+            replies = [(rid, refuse(body)) for rid, body in replies]
+            answers = [(rid, refuse(body)) for rid, body in answers]
+            publishes = []
+            core.store_failed(time.monotonic())
+        failed: set[bytes | None] = set()
+        for rid, body in replies:
+            if not send(rid, body):
+                failed.add(rid)
+        if out.mail and committed:
+            # A queued pm is delivered once ZeroMQ took it, and everything before it
+            # for the same connection; the rest wait for the next login.
+            core.mail_sent([(pm, sid) for rid, pm, sid in out.mail if rid not in failed])
+            if now is not None and self.commit_due is None:
+                self.commit_due = now + LAZY_COMMIT  # the marks, lazily
+        for sender, body in answers:
+            send(sender, body)
+        if out.recheck:
+            # Before the batch's events: a connection cut now gets none of them (a
+            # shut-down socket takes no more writes), so a member who left, or a
+            # reader of a room made private, misses even the events of its batch.
+            self.gate.recheck(out.recheck)
+        for topic, body in publishes:
+            raw_send(pub, topic, _SNDMORE)
+            raw_send(pub, body, 0)
+        out.clear()
+        if link.stalled:
+            link.close_stalled(core.state)
