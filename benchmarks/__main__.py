@@ -16,7 +16,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import bench_history, bench_private, bench_rooms, bench_scale, bench_search
+from benchmarks import (
+    bench_files,
+    bench_history,
+    bench_private,
+    bench_rooms,
+    bench_scale,
+    bench_search,
+)
 from benchmarks.harness import Metric, machine, spread
 
 BENCHMARKS: dict[str, Callable[[bool], list[Metric]]] = {
@@ -25,14 +32,21 @@ BENCHMARKS: dict[str, Callable[[bool], list[Metric]]] = {
     "scale": bench_scale.run,
     "history": bench_history.run,
     "search": bench_search.run,
+    "files": bench_files.run,
 }
 RESULTS = Path(__file__).parent / "results"
 
 
 def _fmt(unit: str) -> str:
-    return {"us": "{:,.0f}", "ms": "{:.3f}", "s": "{:.2f}", "KiB": "{:.1f}", "share": "{:.3f}"}.get(
-        unit, "{:,.0f}"
-    )
+    return {
+        "us": "{:,.0f}",
+        "ms": "{:.3f}",
+        "s": "{:.2f}",
+        "KiB": "{:.1f}",
+        "MiB": "{:.1f}",
+        "MB/s": "{:,.1f}",
+        "share": "{:.3f}",
+    }.get(unit, "{:,.0f}")
 
 
 def table(metrics: list[Metric]) -> str:
@@ -86,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     print(table(metrics))
     RESULTS.mkdir(exist_ok=True)
     label = "quick" if args.quick else "full"
+    if args.names and set(names) != set(BENCHMARKS):
+        # Some of them: beside the whole run's results, never over them.
+        label += "-" + "-".join(names)
     out = RESULTS / f"{label}.json"
     out.write_text(
         json.dumps(

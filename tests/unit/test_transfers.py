@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from typing import Any
 import pytest
 from tests.unit.test_handlers import Broker
 
+from zmqchat.broker.schema import SCHEMA_VERSION
+from zmqchat.broker.store import Store
 from zmqchat.client.core.transfers import MAX_RETRIES, Download, Upload
 from zmqchat.common.config import BrokerConfig
 from zmqchat.common.files import (
@@ -301,3 +304,23 @@ def test_window_constants_fit_a_frame():
     chunk = FileChunk(id=2**63 - 1, offset=2**63 - 1, data=b"x" * CHUNK_BYTES, ref="r" * 64)
     assert len(encode(chunk)) < MAX_FRAME_BYTES
     assert WINDOW * CHUNK_BYTES <= 1024 * 1024
+
+
+def test_an_older_store_gets_files_delivered_with_what_it_finished_marked(tmp_path: Path):
+    path = str(tmp_path / "old.db")
+    Store(path).close()
+    with sqlite3.connect(path) as db:  # schema 9 to 11: no `delivered`
+        db.executescript(
+            "DROP INDEX files_waiting; ALTER TABLE files DROP COLUMN delivered;"
+            "INSERT INTO files (sha256, name, size, sender, sender_key, recipient,"
+            " recipient_key, created, done) VALUES ('ab', 'f', 1, 'a', 'a', 'b', 'b', 1.0, 2.0);"
+            "INSERT INTO files (sha256, name, size, sender, sender_key, recipient,"
+            " recipient_key, created) VALUES ('cd', 'g', 1, 'a', 'a', 'b', 'b', 3.0);"
+            "PRAGMA user_version = 9;"
+        )
+    Store(path).close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 12
+        rows = db.execute("SELECT sha256, delivered FROM files ORDER BY id").fetchall()
+    # Finished before the upgrade: handed over then, not again at the next login.
+    assert rows == [("ab", 2.0), ("cd", None)]

@@ -9,6 +9,11 @@ reads now, and search finds what it says now.
 Only the chat's sender may change it (the same user key: with accounts, the
 account), within ``edit_window`` seconds of sending it. A member edits; a session
 outside the room may too where it could post from outside (``external``).
+
+A file event can be deleted (not edited) on the same terms: the event stays in
+history as it was sent, followed by the delete event, and the file goes
+(``released``: :meth:`.leftovers.Leftovers.release`, which also removes its blob
+once no other file has that content).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Callable
 
 from zmqchat.broker.membership import Membership
 from zmqchat.broker.outbox import Outbox
-from zmqchat.broker.schema import KIND_CHAT
+from zmqchat.broker.schema import KIND_CHAT, KIND_FILE
 from zmqchat.broker.state import BrokerState, Room, Session
 from zmqchat.broker.store import Store
 from zmqchat.common.config import BrokerConfig
@@ -40,8 +45,10 @@ class Edits:
         config: BrokerConfig,
         clock: Callable[[], float],
         membership: Membership,
+        released: Callable[[str, int], object] | None = None,
     ) -> None:
         self.state = state
+        self.released = released
         self.store = store
         self.out = out
         self.config = config
@@ -76,10 +83,13 @@ class Edits:
             raise ProtocolError(
                 ErrorCode.NO_SUCH_MESSAGE, f"message {req.of} of #{req.room} was deleted"
             )
-        self._check(session, req.room, req.of, "delete")
+        kind = self._check(session, req.room, req.of, "delete")
         self._spend(session, now)
         seq, ts = room.seq + 1, self.clock()
-        self.store.add_delete(req.room, seq, ts, session.user, req.of)
+        is_file = kind == KIND_FILE
+        self.store.add_delete(req.room, seq, ts, session.user, req.of, blank=not is_file)
+        if is_file and self.released is not None:
+            self.released(req.room, req.of)
         room.seq = seq
         event = DeleteEvent(room=req.room, seq=seq, sender=session.user, of=req.of, ts=ts)
         self.out.publish(room_topic(req.room), event)
@@ -103,13 +113,14 @@ class Edits:
         # Nobody in it: numbered on from the store, as a post from outside is.
         return self.membership.room(name)
 
-    def _check(self, session: Session, room: str, of: int, verb: str) -> None:
-        """Refuse unless chat ``of`` of ``room`` is the caller's, not deleted, and
-        within the edit window."""
+    def _check(self, session: Session, room: str, of: int, verb: str) -> int:
+        """Refuse unless chat ``of`` of ``room`` (or, to delete, file event ``of``)
+        is the caller's, not deleted, and within the edit window; returns its kind."""
         found = self.store.message(room, of)
-        if found is None or found[0] != KIND_CHAT or found[3]:
+        kinds = (KIND_CHAT, KIND_FILE) if verb == "delete" else (KIND_CHAT,)
+        if found is None or found[0] not in kinds or found[3]:
             raise ProtocolError(ErrorCode.NO_SUCH_MESSAGE, f"#{room} has no message {of} to {verb}")
-        _, sender, sent, _ = found
+        kind, sender, sent, _ = found
         if user_key(sender) != session.key:
             raise ProtocolError(
                 ErrorCode.NOT_YOURS,
@@ -123,3 +134,4 @@ class Edits:
                 ErrorCode.TOO_LATE,
                 f"message {of} of #{room} is older than {window:g} s; too late to {verb} it",
             )
+        return int(kind)

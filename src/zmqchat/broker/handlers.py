@@ -138,9 +138,10 @@ class BrokerCore:
         self.relay = Relay(
             self.state, store, self.out, config, clock, self.mailboxes, self.membership
         )
-        edits = Edits(self.state, store, self.out, config, clock, self.membership)
-        searching = Searching(store, self.out, self.membership)
         self.transfers = Transfers(self.state, store, self.out, config, clock, self.membership)
+        edits = Edits(self.state, store, self.out, config, clock, self.membership,
+                      self.transfers.leftovers.release)  # fmt: skip
+        searching = Searching(store, self.out, self.membership)
         queries = Queries(
             self.state, store, self.out, self.mailboxes, self.membership, self._charge
         )

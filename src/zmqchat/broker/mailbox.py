@@ -2,6 +2,14 @@
 and are handed over, oldest first, when the account next has a connection; and the
 whole conversation of an account with another user, for ``history with``.
 
+Private files finished while their recipient was offline wait the same way (a row of
+`files` with ``delivered`` NULL): the next login is handed their ``file`` events,
+after the waiting pms. Such an event is marked delivered in the batch that hands it
+over, so a broker killed between that commit and the send loses the notice (never
+the file, which its id still fetches): a window of microseconds, against the pm
+mailbox's acknowledged hand-over, which a notice of something fetchable does not
+need.
+
 A queued pm is a row of `pms` with ``queued = 1`` (and no receiving session yet). It
 is marked delivered once ZeroMQ has taken it for the recipient's connection, in a
 write of its own after the send: a broker killed in between delivers it again at
@@ -19,6 +27,7 @@ from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.rows import page, page_query, pm_event
 from zmqchat.broker.state import Session
 from zmqchat.broker.store import Store
+from zmqchat.common.files import PrivateFileEvent
 from zmqchat.common.messages import PmEvent
 from zmqchat.common.protocol import ErrorCode
 from zmqchat.errors import ProtocolError
@@ -95,6 +104,30 @@ class Mailboxes:
             self.out.mail_to(session.rid, pm_event(row), row[0], session.sid)
         if rows:
             log.info("handing %s the %d private messages waiting", session.user, len(rows))
+        return len(rows)
+
+    def deliver_files(self, session: Session, since: float, now: float) -> int:
+        """Hand ``session`` the ``file`` events of private files that were finished
+        for its user since ``since`` while it was offline, oldest first; returns how
+        many."""
+        if session.rid is None:
+            return 0
+        db = self.store.writer()
+        rows = db.execute(
+            "SELECT id, sender, recipient, name, size, sha256, done FROM files"
+            " WHERE recipient_key = ? AND delivered IS NULL AND room IS NULL"
+            " AND done IS NOT NULL AND done >= ? ORDER BY id",
+            (session.key, since),
+        ).fetchall()
+        for row in rows:
+            event = PrivateFileEvent(id=row[0], sender=row[1], to=row[2], name=row[3],
+                                     size=row[4], sha256=row[5], ts=row[6])  # fmt: skip
+            self.out.reply_to(session, event)
+        if rows:
+            db.executemany(
+                "UPDATE files SET delivered = ? WHERE id = ?", [(now, row[0]) for row in rows]
+            )
+            log.info("handing %s the %d file(s) waiting", session.user, len(rows))
         return len(rows)
 
     def delivered(self, sent: Iterable[tuple[int, int]]) -> None:

@@ -274,6 +274,7 @@ class Registration:
         if account is not None and session.login is not None and account.id == session.login[0]:
             # After the welcome, before any newer pm (those wait behind the welcome).
             self.mailboxes.deliver(session, account.created)
+            self.mailboxes.deliver_files(session, account.created, self.clock())
 
     def bucket(self, now: float) -> TokenBucket | None:
         if self.config.rate_limit <= 0:

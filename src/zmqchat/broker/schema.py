@@ -44,7 +44,10 @@ log = logging.getLogger("zmqchat.broker.store")
 #    row, where it rewrote the session's whole list (sessions.rooms, JSON, no longer
 #    read: a session in 20,000 rooms wrote 2 GB to join them). Older stores get
 #    their lists copied in.
-SCHEMA_VERSION: Final = 11
+# 12: `files.delivered`, when a private file's event was handed to its recipient
+#    (NULL while it waits for an offline account's next login). An older store's
+#    table gets the column with every file marked delivered when it was finished.
+SCHEMA_VERSION: Final = 12
 
 # The `kind` column of `events`.
 KIND_CHAT: Final = 0
@@ -267,11 +270,20 @@ CREATE TABLE IF NOT EXISTS files (
     recipient_key TEXT,
     created       REAL    NOT NULL,     -- offered
     done          REAL,                 -- checked and published; NULL while uploading
-    seq           INTEGER               -- its event in `room`
+    seq           INTEGER,              -- its event in `room`
+    delivered     REAL                  -- a private one handed to its recipient
 );
 CREATE INDEX IF NOT EXISTS files_sender ON files (sender_key, sha256);
 CREATE INDEX IF NOT EXISTS files_partial ON files (created) WHERE done IS NULL;
+CREATE INDEX IF NOT EXISTS files_blob ON files (sha256);
+CREATE INDEX IF NOT EXISTS files_waiting ON files (recipient_key)
+    WHERE delivered IS NULL AND room IS NULL;
 """
+# Version 12's column, for an older store's table: what it finished was handed
+# over then (or is for its recipient to fetch by id), not to be handed over again.
+_FILES_DELIVERED: Final = (
+    "ALTER TABLE files ADD COLUMN delivered REAL; UPDATE files SET delivered = done;"
+)
 
 
 def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
@@ -290,7 +302,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
     # the OS cache); `fsync = true` also survives power loss.
     db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version not in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, SCHEMA_VERSION):
+    if version not in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, SCHEMA_VERSION):
         raise StoreError(newer_schema(path, version, SCHEMA_VERSION))
     if version:
         # A page scribbled over shows now, with a clear word, rather than as a
@@ -328,6 +340,9 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
             for name, kind in _EDIT_COLUMNS.items()
             if name not in have
         )
+        have = {row[1] for row in db.execute("PRAGMA table_info(files)")}
+        if have and "delivered" not in have:  # a version 9 to 11 store's table
+            columns += _FILES_DELIVERED
         db.executescript(
             "BEGIN;"
             + _ACCOUNTS

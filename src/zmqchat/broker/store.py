@@ -91,6 +91,7 @@ class Store:
         self._pm_rows: list[tuple[Any, ...]] = []
         self._chat_rows: list[tuple[Any, ...]] = []
         self._lag = search_index.Lag()
+        self.commits = 0  # commits made: what was written before one is durable
 
     # ----------------------------------------------------------------- transactions
 
@@ -141,6 +142,7 @@ class Store:
             self._db.execute("COMMIT")
             self._in_tx = False
         self._pm_id_ceiling = ceiling
+        self.commits += 1
 
     def rollback(self) -> None:
         """Drop every write since the last commit (a commit failed)."""
@@ -229,17 +231,21 @@ class Store:
         )
         self._lag.stored(1, len(text))
 
-    def add_delete(self, room: str, seq: int, ts: float, user: str, of: int) -> None:
-        """Store the delete event ``seq`` of chat ``of``, whose text and data go."""
+    def add_delete(
+        self, room: str, seq: int, ts: float, user: str, of: int, *, blank: bool = True
+    ) -> None:
+        """Store the delete event ``seq`` of chat ``of``, whose text and data go
+        (unless not ``blank``: a file event stays as sent, its file goes)."""
         self._write(
             "INSERT INTO events (room, seq, ts, kind, user, of)"
             f" VALUES (?, ?, ?, {KIND_DELETE}, ?, ?)",
             (room, seq, ts, user, of),
         )
-        self._db.execute(
-            "UPDATE events SET text = NULL, data = NULL, edited = ? WHERE room = ? AND seq = ?",
-            (ts, room, of),
-        )
+        if blank:
+            self._db.execute(
+                "UPDATE events SET text = NULL, data = NULL, edited = ? WHERE room = ? AND seq = ?",
+                (ts, room, of),
+            )
 
     def deletion(self, room: str, of: int) -> tuple[int, float] | None:
         """(seq, ts) of the delete event of chat ``of``, if it was deleted."""

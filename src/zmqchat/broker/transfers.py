@@ -24,6 +24,7 @@ from typing import Any, Final
 import msgpack
 
 from zmqchat.broker.blobs import Blobs
+from zmqchat.broker.leftovers import Leftovers
 from zmqchat.broker.membership import Membership, require_member
 from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.schema import KIND_FILE
@@ -54,8 +55,6 @@ _INSERT_EVENT: Final = (
     "INSERT INTO events (room, seq, ts, kind, user, text, data, reason)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, NULL)"
 )
-# How often half-finished uploads are looked for (monotonic seconds).
-SWEEP_EVERY: Final = 60.0
 # Address buckets idle this long are full again and dropped.
 _PRUNE_EVERY: Final = 60.0
 
@@ -80,13 +79,13 @@ class Transfers:
         self.config = config
         self.clock = clock
         self.membership = membership
-        self.blobs = blobs if blobs is not None else Blobs(config.files_path)
+        self.blobs = blobs if blobs is not None else Blobs(config.files_path, fsync=config.fsync)
+        self.leftovers = Leftovers(store, self.blobs, config, clock)
         # upload id -> (bytes fed, running sha256) of the uploads seen since start;
         # an upload resumed after a restart is hashed once from its part file.
         self._digests: dict[int, tuple[int, Any]] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._pruned = 0.0
-        self._swept: float | None = None
 
     # ---------------------------------------------------------------- uploading
 
@@ -113,11 +112,14 @@ class Transfers:
         ).fetchone()
         upload = None if found is None else int(found[0])
         held = 0 if upload is None else self.blobs.held(upload)
+        if upload is not None and self._digests.get(upload, (held,))[0] != held:
+            self._digests.pop(upload)  # kept for another part file: hashed again
         if upload is None or held > req.size:
             self._check_room(session, req)
             held = 0
             upload = self._insert(session, req, recipient, recipient_key)
             self.blobs.start(upload)
+            self._digests.pop(upload, None)  # an id a failed commit gave back
         else:
             db.execute(
                 "UPDATE files SET name = ?, size = ? WHERE id = ?", (req.name, req.size, upload)
@@ -217,10 +219,12 @@ class Transfers:
         self._complete(session, req.id, req.ref)
 
     def _digest(self, upload: int) -> tuple[int, Any]:
-        held = self.blobs.held(upload)
+        """(bytes held, their running sha256) of an upload. Kept from chunk to chunk
+        (every change to a part file goes through here, or drops what is kept), so a
+        chunk costs no stat; read from the part file after a restart."""
         known = self._digests.get(upload)
-        if known is None or known[0] != held:
-            known = (held, self.blobs.hash_part(upload))
+        if known is None:
+            known = (self.blobs.held(upload), self.blobs.hash_part(upload))
             self._digests[upload] = known
         return known
 
@@ -270,11 +274,13 @@ class Transfers:
                             seq=event.seq, ref=ref)  # fmt: skip
         else:
             assert recipient is not None
-            db.execute("UPDATE files SET done = ? WHERE id = ?", (ts, upload))
             push = PrivateFileEvent(id=upload, sender=session.user, to=recipient, name=req.name,
                                     size=req.size, sha256=req.sha256, ts=ts)  # fmt: skip
             target = self.state.by_key.get(user_key(recipient))
             online = target is not None and target.rid is not None
+            # Offline, it waits (delivered NULL) for the account's next login: mailbox.py.
+            db.execute("UPDATE files SET done = ?, delivered = ? WHERE id = ?",
+                       (ts, ts if online else None, upload))  # fmt: skip
             if target is not None and online:
                 self.out.reply_to(target, push)
             log.info("%s sent %s (%d bytes) to %s", session.user, req.name, req.size, recipient)
@@ -340,24 +346,11 @@ class Transfers:
 
     # ------------------------------------------------------------------ expiry
 
-    def sweep(self, now: float) -> int:
-        """Drop uploads left half-finished for ``upload_expiry`` seconds (at most
-        every SWEEP_EVERY seconds of ``now``, monotonic); returns how many."""
-        if self._swept is not None and now - self._swept < SWEEP_EVERY:
-            return 0
-        self._swept = now
-        before = self.clock() - self.config.upload_expiry
-        db = self.store.writer()
-        stale = [r[0] for r in db.execute(
-            "SELECT id FROM files WHERE done IS NULL AND created < ?", (before,)
-        )]  # fmt: skip
-        for upload in stale:
-            db.execute("DELETE FROM files WHERE id = ?", (upload,))
-            self.blobs.drop(upload)
+    def sweep(self, now: float) -> None:
+        """Unfinished uploads past ``upload_expiry`` and blobs no file refers to any
+        more go (:mod:`.leftovers`)."""
+        for upload in self.leftovers.sweep(now):
             self._digests.pop(upload, None)
-        if stale:
-            log.info("dropped %d upload(s) left unfinished", len(stale))
-        return len(stale)
 
 
 __all__ = ["Transfers"]

@@ -113,9 +113,11 @@ def get(
             raise ScriptError.of(classify(exc)) from None
         except Timeout as exc:
             raise ScriptError(ExitCode.UNREACHABLE, f"broker unreachable: {exc}") from None
+    if got.resumed:
+        note("file", f"went on from the {file_size(got.resumed)} a part file held", err)
     if as_json:
         record = {"id": got.id, "path": str(got.path), "name": got.name, "size": got.size,
-                  "sha256": got.sha256}  # fmt: skip
+                  "sha256": got.sha256, "resumed": got.resumed}  # fmt: skip
         write_line(out, json.dumps(record))
     else:
         write_line(out, str(got.path))
