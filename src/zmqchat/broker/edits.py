@@ -23,12 +23,13 @@ from collections.abc import Callable
 
 from zmqchat.broker.membership import Membership
 from zmqchat.broker.outbox import Outbox
+from zmqchat.broker.room_events import Extra
 from zmqchat.broker.schema import KIND_CHAT, KIND_FILE
 from zmqchat.broker.state import BrokerState, Room, Session
 from zmqchat.broker.store import Store
 from zmqchat.common.config import BrokerConfig
-from zmqchat.common.messages import ChatAck, Delete, DeleteEvent, Edit, EditEvent
-from zmqchat.common.protocol import ErrorCode, room_topic, user_key
+from zmqchat.common.messages import ChatAck, Delete, DeleteEvent, Edit, EditEvent, Ref
+from zmqchat.common.protocol import ErrorCode, user_key
 from zmqchat.errors import ProtocolError
 
 log = logging.getLogger("zmqchat.broker")
@@ -59,14 +60,14 @@ class Edits:
         room = self._room(session, req.room)
         self._check(session, req.room, req.of, "edit")
         self._spend(session, now)
-        seq, ts = room.seq + 1, self.clock()
-        self.store.add_edit(req.room, seq, ts, session.user, req.of, req.text)
-        room.seq = seq
-        event = EditEvent(
-            room=req.room, seq=seq, sender=session.user, of=req.of, text=req.text, ts=ts
+        ts = self.clock()
+        self.membership.events.append(
+            room,
+            lambda seq: EditEvent(
+                room=req.room, seq=seq, sender=session.user, of=req.of, text=req.text, ts=ts
+            ),
+            then=lambda event: self._ack(session, event, req.ref),
         )
-        self.out.publish(room_topic(req.room), event)
-        self.out.reply_to(session, ChatAck(room=req.room, seq=seq, ts=ts, ref=req.ref))
 
     def delete(self, session: Session, req: Delete, now: float) -> None:
         room = self._room(session, req.room)
@@ -85,15 +86,19 @@ class Edits:
             )
         kind = self._check(session, req.room, req.of, "delete")
         self._spend(session, now)
-        seq, ts = room.seq + 1, self.clock()
+        ts = self.clock()
         is_file = kind == KIND_FILE
-        self.store.add_delete(req.room, seq, ts, session.user, req.of, blank=not is_file)
+        self.membership.events.append(
+            room,
+            lambda seq: DeleteEvent(room=req.room, seq=seq, sender=session.user, of=req.of, ts=ts),
+            Extra(blank=not is_file),
+            lambda event: self._ack(session, event, req.ref),
+        )
         if is_file and self.released is not None:
             self.released(req.room, req.of)
-        room.seq = seq
-        event = DeleteEvent(room=req.room, seq=seq, sender=session.user, of=req.of, ts=ts)
-        self.out.publish(room_topic(req.room), event)
-        self.out.reply_to(session, ChatAck(room=req.room, seq=seq, ts=ts, ref=req.ref))
+
+    def _ack(self, session: Session, event: EditEvent | DeleteEvent, ref: Ref) -> None:
+        self.out.reply_to(session, ChatAck(room=event.room, seq=event.seq, ts=event.ts, ref=ref))
 
     def _spend(self, session: Session, now: float) -> None:
         """An edit or delete is a message to everyone in the room: it counts

@@ -31,6 +31,7 @@ from zmqchat.broker.queries import Queries
 from zmqchat.broker.ratelimits import AddressLimits
 from zmqchat.broker.registration import Registration
 from zmqchat.broker.relay import Relay
+from zmqchat.broker.room_events import RoomEvents
 from zmqchat.broker.searching import Searching
 from zmqchat.broker.state import REF_CACHE_SIZE, BrokerState, Connections, Session, fingerprint
 from zmqchat.broker.store import Store
@@ -125,7 +126,8 @@ class BrokerCore:
         self.writable = True
         meta = RoomMeta(store, clock, admins=config.admins, accounts=config.auth != "open")
         self.access = RoomAccess(self.state, store, self.out, clock, meta)
-        self.membership = Membership(self.state, store, self.out, clock, self.access)
+        self.events = RoomEvents(store, self.out)
+        self.membership = Membership(self.state, store, self.out, clock, self.access, self.events)
         moderation = Moderation(self.state, store, self.out, clock, self.membership, meta)
         self.mailboxes = Mailboxes(store, self.out, config.mailbox_limit)
         self.address_limits = AddressLimits(*config.address_rate, config.address_refusal_rate)
@@ -479,10 +481,8 @@ class BrokerCore:
         ts = self.clock()
         rooms = [self.state.rooms[name] for name in session.rooms]
         with self.store.atomic():
-            for room in rooms:
-                self.membership.store_presence(room, session.user, "leave", ts, reason)
             self.store.delete_session(session.sid)
-        for room in rooms:
-            self.membership.announce(room, session.user, "leave", ts, reason)
+            for room in rooms:  # last: see RoomEvents.append
+                self.membership.presence(room, session.user, "leave", ts, reason)
         self.state.remove(session)
         self.out.recheck.session(session)  # its subscriptions end with it

@@ -7,10 +7,11 @@ from collections.abc import Callable
 
 from zmqchat.broker.access import RoomAccess
 from zmqchat.broker.outbox import Outbox
+from zmqchat.broker.room_events import RoomEvents
 from zmqchat.broker.state import BrokerState, Room, Session
 from zmqchat.broker.store import Store
 from zmqchat.common.messages import Join, Joined, Leave, Left, PresenceEvent
-from zmqchat.common.protocol import ErrorCode, room_topic, user_key
+from zmqchat.common.protocol import ErrorCode, user_key
 from zmqchat.errors import ProtocolError
 
 
@@ -21,12 +22,8 @@ def require_member(session: Session, room: str) -> None:
 
 
 class Membership:
-    """Joins and leaves: stored first, then applied in memory and announced.
-
-    Presence comes in two steps, :meth:`store_presence` and :meth:`announce`, so a
-    request can write all it needs (atomically) before anything changes in memory
-    or is published.
-    """
+    """Joins and leaves: stored first (with their presence event, numbered and
+    published by :class:`RoomEvents`), then applied in memory."""
 
     def __init__(
         self,
@@ -35,7 +32,9 @@ class Membership:
         out: Outbox,
         clock: Callable[[], float],
         access: RoomAccess,
+        events: RoomEvents,
     ) -> None:
+        self.events = events
         self.state = state
         self.store = store
         self.out = out
@@ -46,25 +45,19 @@ class Membership:
         """Room ``name``, or a new one numbering on from what the store holds."""
         room = self.state.rooms.get(name)
         if room is None:
-            room = Room(name=name, seq=self.store.room_head(name))
+            room = Room(name=name, seq=self.events.head(name))
         return room
 
-    def store_presence(
-        self, room: Room, user: str, event: str, ts: float, reason: str | None
-    ) -> None:
-        """Write ``user``'s presence event as ``room``'s next seq (not yet taken); a
-        join that creates the room makes ``user`` its creator and operator."""
+    def presence(self, room: Room, user: str, event: str, ts: float, reason: str | None) -> None:
+        """Append ``user``'s presence event to ``room``; a join that creates the room
+        makes ``user`` its creator and operator. Last in a savepoint (see
+        :meth:`RoomEvents.append`)."""
         if event == "join" and not self.exists(room):
             self.access.meta.store_created(room.name, user_key(user), ts)
-        self.store.add_presence(room.name, room.seq + 1, ts, user, event, reason)
-
-    def announce(self, room: Room, user: str, event: str, ts: float, reason: str | None) -> None:
-        """Take the seq :meth:`store_presence` wrote and publish the event."""
-        room.seq += 1
-        self.out.publish(
-            room_topic(room.name),
-            PresenceEvent(
-                room=room.name, seq=room.seq, user=user, event=event, ts=ts, reason=reason
+        self.events.append(
+            room,
+            lambda seq: PresenceEvent(
+                room=room.name, seq=seq, user=user, event=event, ts=ts, reason=reason
             ),
         )
 
@@ -91,12 +84,11 @@ class Membership:
             with self.store.atomic():
                 if create:
                     self.access.store_private(room.name, session, ts)
-                self.store_presence(room, session.user, "join", ts, None)
                 self.store.join_session_room(session.sid, room.name)
+                self.presence(room, session.user, "join", ts, None)
             if create:
                 self.access.made_private(room.name, session)
             self.state.join(session, room)
-            self.announce(room, session.user, "join", ts, None)
         self.out.reply_to(
             session,
             Joined(
@@ -114,9 +106,8 @@ class Membership:
         room = self.state.rooms[req.room]
         ts = self.clock()
         with self.store.atomic():
-            self.store_presence(room, session.user, "leave", ts, None)
             self.store.leave_session_room(session.sid, req.room)
-        self.announce(room, session.user, "leave", ts, None)
+            self.presence(room, session.user, "leave", ts, None)
         self.state.leave(session, req.room)
         self.out.recheck.session(session)  # a member who left reads no more
         self.out.reply_to(session, Left(room=req.room, ref=req.ref))

@@ -25,14 +25,13 @@ is published.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Final
-
-import msgpack
+from typing import TYPE_CHECKING
 
 from zmqchat.broker.outbox import Outbox
-from zmqchat.broker.schema import KIND_MODERATION, KIND_TOPIC
+from zmqchat.broker.room_events import ENSURE_META
 from zmqchat.broker.state import BrokerState, Room, Session
 from zmqchat.broker.store import Store
 from zmqchat.common.durations import duration_text
@@ -50,7 +49,7 @@ from zmqchat.common.moderation import (
     TopicInfo,
     Unlock,
 )
-from zmqchat.common.protocol import ErrorCode, room_topic, user_key
+from zmqchat.common.protocol import ErrorCode, user_key
 from zmqchat.errors import ProtocolError
 
 if TYPE_CHECKING:  # membership.py imports access.py, which asks RoomMeta about bans
@@ -58,12 +57,17 @@ if TYPE_CHECKING:  # membership.py imports access.py, which asks RoomMeta about 
 
 log = logging.getLogger("zmqchat.broker")
 
-_INSERT_EVENT: Final = (
-    "INSERT INTO events (room, seq, ts, kind, user, text, data, reason)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
-# A room_meta row for a room that has none yet (a room older than schema 6).
-_ENSURE_META: Final = "INSERT OR IGNORE INTO room_meta (room) VALUES (?)"
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Change:
+    """A moderation action that changes something: its writes, then its event."""
+
+    action: str
+    writes: Sequence[tuple[str, tuple[object, ...]]]
+    user: str | None = None
+    until: float | None = None
+    reason: str | None = None
+    removes: Session | None = None  # the member it puts out of the room
 
 
 class RoomMeta:
@@ -209,23 +213,19 @@ class Moderation:
             raise ProtocolError(ErrorCode.RATE_LIMITED, "too many changes of the topic; slow down")
         room = self.membership.room(name)
         ts = self.clock()
-        event = TopicEvent(room=name, seq=room.seq + 1, sender=session.user, text=req.text, ts=ts)
-        with self.store.atomic():
-            db = self.store.writer()
-            db.execute(_ENSURE_META, (name,))
-            db.execute(
-                "UPDATE room_meta SET topic = ?, topic_by = ?, topic_ts = ? WHERE room = ?",
-                (req.text, session.user, ts, name),
-            )
-            db.execute(
-                _INSERT_EVENT,
-                (name, event.seq, ts, KIND_TOPIC, session.user, req.text, None, None),
-            )
-        self._publish(room, event)
-        log.info("%s set the topic of %s (seq %d)", session.user, name, event.seq)
-        info = TopicInfo(room=name, text=req.text, sender=session.user, ts=ts,
-                         locked=locked or None, seq=event.seq, ref=req.ref)  # fmt: skip
-        self.out.reply_to(session, info)
+
+        def done(event: TopicEvent) -> None:
+            log.info("%s set the topic of %s (seq %d)", session.user, name, event.seq)
+            info = TopicInfo(room=name, text=event.text, sender=session.user, ts=ts,
+                             locked=locked or None, seq=event.seq, ref=req.ref)  # fmt: skip
+            self.out.reply_to(session, info)
+
+        text = req.text
+        self.membership.events.append(
+            room,
+            lambda seq: TopicEvent(room=name, seq=seq, sender=session.user, text=text, ts=ts),
+            then=done,
+        )
 
     # -------------------------------------------------------------- moderation
 
@@ -252,10 +252,17 @@ class Moderation:
                 done = self._ban(session, room, user, req, ts)
             else:
                 done = self._unban(session, room, user, ts)
-        seq, until = (None, None) if done is None else (done.seq, done.until)
-        reply = Moderated(room=room.name, action=req.TYPE, user=user, until=until, seq=seq,
-                          ref=req.ref)  # fmt: skip
-        self.out.reply_to(session, reply)
+
+        def answer(event: ModerationEvent | None) -> None:
+            seq, until = (None, None) if event is None else (event.seq, event.until)
+            reply = Moderated(room=room.name, action=req.TYPE, user=user, until=until, seq=seq,
+                              ref=req.ref)  # fmt: skip
+            self.out.reply_to(session, reply)
+
+        if done is None:
+            answer(None)  # nothing changed
+        else:
+            self._change(session, room, ts, done, answer)
 
     def _operated(self, session: Session, name: str, action: str) -> Room:
         """The room ``name``, if it exists and ``session`` is an operator of it."""
@@ -270,30 +277,29 @@ class Moderation:
             )
         return room
 
-    def _op(self, session: Session, room: Room, user: str, ts: float) -> ModerationEvent | None:
+    def _op(self, session: Session, room: Room, user: str, ts: float) -> _Change | None:
         key = user_key(user)
         if key in self.meta.admins or self._is_op(room.name, key):
             return None  # one already
         add = ("INSERT INTO room_ops (room, user) VALUES (?, ?)", (room.name, key))
-        return self._change(session, room, ts, "op", [add], user=user)
+        return _Change("op", [add], user=user)
 
-    def _deop(self, session: Session, room: Room, user: str, ts: float) -> ModerationEvent | None:
+    def _deop(self, session: Session, room: Room, user: str, ts: float) -> _Change | None:
         key = user_key(user)
         if not self._is_op(room.name, key):
             return None  # not one (an admin stays one: broker config, not the room's)
         drop = ("DELETE FROM room_ops WHERE room = ? AND user = ?", (room.name, key))
-        return self._change(session, room, ts, "deop", [drop], user=user)
+        return _Change("deop", [drop], user=user)
 
     def _kick(
         self, session: Session, room: Room, user: str, reason: str | None, ts: float
-    ) -> ModerationEvent:
+    ) -> _Change:
         target = self.state.by_key.get(user_key(user))
         if target is None or room.name not in target.rooms:
             raise ProtocolError(ErrorCode.NOT_IN_ROOM, f"{user} is not in room {room.name}")
-        return self._change(session, room, ts, "kick", [], user=user, reason=reason,
-                            removes=target)  # fmt: skip
+        return _Change("kick", [], user=user, reason=reason, removes=target)
 
-    def _ban(self, session: Session, room: Room, user: str, req: Ban, ts: float) -> ModerationEvent:
+    def _ban(self, session: Session, room: Room, user: str, req: Ban, ts: float) -> _Change:
         key = user_key(user)
         if key == session.key:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "you can't ban yourself")
@@ -310,27 +316,27 @@ class Moderation:
         )
         # A banned operator could lift their own ban from outside.
         deop = ("DELETE FROM room_ops WHERE room = ? AND user = ?", (room.name, key))
-        return self._change(
-            session, room, ts, "ban", [ban, deop], user=user, until=until, reason=req.reason,
+        return _Change(
+            "ban", [ban, deop], user=user, until=until, reason=req.reason,
             removes=target if target is not None and room.name in target.rooms else None,
         )  # fmt: skip
 
-    def _unban(self, session: Session, room: Room, user: str, ts: float) -> ModerationEvent | None:
+    def _unban(self, session: Session, room: Room, user: str, ts: float) -> _Change | None:
         key = user_key(user)
         sql = "SELECT 1 FROM bans WHERE room = ? AND user = ?"
         if self.store.reader().execute(sql, (room.name, key)).fetchone() is None:
             return None
         lift = ("DELETE FROM bans WHERE room = ? AND user = ?", (room.name, key))
-        return self._change(session, room, ts, "unban", [lift], user=user)
+        return _Change("unban", [lift], user=user)
 
-    def _lock(self, session: Session, room: Room, lock: bool, ts: float) -> ModerationEvent | None:
+    def _lock(self, session: Session, room: Room, lock: bool, ts: float) -> _Change | None:
         if self.meta.topic(room.name)[3] == lock:
             return None
         writes = [
-            (_ENSURE_META, (room.name,)),
+            (ENSURE_META, (room.name,)),
             ("UPDATE room_meta SET locked = ? WHERE room = ?", (int(lock), room.name)),
         ]
-        return self._change(session, room, ts, "lock" if lock else "unlock", writes)
+        return _Change("lock" if lock else "unlock", writes)
 
     # ---------------------------------------------------------------- helpers
 
@@ -339,56 +345,46 @@ class Moderation:
         session: Session,
         room: Room,
         ts: float,
-        action: str,
-        writes: Sequence[tuple[str, tuple[object, ...]]],
-        *,
-        user: str | None = None,
-        until: float | None = None,
-        reason: str | None = None,
-        removes: Session | None = None,
-    ) -> ModerationEvent:
-        """Make ``writes`` and store the moderation event (and the leave of the member
-        it ``removes``) all at once, then take the room's seq and publish: the seq
-        and what is sent change only once every write went through."""
-        event = ModerationEvent(
-            room=room.name, seq=room.seq + 1, sender=session.user, action=action, user=user,
-            until=until, reason=reason, ts=ts,
-        )  # fmt: skip
-        why = "banned" if action == "ban" else "kicked"
-        details = {"action": action, "user": user, "until": until}
-        data = msgpack.packb({k: v for k, v in details.items() if v is not None})
+        change: _Change,
+        then: Callable[[ModerationEvent], None],
+    ) -> None:
+        """Make the change's writes and append its moderation event (and the leave
+        of the member it removes) all at once: the seq and what is sent change only
+        once every write went through."""
+        removes = change.removes
+        why = "banned" if change.action == "ban" else "kicked"
+
+        def done(event: ModerationEvent) -> None:
+            what = f"{event.action} {event.user or ''}".rstrip()
+            log.info("%s in %s: %s (seq %d)", event.sender, room.name, what, event.seq)
+            if removes is not None:
+                # It hears of it over ROUTER too, since its subscription may end first.
+                self.out.reply_to(removes, event)
+            then(event)
+
+        def make(seq: int) -> ModerationEvent:
+            return ModerationEvent(
+                room=room.name, seq=seq, sender=session.user, action=change.action,
+                user=change.user, until=change.until, reason=change.reason, ts=ts,
+            )  # fmt: skip
+
         with self.store.atomic():
             db = self.store.writer()
-            for sql, params in writes:
+            for sql, params in change.writes:
                 db.execute(sql, params)
-            db.execute(
-                _INSERT_EVENT,
-                (room.name, event.seq, ts, KIND_MODERATION, session.user, None, data, reason),
-            )
             if removes is not None:
-                # The member's leave takes the seq after the event's.
-                self.store.add_presence(room.name, event.seq + 1, ts, removes.user, "leave", why)
                 self.store.leave_session_room(removes.sid, room.name)
-        self._publish(room, event)
+            self.membership.events.append(room, make, then=done)
+            if removes is not None:  # the member's leave takes the seq after the event's
+                self.membership.presence(room, removes.user, "leave", ts, why)
         if removes is not None:
-            # Out of the room: in memory, on the wire, and in what it may read; it
-            # hears of it over ROUTER too, since its subscription may end first.
-            self.membership.announce(room, removes.user, "leave", ts, why)
+            # Out of the room: in memory, and in what it may read.
             self.state.leave(removes, room.name)
             self.out.recheck.session(removes)
-            self.out.reply_to(removes, event)
-        return event
 
     def _is_op(self, room: str, key: str) -> bool:
         sql = "SELECT 1 FROM room_ops WHERE room = ? AND user = ?"
         return self.store.reader().execute(sql, (room, key)).fetchone() is not None
-
-    def _publish(self, room: Room, event: ModerationEvent | TopicEvent) -> None:
-        room.seq = event.seq
-        self.out.publish(room_topic(room.name), event)
-        if isinstance(event, ModerationEvent):
-            what = f"{event.action} {event.user or ''}".rstrip()
-            log.info("%s in %s: %s (seq %d)", event.sender, room.name, what, event.seq)
 
 
 __all__ = ["Moderation", "RoomMeta"]

@@ -218,8 +218,8 @@ class Registration:
             sid = self.store.add_session(token, req.user, names, req.client, ts)
             if account is not None:
                 self.store.add_login(sid, account)
-            for room in rooms:
-                self.membership.store_presence(room, req.user, "join", ts, None)
+            for room in rooms:  # last: see RoomEvents.append
+                self.membership.presence(room, req.user, "join", ts, None)
         session = Session(
             sid=sid,
             token=token,
@@ -237,7 +237,6 @@ class Registration:
         self.state.add(session)
         for room in rooms:
             self.state.join(session, room)
-            self.membership.announce(room, session.user, "join", ts, None)
         client = req.client or "unknown client"
         how, where = ("logged in", f" from {peer}") if account else ("registered", "")
         log.info("%s %s (%s)%s in %s", how, req.user, client, where, ", ".join(names))

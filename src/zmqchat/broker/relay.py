@@ -18,12 +18,13 @@ from collections.abc import Callable
 from zmqchat.broker.mailbox import Mailboxes
 from zmqchat.broker.membership import Membership, require_member
 from zmqchat.broker.outbox import Outbox, PmDelivery
+from zmqchat.broker.room_events import Extra
 from zmqchat.broker.state import BrokerState, Session, fingerprint
 from zmqchat.broker.store import Store
 from zmqchat.common.codec import decode_message, encode
 from zmqchat.common.config import BrokerConfig
 from zmqchat.common.messages import Chat, ChatAck, ChatEvent, ErrorReply, Pm, PmAck, PmEvent, Ref
-from zmqchat.common.protocol import ErrorCode, pm_key, room_topic, user_key
+from zmqchat.common.protocol import ErrorCode, pm_key, user_key
 from zmqchat.errors import ProtocolError
 
 log = logging.getLogger("zmqchat.broker")
@@ -91,21 +92,21 @@ class Relay:
             require_member(session, req.room)
             self._spend(session, now)
             room = self.state.rooms[req.room]
-        seq = room.seq + 1
         ts = self.clock()
-        self.store.add_chat(
-            req.room, seq, ts, session.user, req.text, req.data_packed, session.sid, req.ref
-        )
-        room.seq = seq
-        self.out.publish(
-            room_topic(req.room),
-            ChatEvent(
+
+        def acked(event: ChatEvent) -> None:
+            ack = ChatAck(room=event.room, seq=event.seq, ts=ts, ref=req.ref)
+            session.remember(req.ref, print_, ack)
+            self.out.reply_to(session, ack)
+
+        self.membership.events.append(
+            room,
+            lambda seq: ChatEvent(
                 room=req.room, seq=seq, sender=session.user, text=req.text, ts=ts, data=req.data
             ),
+            Extra(session.sid, req.ref, req.data_packed),
+            acked,
         )
-        ack = ChatAck(room=req.room, seq=seq, ts=ts, ref=req.ref)
-        session.remember(req.ref, print_, ack)
-        self.out.reply_to(session, ack)
 
     def pm(self, session: Session, req: Pm, now: float) -> None:
         key = user_key(req.to)

@@ -21,13 +21,10 @@ import math
 from collections.abc import Callable
 from typing import Any, Final
 
-import msgpack
-
 from zmqchat.broker.blobs import Blobs
 from zmqchat.broker.leftovers import Leftovers
 from zmqchat.broker.membership import Membership, require_member
 from zmqchat.broker.outbox import Outbox
-from zmqchat.broker.schema import KIND_FILE
 from zmqchat.broker.state import BrokerState, Session, TokenBucket
 from zmqchat.broker.store import Store
 from zmqchat.common.config import BrokerConfig
@@ -45,16 +42,12 @@ from zmqchat.common.files import (
     PrivateFileEvent,
     human_size,
 )
-from zmqchat.common.protocol import ErrorCode, room_topic, user_key
+from zmqchat.common.protocol import ErrorCode, user_key
 from zmqchat.errors import ProtocolError
 
 log = logging.getLogger("zmqchat.broker")
 
 _COLUMNS: Final = "id, sha256, name, size, sender, sender_key, room, recipient, recipient_key, done"
-_INSERT_EVENT: Final = (
-    "INSERT INTO events (room, seq, ts, kind, user, text, data, reason)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, NULL)"
-)
 # Address buckets idle this long are full again and dropped.
 _PRUNE_EVERY: Final = 60.0
 
@@ -254,24 +247,21 @@ class Transfers:
     ) -> None:
         """Publish a stored file (its blob is on disk) and answer ``file_done``."""
         ts = self.clock()
-        db = self.store.writer()
         if req.room is not None:
             room = self.membership.room(req.room)
-            event = FileEvent(room=req.room, seq=room.seq + 1, sender=session.user, name=req.name,
-                              size=req.size, sha256=req.sha256, id=upload, ts=ts)  # fmt: skip
-            data = msgpack.packb({"id": upload, "size": req.size, "sha256": req.sha256})
-            with self.store.atomic():
-                db.execute(_INSERT_EVENT, (req.room, event.seq, ts, KIND_FILE, session.user,
-                                           req.name, data))  # fmt: skip
-                db.execute(
-                    "UPDATE files SET done = ?, seq = ? WHERE id = ?", (ts, event.seq, upload)
-                )
-            room.seq = event.seq
-            self.out.publish(room_topic(req.room), event)
-            log.info("%s sent %s (%d bytes) to %s (seq %d)",
-                     session.user, req.name, req.size, req.room, event.seq)  # fmt: skip
-            done = FileDone(id=upload, sha256=req.sha256, size=req.size, room=req.room,
-                            seq=event.seq, ref=ref)  # fmt: skip
+
+            def done(event: FileEvent) -> None:
+                log.info("%s sent %s (%d bytes) to %s (seq %d)",
+                         session.user, req.name, req.size, req.room, event.seq)  # fmt: skip
+                reply = FileDone(id=upload, sha256=req.sha256, size=req.size, room=req.room,
+                                 seq=event.seq, ref=ref)  # fmt: skip
+                self.out.reply_to(session, reply)
+
+            def make(seq: int) -> FileEvent:
+                return FileEvent(room=room.name, seq=seq, sender=session.user, name=req.name,
+                                 size=req.size, sha256=req.sha256, id=upload, ts=ts)  # fmt: skip
+
+            self.membership.events.append(room, make, then=done)
         else:
             assert recipient is not None
             push = PrivateFileEvent(id=upload, sender=session.user, to=recipient, name=req.name,
@@ -279,14 +269,14 @@ class Transfers:
             target = self.state.by_key.get(user_key(recipient))
             online = target is not None and target.rid is not None
             # Offline, it waits (delivered NULL) for the account's next login: mailbox.py.
-            db.execute("UPDATE files SET done = ?, delivered = ? WHERE id = ?",
+            self.store.writer().execute("UPDATE files SET done = ?, delivered = ? WHERE id = ?",
                        (ts, ts if online else None, upload))  # fmt: skip
             if target is not None and online:
                 self.out.reply_to(target, push)
             log.info("%s sent %s (%d bytes) to %s", session.user, req.name, req.size, recipient)
-            done = FileDone(id=upload, sha256=req.sha256, size=req.size, to=recipient,
-                            status="delivered" if online else "stored", ref=ref)  # fmt: skip
-        self.out.reply_to(session, done)
+            reply = FileDone(id=upload, sha256=req.sha256, size=req.size, to=recipient,
+                             status="delivered" if online else "stored", ref=ref)  # fmt: skip
+            self.out.reply_to(session, reply)
 
     # -------------------------------------------------------------- downloading
 
