@@ -109,8 +109,12 @@ class BrokerCore:
         clock: Callable[[], float] = time.time,
         notify: Callable[[], None] = lambda: None,
         connections: Connections | None = None,
+        engine: Callable[[Store, Outbox, BrokerState], RoomEvents] | None = None,
     ) -> None:
-        """``notify`` is called, from a worker thread, when a password check has
+        """``engine`` makes what numbers room events (default: this store, see
+        :mod:`.room_events`; :mod:`.cluster.engine` for Redis).
+
+        ``notify`` is called, from a worker thread, when a password check has
         finished: the caller then runs :meth:`finish_logins` on its own thread."""
         self.config = config
         self.connections = connections
@@ -126,7 +130,9 @@ class BrokerCore:
         self.writable = True
         meta = RoomMeta(store, clock, admins=config.admins, accounts=config.auth != "open")
         self.access = RoomAccess(self.state, store, self.out, clock, meta)
-        self.events = RoomEvents(store, self.out)
+        self.events = (
+            RoomEvents(store, self.out) if engine is None else engine(store, self.out, self.state)
+        )
         self.membership = Membership(self.state, store, self.out, clock, self.access, self.events)
         moderation = Moderation(self.state, store, self.out, clock, self.membership, meta)
         self.mailboxes = Mailboxes(store, self.out, config.mailbox_limit)
@@ -276,6 +282,7 @@ class BrokerCore:
             if extra_frames:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, "a request is exactly one frame")
             request = parse_request(msg)
+            self.events.request = (rid, ref)
             if not self.writable and self._writes(request):
                 raise ProtocolError(ErrorCode.STORE_UNAVAILABLE, STORE_UNAVAILABLE)
             if session is None:

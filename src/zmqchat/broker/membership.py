@@ -89,17 +89,19 @@ class Membership:
             if create:
                 self.access.made_private(room.name, session)
             self.state.join(session, room)
-        self.out.reply_to(
-            session,
-            Joined(
+
+        def answer() -> None:
+            joined = Joined(
                 room=room.name,
-                seq=room.seq,
+                seq=room.seq,  # its join's, or later
                 members=tuple(room.member_names()),
                 private=True if self.access.is_private(room.name) else None,
                 topic=self.access.meta.topic(room.name)[0] or None,
                 ref=req.ref,
-            ),
-        )
+            )
+            self.out.reply_to(session, joined)
+
+        self.events.after(answer)
 
     def leave(self, session: Session, req: Leave, now: float) -> None:
         require_member(session, req.room)

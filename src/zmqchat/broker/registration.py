@@ -240,7 +240,8 @@ class Registration:
         client = req.client or "unknown client"
         how, where = ("logged in", f" from {peer}") if account else ("registered", "")
         log.info("%s %s (%s)%s in %s", how, req.user, client, where, ", ".join(names))
-        self._welcome(session, req.ref)
+        # Its rooms' heads: once its joins are numbered.
+        self.membership.events.after(lambda: self._welcome(session, req.ref))
 
     def _check_capacity(self) -> None:
         if self.state.attached >= self.capacity:

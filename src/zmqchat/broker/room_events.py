@@ -71,6 +71,9 @@ class RoomEvents:
     def __init__(self, store: Store, out: Outbox) -> None:
         self.store = store
         self.out = out
+        # The request being handled (routing id, ref): an engine that numbers events
+        # later refuses it if they can't be stored.
+        self.request: tuple[bytes, Ref] | None = None
 
     def head(self, room: str) -> int:
         """The last seq ``room`` took (0 for a room without events)."""
@@ -101,6 +104,11 @@ class RoomEvents:
         self.out.publish(room_topic(room.name), event)
         if then is not None:
             then(event)
+
+    def after(self, then: Callable[[], object]) -> None:
+        """Call ``then`` once every event appended so far is numbered (a reply that
+        reports rooms' heads)."""
+        then()
 
     def store_event(self, event: SequencedEvent, extra: Extra = NO_EXTRA) -> None:
         """Keep ``event`` in the store, with what it changes there."""

@@ -1,0 +1,175 @@
+"""Room events with the Redis engine (issue 17): numbered by Redis, a batch per room
+per turn, and applied by every node from its Redis subscription.
+
+Handlers append events exactly as with the SQLite store (:class:`RoomEvents`); here
+an append only stages the event, encoded once with a placeholder seq.
+:meth:`RedisRoomEvents.sequence`, called when the loop flushes a turn, hands each
+room's staged events to one :meth:`RoomLog.append` call, which numbers, stores and
+publishes them atomically. A node never publishes its own events directly: it
+publishes every event, its own included, when :meth:`RedisRoomEvents.apply` gets it
+from its feed, in seq order, after keeping it in the node's own store (its copy of
+the history, for ``history`` and ``search``). So every node's subscribers see a
+room's events in the same order, whichever node took them.
+
+An event's ``then`` (its ack) runs once this node has applied the event: an ack means
+stored in Redis, and a ``history`` or ``edit`` that follows it on the same node
+finds the event.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from typing import Any, Final
+
+import redis
+
+from zmqchat.broker.cluster.feed import Batch
+from zmqchat.broker.cluster.roomlog import MAX_BATCH, Event, RoomLog
+from zmqchat.broker.outbox import Outbox
+from zmqchat.broker.room_events import NO_EXTRA, E, Extra, RoomEvents, SequencedEvent
+from zmqchat.broker.state import BrokerState, Room
+from zmqchat.broker.store import Store
+from zmqchat.common.codec import decode_message, encode
+from zmqchat.common.messages import ErrorReply, Ref
+from zmqchat.common.protocol import ErrorCode, room_topic
+
+log = logging.getLogger("zmqchat.broker")
+
+PLACEHOLDER_SEQ: Final = 2**64 - 1  # see roomlog.seq_slot
+
+
+@dataclasses.dataclass(slots=True)
+class _Staged:
+    room: str
+    event: Any  # a SequencedEvent with the placeholder seq
+    frame: bytes
+    retry: str | None
+    then: Callable[[Any], object] | None
+    request: tuple[bytes, Ref] | None  # (routing id, ref) of the request, to refuse it
+    seq: int = 0
+
+
+@dataclasses.dataclass(slots=True)
+class _Waiter:
+    """A continuation waiting for this node to have applied ``needs`` (room -> seq)."""
+
+    needs: dict[str, int]
+    run: Callable[[], object]
+
+
+class RedisRoomEvents(RoomEvents):
+    """Room events numbered by Redis for a node that shares its rooms with others."""
+
+    def __init__(
+        self, store: Store, out: Outbox, state: BrokerState, roomlog: RoomLog, node: str
+    ) -> None:
+        super().__init__(store, out)
+        self.state = state
+        self.roomlog = roomlog
+        self.node = node  # part of retry keys: sids are this node's
+        self._staged: list[_Staged | Callable[[], object]] = []
+        self._waiting: list[_Waiter] = []
+        self.applied: dict[str, int] = {}  # room -> the last seq this node applied
+
+    def head(self, room: str) -> int:
+        return max(self.roomlog.head(room)[1], self.applied.get(room, 0))
+
+    def append(
+        self,
+        room: Room,
+        make: Callable[[int], E],
+        extra: Extra = NO_EXTRA,
+        then: Callable[[E], object] | None = None,
+    ) -> None:
+        event = make(PLACEHOLDER_SEQ)
+        retry = None if extra.ref is None else f"{self.node}:{extra.sid}:{extra.ref!r}"
+        self._staged.append(_Staged(room.name, event, encode(event), retry, then, self.request))
+
+    def after(self, then: Callable[[], object]) -> None:
+        if any(isinstance(item, _Staged) for item in self._staged) or self._waiting:
+            self._staged.append(then)
+        else:
+            then()
+
+    def sequence(self) -> list[tuple[bytes, Ref]]:
+        """Number the staged events in Redis (one call per room); their ``then``s run
+        as this node applies them. Returns the requests (routing id, ref) whose
+        events Redis did not take: they must be refused, nothing was stored."""
+        staged, self._staged = self._staged, []
+        rooms: dict[str, list[_Staged]] = {}
+        for item in staged:
+            if isinstance(item, _Staged):
+                rooms.setdefault(item.room, []).append(item)
+        failed: list[tuple[bytes, Ref]] = []
+        for name, items in rooms.items():
+            for at in range(0, len(items), MAX_BATCH):
+                chunk = items[at : at + MAX_BATCH]
+                try:
+                    done = self.roomlog.append(name, [Event(i.frame, i.retry) for i in chunk])
+                except redis.RedisError as exc:
+                    log.error("Redis did not take %d events of %s: %s", len(chunk), name, exc)
+                    failed += [i.request for i in chunk if i.request is not None]
+                    for item in chunk:
+                        item.seq = -1
+                    continue
+                for item, seq in zip(chunk, done.seqs, strict=True):
+                    item.seq = seq
+        needs: dict[str, int] = {}
+        for item in staged:
+            if not isinstance(item, _Staged):
+                self._waiting.append(_Waiter(dict(needs), item))
+            elif item.seq > 0:
+                needs[item.room] = max(needs.get(item.room, 0), item.seq)
+                if item.then is not None:
+                    event = dataclasses.replace(item.event, seq=item.seq)
+                    self._waiting.append(_Waiter({item.room: item.seq}, _bind(item.then, event)))
+        self._run_ready()
+        refused = list(dict.fromkeys(failed))
+        for rid, ref in refused:
+            self.out.reply(rid, ErrorReply(code=ErrorCode.STORE_UNAVAILABLE, ref=ref,
+                                           message="the engine can't store events now; "
+                                                   "nothing was stored, try again"))  # fmt: skip
+        return refused
+
+    def apply(self, batch: Batch) -> None:
+        """Keep and publish a batch of a room's events from the feed (in seq order,
+        nothing missing), then run what waited for them."""
+        room = self.state.rooms.get(batch.room)
+        topic = room_topic(batch.room)
+        last = self.applied.get(batch.room, 0)
+        for i, frame in enumerate(batch.frames):
+            seq = batch.first + i
+            if seq <= last:
+                continue  # applied already (a refill overlapping the subscription)
+            event = decode_message(frame)
+            self.store_event(event)  # type: ignore[arg-type]
+            self.out.publishes.append((topic, frame))
+            last = seq
+        self.applied[batch.room] = last
+        if room is not None and room.seq < last:
+            room.seq = last
+        self._run_ready()
+
+    def store_event(self, event: SequencedEvent, extra: Extra = NO_EXTRA) -> None:
+        with self.store.atomic():
+            super().store_event(event, extra)
+
+    def _run_ready(self) -> None:
+        if not self._waiting:
+            return
+        applied = self.applied
+        ready: list[_Waiter] = []
+        waiting: list[_Waiter] = []
+        for waiter in self._waiting:
+            done = all(applied.get(room, 0) >= seq for room, seq in waiter.needs.items())
+            (ready if done else waiting).append(waiter)
+        if ready:
+            self._waiting = waiting
+            for waiter in ready:
+                waiter.run()
+
+
+def _bind(then: Callable[[Any], object], event: Any) -> Callable[[], object]:
+    return lambda: then(event)
