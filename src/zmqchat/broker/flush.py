@@ -42,6 +42,7 @@ class Flush:
         wrote is acknowledged: each write is answered ``store_unavailable``, its
         room events are dropped, and the broker carries on from what the store holds.
         """
+        core.events.sequence()  # an engine's numbering: refusals join the replies
         out, commits = core.out, self.commits
         store = commits.store
         pub, link = self.pub, self.link

@@ -105,6 +105,16 @@ class RoomEvents:
         if then is not None:
             then(event)
 
+    @property
+    def pending(self) -> bool:
+        """Whether appended events wait for :meth:`sequence`."""
+        return False
+
+    def sequence(self) -> list[tuple[bytes, Ref]]:
+        """Number what waits to be numbered (nothing here: every append is numbered at
+        once); returns the requests that were refused instead."""
+        return []
+
     def after(self, then: Callable[[], object]) -> None:
         """Call ``then`` once every event appended so far is numbered (a reply that
         reports rooms' heads)."""

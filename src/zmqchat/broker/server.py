@@ -17,12 +17,15 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import zmq
 
 from zmqchat._version import __version__
 from zmqchat.broker.budgets import Budgets
+
+if TYPE_CHECKING:
+    from zmqchat.broker.cluster.node import ClusterNode
 from zmqchat.broker.checkpoints import FALLBACK_PAGES, KEPT_BYTES, Checkpointer
 from zmqchat.broker.commits import Commits
 from zmqchat.broker.curve import Curve, start_curve
@@ -76,8 +79,16 @@ class BrokerServer:
         ready_file: str | None = None,
         parent_pid: int | None = None,
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
+        engine_url: str | None = None,
+        node: str | None = None,
     ) -> None:
+        """``engine_url``: share rooms' events with other nodes through this Redis
+        (issue 17, under way: names, sessions and presence stay per node), as node
+        ``node`` (default: host:port)."""
         self.config = config
+        self.engine_url = engine_url
+        self.node = node
+        self.cluster: ClusterNode | None = None
         self.ready_file = ready_file
         self.parent_pid = parent_pid
         self._ctx = context or zmq.Context.instance()
@@ -150,13 +161,7 @@ class BrokerServer:
         lock = lock_store(self.config.db_path)
         store = Store(self.config.db_path, fsync=self.config.fsync)
         checkpointer = self._checkpointer(store)
-        core = BrokerCore(
-            self.config,
-            store,
-            pub_port=self.pub_port,
-            notify=self._login_done,
-            connections=self._watch,
-        )
+        core = self._core(store)
         self.router.track(core.state.by_rid)
         assert self._pub_watch is not None
         assert self._watch is not None
@@ -222,6 +227,8 @@ class BrokerServer:
             log.info("stopped")
         finally:
             core.close()
+            if self.cluster is not None:
+                self.cluster.close()
             if checkpointer is not None:
                 checkpointer.close()
             if wakeup is not None:
@@ -229,11 +236,32 @@ class BrokerServer:
             store.close()
             if lock is not None:
                 lock.release()
-            self.close()
-            if self.ready_file:
-                with contextlib.suppress(OSError):
-                    Path(self.ready_file).unlink()
+            self._closed()
         return 0
+
+    def _closed(self) -> None:
+        """The sockets closed, and the ready file gone."""
+        self.close()
+        if self.ready_file:
+            with contextlib.suppress(OSError):
+                Path(self.ready_file).unlink()
+
+    def _core(self, store: Store) -> BrokerCore:
+        """The broker's core on ``store``, with the Redis engine if asked for."""
+        if self.engine_url is not None:
+            # Imported here: redis is an optional dependency (zmqchat[redis]).
+            from zmqchat.broker.cluster.node import ClusterNode  # noqa: PLC0415
+
+            node = self.node or f"{self.config.host}:{self.port}"
+            self.cluster = ClusterNode(self.engine_url, node)
+        return BrokerCore(
+            self.config,
+            store,
+            pub_port=self.pub_port,
+            notify=self._login_done,
+            connections=self._watch,
+            engine=None if self.cluster is None else self.cluster.engine,
+        )
 
     def _checkpointer(self, store: Store) -> Checkpointer | None:
         """Checkpoints on a thread of their own (broker/checkpoints.py)."""
@@ -270,11 +298,9 @@ class BrokerServer:
         assert gate is not None
         assert watch is not None
         assert budgets is not None
-        poller = zmq.Poller()
-        poller.register(router, zmq.POLLIN)
-        poller.register(pub, zmq.POLLIN)
-        poller.register(self._wake_r.fileno(), zmq.POLLIN)
-        poller.register(self._logins_r.fileno(), zmq.POLLIN)
+        poller = self._poller(router, pub)
+        cluster = self.cluster
+        events = core.events
         next_parent_check = time.monotonic() + PARENT_CHECK
         while not self._stopping:
             now = time.monotonic()
@@ -302,10 +328,12 @@ class BrokerServer:
                 with contextlib.suppress(BlockingIOError):
                     self._logins_r.recv(4096)
                 core.finish_logins(time.monotonic())
+            if cluster is not None and cluster.wake_fd in ready:
+                cluster.turn()
             now = time.monotonic()
             core.expire(now)
             budgets.expire(now)
-            if core.out or store.dirty:
+            if core.out or store.dirty or events.pending:
                 flush.flush(core, now)
             probe = commits.next_probe
             if probe is not None and now >= probe and commits.probe(now):
@@ -315,6 +343,16 @@ class BrokerServer:
                 if not alive(self.parent_pid):
                     log.info("parent process %d is gone; stopping", self.parent_pid)
                     self._stopping = True
+
+    def _poller(self, router: zmq.Socket[bytes], pub: zmq.Socket[bytes]) -> zmq.Poller:
+        poller = zmq.Poller()
+        poller.register(router, zmq.POLLIN)
+        poller.register(pub, zmq.POLLIN)
+        poller.register(self._wake_r.fileno(), zmq.POLLIN)
+        poller.register(self._logins_r.fileno(), zmq.POLLIN)
+        if self.cluster is not None:
+            poller.register(self.cluster.wake_fd, zmq.POLLIN)
+        return poller
 
     def _drain(self, core: BrokerCore, router: zmq.Socket[bytes]) -> None:
         now = time.monotonic()

@@ -63,18 +63,35 @@ class RedisRoomEvents(RoomEvents):
     """Room events numbered by Redis for a node that shares its rooms with others."""
 
     def __init__(
-        self, store: Store, out: Outbox, state: BrokerState, roomlog: RoomLog, node: str
+        self,
+        store: Store,
+        out: Outbox,
+        state: BrokerState,
+        roomlog: RoomLog,
+        node: str,
+        follow: Callable[[str, int], object] = lambda room, after: None,
     ) -> None:
+        """``follow(room, after)``: have the node's feed bring ``room``'s events
+        after seq ``after`` to :meth:`apply` (it is called for every room this node
+        numbers or reads the head of; calls after the first change nothing)."""
         super().__init__(store, out)
         self.state = state
         self.roomlog = roomlog
         self.node = node  # part of retry keys: sids are this node's
+        self.follow = follow
         self._staged: list[_Staged | Callable[[], object]] = []
         self._waiting: list[_Waiter] = []
         self.applied: dict[str, int] = {}  # room -> the last seq this node applied
 
     def head(self, room: str) -> int:
-        return max(self.roomlog.head(room)[1], self.applied.get(room, 0))
+        self._follow(room)
+        return max(self.roomlog.head(room)[1], self.applied[room])
+
+    def _follow(self, room: str) -> None:
+        if room not in self.applied:
+            # What this node holds of the room: its feed brings the rest.
+            self.applied[room] = self.store.room_head(room)
+            self.follow(room, self.applied[room])
 
     def append(
         self,
@@ -83,6 +100,7 @@ class RedisRoomEvents(RoomEvents):
         extra: Extra = NO_EXTRA,
         then: Callable[[E], object] | None = None,
     ) -> None:
+        self._follow(room.name)
         event = make(PLACEHOLDER_SEQ)
         retry = None if extra.ref is None else f"{self.node}:{extra.sid}:{extra.ref!r}"
         self._staged.append(_Staged(room.name, event, encode(event), retry, then, self.request))
@@ -92,6 +110,10 @@ class RedisRoomEvents(RoomEvents):
             self._staged.append(then)
         else:
             then()
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._staged)
 
     def sequence(self) -> list[tuple[bytes, Ref]]:
         """Number the staged events in Redis (one call per room); their ``then``s run

@@ -1,0 +1,95 @@
+"""A node's feed on a thread of its own: the broker's loop asks it to follow rooms
+and takes the batches it brings, woken by a byte on a socket pair.
+
+Redis pub/sub is read by blocking on its connection, which the loop's poller can't
+watch (redis-py reads ahead into its own buffer), so one thread owns the
+:class:`Feed` (a pub/sub connection is not thread-safe) and hands batches over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import socket
+import threading
+from typing import Final
+
+import redis
+
+from zmqchat.broker.cluster.feed import Batch, Feed
+
+log = logging.getLogger("zmqchat.broker")
+
+POLL: Final = 0.05  # how long the thread waits on Redis before looking for new rooms
+RETRY: Final = 0.5  # how long it waits after Redis could not be reached
+
+
+class Follower:
+    """Runs a :class:`Feed` for the loop: :meth:`follow` a room, then read
+    :attr:`wake_fd` for readiness and :meth:`take` the batches."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self._asks: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
+        self._batches: queue.SimpleQueue[Batch] = queue.SimpleQueue()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._followed: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="zmqchat-feed", daemon=True)
+        self._thread.start()
+
+    @property
+    def wake_fd(self) -> int:
+        return self._wake_r.fileno()
+
+    def follow(self, room: str, after: int) -> None:
+        """Follow ``room``'s events after seq ``after`` (what this node holds)."""
+        if room not in self._followed:
+            self._followed.add(room)
+            self._asks.put((room, after))
+
+    def take(self) -> list[Batch]:
+        """The batches that arrived since the last call, in order."""
+        with contextlib.suppress(BlockingIOError):
+            self._wake_r.recv(4096)
+        out: list[Batch] = []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                out.append(self._batches.get_nowait())
+        return out
+
+    def _give(self, batches: list[Batch]) -> None:
+        if batches:
+            for batch in batches:
+                self._batches.put(batch)
+            with contextlib.suppress(BlockingIOError, OSError):  # full: a wake-up is pending
+                self._wake_w.send(b"\x00")
+
+    def _run(self) -> None:
+        feed = Feed(self._client)
+        asked: list[tuple[str, int]] = []
+        try:
+            while not self._stop.is_set():
+                with contextlib.suppress(queue.Empty):
+                    while True:
+                        asked.append(self._asks.get_nowait())
+                try:
+                    while asked:
+                        room, after = asked[0]
+                        self._give(feed.subscribe(room, after=after))
+                        asked.pop(0)
+                    self._give(feed.poll(POLL))
+                except (redis.RedisError, TimeoutError) as exc:
+                    log.warning("the engine's feed can't reach Redis: %s", exc)
+                    self._stop.wait(RETRY)
+        finally:
+            feed.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._wake_r.close()
+        self._wake_w.close()

@@ -1,0 +1,46 @@
+"""What a broker node adds to its loop with the Redis engine: the Redis client, the
+engine that numbers its room events, and the feed that brings every node's."""
+
+from __future__ import annotations
+
+import redis
+
+from zmqchat.broker.cluster.engine import RedisRoomEvents
+from zmqchat.broker.cluster.follow import Follower
+from zmqchat.broker.cluster.roomlog import RoomLog
+from zmqchat.broker.outbox import Outbox
+from zmqchat.broker.state import BrokerState
+from zmqchat.broker.store import Store
+
+
+class ClusterNode:
+    """Node ``name``'s share of the engine at ``url`` (``redis://``, ``unix://``,
+    ``rediss://``)."""
+
+    def __init__(self, url: str, name: str) -> None:
+        self.name = name
+        self.client = redis.Redis.from_url(url)
+        self.follower = Follower(self.client)
+        self.events: RedisRoomEvents | None = None
+
+    def engine(self, store: Store, out: Outbox, state: BrokerState) -> RedisRoomEvents:
+        """The room events of the core on ``store`` (BrokerCore's ``engine``)."""
+        self.events = RedisRoomEvents(
+            store, out, state, RoomLog(self.client), self.name, self.follower.follow
+        )
+        return self.events
+
+    @property
+    def wake_fd(self) -> int:
+        """Readable when the feed brought events: then call :meth:`turn`."""
+        return self.follower.wake_fd
+
+    def turn(self) -> None:
+        """Apply what the feed brought (stored, published, acks let go)."""
+        assert self.events is not None
+        for batch in self.follower.take():
+            self.events.apply(batch)
+
+    def close(self) -> None:
+        self.follower.close()
+        self.client.close()
