@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.helpers import RawPeer
 
 from zmqchat import Client
 from zmqchat.broker.server import BrokerServer
 from zmqchat.common.config import BrokerConfig
-from zmqchat.testing import expect
+from zmqchat.common.messages import PresenceEvent
+from zmqchat.testing import expect, wait_until
 from zmqchat.testing.redis import RedisProcess
 
 pytestmark = pytest.mark.timeout(60)
@@ -34,9 +36,26 @@ class Node:
         return f"tcp://127.0.0.1:{self.server.port}"
 
     def stop(self) -> None:
-        self.server.stop()
-        self.thread.join(timeout=10)
+        if self.thread.is_alive():
+            self.server.stop()
+            self.thread.join(timeout=10)
         assert not self.thread.is_alive()
+
+
+_peers: list[RawPeer] = []
+
+
+def peer(endpoint: str) -> RawPeer:
+    """A raw DEALER, closed after the test."""
+    _peers.append(RawPeer(endpoint))
+    return _peers[-1]
+
+
+@pytest.fixture(autouse=True)
+def _close_peers() -> Iterator[None]:
+    yield
+    while _peers:
+        _peers.pop().sock.close(0)
 
 
 @pytest.fixture
@@ -70,3 +89,62 @@ def test_a_room_conversation_across_two_nodes(nodes: tuple[Node, Node]) -> None:
             page = client.history("general", limit=50)
             texts = [m.text for m in page.messages if getattr(m, "text", None) in seqs]
             assert texts == list(seqs)
+
+
+def test_a_name_is_held_across_nodes_until_its_session_ends(nodes: tuple[Node, Node]) -> None:
+    a, b = nodes
+    alice = peer(a.endpoint)
+    alice.register("alice", rooms=["general"])
+    taken = peer(b.endpoint).request({"type": "register", "user": "Alice", "proto": 1})
+    assert (taken["type"], taken["code"]) == ("error", "name_taken")
+    assert alice.request({"type": "bye"})["type"] == "bye"
+    # Ended on node a: free on node b.
+    peer(b.endpoint).register("alice")
+
+
+def test_a_session_resumes_on_another_node_and_the_first_lets_go(
+    nodes: tuple[Node, Node],
+) -> None:
+    a, b = nodes
+    first = peer(a.endpoint)
+    welcome = first.register("alice", rooms=["general", "dev"])
+    # The same client, now on node b (as after losing node a): the same session,
+    # in the same rooms, nobody told it left or joined.
+    second = peer(b.endpoint)
+    again = second.register("alice", resume=welcome["session"])
+    assert again["session"] == welcome["session"]
+    assert set(again["rooms"]) == {"general", "dev"}
+    # Node a hears the session moved: its connection is told it was replaced.
+    closed = first.recv_type("closed", timeout=10)
+    assert closed["reason"] == "replaced"
+    who = second.request({"type": "who", "room": "general"})
+    assert [m.lower() for m in who["users"]] == ["alice"]
+    # Node b holds it now: a bye there ends it and frees the name everywhere.
+    assert second.request({"type": "bye"})["type"] == "bye"
+    peer(a.endpoint).register("alice")
+
+
+def test_a_client_with_two_endpoints_carries_on_when_its_node_stops(
+    nodes: tuple[Node, Node],
+) -> None:
+    a, b = nodes
+    with Client("alice", [a.endpoint, b.endpoint], shuffle_seed=0) as alice:
+        mine, other = (a, b) if alice.endpoint == a.endpoint else (b, a)
+        with Client("bob", other.endpoint) as bob:
+            bob.send("general", "before")
+            expect(alice, "chat", text="before")
+            session = alice.session
+            mine.stop()
+            wait_until(lambda: alice.endpoint == other.endpoint and alice.state == "connected",
+                       20, "alice on the other node")  # fmt: skip
+            bob.send("general", "after")
+            expect(alice, "chat", text="after", timeout=20)
+            assert alice.session == session  # resumed, not a new session
+            # Nobody heard alice leave or come back: she never left the room.
+            seen = []
+            for event in bob.events(timeout=10):
+                seen.append(event)
+                if getattr(event, "text", None) == "after":
+                    break
+            assert [getattr(e, "text", None) for e in seen][-1] == "after"
+            assert not [e for e in seen if isinstance(e, PresenceEvent) and e.user == "alice"]

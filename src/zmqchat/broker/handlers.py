@@ -26,6 +26,7 @@ from zmqchat.broker.logins import Logins
 from zmqchat.broker.mailbox import Mailboxes
 from zmqchat.broker.membership import Membership
 from zmqchat.broker.moderation import Moderation, RoomMeta
+from zmqchat.broker.names import Names
 from zmqchat.broker.outbox import Mark, Outbox, PmDelivery
 from zmqchat.broker.queries import Queries
 from zmqchat.broker.ratelimits import AddressLimits
@@ -110,6 +111,7 @@ class BrokerCore:
         notify: Callable[[], None] = lambda: None,
         connections: Connections | None = None,
         engine: Callable[[Store, Outbox, BrokerState], RoomEvents] | None = None,
+        names: Names | None = None,
     ) -> None:
         """``engine`` makes what numbers room events (default: this store, see
         :mod:`.room_events`; :mod:`.cluster.engine` for Redis).
@@ -133,7 +135,9 @@ class BrokerCore:
         self.events = (
             RoomEvents(store, self.out) if engine is None else engine(store, self.out, self.state)
         )
-        self.membership = Membership(self.state, store, self.out, clock, self.access, self.events)
+        self.membership = Membership(
+            self.state, store, self.out, clock, self.access, self.events, names
+        )
         moderation = Moderation(self.state, store, self.out, clock, self.membership, meta)
         self.mailboxes = Mailboxes(store, self.out, config.mailbox_limit)
         self.address_limits = AddressLimits(*config.address_rate, config.address_refusal_rate)
@@ -484,7 +488,18 @@ class BrokerCore:
         log.info("bye from %s", session.user)
         self._end_session(session, reason="quit")
 
+    def moved_away(self) -> None:
+        """Drop the sessions other nodes took over (their clients resumed there)."""
+        for token in self.membership.names.moved_away():
+            session = self.state.by_token.get(token)
+            if session is not None:
+                log.info("%s resumed on another node", session.user)
+                self.registration.forget(session)
+
     def _end_session(self, session: Session, reason: str) -> None:
+        if not self.membership.names.release(session.key, session.token):
+            self.registration.forget(session)  # another node's now: not ours to end
+            return
         ts = self.clock()
         rooms = [self.state.rooms[name] for name in session.rooms]
         with self.store.atomic():

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from zmqchat.broker.access import RoomAccess
+from zmqchat.broker.names import Names
 from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.room_events import RoomEvents
 from zmqchat.broker.state import BrokerState, Room, Session
@@ -33,8 +34,10 @@ class Membership:
         clock: Callable[[], float],
         access: RoomAccess,
         events: RoomEvents,
+        names: Names | None = None,
     ) -> None:
         self.events = events
+        self.names = names or Names()
         self.state = state
         self.store = store
         self.out = out
@@ -89,6 +92,7 @@ class Membership:
             if create:
                 self.access.made_private(room.name, session)
             self.state.join(session, room)
+            self.names.rooms(session.token, list(session.rooms))
 
         def answer() -> None:
             joined = Joined(
@@ -111,5 +115,6 @@ class Membership:
             self.store.leave_session_room(session.sid, req.room)
             self.presence(room, session.user, "leave", ts, None)
         self.state.leave(session, req.room)
+        self.names.rooms(session.token, list(session.rooms))
         self.out.recheck.session(session)  # a member who left reads no more
         self.out.reply_to(session, Left(room=req.room, ref=req.ref))

@@ -18,6 +18,7 @@ from zmqchat.broker.accounts import Account
 from zmqchat.broker.logins import Logins, PendingLogin
 from zmqchat.broker.mailbox import Mailboxes
 from zmqchat.broker.membership import Membership
+from zmqchat.broker.names import Moved
 from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.state import BrokerState, Connections, Session, TokenBucket
 from zmqchat.broker.store import Store
@@ -121,6 +122,11 @@ class Registration:
             ):
                 self.take_over(session, rid, now, req.ref, peer=peer, client_key=client_key)
                 return
+        if req.resume is not None and self.config.auth == "open":
+            moved = self.membership.names.take(user_key(req.user), req.resume)
+            if moved is not None:  # another node's session, resumed here
+                self._adopt(rid, req.resume, moved, req.ref, now, peer, client_key)
+                return
         if self.logins.start(rid, req, peer, now, client_key):
             return  # answered by finish_logins
         holder = self.state.by_key.get(user_key(req.user))
@@ -213,6 +219,8 @@ class Registration:
         # A private room the user may not join is skipped, not refused: the welcome
         # lists the rooms they are in, and a client keeps the rest out of its list.
         names = self.membership.access.allowed(user_key(req.user), req.rooms)
+        if not self.membership.names.claim(user_key(req.user), req.user, token, names, req.client):
+            raise ProtocolError(ErrorCode.NAME_TAKEN, f"{req.user} is already online")
         rooms = [self.membership.room(name) for name in names]
         with self.store.atomic():
             sid = self.store.add_session(token, req.user, names, req.client, ts)
@@ -242,6 +250,46 @@ class Registration:
         log.info("%s %s (%s)%s in %s", how, req.user, client, where, ", ".join(names))
         # Its rooms' heads: once its joins are numbered.
         self.membership.events.after(lambda: self._welcome(session, req.ref))
+
+    def _adopt(
+        self,
+        rid: bytes,
+        token: str,
+        moved: Moved,
+        ref: Ref,
+        now: float,
+        peer: str | None,
+        client_key: str | None,
+    ) -> None:
+        """Hold here the session ``token`` another node held (its client resumed
+        here): in the same rooms, with no presence event, since it never left them."""
+        self._check_capacity()
+        key = user_key(moved.user)
+        stale = self.state.by_key.get(key)
+        if stale is not None:  # this node's old copy, from before it moved away
+            self.forget(stale)
+        rooms = [self.membership.room(name) for name in moved.rooms]
+        sid = self.store.add_session(
+            token, moved.user, list(moved.rooms), moved.client, self.clock()
+        )
+        session = Session(
+            sid=sid, token=token, user=moved.user, key=key, rid=rid, last_seen=now,
+            client=moved.client, bucket=self.bucket(now), conn=getattr(rid, "conn", None),
+            curve_key=client_key, address=peer,
+        )  # fmt: skip
+        self.state.add(session)
+        for room in rooms:
+            self.state.join(session, room)
+        log.info("resumed %s (%s), taken over from another node", moved.user, moved.client)
+        self.membership.events.after(lambda: self._welcome(session, ref))
+
+    def forget(self, session: Session) -> None:
+        """Drop ``session`` here without a word to its rooms: another node holds it."""
+        if session.rid is not None:
+            self.out.reply(session.rid, Closed(reason="replaced"))
+        self.store.delete_session(session.sid)
+        self.state.remove(session)
+        self.out.recheck.session(session)
 
     def _check_capacity(self) -> None:
         if self.state.attached >= self.capacity:

@@ -261,6 +261,7 @@ class BrokerServer:
             notify=self._login_done,
             connections=self._watch,
             engine=None if self.cluster is None else self.cluster.engine,
+            names=None if self.cluster is None else self.cluster.names,
         )
 
     def _checkpointer(self, store: Store) -> Checkpointer | None:
@@ -330,6 +331,7 @@ class BrokerServer:
                 core.finish_logins(time.monotonic())
             if cluster is not None and cluster.wake_fd in ready:
                 cluster.turn()
+                core.moved_away()
             now = time.monotonic()
             core.expire(now)
             budgets.expire(now)

@@ -13,7 +13,7 @@ import logging
 import queue
 import socket
 import threading
-from typing import Final
+from typing import Any, Final
 
 import redis
 
@@ -29,8 +29,16 @@ class Follower:
     """Runs a :class:`Feed` for the loop: :meth:`follow` a room, then read
     :attr:`wake_fd` for readiness and :meth:`take` the batches."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        channel: str | None = None,
+        heard: queue.SimpleQueue[str] | None = None,
+    ) -> None:
+        """Messages on ``channel`` (a node's own, see :mod:`.names`) go to ``heard``."""
         self._client = client
+        self._channel = channel
+        self._heard = heard
         self._asks: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
         self._batches: queue.SimpleQueue[Batch] = queue.SimpleQueue()
         self._wake_r, self._wake_w = socket.socketpair()
@@ -68,8 +76,22 @@ class Follower:
             with contextlib.suppress(BlockingIOError, OSError):  # full: a wake-up is pending
                 self._wake_w.send(b"\x00")
 
+    def _listen(self, own: Any) -> None:
+        """Hand on what came on the node's own channel."""
+        if own is None or self._heard is None:
+            return
+        got = False
+        while (message := own.get_message(timeout=0.0)) is not None:
+            if message["type"] == "message":
+                self._heard.put(message["data"].decode())
+                got = True
+        if got:
+            with contextlib.suppress(BlockingIOError, OSError):
+                self._wake_w.send(b"\x00")
+
     def _run(self) -> None:
         feed = Feed(self._client)
+        own: Any = None
         asked: list[tuple[str, int]] = []
         try:
             while not self._stop.is_set():
@@ -77,6 +99,10 @@ class Follower:
                     while True:
                         asked.append(self._asks.get_nowait())
                 try:
+                    if own is None and self._channel is not None:
+                        own = self._client.pubsub(ignore_subscribe_messages=True)
+                        own.subscribe(self._channel)
+                    self._listen(own)
                     while asked:
                         room, after = asked[0]
                         self._give(feed.subscribe(room, after=after))
@@ -84,9 +110,14 @@ class Follower:
                     self._give(feed.poll(POLL))
                 except (redis.RedisError, TimeoutError) as exc:
                     log.warning("the engine's feed can't reach Redis: %s", exc)
+                    if own is not None:
+                        own.close()
+                        own = None
                     self._stop.wait(RETRY)
         finally:
             feed.close()
+            if own is not None:
+                own.close()
 
     def close(self) -> None:
         self._stop.set()

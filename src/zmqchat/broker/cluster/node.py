@@ -1,5 +1,6 @@
 """What a broker node adds to its loop with the Redis engine: the Redis client, the
-engine that numbers its room events, and the feed that brings every node's."""
+engine that numbers its room events, the feed that brings every node's, and the
+names and sessions it holds."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import redis
 
 from zmqchat.broker.cluster.engine import RedisRoomEvents
 from zmqchat.broker.cluster.follow import Follower
+from zmqchat.broker.cluster.names import RedisNames, moved_channel
 from zmqchat.broker.cluster.roomlog import RoomLog
 from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.state import BrokerState
@@ -20,7 +22,8 @@ class ClusterNode:
     def __init__(self, url: str, name: str) -> None:
         self.name = name
         self.client = redis.Redis.from_url(url)
-        self.follower = Follower(self.client)
+        self.names = RedisNames(self.client, name)
+        self.follower = Follower(self.client, moved_channel(name), self.names.moved)
         self.events: RedisRoomEvents | None = None
 
     def engine(self, store: Store, out: Outbox, state: BrokerState) -> RedisRoomEvents:
@@ -36,7 +39,8 @@ class ClusterNode:
         return self.follower.wake_fd
 
     def turn(self) -> None:
-        """Apply what the feed brought (stored, published, acks let go)."""
+        """Apply what the feed brought (stored, published, acks let go); the core
+        then drops the sessions that moved away (BrokerCore.moved_away)."""
         assert self.events is not None
         for batch in self.follower.take():
             self.events.apply(batch)

@@ -1,0 +1,99 @@
+"""Names and sessions in Redis (issue 17): a name is held cluster-wide, a session
+is taken over by whichever node its client resumes on, and only the node that holds
+a session ends it.
+
+Keys: ``zc:u:{KEY}`` (hash: ``token``, ``node`` of the session holding the name),
+``zc:s:{TOKEN}`` (hash: ``user``, ``rooms`` as msgpack, ``client``, ``node``), and
+``zc:n:{NODE}:moved``, the channel on which a node hears that one of its sessions
+was taken over. Each change is one script, so two nodes can't both win a name.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Sequence
+from typing import Any, Final
+
+import msgpack
+import redis
+
+from zmqchat.broker.names import Moved, Names
+
+_CLAIM: Final = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'token', ARGV[1], 'node', ARGV[2])
+redis.call('HSET', KEYS[2], 'user', ARGV[3], 'rooms', ARGV[4], 'client', ARGV[5], 'node', ARGV[2])
+return 1
+"""
+_TAKE: Final = """
+local held = redis.call('HMGET', KEYS[1], 'token', 'node')
+if held[1] ~= ARGV[1] or held[2] == ARGV[2] then return false end
+redis.call('HSET', KEYS[1], 'node', ARGV[2])
+redis.call('HSET', KEYS[2], 'node', ARGV[2])
+redis.call('PUBLISH', 'zc:n:' .. held[2] .. ':moved', ARGV[1])
+return redis.call('HMGET', KEYS[2], 'user', 'rooms', 'client')
+"""
+_ROOMS: Final = """
+if redis.call('HGET', KEYS[1], 'node') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'rooms', ARGV[2])
+return 1
+"""
+_RELEASE: Final = """
+local held = redis.call('HMGET', KEYS[1], 'token', 'node')
+if held[1] ~= ARGV[1] or held[2] ~= ARGV[2] then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+return 1
+"""
+
+
+def _name(key: str) -> str:
+    return f"zc:u:{{{key}}}"
+
+
+def _session(token: str) -> str:
+    return f"zc:s:{{{token}}}"
+
+
+def moved_channel(node: str) -> str:
+    return f"zc:n:{node}:moved"
+
+
+class RedisNames(Names):
+    """Node ``node``'s view of names and sessions in one Redis."""
+
+    def __init__(self, client: redis.Redis, node: str) -> None:
+        self.client = client
+        self.node = node
+        self._claim = client.register_script(_CLAIM)
+        self._take = client.register_script(_TAKE)
+        self._release = client.register_script(_RELEASE)
+        self._rooms = client.register_script(_ROOMS)
+        # Filled by the feed's thread (cluster/follow.py), read by the loop.
+        self.moved: queue.SimpleQueue[str] = queue.SimpleQueue()
+
+    def claim(
+        self, key: str, user: str, token: str, rooms: Sequence[str], client: str | None
+    ) -> bool:
+        args = [token, self.node, user, msgpack.packb(list(rooms)), client or ""]
+        return bool(self._claim(keys=[_name(key), _session(token)], args=args))
+
+    def take(self, key: str, token: str) -> Moved | None:
+        reply: Any = self._take(keys=[_name(key), _session(token)], args=[token, self.node])
+        if not reply:
+            return None
+        user, rooms, client = reply
+        return Moved(user.decode(), tuple(msgpack.unpackb(rooms)), client.decode() or None)
+
+    def rooms(self, token: str, rooms: Sequence[str]) -> None:
+        self._rooms(keys=[_session(token)], args=[self.node, msgpack.packb(list(rooms))])
+
+    def release(self, key: str, token: str) -> bool:
+        return bool(self._release(keys=[_name(key), _session(token)], args=[token, self.node]))
+
+    def moved_away(self) -> list[str]:
+        out: list[str] = []
+        while True:
+            try:
+                out.append(self.moved.get_nowait())
+            except queue.Empty:
+                return out

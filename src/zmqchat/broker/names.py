@@ -1,0 +1,52 @@
+"""Who holds a name beyond this broker: the seam of the engine for names and
+sessions (issue 17).
+
+One broker (the SQLite engine) is the whole truth about its names: a name is held
+while a session of this broker holds it (``BrokerState.by_key``), so :class:`Names`
+here agrees to everything. With the Redis engine (:mod:`.cluster.names`) a name is
+held cluster-wide, a session can be taken over by another node (its client resumed
+there) and a node ends only the sessions it still holds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Moved:
+    """A session another node held, now this node's: what it was."""
+
+    user: str
+    rooms: tuple[str, ...]
+    client: str | None
+
+
+class Names:
+    """Names and sessions as one broker sees them: its memory is all there is."""
+
+    def claim(
+        self, key: str, user: str, token: str, rooms: Sequence[str], client: str | None
+    ) -> bool:
+        """Hold name ``key`` for the new session ``token``; False if a session
+        elsewhere holds it."""
+        return True
+
+    def take(self, key: str, token: str) -> Moved | None:
+        """Take over session ``token`` of ``key`` from the node that holds it (a
+        client resuming here); None if no other node holds such a session."""
+        return None
+
+    def rooms(self, token: str, rooms: Sequence[str]) -> None:
+        """Session ``token`` is now in ``rooms`` (what a node taking it over joins)."""
+
+    def release(self, key: str, token: str) -> bool:
+        """Session ``token`` ends here: let go of ``key``. False if the session is no
+        longer this node's (taken over elsewhere): it ends here without a word."""
+        return True
+
+    def moved_away(self) -> list[str]:
+        """Tokens of this node's sessions that other nodes took over since the last
+        call."""
+        return []
