@@ -148,3 +148,22 @@ def test_a_client_with_two_endpoints_carries_on_when_its_node_stops(
                     break
             assert [getattr(e, "text", None) for e in seen][-1] == "after"
             assert not [e for e in seen if isinstance(e, PresenceEvent) and e.user == "alice"]
+
+
+def test_who_lists_everyone_on_every_node(nodes: tuple[Node, Node]) -> None:
+    a, b = nodes
+    alice, bob, carol = peer(a.endpoint), peer(b.endpoint), peer(b.endpoint)
+    alice.register("alice", rooms=["general"])
+    bob.register("Bob", rooms=["general", "dev"])
+    carol.register("carol", rooms=["dev"])
+    for asker in (alice, bob):
+        assert asker.request({"type": "who"})["users"] == ["alice", "Bob", "carol"]
+        assert asker.request({"type": "who", "room": "general"})["users"] == ["alice", "Bob"]
+    assert bob.request({"type": "leave", "room": "general"})["type"] == "left"
+    joined = alice.request({"type": "join", "room": "dev"})
+    assert joined["members"] == ["alice", "Bob", "carol"]
+    assert carol.request({"type": "bye"})["type"] == "bye"
+    for asker in (alice, bob):
+        assert asker.request({"type": "who", "room": "general"})["users"] == ["alice"]
+        assert asker.request({"type": "who", "room": "dev"})["users"] == ["alice", "Bob"]
+        assert asker.request({"type": "who"})["users"] == ["alice", "Bob"]

@@ -95,10 +95,12 @@ class Membership:
             self.names.rooms(session.token, list(session.rooms))
 
         def answer() -> None:
+            everywhere = self.names.members(room.name)
+            members = room.member_names() if everywhere is None else everywhere
             joined = Joined(
                 room=room.name,
                 seq=room.seq,  # its join's, or later
-                members=tuple(room.member_names()),
+                members=tuple(sorted(members, key=str.lower)),
                 private=True if self.access.is_private(room.name) else None,
                 topic=self.access.meta.topic(room.name)[0] or None,
                 ref=req.ref,

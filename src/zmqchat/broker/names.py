@@ -46,6 +46,14 @@ class Names:
         longer this node's (taken over elsewhere): it ends here without a word."""
         return True
 
+    def online(self) -> list[str] | None:
+        """Everyone with a session anywhere; None: those of this broker."""
+        return None
+
+    def members(self, room: str) -> list[str] | None:
+        """The members of ``room`` on every node; None: those of this broker."""
+        return None
+
     def moved_away(self) -> list[str]:
         """Tokens of this node's sessions that other nodes took over since the last
         call."""

@@ -77,13 +77,21 @@ class Queries:
         self.charge(session, len(body))
 
     def who(self, session: Session, req: Who, now: float) -> None:
+        shared = self.membership.names
         if req.room is None:
-            names = sorted((s.user for s in self.state.by_key.values()), key=str.lower)
+            everyone = shared.online()
+            if everyone is None:
+                everyone = [s.user for s in self.state.by_key.values()]
+            names = sorted(everyone, key=str.lower)
         else:
             if req.room in self.state.private_rooms:
                 require_member(session, req.room)
-            room = self.state.rooms.get(req.room)
-            names = room.member_names() if room is not None else []
+            members = shared.members(req.room)
+            if members is not None:
+                names = sorted(members, key=str.lower)
+            else:
+                room = self.state.rooms.get(req.room)
+                names = room.member_names() if room is not None else []
         after = None if req.after is None else req.after.lower()
         page, more = _page([n for n in names if after is None or n.lower() > after], req.limit)
         users = Users(users=tuple(page), room=req.room, more=more, ref=req.ref)

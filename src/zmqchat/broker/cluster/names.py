@@ -2,10 +2,13 @@
 is taken over by whichever node its client resumes on, and only the node that holds
 a session ends it.
 
-Keys: ``zc:u:{KEY}`` (hash: ``token``, ``node`` of the session holding the name),
-``zc:s:{TOKEN}`` (hash: ``user``, ``rooms`` as msgpack, ``client``, ``node``), and
-``zc:n:{NODE}:moved``, the channel on which a node hears that one of its sessions
-was taken over. Each change is one script, so two nodes can't both win a name.
+Keys (standalone Redis or valkey: the scripts touch keys they are not given, which
+Redis Cluster would refuse): ``zc:u:{KEY}`` (hash: ``token``, ``node`` of the
+session holding the name), ``zc:s:{TOKEN}`` (hash: ``user``, ``key``, ``rooms`` as
+msgpack, ``client``, ``node``), ``zc:r:{ROOM}:members`` and ``zc:online`` (user key
+-> name), and ``zc:n:{NODE}:moved``, the channel on which a node hears that one of
+its sessions was taken over. Each change is one script, so two nodes can't both win
+a name, and members change with the sessions.
 """
 
 from __future__ import annotations
@@ -19,12 +22,28 @@ import redis
 
 from zmqchat.broker.names import Moved, Names
 
-_CLAIM: Final = """
+# Room members (``zc:r:{ROOM}:members``, key -> name) and everyone online
+# (``zc:online``) change with the sessions, in the same scripts.
+_MEMBERS: Final = """
+local function join(rooms, key, user)
+  for _, room in ipairs(rooms) do redis.call('HSET', 'zc:r:{' .. room .. '}:members', key, user) end
+end
+local function leave(rooms, key)
+  for _, room in ipairs(rooms) do redis.call('HDEL', 'zc:r:{' .. room .. '}:members', key) end
+end
+"""
+_CLAIM: Final = (
+    _MEMBERS
+    + """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'token', ARGV[1], 'node', ARGV[2])
-redis.call('HSET', KEYS[2], 'user', ARGV[3], 'rooms', ARGV[4], 'client', ARGV[5], 'node', ARGV[2])
+redis.call('HSET', KEYS[2], 'user', ARGV[3], 'rooms', ARGV[4], 'client', ARGV[5], 'node', ARGV[2],
+           'key', ARGV[6])
+redis.call('HSET', 'zc:online', ARGV[6], ARGV[3])
+join(cmsgpack.unpack(ARGV[4]), ARGV[6], ARGV[3])
 return 1
 """
+)
 _TAKE: Final = """
 local held = redis.call('HMGET', KEYS[1], 'token', 'node')
 if held[1] ~= ARGV[1] or held[2] == ARGV[2] then return false end
@@ -33,17 +52,30 @@ redis.call('HSET', KEYS[2], 'node', ARGV[2])
 redis.call('PUBLISH', 'zc:n:' .. held[2] .. ':moved', ARGV[1])
 return redis.call('HMGET', KEYS[2], 'user', 'rooms', 'client')
 """
-_ROOMS: Final = """
-if redis.call('HGET', KEYS[1], 'node') ~= ARGV[1] then return 0 end
+_ROOMS: Final = (
+    _MEMBERS
+    + """
+local held = redis.call('HMGET', KEYS[1], 'node', 'rooms', 'key', 'user')
+if held[1] ~= ARGV[1] then return 0 end
+local old, new = cmsgpack.unpack(held[2]), cmsgpack.unpack(ARGV[2])
+leave(old, held[3])
+join(new, held[3], held[4])
 redis.call('HSET', KEYS[1], 'rooms', ARGV[2])
 return 1
 """
-_RELEASE: Final = """
+)
+_RELEASE: Final = (
+    _MEMBERS
+    + """
 local held = redis.call('HMGET', KEYS[1], 'token', 'node')
 if held[1] ~= ARGV[1] or held[2] ~= ARGV[2] then return 0 end
+local rooms = redis.call('HGET', KEYS[2], 'rooms')
+if rooms then leave(cmsgpack.unpack(rooms), ARGV[3]) end
+redis.call('HDEL', 'zc:online', ARGV[3])
 redis.call('DEL', KEYS[1], KEYS[2])
 return 1
 """
+)
 
 
 def _name(key: str) -> str:
@@ -74,7 +106,7 @@ class RedisNames(Names):
     def claim(
         self, key: str, user: str, token: str, rooms: Sequence[str], client: str | None
     ) -> bool:
-        args = [token, self.node, user, msgpack.packb(list(rooms)), client or ""]
+        args = [token, self.node, user, msgpack.packb(list(rooms)), client or "", key]
         return bool(self._claim(keys=[_name(key), _session(token)], args=args))
 
     def take(self, key: str, token: str) -> Moved | None:
@@ -88,7 +120,16 @@ class RedisNames(Names):
         self._rooms(keys=[_session(token)], args=[self.node, msgpack.packb(list(rooms))])
 
     def release(self, key: str, token: str) -> bool:
-        return bool(self._release(keys=[_name(key), _session(token)], args=[token, self.node]))
+        args = [token, self.node, key]
+        return bool(self._release(keys=[_name(key), _session(token)], args=args))
+
+    def online(self) -> list[str] | None:
+        reply: Any = self.client.hvals("zc:online")
+        return [name.decode() for name in reply]
+
+    def members(self, room: str) -> list[str] | None:
+        reply: Any = self.client.hvals(f"zc:r:{{{room}}}:members")
+        return [name.decode() for name in reply]
 
     def moved_away(self) -> list[str]:
         out: list[str] = []
