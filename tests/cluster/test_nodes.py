@@ -167,3 +167,36 @@ def test_who_lists_everyone_on_every_node(nodes: tuple[Node, Node]) -> None:
         assert asker.request({"type": "who", "room": "general"})["users"] == ["alice"]
         assert asker.request({"type": "who", "room": "dev"})["users"] == ["alice", "Bob"]
         assert asker.request({"type": "who"})["users"] == ["alice", "Bob"]
+
+
+def test_private_messages_across_nodes_are_acked_once_handed_over(
+    nodes: tuple[Node, Node],
+) -> None:
+    a, b = nodes
+    alice, bob = peer(a.endpoint), peer(b.endpoint)
+    alice.register("alice")
+    bob.register("Bob")
+    ack = alice.request({"type": "pm", "to": "bob", "text": "psst"})
+    assert (ack["type"], ack["status"], ack["to"]) == ("ack", "delivered", "Bob")
+    got = bob.recv_type("pm")
+    assert (got["from"], got["text"], got["id"]) == ("alice", "psst", ack["id"])
+    back = bob.request({"type": "pm", "to": "alice", "text": "hi"})
+    assert back["id"] != ack["id"]  # ids are the cluster's, not each node's
+    assert alice.recv_type("pm")["text"] == "hi"
+    # Bob's session ends on node b: a pm to him is refused, not acked.
+    assert bob.request({"type": "bye"})["type"] == "bye"
+    refused = alice.request({"type": "pm", "to": "bob", "text": "gone?"})
+    assert refused["type"] == "error"
+    assert refused["code"] in ("user_offline", "no_such_user")
+
+
+def test_a_pm_to_a_node_that_cannot_hand_it_over_is_not_acked_delivered(
+    nodes: tuple[Node, Node],
+) -> None:
+    a, b = nodes
+    alice, bob = peer(a.endpoint), peer(b.endpoint)
+    alice.register("alice")
+    bob.register("bob")
+    bob.sock.close(0)  # bob's connection is gone; his session waits on node b
+    reply = alice.request({"type": "pm", "to": "bob", "text": "anyone?"}, timeout=10)
+    assert (reply["type"], reply["code"]) == ("error", "user_offline")

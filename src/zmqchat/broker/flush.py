@@ -82,6 +82,11 @@ class Flush:
                 self.commit_due = now + LAZY_COMMIT  # the marks, lazily
         for sender, body in answers:
             send(sender, body)
+        if out.remote or out.relayed:  # the Redis engine's pms between nodes
+            core.remote_pms.relay(send)
+            core.remote_pms.flushed(committed, time.monotonic())
+            for rid, body in out.replies[len(replies) :]:  # refusals of unstored pms
+                send(rid, body)
         if out.recheck:
             # Before the batch's events: a connection cut now gets none of them (a
             # shut-down socket takes no more writes), so a member who left, or a

@@ -32,6 +32,7 @@ from zmqchat.broker.queries import Queries
 from zmqchat.broker.ratelimits import AddressLimits
 from zmqchat.broker.registration import Registration
 from zmqchat.broker.relay import Relay
+from zmqchat.broker.remote_pms import RemotePms
 from zmqchat.broker.room_events import RoomEvents
 from zmqchat.broker.searching import Searching
 from zmqchat.broker.state import REF_CACHE_SIZE, BrokerState, Connections, Session, fingerprint
@@ -149,6 +150,9 @@ class BrokerCore:
         )
         self.relay = Relay(
             self.state, store, self.out, config, clock, self.mailboxes, self.membership
+        )
+        self.remote_pms = RemotePms(
+            self.membership.names, self.out, self.state, self.relay.undelivered
         )
         self.transfers = Transfers(self.state, store, self.out, config, clock, self.membership)
         edits = Edits(self.state, store, self.out, config, clock, self.membership,
@@ -401,6 +405,7 @@ class BrokerCore:
             self.transfers.sweep(now)
         except OSError:
             log.exception("could not drop unfinished uploads; trying again later")
+        self.remote_pms.expire(now)
         expired = list(self.state.expired(now, self.config.timeout))
         for session in expired:
             log.info("expired %s (idle %.1fs)", session.user, now - session.last_seen)
@@ -417,7 +422,11 @@ class BrokerCore:
 
     def next_deadline(self) -> float | None:
         """Monotonic time of the next session expiry or forgetting sweep, if any."""
-        due = [self.state.next_expiry(self.config.timeout), self.forgetting.next_due()]
+        due = [
+            self.state.next_expiry(self.config.timeout),
+            self.forgetting.next_due(),
+            self.remote_pms.next_deadline(),
+        ]
         return min((d for d in due if d is not None), default=None)
 
     def shutdown(self, text: str = "broker shutting down") -> None:
@@ -488,13 +497,23 @@ class BrokerCore:
         log.info("bye from %s", session.user)
         self._end_session(session, reason="quit")
 
-    def moved_away(self) -> None:
-        """Drop the sessions other nodes took over (their clients resumed there)."""
-        for token in self.membership.names.moved_away():
-            session = self.state.by_token.get(token)
-            if session is not None:
-                log.info("%s resumed on another node", session.user)
-                self.registration.forget(session)
+    def node_messages(self) -> None:
+        """Act on what other nodes told this one (the Redis engine, see
+        :meth:`Names.heard`)."""
+        for message in self.membership.names.heard():
+            try:
+                kind, args = message[0], message[1:]
+                if kind == "moved":
+                    session = self.state.by_token.get(args[0])
+                    if session is not None:
+                        log.info("%s resumed on another node", session.user)
+                        self.registration.forget(session)
+                elif kind == "pm":
+                    self.remote_pms.hand_over(*args)
+                elif kind == "pm_done":
+                    self.remote_pms.answered(args[0], bool(args[1]))
+            except Exception:
+                log.exception("could not act on a node's message %.40r", message)
 
     def _end_session(self, session: Session, reason: str) -> None:
         if not self.membership.names.release(session.key, session.token):

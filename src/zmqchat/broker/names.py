@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -25,6 +26,8 @@ class Moved:
 
 class Names:
     """Names and sessions as one broker sees them: its memory is all there is."""
+
+    node = ""  # this node's name among others
 
     def claim(
         self, key: str, user: str, token: str, rooms: Sequence[str], client: str | None
@@ -54,7 +57,22 @@ class Names:
         """The members of ``room`` on every node; None: those of this broker."""
         return None
 
-    def moved_away(self) -> list[str]:
-        """Tokens of this node's sessions that other nodes took over since the last
-        call."""
+    def where(self, key: str) -> tuple[str, str] | None:
+        """The other node whose session holds name ``key``, and the name as that
+        session registered it, if one does."""
+        return None
+
+    def pm_id(self) -> int | None:
+        """A new private message's id, unique across nodes; None: the store's next."""
+        return None
+
+    def tell(self, node: str, message: list[Any]) -> None:
+        """Send ``message`` to node ``node`` (see :meth:`heard`)."""
+        raise RuntimeError("one broker has no other node to tell")
+
+    def heard(self) -> list[list[Any]]:
+        """What other nodes told this one since the last call, in order:
+        ``["moved", token]`` (one of its sessions was taken over),
+        ``["pm", origin, pm_id, key, frame]`` (hand a private message to ``key``),
+        ``["pm_done", pm_id, delivered]`` (what became of one it sent)."""
         return []

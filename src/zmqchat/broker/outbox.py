@@ -14,7 +14,7 @@ from zmqchat.common.codec import encode
 from zmqchat.common.messages import Record, Ref
 
 # Where an outbox's lists end (see Outbox.mark).
-Mark = tuple[int, int, int, int]
+Mark = tuple[int, int, int, int, int]
 
 
 @dataclasses.dataclass(slots=True)
@@ -64,7 +64,7 @@ class Outbox:
     delivered, and the round trip of a conversation does not wait for the disk.
     """
 
-    __slots__ = ("gated", "mail", "pms", "publishes", "recheck", "replies")
+    __slots__ = ("gated", "mail", "pms", "publishes", "recheck", "relayed", "remote", "replies")
 
     def __init__(self) -> None:
         self.pms: list[PmDelivery] = []
@@ -79,6 +79,11 @@ class Outbox:
         # Who may read what changed: the sessions (by sid) and rooms whose readers
         # the PUB side checks again after the batch (see broker/grants.py).
         self.recheck: Recheck = Recheck()
+        # With the Redis engine (remote_pms.py): pms for another node's session, sent
+        # to it after the commit (node, user key, pm); and other nodes' pms to hand
+        # to a connection here (routing id, frame, their node, pm id).
+        self.remote: list[tuple[str, str, PmDelivery]] = []
+        self.relayed: list[tuple[bytes, bytes, str, int]] = []
 
     def reply(self, rid: bytes, msg: Record | bytes) -> None:
         self.replies.append((rid, msg if isinstance(msg, bytes) else encode(msg)))
@@ -109,13 +114,17 @@ class Outbox:
 
     def mark(self) -> Mark:
         """Where the lists end now, to :meth:`truncate` back to if a request fails."""
-        return len(self.pms), len(self.replies), len(self.publishes), len(self.mail)
+        return (
+            len(self.pms), len(self.replies), len(self.publishes), len(self.mail),
+            len(self.remote),
+        )  # fmt: skip
 
     def truncate(self, mark: Mark) -> None:
         del self.pms[mark[0] :]
         del self.replies[mark[1] :]
         del self.publishes[mark[2] :]
         del self.mail[mark[3] :]
+        del self.remote[mark[4] :]
 
     def clear(self) -> None:
         self.recheck.clear()
@@ -124,6 +133,8 @@ class Outbox:
         self.replies.clear()
         self.publishes.clear()
         self.gated.clear()
+        self.remote.clear()
+        self.relayed.clear()
 
     def __bool__(self) -> bool:
-        return bool(self.pms or self.replies or self.publishes)
+        return bool(self.pms or self.replies or self.publishes or self.remote or self.relayed)

@@ -114,6 +114,9 @@ class Relay:
         if self._replay(session, req.ref, print_):
             return
         target = self.state.by_key.get(key)
+        if target is None and (held := self.membership.names.where(key)) is not None:
+            self._remote(session, req, key, held, print_, now)
+            return
         if target is None or target.rid is None:
             account = self.store.account(req.to) if self.config.auth != "open" else None
             if account is not None:
@@ -135,16 +138,9 @@ class Relay:
             session.sid,
             target.sid,
             req.ref,
+            pm_id=self.membership.names.pm_id(),
         )
-        event = PmEvent(
-            id=pm_id,
-            sender=session.user,
-            to=target.user,
-            text=req.text,
-            data=req.data,
-            key=None if req.ref is None else pm_key(session.sid, req.ref),
-            ts=ts,
-        )
+        event = _event(session, req, pm_id, target.user, ts)
         ack = PmAck(to=target.user, id=pm_id, status="delivered", ts=ts, ref=req.ref)
         session.remember(req.ref, print_, ack)
         if target.rid in self.out.gated or session.rid is None:
@@ -157,6 +153,26 @@ class Relay:
                 )
             )
 
+    def _remote(
+        self, session: Session, req: Pm, key: str, held: tuple[str, str], print_: int, now: float
+    ) -> None:
+        """To a user whose session another node holds: stored here, handed to that
+        node after the commit, acked once it says its client took it
+        (:mod:`.remote_pms`)."""
+        node, user = held
+        self._spend(session, now)
+        ts = self.clock()
+        pm_id = self.store.add_pm(
+            ts, session.user, user, req.text, req.data_packed, session.sid, None, req.ref,
+            pm_id=self.membership.names.pm_id(),
+        )  # fmt: skip
+        ack = PmAck(to=user, id=pm_id, status="delivered", ts=ts, ref=req.ref)
+        session.remember(req.ref, print_, ack)
+        frame = encode(_event(session, req, pm_id, user, ts))
+        self.out.remote.append(
+            (node, key, PmDelivery(None, frame, session, encode(ack), pm_id, user, req.ref))
+        )
+
     def _queue(
         self, session: Session, req: Pm, name: str, since: float, print_: int, now: float
     ) -> None:
@@ -167,7 +183,7 @@ class Relay:
         ts = self.clock()
         pm_id = self.store.add_pm(
             ts, session.user, name, req.text, req.data_packed, session.sid, None, req.ref,
-            queued=True,
+            queued=True, pm_id=self.membership.names.pm_id(),
         )  # fmt: skip
         ack = PmAck(to=name, id=pm_id, status="queued", ts=ts, ref=req.ref)
         session.remember(req.ref, print_, ack)
@@ -203,3 +219,10 @@ class Relay:
                 ref=pm.ref,
             )
         )
+
+
+def _event(session: Session, req: Pm, pm_id: int, to: str, ts: float) -> PmEvent:
+    """The pm as its recipient gets it."""
+    key = None if req.ref is None else pm_key(session.sid, req.ref)
+    return PmEvent(id=pm_id, sender=session.user, to=to, text=req.text, data=req.data, key=key,
+                   ts=ts)  # fmt: skip

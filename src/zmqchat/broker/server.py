@@ -331,7 +331,7 @@ class BrokerServer:
                 core.finish_logins(time.monotonic())
             if cluster is not None and cluster.wake_fd in ready:
                 cluster.turn()
-                core.moved_away()
+                core.node_messages()
             now = time.monotonic()
             core.expire(now)
             budgets.expire(now)

@@ -309,16 +309,20 @@ class Store:
         ref: Ref,
         *,
         queued: bool = False,
+        pm_id: int | None = None,
     ) -> int:
         """Keep a private message for the next commit (``queued``: in its recipient's
-        mailbox, see :mod:`.mailbox`); returns its id."""
-        if self._last_pm_id >= self._pm_id_ceiling:
-            raise StoreError("private message ids ran past their committed ceiling")
-        self._last_pm_id += 1
+        mailbox, see :mod:`.mailbox`); returns its id: ``pm_id`` (an engine's, unique
+        across nodes) or the next of this store's."""
+        if pm_id is None:
+            if self._last_pm_id >= self._pm_id_ceiling:
+                raise StoreError("private message ids ran past their committed ceiling")
+            self._last_pm_id += 1
+            pm_id = self._last_pm_id
         keys = sorted((sender.lower(), recipient.lower()))
         self._pm_rows.append(
             (
-                self._last_pm_id,
+                pm_id,
                 ts,
                 sender,
                 sender.lower(),
@@ -333,7 +337,7 @@ class Store:
                 1 if queued else None,
             )
         )
-        return self._last_pm_id
+        return pm_id
 
     def kept(self) -> tuple[int, int]:
         """A mark of the chats and private messages kept so far, for :meth:`drop_kept`."""

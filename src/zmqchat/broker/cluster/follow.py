@@ -33,7 +33,7 @@ class Follower:
         self,
         client: redis.Redis,
         channel: str | None = None,
-        heard: queue.SimpleQueue[str] | None = None,
+        heard: queue.SimpleQueue[bytes] | None = None,
     ) -> None:
         """Messages on ``channel`` (a node's own, see :mod:`.names`) go to ``heard``."""
         self._client = client
@@ -83,7 +83,7 @@ class Follower:
         got = False
         while (message := own.get_message(timeout=0.0)) is not None:
             if message["type"] == "message":
-                self._heard.put(message["data"].decode())
+                self._heard.put(message["data"])
                 got = True
         if got:
             with contextlib.suppress(BlockingIOError, OSError):

@@ -6,9 +6,10 @@ Keys (standalone Redis or valkey: the scripts touch keys they are not given, whi
 Redis Cluster would refuse): ``zc:u:{KEY}`` (hash: ``token``, ``node`` of the
 session holding the name), ``zc:s:{TOKEN}`` (hash: ``user``, ``key``, ``rooms`` as
 msgpack, ``client``, ``node``), ``zc:r:{ROOM}:members`` and ``zc:online`` (user key
--> name), and ``zc:n:{NODE}:moved``, the channel on which a node hears that one of
-its sessions was taken over. Each change is one script, so two nodes can't both win
-a name, and members change with the sessions.
+-> name), and ``zc:n:{NODE}``, the channel on which a node hears from the others
+(one of its sessions was taken over, a private message to hand on). Each change is
+one script, so two nodes can't both win a name, and members change with the
+sessions.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ _CLAIM: Final = (
     _MEMBERS
     + """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'token', ARGV[1], 'node', ARGV[2])
+redis.call('HSET', KEYS[1], 'token', ARGV[1], 'node', ARGV[2], 'user', ARGV[3])
 redis.call('HSET', KEYS[2], 'user', ARGV[3], 'rooms', ARGV[4], 'client', ARGV[5], 'node', ARGV[2],
            'key', ARGV[6])
 redis.call('HSET', 'zc:online', ARGV[6], ARGV[3])
@@ -49,7 +50,7 @@ local held = redis.call('HMGET', KEYS[1], 'token', 'node')
 if held[1] ~= ARGV[1] or held[2] == ARGV[2] then return false end
 redis.call('HSET', KEYS[1], 'node', ARGV[2])
 redis.call('HSET', KEYS[2], 'node', ARGV[2])
-redis.call('PUBLISH', 'zc:n:' .. held[2] .. ':moved', ARGV[1])
+redis.call('PUBLISH', 'zc:n:' .. held[2], cmsgpack.pack({'moved', ARGV[1]}))
 return redis.call('HMGET', KEYS[2], 'user', 'rooms', 'client')
 """
 _ROOMS: Final = (
@@ -86,8 +87,9 @@ def _session(token: str) -> str:
     return f"zc:s:{{{token}}}"
 
 
-def moved_channel(node: str) -> str:
-    return f"zc:n:{node}:moved"
+def node_channel(node: str) -> str:
+    """Where node ``node`` hears from the others (msgpack lists, see Names.heard)."""
+    return f"zc:n:{node}"
 
 
 class RedisNames(Names):
@@ -101,7 +103,7 @@ class RedisNames(Names):
         self._release = client.register_script(_RELEASE)
         self._rooms = client.register_script(_ROOMS)
         # Filled by the feed's thread (cluster/follow.py), read by the loop.
-        self.moved: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self.inbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
 
     def claim(
         self, key: str, user: str, token: str, rooms: Sequence[str], client: str | None
@@ -131,10 +133,27 @@ class RedisNames(Names):
         reply: Any = self.client.hvals(f"zc:r:{{{room}}}:members")
         return [name.decode() for name in reply]
 
-    def moved_away(self) -> list[str]:
-        out: list[str] = []
+    def where(self, key: str) -> tuple[str, str] | None:
+        reply: Any = self.client.hmget(_name(key), ["node", "user"])
+        node, user = reply
+        if node is None or node.decode() == self.node:
+            return None
+        return str(node.decode()), str(user.decode())
+
+    def pm_id(self) -> int | None:
+        # One counter for every node, so a client's de-duplication by id holds.
+        return int(self.client.incr("zc:pm:id"))
+
+    def tell(self, node: str, message: list[Any]) -> None:
+        self.client.publish(node_channel(node), msgpack.packb(message))
+
+    def heard(self) -> list[list[Any]]:
+        out: list[list[Any]] = []
         while True:
             try:
-                out.append(self.moved.get_nowait())
+                raw = self.inbox.get_nowait()
             except queue.Empty:
                 return out
+            message = msgpack.unpackb(raw)
+            if isinstance(message, list) and message and isinstance(message[0], str):
+                out.append(message)

@@ -8,7 +8,7 @@ import redis
 
 from zmqchat.broker.cluster.engine import RedisRoomEvents
 from zmqchat.broker.cluster.follow import Follower
-from zmqchat.broker.cluster.names import RedisNames, moved_channel
+from zmqchat.broker.cluster.names import RedisNames, node_channel
 from zmqchat.broker.cluster.roomlog import RoomLog
 from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.state import BrokerState
@@ -23,7 +23,7 @@ class ClusterNode:
         self.name = name
         self.client = redis.Redis.from_url(url)
         self.names = RedisNames(self.client, name)
-        self.follower = Follower(self.client, moved_channel(name), self.names.moved)
+        self.follower = Follower(self.client, node_channel(name), self.names.inbox)
         self.events: RedisRoomEvents | None = None
 
     def engine(self, store: Store, out: Outbox, state: BrokerState) -> RedisRoomEvents:
@@ -40,7 +40,7 @@ class ClusterNode:
 
     def turn(self) -> None:
         """Apply what the feed brought (stored, published, acks let go); the core
-        then drops the sessions that moved away (BrokerCore.moved_away)."""
+        then acts on what other nodes said (BrokerCore.node_messages)."""
         assert self.events is not None
         for batch in self.follower.take():
             self.events.apply(batch)
