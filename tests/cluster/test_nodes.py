@@ -20,13 +20,15 @@ from zmqchat.testing.redis import RedisProcess
 
 pytestmark = pytest.mark.timeout(60)
 
+LEASE = 1.0  # seconds: a stopped node is gone soon after
+
 
 class Node:
     """A BrokerServer on a thread, on free loopback ports."""
 
     def __init__(self, path: Path, url: str, name: str) -> None:
         config = BrokerConfig(host="127.0.0.1", port=0, pub_port=0, db=str(path), rate_limit=0)
-        self.server = BrokerServer(config, engine_url=url, node=name)
+        self.server = BrokerServer(config, engine_url=url, node=name, lease=LEASE)
         self.server.bind()
         self.thread = threading.Thread(target=self.server.run, name=f"node-{name}")
         self.thread.start()
@@ -200,3 +202,24 @@ def test_a_pm_to_a_node_that_cannot_hand_it_over_is_not_acked_delivered(
     bob.sock.close(0)  # bob's connection is gone; his session waits on node b
     reply = alice.request({"type": "pm", "to": "bob", "text": "anyone?"}, timeout=10)
     assert (reply["type"], reply["code"]) == ("error", "user_offline")
+
+
+def test_a_gone_nodes_sessions_end_once_unless_resumed_elsewhere(
+    nodes: tuple[Node, Node],
+) -> None:
+    a, b = nodes
+    stays, moves = peer(a.endpoint), peer(a.endpoint)
+    stays.register("alice", rooms=["general"])
+    moving = moves.register("carol", rooms=["general"])
+    with Client("bob", b.endpoint) as bob:
+        a.stop()  # its lease is no longer renewed
+        # carol's client resumes on node b before the lease runs out: hers goes on.
+        again = peer(b.endpoint).register("carol", resume=moving["session"])
+        assert again["session"] == moving["session"]
+        # Node b ends alice's: one leave, reason timeout, and her name is free.
+        leave = expect(bob, "presence", user="alice", event="leave", timeout=10)
+        assert leave.reason == "timeout"
+        assert [u.lower() for u in bob.who("general")] == ["bob", "carol"]
+        peer(b.endpoint).register("alice")
+        seen = list(bob.events(timeout=0.5))
+        assert not [e for e in seen if isinstance(e, PresenceEvent) and e.user == "carol"]

@@ -27,6 +27,7 @@ from zmqchat.broker.mailbox import Mailboxes
 from zmqchat.broker.membership import Membership
 from zmqchat.broker.moderation import Moderation, RoomMeta
 from zmqchat.broker.names import Names
+from zmqchat.broker.node_messages import NodeMessages
 from zmqchat.broker.outbox import Mark, Outbox, PmDelivery
 from zmqchat.broker.queries import Queries
 from zmqchat.broker.ratelimits import AddressLimits
@@ -176,6 +177,9 @@ class BrokerCore:
             connections=connections,
             sync_connections=self.sync_connections,
         )
+        self.nodes = NodeMessages(
+            self.state, self.membership, self.remote_pms, self.registration.forget, clock
+        )
         self._dispatch: dict[type, Callable[[Session, Request, float], None]] = {
             Join: self.membership.join,  # type: ignore[dict-item]
             Leave: self.membership.leave,  # type: ignore[dict-item]
@@ -220,7 +224,9 @@ class BrokerCore:
                 bucket=self.registration.bucket(now),
                 login=logins.get(stored.sid),
             )
-            if session.key in self.state.by_key:  # can't happen unless edited by hand
+            if session.key in self.state.by_key or not self.membership.names.holds(
+                session.key, stored.token
+            ):  # edited by hand; or, with Redis, taken over or ended by another node
                 self.store.delete_session(stored.sid)
                 continue
             self.state.add(session)
@@ -498,22 +504,8 @@ class BrokerCore:
         self._end_session(session, reason="quit")
 
     def node_messages(self) -> None:
-        """Act on what other nodes told this one (the Redis engine, see
-        :meth:`Names.heard`)."""
-        for message in self.membership.names.heard():
-            try:
-                kind, args = message[0], message[1:]
-                if kind == "moved":
-                    session = self.state.by_token.get(args[0])
-                    if session is not None:
-                        log.info("%s resumed on another node", session.user)
-                        self.registration.forget(session)
-                elif kind == "pm":
-                    self.remote_pms.hand_over(*args)
-                elif kind == "pm_done":
-                    self.remote_pms.answered(args[0], bool(args[1]))
-            except Exception:
-                log.exception("could not act on a node's message %.40r", message)
+        """Act on what other nodes told this one (see :mod:`.node_messages`)."""
+        self.nodes.handle()
 
     def _end_session(self, session: Session, reason: str) -> None:
         if not self.membership.names.release(session.key, session.token):

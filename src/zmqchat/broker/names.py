@@ -62,6 +62,16 @@ class Names:
         session registered it, if one does."""
         return None
 
+    def holds(self, key: str, token: str) -> bool:
+        """Whether session ``token`` still holds ``key`` for this node (after a
+        restart: another node may have taken it over, or ended it)."""
+        return True
+
+    def reap(self, dead: str, lock_ms: int) -> list[tuple[str, tuple[str, ...]]]:
+        """End the sessions of node ``dead`` (its lease ran out) unless another node
+        does: (user, rooms) of each this node ended, whose leaves it must announce."""
+        return []
+
     def pm_id(self) -> int | None:
         """A new private message's id, unique across nodes; None: the store's next."""
         return None

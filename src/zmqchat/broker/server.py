@@ -81,13 +81,15 @@ class BrokerServer:
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
         engine_url: str | None = None,
         node: str | None = None,
+        lease: float | None = None,
     ) -> None:
         """``engine_url``: share rooms' events with other nodes through this Redis
         (issue 17, under way: names, sessions and presence stay per node), as node
-        ``node`` (default: host:port)."""
+        ``node`` (default: host:port), renewing its lease of ``lease`` seconds."""
         self.config = config
         self.engine_url = engine_url
         self.node = node
+        self.lease = lease
         self.cluster: ClusterNode | None = None
         self.ready_file = ready_file
         self.parent_pid = parent_pid
@@ -253,7 +255,10 @@ class BrokerServer:
             from zmqchat.broker.cluster.node import ClusterNode  # noqa: PLC0415
 
             node = self.node or f"{self.config.host}:{self.port}"
-            self.cluster = ClusterNode(self.engine_url, node)
+            if self.lease is None:
+                self.cluster = ClusterNode(self.engine_url, node)
+            else:
+                self.cluster = ClusterNode(self.engine_url, node, self.lease)
         return BrokerCore(
             self.config,
             store,

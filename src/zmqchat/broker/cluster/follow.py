@@ -13,6 +13,7 @@ import logging
 import queue
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any, Final
 
 import redis
@@ -34,9 +35,13 @@ class Follower:
         client: redis.Redis,
         channel: str | None = None,
         heard: queue.SimpleQueue[bytes] | None = None,
+        tick: Callable[[], list[bytes]] | None = None,
     ) -> None:
-        """Messages on ``channel`` (a node's own, see :mod:`.names`) go to ``heard``."""
+        """Messages on ``channel`` (a node's own, see :mod:`.names`) go to ``heard``,
+        and so does what ``tick`` (run every turn of the thread: the node's lease)
+        returns."""
         self._client = client
+        self._tick = tick
         self._channel = channel
         self._heard = heard
         self._asks: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
@@ -80,12 +85,16 @@ class Follower:
         """Hand on what came on the node's own channel."""
         if own is None or self._heard is None:
             return
-        got = False
+        got = []
         while (message := own.get_message(timeout=0.0)) is not None:
             if message["type"] == "message":
-                self._heard.put(message["data"])
-                got = True
-        if got:
+                got.append(message["data"])
+        self._hear(got)
+
+    def _hear(self, messages: list[bytes]) -> None:
+        if messages and self._heard is not None:
+            for message in messages:
+                self._heard.put(message)
             with contextlib.suppress(BlockingIOError, OSError):
                 self._wake_w.send(b"\x00")
 
@@ -103,6 +112,8 @@ class Follower:
                         own = self._client.pubsub(ignore_subscribe_messages=True)
                         own.subscribe(self._channel)
                     self._listen(own)
+                    if self._tick is not None:
+                        self._hear(self._tick())
                     while asked:
                         room, after = asked[0]
                         self._give(feed.subscribe(room, after=after))

@@ -41,6 +41,7 @@ redis.call('HSET', KEYS[1], 'token', ARGV[1], 'node', ARGV[2], 'user', ARGV[3])
 redis.call('HSET', KEYS[2], 'user', ARGV[3], 'rooms', ARGV[4], 'client', ARGV[5], 'node', ARGV[2],
            'key', ARGV[6])
 redis.call('HSET', 'zc:online', ARGV[6], ARGV[3])
+redis.call('SADD', 'zc:n:' .. ARGV[2] .. ':sessions', ARGV[1])
 join(cmsgpack.unpack(ARGV[4]), ARGV[6], ARGV[3])
 return 1
 """
@@ -50,6 +51,7 @@ local held = redis.call('HMGET', KEYS[1], 'token', 'node')
 if held[1] ~= ARGV[1] or held[2] == ARGV[2] then return false end
 redis.call('HSET', KEYS[1], 'node', ARGV[2])
 redis.call('HSET', KEYS[2], 'node', ARGV[2])
+redis.call('SMOVE', 'zc:n:' .. held[2] .. ':sessions', 'zc:n:' .. ARGV[2] .. ':sessions', ARGV[1])
 redis.call('PUBLISH', 'zc:n:' .. held[2], cmsgpack.pack({'moved', ARGV[1]}))
 return redis.call('HMGET', KEYS[2], 'user', 'rooms', 'client')
 """
@@ -73,8 +75,33 @@ if held[1] ~= ARGV[1] or held[2] ~= ARGV[2] then return 0 end
 local rooms = redis.call('HGET', KEYS[2], 'rooms')
 if rooms then leave(cmsgpack.unpack(rooms), ARGV[3]) end
 redis.call('HDEL', 'zc:online', ARGV[3])
+redis.call('SREM', 'zc:n:' .. ARGV[2] .. ':sessions', ARGV[1])
 redis.call('DEL', KEYS[1], KEYS[2])
 return 1
+"""
+)
+
+# A node whose lease ran out: its sessions end here, once, whichever node gets the
+# lock first (KEYS: the lock, the dead node's sessions; ARGV: this node, the lock's
+# lifetime in ms). Returns [user, rooms] per session it ended.
+_REAP: Final = (
+    _MEMBERS
+    + """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {} end
+local ended = {}
+for _, token in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local skey = 'zc:s:{' .. token .. '}'
+  local s = redis.call('HMGET', skey, 'user', 'rooms', 'key')
+  if s[1] then
+    leave(cmsgpack.unpack(s[2]), s[3])
+    redis.call('HDEL', 'zc:online', s[3])
+    redis.call('DEL', 'zc:u:{' .. s[3] .. '}', skey)
+    ended[#ended + 1] = {s[1], s[2]}
+  end
+end
+redis.call('DEL', KEYS[2])
+redis.call('SREM', 'zc:nodes', ARGV[3])
+return ended
 """
 )
 
@@ -102,6 +129,7 @@ class RedisNames(Names):
         self._take = client.register_script(_TAKE)
         self._release = client.register_script(_RELEASE)
         self._rooms = client.register_script(_ROOMS)
+        self._reap = client.register_script(_REAP)
         # Filled by the feed's thread (cluster/follow.py), read by the loop.
         self.inbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
 
@@ -139,6 +167,15 @@ class RedisNames(Names):
         if node is None or node.decode() == self.node:
             return None
         return str(node.decode()), str(user.decode())
+
+    def holds(self, key: str, token: str) -> bool:
+        reply: Any = self.client.hmget(_name(key), ["token", "node"])
+        return [v.decode() if v is not None else None for v in reply] == [token, self.node]
+
+    def reap(self, dead: str, lock_ms: int) -> list[tuple[str, tuple[str, ...]]]:
+        keys = [f"zc:reap:{dead}", f"zc:n:{dead}:sessions"]
+        reply: Any = self._reap(keys=keys, args=[self.node, lock_ms, dead])
+        return [(user.decode(), tuple(msgpack.unpackb(rooms))) for user, rooms in reply]
 
     def pm_id(self) -> int | None:
         # One counter for every node, so a client's de-duplication by id holds.

@@ -4,26 +4,36 @@ names and sessions it holds."""
 
 from __future__ import annotations
 
+from typing import Final
+
 import redis
 
 from zmqchat.broker.cluster.engine import RedisRoomEvents
 from zmqchat.broker.cluster.follow import Follower
+from zmqchat.broker.cluster.lease import Lease
 from zmqchat.broker.cluster.names import RedisNames, node_channel
 from zmqchat.broker.cluster.roomlog import RoomLog
 from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.state import BrokerState
 from zmqchat.broker.store import Store
 
+# Seconds a node stays alive in Redis without renewing: past it, another node ends
+# the sessions its clients did not resume elsewhere.
+LEASE: Final = 10.0
+
 
 class ClusterNode:
     """Node ``name``'s share of the engine at ``url`` (``redis://``, ``unix://``,
     ``rediss://``)."""
 
-    def __init__(self, url: str, name: str) -> None:
+    def __init__(self, url: str, name: str, lease: float = LEASE) -> None:
         self.name = name
+        self.lease = lease
         self.client = redis.Redis.from_url(url)
         self.names = RedisNames(self.client, name)
-        self.follower = Follower(self.client, node_channel(name), self.names.inbox)
+        self.follower = Follower(
+            self.client, node_channel(name), self.names.inbox, Lease(self.client, name, lease).tick
+        )
         self.events: RedisRoomEvents | None = None
 
     def engine(self, store: Store, out: Outbox, state: BrokerState) -> RedisRoomEvents:

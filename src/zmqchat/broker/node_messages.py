@@ -1,0 +1,72 @@
+"""What other nodes tell this one, with the Redis engine (issue 17): a session of
+ours was taken over, a private message to hand on, what became of one we handed
+on, a node whose lease ran out. With one broker (the SQLite engine) nothing comes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Final
+
+from zmqchat.broker.membership import Membership
+from zmqchat.broker.remote_pms import RemotePms
+from zmqchat.broker.state import BrokerState, Session
+
+log = logging.getLogger("zmqchat.broker")
+
+# How long the node that ends a dead node's sessions holds the lock that keeps the
+# others from doing it too: far longer than ending them takes.
+REAP_LOCK_MS: Final = 60_000
+
+
+class NodeMessages:
+    """Acts on :meth:`Names.heard`'s messages, on the loop's thread."""
+
+    def __init__(
+        self,
+        state: BrokerState,
+        membership: Membership,
+        remote_pms: RemotePms,
+        forget: Callable[[Session], None],
+        clock: Callable[[], float],
+    ) -> None:
+        self.state = state
+        self.membership = membership
+        self.remote_pms = remote_pms
+        self.forget = forget
+        self.clock = clock
+
+    def handle(self) -> None:
+        for message in self.membership.names.heard():
+            try:
+                self._one(message[0], message[1:])
+            except Exception:
+                log.exception("could not act on a node's message %.60r", message)
+
+    def _one(self, kind: str, args: list[Any]) -> None:
+        if kind == "moved":
+            session = self.state.by_token.get(args[0])
+            if session is not None:
+                log.info("%s resumed on another node", session.user)
+                self.forget(session)
+        elif kind == "pm":
+            self.remote_pms.hand_over(*args)
+        elif kind == "pm_done":
+            self.remote_pms.answered(args[0], bool(args[1]))
+        elif kind == "dead":
+            self._reap(args[0])
+
+    def _reap(self, dead: str) -> None:
+        """Node ``dead``'s lease ran out: end its sessions (if no other node does
+        first), one leave per room, reason ``timeout``."""
+        ended = self.membership.names.reap(dead, REAP_LOCK_MS)
+        if not ended:
+            return
+        ts = self.clock()
+        for user, rooms in ended:
+            for name in rooms:
+                room = self.membership.room(name)
+                self.membership.presence(room, user, "leave", ts, "timeout")
+        log.warning("node %s is gone (its lease ran out): ended its %d session(s)",
+                    dead, len(ended))  # fmt: skip
