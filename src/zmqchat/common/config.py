@@ -16,27 +16,21 @@ from typing import Any, Final, TypeVar
 
 import platformdirs
 
+from zmqchat.common.config_checks import (
+    check_broker,
+    check_level,
+    check_port,
+)
 from zmqchat.common.endpoints import check_endpoints
 from zmqchat.common.layers import ENV_PREFIX, coerce, from_env, from_toml
-from zmqchat.common.protocol import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_PUB_PORT, is_valid_name
+from zmqchat.common.protocol import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_PUB_PORT
 from zmqchat.errors import ConfigError
-from zmqchat.logs import LOG_LEVELS
 
 APP_NAME: Final = "zmqchat"
 # Every client costs the broker two connections (DEALER and SUB); keep some file
 # descriptors for the store, the listening sockets and libzmq's own.
 FDS_PER_SESSION: Final = 2
 FD_RESERVE: Final = 64
-# `auth`: who may register which name (see docs/security.md).
-AUTH_MODES: Final = ("open", "accounts", "required")
-# `encryption`: "curve" is CURVE on both broker sockets (docs/security.md).
-ENCRYPTION_MODES: Final = ("none", "curve")
-# The least argon2id work a password hash may be given. OWASP's equivalent choices
-# (m=46 MiB t=1, 19 MiB t=2, 12 MiB t=3, 9 MiB t=4, 7 MiB t=5) all spend at least
-# 7 MiB and 35840 KiB-passes; below that a stolen store falls to guessing faster
-# than OWASP accepts.
-MIN_HASH_MEMORY_KIB: Final = 7168
-MIN_HASH_WORK: Final = 7168 * 5
 
 
 def default_data_dir() -> Path:
@@ -134,80 +128,7 @@ class BrokerConfig:
     file_rate_burst: int = 2000
 
     def __post_init__(self) -> None:
-        _check_port("port", self.port)
-        for name in self.admins:
-            if not is_valid_name(name):
-                raise ConfigError(f"admins must be user names, not {name!r}")
-        _check_port("pub_port", self.pub_port)
-        if self.encryption not in ENCRYPTION_MODES:
-            modes = ", ".join(ENCRYPTION_MODES)
-            raise ConfigError(f"encryption must be one of {modes}, not {self.encryption!r}")
-        if self.allowed_keys is not None and self.encryption != "curve":
-            raise ConfigError('allowed_keys needs encryption = "curve"')
-        if self.port and self.port == self.pub_port:
-            raise ConfigError("port and pub_port must differ")
-        _check_level(self.log_level)
-        if self.heartbeat <= 0:
-            raise ConfigError("heartbeat must be > 0 seconds")
-        if self.timeout <= self.heartbeat:
-            raise ConfigError("timeout must be longer than heartbeat")
-        if self.rate_limit < 0:
-            raise ConfigError("rate_limit must be >= 0 (0 disables the limit)")
-        if self.rate_burst < 1:
-            raise ConfigError("rate_burst must be >= 1")
-        if self.max_sessions is not None and self.max_sessions < 1:
-            raise ConfigError("max_sessions must be >= 1")
-        if self.auth not in AUTH_MODES:
-            raise ConfigError(f"auth must be one of {', '.join(AUTH_MODES)}, not {self.auth!r}")
-        for key in ("login_attempts_per_account", "login_attempts_per_address"):
-            if getattr(self, key) < 0:
-                raise ConfigError(f"{key} must be >= 0 (0 disables the limit)")
-        if self.mailbox_limit < 1:
-            raise ConfigError("mailbox_limit must be >= 1")
-        for key in ("max_connections", "max_connections_per_address"):
-            value = getattr(self, key)
-            if value is not None and value < 1:
-                raise ConfigError(f"{key} must be >= 1")
-        if self.max_detached_per_address < 1:
-            raise ConfigError("max_detached_per_address must be >= 1")
-        for key in ("forget_rooms_after", "forget_names_after"):
-            if getattr(self, key) <= 0:
-                raise ConfigError(f"{key} must be > 0 seconds")
-        self._check_address_limits()
-        if self.edit_window < 0:
-            raise ConfigError("edit_window must be >= 0 seconds (0 disables editing)")
-        if self.connect_deadline <= 0:
-            raise ConfigError("connect_deadline must be > 0 seconds")
-        for key in ("pub_hwm", "reply_hwm"):
-            if getattr(self, key) < 10:
-                raise ConfigError(f"{key} must be >= 10 (frames queued per peer)")
-        self._check_files()
-        if self.hash_memory_kib < MIN_HASH_MEMORY_KIB:
-            raise ConfigError(f"hash_memory_kib must be >= {MIN_HASH_MEMORY_KIB} (7 MiB)")
-        if self.hash_time_cost < 1 or self.hash_memory_kib * self.hash_time_cost < MIN_HASH_WORK:
-            raise ConfigError(
-                f"hash_time_cost times hash_memory_kib must be >= {MIN_HASH_WORK} "
-                "(OWASP: 2 passes of 19456 KiB, ..., 5 of 7168)"
-            )
-
-    def _check_address_limits(self) -> None:
-        if self.address_rate_limit is not None and self.address_rate_limit < 0:
-            raise ConfigError("address_rate_limit must be >= 0 (0 disables the limit)")
-        if self.address_rate_burst is not None and self.address_rate_burst < 1:
-            raise ConfigError("address_rate_burst must be >= 1")
-        if self.address_refusal_rate < 0:
-            raise ConfigError("address_refusal_rate must be >= 0 (0 answers none)")
-
-    def _check_files(self) -> None:
-        for key in ("max_file_size", "file_quota", "disk_floor"):
-            if getattr(self, key) < 0:
-                raise ConfigError(f"{key} must be >= 0 (bytes)")
-        if self.upload_expiry <= 0:
-            raise ConfigError("upload_expiry must be > 0 seconds")
-        if self.file_rate_limit < 0:
-            raise ConfigError("file_rate_limit must be >= 0 (0 disables the limit)")
-        if self.file_rate_burst < 1:
-            raise ConfigError("file_rate_burst must be >= 1")
+        check_broker(self)
 
     @property
     def db_path(self) -> str:
@@ -282,8 +203,8 @@ class ClientConfig:
     notify: bool = True
 
     def __post_init__(self) -> None:
-        _check_port("port", self.port)
-        _check_level(self.log_level)
+        check_port("port", self.port)
+        check_level(self.log_level)
         if self.connect_timeout <= 0:
             raise ConfigError("connect_timeout must be > 0 seconds")
         if self.endpoints:
@@ -306,16 +227,6 @@ class ClientConfig:
     def where(self) -> str:
         """The broker endpoints, as messages name them."""
         return " or ".join(self.broker_endpoints)
-
-
-def _check_port(key: str, value: int) -> None:
-    if not 0 <= value <= 65535:
-        raise ConfigError(f"{key} must be between 0 and 65535, not {value}")
-
-
-def _check_level(value: str) -> None:
-    if value.lower() not in LOG_LEVELS:
-        raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
 
 
 _C = TypeVar("_C", BrokerConfig, ClientConfig)
