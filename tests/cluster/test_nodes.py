@@ -27,8 +27,11 @@ class Node:
     """A BrokerServer on a thread, on free loopback ports."""
 
     def __init__(self, path: Path, url: str, name: str) -> None:
-        config = BrokerConfig(host="127.0.0.1", port=0, pub_port=0, db=str(path), rate_limit=0)
-        self.server = BrokerServer(config, engine_url=url, node=name, lease=LEASE)
+        config = BrokerConfig(
+            host="127.0.0.1", port=0, pub_port=0, db=str(path), rate_limit=0,
+            engine="redis", engine_url=url, node_name=name, node_lease=LEASE,
+        )  # fmt: skip
+        self.server = BrokerServer(config)
         self.server.bind()
         self.thread = threading.Thread(target=self.server.run, name=f"node-{name}")
         self.thread.start()

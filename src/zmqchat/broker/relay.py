@@ -104,7 +104,7 @@ class Relay:
             lambda seq: ChatEvent(
                 room=req.room, seq=seq, sender=session.user, text=req.text, ts=ts, data=req.data
             ),
-            Extra(session.sid, req.ref, req.data_packed),
+            Extra(session.sid, req.ref, req.data_packed, ticket=session.ticket),
             acked,
         )
 

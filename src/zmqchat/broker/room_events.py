@@ -60,6 +60,9 @@ class Extra:
     ref: Ref = None
     data: bytes | None = None  # a chat's data, as its sender packed it
     blank: bool = True  # a delete: its chat's text and data go (a file event stays)
+    # The session's ticket (derived from its token, so the same on every node): with
+    # ``ref``, what an engine shared by nodes recognises a retry by.
+    ticket: str | None = None
 
 
 NO_EXTRA: Final = Extra()

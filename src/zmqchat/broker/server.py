@@ -47,6 +47,7 @@ from zmqchat.common.config import BrokerConfig
 
 # Raised here, defined in the error tree; still importable from here.
 from zmqchat.errors import BindError as BindError  # noqa: PLC0414
+from zmqchat.errors import ConfigError
 
 log = logging.getLogger("zmqchat.broker")
 
@@ -79,17 +80,8 @@ class BrokerServer:
         ready_file: str | None = None,
         parent_pid: int | None = None,
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
-        engine_url: str | None = None,
-        node: str | None = None,
-        lease: float | None = None,
     ) -> None:
-        """``engine_url``: share rooms' events with other nodes through this Redis
-        (issue 17, under way: names, sessions and presence stay per node), as node
-        ``node`` (default: host:port), renewing its lease of ``lease`` seconds."""
         self.config = config
-        self.engine_url = engine_url
-        self.node = node
-        self.lease = lease
         self.cluster: ClusterNode | None = None
         self.ready_file = ready_file
         self.parent_pid = parent_pid
@@ -202,7 +194,7 @@ class BrokerServer:
             gc.freeze()
         log.info(
             "zmqchat %s serving tcp://%s:%d (pub %d), store %s, %d session(s) restored, "
-            "up to %d sessions (open-file limit %d), auth %s%s",
+            "up to %d sessions (open-file limit %d), auth %s%s%s",
             __version__,
             self.config.host,
             self.port,
@@ -213,6 +205,7 @@ class BrokerServer:
             fd_limit,
             self.config.auth,
             ", CURVE encrypted" if self.curve is not None else "",
+            "" if self.cluster is None else f", node {self.cluster.name} of a Redis engine",
         )
         if self.ready_file is not None:
             host = self.config.host
@@ -250,15 +243,17 @@ class BrokerServer:
 
     def _core(self, store: Store) -> BrokerCore:
         """The broker's core on ``store``, with the Redis engine if asked for."""
-        if self.engine_url is not None:
-            # Imported here: redis is an optional dependency (zmqchat[redis]).
-            from zmqchat.broker.cluster.node import ClusterNode  # noqa: PLC0415
-
-            node = self.node or f"{self.config.host}:{self.port}"
-            if self.lease is None:
-                self.cluster = ClusterNode(self.engine_url, node)
-            else:
-                self.cluster = ClusterNode(self.engine_url, node, self.lease)
+        config = self.config
+        if config.engine == "redis":
+            assert config.engine_url is not None  # config_checks
+            try:
+                from zmqchat.broker.cluster.node import ClusterNode  # noqa: PLC0415
+            except ImportError:  # redis is an optional dependency
+                raise ConfigError(
+                    "engine = \"redis\" needs the redis package: pip install 'zmqchat[redis]'"
+                ) from None
+            node = config.node_name or f"{config.host}:{self.port}"
+            self.cluster = ClusterNode(config.engine_url, node, config.node_lease)
         return BrokerCore(
             self.config,
             store,

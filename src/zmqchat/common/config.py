@@ -126,6 +126,14 @@ class BrokerConfig:
     upload_expiry: float = 24 * 3600.0
     file_rate_limit: float = 2000.0
     file_rate_burst: int = 2000
+    # "sqlite": one broker, everything in its store. "redis": one node of several
+    # sharing rooms, names and sessions through the Redis at engine_url, as
+    # node_name (default host:port), alive while it renews a lease of node_lease
+    # seconds (docs/scaling.md).
+    engine: str = "sqlite"
+    engine_url: str | None = dataclasses.field(default=None, repr=False)  # may hold a password
+    node_name: str | None = None
+    node_lease: float = 10.0
 
     def __post_init__(self) -> None:
         check_broker(self)

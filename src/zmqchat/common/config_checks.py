@@ -19,6 +19,9 @@ ENCRYPTION_MODES: Final = ("none", "curve")
 # (m=46 MiB t=1, 19 MiB t=2, 12 MiB t=3, 9 MiB t=4, 7 MiB t=5) all spend at least
 # 7 MiB and 35840 KiB-passes; below that a stolen store falls to guessing faster
 # than OWASP accepts.
+# `engine`: where what brokers share lives (docs/scaling.md).
+ENGINES: Final = ("sqlite", "redis")
+ENGINE_SCHEMES: Final = ("redis://", "rediss://", "unix://")
 MIN_HASH_MEMORY_KIB: Final = 7168
 MIN_HASH_WORK: Final = 7168 * 5
 
@@ -73,12 +76,30 @@ def check_broker(config: BrokerConfig) -> None:
         if getattr(config, key) < 10:
             raise ConfigError(f"{key} must be >= 10 (frames queued per peer)")
     _check_files(config)
+    _check_engine(config)
     if config.hash_memory_kib < MIN_HASH_MEMORY_KIB:
         raise ConfigError(f"hash_memory_kib must be >= {MIN_HASH_MEMORY_KIB} (7 MiB)")
     if config.hash_time_cost < 1 or config.hash_memory_kib * config.hash_time_cost < MIN_HASH_WORK:
         raise ConfigError(
             f"hash_time_cost times hash_memory_kib must be >= {MIN_HASH_WORK} "
             "(OWASP: 2 passes of 19456 KiB, ..., 5 of 7168)"
+        )
+
+
+def _check_engine(config: BrokerConfig) -> None:
+    if config.engine not in ENGINES:
+        raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, not {config.engine!r}")
+    if config.engine == "sqlite":
+        return
+    url = config.engine_url or ""
+    if not url.startswith(ENGINE_SCHEMES):
+        raise ConfigError('engine = "redis" needs engine_url, a redis://, rediss:// or unix:// URL')
+    if config.node_lease <= 0:
+        raise ConfigError("node_lease must be > 0 seconds")
+    if config.auth != "open":
+        raise ConfigError(
+            'engine = "redis" does not share accounts between nodes yet: use it with '
+            'auth = "open" (docs/scaling.md)'
         )
 
 

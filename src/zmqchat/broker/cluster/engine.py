@@ -77,7 +77,7 @@ class RedisRoomEvents(RoomEvents):
         super().__init__(store, out)
         self.state = state
         self.roomlog = roomlog
-        self.node = node  # part of retry keys: sids are this node's
+        self.node = node
         self.follow = follow
         self._staged: list[_Staged | Callable[[], object]] = []
         self._waiting: list[_Waiter] = []
@@ -102,7 +102,9 @@ class RedisRoomEvents(RoomEvents):
     ) -> None:
         self._follow(room.name)
         event = make(PLACEHOLDER_SEQ)
-        retry = None if extra.ref is None else f"{self.node}:{extra.sid}:{extra.ref!r}"
+        # A session resumed on another node retries there: its ticket is the same.
+        who = extra.ticket or f"{self.node}:{extra.sid}"
+        retry = None if extra.ref is None else f"{who}:{extra.ref!r}"
         self._staged.append(_Staged(room.name, event, encode(event), retry, then, self.request))
 
     def after(self, then: Callable[[], object]) -> None:
