@@ -226,3 +226,22 @@ def test_a_gone_nodes_sessions_end_once_unless_resumed_elsewhere(
         peer(b.endpoint).register("alice")
         seen = list(bob.events(timeout=0.5))
         assert not [e for e in seen if isinstance(e, PresenceEvent) and e.user == "carol"]
+
+
+def test_without_redis_requests_that_need_it_are_refused_and_the_node_serves_on(
+    nodes: tuple[Node, Node], redis_server: RedisProcess
+) -> None:
+    a, _ = nodes
+    alice = peer(a.endpoint)
+    alice.register("alice", rooms=["general"])
+    redis_server.close()  # Redis is gone
+    for request in (
+        {"type": "chat", "room": "general", "text": "lost?"},
+        {"type": "who"},
+        {"type": "pm", "to": "nobody", "text": "x"},
+    ):
+        reply = alice.request(request, timeout=10)
+        assert (reply["type"], reply["code"]) == ("error", "store_unavailable"), reply
+    refused = peer(a.endpoint).request({"type": "register", "user": "bob", "proto": 1})
+    assert (refused["type"], refused["code"]) == ("error", "store_unavailable")
+    assert alice.request({"type": "ping"})["type"] == "pong"

@@ -10,6 +10,7 @@ account holder, otherwise taken back with an error to its sender.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from zmqchat.broker.outbox import Outbox, PmDelivery
 from zmqchat.broker.state import BrokerState
 from zmqchat.common.messages import ErrorReply
 from zmqchat.common.protocol import ErrorCode
+from zmqchat.errors import ProtocolError
 
 log = logging.getLogger("zmqchat.broker")
 
@@ -59,8 +61,11 @@ class RemotePms:
                                        ref=pm.ref)  # fmt: skip
                     self.out.reply(pm.sender.rid, error)
                 continue
-            self.names.tell(node, ["pm", self.names.node, pm.pm_id, key, pm.frame])
             self._sent[pm.pm_id] = _Sent(pm, now + ANSWER_WAIT)
+            try:
+                self.names.tell(node, ["pm", self.names.node, pm.pm_id, key, pm.frame])
+            except ProtocolError:  # the engine can't be reached: it was not handed on
+                self.answered(pm.pm_id, delivered=False)
         self.out.remote.clear()
 
     def hand_over(self, origin: str, pm_id: int, key: str, frame: bytes) -> None:
@@ -75,7 +80,9 @@ class RemotePms:
     def relay(self, send: Callable[[bytes, bytes], bool]) -> None:
         """Send the pms other nodes handed over, and tell each what became of it."""
         for rid, frame, origin, pm_id in self.out.relayed:
-            self.names.tell(origin, ["pm_done", pm_id, send(rid, frame)])
+            delivered = send(rid, frame)
+            with contextlib.suppress(ProtocolError):  # unheard, the sender's node gives up
+                self.names.tell(origin, ["pm_done", pm_id, delivered])
         self.out.relayed.clear()
 
     def answered(self, pm_id: int, delivered: bool) -> None:

@@ -26,6 +26,7 @@ from typing import Any, Final
 import redis
 
 from zmqchat.broker.cluster.feed import Batch
+from zmqchat.broker.cluster.names import engine_call
 from zmqchat.broker.cluster.roomlog import MAX_BATCH, Event, RoomLog
 from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.room_events import NO_EXTRA, E, Extra, RoomEvents, SequencedEvent
@@ -85,7 +86,8 @@ class RedisRoomEvents(RoomEvents):
 
     def head(self, room: str) -> int:
         self._follow(room)
-        return max(self.roomlog.head(room)[1], self.applied[room])
+        with engine_call():
+            return max(self.roomlog.head(room)[1], self.applied[room])
 
     def _follow(self, room: str) -> None:
         if room not in self.applied:

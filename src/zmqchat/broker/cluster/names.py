@@ -14,14 +14,19 @@ sessions.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import queue
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
 import msgpack
 import redis
 
 from zmqchat.broker.names import Moved, Names
+from zmqchat.common.protocol import ErrorCode
+from zmqchat.errors import ProtocolError
+from zmqchat.logs import Throttle
 
 # Room members (``zc:r:{ROOM}:members``, key -> name) and everyone online
 # (``zc:online``) change with the sessions, in the same scripts.
@@ -106,6 +111,24 @@ return ended
 )
 
 
+_log = logging.getLogger("zmqchat.broker")
+_unreachable = Throttle()
+
+
+@contextlib.contextmanager
+def engine_call() -> Iterator[None]:
+    """A Redis that can't be reached refuses the request (``store_unavailable``),
+    logged once a minute, not once a request."""
+    try:
+        yield
+    except redis.RedisError as exc:
+        if _unreachable.due():
+            _log.error("the engine's Redis can't be reached: %s", exc)
+        raise ProtocolError(
+            ErrorCode.STORE_UNAVAILABLE, "the broker's engine can't be reached now; try again"
+        ) from None
+
+
 def _name(key: str) -> str:
     return f"zc:u:{{{key}}}"
 
@@ -136,53 +159,64 @@ class RedisNames(Names):
     def claim(
         self, key: str, user: str, token: str, rooms: Sequence[str], client: str | None
     ) -> bool:
-        args = [token, self.node, user, msgpack.packb(list(rooms)), client or "", key]
-        return bool(self._claim(keys=[_name(key), _session(token)], args=args))
+        with engine_call():
+            args = [token, self.node, user, msgpack.packb(list(rooms)), client or "", key]
+            return bool(self._claim(keys=[_name(key), _session(token)], args=args))
 
     def take(self, key: str, token: str) -> Moved | None:
-        reply: Any = self._take(keys=[_name(key), _session(token)], args=[token, self.node])
-        if not reply:
-            return None
-        user, rooms, client = reply
-        return Moved(user.decode(), tuple(msgpack.unpackb(rooms)), client.decode() or None)
+        with engine_call():
+            reply: Any = self._take(keys=[_name(key), _session(token)], args=[token, self.node])
+            if not reply:
+                return None
+            user, rooms, client = reply
+            return Moved(user.decode(), tuple(msgpack.unpackb(rooms)), client.decode() or None)
 
     def rooms(self, token: str, rooms: Sequence[str]) -> None:
-        self._rooms(keys=[_session(token)], args=[self.node, msgpack.packb(list(rooms))])
+        with engine_call():
+            self._rooms(keys=[_session(token)], args=[self.node, msgpack.packb(list(rooms))])
 
     def release(self, key: str, token: str) -> bool:
-        args = [token, self.node, key]
-        return bool(self._release(keys=[_name(key), _session(token)], args=args))
+        with engine_call():
+            args = [token, self.node, key]
+            return bool(self._release(keys=[_name(key), _session(token)], args=args))
 
     def online(self) -> list[str] | None:
-        reply: Any = self.client.hvals("zc:online")
-        return [name.decode() for name in reply]
+        with engine_call():
+            reply: Any = self.client.hvals("zc:online")
+            return [name.decode() for name in reply]
 
     def members(self, room: str) -> list[str] | None:
-        reply: Any = self.client.hvals(f"zc:r:{{{room}}}:members")
-        return [name.decode() for name in reply]
+        with engine_call():
+            reply: Any = self.client.hvals(f"zc:r:{{{room}}}:members")
+            return [name.decode() for name in reply]
 
     def where(self, key: str) -> tuple[str, str] | None:
-        reply: Any = self.client.hmget(_name(key), ["node", "user"])
-        node, user = reply
-        if node is None or node.decode() == self.node:
-            return None
-        return str(node.decode()), str(user.decode())
+        with engine_call():
+            reply: Any = self.client.hmget(_name(key), ["node", "user"])
+            node, user = reply
+            if node is None or node.decode() == self.node:
+                return None
+            return str(node.decode()), str(user.decode())
 
     def holds(self, key: str, token: str) -> bool:
-        reply: Any = self.client.hmget(_name(key), ["token", "node"])
-        return [v.decode() if v is not None else None for v in reply] == [token, self.node]
+        with engine_call():
+            reply: Any = self.client.hmget(_name(key), ["token", "node"])
+            return [v.decode() if v is not None else None for v in reply] == [token, self.node]
 
     def reap(self, dead: str, lock_ms: int) -> list[tuple[str, tuple[str, ...]]]:
-        keys = [f"zc:reap:{dead}", f"zc:n:{dead}:sessions"]
-        reply: Any = self._reap(keys=keys, args=[self.node, lock_ms, dead])
-        return [(user.decode(), tuple(msgpack.unpackb(rooms))) for user, rooms in reply]
+        with engine_call():
+            keys = [f"zc:reap:{dead}", f"zc:n:{dead}:sessions"]
+            reply: Any = self._reap(keys=keys, args=[self.node, lock_ms, dead])
+            return [(user.decode(), tuple(msgpack.unpackb(rooms))) for user, rooms in reply]
 
     def pm_id(self) -> int | None:
-        # One counter for every node, so a client's de-duplication by id holds.
-        return int(self.client.incr("zc:pm:id"))
+        with engine_call():
+            # One counter for every node, so a client's de-duplication by id holds.
+            return int(self.client.incr("zc:pm:id"))
 
     def tell(self, node: str, message: list[Any]) -> None:
-        self.client.publish(node_channel(node), msgpack.packb(message))
+        with engine_call():
+            self.client.publish(node_channel(node), msgpack.packb(message))
 
     def heard(self) -> list[list[Any]]:
         out: list[list[Any]] = []
