@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.helpers import RawPeer
@@ -245,3 +246,45 @@ def test_without_redis_requests_that_need_it_are_refused_and_the_node_serves_on(
     refused = peer(a.endpoint).request({"type": "register", "user": "bob", "proto": 1})
     assert (refused["type"], refused["code"]) == ("error", "store_unavailable")
     assert alice.request({"type": "ping"})["type"] == "pong"
+
+
+@pytest.mark.parametrize("appendfsync", ["always", None])
+def test_redis_killed_and_restarted_loses_nothing_acknowledged_and_reuses_no_seq(
+    tmp_path: Path, appendfsync: str | None
+) -> None:
+    """With ``appendfsync always`` Redis keeps everything; with no persistence at all
+    it restarts empty, and the nodes' own stores keep the seqs from being reused."""
+    redis_server = RedisProcess(tmp_path / "redis", appendfsync=appendfsync).start()
+    a = Node(tmp_path / "a.db", redis_server.url, "a")
+    b = Node(tmp_path / "b.db", redis_server.url, "b")
+    try:
+        alice, bob = peer(a.endpoint), peer(b.endpoint)
+        alice.register("alice", rooms=["general"])
+        bob.register("bob", rooms=["general"])
+        acked = {}
+        for n in range(20):
+            ack = (alice if n % 2 else bob).request(
+                {"type": "chat", "room": "general", "text": f"before {n}"}
+            )
+            acked[f"before {n}"] = ack["seq"]
+        redis_server.restart()  # SIGKILL, then the same files
+        for n in range(10):
+            sender = alice if n % 2 else bob
+
+            def sent(n: int = n, sender: RawPeer = sender) -> dict[str, Any] | None:
+                reply = sender.request({"type": "chat", "room": "general", "text": f"after {n}"})
+                return reply if reply["type"] == "ack" else None  # store_unavailable: again
+
+            acked[f"after {n}"] = wait_until(sent, 20, "Redis back")["seq"]
+        assert len(set(acked.values())) == 30  # no seq given twice
+        assert min(acked[f"after {n}"] for n in range(10)) > max(
+            acked[f"before {n}"] for n in range(20)
+        )
+        for reader in (alice, bob):
+            page = reader.request({"type": "history", "room": "general", "limit": 100})
+            stored = {m["text"]: m["seq"] for m in page["messages"] if m["type"] == "chat"}
+            assert stored == acked
+    finally:
+        b.stop()
+        a.stop()
+        redis_server.close()

@@ -212,3 +212,18 @@ def test_the_feed_carries_on_after_redis_restarts(tmp_path) -> None:
         assert texts(poll_until(feed, 1)) == [(2, "b")]
         feed.close()
         client.close()
+
+
+def test_a_redis_that_lost_a_room_numbers_on_from_the_writers_floor(engine: redis.Redis) -> None:
+    log = RoomLog(engine)
+    first = log.append("general", [chat("a"), chat("b")])
+    assert first.seqs == (1, 2)
+    engine.flushall()  # Redis lost everything (no persistence, restarted)
+    # A node that holds seqs 1 and 2 of the room writes next: no seq is given twice,
+    # and the new epoch says the stream starts over.
+    again = log.append("general", [chat("c")], floor=2)
+    assert again.seqs == (3,)
+    assert again.epoch != first.epoch
+    # A counter that went back (the last writes lost, appendfsync everysec) too.
+    engine.set(key("general", "seq"), 1)
+    assert log.append("general", [chat("d")], floor=3).seqs == (4,)

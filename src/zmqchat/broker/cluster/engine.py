@@ -133,7 +133,8 @@ class RedisRoomEvents(RoomEvents):
             for at in range(0, len(items), MAX_BATCH):
                 chunk = items[at : at + MAX_BATCH]
                 try:
-                    done = self.roomlog.append(name, [Event(i.frame, i.retry) for i in chunk])
+                    events = [Event(i.frame, i.retry) for i in chunk]
+                    done = self.roomlog.append(name, events, self.applied.get(name, 0))
                 except redis.RedisError as exc:
                     log.error("Redis did not take %d events of %s: %s", len(chunk), name, exc)
                     failed += [i.request for i in chunk if i.request is not None]

@@ -154,8 +154,12 @@ class Feed:
         out: list[Batch] = []
         while state.next < until:
             page = self.log.read(room, state.next - 1, min(REFILL_PAGE, until - state.next))
-            if not page or page[0][0] != state.next:
-                break  # trimmed or lost: what is gone can't be given
+            if not page:
+                break
+            # Past a part the stream no longer has (lost with a Redis that restarted
+            # empty, whose new epoch numbers on from a node's floor): what is gone
+            # can't be given, what follows can.
+            state.next = page[0][0]
             frames = tuple(frame for _, frame in page)
             out.append(Batch(room, state.epoch or "", state.next, frames, changed))
             changed = False

@@ -38,16 +38,23 @@ _APPEND: Final = """
 local seq_key, log_key, epoch_key, retry_now, retry_old = unpack(KEYS)
 local epoch = redis.call('GET', epoch_key)
 if not epoch then
-  -- A room this Redis has never seen, or has lost: a new epoch, so that a seq the
-  -- clients already saw is never handed out again without them noticing.
+  -- A room this Redis has never seen, or has lost: a new epoch, so that nodes and
+  -- clients can tell the stream starts over.
   redis.call('DEL', seq_key, log_key)
   redis.call('SET', epoch_key, ARGV[1])
   epoch = ARGV[1]
 end
-local n = (#ARGV - 3) / 2
+-- The floor: the last seq the writing node holds. A Redis that lost the room, or
+-- its last writes (appendfsync everysec), numbers on from there, never again from a
+-- seq that node has given out.
+local floor = tonumber(ARGV[4])
+if floor > 0 and tonumber(redis.call('GET', seq_key) or '0') < floor then
+  redis.call('SET', seq_key, floor)
+end
+local n = (#ARGV - 4) / 2
 local fields = {}
 for i = 1, n do
-  local field = ARGV[2 + 2 * i]
+  local field = ARGV[3 + 2 * i]
   if field ~= '' then fields[#fields + 1] = field end
 end
 local known = {}
@@ -61,7 +68,7 @@ if #fields > 0 then
 end
 local new, counted = 0, {}
 for i = 1, n do
-  local field = ARGV[2 + 2 * i]
+  local field = ARGV[3 + 2 * i]
   if field == '' then
     new = new + 1
   elseif not known[field] and not counted[field] then
@@ -74,7 +81,7 @@ if new > 0 then seq = redis.call('INCRBY', seq_key, new) - new end
 local first = seq + 1
 local result, frames, remember = {}, {}, {}
 for i = 1, n do
-  local field, frame = ARGV[2 + 2 * i], ARGV[3 + 2 * i]
+  local field, frame = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
   if field ~= '' and known[field] then
     result[i] = -known[field]
   else
@@ -147,8 +154,9 @@ class RoomLog:
         self.retry_ttl = retry_ttl
         self._append = client.register_script(_APPEND)
 
-    def append(self, room: str, events: Sequence[Event]) -> Appended:
-        """Append ``events`` to ``room`` in one atomic call."""
+    def append(self, room: str, events: Sequence[Event], floor: int = 0) -> Appended:
+        """Append ``events`` to ``room`` in one atomic call, numbered after ``floor``
+        at least (the last seq the caller holds of the room)."""
         if not events or len(events) > MAX_BATCH:
             raise ValueError(f"append 1 to {MAX_BATCH} events at a time, not {len(events)}")
         # Retry keys live in one hash per period of retry_ttl, the current one and the
@@ -161,7 +169,7 @@ class RoomLog:
             key(room, f"retry:{period}"),
             key(room, f"retry:{period - 1}"),
         ]
-        args: list[Any] = [secrets.token_hex(8), key(room, "ev"), self.retry_ttl]
+        args: list[Any] = [secrets.token_hex(8), key(room, "ev"), self.retry_ttl, floor]
         for event in events:
             seq_slot(event.frame)  # refused here, not half-way through the script
             args += [event.retry or "", event.frame]
