@@ -288,3 +288,37 @@ def test_redis_killed_and_restarted_loses_nothing_acknowledged_and_reuses_no_seq
         b.stop()
         a.stop()
         redis_server.close()
+
+
+def test_operators_kicks_and_bans_hold_on_every_node(nodes: tuple[Node, Node]) -> None:
+    a, b = nodes
+    alice, bob, carol = peer(a.endpoint), peer(b.endpoint), peer(b.endpoint)
+    alice.register("alice")
+    bob.register("bob")
+    carol.register("carol")
+    assert alice.request({"type": "join", "room": "ops"})["type"] == "joined"  # creator
+    for member in (bob, carol):
+        assert member.request({"type": "join", "room": "ops"})["type"] == "joined"
+    # Node a's operator gives carol, on node b, the op: node b knows it.
+    assert alice.request({"type": "op", "room": "ops", "user": "carol"})["type"] == "moderated"
+    done = wait_until(
+        lambda: (r := carol.request({"type": "kick", "room": "ops", "user": "bob"}))["type"]
+        != "error" and r,
+        10, "carol an operator on node b",
+    )  # fmt: skip
+    assert done["type"] == "moderated"
+    assert bob.recv_type("moderation")["action"] == "kick"
+    # A ban from node a keeps bob, on node b, out.
+    assert bob.request({"type": "join", "room": "ops"})["type"] == "joined"
+    assert alice.request({"type": "ban", "room": "ops", "user": "bob"})["type"] == "moderated"
+    assert bob.recv_type("moderation", timeout=10)["action"] == "ban"
+    wait_until(lambda: "bob" not in alice.request({"type": "who", "room": "ops"})["users"],
+               10, "bob out of #ops")  # fmt: skip
+    refused = bob.request({"type": "join", "room": "ops"})
+    assert (refused["type"], refused["code"]) == ("error", "banned")
+    # A kick from node a of a member on node b.
+    kicked = alice.request({"type": "kick", "room": "ops", "user": "carol"})
+    assert kicked["type"] == "moderated"
+    assert carol.recv_type("moderation", timeout=10)["action"] == "kick"
+    wait_until(lambda: alice.request({"type": "who", "room": "ops"})["users"] == ["alice"],
+               10, "carol out of #ops")  # fmt: skip

@@ -141,6 +141,7 @@ class BrokerCore:
             self.state, store, self.out, clock, self.access, self.events, names
         )
         moderation = Moderation(self.state, store, self.out, clock, self.membership, meta)
+        self.events.watchers.append(moderation.removed_elsewhere)
         self.mailboxes = Mailboxes(store, self.out, config.mailbox_limit)
         self.address_limits = AddressLimits(*config.address_rate, config.address_refusal_rate)
         self.forgetting = Forgetting(

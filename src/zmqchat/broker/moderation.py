@@ -296,6 +296,10 @@ class Moderation:
     ) -> _Change:
         target = self.state.by_key.get(user_key(user))
         if target is None or room.name not in target.rooms:
+            elsewhere = self.membership.names.members(room.name) or []
+            if target is None and user_key(user) in map(user_key, elsewhere):
+                # A member on another node: that node puts them out (removed_elsewhere).
+                return _Change("kick", [], user=user, reason=reason)
             raise ProtocolError(ErrorCode.NOT_IN_ROOM, f"{user} is not in room {room.name}")
         return _Change("kick", [], user=user, reason=reason, removes=target)
 
@@ -381,6 +385,24 @@ class Moderation:
             # Out of the room: in memory, and in what it may read.
             self.state.leave(removes, room.name)
             self.out.recheck.session(removes)
+
+    def removed_elsewhere(self, event: object) -> None:
+        """A kick or ban another node took (the Redis engine): if its member's
+        session is here, put it out of the room as :meth:`_change` would have."""
+        if not isinstance(event, ModerationEvent) or event.action not in ("kick", "ban"):
+            return
+        target = self.state.by_key.get(user_key(event.user or ""))
+        room = self.state.rooms.get(event.room)
+        if target is None or room is None or event.room not in target.rooms:
+            return  # not here, or put out already by the node that took it
+        why = "banned" if event.action == "ban" else "kicked"
+        with self.store.atomic():
+            self.store.leave_session_room(target.sid, room.name)
+            self.membership.presence(room, target.user, "leave", event.ts, why)
+        self.state.leave(target, room.name)
+        self.membership.names.rooms(target.token, list(target.rooms))
+        self.out.recheck.session(target)
+        self.out.reply_to(target, event)
 
     def _is_op(self, room: str, key: str) -> bool:
         sql = "SELECT 1 FROM room_ops WHERE room = ? AND user = ?"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sqlite3
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -29,12 +30,20 @@ from zmqchat.broker.cluster.feed import Batch
 from zmqchat.broker.cluster.names import engine_call
 from zmqchat.broker.cluster.roomlog import MAX_BATCH, Event, RoomLog
 from zmqchat.broker.outbox import Outbox
-from zmqchat.broker.room_events import NO_EXTRA, E, Extra, RoomEvents, SequencedEvent
+from zmqchat.broker.room_events import (
+    ENSURE_META,
+    NO_EXTRA,
+    E,
+    Extra,
+    RoomEvents,
+    SequencedEvent,
+)
 from zmqchat.broker.state import BrokerState, Room
 from zmqchat.broker.store import Store
 from zmqchat.common.codec import decode_message, encode
-from zmqchat.common.messages import ErrorReply, Ref
-from zmqchat.common.protocol import ErrorCode, room_topic
+from zmqchat.common.messages import ErrorReply, PresenceEvent, Ref
+from zmqchat.common.moderation import ModerationEvent
+from zmqchat.common.protocol import ErrorCode, room_topic, user_key
 
 log = logging.getLogger("zmqchat.broker")
 
@@ -170,10 +179,12 @@ class RedisRoomEvents(RoomEvents):
             seq = batch.first + i
             if seq <= last:
                 continue  # applied already (a refill overlapping the subscription)
-            event = decode_message(frame)
-            self.store_event(event)  # type: ignore[arg-type]
+            event: Any = decode_message(frame)
+            self.store_event(event)
             self.out.publishes.append((topic, frame))
             last = seq
+            for watcher in self.watchers:
+                watcher(event)
         self.applied[batch.room] = last
         if room is not None and room.seq < last:
             room.seq = last
@@ -182,6 +193,7 @@ class RedisRoomEvents(RoomEvents):
     def store_event(self, event: SequencedEvent, extra: Extra = NO_EXTRA) -> None:
         with self.store.atomic():
             super().store_event(event, extra)
+            _replicate(self.store.writer(), event)
 
     def _run_ready(self) -> None:
         if not self._waiting:
@@ -200,3 +212,39 @@ class RedisRoomEvents(RoomEvents):
 
 def _bind(then: Callable[[Any], object], event: Any) -> Callable[[], object]:
     return lambda: then(event)
+
+
+def _replicate(db: sqlite3.Connection, event: SequencedEvent) -> None:
+    """What an event changes beyond its row, as every node's store must hold it
+    (the node that took the event made the same writes already: these are
+    idempotent): a room's creator, its operators, bans and lock."""
+    room = event.room
+    if isinstance(event, PresenceEvent):
+        if event.event == "join" and db.execute(_HAS_META, (room,)).fetchone() is None:
+            key = user_key(event.user)  # the first join: the room's creator and operator
+            db.execute(_CREATED, (room, key, event.ts))
+            db.execute(_OP, (room, key))
+        return
+    if not isinstance(event, ModerationEvent):
+        return
+    key = user_key(event.user) if event.user else ""
+    if event.action == "op":
+        db.execute(_OP, (room, key))
+    elif event.action in ("deop", "ban"):
+        db.execute("DELETE FROM room_ops WHERE room = ? AND user = ?", (room, key))
+        if event.action == "ban":
+            db.execute(
+                "INSERT OR REPLACE INTO bans (room, user, account, until) VALUES (?, ?, NULL, ?)",
+                (room, key, event.until),
+            )
+    elif event.action == "unban":
+        db.execute("DELETE FROM bans WHERE room = ? AND user = ?", (room, key))
+    elif event.action in ("lock", "unlock"):
+        db.execute(ENSURE_META, (room,))
+        db.execute("UPDATE room_meta SET locked = ? WHERE room = ?",
+                   (int(event.action == "lock"), room))  # fmt: skip
+
+
+_HAS_META: Final = "SELECT 1 FROM room_meta WHERE room = ?"
+_CREATED: Final = "INSERT OR IGNORE INTO room_meta (room, creator, created) VALUES (?, ?, ?)"
+_OP: Final = "INSERT OR IGNORE INTO room_ops (room, user) VALUES (?, ?)"
