@@ -147,6 +147,7 @@ class BrokerCore:
         self.forgetting = Forgetting(
             self.state,
             store,
+            self.events,
             rooms_after=config.forget_rooms_after,
             names_after=config.forget_names_after,
         )
@@ -500,9 +501,11 @@ class BrokerCore:
     # -------------------------------------------------------------------- sessions
 
     def _bye(self, session: Session, req: Bye, now: float) -> None:
-        self.out.reply_to(session, ByeReply(ref=req.ref))
+        rid = session.rid
         log.info("bye from %s", session.user)
         self._end_session(session, reason="quit")
+        if rid is not None:  # once its leaves are numbered: a history read after shows them
+            self.events.after(lambda: self.out.reply(rid, ByeReply(ref=req.ref)))
 
     def node_messages(self) -> None:
         """Act on what other nodes told this one (see :mod:`.node_messages`)."""

@@ -119,4 +119,5 @@ class Membership:
         self.state.leave(session, req.room)
         self.names.rooms(session.token, list(session.rooms))
         self.out.recheck.session(session)  # a member who left reads no more
-        self.out.reply_to(session, Left(room=req.room, ref=req.ref))
+        # Once its leave is numbered: a history read after `left` shows it.
+        self.events.after(lambda: self.out.reply_to(session, Left(room=req.room, ref=req.ref)))
