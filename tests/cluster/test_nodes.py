@@ -351,3 +351,14 @@ def test_an_empty_room_without_chat_is_forgotten_on_every_node(nodes: tuple[Node
 
     wait_until(lambda: history(alice) == history(bob) == [(1, "alice", "join"), (2, "bob", "join")],
                10, "both nodes' copies of the new #tmp")  # fmt: skip
+
+
+def test_a_private_room_is_refused_rather_than_open_on_other_nodes(
+    nodes: tuple[Node, Node],
+) -> None:
+    a, _ = nodes
+    alice = peer(a.endpoint)
+    alice.register("alice")
+    refused = alice.request({"type": "join", "room": "secret", "private": True})
+    assert (refused["type"], refused["code"]) == ("error", "bad_request")
+    assert "not shared between nodes" in refused["message"]
