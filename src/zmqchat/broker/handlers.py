@@ -338,8 +338,9 @@ class BrokerCore:
                 self._internal_error(login.rid, login.request.ref, mark, kept)
 
     def close(self) -> None:
-        """Stop the password-checking workers."""
+        """Stop the password-checking workers; close the files kept open."""
         self.logins.close()
+        self.transfers.close()
 
     def sync_connections(self) -> None:
         """Detach every session whose connection ended: its routing id no longer
@@ -447,6 +448,7 @@ class BrokerCore:
         that still exists on its connection, and refuse writes until
         :meth:`store_recovered`."""
         self.writable = False
+        self.transfers.store_failed()
         attached = {s.token: (s.rid, s.conn) for s in self.state.by_token.values() if s.rid}
         self.state.clear()
         self.access.load()

@@ -15,7 +15,9 @@ of a private transfer.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
+import hashlib
 import logging
 import math
 from collections.abc import Callable
@@ -59,6 +61,17 @@ _INSERT_EVENT: Final = (
 _PRUNE_EVERY: Final = 60.0
 
 
+@dataclasses.dataclass(slots=True)
+class _Live:
+    """An upload under way, as this broker process knows it: what a chunk needs
+    without a SELECT, a stat or a read of its part file."""
+
+    sender_key: str
+    size: int
+    held: int  # bytes in the part file
+    digest: Any  # the running sha256 of those bytes
+
+
 class Transfers:
     """Uploads and downloads of one broker; rows in the store's ``files`` table,
     bytes in :class:`Blobs`."""
@@ -81,9 +94,11 @@ class Transfers:
         self.membership = membership
         self.blobs = blobs if blobs is not None else Blobs(config.files_path, fsync=config.fsync)
         self.leftovers = Leftovers(store, self.blobs, config, clock)
-        # upload id -> (bytes fed, running sha256) of the uploads seen since start;
-        # an upload resumed after a restart is hashed once from its part file.
-        self._digests: dict[int, tuple[int, Any]] = {}
+        # The uploads seen since start that are under way; one resumed after a
+        # restart is read once from its row and hashed once from its part file.
+        # Every change to an upload's row or part file goes through here, or drops
+        # its entry (a rolled back batch drops them all: store_failed()).
+        self._live: dict[int, _Live] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._pruned = 0.0
 
@@ -112,18 +127,23 @@ class Transfers:
         ).fetchone()
         upload = None if found is None else int(found[0])
         held = 0 if upload is None else self.blobs.held(upload)
-        if upload is not None and self._digests.get(upload, (held,))[0] != held:
-            self._digests.pop(upload)  # kept for another part file: hashed again
+        live = None if upload is None else self._live.get(upload)
+        if upload is not None and live is not None and live.held != held:
+            del self._live[upload]  # kept for another part file: hashed again
+            live = None
         if upload is None or held > req.size:
             self._check_room(session, req)
             held = 0
             upload = self._insert(session, req, recipient, recipient_key)
             self.blobs.start(upload)
-            self._digests.pop(upload, None)  # an id a failed commit gave back
+            # (An entry of the same id, one a failed commit gave back, goes.)
+            self._live[upload] = _Live(session.key, req.size, 0, hashlib.sha256())
         else:
             db.execute(
                 "UPDATE files SET name = ?, size = ? WHERE id = ?", (req.name, req.size, upload)
             )
+            if live is not None:
+                live.size = req.size
             log.info("%s resumes upload %d at %d of %d bytes", session.user, upload, held, req.size)
         if held == req.size:
             self._complete(session, upload, req.ref)
@@ -191,49 +211,63 @@ class Transfers:
 
     def chunk(self, session: Session, req: FileChunk, now: float) -> None:
         self._spend(session, now)
-        row = self._row(req.id)
-        if row is None or row["done"] is not None or row["sender_key"] != session.key:
+        live = self._live.get(req.id)
+        if live is None:
+            live = self._load(session, req.id)
+        elif live.sender_key != session.key:
             raise ProtocolError(ErrorCode.NO_SUCH_FILE, f"no upload {req.id} of yours is under way")
-        held, digest = self._digest(req.id)
+        held, data = live.held, req.data
         if req.offset != held:
             raise ProtocolError(
                 ErrorCode.BAD_REQUEST, f"upload {req.id} holds {held} bytes: send from there"
             )
-        if held + len(req.data) > row["size"]:
+        if held + len(data) > live.size:
             raise ProtocolError(
-                ErrorCode.BAD_REQUEST, f"the chunk runs past the end ({row['size']} bytes)"
+                ErrorCode.BAD_REQUEST, f"the chunk runs past the end ({live.size} bytes)"
             )
         try:
-            self.blobs.append(req.id, req.data)
+            self.blobs.append(req.id, data)
         except OSError as exc:
-            self._digests.pop(req.id, None)  # what the part holds is read again
+            self._live.pop(req.id, None)  # what the part holds is read again
             if exc.errno != errno.ENOSPC:
                 raise
             raise ProtocolError(ErrorCode.DISK_FULL, "the broker's disk is full") from None
-        digest.update(req.data)
-        held += len(req.data)
-        self._digests[req.id] = (held, digest)
-        if held < row["size"]:
+        live.digest.update(data)
+        live.held = held = held + len(data)
+        if held < live.size:
             self.out.reply_to(session, FileAck(id=req.id, offset=held, ref=req.ref))
             return
         self._complete(session, req.id, req.ref)
 
-    def _digest(self, upload: int) -> tuple[int, Any]:
-        """(bytes held, their running sha256) of an upload. Kept from chunk to chunk
-        (every change to a part file goes through here, or drops what is kept), so a
-        chunk costs no stat; read from the part file after a restart."""
-        known = self._digests.get(upload)
-        if known is None:
-            known = (self.blobs.held(upload), self.blobs.hash_part(upload))
-            self._digests[upload] = known
-        return known
+    def _load(self, session: Session, upload: int) -> _Live:
+        """An upload this process has not seen yet (begun before a restart): its row,
+        and its part file hashed once."""
+        row = self._row(upload)
+        if row is None or row["done"] is not None or row["sender_key"] != session.key:
+            raise ProtocolError(ErrorCode.NO_SUCH_FILE, f"no upload {upload} of yours is under way")
+        live = _Live(
+            row["sender_key"], row["size"], self.blobs.held(upload), self.blobs.hash_part(upload)
+        )
+        self._live[upload] = live
+        return live
+
+    def store_failed(self) -> None:
+        """A batch was rolled back: the rows of uploads offered in it are gone (their
+        ids may come back for others), so what is known of uploads is read again."""
+        self._live.clear()
+
+    def close(self) -> None:
+        self.blobs.close()
 
     def _complete(self, session: Session, upload: int, ref: Any) -> None:
         """All bytes are in: publish them if they are what was offered."""
         row = self._row(upload)
-        assert row is not None
-        _, digest = self._digest(upload)
-        self._digests.pop(upload, None)
+        live = self._live.pop(upload, None)
+        if row is None or row["done"] is not None or row["sender_key"] != session.key:
+            if row is None:  # its offer was rolled back with a failed commit
+                self.blobs.drop(upload)
+            raise ProtocolError(ErrorCode.NO_SUCH_FILE, f"no upload {upload} of yours is under way")
+        digest = live.digest if live is not None else self.blobs.hash_part(upload)
         if digest.hexdigest() != row["sha256"]:
             self.blobs.drop(upload)
             self.store.writer().execute("DELETE FROM files WHERE id = ?", (upload,))
@@ -350,7 +384,7 @@ class Transfers:
         """Unfinished uploads past ``upload_expiry`` and blobs no file refers to any
         more go (:mod:`.leftovers`)."""
         for upload in self.leftovers.sweep(now):
-            self._digests.pop(upload, None)
+            self._live.pop(upload, None)
 
 
 __all__ = ["Transfers"]
