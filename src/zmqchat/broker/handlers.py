@@ -140,7 +140,7 @@ class BrokerCore:
         )
         self.transfers = Transfers(self.state, store, self.out, config, clock, self.membership)
         edits = Edits(self.state, store, self.out, config, clock, self.membership,
-                      self.transfers.leftovers.release)  # fmt: skip
+                      self.transfers.release)  # fmt: skip
         searching = Searching(store, self.out, self.membership)
         queries = Queries(
             self.state, store, self.out, self.mailboxes, self.membership, self._charge

@@ -59,6 +59,8 @@ _INSERT_EVENT: Final = (
 )
 # Address buckets idle this long are full again and dropped.
 _PRUNE_EVERY: Final = 60.0
+# Rows of finished files kept for downloads (each range would read its row again).
+_FILES_KEPT: Final = 64
 
 
 @dataclasses.dataclass(slots=True)
@@ -99,6 +101,9 @@ class Transfers:
         # Every change to an upload's row or part file goes through here, or drops
         # its entry (a rolled back batch drops them all: store_failed()).
         self._live: dict[int, _Live] = {}
+        # Finished files' rows, as downloads read them: such a row changes only when
+        # the file is deleted (release()) or its batch rolled back (store_failed()).
+        self._files: dict[int, dict[str, Any]] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._pruned = 0.0
 
@@ -255,6 +260,15 @@ class Transfers:
         """A batch was rolled back: the rows of uploads offered in it are gone (their
         ids may come back for others), so what is known of uploads is read again."""
         self._live.clear()
+        self._files.clear()
+
+    def release(self, room: str, seq: int) -> int | None:
+        """The file event ``seq`` of ``room`` was deleted: so is its file
+        (:meth:`.leftovers.Leftovers.release`)."""
+        upload = self.leftovers.release(room, seq)
+        if upload is not None:
+            self._files.pop(upload, None)
+        return upload
 
     def close(self) -> None:
         self.blobs.close()
@@ -326,9 +340,14 @@ class Transfers:
 
     def get(self, session: Session, req: FileGet, now: float) -> None:
         self._spend(session, now)
-        row = self._row(req.id)
-        if row is None or row["done"] is None:
-            raise ProtocolError(ErrorCode.NO_SUCH_FILE, f"there is no file {req.id}")
+        row = self._files.get(req.id)
+        if row is None:
+            row = self._row(req.id)
+            if row is None or row["done"] is None:
+                raise ProtocolError(ErrorCode.NO_SUCH_FILE, f"there is no file {req.id}")
+            if len(self._files) >= _FILES_KEPT:
+                self._files.clear()
+            self._files[req.id] = row
         if row["room"] is not None:
             if row["room"] not in session.rooms:
                 raise ProtocolError(
