@@ -151,13 +151,15 @@ def test_file_send_on_a_terminal_shows_a_bar_and_ctrl_c_says_how_to_go_on(make_b
         child.close(force=True)
     assert child.exitstatus == 130, (child.exitstatus, child.signalstatus)
     user = re.search(r"--user (\S+)", command)
-    assert user is not None and "--room general" in command and command.endswith(str(path))
+    assert user is not None, command
+    assert "--room general" in command, command
+    assert command.endswith(str(path)), command
     [part] = parts(broker)
     held = part.stat().st_size
     assert 0 < held < SIZE  # kept, not dropped
 
-    again = run_cli(tmp_path, "file", "send", "--port", str(broker.port), "--user",
-                    user.group(1), "--json", "--room", "general", str(path), timeout=60)  # fmt: skip
+    args = ("--port", str(broker.port), "--user", user.group(1), "--json", "--room", "general")
+    again = run_cli(tmp_path, "file", "send", *args, str(path), timeout=60)
     assert again.returncode == 0, again.stderr
     assert f'"id": {part.name}' in again.stdout  # the same upload, gone on with
 
