@@ -129,8 +129,8 @@ def test_attach_and_ctrl_o_send_here_and_a_refusal_says_why(
     gui.shows("#general", "too big.bin was not sent")
     assert window.input.text == ""  # Ctrl+O is not Text's "open a line"
     widgets = next(w for w in window.transfers.rows.values() if w.row.phase == "failed")
-    assert widgets.dismiss.winfo_ismapped()
-    gui.click(widgets.dismiss)
+    assert widgets.close.winfo_ismapped()
+    gui.click(widgets.close)
     gui.update_until(lambda: not any("failed" in t for t in row_texts(gui)), what="the row gone")
 
     # A cancelled dialog sends nothing.
