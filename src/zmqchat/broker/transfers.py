@@ -19,7 +19,6 @@ import dataclasses
 import errno
 import hashlib
 import logging
-import math
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -29,8 +28,9 @@ from zmqchat.broker.blobs import Blobs
 from zmqchat.broker.leftovers import Leftovers
 from zmqchat.broker.membership import Membership, require_member
 from zmqchat.broker.outbox import Outbox
+from zmqchat.broker.ratelimits import ChunkLimits
 from zmqchat.broker.schema import KIND_FILE
-from zmqchat.broker.state import BrokerState, Session, TokenBucket
+from zmqchat.broker.state import BrokerState, Session
 from zmqchat.broker.store import Store
 from zmqchat.common.config import BrokerConfig
 from zmqchat.common.files import (
@@ -57,8 +57,6 @@ _INSERT_EVENT: Final = (
     "INSERT INTO events (room, seq, ts, kind, user, text, data, reason)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, NULL)"
 )
-# Address buckets idle this long are full again and dropped.
-_PRUNE_EVERY: Final = 60.0
 # Rows of finished files kept for downloads (each range would read its row again).
 _FILES_KEPT: Final = 64
 
@@ -104,8 +102,7 @@ class Transfers:
         # Finished files' rows, as downloads read them: such a row changes only when
         # the file is deleted (release()) or its batch rolled back (store_failed()).
         self._files: dict[int, dict[str, Any]] = {}
-        self._buckets: dict[str, TokenBucket] = {}
-        self._pruned = 0.0
+        self._chunks = ChunkLimits(config.file_rate_limit, config.file_rate_burst)
 
     # ---------------------------------------------------------------- uploading
 
@@ -380,22 +377,8 @@ class Transfers:
     def _spend(self, session: Session, now: float) -> None:
         """Chunks and gets of one address share a bucket of their own: flow control
         (the window) bounds each transfer, this bounds how many a peer runs."""
-        rate = self.config.file_rate_limit
-        address = session.address
-        if not rate or address is None:
-            return
-        if now - self._pruned >= _PRUNE_EVERY:
-            self._pruned = now
-            full = self.config.file_rate_burst / rate
-            self._buckets = {a: b for a, b in self._buckets.items() if now - b.stamp < full}
-        bucket = self._buckets.get(address)
-        if bucket is None:
-            bucket = self._buckets[address] = TokenBucket(rate, self.config.file_rate_burst, now)
-        if not bucket.take(now):
-            wait = math.ceil((1.0 - bucket.tokens) / rate * 1000) / 1000
-            raise ProtocolError(
-                ErrorCode.RATE_LIMITED, "too many file chunks from your address", retry_after=wait
-            )
+        if session.address is not None:
+            self._chunks.take(session.address, now)
 
     # ------------------------------------------------------------------ expiry
 
