@@ -159,7 +159,7 @@ class BrokerCore:
         )
         self.transfers = Transfers(self.state, store, self.out, config, clock, self.membership)
         edits = Edits(self.state, store, self.out, config, clock, self.membership,
-                      self.transfers.leftovers.release)  # fmt: skip
+                      self.transfers.release)  # fmt: skip
         searching = Searching(store, self.out, self.membership)
         queries = Queries(
             self.state, store, self.out, self.mailboxes, self.membership, self._charge
@@ -363,8 +363,9 @@ class BrokerCore:
                 self._internal_error(login.rid, login.request.ref, mark, kept)
 
     def close(self) -> None:
-        """Stop the password-checking workers."""
+        """Stop the password-checking workers; close the files kept open."""
         self.logins.close()
+        self.transfers.close()
 
     def sync_connections(self) -> None:
         """Detach every session whose connection ended: its routing id no longer
@@ -477,6 +478,7 @@ class BrokerCore:
         that still exists on its connection, and refuse writes until
         :meth:`store_recovered`."""
         self.writable = False
+        self.transfers.store_failed()
         attached = {s.token: (s.rid, s.conn) for s in self.state.by_token.values() if s.rid}
         self.state.clear()
         self.access.load()
