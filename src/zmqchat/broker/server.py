@@ -2,8 +2,9 @@
 
 One thread owns the ROUTER (requests and replies) and the PUB (room events). Each turn
 of the loop drains a batch of requests (up to 64, or 2 ms of handling; libzmq reads the
-peers' queues in turn), lets :class:`BrokerCore` handle them, commits the store once,
-then sends every reply and publish of the batch. The poll timeout is
+peers' queues in turn), lets :class:`BrokerCore` handle them (a private message goes on
+to its recipient as soon as it is handled), commits the store once, then sends every
+reply, ack and publish of the batch. The poll timeout is
 the next deadline (session expiry, parent-process check).
 """
 
@@ -297,7 +298,7 @@ class BrokerServer:
             elif pub in ready:
                 gate.serve()
             if router in ready:
-                self._drain(core, router)
+                self._drain(core, router, flush)
             if self._logins_r.fileno() in ready:
                 with contextlib.suppress(BlockingIOError):
                     self._logins_r.recv(4096)
@@ -316,8 +317,9 @@ class BrokerServer:
                     log.info("parent process %d is gone; stopping", self.parent_pid)
                     self._stopping = True
 
-    def _drain(self, core: BrokerCore, router: zmq.Socket[bytes]) -> None:
+    def _drain(self, core: BrokerCore, router: zmq.Socket[bytes], flush: Flush) -> None:
         now = time.monotonic()
+        pms = core.out.pms
         recv = router.recv
         more = router.getsockopt  # the rcvmore property goes through Python attribute magic
         handle = core.handle
@@ -349,6 +351,8 @@ class BrokerServer:
                 handle(rid, frame, now, extra_frames=True, peer=peer, client_key=key)
             else:
                 handle(rid, frame, now, peer=peer, client_key=key)
+            if pms:
+                flush.forward(core)
             if clock() >= turn_ends:
                 return
 
