@@ -388,6 +388,9 @@ class BrokerCore:
             self.transfers.sweep(now)
         except OSError:
             log.exception("could not drop unfinished uploads; trying again later")
+        due = self.state.next_expiry(self.config.timeout)
+        if due is None or now < due:  # every turn: the generator's set-up costs more
+            return 0
         expired = list(self.state.expired(now, self.config.timeout))
         for session in expired:
             log.info("expired %s (idle %.1fs)", session.user, now - session.last_seen)
