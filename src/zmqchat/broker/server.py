@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 import zmq
 
@@ -65,7 +65,13 @@ _NOBLOCK: Final = int(zmq.NOBLOCK)
 _RCVMORE: Final = int(zmq.RCVMORE)
 _EVENTS: Final = int(zmq.EVENTS)
 _POLLIN: Final = int(zmq.POLLIN)
-# The socket option read without the Router's own get (which only tracks RCVMORE).
+
+
+def _events(sock: zmq.Socket[bytes]) -> int:
+    """ZMQ_EVENTS, read without the Router's own get (which only tracks RCVMORE)."""
+    return cast(int, _get(sock, _EVENTS))
+
+
 _get = zmq.backend.Socket.get
 # How often to check that --parent-pid is alive.
 PARENT_CHECK: Final = 0.5
@@ -331,8 +337,9 @@ class BrokerServer:
         curve = self.curve is not None
         clock = time.monotonic
         turn_ends = now + TURN
+        events = _events
         for n in range(BATCH):
-            if n == 1 and not _get(router, _EVENTS) & _POLLIN:
+            if n == 1 and not events(router) & _POLLIN:
                 # Most turns of a conversation hold one request: asking whether
                 # another waits costs half of the receive that fails (zmq.Again is
                 # built in Python). Past the first, a batch goes on until one fails.
