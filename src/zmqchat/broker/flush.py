@@ -31,6 +31,12 @@ class Flush:
         # commit: (sender's routing id, ack or error).
         self._answers: list[tuple[bytes | None, bytes]] = []
 
+    @property
+    def answers(self) -> bool:
+        """Whether forwarded private messages wait for their senders' answers (an
+        undeliverable one may have left nothing else to flush: no row, no reply)."""
+        return bool(self._answers)
+
     def forward(self, core: BrokerCore) -> None:
         """Hand the private messages handled so far to their recipients. The loop
         calls it as soon as a request queued one, so that the recipient's copy does

@@ -316,7 +316,7 @@ class BrokerServer:
             now = time.monotonic()
             core.expire(now)
             budgets.expire(now)
-            if core.out or store.dirty:
+            if core.out or store.dirty or flush.answers:
                 flush.flush(core, now)
             probe = commits.next_probe
             if probe is not None and now >= probe and commits.probe(now):
