@@ -407,8 +407,10 @@ class BrokerCore:
 
     def next_deadline(self) -> float | None:
         """Monotonic time of the next session expiry or forgetting sweep, if any."""
-        due = [self.state.next_expiry(self.config.timeout), self.forgetting.next_due()]
-        return min((d for d in due if d is not None), default=None)
+        expiry, sweep = self.state.next_expiry(self.config.timeout), self.forgetting.next_due()
+        if expiry is None or (sweep is not None and sweep < expiry):
+            return sweep
+        return expiry
 
     def shutdown(self, text: str = "broker shutting down") -> None:
         """Tell everyone the broker is going away. Sessions stay in the store, so

@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Final, cast
+from typing import Any, Final, cast
 
 import zmq
 
@@ -281,26 +281,29 @@ class BrokerServer:
         assert gate is not None
         assert watch is not None
         assert budgets is not None
-        poller = zmq.Poller()
-        poller.register(router, zmq.POLLIN)
-        poller.register(pub, zmq.POLLIN)
-        poller.register(self._wake_r.fileno(), zmq.POLLIN)
-        poller.register(self._logins_r.fileno(), zmq.POLLIN)
+        wake_fd, logins_fd = self._wake_r.fileno(), self._logins_r.fileno()
+        # zmq_poll's own items, without zmq.Poller's wrapper: the loop polls once a
+        # turn, and a pm conversation's turns hold one request each.
+        items: list[tuple[zmq.Socket[bytes] | int, int]] = [
+            (router, _POLLIN),
+            (pub, _POLLIN),
+            (wake_fd, _POLLIN),
+            (logins_fd, _POLLIN),
+        ]
+        poll = zmq.zmq_poll
         next_parent_check = time.monotonic() + PARENT_CHECK
         while not self._stopping:
             now = time.monotonic()
-            deadlines = [
+            deadline = _earliest(
                 core.next_deadline(),
                 flush.commit_due,
                 commits.next_probe,
                 budgets.next_deadline(),
-            ]
-            if self.parent_pid is not None:
-                deadlines.append(next_parent_check)
-            deadline = min((d for d in deadlines if d is not None), default=None)
-            timeout = None if deadline is None else max(0, int((deadline - now) * 1000) + 1)
-            ready = dict(poller.poll(timeout))
-            if self._wake_r.fileno() in ready:
+                next_parent_check if self.parent_pid is not None else None,
+            )
+            timeout = -1 if deadline is None else max(0, int((deadline - now) * 1000) + 1)
+            ready: dict[Any, int] = dict(poll(items, timeout))
+            if wake_fd in ready:
                 with contextlib.suppress(BlockingIOError):
                     self._wake_r.recv(4096)
                 watch.poll()  # connections accepted and ended, for the budgets
@@ -309,7 +312,7 @@ class BrokerServer:
                 gate.serve()
             if router in ready:
                 self._drain(core, router, flush)
-            if self._logins_r.fileno() in ready:
+            if logins_fd in ready:
                 with contextlib.suppress(BlockingIOError):
                     self._logins_r.recv(4096)
                 core.finish_logins(time.monotonic())
@@ -389,6 +392,15 @@ class BrokerServer:
         self._wake_w.close()
         self._logins_r.close()
         self._logins_w.close()
+
+
+def _earliest(*times: float | None) -> float | None:
+    """The earliest of ``times`` that are not None (None if none is)."""
+    first = None
+    for t in times:
+        if t is not None and (first is None or t < first):
+            first = t
+    return first
 
 
 def _has_session(core: BrokerCore, conn: int) -> bool:
