@@ -371,6 +371,12 @@ class BrokerServer:
             else:
                 handle(rid, frame, now, peer=peer, client_key=key)
             if pms:
+                if n:
+                    # The receives since the batch's first request may have let
+                    # libzmq hand a closed connection's routing id to a new peer:
+                    # learn of the closing first, as the flush's sync does for
+                    # replies (the first request's handler has just synced).
+                    core.sync_connections()
                 flush.forward(core)
             if clock() >= turn_ends:
                 return
