@@ -65,13 +65,6 @@ _NOBLOCK: Final = int(zmq.NOBLOCK)
 _RCVMORE: Final = int(zmq.RCVMORE)
 _EVENTS: Final = int(zmq.EVENTS)
 _POLLIN: Final = int(zmq.POLLIN)
-
-
-def _events(sock: zmq.Socket[bytes]) -> int:
-    """ZMQ_EVENTS, read without the Router's own get (which only tracks RCVMORE)."""
-    return cast(int, _get(sock, _EVENTS))
-
-
 _get = zmq.backend.Socket.get
 # How often to check that --parent-pid is alive.
 PARENT_CHECK: Final = 0.5
@@ -402,6 +395,11 @@ class BrokerServer:
         self._wake_w.close()
         self._logins_r.close()
         self._logins_w.close()
+
+
+def _events(sock: zmq.Socket[bytes]) -> int:
+    """ZMQ_EVENTS, read without the Router's own get (which only tracks RCVMORE)."""
+    return cast(int, _get(sock, _EVENTS))
 
 
 def _earliest(*times: float | None) -> float | None:
