@@ -415,6 +415,9 @@ class BrokerCore:
         except OSError:
             log.exception("could not drop unfinished uploads; trying again later")
         self.remote_pms.expire(now)
+        due = self.state.next_expiry(self.config.timeout)
+        if due is None or now < due:  # every turn: the generator's set-up costs more
+            return 0
         expired = list(self.state.expired(now, self.config.timeout))
         for session in expired:
             log.info("expired %s (idle %.1fs)", session.user, now - session.last_seen)
@@ -431,12 +434,10 @@ class BrokerCore:
 
     def next_deadline(self) -> float | None:
         """Monotonic time of the next session expiry or forgetting sweep, if any."""
-        due = [
-            self.state.next_expiry(self.config.timeout),
-            self.forgetting.next_due(),
-            self.remote_pms.next_deadline(),
-        ]
-        return min((d for d in due if d is not None), default=None)
+        expiry, sweep = self.state.next_expiry(self.config.timeout), self.forgetting.next_due()
+        due = sweep if expiry is None or (sweep is not None and sweep < expiry) else expiry
+        answer = self.remote_pms.next_deadline()  # None unless pms wait on other nodes
+        return due if answer is None or (due is not None and due <= answer) else answer
 
     def shutdown(self, text: str = "broker shutting down") -> None:
         """Tell everyone the broker is going away. Sessions stay in the store, so

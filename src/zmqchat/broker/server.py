@@ -2,8 +2,9 @@
 
 One thread owns the ROUTER (requests and replies) and the PUB (room events). Each turn
 of the loop drains a batch of requests (up to 64, or 2 ms of handling; libzmq reads the
-peers' queues in turn), lets :class:`BrokerCore` handle them, commits the store once,
-then sends every reply and publish of the batch. The poll timeout is
+peers' queues in turn), lets :class:`BrokerCore` handle them (a private message goes on
+to its recipient as soon as it is handled), commits the store once, then sends every
+reply, ack and publish of the batch. The poll timeout is
 the next deadline (session expiry, parent-process check).
 """
 
@@ -17,7 +18,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import zmq
 
@@ -66,6 +67,9 @@ TURN: Final = 0.002
 # Flags as plain ints: or-ing the IntFlag members builds an enum on every send.
 _NOBLOCK: Final = int(zmq.NOBLOCK)
 _RCVMORE: Final = int(zmq.RCVMORE)
+_EVENTS: Final = int(zmq.EVENTS)
+_POLLIN: Final = int(zmq.POLLIN)
+_get = zmq.backend.Socket.get
 # How often to check that --parent-pid is alive.
 PARENT_CHECK: Final = 0.5
 
@@ -299,24 +303,32 @@ class BrokerServer:
         assert gate is not None
         assert watch is not None
         assert budgets is not None
-        poller = self._poller(router, pub)
-        cluster = self.cluster
-        events = core.events
+        cluster, events = self.cluster, core.events
+        wake_fd, logins_fd = self._wake_r.fileno(), self._logins_r.fileno()
+        # zmq_poll's own items, without zmq.Poller's wrapper: the loop polls once a
+        # turn, and a pm conversation's turns hold one request each.
+        items: list[tuple[zmq.Socket[bytes] | int, int]] = [
+            (router, _POLLIN),
+            (pub, _POLLIN),
+            (wake_fd, _POLLIN),
+            (logins_fd, _POLLIN),
+        ]
+        if cluster is not None:
+            items.append((cluster.wake_fd, _POLLIN))
+        poll = zmq.zmq_poll
         next_parent_check = time.monotonic() + PARENT_CHECK
         while not self._stopping:
             now = time.monotonic()
-            deadlines = [
+            deadline = _earliest(
                 core.next_deadline(),
                 flush.commit_due,
                 commits.next_probe,
                 budgets.next_deadline(),
-            ]
-            if self.parent_pid is not None:
-                deadlines.append(next_parent_check)
-            deadline = min((d for d in deadlines if d is not None), default=None)
-            timeout = None if deadline is None else max(0, int((deadline - now) * 1000) + 1)
-            ready = dict(poller.poll(timeout))
-            if self._wake_r.fileno() in ready:
+                next_parent_check if self.parent_pid is not None else None,
+            )
+            timeout = -1 if deadline is None else max(0, int((deadline - now) * 1000) + 1)
+            ready: dict[Any, int] = dict(poll(items, timeout))
+            if wake_fd in ready:
                 with contextlib.suppress(BlockingIOError):
                     self._wake_r.recv(4096)
                 watch.poll()  # connections accepted and ended, for the budgets
@@ -324,8 +336,8 @@ class BrokerServer:
             elif pub in ready:
                 gate.serve()
             if router in ready:
-                self._drain(core, router)
-            if self._logins_r.fileno() in ready:
+                self._drain(core, router, flush)
+            if logins_fd in ready:
                 with contextlib.suppress(BlockingIOError):
                     self._logins_r.recv(4096)
                 core.finish_logins(time.monotonic())
@@ -335,7 +347,7 @@ class BrokerServer:
             now = time.monotonic()
             core.expire(now)
             budgets.expire(now)
-            if core.out or store.dirty or events.pending:
+            if core.out or store.dirty or flush.answers or events.pending:
                 flush.flush(core, now)
             probe = commits.next_probe
             if probe is not None and now >= probe and commits.probe(now):
@@ -346,18 +358,9 @@ class BrokerServer:
                     log.info("parent process %d is gone; stopping", self.parent_pid)
                     self._stopping = True
 
-    def _poller(self, router: zmq.Socket[bytes], pub: zmq.Socket[bytes]) -> zmq.Poller:
-        poller = zmq.Poller()
-        poller.register(router, zmq.POLLIN)
-        poller.register(pub, zmq.POLLIN)
-        poller.register(self._wake_r.fileno(), zmq.POLLIN)
-        poller.register(self._logins_r.fileno(), zmq.POLLIN)
-        if self.cluster is not None:
-            poller.register(self.cluster.wake_fd, zmq.POLLIN)
-        return poller
-
-    def _drain(self, core: BrokerCore, router: zmq.Socket[bytes]) -> None:
+    def _drain(self, core: BrokerCore, router: zmq.Socket[bytes], flush: Flush) -> None:
         now = time.monotonic()
+        pms = core.out.pms
         recv = router.recv
         more = router.getsockopt  # the rcvmore property goes through Python attribute magic
         handle = core.handle
@@ -365,7 +368,13 @@ class BrokerServer:
         curve = self.curve is not None
         clock = time.monotonic
         turn_ends = now + TURN
-        for _ in range(BATCH):
+        events = _events
+        for n in range(BATCH):
+            if n == 1 and not events(router) & _POLLIN:
+                # Most turns of a conversation hold one request: asking whether
+                # another waits costs half of the receive that fails (zmq.Again is
+                # built in Python). Past the first, a batch goes on until one fails.
+                return
             try:
                 rid = recv(_NOBLOCK)
             except zmq.Again:
@@ -374,21 +383,33 @@ class BrokerServer:
             if rid in registered:
                 # A session is bound to its connection, and CURVE authenticates a
                 # connection once, at its handshake: its key (read at register) is
-                # the key of every frame on it, so none is read here.
-                frame = recv()
+                # the key of every frame on it, so none is read here. The frame comes
+                # as a zmq Frame, whose `more` libzmq sets as it is received: reading
+                # RCVMORE instead costs pyzmq an enum lookup, about 2 us a request.
+                body = recv(copy=False)
+                frame, extra = body.bytes, bool(body.more)
                 peer = key = None
             else:
                 # Only a connection without a session may be logging in: only then is
                 # the peer's address (for the attempt limits) worth its cost, a zmq
-                # Frame instead of bytes: +2.7 us a message, where the broker spends
+                # Frame's properties: +2.7 us a message, where the broker spends
                 # about 9 us on a chat (docs/performance.md).
                 frame, peer, key = with_address(recv(copy=False), curve)
-            if more(_RCVMORE):
+                extra = bool(more(_RCVMORE))
+            if extra:
                 while more(_RCVMORE):
                     recv()
                 handle(rid, frame, now, extra_frames=True, peer=peer, client_key=key)
             else:
                 handle(rid, frame, now, peer=peer, client_key=key)
+            if pms:
+                if n:
+                    # The receives since the batch's first request may have let
+                    # libzmq hand a closed connection's routing id to a new peer:
+                    # learn of the closing first, as the flush's sync does for
+                    # replies (the first request's handler has just synced).
+                    core.sync_connections()
+                flush.forward(core)
             if clock() >= turn_ends:
                 return
 
@@ -409,6 +430,20 @@ class BrokerServer:
         self._wake_w.close()
         self._logins_r.close()
         self._logins_w.close()
+
+
+def _events(sock: zmq.Socket[bytes]) -> int:
+    """ZMQ_EVENTS, read without the Router's own get (which only tracks RCVMORE)."""
+    return cast(int, _get(sock, _EVENTS))
+
+
+def _earliest(*times: float | None) -> float | None:
+    """The earliest of ``times`` that are not None (None if none is)."""
+    first = None
+    for t in times:
+        if t is not None and (first is None or t < first):
+            first = t
+    return first
 
 
 def _has_session(core: BrokerCore, conn: int) -> bool:
