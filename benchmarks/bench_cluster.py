@@ -21,6 +21,7 @@ measured without persistence.
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,32 +55,45 @@ NONE = "none"  # no AOF, no snapshots: Redis's own floor
 
 
 @contextlib.contextmanager
-def redis_nodes(count: int, persistence: str = EVERYSEC) -> Iterator[list[BrokerProcess]]:
+def redis_nodes(
+    count: int, persistence: str = EVERYSEC, pids: list[int] | None = None
+) -> Iterator[list[BrokerProcess]]:
     """A redis-server of its own and ``count`` broker nodes on it (``engine =
     "redis"``), each as zmqchat_broker() starts one (the shipped log level, no rate
-    limit)."""
+    limit). ``pids`` gets the nodes' and then Redis's process ids."""
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="zmqchat-bench-redis-"))
         fsync = None if persistence == NONE else persistence
         server = stack.enter_context(RedisProcess(Path(tmp), appendfsync=fsync))
         settings = {"engine": "redis", "engine_url": server.url}
-        yield [
+        nodes = [
             stack.enter_context(zmqchat_broker(node_name=f"node{i}", **settings))
             for i in range(count)
         ]
+        if pids is not None:
+            pids += [node.pid or 0 for node in nodes] + [server.pid or 0]
+        yield nodes
 
 
 @contextlib.contextmanager
-def system(name: str) -> Iterator[list[BrokerProcess]]:
+def system(name: str, pids: list[int] | None = None) -> Iterator[list[BrokerProcess]]:
     """``sqlite`` (one broker, the default engine), or ``redis1``/``redis2`` with
-    ``:none`` or ``:everysec``."""
+    ``:none`` or ``:everysec``. ``pids`` gets the servers' process ids."""
     if name == "sqlite":
         with zmqchat_broker() as broker:
+            if pids is not None:
+                pids.append(broker.pid or 0)
             yield [broker]
         return
     kind, _, persistence = name.partition(":")
-    with redis_nodes(int(kind[-1]), persistence or EVERYSEC) as nodes:
+    with redis_nodes(int(kind[-1]), persistence or EVERYSEC, pids) as nodes:
         yield nodes
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # ----------------------------------------------------------------------- rooms
@@ -137,15 +151,22 @@ def room_load(
             _, n, t_last = get(sub_q, 30, "subscriber counts")
             received, last = received + n, max(last, t_last)
     return {
+        "acks": acks,
         "acks_per_s": acks / (t_end - t_go),
         "deliveries_per_s": received / (last - t_go) if received else 0.0,
         "delivered_share": received / (acks * subs) if acks else 0.0,
     }
 
 
-def ingest(name: str, duration: float) -> float:
-    with system(name) as brokers:
-        return room_load(brokers, 4, 1, duration)["acks_per_s"]
+def ingest(name: str, duration: float) -> dict[str, Any]:
+    """Acks/s, and the CPU each server process (nodes, then Redis) spent per ack."""
+    pids: list[int] = []
+    with system(name, pids) as brokers:
+        before = [cpu_seconds(pid) for pid in pids]
+        result = room_load(brokers, 4, 1, duration)
+        spent = [cpu_seconds(pid) - b for pid, b in zip(pids, before, strict=True)]
+    # Per ack, over the whole measurement (its start and warm-up too: a little high).
+    return {"acks_per_s": result["acks_per_s"], "cpu_us": [s / result["acks"] * 1e6 for s in spent]}
 
 
 def fanout(name: str, duration: float) -> dict[str, float]:
@@ -171,8 +192,9 @@ def hop(name: str, samples: int) -> list[float]:
 # ----------------------------------------------------------------------- failover
 
 
-def failover(clients: int, rooms: int = 20) -> dict[str, float]:
-    """Kill node A under ``clients`` sessions and two publishers; see the module."""
+def failover(clients: int, rooms: int = 20, talk: float = 1.0) -> dict[str, float]:
+    """Kill node A under ``clients`` sessions and two publishers, which chat for
+    ``talk`` seconds before the kill and after the last resume; see the module."""
     crowd_q: Any = CTX.Queue()
     pub_q: Any = CTX.Queue()
     witness_q: Any = CTX.Queue()
@@ -200,7 +222,7 @@ def failover(clients: int, rooms: int = 20) -> dict[str, float]:
                 raise RuntimeError(f"failover: register on node A failed: {failures}")
         registered = now() - t_go
         chatting.set()
-        stopper = now() + 1.0  # the publishers chat for a second before the kill
+        stopper = now() + talk
         while now() < stopper:
             stop.wait(0.05)
         t_kill = now()
@@ -211,7 +233,7 @@ def failover(clients: int, rooms: int = 20) -> dict[str, float]:
             if failures:
                 raise RuntimeError(f"failover: resume on node B failed: {failures}")
             last, noticed, same = max(last, t_last), max(noticed, t_noticed), same + n_same
-        stop.wait(1.0)  # the publishers chat on, on B, for a second
+        stop.wait(talk)  # the publishers chat on, on B
         stop.set()
         acked: dict[str, int] = {}
         errors: list[str] = []
@@ -258,6 +280,10 @@ def _missing(heard: list[int]) -> int:
 # ----------------------------------------------------------------------- metrics
 
 
+def _none(m: Metric) -> bool:
+    return bool(m.ours) and max(m.ours) == 0
+
+
 def _alternate(runs: int, names: tuple[str, ...], measure: Any) -> dict[str, list[Any]]:
     """Each of ``names`` once per run, their order reversed every other run."""
     results: dict[str, list[Any]] = {n: [] for n in names}
@@ -274,14 +300,23 @@ def run(quick: bool) -> list[Metric]:
     names = ("sqlite", *(f"redis{n}:{p}" for p in persistences for n in (1, 2)))
     rates = _alternate(runs, names, lambda n: ingest(n, duration))
     metrics = []
+    base = [r["acks_per_s"] for r in rates["sqlite"]]
+    base_cpu = [r["cpu_us"][0] for r in rates["sqlite"]]
     for n, goal in ((1, 0.5), (2, 0.8)):
         for p in persistences:
+            ours = rates[f"redis{n}:{p}"]
             m = Metric(
                 name=f"ingest through {n} node{'s' * (n > 1)} (Redis, {p}): acks/s",
                 unit="msg/s",
-                ours=rates[f"redis{n}:{p}"],
-                base=rates["sqlite"],
+                ours=[r["acks_per_s"] for r in ours],
+                base=base,
                 baseline="one broker, SQLite",
+                extra={
+                    # CPU per ack: the SQLite broker; each node (the sum); Redis.
+                    "sqlite_cpu_us_per_ack": base_cpu,
+                    "nodes_cpu_us_per_ack": [sum(r["cpu_us"][:-1]) for r in ours],
+                    "redis_cpu_us_per_ack": [r["cpu_us"][-1] for r in ours],
+                },
             )
             if p == EVERYSEC:
                 m.goal, m.goal_check = f">= {goal}x", at_least(goal)
@@ -297,7 +332,7 @@ def run(quick: bool) -> list[Metric]:
         goal_check=at_least(0.6),
         extra={"delivered_share": [r["delivered_share"] for r in fan["redis2"]]},
     ))  # fmt: skip
-    samples = 300 if quick else 2000
+    samples = 200 if quick else 2000
     hops = _alternate(runs, ("redis2", "sqlite"), lambda n: hop(n, samples))
     for q, limit in ((0.5, 1.0), (0.99, 5.0)):
         metrics.append(Metric(
@@ -310,8 +345,8 @@ def run(quick: bool) -> list[Metric]:
             goal=f"<= {limit:g} ms",
             goal_check=below(limit),
         ))  # fmt: skip
-    clients = 300 if quick else 1000
-    fails = [failover(clients) for _ in range(runs)]
+    clients = 200 if quick else 1000
+    fails = [failover(clients, talk=0.5 if quick else 1.0) for _ in range(runs)]
     metrics.append(Metric(
         name=f"failover, {clients:,} clients: kill -9 of A to the last welcome on B",
         unit="s",
@@ -328,7 +363,7 @@ def run(quick: bool) -> list[Metric]:
             ours=[f[what] for f in fails],
             better="lower",
             goal="0",
-            goal_check=lambda m, what=what: bool(m.ours) and max(m.ours) == 0,
+            goal_check=_none,
             extra={"acked": [f["acked"] for f in fails], "heard": [f["heard"] for f in fails]},
         ))  # fmt: skip
     return metrics
