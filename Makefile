@@ -54,8 +54,15 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
+# The protocol-level tests once more with each broker a node of the Redis engine,
+# alone on a redis-server of its own (tests/conftest.py): the behaviour suite
+# against both engines (issue 17; tests/cluster has the tests of several nodes).
+ENGINE_TESTS = tests/integration/test_requests.py tests/integration/test_edit_events.py \
+	tests/integration/test_forgetting.py
+
 pytest: $(VENV)/.installed-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
+	ZMQCHAT_TEST_ENGINE=redis $(BIN)/pytest $(ENGINE_TESTS)
 
 test: lint typecheck pytest
 

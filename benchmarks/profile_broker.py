@@ -36,7 +36,7 @@ STAGES = (
     ("decode (msgpack)", ("decode (zmqchat/common/codec",)),
     ("validate (parse_request)", ("parse_request", "_parse_", "check_")),
     ("handler logic", ("Relay.chat", "remember", "recall", "fingerprint")),
-    ("receive (recv)", ("BrokerServer._drain",)),
+    ("receive (recv)", ("drain",)),
     ("dispatch, expiry, loop", ("BrokerCore.handle", "BrokerServer._loop", "expire")),
 )
 

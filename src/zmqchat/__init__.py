@@ -18,6 +18,7 @@ import typing as _typing
 from zmqchat._version import __version__
 from zmqchat.errors import (
     BrokerError,
+    Cancelled,
     ConfigError,
     ConnectionClosed,
     DecodeError,
@@ -79,6 +80,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "BrokerError",
+    "Cancelled",
     "ChatAck",
     "ChatEvent",
     "Client",

@@ -10,6 +10,7 @@ command) needs.
     ├── BrokerError        the broker refused a request; carries ``code`` and ``ref``
     ├── ConnectionClosed   the client is closed (by ``close()``, replaced, or refused)
     ├── Timeout            no reply in time (also a builtin ``TimeoutError``)
+    ├── Cancelled          a file transfer stopped by its caller; it can go on later
     ├── ServerKeyChanged   the broker's CURVE key is not the one remembered for it
     ├── UsageError         bad input from the user: an argument, an endpoint (also a
     │   │                  builtin ``ValueError``)
@@ -36,6 +37,7 @@ from __future__ import annotations
 __all__ = [
     "BindError",
     "BrokerError",
+    "Cancelled",
     "ConfigError",
     "ConnectionClosed",
     "DecodeError",
@@ -105,6 +107,18 @@ class Timeout(ZmqchatError, TimeoutError):
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message if hint is None else f"{message}: {hint}")
         self.hint = hint
+
+
+class Cancelled(ZmqchatError):
+    """A file transfer was stopped by its caller (its ``cancel`` event set, or the
+    call interrupted). What the broker acknowledged stays (an upload) and so does the
+    part file (a download): the same call again goes on from ``done`` of ``size``
+    bytes. The message says so."""
+
+    def __init__(self, message: str, done: int, size: int) -> None:
+        super().__init__(message)
+        self.done = done
+        self.size = size
 
 
 class ServerKeyChanged(ZmqchatError):

@@ -22,6 +22,7 @@ from zmqchat.testing.redis import RedisProcess
 pytestmark = pytest.mark.timeout(60)
 
 LEASE = 1.0  # seconds: a stopped node is gone soon after
+FORGET = 0.5  # seconds an empty room without chat is kept
 
 
 class Node:
@@ -31,6 +32,7 @@ class Node:
         config = BrokerConfig(
             host="127.0.0.1", port=0, pub_port=0, db=str(path), rate_limit=0,
             engine="redis", engine_url=url, node_name=name, node_lease=LEASE,
+            forget_rooms_after=FORGET,
         )  # fmt: skip
         self.server = BrokerServer(config)
         self.server.bind()
@@ -336,3 +338,41 @@ def test_operators_kicks_and_bans_hold_on_every_node(nodes: tuple[Node, Node]) -
     assert carol.recv_type("moderation", timeout=10)["action"] == "kick"
     wait_until(lambda: alice.request({"type": "who", "room": "ops"})["users"] == ["alice"],
                10, "carol out of #ops")  # fmt: skip
+
+
+def test_an_empty_room_without_chat_is_forgotten_on_every_node(nodes: tuple[Node, Node]) -> None:
+    a, b = nodes
+    alice, bob = peer(a.endpoint), peer(b.endpoint)
+    alice.register("alice")
+    bob.register("bob")
+    for member in (alice, bob):
+        assert member.request({"type": "join", "room": "tmp"})["type"] == "joined"
+    assert alice.request({"type": "leave", "room": "tmp"})["type"] == "left"
+    assert bob.request({"type": "leave", "room": "tmp"})["type"] == "left"
+
+    def listed(reader: RawPeer) -> bool:
+        rooms = reader.request({"type": "rooms"})["rooms"]
+        return any(room["name"] == "tmp" for room in rooms)
+
+    # Forgotten in Redis and on both nodes: joined again, it is a new room.
+    wait_until(lambda: not listed(alice) and not listed(bob), 10, "#tmp forgotten")
+    assert alice.request({"type": "join", "room": "tmp"})["seq"] == 1
+    assert bob.request({"type": "join", "room": "tmp"})["seq"] == 2
+
+    def history(reader: RawPeer) -> list[tuple[int, str, str]]:
+        page = reader.request({"type": "history", "room": "tmp", "limit": 50})
+        return [(m["seq"], m["user"], m["event"]) for m in page["messages"]]
+
+    wait_until(lambda: history(alice) == history(bob) == [(1, "alice", "join"), (2, "bob", "join")],
+               10, "both nodes' copies of the new #tmp")  # fmt: skip
+
+
+def test_a_private_room_is_refused_rather_than_open_on_other_nodes(
+    nodes: tuple[Node, Node],
+) -> None:
+    a, _ = nodes
+    alice = peer(a.endpoint)
+    alice.register("alice")
+    refused = alice.request({"type": "join", "room": "secret", "private": True})
+    assert (refused["type"], refused["code"]) == ("error", "bad_request")
+    assert "not shared between nodes" in refused["message"]

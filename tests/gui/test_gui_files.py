@@ -1,7 +1,8 @@
 """Files in the Tk client under Xvfb against a real broker (issue 16): the attach
-button and Ctrl+O send to the conversation looked at, each transfer has a progress
-row (a refused one says why, and its ✕ takes it away), and a file line's name is a
-link that asks where to save the file and fetches it.
+button, Ctrl+O and a typed ``/send`` send to the conversation looked at, each
+transfer has a progress row (a refused one says why; a running one's ✕ cancels it,
+a finished one's takes it away), and a file line's name is a link that asks where
+to save the file and fetches it.
 
 The file dialogs are answered through the window's seams (``files.ask_open``,
 ``files.ask_save``): a dialog runs a loop of its own that key events from this
@@ -129,8 +130,8 @@ def test_attach_and_ctrl_o_send_here_and_a_refusal_says_why(
     gui.shows("#general", "too big.bin was not sent")
     assert window.input.text == ""  # Ctrl+O is not Text's "open a line"
     widgets = next(w for w in window.transfers.rows.values() if w.row.phase == "failed")
-    assert widgets.dismiss.winfo_ismapped()
-    gui.click(widgets.dismiss)
+    assert widgets.close.winfo_ismapped()
+    gui.click(widgets.close)
     gui.update_until(lambda: not any("failed" in t for t in row_texts(gui)), what="the row gone")
 
     # A cancelled dialog sends nothing.
@@ -208,3 +209,26 @@ def test_a_newcomer_sends_a_file_from_the_console_to_the_gui(make_broker, make_g
     finally:
         console.child.close(force=True)
     assert "Traceback" not in console.text()
+
+
+def test_send_typed_shows_a_row_whose_cross_cancels_it(make_broker, make_gui, tmp_path):
+    broker = make_broker(file_rate_limit=25, file_rate_burst=1)  # 25 chunks a second
+    source = tmp_path / "slow.bin"
+    source.write_bytes(os.urandom(3 * MiB))
+    gui = make_gui(broker, user="alice", rooms=["general"])
+    window = open_chat(gui)
+    gui.type(f"/send {source}")
+    gui.press("Return")
+    panel_shows(gui, "sending slow.bin to #general: ")  # a row, not notices only
+
+    def running() -> Any:
+        return next((w for w in window.transfers.rows.values() if w.row and w.row.done > 0), None)
+
+    widgets = gui.update_until(running, 20, "the upload under way")
+    assert widgets.close.winfo_ismapped()
+    gui.click(widgets.close)
+    failed = panel_shows(gui, "failed: cancelled")
+    assert failed == "sending slow.bin to #general: failed: cancelled"
+    gui.shows("#general", "slow.bin: cancelled with ")
+    gui.click(widgets.close)  # a finished row's ✕ takes it away
+    gui.update_until(lambda: not row_texts(gui), what="the row gone")

@@ -134,3 +134,60 @@ def test_refusals_and_mistakes_are_rows_and_lines_with_their_reason(make_broker,
     for r in rows:
         alice.vm.files.transfers.dismiss(r.serial)
     assert alice.vm.files.transfers.rows() == []
+
+
+def test_send_and_get_typed_in_the_input_show_progress_rows(broker, driven, tmp_path):
+    source = tmp_path / "typed.bin"
+    source.write_bytes(os.urandom(700_000))
+    with Client("bob", broker.endpoint) as bob:
+        alice = start(broker, driven)
+        alice.shows("#general", "you are in #general")
+        assert alice.vm.submit(f"/send {source}")
+        transfers = alice.vm.files.transfers
+        assert transfers.started == 1  # a row, as the attach button's, not notices only
+        row = finished(alice, 1)
+        assert (row.phase, row.direction, row.text) == (
+            "done",
+            "up",
+            "sent typed.bin (683.6 KiB) to #general",
+        )
+        assert transfers.steps(1) >= 2
+        got = expect(bob, FileEvent)
+        assert got.sha256 == sha256(source)
+
+        folder = tmp_path / "downloads"
+        folder.mkdir()
+        assert alice.vm.submit(f"/get {got.id} {folder}")
+        assert transfers.started == 2
+        assert transfers.rows()[-1].text.startswith(f"fetching file {got.id} into {folder}")
+        assert finished(alice, 2).phase == "done"
+        assert sha256(folder / "typed.bin") == got.sha256
+        alice.shows("#general", f"saved typed.bin (683.6 KiB) as {folder / 'typed.bin'}")
+
+
+def test_a_rows_cancel_stops_its_transfer_and_doing_it_again_goes_on(
+    make_broker, driven, tmp_path
+):  # fmt: skip
+    broker = make_broker(file_rate_limit=25, file_rate_burst=1)  # 25 chunks a second
+    source = tmp_path / "slow.bin"
+    source.write_bytes(os.urandom(3_000_000))
+    alice = start(broker, driven)
+    alice.shows("#general", "you are in #general")
+    transfers = alice.vm.files.transfers
+    serial = alice.vm.files.send(source, alice.vm.snapshot)
+    assert serial is not None
+    wait_until(lambda: transfers.rows()[0].done >= 300_000, 20, "some bytes to go")
+    transfers.close(serial)  # the running row's ✕
+    row = finished(alice, serial)
+    assert (row.phase, row.reason) == ("failed", "cancelled")
+    alice.shows("#general", "slow.bin: cancelled with ")
+    assert any(
+        "send it to #general again to go on from there" in t for t in alice.texts("#general")
+    )
+    transfers.close(serial)  # now it dismisses the row
+    assert transfers.rows() == []
+
+    again = alice.vm.files.send(source, alice.vm.snapshot)
+    assert again is not None
+    wait_until(lambda: transfers.rows() and transfers.rows()[0].done > 0, 20, "it to go on")
+    assert transfers.rows()[0].done >= row.done  # from what the broker held, not 0

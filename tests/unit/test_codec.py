@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zmqchat.common.codec import decode, decode_message, decode_request, encode
+from zmqchat.common.codec import decode, decode_message, decode_request, encode, peek_type
 from zmqchat.common.messages import (
     Chat,
     ChatEvent,
@@ -427,3 +427,13 @@ def test_valid_register_round_trips(
         client=client,
     ) | {"ref": ref}
     assert decode(encode(parse_request(msg))) == expected
+
+
+def test_peek_type_reads_only_the_head_of_a_frame():
+    chunk = encode({"type": "file_chunk", "id": 1, "offset": 0, "data": b"x" * 60_000})
+    assert peek_type(chunk) == "file_chunk"
+    longest = "t" * 64  # the longest type it reads
+    assert peek_type(encode({"type": longest, "data": b"x" * 1000})) == longest
+    assert peek_type(encode({"type": "t" * 65})) is None
+    assert peek_type(encode({"data": b"x", "type": "file_chunk"})) is None  # not first
+    assert peek_type(b"\x81") is None  # cut short

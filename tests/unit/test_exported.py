@@ -111,6 +111,7 @@ def test_errors_module_defines_the_documented_classes() -> None:
     assert {cls.__name__ for cls in _error_classes()} == {
         "BindError",
         "BrokerError",
+        "Cancelled",
         "ConfigError",
         "ConnectionClosed",
         "DecodeError",

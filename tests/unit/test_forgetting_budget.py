@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from zmqchat.broker.forgetting import Forgetting
+from zmqchat.broker.outbox import Outbox
+from zmqchat.broker.room_events import RoomEvents
 from zmqchat.broker.state import BrokerState
 from zmqchat.broker.store import Store
 
@@ -25,7 +27,8 @@ def test_rooms_due_together_are_forgotten_a_budget_at_a_time(tmp_path):
         store.add_presence(f"r{i}", 1, 1.0, "al", "join", None)
         store.add_presence(f"r{i}", 2, 2.0, "al", "leave", None)
     store.commit()
-    forgetting = Forgetting(state, store, rooms_after=10.0, names_after=1e9)
+    events = RoomEvents(store, Outbox())
+    forgetting = Forgetting(state, store, events, rooms_after=10.0, names_after=1e9)
     state.emptied.update(f"r{i}" for i in range(ROOMS // 2))
     forgetting.note(100.0)
     state.emptied.update(f"r{i}" for i in range(ROOMS // 2, ROOMS))

@@ -4,6 +4,8 @@ the test's own."""
 
 from __future__ import annotations
 
+import os
+
 from zmqchat.client.chat.formatting import FILE_MARK, format_event, plain
 from zmqchat.client.gui.files import DONE_LINGER, RATE_SPAN, RATE_WINDOW, Transfers
 from zmqchat.client.gui.transcript import LINK, to_row
@@ -96,7 +98,7 @@ def test_a_download_learns_its_size_and_a_failure_stays_until_dismissed():
     transfers = Transfers(clock)
     serial = transfers.start("down", "a.bin", "/tmp/a.bin")
     assert transfers.rows()[0].text == "fetching a.bin as a.bin: …"
-    transfers.dismiss(serial)  # a running transfer has no ✕
+    transfers.dismiss(serial)  # a running row stays (its ✕ cancels it: close())
     assert len(transfers.rows()) == 1
     transfers.progressed(serial, 1000, 3000)
     assert transfers.rows()[0].fraction == 1000 / 3000
@@ -127,3 +129,23 @@ def test_a_download_that_starts_over_measures_its_rate_afresh():
     assert row.rate == MiB  # not negative, not the bytes kept before
     assert [r.direction for r in transfers.running("down")] == ["down"]
     assert transfers.running("up") == []
+
+
+def test_a_running_rows_close_cancels_its_transfer_and_a_finished_ones_dismisses_it():
+    clock = Clock()
+    transfers = Transfers(clock)
+    serial = transfers.start("up", "a.bin", "#general", 3000)
+    cancel = transfers.cancel_event(serial)
+    transfers.close(serial)
+    assert cancel.is_set()
+    assert [r.phase for r in transfers.rows()] == ["running"]  # until the transfer ends
+    transfers.failed(serial, "cancelled")
+    assert transfers.rows()[0].text == "sending a.bin to #general: failed: cancelled"
+    transfers.close(serial)
+    assert transfers.rows() == []
+
+
+def test_a_download_into_a_folder_says_so():
+    transfers = Transfers(Clock())
+    transfers.start("down", "file 7", f"/tmp/downloads{os.sep}")
+    assert transfers.rows()[0].text == "fetching file 7 into /tmp/downloads/: …"

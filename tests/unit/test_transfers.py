@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 from tests.unit.test_handlers import Broker
 
+from zmqchat.broker.blobs import KEPT_OPEN
 from zmqchat.broker.schema import SCHEMA_VERSION
 from zmqchat.broker.store import Store
 from zmqchat.client.core.transfers import MAX_RETRIES, Download, Upload
+from zmqchat.common.codec import decode, encode
 from zmqchat.common.config import BrokerConfig
 from zmqchat.common.files import (
     CHUNK_BYTES,
@@ -98,6 +100,49 @@ def test_an_offer_again_resumes_from_what_the_part_holds_even_after_a_restart(br
     assert got["data"] == data[CHUNK_BYTES - 1 : 2 * CHUNK_BYTES - 1]
     end = broker.reply(A, {"type": "file_get", "id": upload, "offset": 2 * CHUNK_BYTES - 1})
     assert (end["data"], end["eof"]) == (data[-1:], True)
+
+
+def test_more_uploads_and_downloads_than_descriptors_kept_open_interleave(broker: Broker):
+    # Each chunk goes to another upload than the last: every descriptor kept open is
+    # closed for another before it is used again, and nothing gets mixed up.
+    count = KEPT_OPEN + 4
+    datas = [os.urandom(2 * CHUNK_BYTES + 1 + i) for i in range(count)]
+    uploads = [broker.reply(A, offer(d, name=f"f{i}.bin"))["id"] for i, d in enumerate(datas)]
+    for start, end in ((0, CHUNK_BYTES), (CHUNK_BYTES, 2 * CHUNK_BYTES), (2 * CHUNK_BYTES, None)):
+        for upload, data in zip(uploads, datas, strict=True):
+            reply = broker.reply(A, chunk(upload, start, data[start:end]))
+            assert reply["type"] == ("file_done" if end is None else "file_ack"), reply
+    for offset in (0, CHUNK_BYTES, 2 * CHUNK_BYTES):
+        for upload, data in zip(uploads, datas, strict=True):
+            got = broker.reply(A, {"type": "file_get", "id": upload, "offset": offset})
+            assert got["data"] == data[offset : offset + CHUNK_BYTES]
+
+
+def test_a_deleted_file_is_refused_after_its_ranges_were_read(broker: Broker):
+    data = os.urandom(100)
+    upload = broker.reply(A, offer(data))["id"]
+    seq = broker.reply(A, chunk(upload, 0, data))["seq"]
+    get = {"type": "file_get", "id": upload, "offset": 0}
+    assert broker.reply(B, get)["data"] == data  # its row is kept for the next range
+    assert broker.reply(A, {"type": "delete", "room": "general", "of": seq})["type"] != "error"
+    assert broker.reply(B, get)["code"] == "no_such_file"
+
+
+def test_chunks_of_an_upload_whose_offer_was_rolled_back_are_refused(broker: Broker):
+    data = os.urandom(2 * CHUNK_BYTES)
+    frame = encode(offer(data))
+    broker.core.handle(A, frame, broker.now)
+    [(_, accept)] = broker.core.out.replies
+    upload = decode(accept, None)["id"]
+    broker.core.out.clear()
+    # The batch's commit fails (flush.py): the offer's row is gone.
+    broker.core.store.rollback()
+    broker.core.store_failed(broker.now)
+    broker.core.store_recovered()
+    refused = broker.reply(A, chunk(upload, 0, data[:CHUNK_BYTES]))
+    assert refused["code"] == "no_such_file", refused
+    again = broker.reply(A, offer(data))
+    assert (again["type"], again["offset"]) == ("file_accept", 0)
 
 
 def test_another_target_is_another_upload(broker: Broker):

@@ -7,10 +7,16 @@ is dropped if that blob exists already (the same content is stored once). Files
 are ``0600`` and folders ``0700`` whatever the umask, as the store's own (see
 :mod:`.files`): a blob may be a private transfer. Nothing here holds more than one
 read buffer in memory.
+
+The descriptors of the files being appended to and read are kept open between
+chunks, a few of each (:class:`_Descriptors`): opening and closing a file for each
+60 KiB chunk cost the loop about as much as writing it. Every change to a part or
+a blob (kept, dropped, removed) closes its descriptor first.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import os
@@ -22,6 +28,37 @@ from zmqchat.broker.files import FILE_MODE, create_private_file, make_private_fo
 
 # What hashing a part file again (after a broker restart) reads at a time.
 _READ: Final = 1 << 20
+# Descriptors kept open, of parts and of blobs each: more transfers than this at
+# once still work, opening their file again when their turn comes.
+KEPT_OPEN: Final = 16
+
+
+class _Descriptors:
+    """Open files by key, the least recently used closed past ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        self._open: collections.OrderedDict[object, int] = collections.OrderedDict()
+        self._limit = limit
+
+    def get(self, key: object, path: str, flags: int) -> int:
+        fd = self._open.get(key)
+        if fd is not None:
+            self._open.move_to_end(key)
+            return fd
+        fd = os.open(path, flags | os.O_CLOEXEC)
+        self._open[key] = fd
+        if len(self._open) > self._limit:
+            os.close(self._open.popitem(last=False)[1])
+        return fd
+
+    def close(self, key: object) -> None:
+        fd = self._open.pop(key, None)
+        if fd is not None:
+            os.close(fd)
+
+    def close_all(self) -> None:
+        while self._open:
+            os.close(self._open.popitem()[1])
 
 
 class Blobs:
@@ -39,6 +76,14 @@ class Blobs:
         self.parts = root / "parts"
         self._parts = str(self.parts)  # a chunk's append builds no Path
         self.blobs = root / "blobs"
+        self._blobs = str(self.blobs)
+        self._appending = _Descriptors(KEPT_OPEN)  # upload id -> its part, to append
+        self._reading = _Descriptors(KEPT_OPEN)  # sha256 -> its blob, to read
+
+    def close(self) -> None:
+        """Close every descriptor kept open."""
+        self._appending.close_all()
+        self._reading.close_all()
 
     # ------------------------------------------------------------------- blobs
 
@@ -50,9 +95,8 @@ class Blobs:
 
     def read(self, sha256: str, offset: int, size: int) -> bytes:
         """Up to ``size`` bytes of a blob from ``offset``."""
-        with open(self.blob(sha256), "rb") as f:
-            f.seek(offset)
-            return f.read(size)
+        path = f"{self._blobs}/{sha256[:2]}/{sha256}"
+        return os.pread(self._reading.get(sha256, path, os.O_RDONLY), size, offset)
 
     def stored(self) -> list[str]:
         """The sha256 of every blob on disk."""
@@ -62,6 +106,7 @@ class Blobs:
 
     def remove(self, sha256: str) -> None:
         """Delete the blob of ``sha256`` (no file refers to it any more)."""
+        self._reading.close(sha256)
         self.blob(sha256).unlink(missing_ok=True)
 
     def free(self) -> int:
@@ -80,6 +125,7 @@ class Blobs:
         """An empty part file for a new upload (a leftover of the same id, from a
         batch whose commit failed, is emptied)."""
         path = self.part(upload)
+        self._appending.close(upload)
         make_private_folders(self.parts)
         make_private_folders(self.blobs)
         create_private_file(str(path))
@@ -93,13 +139,16 @@ class Blobs:
             return 0
 
     def append(self, upload: int, data: bytes) -> None:
-        fd = os.open(f"{self._parts}/{upload}", os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+        fd = self._appending.get(upload, f"{self._parts}/{upload}", os.O_WRONLY | os.O_APPEND)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
+            written = os.write(fd, data)
+            if written < len(data):  # a short write: disk full, or a signal
+                view = memoryview(data)[written:]
+                while view:
+                    view = view[os.write(fd, view) :]
+        except OSError:
+            self._appending.close(upload)  # opened again, if the upload goes on
+            raise
 
     def hash_part(self, upload: int) -> hashlib._Hash:
         """A sha256 fed with what the part file holds (to go on after a restart)."""
@@ -113,6 +162,7 @@ class Blobs:
         """Make the (checked) part file of ``upload`` the blob of ``sha256``; with
         ``fsync``, durable before the event that names it is published."""
         part, blob = self.part(upload), self.blob(sha256)
+        self._appending.close(upload)
         if blob.is_file():
             part.unlink(missing_ok=True)
             return
@@ -127,6 +177,7 @@ class Blobs:
         os.replace(part, blob)
 
     def drop(self, upload: int) -> None:
+        self._appending.close(upload)
         self.part(upload).unlink(missing_ok=True)
 
 

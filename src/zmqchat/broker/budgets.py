@@ -126,6 +126,8 @@ class Budgets:
     def expire(self, now: float) -> None:
         """Close the connections past a budget and those whose deadline passed and
         that came to nothing, up to CLOSE_BATCH of them (the rest next turn)."""
+        if not self._doomed and (not self._due or self._due[0][0] > now):
+            return  # every turn, nearly always
         closing = list(itertools.islice(self._doomed.items(), CLOSE_BATCH))
         for fd, port in closing:
             del self._doomed[fd]

@@ -27,6 +27,29 @@ class Flush:
     def __init__(self, commits: Commits, pub: zmq.Socket[bytes], link: Replies, gate: Gate) -> None:
         self.commits, self.pub, self.link, self.gate = commits, pub, link, gate
         self.commit_due: float | None = None  # when lazily held writes must commit
+        # What the senders of the private messages forwarded so far hear after the
+        # commit: (sender's routing id, ack or error).
+        self._answers: list[tuple[bytes | None, bytes]] = []
+
+    @property
+    def answers(self) -> bool:
+        """Whether forwarded private messages wait for their senders' answers (an
+        undeliverable one may have left nothing else to flush: no row, no reply)."""
+        return bool(self._answers)
+
+    def forward(self, core: BrokerCore) -> None:
+        """Hand the private messages handled so far to their recipients. The loop
+        calls it as soon as a request queued one, so that the recipient's copy does
+        not wait for the rest of the batch, the expiry checks or the commit: it is
+        on the conversation's round trip, which nothing else of the turn is."""
+        out = core.out
+        send, answers = self.link.send, self._answers
+        for pm in out.pms:
+            if send(pm.to, pm.frame):
+                answers.append((pm.sender.rid, pm.ack))
+            else:
+                answers.append((pm.sender.rid, core.undelivered(pm)))
+        out.pms.clear()
 
     def flush(self, core: BrokerCore, now: float | None = None) -> None:
         """Send what a batch produced, committing what it wrote first where needed.
@@ -47,14 +70,11 @@ class Flush:
         store = commits.store
         pub, link = self.pub, self.link
         send = link.send
-        answers: list[tuple[bytes | None, bytes]] = []
-        for pm in out.pms:
-            if send(pm.to, pm.frame):
-                answers.append((pm.sender.rid, pm.ack))
-            else:
-                answers.append((pm.sender.rid, core.undelivered(pm)))
+        if out.pms:
+            self.forward(core)
+        answers, self._answers = self._answers, []
         committed = True
-        if out or now is None:
+        if out or answers or now is None:
             committed = commits.commit(now)
         elif store.dirty:
             if self.commit_due is None:

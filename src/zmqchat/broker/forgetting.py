@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
+from zmqchat.broker.room_events import RoomEvents
 from zmqchat.broker.state import BrokerState
 from zmqchat.broker.store import Store
 
@@ -35,6 +36,7 @@ class Forgetting:
         self,
         state: BrokerState,
         store: Store,
+        events: RoomEvents,
         *,
         rooms_after: float,
         names_after: float,
@@ -42,6 +44,7 @@ class Forgetting:
     ) -> None:
         self.state = state
         self.store = store
+        self.events = events  # an engine shared by nodes forgets a room everywhere first
         self.rooms_after = rooms_after
         self.names_after = names_after
         self._wall = wall
@@ -78,7 +81,7 @@ class Forgetting:
             del empty[name]
             if name in state.rooms or name in state.private_rooms:
                 continue  # joined again, or private (its creator and invitations stay)
-            if self.store.forget_room(name):
+            if self.events.forget(name) and self.store.forget_room(name):
                 log.debug("forgot room %s: no member and no chat for %.0fs", name, now - since)
             if time.monotonic() >= ends:
                 break

@@ -36,17 +36,18 @@ from zmqchat.broker.relay import Relay
 from zmqchat.broker.remote_pms import RemotePms
 from zmqchat.broker.room_events import RoomEvents
 from zmqchat.broker.searching import Searching
-from zmqchat.broker.state import REF_CACHE_SIZE, BrokerState, Connections, Session, fingerprint
+from zmqchat.broker.sessions import Sessions
+from zmqchat.broker.state import BrokerState, Connections, Session
 from zmqchat.broker.store import Store
 from zmqchat.broker.transfers import Transfers
-from zmqchat.common.codec import decode, decode_bulk, encode, peek_ref, peek_type
+from zmqchat.broker.unstored import STORE_UNAVAILABLE, unstored, writes
+from zmqchat.common.codec import decode, decode_bulk, peek_ref, peek_type
 from zmqchat.common.config import BrokerConfig
 from zmqchat.common.files import FileChunk, FileGet, FileOffer
 from zmqchat.common.messages import (
     Bye,
     ByeReply,
     Chat,
-    ChatAck,
     Closed,
     Delete,
     Edit,
@@ -58,7 +59,6 @@ from zmqchat.common.messages import (
     ListRooms,
     Ping,
     Pm,
-    PmAck,
     Ref,
     Register,
     Request,
@@ -71,32 +71,15 @@ from zmqchat.common.protocol import (
     MAX_REQUEST_BYTES,
     SYSTEM_TOPIC,
     ErrorCode,
-    user_key,
 )
 from zmqchat.common.search import Search
 from zmqchat.errors import ProtocolError
-from zmqchat.logs import Throttle
 
 log = logging.getLogger("zmqchat.broker")
 
-STORE_UNAVAILABLE: Final = (
-    "the broker's store can't be written now (see its log); nothing was stored; "
-    "reading works, try writing again later"
-)
-# The requests whose handling writes to the store (besides a register that does not
-# resume a session).
-WRITES: Final = (
-    Join, Leave, Chat, Pm, Invite, Edit, Delete, Bye,
-    Op, Deop, Kick, Ban, Unban, Lock, Unlock,
-)  # fmt: skip
-WRITES_FILES: Final = (FileOffer, FileChunk)
 # The requests that may be over MAX_REQUEST_BYTES (protocol.md §7 item 68): a chunk
 # of a file, decoded with decode_bulk's tight limits.
 BULK_TYPES: Final = frozenset({"file_chunk"})
-# The replies that acknowledge a write.
-WRITE_REPLIES: Final = frozenset(
-    ("ack", "joined", "left", "invited", "bye", "topic", "moderated", "file_accept", "file_done")
-)
 
 
 class BrokerCore:
@@ -122,7 +105,6 @@ class BrokerCore:
         finished: the caller then runs :meth:`finish_logins` on its own thread."""
         self.config = config
         self.connections = connections
-        self._detached_logged = Throttle()  # ending detached sessions early
         self._synced: float | None = None  # the `now` of the last batch synced
         self.store = store
         self.pub_port = pub_port
@@ -147,6 +129,7 @@ class BrokerCore:
         self.forgetting = Forgetting(
             self.state,
             store,
+            self.events,
             rooms_after=config.forget_rooms_after,
             names_after=config.forget_names_after,
         )
@@ -158,7 +141,7 @@ class BrokerCore:
         )
         self.transfers = Transfers(self.state, store, self.out, config, clock, self.membership)
         edits = Edits(self.state, store, self.out, config, clock, self.membership,
-                      self.transfers.leftovers.release)  # fmt: skip
+                      self.transfers.release)  # fmt: skip
         searching = Searching(store, self.out, self.membership)
         queries = Queries(
             self.state, store, self.out, self.mailboxes, self.membership, self._charge
@@ -178,6 +161,10 @@ class BrokerCore:
             connections=connections,
             sync_connections=self.sync_connections,
         )
+        self.sessions = Sessions(
+            config, self.state, store, self.out, self.membership, self.registration, clock,
+            connections,
+        )  # fmt: skip
         self.nodes = NodeMessages(
             self.state, self.membership, self.remote_pms, self.registration.forget, clock
         )
@@ -196,7 +183,7 @@ class BrokerCore:
             History: queries.history,  # type: ignore[dict-item]
             Search: searching.search,  # type: ignore[dict-item]
             Ping: queries.ping,  # type: ignore[dict-item]
-            Bye: self._bye,  # type: ignore[dict-item]
+            Bye: self.sessions.bye,  # type: ignore[dict-item]
             FileOffer: self.transfers.offer,  # type: ignore[dict-item]
             FileChunk: self.transfers.chunk,  # type: ignore[dict-item]
             FileGet: self.transfers.get,  # type: ignore[dict-item]
@@ -210,45 +197,12 @@ class BrokerCore:
     # ----------------------------------------------------------------- entry points
 
     def restore(self, now: float) -> int:
-        """Load the sessions a previous run left in the store, detached, so their
-        clients can ``resume`` them; those that don't come back expire as usual."""
-        logins = self.store.logins()
-        for stored in self.store.sessions():
-            session = Session(
-                sid=stored.sid,
-                token=stored.token,
-                user=stored.user,
-                key=user_key(stored.user),
-                rid=None,
-                last_seen=now,
-                client=stored.client,
-                bucket=self.registration.bucket(now),
-                login=logins.get(stored.sid),
-            )
-            if session.key in self.state.by_key or not self.membership.names.holds(
-                session.key, stored.token
-            ):  # edited by hand; or, with Redis, taken over or ended by another node
-                self.store.delete_session(stored.sid)
-                continue
-            self.state.add(session)
-            for name in stored.rooms:
-                self.state.join(session, self.membership.room(name))
-            for ack in self.store.recent_acks(stored.sid, REF_CACHE_SIZE):
-                if ack.room is not None and ack.seq is not None:
-                    session.remember(
-                        ack.ref,
-                        fingerprint("chat", ack.room, ack.text),
-                        ChatAck(ack.room, ack.seq, ack.ts, ack.ref),
-                    )
-                elif ack.to is not None and ack.id is not None:
-                    session.remember(
-                        ack.ref,
-                        fingerprint("pm", user_key(ack.to), ack.text),
-                        PmAck(
-                            ack.to, ack.id, "queued" if ack.queued else "delivered", ack.ts, ack.ref
-                        ),
-                    )
-        return len(self.state)
+        """Load the sessions a previous run left (see :meth:`Sessions.restore`)."""
+        return self.sessions.restore(now)
+
+    def sync_connections(self) -> None:
+        """Detach the sessions whose connection ended (:meth:`Sessions.sync`)."""
+        self.sessions.sync()
 
     def handle(
         self,
@@ -362,40 +316,9 @@ class BrokerCore:
                 self._internal_error(login.rid, login.request.ref, mark, kept)
 
     def close(self) -> None:
-        """Stop the password-checking workers."""
+        """Stop the password-checking workers; close the files kept open."""
         self.logins.close()
-
-    def sync_connections(self) -> None:
-        """Detach every session whose connection ended: its routing id no longer
-        leads to it (whoever presents that id next is a stranger), nothing queued for
-        it is sent there, and the session waits for ``resume`` until it expires."""
-        if self.connections is None:
-            return
-        for conn in self.connections.closed():
-            session = self.state.by_conn.get(conn)
-            if session is None:
-                continue
-            rid = self.state.detach(session)
-            if rid is not None:
-                self.out.drop_to(rid)
-            log.info("%s disconnected; the session waits for resume", session.user)
-            self._bound_detached(session.address)
-
-    def _bound_detached(self, address: str | None) -> None:
-        """End the oldest detached sessions of ``address`` past its bound: whoever
-        registers and drops connections over and over can't fill the session table."""
-        bound = self.config.max_detached_per_address
-        ended = self.state.detached_past(address, bound)
-        for session in ended:
-            self._end_session(session, reason="timeout")
-        if ended and self._detached_logged.due():
-            log.warning(
-                "ended %d detached session(s) from %s early: %d is the most one address "
-                "keeps waiting for resume (max_detached_per_address)",
-                len(ended),
-                address,
-                bound,
-            )
+        self.transfers.close()
 
     def expire(self, now: float) -> int:
         """End every session idle for longer than ``timeout``; returns how many.
@@ -413,28 +336,17 @@ class BrokerCore:
         except OSError:
             log.exception("could not drop unfinished uploads; trying again later")
         self.remote_pms.expire(now)
-        expired = list(self.state.expired(now, self.config.timeout))
-        for session in expired:
-            log.info("expired %s (idle %.1fs)", session.user, now - session.last_seen)
-            mark = self.out.mark()
-            try:
-                self.out.reply_to(session, Closed(reason="timeout"))
-                self._end_session(session, reason="timeout")
-            except Exception:
-                log.exception("could not end the session of %s; retrying later", session.user)
-                self.out.truncate(mark)
-                session.last_seen = now
-                self.state.add(session)  # back in the expiry queue, one timeout from now
-        return len(expired)
+        due = self.state.next_expiry(self.config.timeout)
+        if due is None or now < due:  # every turn: the generator's set-up costs more
+            return 0
+        return self.sessions.expire(now)
 
     def next_deadline(self) -> float | None:
         """Monotonic time of the next session expiry or forgetting sweep, if any."""
-        due = [
-            self.state.next_expiry(self.config.timeout),
-            self.forgetting.next_due(),
-            self.remote_pms.next_deadline(),
-        ]
-        return min((d for d in due if d is not None), default=None)
+        expiry, sweep = self.state.next_expiry(self.config.timeout), self.forgetting.next_due()
+        due = sweep if expiry is None or (sweep is not None and sweep < expiry) else expiry
+        answer = self.remote_pms.next_deadline()  # None unless pms wait on other nodes
+        return due if answer is None or (due is not None and due <= answer) else answer
 
     def shutdown(self, text: str = "broker shutting down") -> None:
         """Tell everyone the broker is going away. Sessions stay in the store, so
@@ -448,27 +360,12 @@ class BrokerCore:
 
     def _writes(self, request: Request) -> bool:
         """Whether handling ``request`` writes to the store (a resume does not)."""
-        if isinstance(request, Register):
-            held = self.state.by_token.get(request.resume) if request.resume else None
-            return held is None or held.key != user_key(request.user)
-        if isinstance(request, Topic):
-            return request.text is not None  # reading it is not
-        return isinstance(request, WRITES + WRITES_FILES)
+        return writes(request, self.state)
 
     def unstored(self, body: bytes) -> bytes:
-        """What a reply of a batch whose commit failed becomes: an acknowledgement of
-        a write turns into ``store_unavailable``; other replies stand."""
-        msg = decode(body, None)
-        kind = msg.get("type")
-        if kind not in WRITE_REPLIES:
-            return body
-        if kind in ("topic", "moderated") and "seq" not in msg:
-            return body  # read, or changed nothing
-        return encode(
-            ErrorReply(
-                code=ErrorCode.STORE_UNAVAILABLE, message=STORE_UNAVAILABLE, ref=msg.get("ref")
-            )
-        )
+        """What a reply of a batch whose commit failed becomes (see
+        :func:`.unstored.unstored`)."""
+        return unstored(body)
 
     def store_failed(self, now: float) -> None:
         """A commit failed and was rolled back: memory is ahead of the store. Load
@@ -476,6 +373,7 @@ class BrokerCore:
         that still exists on its connection, and refuse writes until
         :meth:`store_recovered`."""
         self.writable = False
+        self.transfers.store_failed()
         attached = {s.token: (s.rid, s.conn) for s in self.state.by_token.values() if s.rid}
         self.state.clear()
         self.access.load()
@@ -499,24 +397,6 @@ class BrokerCore:
 
     # -------------------------------------------------------------------- sessions
 
-    def _bye(self, session: Session, req: Bye, now: float) -> None:
-        self.out.reply_to(session, ByeReply(ref=req.ref))
-        log.info("bye from %s", session.user)
-        self._end_session(session, reason="quit")
-
     def node_messages(self) -> None:
         """Act on what other nodes told this one (see :mod:`.node_messages`)."""
         self.nodes.handle()
-
-    def _end_session(self, session: Session, reason: str) -> None:
-        if not self.membership.names.release(session.key, session.token):
-            self.registration.forget(session)  # another node's now: not ours to end
-            return
-        ts = self.clock()
-        rooms = [self.state.rooms[name] for name in session.rooms]
-        with self.store.atomic():
-            self.store.delete_session(session.sid)
-            for room in rooms:  # last: see RoomEvents.append
-                self.membership.presence(room, session.user, "leave", ts, reason)
-        self.state.remove(session)
-        self.out.recheck.session(session)  # its subscriptions end with it

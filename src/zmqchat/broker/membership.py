@@ -73,6 +73,13 @@ class Membership:
     def join(self, session: Session, req: Join, now: float) -> None:
         room = self.room(req.room)
         create = False
+        if req.private and self.names.shared:
+            # Members-only needs every node to know the room is private: not yet.
+            raise ProtocolError(
+                ErrorCode.BAD_REQUEST,
+                'private rooms are not shared between nodes yet (engine = "redis", '
+                "docs/scaling.md): this broker can't make one",
+            )
         if req.private and not self.access.is_private(room.name):
             if self.exists(room):
                 raise ProtocolError(
@@ -119,4 +126,5 @@ class Membership:
         self.state.leave(session, req.room)
         self.names.rooms(session.token, list(session.rooms))
         self.out.recheck.session(session)  # a member who left reads no more
-        self.out.reply_to(session, Left(room=req.room, ref=req.ref))
+        # Once its leave is numbered: a history read after `left` shows it.
+        self.events.after(lambda: self.out.reply_to(session, Left(room=req.room, ref=req.ref)))

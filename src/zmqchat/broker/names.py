@@ -28,6 +28,7 @@ class Names:
     """Names and sessions as one broker sees them: its memory is all there is."""
 
     node = ""  # this node's name among others
+    shared = False  # whether other nodes share the names (the Redis engine)
 
     def claim(
         self, key: str, user: str, token: str, rooms: Sequence[str], client: str | None

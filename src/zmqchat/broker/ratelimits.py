@@ -28,6 +28,8 @@ from collections.abc import Callable
 from typing import Final
 
 from zmqchat.broker.state import TokenBucket
+from zmqchat.common.protocol import ErrorCode
+from zmqchat.errors import ProtocolError
 from zmqchat.logs import Throttle
 
 log = logging.getLogger("zmqchat.broker")
@@ -120,3 +122,33 @@ class AddressLimits:
             idle = [a for a, b in buckets.items() if now - b.stamp >= refill]
             for address in idle:
                 del buckets[address]
+
+
+class ChunkLimits:
+    """``file_chunk`` and ``file_get`` per address (``file_rate_limit`` a second, in
+    bursts of ``file_rate_burst``; ``rate`` 0: none), on top of the frames counted
+    above: a transfer's window bounds it, this bounds how many one peer runs."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._buckets: dict[str, TokenBucket] = {}
+        self._pruned = 0.0
+
+    def take(self, address: str, now: float) -> None:
+        """One chunk or range from ``address``; ``rate_limited`` past the limit."""
+        rate = self.rate
+        if not rate:
+            return
+        if now - self._pruned >= PRUNE_EVERY:
+            self._pruned = now
+            full = self.burst / rate
+            self._buckets = {a: b for a, b in self._buckets.items() if now - b.stamp < full}
+        bucket = self._buckets.get(address)
+        if bucket is None:
+            bucket = self._buckets[address] = TokenBucket(rate, self.burst, now)
+        if not bucket.take(now):
+            wait = math.ceil((1.0 - bucket.tokens) / rate * 1000) / 1000
+            raise ProtocolError(
+                ErrorCode.RATE_LIMITED, "too many file chunks from your address", retry_after=wait
+            )

@@ -121,6 +121,11 @@ class RoomEvents:
         once); returns the requests that were refused instead."""
         return []
 
+    def forget(self, room: str) -> bool:
+        """Whether ``room`` may be forgotten beyond this broker's store (one broker:
+        its store is all there is)."""
+        return True
+
     def after(self, then: Callable[[], object]) -> None:
         """Call ``then`` once every event appended so far is numbered (a reply that
         reports rooms' heads)."""
@@ -130,8 +135,11 @@ class RoomEvents:
         """Keep ``event`` in the store, with what it changes there."""
         store = self.store
         if isinstance(event, ChatEvent):
+            data = extra.data
+            if data is None and event.data is not None:  # another node's: as it came
+                data = msgpack.packb(event.data)
             store.add_chat(event.room, event.seq, event.ts, event.sender, event.text,
-                           extra.data, extra.sid or 0, extra.ref)  # fmt: skip
+                           data, extra.sid or 0, extra.ref)  # fmt: skip
         elif isinstance(event, PresenceEvent):
             store.add_presence(event.room, event.seq, event.ts, event.user, event.event,
                                event.reason)  # fmt: skip

@@ -2,8 +2,9 @@
 
 One thread owns the ROUTER (requests and replies) and the PUB (room events). Each turn
 of the loop drains a batch of requests (up to 64, or 2 ms of handling; libzmq reads the
-peers' queues in turn), lets :class:`BrokerCore` handle them, commits the store once,
-then sends every reply and publish of the batch. The poll timeout is
+peers' queues in turn), lets :class:`BrokerCore` handle them (a private message goes on
+to its recipient as soon as it is handled), commits the store once, then sends every
+reply, ack and publish of the batch. The poll timeout is
 the next deadline (session expiry, parent-process check).
 """
 
@@ -17,7 +18,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import zmq
 
@@ -29,11 +30,11 @@ if TYPE_CHECKING:
 from zmqchat.broker.checkpoints import FALLBACK_PAGES, KEPT_BYTES, Checkpointer
 from zmqchat.broker.commits import Commits
 from zmqchat.broker.curve import Curve, start_curve
+from zmqchat.broker.drain import drain
 from zmqchat.broker.endpoints import (
     alive,
     bind_sockets,
     raise_fd_limit,
-    with_address,
     write_ready_file,
 )
 from zmqchat.broker.flush import Flush
@@ -51,21 +52,7 @@ from zmqchat.errors import ConfigError
 
 log = logging.getLogger("zmqchat.broker")
 
-# Requests handled per loop turn before committing and sending. One commit costs
-# about as much as 20 chats, so batches amortise it; but a batch also holds back its
-# acks, and a sender with a window of requests in flight idles meanwhile. 64 (about
-# 1 ms of work) measured best: 512 was 18% slower in benchmarks/bench_rooms.py.
-BATCH: Final = 64
-# A batch also ends after this many seconds of handling, so that requests which cost
-# more (a history page, a hostile frame) hold back the rest of a batch no longer than
-# a batch of chats does. 64 chats take well under it, so batches of chats stay whole
-# (a shorter budget would cut them on a slower machine, and each commit costs about
-# 20 chats); 64 history pages of 0.2-0.5 ms made turns of 3-30 ms under make
-# attack's deaf-dealer, and a bystander's chat waited for two of them.
-TURN: Final = 0.002
-# Flags as plain ints: or-ing the IntFlag members builds an enum on every send.
-_NOBLOCK: Final = int(zmq.NOBLOCK)
-_RCVMORE: Final = int(zmq.RCVMORE)
+_POLLIN: Final = int(zmq.POLLIN)
 # How often to check that --parent-pid is alive.
 PARENT_CHECK: Final = 0.5
 
@@ -299,24 +286,32 @@ class BrokerServer:
         assert gate is not None
         assert watch is not None
         assert budgets is not None
-        poller = self._poller(router, pub)
-        cluster = self.cluster
-        events = core.events
+        cluster, events = self.cluster, core.events
+        wake_fd, logins_fd = self._wake_r.fileno(), self._logins_r.fileno()
+        # zmq_poll's own items, without zmq.Poller's wrapper: the loop polls once a
+        # turn, and a pm conversation's turns hold one request each.
+        items: list[tuple[zmq.Socket[bytes] | int, int]] = [
+            (router, _POLLIN),
+            (pub, _POLLIN),
+            (wake_fd, _POLLIN),
+            (logins_fd, _POLLIN),
+        ]
+        if cluster is not None:
+            items.append((cluster.wake_fd, _POLLIN))
+        poll = zmq.zmq_poll
         next_parent_check = time.monotonic() + PARENT_CHECK
         while not self._stopping:
             now = time.monotonic()
-            deadlines = [
+            deadline = _earliest(
                 core.next_deadline(),
                 flush.commit_due,
                 commits.next_probe,
                 budgets.next_deadline(),
-            ]
-            if self.parent_pid is not None:
-                deadlines.append(next_parent_check)
-            deadline = min((d for d in deadlines if d is not None), default=None)
-            timeout = None if deadline is None else max(0, int((deadline - now) * 1000) + 1)
-            ready = dict(poller.poll(timeout))
-            if self._wake_r.fileno() in ready:
+                next_parent_check if self.parent_pid is not None else None,
+            )
+            timeout = -1 if deadline is None else max(0, int((deadline - now) * 1000) + 1)
+            ready: dict[Any, int] = dict(poll(items, timeout))
+            if wake_fd in ready:
                 with contextlib.suppress(BlockingIOError):
                     self._wake_r.recv(4096)
                 watch.poll()  # connections accepted and ended, for the budgets
@@ -324,8 +319,8 @@ class BrokerServer:
             elif pub in ready:
                 gate.serve()
             if router in ready:
-                self._drain(core, router)
-            if self._logins_r.fileno() in ready:
+                drain(core, router, flush, curve=self.curve is not None)
+            if logins_fd in ready:
                 with contextlib.suppress(BlockingIOError):
                     self._logins_r.recv(4096)
                 core.finish_logins(time.monotonic())
@@ -335,7 +330,7 @@ class BrokerServer:
             now = time.monotonic()
             core.expire(now)
             budgets.expire(now)
-            if core.out or store.dirty or events.pending:
+            if core.out or store.dirty or flush.answers or events.pending:
                 flush.flush(core, now)
             probe = commits.next_probe
             if probe is not None and now >= probe and commits.probe(now):
@@ -345,52 +340,6 @@ class BrokerServer:
                 if not alive(self.parent_pid):
                     log.info("parent process %d is gone; stopping", self.parent_pid)
                     self._stopping = True
-
-    def _poller(self, router: zmq.Socket[bytes], pub: zmq.Socket[bytes]) -> zmq.Poller:
-        poller = zmq.Poller()
-        poller.register(router, zmq.POLLIN)
-        poller.register(pub, zmq.POLLIN)
-        poller.register(self._wake_r.fileno(), zmq.POLLIN)
-        poller.register(self._logins_r.fileno(), zmq.POLLIN)
-        if self.cluster is not None:
-            poller.register(self.cluster.wake_fd, zmq.POLLIN)
-        return poller
-
-    def _drain(self, core: BrokerCore, router: zmq.Socket[bytes]) -> None:
-        now = time.monotonic()
-        recv = router.recv
-        more = router.getsockopt  # the rcvmore property goes through Python attribute magic
-        handle = core.handle
-        registered = core.state.by_rid
-        curve = self.curve is not None
-        clock = time.monotonic
-        turn_ends = now + TURN
-        for _ in range(BATCH):
-            try:
-                rid = recv(_NOBLOCK)
-            except zmq.Again:
-                return
-            # Multipart messages arrive whole, so the rest can be read without waiting.
-            if rid in registered:
-                # A session is bound to its connection, and CURVE authenticates a
-                # connection once, at its handshake: its key (read at register) is
-                # the key of every frame on it, so none is read here.
-                frame = recv()
-                peer = key = None
-            else:
-                # Only a connection without a session may be logging in: only then is
-                # the peer's address (for the attempt limits) worth its cost, a zmq
-                # Frame instead of bytes: +2.7 us a message, where the broker spends
-                # about 9 us on a chat (docs/performance.md).
-                frame, peer, key = with_address(recv(copy=False), curve)
-            if more(_RCVMORE):
-                while more(_RCVMORE):
-                    recv()
-                handle(rid, frame, now, extra_frames=True, peer=peer, client_key=key)
-            else:
-                handle(rid, frame, now, peer=peer, client_key=key)
-            if clock() >= turn_ends:
-                return
 
     def close(self) -> None:
         for watch in (self._watch, self._pub_watch):
@@ -409,6 +358,15 @@ class BrokerServer:
         self._wake_w.close()
         self._logins_r.close()
         self._logins_w.close()
+
+
+def _earliest(*times: float | None) -> float | None:
+    """The earliest of ``times`` that are not None (None if none is)."""
+    first = None
+    for t in times:
+        if t is not None and (first is None or t < first):
+            first = t
+    return first
 
 
 def _has_session(core: BrokerCore, conn: int) -> bool:

@@ -1,6 +1,5 @@
-"""Durable state in SQLite: room events with their sequence numbers, private
-messages, sessions (so clients can resume across a broker restart), known users and
-accounts (their table is :mod:`.accounts`'s).
+"""Durable state in SQLite: room events with their sequence numbers and private
+messages; sessions, known users and accounts are :mod:`.session_rows`'s part of it.
 
 Owned by the broker thread. Writes open a transaction that the server loop commits
 once per batch of requests, before any reply or publish leaves the process, so an
@@ -15,12 +14,9 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any, Final
 
-from zmqchat.broker import accounts, search_index
-from zmqchat.broker.accounts import Account
+from zmqchat.broker import search_index
 from zmqchat.broker.faults import describe
 from zmqchat.broker.rows import (
-    StoredAck,
-    StoredSession,
     page,
     page_query,
     pm_event,
@@ -34,6 +30,7 @@ from zmqchat.broker.schema import (
     KIND_LEAVE,
     open_database,
 )
+from zmqchat.broker.session_rows import SessionRows
 from zmqchat.common.messages import PmEvent, Ref, RoomEvent
 
 # Raised here, defined in the error tree; still importable from here.
@@ -57,7 +54,7 @@ _INSERT_PMS: Final = (
 )
 
 
-class Store:
+class Store(SessionRows):
     """SQLite store in WAL mode. Not thread-safe: one broker thread owns it."""
 
     def __init__(self, path: str, *, fsync: bool = False) -> None:
@@ -407,70 +404,6 @@ class Store:
         )  # fmt: skip
         return [pm_event(r, keyed=False) for r in rows], more
 
-    # ----------------------------------------------------------------------- sessions
-
-    def add_session(
-        self, token: str, user: str, rooms: list[str], client: str | None, created: float
-    ) -> int:
-        cur = self._write(
-            "INSERT INTO sessions (token, user, rooms, client, created) VALUES (?, ?, '[]', ?, ?)",
-            (token, user, client, created),
-        )
-        sid = int(cur.lastrowid or 0)
-        for room in rooms:
-            self.join_session_room(sid, room)
-        self._write(
-            "INSERT INTO users (key, name, last_seen) VALUES (?, ?, ?)"
-            " ON CONFLICT (key) DO UPDATE SET name = excluded.name, last_seen = excluded.last_seen",
-            (user.lower(), user, created),
-        )
-        return sid
-
-    def join_session_room(self, sid: int, room: str) -> None:
-        self._write("INSERT OR IGNORE INTO session_rooms (sid, room) VALUES (?, ?)", (sid, room))
-
-    def leave_session_room(self, sid: int, room: str) -> None:
-        self._write("DELETE FROM session_rooms WHERE sid = ? AND room = ?", (sid, room))
-
-    def set_session_token(self, sid: int, token: str) -> None:
-        self._write("UPDATE sessions SET token = ? WHERE sid = ?", (token, sid))
-
-    def delete_session(self, sid: int) -> None:
-        self._write("DELETE FROM session_rooms WHERE sid = ?", (sid,))
-        self._write("DELETE FROM sessions WHERE sid = ?", (sid,))
-
-    def sessions(self) -> list[StoredSession]:
-        rooms: dict[int, list[str]] = {}
-        for sid, room in self._db.execute("SELECT sid, room FROM session_rooms ORDER BY rowid"):
-            rooms.setdefault(sid, []).append(room)
-        rows = self._db.execute("SELECT sid, token, user, client FROM sessions").fetchall()
-        return [
-            StoredSession(sid, token, user, tuple(rooms.get(sid, ())), client)
-            for sid, token, user, client in rows
-        ]
-
-    def recent_acks(self, sid: int, limit: int) -> list[StoredAck]:
-        """The last ``limit`` chats and pms sent by a session, oldest first."""
-        self._write_rows()
-        chats = self._db.execute(
-            "SELECT ref, room, seq, ts, text FROM events WHERE sid = ? AND ref IS NOT NULL"
-            " AND text IS NOT NULL"
-            " ORDER BY id DESC LIMIT ?",
-            (sid, limit),
-        ).fetchall()
-        pms = self._db.execute(
-            "SELECT ref, recipient, id, ts, text, queued FROM pms"
-            " WHERE sender_sid = ? AND ref IS NOT NULL ORDER BY id DESC LIMIT ?",
-            (sid, limit),
-        ).fetchall()
-        acks = [StoredAck(r[0], r[1], r[2], None, None, r[3], r[4]) for r in chats]
-        acks += [StoredAck(r[0], None, None, r[1], r[2], r[3], r[4], bool(r[5])) for r in pms]
-        acks.sort(key=lambda a: a.ts)
-        return acks[-limit:]
-
-    def user_known(self, key: str) -> bool:
-        return self._db.execute("SELECT 1 FROM users WHERE key = ?", (key,)).fetchone() is not None
-
     def forget_room(self, room: str) -> bool:
         """Delete ``room``'s events if they are only comings and goings (no chat, no
         topic, no moderation), and who created it: a room joined again later is a
@@ -482,41 +415,3 @@ class Store:
         self._write("DELETE FROM room_ops WHERE room = ?", (room,))
         self._write("DELETE FROM room_meta WHERE room = ?", (room,))
         return self._write("DELETE FROM events WHERE room = ?", (room,)).rowcount > 0
-
-    def forget_names(self, seen_before: float) -> int:
-        """Forget names last registered before ``seen_before`` that are no account's
-        and no session's; returns how many."""
-        return self._write(
-            "DELETE FROM users WHERE last_seen < ? AND key NOT IN (SELECT key FROM accounts)"
-            " AND key NOT IN (SELECT lower(user) FROM sessions)",
-            (seen_before,),
-        ).rowcount
-
-    # ----------------------------------------------------------------------- accounts
-
-    def account(self, name: str) -> Account | None:
-        """The account of ``name`` as committed now: ``zmqchat account`` may have
-        changed it since the last login, from another process."""
-        return accounts.find(self._db, name)
-
-    def add_account(self, name: str, hashed: str, now: float) -> Account | None:
-        """Create an account (self sign-up) with the batch; None if ``name`` has one."""
-        self._begin()
-        return accounts.insert(self._db, name, hashed, now)
-
-    def rehash_account(self, account: Account, hashed: str) -> None:
-        self._begin()
-        accounts.rehash(self._db, account, hashed)
-
-    def add_login(self, sid: int, account: Account) -> None:
-        """Session ``sid`` logged in with the password of this generation of
-        ``account``: it may be resumed with its token until the password changes."""
-        self._write(
-            "INSERT OR REPLACE INTO logins (sid, account, generation) VALUES (?, ?, ?)",
-            (sid, account.id, account.generation),
-        )
-
-    def logins(self) -> dict[int, tuple[int, int]]:
-        """sid -> (account id, password generation) of the sessions that logged in."""
-        rows = self._db.execute("SELECT sid, account, generation FROM logins").fetchall()
-        return {sid: (account, generation) for sid, account, generation in rows}

@@ -15,9 +15,10 @@ of a private transfer.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
+import hashlib
 import logging
-import math
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -25,7 +26,8 @@ from zmqchat.broker.blobs import Blobs
 from zmqchat.broker.leftovers import Leftovers
 from zmqchat.broker.membership import Membership, require_member
 from zmqchat.broker.outbox import Outbox
-from zmqchat.broker.state import BrokerState, Session, TokenBucket
+from zmqchat.broker.ratelimits import ChunkLimits
+from zmqchat.broker.state import BrokerState, Session
 from zmqchat.broker.store import Store
 from zmqchat.common.config import BrokerConfig
 from zmqchat.common.files import (
@@ -48,8 +50,19 @@ from zmqchat.errors import ProtocolError
 log = logging.getLogger("zmqchat.broker")
 
 _COLUMNS: Final = "id, sha256, name, size, sender, sender_key, room, recipient, recipient_key, done"
-# Address buckets idle this long are full again and dropped.
-_PRUNE_EVERY: Final = 60.0
+# Rows of finished files kept for downloads (each range would read its row again).
+_FILES_KEPT: Final = 64
+
+
+@dataclasses.dataclass(slots=True)
+class _Live:
+    """An upload under way, as this broker process knows it: what a chunk needs
+    without a SELECT, a stat or a read of its part file."""
+
+    sender_key: str
+    size: int
+    held: int  # bytes in the part file
+    digest: Any  # the running sha256 of those bytes
 
 
 class Transfers:
@@ -74,11 +87,15 @@ class Transfers:
         self.membership = membership
         self.blobs = blobs if blobs is not None else Blobs(config.files_path, fsync=config.fsync)
         self.leftovers = Leftovers(store, self.blobs, config, clock)
-        # upload id -> (bytes fed, running sha256) of the uploads seen since start;
-        # an upload resumed after a restart is hashed once from its part file.
-        self._digests: dict[int, tuple[int, Any]] = {}
-        self._buckets: dict[str, TokenBucket] = {}
-        self._pruned = 0.0
+        # The uploads seen since start that are under way; one resumed after a
+        # restart is read once from its row and hashed once from its part file.
+        # Every change to an upload's row or part file goes through here, or drops
+        # its entry (a rolled back batch drops them all: store_failed()).
+        self._live: dict[int, _Live] = {}
+        # Finished files' rows, as downloads read them: such a row changes only when
+        # the file is deleted (release()) or its batch rolled back (store_failed()).
+        self._files: dict[int, dict[str, Any]] = {}
+        self._chunks = ChunkLimits(config.file_rate_limit, config.file_rate_burst)
 
     # ---------------------------------------------------------------- uploading
 
@@ -105,18 +122,23 @@ class Transfers:
         ).fetchone()
         upload = None if found is None else int(found[0])
         held = 0 if upload is None else self.blobs.held(upload)
-        if upload is not None and self._digests.get(upload, (held,))[0] != held:
-            self._digests.pop(upload)  # kept for another part file: hashed again
+        live = None if upload is None else self._live.get(upload)
+        if upload is not None and live is not None and live.held != held:
+            del self._live[upload]  # kept for another part file: hashed again
+            live = None
         if upload is None or held > req.size:
             self._check_room(session, req)
             held = 0
             upload = self._insert(session, req, recipient, recipient_key)
             self.blobs.start(upload)
-            self._digests.pop(upload, None)  # an id a failed commit gave back
+            # (An entry of the same id, one a failed commit gave back, goes.)
+            self._live[upload] = _Live(session.key, req.size, 0, hashlib.sha256())
         else:
             db.execute(
                 "UPDATE files SET name = ?, size = ? WHERE id = ?", (req.name, req.size, upload)
             )
+            if live is not None:
+                live.size = req.size
             log.info("%s resumes upload %d at %d of %d bytes", session.user, upload, held, req.size)
         if held == req.size:
             self._complete(session, upload, req.ref)
@@ -184,49 +206,72 @@ class Transfers:
 
     def chunk(self, session: Session, req: FileChunk, now: float) -> None:
         self._spend(session, now)
-        row = self._row(req.id)
-        if row is None or row["done"] is not None or row["sender_key"] != session.key:
+        live = self._live.get(req.id)
+        if live is None:
+            live = self._load(session, req.id)
+        elif live.sender_key != session.key:
             raise ProtocolError(ErrorCode.NO_SUCH_FILE, f"no upload {req.id} of yours is under way")
-        held, digest = self._digest(req.id)
+        held, data = live.held, req.data
         if req.offset != held:
             raise ProtocolError(
                 ErrorCode.BAD_REQUEST, f"upload {req.id} holds {held} bytes: send from there"
             )
-        if held + len(req.data) > row["size"]:
+        if held + len(data) > live.size:
             raise ProtocolError(
-                ErrorCode.BAD_REQUEST, f"the chunk runs past the end ({row['size']} bytes)"
+                ErrorCode.BAD_REQUEST, f"the chunk runs past the end ({live.size} bytes)"
             )
         try:
-            self.blobs.append(req.id, req.data)
+            self.blobs.append(req.id, data)
         except OSError as exc:
-            self._digests.pop(req.id, None)  # what the part holds is read again
+            self._live.pop(req.id, None)  # what the part holds is read again
             if exc.errno != errno.ENOSPC:
                 raise
             raise ProtocolError(ErrorCode.DISK_FULL, "the broker's disk is full") from None
-        digest.update(req.data)
-        held += len(req.data)
-        self._digests[req.id] = (held, digest)
-        if held < row["size"]:
+        live.digest.update(data)
+        live.held = held = held + len(data)
+        if held < live.size:
             self.out.reply_to(session, FileAck(id=req.id, offset=held, ref=req.ref))
             return
         self._complete(session, req.id, req.ref)
 
-    def _digest(self, upload: int) -> tuple[int, Any]:
-        """(bytes held, their running sha256) of an upload. Kept from chunk to chunk
-        (every change to a part file goes through here, or drops what is kept), so a
-        chunk costs no stat; read from the part file after a restart."""
-        known = self._digests.get(upload)
-        if known is None:
-            known = (self.blobs.held(upload), self.blobs.hash_part(upload))
-            self._digests[upload] = known
-        return known
+    def _load(self, session: Session, upload: int) -> _Live:
+        """An upload this process has not seen yet (begun before a restart): its row,
+        and its part file hashed once."""
+        row = self._row(upload)
+        if row is None or row["done"] is not None or row["sender_key"] != session.key:
+            raise ProtocolError(ErrorCode.NO_SUCH_FILE, f"no upload {upload} of yours is under way")
+        live = _Live(
+            row["sender_key"], row["size"], self.blobs.held(upload), self.blobs.hash_part(upload)
+        )
+        self._live[upload] = live
+        return live
+
+    def store_failed(self) -> None:
+        """A batch was rolled back: the rows of uploads offered in it are gone (their
+        ids may come back for others), so what is known of uploads is read again."""
+        self._live.clear()
+        self._files.clear()
+
+    def release(self, room: str, seq: int) -> int | None:
+        """The file event ``seq`` of ``room`` was deleted: so is its file
+        (:meth:`.leftovers.Leftovers.release`)."""
+        upload = self.leftovers.release(room, seq)
+        if upload is not None:
+            self._files.pop(upload, None)
+        return upload
+
+    def close(self) -> None:
+        self.blobs.close()
 
     def _complete(self, session: Session, upload: int, ref: Any) -> None:
         """All bytes are in: publish them if they are what was offered."""
         row = self._row(upload)
-        assert row is not None
-        _, digest = self._digest(upload)
-        self._digests.pop(upload, None)
+        live = self._live.pop(upload, None)
+        if row is None or row["done"] is not None or row["sender_key"] != session.key:
+            if row is None:  # its offer was rolled back with a failed commit
+                self.blobs.drop(upload)
+            raise ProtocolError(ErrorCode.NO_SUCH_FILE, f"no upload {upload} of yours is under way")
+        digest = live.digest if live is not None else self.blobs.hash_part(upload)
         if digest.hexdigest() != row["sha256"]:
             self.blobs.drop(upload)
             self.store.writer().execute("DELETE FROM files WHERE id = ?", (upload,))
@@ -269,8 +314,10 @@ class Transfers:
             target = self.state.by_key.get(user_key(recipient))
             online = target is not None and target.rid is not None
             # Offline, it waits (delivered NULL) for the account's next login: mailbox.py.
-            self.store.writer().execute("UPDATE files SET done = ?, delivered = ? WHERE id = ?",
-                       (ts, ts if online else None, upload))  # fmt: skip
+            self.store.writer().execute(
+                "UPDATE files SET done = ?, delivered = ? WHERE id = ?",
+                (ts, ts if online else None, upload),
+            )
             if target is not None and online:
                 self.out.reply_to(target, push)
             log.info("%s sent %s (%d bytes) to %s", session.user, req.name, req.size, recipient)
@@ -282,9 +329,14 @@ class Transfers:
 
     def get(self, session: Session, req: FileGet, now: float) -> None:
         self._spend(session, now)
-        row = self._row(req.id)
-        if row is None or row["done"] is None:
-            raise ProtocolError(ErrorCode.NO_SUCH_FILE, f"there is no file {req.id}")
+        row = self._files.get(req.id)
+        if row is None:
+            row = self._row(req.id)
+            if row is None or row["done"] is None:
+                raise ProtocolError(ErrorCode.NO_SUCH_FILE, f"there is no file {req.id}")
+            if len(self._files) >= _FILES_KEPT:
+                self._files.clear()
+            self._files[req.id] = row
         if row["room"] is not None:
             if row["room"] not in session.rooms:
                 raise ProtocolError(
@@ -317,22 +369,8 @@ class Transfers:
     def _spend(self, session: Session, now: float) -> None:
         """Chunks and gets of one address share a bucket of their own: flow control
         (the window) bounds each transfer, this bounds how many a peer runs."""
-        rate = self.config.file_rate_limit
-        address = session.address
-        if not rate or address is None:
-            return
-        if now - self._pruned >= _PRUNE_EVERY:
-            self._pruned = now
-            full = self.config.file_rate_burst / rate
-            self._buckets = {a: b for a, b in self._buckets.items() if now - b.stamp < full}
-        bucket = self._buckets.get(address)
-        if bucket is None:
-            bucket = self._buckets[address] = TokenBucket(rate, self.config.file_rate_burst, now)
-        if not bucket.take(now):
-            wait = math.ceil((1.0 - bucket.tokens) / rate * 1000) / 1000
-            raise ProtocolError(
-                ErrorCode.RATE_LIMITED, "too many file chunks from your address", retry_after=wait
-            )
+        if session.address is not None:
+            self._chunks.take(session.address, now)
 
     # ------------------------------------------------------------------ expiry
 
@@ -340,7 +378,7 @@ class Transfers:
         """Unfinished uploads past ``upload_expiry`` and blobs no file refers to any
         more go (:mod:`.leftovers`)."""
         for upload in self.leftovers.sweep(now):
-            self._digests.pop(upload, None)
+            self._live.pop(upload, None)
 
 
 __all__ = ["Transfers"]

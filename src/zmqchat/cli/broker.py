@@ -62,6 +62,7 @@ def add_broker(sub: Subparsers) -> None:
 
 
 def _run_broker(args: argparse.Namespace) -> int:
+    from zmqchat.broker.memory import keep_freed_memory
     from zmqchat.broker.server import BrokerServer
     from zmqchat.common.config import BrokerConfig, load_config
 
@@ -98,6 +99,7 @@ def _run_broker(args: argparse.Namespace) -> int:
         # Every start, on a line of its own: what operators hand to clients.
         print(f"public key: {server.public_key}", flush=True)
 
+    keep_freed_memory()  # no page faults for each chunk's buffers: broker/memory.py
     try:
         return server.run()
     except ZmqchatError as exc:

@@ -112,15 +112,21 @@ def peek_ref(frame: bytes) -> Ref:
     return None
 
 
+_PEEK_BYTES = 80
+
+
 def peek_type(frame: bytes) -> str | None:
     """The ``type`` of a request frame when it is its first key, as clients send it,
     read without decoding the rest; else None."""
+    # A map header, "type" and a str of at most 64 bytes fit in the first 80: only
+    # those are fed (a file_chunk's 60 KiB copied into the unpacker cost 15 us).
+    head = frame[:_PEEK_BYTES]
     unpacker = msgpack.Unpacker(
-        raw=False, max_buffer_size=max(1, len(frame)), max_str_len=64, max_bin_len=0,
+        raw=False, max_buffer_size=max(1, len(head)), max_str_len=64, max_bin_len=0,
         max_array_len=0, max_map_len=len(frame) // 2, max_ext_len=0,
     )  # fmt: skip
     try:
-        unpacker.feed(frame)
+        unpacker.feed(head)
         if unpacker.read_map_header() < 1 or unpacker.unpack() != "type":
             return None
         kind = unpacker.unpack()

@@ -149,7 +149,10 @@ class RedisRoomEvents(RoomEvents):
             for at in range(0, len(items), MAX_BATCH):
                 chunk = items[at : at + MAX_BATCH]
                 try:
-                    events = [Event(i.frame, i.retry) for i in chunk]
+                    events = [
+                        Event(i.frame, i.retry, not isinstance(i.event, PresenceEvent))
+                        for i in chunk
+                    ]
                     done = self.roomlog.append(name, events, self.applied.get(name, 0))
                 except redis.RedisError as exc:
                     log.error("Redis did not take %d events of %s: %s", len(chunk), name, exc)
@@ -186,6 +189,12 @@ class RedisRoomEvents(RoomEvents):
         topic = room_topic(batch.room)
         last = self.applied.get(batch.room, 0)
         add_chat = self.store.add_chat
+        if batch.epoch_changed and batch.first <= last:
+            # The room started over: it was forgotten (only joins and leaves, nobody
+            # in it), so this node forgets its copy too.
+            if not self.store.forget_room(batch.room):
+                log.error("room %s started over in Redis but holds chats here", batch.room)
+            last = batch.first - 1
         for i, frame in enumerate(batch.frames):
             seq = batch.first + i
             if seq <= last:
@@ -209,6 +218,13 @@ class RedisRoomEvents(RoomEvents):
         if room is not None and room.seq < last:
             room.seq = last
         self._run_ready()
+
+    def forget(self, room: str) -> bool:
+        with engine_call():
+            if not self.roomlog.forget(room):
+                return False  # a member on another node, or something worth keeping
+        self.applied[room] = 0
+        return True
 
     def store_event(self, event: SequencedEvent, extra: Extra = NO_EXTRA) -> None:
         with self.store.atomic():

@@ -145,6 +145,8 @@ def node_channel(node: str) -> str:
 class RedisNames(Names):
     """Node ``node``'s view of names and sessions in one Redis."""
 
+    shared = True
+
     def __init__(self, client: redis.Redis, node: str) -> None:
         self.client = client
         self.node = node

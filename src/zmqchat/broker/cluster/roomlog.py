@@ -14,7 +14,9 @@ event to publish it.
 Keys, with the room as the hash tag so that one room's keys share a Redis Cluster
 slot: ``zc:r:{ROOM}:seq`` (the last seq), ``:log`` (the stream, one entry per
 event, id ``SEQ-0``), ``:epoch`` (see :class:`Appended`), ``:retry:PERIOD``
-(the seqs requests got, for their retries: a hash per period) and the channel ``:ev``.
+(the seqs requests got, for their retries: a hash per period), ``:kept`` (set once
+anything but a join or leave happened: the room is never forgotten) and the
+channel ``:ev``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ MAX_BATCH: Final = 1000  # events per script call: a longer call stalls every no
 # it can: one INCRBY and one HSET per batch, one XADD per event; the seq is written
 # into the frames by whoever reads them (:func:`with_seq`), not here.
 _APPEND: Final = """
-local seq_key, log_key, epoch_key, retry_now, retry_old = unpack(KEYS)
+local seq_key, log_key, epoch_key, retry_now, retry_old, kept_key = unpack(KEYS)
 local epoch = redis.call('GET', epoch_key)
 if not epoch then
   -- A room this Redis has never seen, or has lost: a new epoch, so that nodes and
@@ -51,10 +53,11 @@ local floor = tonumber(ARGV[4])
 if floor > 0 and tonumber(redis.call('GET', seq_key) or '0') < floor then
   redis.call('SET', seq_key, floor)
 end
-local n = (#ARGV - 4) / 2
+if ARGV[5] == '1' then redis.call('SET', kept_key, 1) end
+local n = (#ARGV - 5) / 2
 local fields = {}
 for i = 1, n do
-  local field = ARGV[3 + 2 * i]
+  local field = ARGV[4 + 2 * i]
   if field ~= '' then fields[#fields + 1] = field end
 end
 local known = {}
@@ -68,7 +71,7 @@ if #fields > 0 then
 end
 local new, counted = 0, {}
 for i = 1, n do
-  local field = ARGV[3 + 2 * i]
+  local field = ARGV[4 + 2 * i]
   if field == '' then
     new = new + 1
   elseif not known[field] and not counted[field] then
@@ -81,7 +84,7 @@ if new > 0 then seq = redis.call('INCRBY', seq_key, new) - new end
 local first = seq + 1
 local result, frames, remember = {}, {}, {}
 for i = 1, n do
-  local field, frame = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
+  local field, frame = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
   if field ~= '' and known[field] then
     result[i] = -known[field]
   else
@@ -102,6 +105,13 @@ if #remember > 0 then
 end
 if #frames > 0 then redis.call('PUBLISH', ARGV[2], cmsgpack.pack({epoch, first, frames})) end
 return {epoch, result}
+"""
+
+
+_FORGET: Final = """
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('HLEN', KEYS[2]) > 0 then return 0 end
+redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
+return 1
 """
 
 
@@ -133,6 +143,7 @@ class Event:
 
     frame: bytes
     retry: str | None = None
+    kept: bool = True  # it makes the room worth keeping (anything but a join or leave)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -153,6 +164,7 @@ class RoomLog:
         self.client = client
         self.retry_ttl = retry_ttl
         self._append = client.register_script(_APPEND)
+        self._forget = client.register_script(_FORGET)
 
     def append(self, room: str, events: Sequence[Event], floor: int = 0) -> Appended:
         """Append ``events`` to ``room`` in one atomic call, numbered after ``floor``
@@ -168,8 +180,10 @@ class RoomLog:
             key(room, "epoch"),
             key(room, f"retry:{period}"),
             key(room, f"retry:{period - 1}"),
+            key(room, "kept"),
         ]
-        args: list[Any] = [secrets.token_hex(8), key(room, "ev"), self.retry_ttl, floor]
+        kept = "1" if any(event.kept for event in events) else "0"
+        args: list[Any] = [secrets.token_hex(8), key(room, "ev"), self.retry_ttl, floor, kept]
         for event in events:
             seq_slot(event.frame)  # refused here, not half-way through the script
             args += [event.retry or "", event.frame]
@@ -179,6 +193,12 @@ class RoomLog:
             seqs=tuple(abs(int(seq)) for seq in result),
             retried=tuple(int(seq) < 0 for seq in result),
         )
+
+    def forget(self, room: str) -> bool:
+        """Forget ``room`` if nothing but joins and leaves happened in it and no node
+        has a member in it (see broker/forgetting.py): a later join starts it over."""
+        return bool(self._forget(keys=[key(room, "kept"), key(room, "members"), key(room, "seq"),
+                                       key(room, "log"), key(room, "epoch")]))  # fmt: skip
 
     def read(self, room: str, after: int, limit: int) -> list[tuple[int, bytes]]:
         """Up to ``limit`` events of ``room`` after seq ``after``, oldest first."""

@@ -1,6 +1,8 @@
 """``zmqchat file send`` and ``zmqchat file get``: the library's ``send_file`` and
 ``get_file`` with a progress bar on a terminal (size, rate, ETA, on stderr) and
-none when stderr is not one, and one line per file on stdout."""
+none when stderr is not one, and one line per file on stdout. Interrupted (Ctrl+C,
+SIGTERM), a transfer stops where it stands, and stderr says how to go on from
+there."""
 
 from __future__ import annotations
 
@@ -25,18 +27,32 @@ from zmqchat.errors import BrokerError, ProtocolError, Timeout
 Progress = Callable[[int, int], object]
 
 
+class _Seen:
+    """Where a transfer stands, for the note an interrupt leaves."""
+
+    done = 0
+    size = 0
+
+
 @contextmanager
-def progress_bar(label: str, err: TextIO) -> Iterator[Progress | None]:
-    """A callback that draws a bar on ``err`` if it is a terminal; None otherwise,
-    so a script's stderr gets no carriage-return noise."""
+def progress_bar(label: str, err: TextIO, seen: _Seen | None = None) -> Iterator[Progress]:
+    """A callback that draws a bar on ``err`` if it is a terminal (and none
+    otherwise, so a script's stderr gets no carriage-return noise), noting where
+    the transfer stands in ``seen``."""
+    seen = seen if seen is not None else _Seen()
     if not err.isatty():
-        yield None
+
+        def note_only(done: int, size: int) -> None:
+            seen.done, seen.size = done, size
+
+        yield note_only
         return
     bar = tqdm(
         desc=label, total=0, unit="B", unit_scale=True, unit_divisor=1024, file=err, leave=True
     )
 
     def update(done: int, size: int) -> None:
+        seen.done, seen.size = done, size
         if bar.total != size:
             bar.total = size
         bar.n = done  # the broker's offset: a resumed transfer starts past 0
@@ -70,9 +86,17 @@ def send(
     with connected(config, user, () if room is None else (room,), "file") as (client, _):
         for path in paths:
             name = Path(path).name
+            seen = _Seen()
             try:
-                with progress_bar(name, err) as progress:
+                with progress_bar(name, err, seen) as progress:
                     done = client.send_file(path, room=room, to=to, progress=progress)
+            except KeyboardInterrupt:
+                target = f"--room {room}" if room is not None else f"--to {to}"
+                note("file", f"interrupted: {name}: {file_size(seen.done)} of "
+                     f"{file_size(seen.size)} sent, kept by the broker for a while; to go on "
+                     f"from there: zmqchat file send --user {client.user} {target} {path}",
+                     err)  # fmt: skip
+                raise
             except (BrokerError, ProtocolError) as exc:
                 refused.append(f"{path} refused: {classify(exc).report}")
                 note("file", refused[-1], err)
@@ -106,9 +130,16 @@ def get(
     room's file is for its members); prints where it was saved."""
     out, err = out or sys.stdout, err or sys.stderr
     with connected(config, user, rooms or config.rooms, "file") as (client, _):
+        seen = _Seen()
         try:
-            with progress_bar(f"file {file_id}", err) as progress:
+            with progress_bar(f"file {file_id}", err, seen) as progress:
                 got = client.get_file(file_id, output, progress=progress)
+        except KeyboardInterrupt:
+            where = "" if output is None else f" -o {output}"
+            note("file", f"interrupted: file {file_id}: {file_size(seen.done)} of "
+                 f"{file_size(seen.size)} kept in a part file; to go on from there: "
+                 f"zmqchat file get {file_id}{where}", err)  # fmt: skip
+            raise
         except (BrokerError, ProtocolError) as exc:
             raise ScriptError.of(classify(exc)) from None
         except Timeout as exc:

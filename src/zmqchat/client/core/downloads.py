@@ -10,8 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from zmqchat.client.core.requests import Call
-from zmqchat.client.core.transfer import Progress, Transfer, reply_call
-from zmqchat.common.files import CHUNK_BYTES, WINDOW, FileData, FileGet, check_file_name
+from zmqchat.client.core.transfer import Cancel, Progress, Transfer, reply_call
+from zmqchat.common.files import (
+    CHUNK_BYTES,
+    WINDOW,
+    FileData,
+    FileGet,
+    check_file_name,
+    human_size,
+)
 from zmqchat.common.protocol import ErrorCode
 from zmqchat.errors import ProtocolError
 
@@ -43,8 +50,9 @@ class Download(Transfer[Fetched]):
         path: str | os.PathLike[str] | None,
         progress: Progress | None,
         timeout: float | None,
+        cancel: Cancel | None = None,
     ) -> None:
-        super().__init__(progress, timeout)
+        super().__init__(progress, timeout, cancel)
         self.id = file_id
         target = Path(path) if path is not None else Path()
         # A folder (or none given): the file keeps the name it was sent under.
@@ -81,6 +89,13 @@ class Download(Transfer[Fetched]):
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+    def _stopped(self) -> str:
+        size = f" of {human_size(self._meta.size)}" if self._meta is not None else ""
+        return (
+            f"file {self.id}: cancelled with {human_size(self._have)}{size} in {self.part}; "
+            "get it to the same place again to go on from there"
+        )
 
     def _get(self, offset: int) -> Call[Any, Any]:
         return reply_call(FileGet(id=self.id, offset=offset, size=CHUNK_BYTES), self.timeout)
@@ -160,6 +175,7 @@ def get_file(
     *,
     progress: Progress | None = None,
     timeout: float | None = None,
+    cancel: Cancel | None = None,
 ) -> Download:
     """Fetch file ``file_id`` to ``path`` (a file name, or a folder where it keeps
     the name it was sent under; default: the current folder); returns where it was
@@ -168,11 +184,14 @@ def get_file(
     file, and fetching again goes on from where it stopped. Fetching a room's file
     does not join the room, but needs you to be a member.
 
+    ``progress(done, size)`` and ``cancel`` as for :meth:`send_file`: a cancelled
+    download keeps its part file, and fetching to the same place goes on from it.
+
     :class:`~zmqchat.errors.BrokerError`: ``not_in_room``, ``no_such_file`` (none,
     or a private file between two others); :class:`~zmqchat.errors.ProtocolError`
     ``hash_mismatch``; ``OSError`` for the local file.
     """
-    return Download(file_id, path, progress, timeout)
+    return Download(file_id, path, progress, timeout, cancel)
 
 
 __all__ = ["Download", "Fetched", "get_file"]

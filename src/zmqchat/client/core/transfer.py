@@ -14,6 +14,11 @@ settle, then asks the broker where to go on from: an upload offers again (the
 broker answers with the offset it holds), a download asks from the first byte it
 lacks. Every failure without progress counts; past :data:`MAX_RETRIES` in a row
 the transfer fails.
+
+A caller stops a transfer with a ``cancel`` event (anything with ``is_set()``:
+a ``threading.Event``, an ``asyncio.Event``), checked between chunks: it ends in
+:class:`~zmqchat.errors.Cancelled`, which says where the transfer stood and how to
+go on, as an interrupted call does.
 """
 
 from __future__ import annotations
@@ -21,16 +26,23 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 from zmqchat.client.core.requests import Call
 from zmqchat.common.protocol import ErrorCode
-from zmqchat.errors import BrokerError, ConnectionClosed, ProtocolError, Timeout
+from zmqchat.errors import BrokerError, Cancelled, ConnectionClosed, ProtocolError, Timeout
 
 _T = TypeVar("_T")
 
 Progress = Callable[[int, int], object]
 """Called with (bytes done, bytes in all) as a transfer goes on."""
+
+
+class Cancel(Protocol):
+    """What stops a transfer once set: a ``threading.Event`` or an ``asyncio.Event``."""
+
+    def is_set(self) -> bool: ...
+
 
 MAX_RETRIES: Final = 5
 # What the broker may answer that sending again can cure.
@@ -66,10 +78,15 @@ class Transfer(Generic[_T]):
     ``settle()`` until ``finished``; ``result()`` returns or raises; ``close()``
     always."""
 
-    def __init__(self, progress: Progress | None, timeout: float | None) -> None:
+    def __init__(
+        self, progress: Progress | None, timeout: float | None, cancel: Cancel | None = None
+    ) -> None:
         self.progress = progress
         self.timeout = timeout
+        self.cancel = cancel
         self.finished = False
+        self.done = 0  # bytes acknowledged (uploads) or held from the start (downloads)
+        self.size = 0
         self.in_flight = 0
         self._value: _T | None = None
         self._error: BaseException | None = None
@@ -84,6 +101,16 @@ class Transfer(Generic[_T]):
 
     def close(self) -> None:
         raise NotImplementedError
+
+    def _stopped(self) -> str:
+        """Where a cancelled transfer stands, and how to go on from there."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """End the transfer now in :class:`Cancelled` (unless it has ended). Replies
+        still in flight are dropped as they come."""
+        if not self.finished:
+            self._fail(Cancelled(self._stopped(), self.done, self.size))
 
     def _next(self) -> list[Call[Any, Any]]:
         """The calls to make now, outside a resync."""
@@ -146,6 +173,7 @@ class Transfer(Generic[_T]):
 
     def _progressed(self, done: int, size: int) -> None:
         self._failures = 0
+        self.done, self.size = done, size
         if self.progress is not None:
             self.progress(done, size)
 
@@ -164,4 +192,4 @@ class Transfer(Generic[_T]):
         return self._value
 
 
-__all__ = ["MAX_RETRIES", "Progress", "Transfer", "file_sha256", "reply_call"]
+__all__ = ["MAX_RETRIES", "Cancel", "Progress", "Transfer", "file_sha256", "reply_call"]

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from zmqchat.client.core.downloads import Download, Fetched, get_file
 from zmqchat.client.core.requests import Call
 from zmqchat.client.core.transfer import (
     MAX_RETRIES,
+    Cancel,
     Progress,
     Transfer,
     file_sha256,
@@ -26,6 +27,7 @@ from zmqchat.common.files import (
     FileDone,
     FileOffer,
     check_file_name,
+    human_size,
 )
 from zmqchat.common.protocol import ErrorCode
 from zmqchat.errors import ProtocolError
@@ -42,8 +44,9 @@ class Upload(Transfer[FileDone]):
         name: str | None,
         progress: Progress | None,
         timeout: float | None,
+        cancel: Cancel | None = None,
     ) -> None:
-        super().__init__(progress, timeout)
+        super().__init__(progress, timeout, cancel)
         if (room is None) == (to is None):
             raise ValueError("send_file needs exactly one of room= or to=")
         self.path = Path(path)
@@ -52,7 +55,7 @@ class Upload(Transfer[FileDone]):
         self.name = check_file_name(name if name is not None else self.path.name)
         self.size = 0
         self.sha256 = ""
-        self._file: IO[bytes] | None = None
+        self._fd: int | None = None
         self._id: int | None = None  # None: offering
         self._sent = 0  # next offset to send
         self._acked = 0  # what the broker said it holds
@@ -61,11 +64,19 @@ class Upload(Transfer[FileDone]):
 
     def prepare(self) -> None:
         self.sha256, self.size = file_sha256(self.path)
-        self._file = open(self.path, "rb")  # noqa: SIM115 (closed by close())
+        self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _stopped(self) -> str:
+        target = f"#{self.room}" if self.room is not None else self.to
+        return (
+            f"{self.name}: cancelled with {human_size(self._acked)} of "
+            f"{human_size(self.size)} sent; send it to {target} again to go on from there"
+        )
 
     def _offer(self) -> Call[Any, Any]:
         request = FileOffer(
@@ -80,11 +91,10 @@ class Upload(Transfer[FileDone]):
     def _next(self) -> list[Call[Any, Any]]:
         if self._id is None:
             return [] if self.in_flight else [self._offer()]
-        assert self._file is not None
+        assert self._fd is not None
         made: list[Call[Any, Any]] = []
         while self.in_flight + len(made) < self._window and self._sent < self.size:
-            self._file.seek(self._sent)
-            data = self._file.read(min(self._chunk, self.size - self._sent))
+            data = os.pread(self._fd, min(self._chunk, self.size - self._sent), self._sent)
             if not data:
                 raise OSError(f"{self.path} is shorter than when it was offered")
             chunk = FileChunk(id=self._id, offset=self._sent, data=data)
@@ -121,27 +131,35 @@ def send_file(
     name: str | None = None,
     progress: Progress | None = None,
     timeout: float | None = None,
+    cancel: Cancel | None = None,
 ) -> Upload:
     """Send the file at ``path`` to ``room`` (a ``file`` event there, for its
     members) or to user ``to``; returns the broker's ``file_done`` (its ``id`` is
     what :meth:`get_file` takes) once the broker has checked its sha256 and
     published it. ``name``: what others see (default: the file's own name).
 
-    ``progress(done, size)`` is called as the broker acknowledges bytes. Content the
-    broker already holds is not sent again. A transfer interrupted by a reconnect
-    goes on from the last acknowledged offset; calling ``send_file`` again with the
-    same file and target after a crash does too.
+    ``progress(done, size)`` is called on the calling thread (or task) as the broker
+    acknowledges bytes: every acknowledgement, handed over at most every 0.1 s.
+    Content the broker already holds is not sent again. A transfer interrupted by a
+    reconnect goes on from the last acknowledged offset; calling ``send_file`` again
+    with the same file and target after a crash does too.
+
+    ``cancel``: a ``threading.Event`` (or ``asyncio.Event``) that stops the upload
+    once set, within 0.1 s, raising :class:`~zmqchat.errors.Cancelled`; so does an
+    interrupted call (Ctrl+C, a cancelled task). What the broker acknowledged is
+    kept for ``upload_expiry``: sending again goes on from there.
 
     :class:`~zmqchat.errors.BrokerError`: ``too_large``, ``quota_exceeded``,
     ``disk_full`` (all before a byte is sent), ``not_in_room``, ``user_offline``,
     ``no_such_user``, ``hash_mismatch`` (the file changed while it was sent),
     ``rate_limited``, ``invalid_name``, ``bad_request``. ``OSError`` for the local file.
     """
-    return Upload(path, room, to, name, progress, timeout)
+    return Upload(path, room, to, name, progress, timeout, cancel)
 
 
 __all__ = [
     "MAX_RETRIES",
+    "Cancel",
     "Download",
     "Fetched",
     "Progress",

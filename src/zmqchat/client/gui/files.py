@@ -8,7 +8,9 @@ The progress callback only records a sample under a lock (:class:`Transfers`); t
 Tk thread reads :meth:`Transfers.rows` from its ``after()`` loop when
 :attr:`Transfers.version` moved (or to let the rate and ETA tick) and draws them.
 The rate is measured over the last :data:`RATE_WINDOW` seconds, so a transfer that
-slows down or stalls says so. Lines (a private file's, a saved file's, a failure)
+slows down or stalls says so. A running row's ✕ cancels its transfer (the
+library's ``cancel`` event): it ends as a failed row saying so, and doing the same
+again goes on from where it stopped. Lines (a private file's, a saved file's, a failure)
 reach the conversation through the view-model's emit, like every other line.
 """
 
@@ -27,12 +29,14 @@ from pathlib import Path
 from typing import Final, Literal
 
 from zmqchat.client.chat.backlog import Emit
+from zmqchat.client.chat.commands import GetFile, SendFile
 from zmqchat.client.chat.failures import classify
 from zmqchat.client.chat.formatting import error, format_event, notice
 from zmqchat.client.chat.state import Snapshot
 from zmqchat.client.io.sync import Client
 from zmqchat.common.durations import duration_text
 from zmqchat.common.files import PrivateFileEvent, human_size
+from zmqchat.errors import Cancelled
 
 log = logging.getLogger("zmqchat.gui")
 
@@ -75,7 +79,9 @@ class TransferRow:
         """``sending plan.pdf to #general: 1.2 MiB of 4.0 MiB · 3.1 MiB/s · 1s left``."""
         verb = "sending" if self.direction == "up" else "fetching"
         where, target = "to", self.target
-        if self.direction == "down":  # the path is in the line said once saved
+        if self.direction == "down" and self.target.endswith(os.sep):  # a folder
+            where = "into"
+        elif self.direction == "down":  # the path is in the line said once saved
             where, target = "as", Path(self.target).name
         head = f"{verb} {self.name} {where} {target}"
         if self.phase == "failed":
@@ -100,6 +106,7 @@ class _Item:
         self.ended: float | None = None
         self.samples: collections.deque[tuple[float, int]] = collections.deque([(now, 0)])
         self.steps = 0  # progress callbacks that moved it on
+        self.cancel = threading.Event()  # the library's cancel= of its transfer
 
 
 class Transfers:
@@ -159,6 +166,21 @@ class Transfers:
             item.row = dataclasses.replace(row, done=done)
             item.ended = now
             self.version += 1
+
+    def cancel_event(self, serial: int) -> threading.Event:
+        """What the transfer of ``serial`` is given as its ``cancel`` event."""
+        with self._lock:
+            return self._items[serial].cancel
+
+    def close(self, serial: int) -> None:
+        """A row's ✕: cancel its transfer while it runs, else take the row away."""
+        with self._lock:
+            item = self._items.get(serial)
+            running = item is not None and item.row.phase == "running"
+            if item is not None and running:
+                item.cancel.set()  # the transfer ends within 0.1 s, as failed()
+        if not running:
+            self.dismiss(serial)
 
     def dismiss(self, serial: int) -> None:
         """Take a finished row away (its ✕)."""
@@ -248,7 +270,8 @@ class FileShare:
 
         def body() -> None:
             progress = functools.partial(self.transfers.progressed, serial)
-            done = client.send_file(path, room=room, to=to, progress=progress)
+            cancel = self.transfers.cancel_event(serial)
+            done = client.send_file(path, room=room, to=to, progress=progress, cancel=cancel)
             self.transfers.finished(serial, done.size)
             if to is None:
                 return  # the room's file event shows it, with its link
@@ -278,20 +301,32 @@ class FileShare:
         if client is None:
             return None
         path = Path(path).expanduser()
-        if any(r.name == name and r.target == str(path) for r in self.transfers.running("down")):
+        shown = str(path) + (os.sep if path.is_dir() else "")  # a folder: "into" it
+        if any(r.name == name and r.target == shown for r in self.transfers.running("down")):
             self._emit(notice(f"already fetching {name} as {path}"), where)
             return None
-        serial = self.transfers.start("down", name, str(path))
+        serial = self.transfers.start("down", name, shown)
 
         def body() -> None:
             progress = functools.partial(self.transfers.progressed, serial)
-            got = client.get_file(file_id, path, progress=progress)
+            cancel = self.transfers.cancel_event(serial)
+            got = client.get_file(file_id, path, progress=progress, cancel=cancel)
             self.transfers.finished(serial, got.size)
             saved = f"saved {got.name} ({human_size(got.size)}) as {got.path}; sha256 checked"
             self._emit(notice(saved), where)
 
         self._start(serial, f"{name} was not saved", body, where)
         return serial
+
+    def typed(self, command: SendFile | GetFile, snapshot: Snapshot) -> int | None:
+        """``/send PATH`` or ``/get ID [PATH]`` typed in the input: a progress row, as
+        the attach button and a file's link start (the console says notices
+        instead). ``/get`` without a path saves into the current folder, under the
+        name the file was sent with."""
+        if isinstance(command, SendFile):
+            return self.send(command.path, snapshot)
+        path = command.path if command.path is not None else os.getcwd()
+        return self.get(command.file_id, f"file {command.file_id}", path, snapshot.viewing)
 
     def _ready(self, where: str | None) -> Client | None:
         client = self._client()
@@ -307,6 +342,9 @@ class FileShare:
         def run() -> None:
             try:
                 body()
+            except Cancelled as exc:  # its ✕: the line says how to go on
+                self.transfers.failed(serial, "cancelled")
+                self._emit(notice(str(exc)), where)
             except Exception as exc:  # a transfer's failure is a row and a line, never a crash
                 message, code = _failure(exc)
                 self.transfers.failed(serial, f"{code}: {message}" if code else message)

@@ -33,15 +33,17 @@ AskSave = Callable[[str], str | None]
 
 
 class _RowWidgets:
-    """The widgets of one progress row: what it says, its bar, its ✕."""
+    """The widgets of one progress row: what it says, its bar, its ✕ (cancel while
+    it runs, then dismiss)."""
 
-    def __init__(self, master: tk.Misc, on_dismiss: Callable[[], object]) -> None:
+    def __init__(self, master: tk.Misc, on_close: Callable[[], object]) -> None:
         self.frame = ttk.Frame(master)
         self.label = ttk.Label(self.frame, anchor="w")
         self.bar = ttk.Progressbar(self.frame, length=180, maximum=_STEPS, mode="determinate")
-        self.dismiss = ttk.Button(self.frame, text="✕", width=2, command=on_dismiss)
+        self.close = ttk.Button(self.frame, text="✕", width=2, command=on_close)
         self.label.grid(row=0, column=0, sticky="ew")
         self.bar.grid(row=0, column=1, padx=(8, 4))
+        self.close.grid(row=0, column=2)
         self.frame.columnconfigure(0, weight=1)
         self.frame.pack(fill="x")
         self.row: TransferRow | None = None
@@ -52,10 +54,6 @@ class _RowWidgets:
         self.row = row
         self.label.configure(text=row.text, foreground=_COLOURS[row.phase])
         self.bar.configure(value=int(row.fraction * _STEPS))
-        if row.phase == "running":
-            self.dismiss.grid_remove()
-        else:
-            self.dismiss.grid(row=0, column=2)
 
 
 class TransfersPanel(ttk.Frame):
@@ -86,20 +84,20 @@ class TransfersPanel(ttk.Frame):
         for row in rows:
             widgets = self.rows.get(row.serial)
             if widgets is None:
-                dismiss = self._dismisser(row.serial)
-                widgets = self.rows[row.serial] = _RowWidgets(self, dismiss)
+                close = self._closer(row.serial)
+                widgets = self.rows[row.serial] = _RowWidgets(self, close)
             widgets.show(row)
         if rows:
             self.grid()
         else:
             self.grid_remove()
 
-    def _dismisser(self, serial: int) -> Callable[[], None]:
-        def dismiss() -> None:
-            self.transfers.dismiss(serial)
+    def _closer(self, serial: int) -> Callable[[], None]:
+        def close() -> None:
+            self.transfers.close(serial)
             self.refresh()
 
-        return dismiss
+        return close
 
     def texts(self) -> list[str]:
         """What each row says, in order (for tests and screenshots)."""

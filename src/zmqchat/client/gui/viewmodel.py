@@ -25,10 +25,12 @@ from typing import Final
 from zmqchat.client.chat.commands import (
     Command,
     Emote,
+    GetFile,
     JoinRoom,
     LeaveRoom,
     Quit,
     Say,
+    SendFile,
     SendPm,
     completion_suffix,
     completions,
@@ -210,7 +212,10 @@ class ChatViewModel:
         if isinstance(command, Quit):
             return False
         self.history.add(text)
-        self._run(command, text)
+        if isinstance(command, SendFile | GetFile):
+            self.files.typed(command, self.snapshot)  # a progress row, as attach's
+        else:
+            self._run(command, text)
         return True
 
     def _run(self, command: Command, typed: str | None = None) -> None:

@@ -22,7 +22,7 @@ import contextlib
 import functools
 import inspect
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -30,7 +30,9 @@ import zmq.asyncio
 
 from zmqchat.client.core import requests
 from zmqchat.client.core.events import Event
+from zmqchat.client.core.pump import REPORT_PERIOD, Pump
 from zmqchat.client.core.requests import Call
+from zmqchat.client.core.transfer import Transfer
 from zmqchat.client.io.base import BaseClient, log
 from zmqchat.client.io.methods import Awaiting, settle
 from zmqchat.common.messages import Record, Welcome
@@ -159,6 +161,37 @@ class AsyncClient(BaseClient[Awaiting]):
             return await asyncio.wait_for(self._start(call), self._reply_limit(call.timeout))
         except TimeoutError:
             raise Timeout("no reply from the broker within the time allowed") from None
+
+    async def _pump(self, transfer: Transfer[_T]) -> _T:
+        """Run ``transfer`` on the loop as its replies arrive; wait here, handing
+        over progress."""
+        woken = asyncio.Event()
+        pump = Pump(transfer, self._core.submit, woken.set)
+        if self._task is None or self._done.is_set():
+            transfer.close()
+            raise ConnectionClosed(self._core.close_reason or "not connected")
+        self._step(pump.run)
+        try:
+            while not pump.ended:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), REPORT_PERIOD)
+                woken.clear()
+                pump.report()
+                if pump.cancelled():
+                    self._step(pump.stop)
+                elif pump.idle:  # waiting out a retry_after
+                    self._step(pump.run)
+        except BaseException:  # cancelled, or the callback raised
+            self._step(pump.stop)
+            raise
+        pump.report()
+        return transfer.result()
+
+    def _step(self, step: Callable[[float], object]) -> None:
+        """Run ``step`` of a pump here, on the loop, and send what it asked for."""
+        step(time.monotonic())
+        self._driver.apply()
+        self._driver.wake()
 
     # --------------------------------------------------------------------- events
 

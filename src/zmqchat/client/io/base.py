@@ -24,6 +24,7 @@ from zmqchat.client.core import requests, transfers
 from zmqchat.client.core.connection import ClientCore
 from zmqchat.client.core.events import ConnectionState, Event, EventBuffer
 from zmqchat.client.core.requests import Call
+from zmqchat.client.core.transfer import Transfer
 from zmqchat.client.io.driver import Poller, SocketDriver
 from zmqchat.client.io.methods import RequestMethod, StartMethod, TransferMethod
 from zmqchat.client.io.trust import CurveKeys, Trust, resolve_trust
@@ -160,6 +161,11 @@ class BaseClient(Generic[_Face]):
 
     def _start(self, call: Call[Any, Any]) -> Any:
         """Send ``call``; return a future of its result at once."""
+        raise NotImplementedError
+
+    def _pump(self, transfer: Transfer[Any]) -> Any:
+        """Run a prepared file transfer on the I/O side until it ends, closing it;
+        return its result (a coroutine on ``AsyncClient``)."""
         raise NotImplementedError
 
     # ----------------------------------------------------------------- properties

@@ -14,7 +14,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import inspect
-import time
 import typing
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Self, TypeVar, overload
@@ -140,8 +139,9 @@ class StartMethod(Generic[_P, _T]):
 
 class TransferMethod(Generic[_P, _T]):
     """A file transfer of :mod:`zmqchat.client.core.transfers` as a method of both
-    faces: the machine says which requests to make, the face makes them (each a
-    future, so a window of them is in flight) and hands back each outcome."""
+    faces: the machine is prepared on the caller's side (hashing the file), then
+    run by a :class:`~zmqchat.client.core.pump.Pump` on the face's I/O side while
+    the caller waits and hands progress to its callback (``_pump`` of each face)."""
 
     def __init__(self, build: Callable[_P, Transfer[_T]]) -> None:
         self.build = build
@@ -158,55 +158,26 @@ class TransferMethod(Generic[_P, _T]):
         return self
 
     def function(self, face: type[BaseClient[Any]], name: str) -> Callable[..., Any]:
-        build, start = self.build, face._start
+        build = self.build
+        pump = face._pump  # runs the transfer on the face's I/O side, and closes it
 
         async def awaiting(self: Any, *args: Any, **kwargs: Any) -> Any:
             transfer = build(*args, **kwargs)
             try:
                 await asyncio.to_thread(transfer.prepare)  # hashing a big file takes a while
-                pending: dict[asyncio.Future[Any], Call[Any, Any]] = {}
-                while not transfer.finished:
-                    now = time.monotonic()
-                    pending.update((start(self, c), c) for c in transfer.calls(now))
-                    if transfer.finished:
-                        break
-                    wait = transfer.delay(now)
-                    if not pending:
-                        await asyncio.sleep(wait or 0.0)
-                        continue
-                    done, _ = await asyncio.wait(
-                        pending, timeout=wait, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    for future in [f for f in pending if f in done]:  # in the order sent
-                        outcome = future.exception() or future.result()
-                        transfer.settle(pending.pop(future), outcome, time.monotonic())
-                return transfer.result()
-            finally:
+            except BaseException:
                 transfer.close()
+                raise
+            return await pump(self, transfer)
 
         def blocking(self: Any, *args: Any, **kwargs: Any) -> Any:
             transfer = build(*args, **kwargs)
             try:
                 transfer.prepare()
-                pending: dict[concurrent.futures.Future[Any], Call[Any, Any]] = {}
-                while not transfer.finished:
-                    now = time.monotonic()
-                    pending.update((start(self, c), c) for c in transfer.calls(now))
-                    if transfer.finished:
-                        break
-                    wait = transfer.delay(now)
-                    if not pending:
-                        time.sleep(wait or 0.0)  # rate_limited: its retry_after
-                        continue
-                    done, _ = concurrent.futures.wait(
-                        pending, timeout=wait, return_when=concurrent.futures.FIRST_COMPLETED
-                    )
-                    for future in [f for f in pending if f in done]:  # in the order sent
-                        outcome = future.exception() or future.result()
-                        transfer.settle(pending.pop(future), outcome, time.monotonic())
-                return transfer.result()
-            finally:
+            except BaseException:
                 transfer.close()
+                raise
+            return pump(self, transfer)
 
         method: Callable[..., Any] = (
             awaiting if inspect.iscoroutinefunction(face._complete) else blocking

@@ -22,7 +22,9 @@ import zmq
 
 from zmqchat.client.core import requests
 from zmqchat.client.core.events import Event, StatusEvent
+from zmqchat.client.core.pump import REPORT_PERIOD, Pump
 from zmqchat.client.core.requests import Call
+from zmqchat.client.core.transfer import Transfer
 from zmqchat.client.io.base import BaseClient
 from zmqchat.client.io.methods import Blocking, settle
 from zmqchat.common.messages import Record, Welcome
@@ -137,6 +139,31 @@ class Client(BaseClient[Blocking]):
         except concurrent.futures.TimeoutError:
             future.cancel()
             raise Timeout("no reply from the broker within the time allowed") from None
+
+    def _pump(self, transfer: Transfer[_T]) -> _T:
+        """Run ``transfer`` on the I/O thread; wait here, handing over progress."""
+        woken = threading.Event()
+        pump = Pump(transfer, self._core.submit, woken.set)
+        if self._thread is None or self._done.is_set():
+            transfer.close()
+            raise ConnectionClosed(self._core.close_reason or "not connected")
+        self._call(pump.run)
+        try:
+            while not pump.ended:
+                woken.wait(REPORT_PERIOD)
+                woken.clear()
+                pump.report()  # the caller's callback: it may raise, to stop
+                if pump.cancelled():
+                    self._call(pump.stop)
+                elif pump.idle:  # waiting out a retry_after
+                    self._call(pump.run)
+        except BaseException:
+            # Interrupted (Ctrl+C), or the callback raised: the I/O thread stops the
+            # transfer and closes its file. What was acknowledged stays for a resume.
+            self._call(pump.stop)
+            raise
+        pump.report()
+        return transfer.result()
 
     # --------------------------------------------------------------------- events
 
