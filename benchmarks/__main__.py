@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks import (
+    bench_cluster,
     bench_files,
     bench_history,
     bench_private,
@@ -33,6 +34,7 @@ BENCHMARKS: dict[str, Callable[[bool], list[Metric]]] = {
     "history": bench_history.run,
     "search": bench_search.run,
     "files": bench_files.run,
+    "cluster": bench_cluster.run,
 }
 RESULTS = Path(__file__).parent / "results"
 
@@ -46,6 +48,7 @@ def _fmt(unit: str) -> str:
         "MiB": "{:.1f}",
         "MB/s": "{:,.1f}",
         "share": "{:.3f}",
+        "count": "{:,.0f}",
     }.get(unit, "{:,.0f}")
 
 

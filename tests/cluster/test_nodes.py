@@ -99,6 +99,20 @@ def test_a_room_conversation_across_two_nodes(nodes: tuple[Node, Node]) -> None:
             assert texts == list(seqs)
 
 
+def test_a_chats_data_is_in_every_nodes_history(nodes: tuple[Node, Node]) -> None:
+    a, b = nodes
+    with Client("alice", a.endpoint) as alice, Client("bob", b.endpoint) as bob:
+        data = {"kind": "greeting", "n": [1, 2.5, "three"]}
+        seq = alice.send("general", "with data", data=data).seq
+        alice.send("general", "without")
+        for client in (alice, bob):
+            expect(client, "chat", text="without")
+            page = client.history("general", limit=50)
+            stored = {m.seq: getattr(m, "data", None) for m in page.messages}
+            assert stored[seq] == data, client.user
+            assert stored[seq + 1] is None
+
+
 def test_a_name_is_held_across_nodes_until_its_session_ends(nodes: tuple[Node, Node]) -> None:
     a, b = nodes
     alice = peer(a.endpoint)

@@ -77,8 +77,8 @@ class RoomEvents:
         # The request being handled (routing id, ref): an engine that numbers events
         # later refuses it if they can't be stored.
         self.request: tuple[bytes, Ref] | None = None
-        # Called with each event an engine shared by nodes applies, other nodes'
-        # too (a kick of a member whose session is here); never with one broker.
+        # Called with each event but chats an engine shared by nodes applies, other
+        # nodes' too (a kick of a member whose session is here); never with one broker.
         self.watchers: list[Callable[[SequencedEvent], object]] = []
 
     def head(self, room: str) -> int:

@@ -19,11 +19,13 @@ finds the event.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import sqlite3
 from collections.abc import Callable
 from typing import Any, Final
 
+import msgpack
 import redis
 
 from zmqchat.broker.cluster.feed import Batch
@@ -48,6 +50,11 @@ from zmqchat.common.protocol import ErrorCode, room_topic, user_key
 log = logging.getLogger("zmqchat.broker")
 
 PLACEHOLDER_SEQ: Final = 2**64 - 1  # see roomlog.seq_slot
+# A chat event's keys as nodes encode it (ChatEvent.to_wire): one with others (a
+# history's edited or deleted) is decoded as a record.
+_CHAT_KEYS: Final = frozenset({"type", "room", "seq", "from", "text", "data", "ts"})
+unpackb = functools.partial(msgpack.unpackb, raw=False)
+packb = msgpack.packb
 
 
 @dataclasses.dataclass(slots=True)
@@ -162,8 +169,11 @@ class RedisRoomEvents(RoomEvents):
             elif item.seq > 0:
                 needs[item.room] = max(needs.get(item.room, 0), item.seq)
                 if item.then is not None:
-                    event = dataclasses.replace(item.event, seq=item.seq)
-                    self._waiting.append(_Waiter({item.room: item.seq}, _bind(item.then, event)))
+                    # The staged event is this append's own: numbered in place, as
+                    # dataclasses.replace took 7 us an event.
+                    object.__setattr__(item.event, "seq", item.seq)
+                    then = _bind(item.then, item.event)
+                    self._waiting.append(_Waiter({item.room: item.seq}, then))
         self._run_ready()
         refused = list(dict.fromkeys(failed))
         for rid, ref in refused:
@@ -178,6 +188,7 @@ class RedisRoomEvents(RoomEvents):
         room = self.state.rooms.get(batch.room)
         topic = room_topic(batch.room)
         last = self.applied.get(batch.room, 0)
+        add_chat = self.store.add_chat
         if batch.epoch_changed and batch.first <= last:
             # The room started over: it was forgotten (only joins and leaves, nobody
             # in it), so this node forgets its copy too.
@@ -188,12 +199,21 @@ class RedisRoomEvents(RoomEvents):
             seq = batch.first + i
             if seq <= last:
                 continue  # applied already (a refill overlapping the subscription)
-            event: Any = decode_message(frame)
-            self.store_event(event)
+            # A node wrote the frame, after checking what it holds: a chat, the bulk
+            # of them, is unpacked and kept as is (a record and its checks cost 10 us
+            # of the 25 an event took here; nothing watches chats).
+            wire = unpackb(frame)
+            if wire["type"] == "chat" and wire.keys() <= _CHAT_KEYS:
+                data = wire.get("data")
+                add_chat(batch.room, seq, wire["ts"], wire["from"], wire["text"],
+                         None if data is None else packb(data), 0, None)  # fmt: skip
+            else:
+                event: Any = decode_message(frame)
+                self.store_event(event)
+                for watcher in self.watchers:
+                    watcher(event)
             self.out.publishes.append((topic, frame))
             last = seq
-            for watcher in self.watchers:
-                watcher(event)
         self.applied[batch.room] = last
         if room is not None and room.seq < last:
             room.seq = last
@@ -217,9 +237,15 @@ class RedisRoomEvents(RoomEvents):
         applied = self.applied
         ready: list[_Waiter] = []
         waiting: list[_Waiter] = []
+        # Every waiter is checked on every apply and every turn: a loop, where a
+        # generator in all() took 1.9 us a waiter against 0.5.
         for waiter in self._waiting:
-            done = all(applied.get(room, 0) >= seq for room, seq in waiter.needs.items())
-            (ready if done else waiting).append(waiter)
+            for room, seq in waiter.needs.items():
+                if applied.get(room, 0) < seq:
+                    waiting.append(waiter)
+                    break
+            else:
+                ready.append(waiter)
         if ready:
             self._waiting = waiting
             for waiter in ready:
