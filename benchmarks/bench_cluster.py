@@ -37,6 +37,7 @@ from benchmarks.harness import (
     get,
     now,
     percentile,
+    warm_then_go,
     zmqchat_broker,
 )
 from benchmarks.load import WARM_ROOM, chat_publisher, raw_publisher, subscribers
@@ -131,14 +132,7 @@ def room_load(
             pub, endpoint = pubs[k % len(pubs)]
             members = (endpoint, f"sub{k}-") if endpoint else None
             children.start(subscribers, pub, share, sub_q, stop, members)
-        for _ in range(publishers):
-            get(pub_q, 30, "a publisher ready")
-        warm.set()
-        for _ in shares:
-            get(sub_q, 30, "subscribers ready (warm-up events on every socket)")
-        warm.clear()
-        t_go = now()
-        go.set()
+        t_go = warm_then_go(pub_q, sub_q, publishers, len(shares), warm, go)
         acks, t_end = 0, t_go
         for _ in range(publishers):
             _, n_acks, _, _, ended, error = get(pub_q, duration + 60, "a publisher done")

@@ -24,7 +24,7 @@ from benchmarks.harness import (
     at_least,
     get,
     median,
-    now,
+    warm_then_go,
     zmqchat_broker,
 )
 from benchmarks.load import chat_publisher, raw_publisher, subscribers
@@ -84,14 +84,7 @@ def room_run(system: str, shape: Shape, duration: float) -> dict[str, float]:
         for k, share in enumerate(shares):
             members = (endpoint, f"sub{k}-") if shape.sessions and endpoint else None
             children.start(subscribers, f"tcp://127.0.0.1:{pub_port}", share, sub_q, stop, members)
-        for _ in range(publishers):
-            get(pub_q, 30, "a publisher ready")
-        warm.set()
-        for _ in shares:
-            get(sub_q, 30, "subscribers ready (warm-up events on every socket)")
-        warm.clear()
-        t_go = now()
-        go.set()
+        t_go = warm_then_go(pub_q, sub_q, publishers, len(shares), warm, go)
         acks = 0
         t_end = t_go
         for _ in range(publishers):

@@ -143,6 +143,22 @@ def get(queue: Any, timeout: float, what: str) -> Any:
         raise RuntimeError(f"benchmark: no {what} within {timeout:g}s") from exc
 
 
+def warm_then_go(
+    pub_q: Any, sub_q: Any, publishers: int, sub_processes: int, warm: Any, go: Any
+) -> float:
+    """Start a room measurement: once every publisher is ready, warm up until every
+    subscriber process has seen warm-up events, then go; returns when it went."""
+    for _ in range(publishers):
+        get(pub_q, 30, "a publisher ready")
+    warm.set()
+    for _ in range(sub_processes):
+        get(sub_q, 30, "subscribers ready (warm-up events on every socket)")
+    warm.clear()
+    t_go = now()
+    go.set()
+    return t_go
+
+
 @contextlib.contextmanager
 def zmqchat_broker(
     db: str | None = None, log_level: str | None = None, **settings: Any
