@@ -9,6 +9,7 @@ batch's transaction.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from zmqchat.broker import accounts
@@ -19,16 +20,11 @@ from zmqchat.broker.rows import StoredAck, StoredSession
 class SessionRows:
     """Sessions, names, accounts and logins (see :class:`Store`)."""
 
+    # Store's, which owns the connection and the batch's transaction.
     _db: sqlite3.Connection
-
-    def _write(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
-        raise NotImplementedError  # Store's
-
-    def _write_rows(self) -> None:
-        raise NotImplementedError  # Store's
-
-    def _begin(self) -> None:
-        raise NotImplementedError  # Store's
+    _write: Callable[[str, tuple[Any, ...]], sqlite3.Cursor]
+    _write_rows: Callable[[], None]
+    _begin: Callable[[], None]
 
     def add_session(
         self, token: str, user: str, rooms: list[str], client: str | None, created: float
