@@ -32,6 +32,7 @@ from zmqchat.broker.commits import Commits
 from zmqchat.broker.curve import Curve, start_curve
 from zmqchat.broker.drain import drain
 from zmqchat.broker.endpoints import (
+    advertised,
     alive,
     bind_sockets,
     raise_fd_limit,
@@ -240,7 +241,8 @@ class BrokerServer:
                     "engine = \"redis\" needs the redis package: pip install 'zmqchat[redis]'"
                 ) from None
             node = config.node_name or f"{config.host}:{self.port}"
-            self.cluster = ClusterNode(config.engine_url, node, config.node_lease)
+            endpoint = advertised(config, self.port)
+            self.cluster = ClusterNode(config.engine_url, node, config.node_lease, endpoint)
         return BrokerCore(
             self.config,
             store,
