@@ -276,6 +276,7 @@ def test_redis_killed_and_restarted_loses_nothing_acknowledged_and_reuses_no_seq
                 {"type": "chat", "room": "general", "text": f"before {n}"}
             )
             acked[f"before {n}"] = ack["seq"]
+        epoch = alice.welcome["epoch"]
         redis_server.restart()  # SIGKILL, then the same files
         for n in range(10):
             sender = alice if n % 2 else bob
@@ -298,6 +299,10 @@ def test_redis_killed_and_restarted_loses_nothing_acknowledged_and_reuses_no_seq
                 return held if len(held) >= len(acked) else None
 
             assert wait_until(stored, 10, "every acked chat in the reader's node") == acked
+        # The engine's epoch is Redis's: kept with its files, new when it lost them.
+        probe = peer(b.endpoint)
+        probe.register("probe")
+        assert (probe.welcome["epoch"] == epoch) == (appendfsync is not None)
     finally:
         b.stop()
         a.stop()

@@ -69,7 +69,6 @@ class Lease:
         self.endpoints: tuple[str, ...] = ()
         self.epoch: str | None = None
         self._renew = client.register_script(_RENEW)
-        self._proposed = secrets.token_hex(8)
         self._held = False  # renewed at least once since this node started
         self._renew_at = 0.0
         self._check_at = time.monotonic() + ttl / 2
@@ -85,8 +84,10 @@ class Lease:
         """Renew now; ``check``: report the dead nodes too (not in the first half
         lease after starting, when a node that started with this one may not have
         renewed yet)."""
+        # A fresh proposal each time: a Redis that lost everything must not get the
+        # epoch this node proposed, and maybe set, before.
         args: list[str | int] = [self.node, self.endpoint or "", int(self.ttl * 1000),
-                                 self._proposed, int(self._held)]  # fmt: skip
+                                 secrets.token_hex(8), int(self._held)]  # fmt: skip
         reply: Any = self._renew(args=args)
         epoch, lapsed, sessions, alive, dead = reply
         self._held = True
