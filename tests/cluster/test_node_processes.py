@@ -5,13 +5,16 @@ and no line missing (issue 17)."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.helpers import RawPeer
 
 from zmqchat import Client
+from zmqchat.client.core.events import StatusEvent
 from zmqchat.common.messages import ChatEvent
 from zmqchat.testing import BrokerProcess, wait_until
 from zmqchat.testing.redis import RedisProcess
@@ -97,3 +100,38 @@ def test_a_node_killed_mid_conversation_loses_nothing_acknowledged(
                     assert event.text not in seen, f"{client.user} saw {event.text} twice"
                     seen[event.text] = event.seq
             assert seen == acked, f"{client.user} missed {sorted(set(acked) - set(seen))}"
+
+
+def test_a_client_given_one_node_learns_the_others_and_resumes_there(
+    two_nodes: tuple[BrokerProcess, BrokerProcess],
+) -> None:
+    a, b = two_nodes
+    both = {a.endpoint, b.endpoint}
+    # Node a names node b once it has renewed its lease since b started.
+    wait_until(lambda: set(probe_nodes(a)) == both, 20, "node a to name both nodes")
+    with Client("alice", a.endpoint) as alice, Client("bob", b.endpoint) as bob:
+        assert alice.endpoints[0] == a.endpoint  # what the user gave comes first
+        assert set(alice.endpoints) == both
+        expect(alice, "presence", user="bob", event="join")
+        session = alice.session
+        a.kill()  # SIGKILL: alice was never told of b but by a's welcome
+        back = expect(alice, StatusEvent, state="connected", timeout=30)
+        assert (back.endpoint, back.resumed) == (b.endpoint, True)
+        assert alice.session == session
+        alice.send("general", "from b")
+        expect(bob, "chat", text="from b")
+        assert bob.who("general").count("alice") == 1
+
+
+def probe_nodes(node: BrokerProcess) -> list[str]:
+    """The nodes a welcome from ``node`` names (a probe that says bye after)."""
+    peer = RawPeer(node.endpoint)
+    try:
+        nodes: list[str] = peer.register(f"probe{next(_probes)}").get("nodes", [])
+        peer.request({"type": "bye"})
+        return nodes
+    finally:
+        peer.close()
+
+
+_probes = itertools.count()

@@ -4,51 +4,21 @@ nodes, in one order for everyone (issue 17)."""
 
 from __future__ import annotations
 
-import threading
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.cluster.nodes import Node
 from tests.helpers import RawPeer
 
 from zmqchat import Client
-from zmqchat.broker.server import BrokerServer
-from zmqchat.common.config import BrokerConfig
 from zmqchat.common.messages import PresenceEvent
 from zmqchat.testing import expect, wait_until
 from zmqchat.testing.redis import RedisProcess
 
 pytestmark = pytest.mark.timeout(60)
-
-LEASE = 1.0  # seconds: a stopped node is gone soon after
-FORGET = 0.5  # seconds an empty room without chat is kept
-
-
-class Node:
-    """A BrokerServer on a thread, on free loopback ports."""
-
-    def __init__(self, path: Path, url: str, name: str) -> None:
-        config = BrokerConfig(
-            host="127.0.0.1", port=0, pub_port=0, db=str(path), rate_limit=0,
-            engine="redis", engine_url=url, node_name=name, node_lease=LEASE,
-            forget_rooms_after=FORGET,
-        )  # fmt: skip
-        self.server = BrokerServer(config)
-        self.server.bind()
-        self.thread = threading.Thread(target=self.server.run, name=f"node-{name}")
-        self.thread.start()
-
-    @property
-    def endpoint(self) -> str:
-        return f"tcp://127.0.0.1:{self.server.port}"
-
-    def stop(self) -> None:
-        if self.thread.is_alive():
-            self.server.stop()
-            self.thread.join(timeout=10)
-        assert not self.thread.is_alive()
-
 
 _peers: list[RawPeer] = []
 
@@ -264,6 +234,29 @@ def test_without_redis_requests_that_need_it_are_refused_and_the_node_serves_on(
     assert alice.request({"type": "ping"})["type"] == "pong"
 
 
+def answered(sender: RawPeer, request: dict[str, Any]) -> dict[str, Any] | None:
+    """The reply to ``request`` (with its ``ref``) unless it is an error, or the
+    session is gone: a Redis that restarted empty lost every session, and a node
+    whose lease lapsed meanwhile drops its copies (``closed``, cluster/lease.py).
+    Then the peer registers again under the same token, so that the retry of a chat
+    that was stored is recognised (its ticket is the same), and None: try again."""
+    sender.send(request)
+
+    def answer() -> dict[str, Any] | None:
+        frame = sender.poll()
+        if frame is None or (frame["type"] != "closed" and frame.get("ref") != request["ref"]):
+            return None
+        return frame
+
+    frame = wait_until(answer, 10, f"the reply to {request}")
+    if frame["type"] != "closed" and frame.get("code") != "not_registered":
+        return frame if frame["type"] != "error" else None  # store_unavailable: again
+    welcome = sender.welcome
+    sender.request({"type": "register", "user": welcome["user"], "proto": 1,
+                    "rooms": ["general"], "resume": welcome["session"]})  # fmt: skip
+    return None
+
+
 @pytest.mark.parametrize("appendfsync", ["always", None])
 def test_redis_killed_and_restarted_loses_nothing_acknowledged_and_reuses_no_seq(
     tmp_path: Path, appendfsync: str | None
@@ -283,15 +276,13 @@ def test_redis_killed_and_restarted_loses_nothing_acknowledged_and_reuses_no_seq
                 {"type": "chat", "room": "general", "text": f"before {n}"}
             )
             acked[f"before {n}"] = ack["seq"]
+        epoch = alice.welcome["epoch"]
         redis_server.restart()  # SIGKILL, then the same files
         for n in range(10):
             sender = alice if n % 2 else bob
-
-            def sent(n: int = n, sender: RawPeer = sender) -> dict[str, Any] | None:
-                reply = sender.request({"type": "chat", "room": "general", "text": f"after {n}"})
-                return reply if reply["type"] == "ack" else None  # store_unavailable: again
-
-            acked[f"after {n}"] = wait_until(sent, 20, "Redis back")["seq"]
+            chat = {"type": "chat", "room": "general", "text": f"after {n}", "ref": f"after-{n}"}
+            ack = wait_until(functools.partial(answered, sender, chat), 20, "Redis back")
+            acked[f"after {n}"] = ack["seq"]
         assert len(set(acked.values())) == 30  # no seq given twice
         assert min(acked[f"after {n}"] for n in range(10)) > max(
             acked[f"before {n}"] for n in range(20)
@@ -300,11 +291,18 @@ def test_redis_killed_and_restarted_loses_nothing_acknowledged_and_reuses_no_seq
             # A node holds its own acked events at once; another node's reach it
             # through the feed, a moment later (docs/scaling.md).
             def stored(reader: RawPeer = reader) -> dict[str, int] | None:
-                page = reader.request({"type": "history", "room": "general", "limit": 100})
+                asked = {"type": "history", "room": "general", "limit": 100, "ref": "h"}
+                page = answered(reader, asked)
+                if page is None:
+                    return None
                 held = {m["text"]: m["seq"] for m in page["messages"] if m["type"] == "chat"}
                 return held if len(held) >= len(acked) else None
 
             assert wait_until(stored, 10, "every acked chat in the reader's node") == acked
+        # The engine's epoch is Redis's: kept with its files, new when it lost them.
+        probe = peer(b.endpoint)
+        probe.register("probe")
+        assert (probe.welcome["epoch"] == epoch) == (appendfsync is not None)
     finally:
         b.stop()
         a.stop()

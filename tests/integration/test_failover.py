@@ -16,6 +16,7 @@ from tests.cli_helpers import run_cli
 from zmqchat import Client, StatusEvent
 from zmqchat.bot import Bot
 from zmqchat.client.core.failover import shuffled
+from zmqchat.common.messages import ChatEvent
 from zmqchat.testing import BrokerProcess, expect, wait_until
 
 pytestmark = pytest.mark.timeout(90)
@@ -156,3 +157,32 @@ def test_the_plugin_clients_and_the_bots_take_a_list_of_brokers(make_broker, zmq
             await bot.stop()
 
     assert asyncio.run(run_bot()) == b.endpoint
+
+
+def test_a_node_with_another_numbering_is_followed_from_its_head(make_broker):
+    """Independent brokers number #general apart (each its own store, or its own
+    Redis), so their epochs differ: a client moving from one to the other starts the
+    room over at the new head, instead of fetching the new broker's events after its
+    old seq as if they went on with the room it knew (protocol §5.2)."""
+    a, b = make_broker(), make_broker()
+    with Client("carol", b.endpoint) as carol:
+        for n in range(10):
+            carol.send("general", f"b{n}")  # b's #general: seqs 2 to 11
+    both = [a.endpoint, b.endpoint]
+    with (
+        Client("alice", both, shuffle_seed=seed_putting_first(both, a.endpoint)) as alice,
+        Client("bob", b.endpoint) as bob,
+    ):
+        alice.send("general", "on a")
+        expect(alice, "chat", text="on a")  # a's #general: seq 2, alice's last
+        a.kill()
+        assert statuses(alice, "connected").endpoint == b.endpoint
+        bob.send("general", "on b")
+        seen = []
+        while not seen or seen[-1] != "on b":
+            event = alice.next_event(10)
+            if isinstance(event, ChatEvent):
+                seen.append(event.text)
+        # Not b0..b9 (b's seqs 3 to 11 are above alice's last, 2, but of another
+        # numbering): only what came after she arrived.
+        assert seen == ["on b"]

@@ -3,6 +3,7 @@ byte for byte through a bare DEALER (as a bot in another language would)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -67,6 +68,32 @@ def test_welcome_carries_session_ports_heads_and_limits(broker, peers):
     assert reply["server"].startswith("zmqchat/")
     assert reply["limits"]["text"] == 4096
     assert reply["limits"]["frame"] == 65536
+
+
+def test_epochs_name_the_numbering_and_outlive_a_restart(broker, peers):
+    """welcome.epoch is the engine's and joined.epoch the room's: with SQLite both
+    the store's id, with Redis the engine's and the room stream's (docs/protocol.md,
+    epochs); a restarted broker on the same store or Redis keeps them."""
+    alice = connect(broker, peers, "alice")
+    epoch = alice.welcome["epoch"]
+    assert isinstance(epoch, str)
+    assert epoch
+    room = alice.request({"type": "join", "room": "dev"})["epoch"]
+    assert isinstance(room, str)
+    redis_engine = os.environ.get("ZMQCHAT_TEST_ENGINE") == "redis"
+    if redis_engine:
+        assert room != epoch  # each room's stream has its own life in Redis
+        assert alice.welcome["epochs"] == {"general": alice.welcome["epochs"]["general"]}
+        assert alice.welcome["nodes"] == [broker.endpoint]
+    else:
+        assert room == epoch  # one store numbers every room
+        assert "epochs" not in alice.welcome
+        assert "nodes" not in alice.welcome  # one broker names no nodes
+    broker.restart()
+    bob = connect(broker, peers, "bob", rooms=["dev"])
+    assert bob.welcome["epoch"] == epoch
+    assert bob.welcome.get("epochs", {}).get("dev", epoch) == room
+    assert bob.request({"type": "join", "room": "dev"})["epoch"] == room
 
 
 def test_register_defaults_to_general(broker, peers):

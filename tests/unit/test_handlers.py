@@ -312,8 +312,9 @@ def test_join_and_leave(broker: Broker) -> None:
     broker.register(b"A", "alice", ["general"])
     broker.register(b"B", "Bob", ["general"])
     replies, pubs = broker.handle(b"A", {"type": "join", "room": "Dev", "ref": 4})
+    epoch = broker.store.epoch  # one broker: its store numbers every room
     assert replies[b"A"] == [
-        {"type": "joined", "room": "dev", "seq": 1, "members": ["alice"], "ref": 4}
+        {"type": "joined", "room": "dev", "seq": 1, "members": ["alice"], "epoch": epoch, "ref": 4}
     ]
     assert [(t, m["event"], m["seq"]) for t, m in pubs] == [(b"dev\x00", "join", 1)]
     joined = broker.reply(b"B", {"type": "join", "room": "dev"})

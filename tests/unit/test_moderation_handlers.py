@@ -291,7 +291,7 @@ def test_the_topic_is_in_rooms_joined_and_welcome(broker: Broker) -> None:
     assert listing == [{"name": "general", "members": 3, "seq": 4, "topic": "Welcome all"}]
     broker.reply(b"B", {"type": "leave", "room": "general"})
     joined = broker.reply(b"B", {"type": "join", "room": "general"})
-    assert list(joined) == ["type", "room", "seq", "members", "topic", "ref"]
+    assert list(joined) == ["type", "room", "seq", "members", "topic", "epoch", "ref"]
     assert joined["topic"] == "Welcome all"
     welcome = broker.register(b"D", "dave", ["general", "other"])
     assert welcome["topics"] == {"general": "Welcome all"}

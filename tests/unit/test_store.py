@@ -430,3 +430,16 @@ def test_the_pm_id_ceiling_moves_ahead_with_the_commits(db_path: str) -> None:
     assert ceiling >= ids[-1] + PM_ID_BLOCK // 2
     store.close()
     assert Store(db_path).add_pm(2.0, "a", "b", "y", None, 1, 2, None) > ceiling
+
+
+def test_a_store_keeps_its_epoch_and_a_new_one_has_another(tmp_path: Path) -> None:
+    path = str(tmp_path / "z.db")
+    first = Store(path)
+    epoch = first.epoch
+    first.close()
+    again = Store(path)
+    assert again.epoch == epoch  # made once, when the store was made
+    again.close()
+    other = Store(str(tmp_path / "other.db"))
+    assert other.epoch != epoch  # a store made anew: another numbering
+    other.close()

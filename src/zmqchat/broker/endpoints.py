@@ -113,6 +113,26 @@ def bind_sockets(
     return Bound(router, pub, watch, pub_watch, port, pub_port)
 
 
+# Bind addresses that name no one host: a client can't be told to connect there.
+WILDCARDS: Final = frozenset({"0.0.0.0", "*", "::", "[::]", ""})
+
+
+def advertised(config: BrokerConfig, port: int) -> str | None:
+    """The ROUTER endpoint a node of a shared engine names to clients in its
+    welcomes: ``node_endpoint``, else the bound host and ``port``; None (with a log
+    line saying why) when the host is a wildcard and no ``node_endpoint`` is set."""
+    if config.node_endpoint is not None:
+        return config.node_endpoint
+    if config.host in WILDCARDS:
+        log.warning(
+            "this node listens on %r, which names no host: it is not in the nodes "
+            "clients are told of; set node_endpoint to the address they should use",
+            config.host,
+        )
+        return None
+    return f"tcp://{config.host}:{port}"
+
+
 def write_ready_file(
     path: str, host: str, port: int, pub_port: int, db: str, public_key: str | None = None
 ) -> None:

@@ -110,6 +110,7 @@ class Membership:
                 members=tuple(sorted(members, key=str.lower)),
                 private=True if self.access.is_private(room.name) else None,
                 topic=self.access.meta.topic(room.name)[0] or None,
+                epoch=self.events.epoch(room.name),
                 ref=req.ref,
             )
             self.out.reply_to(session, joined)

@@ -73,6 +73,11 @@ class Names:
         does: (user, rooms) of each this node ended, whose leaves it must announce."""
         return []
 
+    def nodes(self) -> list[str] | None:
+        """The ROUTER endpoints the live nodes advertise to clients; None: one
+        broker, which has no other node to name."""
+        return None
+
     def pm_id(self) -> int | None:
         """A new private message's id, unique across nodes; None: the store's next."""
         return None
@@ -85,5 +90,8 @@ class Names:
         """What other nodes told this one since the last call, in order:
         ``["moved", token]`` (one of its sessions was taken over),
         ``["pm", origin, pm_id, key, frame]`` (hand a private message to ``key``),
-        ``["pm_done", pm_id, delivered]`` (what became of one it sent)."""
+        ``["pm_done", pm_id, delivered]`` (what became of one it sent),
+        ``["dead", node]`` (a node whose lease ran out) and ``["lapsed", tokens]``
+        (this node's own lease had run out: Redis holds only ``tokens`` of its
+        sessions)."""
         return []

@@ -12,6 +12,7 @@ from typing import Any, Final
 from zmqchat.broker.membership import Membership
 from zmqchat.broker.remote_pms import RemotePms
 from zmqchat.broker.state import BrokerState, Session
+from zmqchat.errors import ProtocolError
 
 log = logging.getLogger("zmqchat.broker")
 
@@ -28,7 +29,7 @@ class NodeMessages:
         state: BrokerState,
         membership: Membership,
         remote_pms: RemotePms,
-        forget: Callable[[Session], None],
+        forget: Callable[[Session, str], None],
         clock: Callable[[], float],
     ) -> None:
         self.state = state
@@ -49,13 +50,38 @@ class NodeMessages:
             session = self.state.by_token.get(args[0])
             if session is not None:
                 log.info("%s resumed on another node", session.user)
-                self.forget(session)
+                self.forget(session, "replaced")
         elif kind == "pm":
             self.remote_pms.hand_over(*args)
         elif kind == "pm_done":
             self.remote_pms.answered(args[0], bool(args[1]))
         elif kind == "dead":
             self._reap(args[0])
+        elif kind == "lapsed":
+            self._lapsed(set(args[0]))
+
+    def _lapsed(self, held: set[str]) -> None:
+        """This node's lease had run out (cluster/lease.py), and Redis now gives it
+        only the sessions ``held``: another node ended the others (their leaves are
+        published), or their clients resumed elsewhere. Their copies here end
+        without a word to their rooms, and their connections are told ``closed``
+        {reason: timeout}, so that their clients register again instead of talking
+        through a session that no longer exists."""
+        names = self.membership.names
+        ended = 0
+        for session in [s for s in self.state.by_token.values() if s.token not in held]:
+            try:
+                # A session claimed after the lease's look at Redis is held all the same.
+                if names.holds(session.key, session.token):
+                    continue
+            except ProtocolError:
+                log.error("Redis can't say whether %s's session is still held here; kept",
+                          session.user)  # fmt: skip
+                continue
+            self.forget(session, "timeout")
+            ended += 1
+        log.warning("this node's lease had run out: ended %d of its sessions that Redis "
+                    "no longer gives it (another node ended them)", ended)  # fmt: skip
 
     def _reap(self, dead: str) -> None:
         """Node ``dead``'s lease ran out: end its sessions (if no other node does

@@ -283,10 +283,11 @@ class Registration:
         log.info("resumed %s (%s), taken over from another node", moved.user, moved.client)
         self.membership.events.after(lambda: self._welcome(session, ref))
 
-    def forget(self, session: Session) -> None:
-        """Drop ``session`` here without a word to its rooms: another node holds it."""
+    def forget(self, session: Session, reason: str = "replaced") -> None:
+        """Drop ``session`` here without a word to its rooms: another node holds it
+        (``replaced``), or ended it (``timeout``: its client registers again)."""
         if session.rid is not None:
-            self.out.reply(session.rid, Closed(reason="replaced"))
+            self.out.reply(session.rid, Closed(reason=reason))
         self.store.delete_session(session.sid)
         self.state.remove(session)
         self.out.recheck.session(session)
@@ -298,7 +299,12 @@ class Registration:
                 ErrorCode.SERVER_BUSY, "the broker is at its session limit; try again later"
             )
 
+    def _nodes(self) -> tuple[str, ...] | None:
+        nodes = self.membership.names.nodes()
+        return tuple(nodes) if nodes else None
+
     def _welcome(self, session: Session, ref: Ref) -> None:
+        events = self.membership.events
         if session.rid is not None:
             log.debug("%s is on %s (connection %s)", session.user, session.rid.hex(), session.conn)
         self.out.reply_to(
@@ -315,6 +321,9 @@ class Registration:
                 proto=PROTOCOL_VERSION,
                 ticket=session.ticket,
                 topics=self.membership.access.meta.topics(session.rooms) or None,
+                nodes=self._nodes(),
+                epoch=events.engine_epoch,
+                epochs=events.epochs(session.rooms),
                 ref=ref,
             ),
         )

@@ -18,7 +18,7 @@ it the same way.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Final, TypeVar
 
 import msgpack
@@ -89,6 +89,22 @@ class RoomEvents:
         """Call ``then`` once this broker's store holds ``room``'s events up to its
         head (at once here: the store is where they are numbered)."""
         then()
+
+    @property
+    def engine_epoch(self) -> str | None:
+        """The engine's epoch (a welcome's ``epoch``): one broker's is its store's,
+        made once with the store."""
+        return self.store.epoch
+
+    def epoch(self, room: str) -> str | None:
+        """The epoch of ``room``'s numbering (a joined's ``epoch``): with one broker,
+        the store's, which numbers every room."""
+        return self.store.epoch
+
+    def epochs(self, rooms: Iterable[str]) -> dict[str, str] | None:
+        """Each room's epoch where it is not the engine's (a welcome's ``epochs``);
+        None: every room's is the engine's."""
+        return None
 
     def append(
         self,

@@ -32,6 +32,7 @@ from zmqchat.broker.commits import Commits
 from zmqchat.broker.curve import Curve, start_curve
 from zmqchat.broker.drain import drain
 from zmqchat.broker.endpoints import (
+    advertised,
     alive,
     bind_sockets,
     raise_fd_limit,
@@ -192,7 +193,7 @@ class BrokerServer:
             fd_limit,
             self.config.auth,
             ", CURVE encrypted" if self.curve is not None else "",
-            "" if self.cluster is None else f", node {self.cluster.name} of a Redis engine",
+            "" if self.cluster is None else _node_words(self.cluster),
         )
         if self.ready_file is not None:
             host = self.config.host
@@ -240,7 +241,8 @@ class BrokerServer:
                     "engine = \"redis\" needs the redis package: pip install 'zmqchat[redis]'"
                 ) from None
             node = config.node_name or f"{config.host}:{self.port}"
-            self.cluster = ClusterNode(config.engine_url, node, config.node_lease)
+            endpoint = advertised(config, self.port)
+            self.cluster = ClusterNode(config.engine_url, node, config.node_lease, endpoint)
         return BrokerCore(
             self.config,
             store,
@@ -367,6 +369,12 @@ def _earliest(*times: float | None) -> float | None:
         if t is not None and (first is None or t < first):
             first = t
     return first
+
+
+def _node_words(cluster: ClusterNode) -> str:
+    endpoint = cluster.lease.endpoint
+    advertised = f" advertised as {endpoint}" if endpoint else ", advertised to no client"
+    return f", node {cluster.name} of a Redis engine{advertised}"
 
 
 def _has_session(core: BrokerCore, conn: int) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 import sqlite3
 from collections.abc import Iterator
 from typing import Any, Final
@@ -70,6 +71,17 @@ class Store(SessionRows):
                 "INSERT OR REPLACE INTO counters (name, value) VALUES ('pm_id', ?)",
                 (last_pm + PM_ID_BLOCK,),
             )
+            # The store's epoch: made once, the first time a store is opened, and
+            # kept; a store made anew (deleted, or another file) has another, so a
+            # client tells its seqs from the old one's (docs/protocol.md, epochs).
+            self._db.execute(
+                "INSERT OR IGNORE INTO counters (name, value) VALUES ('epoch', ?)",
+                (secrets.randbits(63),),
+            )
+            (epoch,) = self._db.execute(
+                "SELECT value FROM counters WHERE name = 'epoch'"
+            ).fetchone()
+            self.epoch: str = f"{epoch:016x}"
             # What the search index lacks (an older store's, or the last run's last
             # events): indexed now, before anything is served.
             self._db.execute("BEGIN")

@@ -131,11 +131,14 @@ class BrokerConfig:
     # "sqlite": one broker, everything in its store. "redis": one node of several
     # sharing rooms, names and sessions through the Redis at engine_url, as
     # node_name (default host:port), alive while it renews a lease of node_lease
-    # seconds (docs/scaling.md).
+    # seconds (docs/scaling.md). node_endpoint: the ROUTER endpoint this node
+    # advertises to clients in `welcome.nodes` (default tcp://host:port, none when
+    # host is a wildcard such as 0.0.0.0).
     engine: str = "sqlite"
     engine_url: str | None = dataclasses.field(default=None, repr=False)  # may hold a password
     node_name: str | None = None
     node_lease: float = 10.0
+    node_endpoint: str | None = None
 
     def __post_init__(self) -> None:
         check_broker(self)

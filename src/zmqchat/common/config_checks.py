@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from zmqchat.common.endpoints import check_endpoint
 from zmqchat.common.protocol import is_valid_name
-from zmqchat.errors import ConfigError
+from zmqchat.errors import ConfigError, UsageError
 from zmqchat.logs import LOG_LEVELS
 
 if TYPE_CHECKING:
@@ -96,6 +97,11 @@ def _check_engine(config: BrokerConfig) -> None:
         raise ConfigError('engine = "redis" needs engine_url, a redis://, rediss:// or unix:// URL')
     if config.node_lease <= 0:
         raise ConfigError("node_lease must be > 0 seconds")
+    if config.node_endpoint is not None:
+        try:
+            check_endpoint(config.node_endpoint)
+        except UsageError as exc:
+            raise ConfigError(f"node_endpoint: {exc}") from None
     if config.auth != "open":
         raise ConfigError(
             'engine = "redis" does not share accounts between nodes yet: use it with '

@@ -194,6 +194,12 @@ class Welcome(Record):
     ticket: str | None = None
     # Additive to v1: the topic of each room of `rooms` that has one.
     topics: dict[str, str] | None = None
+    # Additive to v1 (docs/protocol.md, nodes and epochs): the ROUTER endpoints of
+    # the live nodes of a shared engine; the engine's epoch; with a shared engine,
+    # the epoch of each room of `rooms` (without one, a room's is `epoch`).
+    nodes: tuple[str, ...] | None = None
+    epoch: str | None = None
+    epochs: dict[str, str] | None = None
     ref: Ref = None
 
 
@@ -204,6 +210,7 @@ class Joined(Record):
     members: tuple[str, ...]
     private: bool | None = None  # additive to v1: true for a members-only room
     topic: str | None = None  # additive to v1: the room's topic, if it has one
+    epoch: str | None = None  # additive to v1: the room's epoch (its numbering's life)
     ref: Ref = None
 
 

@@ -22,7 +22,7 @@ import dataclasses
 import functools
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import msgpack
@@ -95,11 +95,16 @@ class RedisRoomEvents(RoomEvents):
         roomlog: RoomLog,
         node: str,
         follow: Callable[[str, int], object] = lambda room, after: None,
+        engine_epoch: Callable[[], str | None] = lambda: None,
     ) -> None:
         """``follow(room, after)``: have the node's feed bring ``room``'s events
         after seq ``after`` to :meth:`apply` (it is called for every room this node
-        numbers or reads the head of; calls after the first change nothing)."""
+        numbers or reads the head of; calls after the first change nothing).
+        ``engine_epoch()``: Redis's epoch, as the node's lease last read it."""
         super().__init__(store, out)
+        self._engine_epoch = engine_epoch
+        # Room -> its epoch in Redis, as this node last numbered or applied it.
+        self._epochs: dict[str, str] = {}
         self.state = state
         self.roomlog = roomlog
         self.node = node
@@ -111,7 +116,9 @@ class RedisRoomEvents(RoomEvents):
     def head(self, room: str) -> int:
         self._follow(room)
         with engine_call():
-            head = self.roomlog.head(room)[1]
+            epoch, head = self.roomlog.head(room)
+        if epoch is not None:
+            self._epochs.setdefault(room, epoch)  # what numbers and applies comes first
         if head > self.applied[room]:
             # The node's copy is behind (a room it had not followed, or was down
             # for): what follows a join or a read (its reply, a history page) waits
@@ -128,6 +135,26 @@ class RedisRoomEvents(RoomEvents):
             # it, so no round trip to Redis per read.
             self.head(room)
         self.after(then)
+
+    @property
+    def engine_epoch(self) -> str | None:
+        return self._engine_epoch()
+
+    def epoch(self, room: str) -> str | None:
+        if room not in self._epochs:
+            # Rare (numbering or applying a room's events records its epoch), and
+            # called in replies that must go out: a Redis that fails leaves it unsaid.
+            try:
+                epoch = self.roomlog.head(room)[0]
+            except redis.RedisError:
+                return None
+            if epoch is None:
+                return None  # nothing numbered yet
+            self._epochs[room] = epoch
+        return self._epochs[room]
+
+    def epochs(self, rooms: Iterable[str]) -> dict[str, str] | None:
+        return {room: epoch for room in rooms if (epoch := self.epoch(room)) is not None}
 
     def _follow(self, room: str) -> None:
         if room not in self.applied:
@@ -178,6 +205,7 @@ class RedisRoomEvents(RoomEvents):
                         for i in chunk
                     ]
                     done = self.roomlog.append(name, events, self.applied.get(name, 0))
+                    self._epochs[name] = done.epoch
                 except redis.RedisError as exc:
                     log.error("Redis did not take %d events of %s: %s", len(chunk), name, exc)
                     failed += [i.request for i in chunk if i.request is not None]
@@ -221,6 +249,8 @@ class RedisRoomEvents(RoomEvents):
             if not self.store.forget_room(batch.room):
                 log.error("room %s started over in Redis but holds chats here", batch.room)
             last = batch.first - 1
+        if batch.epoch:
+            self._epochs[batch.room] = batch.epoch
         for i, frame in enumerate(batch.frames):
             seq = batch.first + i
             if seq <= last:
@@ -250,6 +280,7 @@ class RedisRoomEvents(RoomEvents):
             if not self.roomlog.forget(room):
                 return False  # a member on another node, or something worth keeping
         self.applied[room] = 0
+        self._epochs.pop(room, None)  # a later join starts it over, in a new epoch
         return True
 
     def store_event(self, event: SequencedEvent, extra: Extra = NO_EXTRA) -> None:

@@ -23,6 +23,7 @@ from typing import Any, Final
 import msgpack
 import redis
 
+from zmqchat.broker.cluster.lease import Lease
 from zmqchat.broker.names import Moved, Names
 from zmqchat.common.protocol import ErrorCode
 from zmqchat.errors import ProtocolError
@@ -88,10 +89,12 @@ return 1
 
 # A node whose lease ran out: its sessions end here, once, whichever node gets the
 # lock first (KEYS: the lock, the dead node's sessions; ARGV: this node, the lock's
-# lifetime in ms). Returns [user, rooms] per session it ended.
+# lifetime in ms). Returns [user, rooms] per session it ended. A node that renewed
+# its lease meanwhile is alive (cluster/lease.py): nothing is reaped.
 _REAP: Final = (
     _MEMBERS
     + """
+if redis.call('EXISTS', 'zc:node:' .. ARGV[3]) == 1 then return {} end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {} end
 local ended = {}
 for _, token in ipairs(redis.call('SMEMBERS', KEYS[2])) do
@@ -147,9 +150,10 @@ class RedisNames(Names):
 
     shared = True
 
-    def __init__(self, client: redis.Redis, node: str) -> None:
+    def __init__(self, client: redis.Redis, node: str, lease: Lease | None = None) -> None:
         self.client = client
         self.node = node
+        self.lease = lease
         self._claim = client.register_script(_CLAIM)
         self._take = client.register_script(_TAKE)
         self._release = client.register_script(_RELEASE)
@@ -210,6 +214,11 @@ class RedisNames(Names):
             keys = [f"zc:reap:{dead}", f"zc:n:{dead}:sessions"]
             reply: Any = self._reap(keys=keys, args=[self.node, lock_ms, dead])
             return [(user.decode(), tuple(msgpack.unpackb(rooms))) for user, rooms in reply]
+
+    def nodes(self) -> list[str] | None:
+        # As this node's lease last saw them (every third of the lease): a welcome
+        # costs Redis nothing more.
+        return [] if self.lease is None else list(self.lease.endpoints)
 
     def pm_id(self) -> int | None:
         with engine_call():

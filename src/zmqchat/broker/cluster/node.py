@@ -4,6 +4,7 @@ names and sessions it holds."""
 
 from __future__ import annotations
 
+import logging
 from typing import Final
 
 import redis
@@ -17,6 +18,8 @@ from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.state import BrokerState
 from zmqchat.broker.store import Store
 
+log = logging.getLogger("zmqchat.broker")
+
 # Seconds a node stays alive in Redis without renewing: past it, another node ends
 # the sessions its clients did not resume elsewhere.
 LEASE: Final = 10.0
@@ -26,21 +29,31 @@ class ClusterNode:
     """Node ``name``'s share of the engine at ``url`` (``redis://``, ``unix://``,
     ``rediss://``)."""
 
-    def __init__(self, url: str, name: str, lease: float = LEASE) -> None:
+    def __init__(
+        self, url: str, name: str, lease: float = LEASE, endpoint: str | None = None
+    ) -> None:
+        """``endpoint``: the ROUTER endpoint clients are told to use for this node
+        (None: it is not advertised)."""
         self.name = name
-        self.lease = lease
         self.client = redis.Redis.from_url(url)
-        self.names = RedisNames(self.client, name)
-        self.follower = Follower(
-            self.client, node_channel(name), self.names.inbox, Lease(self.client, name, lease).tick
-        )
+        self.lease = Lease(self.client, name, lease, endpoint)
+        try:
+            # Once before serving, so that the first welcome names the nodes and the
+            # epoch (nothing to report yet: no lease held before, no check).
+            self.lease.renew()
+        except redis.RedisError as exc:
+            log.error("the engine's Redis can't be reached at start: %s", exc)
+        self.names = RedisNames(self.client, name, self.lease)
+        self.follower = Follower(self.client, node_channel(name), self.names.inbox, self.lease.tick)
         self.events: RedisRoomEvents | None = None
 
     def engine(self, store: Store, out: Outbox, state: BrokerState) -> RedisRoomEvents:
         """The room events of the core on ``store`` (BrokerCore's ``engine``)."""
+        lease = self.lease
         self.events = RedisRoomEvents(
-            store, out, state, RoomLog(self.client), self.name, self.follower.follow
-        )
+            store, out, state, RoomLog(self.client), self.name, self.follower.follow,
+            engine_epoch=lambda: lease.epoch,
+        )  # fmt: skip
         return self.events
 
     @property

@@ -30,6 +30,7 @@ from zmqchat.client.core.link import (
 )
 from zmqchat.client.core.pending import Completion, Pending
 from zmqchat.common.codec import decode
+from zmqchat.common.endpoints import check_endpoint
 from zmqchat.common.files import PrivateFileEvent
 from zmqchat.common.messages import (
     Bye,
@@ -52,7 +53,7 @@ from zmqchat.common.messages import (
 from zmqchat.common.moderation import ModerationEvent
 from zmqchat.common.parsing import parse_message, unknown_room_event
 from zmqchat.common.protocol import MAX_FRAME_BYTES, ErrorCode
-from zmqchat.errors import BrokerError, ConnectionClosed, ProtocolError
+from zmqchat.errors import BrokerError, ConnectionClosed, ProtocolError, UsageError
 
 log = logging.getLogger("zmqchat.client")
 
@@ -193,7 +194,8 @@ class ClientCore(Link):
         if isinstance(msg, Welcome):
             self._on_welcome(msg, now)
         elif isinstance(msg, Joined):
-            self.events.extend(self._rooms.at_head(msg.room, msg.seq))
+            epoch = msg.epoch if isinstance(msg.epoch, str) else None
+            self.events.extend(self._rooms.at_head(msg.room, msg.seq, epoch))
             self._next_ping = min(self._next_ping, now + SYNC_PING_DELAY)
         elif isinstance(msg, Left):
             self._rooms.unfollow(msg.room)
@@ -254,9 +256,10 @@ class ClientCore(Link):
         self._generation += 1
         self._register_on_link = False
         self._rotation.welcomed()
+        self._learn_nodes(msg.nodes)
         self._rooms.connect(msg.pub_port, msg.ticket)
         for name, head in msg.rooms.items():
-            self.events.extend(self._rooms.at_head(name, head))
+            self.events.extend(self._rooms.at_head(name, head, room_epoch(msg, name)))
         joining = self._pending.joining()
         for name in [n for n in self._rooms if n not in msg.rooms and n not in joining]:
             self._rooms.unfollow(name)
@@ -271,6 +274,20 @@ class ClientCore(Link):
         log.info("%s as %s at %s", how, self.user, self.endpoint)
         self.events.append(StatusEvent(state="connected", resumed=resumed, endpoint=self.endpoint))
         self._rooms.fill_gaps(now)
+
+    def _learn_nodes(self, nodes: object) -> None:
+        """A welcome's ``nodes``: the live nodes join our failover order."""
+        if not isinstance(nodes, tuple | list):
+            return
+        valid = []
+        for node in nodes:
+            try:
+                valid.append(check_endpoint(node))
+            except UsageError:
+                log.warning("ignoring a node the broker named: %.80r", node)
+        added = self._rotation.add(valid)
+        if added:
+            log.info("the broker named other nodes: %s", ", ".join(added))
 
     def _on_removed(self, event: ModerationEvent) -> None:
         """An operator kicked or banned us from a room (the broker says so over
@@ -301,6 +318,18 @@ class ClientCore(Link):
             else:
                 self._set_state("reconnecting", reason)
                 self._register_on_link = True  # the same broker, once it is back
+
+
+def room_epoch(welcome: Welcome, room: str) -> str | None:
+    """The epoch of ``room`` a welcome gives: its own in ``epochs`` (a shared
+    engine numbers each room apart: a room missing there has none said), else the
+    engine's ``epoch``."""
+    epochs: object = welcome.epochs
+    if epochs is None:
+        epoch: object = welcome.epoch
+    else:
+        epoch = epochs.get(room) if isinstance(epochs, dict) else None
+    return epoch if isinstance(epoch, str) else None
 
 
 __all__ = [

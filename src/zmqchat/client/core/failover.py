@@ -11,6 +11,9 @@ before the client moves on again. The back-off doubles per failed round, up to
 
 With one endpoint nothing here moves: the client stays on it, as it always has
 (libzmq reconnects, and a register that goes unanswered starts a fresh socket).
+A welcome that names the live nodes of a shared engine (``nodes``) adds those not
+known yet (:meth:`Rotation.add`), so a client given one node's endpoint can fail
+over to the others.
 
 :class:`Rotation` holds the order and the attempt under way; the state machine in
 :mod:`.connection` tells it what happened (link up, connect retried, welcome) and
@@ -53,6 +56,7 @@ class Rotation:
 
     def __init__(self, endpoints: Iterable[str], *, seed: int | None = None) -> None:
         self.order = shuffled(endpoints, seed)
+        self._seed = seed
         if not self.order:
             raise ValueError("a client needs at least one endpoint")
         self._index = 0
@@ -73,6 +77,14 @@ class Rotation:
     @property
     def rounds_failed(self) -> int:
         return self._failed // len(self.order)
+
+    def add(self, endpoints: Iterable[str]) -> tuple[str, ...]:
+        """Endpoints a welcome named (the live nodes, protocol.md): those not known
+        yet go after the ones we have, shuffled, so that what the user gave is
+        tried first. Returns the ones added."""
+        new = shuffled((e for e in endpoints if e not in self.order), self._seed)
+        self.order += new
+        return new
 
     def begin(self, now: float) -> None:
         """An attempt on the current endpoint starts (a fresh socket)."""

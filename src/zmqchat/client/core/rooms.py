@@ -90,16 +90,24 @@ class FollowedRooms:
         if topic in self._topics:
             self._subscribe(topic)
 
-    def at_head(self, name: str, head: int) -> list[RoomEvent]:
+    def at_head(self, name: str, head: int, epoch: str | None = None) -> list[RoomEvent]:
         """The broker says ``name``'s last event is ``head`` (a ``joined`` or a
-        welcome): a room new or waiting for its join starts there; the events now
-        deliverable are returned."""
+        welcome), in the numbering ``epoch`` (None: not said): a room new or waiting
+        for its join starts there; the events now deliverable are returned."""
         seq = self._rooms.get(name) or self.follow(name)
+        known, seq.epoch = seq.epoch, epoch or seq.epoch
         if seq.last is None:
             topic = room_topic(name)
             self._topics.add(topic)
             self._subscribe(topic)
             return _known(seq.start(head))
+        if epoch is not None and known is not None and epoch != known:
+            # Another numbering (the engine lost the room, or it is another store):
+            # its seqs say nothing of what we had, neither duplicates nor gaps.
+            log.warning("room %s: its numbering started over (epoch %s, was %s); "
+                        "following it from seq %d", name, epoch, known, head)  # fmt: skip
+            seq.rebase(head)
+            return []
         if head < seq.last:
             # Behind what we delivered: not the history we followed (another node
             # with a store of its own, or a store that was reset). Go on from there.

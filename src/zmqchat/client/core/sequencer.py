@@ -27,7 +27,7 @@ MAX_BUFFER = 100_000
 class RoomSequencer:
     """Tracks one room: the last delivered seq, the head, and out-of-order events."""
 
-    __slots__ = ("buffer", "fetching", "head", "last", "room")
+    __slots__ = ("buffer", "epoch", "fetching", "head", "last", "room")
 
     def __init__(self, room: str, last: int | None = None) -> None:
         self.room = room
@@ -37,6 +37,9 @@ class RoomSequencer:
         self.head = last or 0
         self.buffer: dict[int, Sequenced] = {}
         self.fetching = False
+        # The epoch of the numbering `last` belongs to (None: not told): seqs of
+        # another epoch are another history's (docs/protocol.md, epochs).
+        self.epoch: str | None = None
 
     def start(self, seq: int) -> list[Sequenced]:
         """Set the starting point (our own join's seq); returns deliverable events."""
@@ -47,8 +50,9 @@ class RoomSequencer:
         return self._drain()
 
     def rebase(self, seq: int) -> None:
-        """Start over at ``seq``, below :attr:`last`: the room's events come from
-        another history now, and nothing buffered or fetched belongs to it."""
+        """Start over at ``seq`` (below :attr:`last`, or in another epoch): the
+        room's events come from another history now, and nothing buffered or
+        fetched belongs to it."""
         self.last = self.head = seq
         self.buffer.clear()
         self.fetching = False

@@ -109,6 +109,9 @@ class BaseClient(Generic[_Face]):
         self._trusts: dict[str, Trust] = {
             each: resolve_trust(each, server_key, client_key, known_brokers) for each in listed
         }
+        # For the nodes a welcome names later: the same keys (every node of an
+        # engine shares one pair), or trust on first use.
+        self._trust_settings = (server_key, client_key, known_brokers)
         self.request_timeout = request_timeout
         self.connect_timeout = connect_timeout
         self._core = ClientCore(
@@ -193,10 +196,14 @@ class BaseClient(Generic[_Face]):
     @property
     def _trust(self) -> Trust:
         """How the node this client is on is trusted."""
+        self._keys(self._core.endpoint)  # a node a welcome named: resolved once
         return self._trusts[self._core.endpoint]
 
     def _keys(self, endpoint: str) -> CurveKeys | None:
-        return self._trusts[endpoint].keys
+        trust = self._trusts.get(endpoint)
+        if trust is None:  # a node a welcome named
+            trust = self._trusts[endpoint] = resolve_trust(endpoint, *self._trust_settings)
+        return trust.keys
 
     @property
     def session(self) -> str | None:
