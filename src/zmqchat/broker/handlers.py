@@ -31,6 +31,7 @@ from zmqchat.broker.node_messages import NodeMessages
 from zmqchat.broker.outbox import Mark, Outbox, PmDelivery
 from zmqchat.broker.queries import Queries
 from zmqchat.broker.ratelimits import AddressLimits
+from zmqchat.broker.records import Records
 from zmqchat.broker.registration import Registration
 from zmqchat.broker.relay import Relay
 from zmqchat.broker.remote_pms import RemotePms
@@ -97,6 +98,7 @@ class BrokerCore:
         connections: Connections | None = None,
         engine: Callable[[Store, Outbox, BrokerState], RoomEvents] | None = None,
         names: Names | None = None,
+        records: Records | None = None,
     ) -> None:
         """``engine`` makes what numbers room events (default: this store, see
         :mod:`.room_events`; :mod:`.cluster.engine` for Redis).
@@ -133,9 +135,11 @@ class BrokerCore:
             rooms_after=config.forget_rooms_after,
             names_after=config.forget_names_after,
         )
+        self.records = records if records is not None else Records()
         self.relay = Relay(
-            self.state, store, self.out, config, clock, self.mailboxes, self.membership
-        )
+            self.state, store, self.out, config, clock, self.mailboxes, self.membership,
+            self.records,
+        )  # fmt: skip
         self.remote_pms = RemotePms(
             self.membership.names, self.out, self.state, self.relay.undelivered
         )

@@ -22,6 +22,7 @@ class Moved:
     user: str
     rooms: tuple[str, ...]
     client: str | None
+    sid: int | None = None  # the session's id on every node (None: taken before sids were)
 
 
 class Names:
@@ -32,10 +33,10 @@ class Names:
 
     def claim(
         self, key: str, user: str, token: str, rooms: Sequence[str], client: str | None
-    ) -> bool:
-        """Hold name ``key`` for the new session ``token``; False if a session
-        elsewhere holds it."""
-        return True
+    ) -> int | None:
+        """Hold name ``key`` for the new session ``token``; returns the session's sid
+        (0: the store numbers it), None if a session elsewhere holds the name."""
+        return 0
 
     def take(self, key: str, token: str) -> Moved | None:
         """Take over session ``token`` of ``key`` from the node that holds it (a
@@ -58,9 +59,9 @@ class Names:
         """The members of ``room`` on every node; None: those of this broker."""
         return None
 
-    def where(self, key: str) -> tuple[str, str] | None:
-        """The other node whose session holds name ``key``, and the name as that
-        session registered it, if one does."""
+    def where(self, key: str) -> tuple[str, str, int | None] | None:
+        """The other node whose session holds name ``key``, the name as that session
+        registered it and its sid, if one does."""
         return None
 
     def holds(self, key: str, token: str) -> bool:
@@ -72,10 +73,6 @@ class Names:
         """End the sessions of node ``dead`` (its lease ran out) unless another node
         does: (user, rooms) of each this node ended, whose leaves it must announce."""
         return []
-
-    def pm_id(self) -> int | None:
-        """A new private message's id, unique across nodes; None: the store's next."""
-        return None
 
     def tell(self, node: str, message: list[Any]) -> None:
         """Send ``message`` to node ``node`` (see :meth:`heard`)."""

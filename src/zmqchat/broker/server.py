@@ -240,7 +240,9 @@ class BrokerServer:
                     "engine = \"redis\" needs the redis package: pip install 'zmqchat[redis]'"
                 ) from None
             node = config.node_name or f"{config.host}:{self.port}"
-            self.cluster = ClusterNode(config.engine_url, node, config.node_lease)
+            self.cluster = ClusterNode(
+                config.engine_url, node, config.node_lease, config.records_kept
+            )
         return BrokerCore(
             self.config,
             store,
@@ -249,6 +251,7 @@ class BrokerServer:
             connections=self._watch,
             engine=None if self.cluster is None else self.cluster.engine,
             names=None if self.cluster is None else self.cluster.names,
+            records=None if self.cluster is None else self.cluster.records,
         )
 
     def _checkpointer(self, store: Store) -> Checkpointer | None:

@@ -134,6 +134,10 @@ class BrokerConfig:
     engine_url: str | None = dataclasses.field(default=None, repr=False)  # may hold a password
     node_name: str | None = None
     node_lease: float = 10.0
+    # Entries of the cluster's records (private messages, file rows) Redis keeps: a
+    # node down while more than this many were written can't catch up
+    # (docs/scaling.md).
+    records_kept: int = 1_000_000
 
     def __post_init__(self) -> None:
         check_broker(self)

@@ -96,6 +96,8 @@ def _check_engine(config: BrokerConfig) -> None:
         raise ConfigError('engine = "redis" needs engine_url, a redis://, rediss:// or unix:// URL')
     if config.node_lease <= 0:
         raise ConfigError("node_lease must be > 0 seconds")
+    if config.records_kept < 1000:
+        raise ConfigError("records_kept must be at least 1000 entries")
     if config.auth != "open":
         raise ConfigError(
             'engine = "redis" does not share accounts between nodes yet: use it with '

@@ -3,10 +3,11 @@ is taken over by whichever node its client resumes on, and only the node that ho
 a session ends it.
 
 Keys (standalone Redis or valkey: the scripts touch keys they are not given, which
-Redis Cluster would refuse): ``zc:u:{KEY}`` (hash: ``token``, ``node`` of the
+Redis Cluster would refuse): ``zc:u:{KEY}`` (hash: ``token``, ``node``, ``sid`` of the
 session holding the name), ``zc:s:{TOKEN}`` (hash: ``user``, ``key``, ``rooms`` as
-msgpack, ``client``, ``node``), ``zc:r:{ROOM}:members`` and ``zc:online`` (user key
--> name), and ``zc:n:{NODE}``, the channel on which a node hears from the others
+msgpack, ``client``, ``node``, ``sid``), ``zc:r:{ROOM}:members`` and ``zc:online`` (user key
+-> name), and ``zc:sid`` (the last session id: a session's sid is the same on every node, as
+pm history is kept by it), ``zc:n:{NODE}``, the channel on which a node hears from the others
 (one of its sessions was taken over, a private message to hand on). Each change is
 one script, so two nodes can't both win a name, and members change with the
 sessions.
@@ -42,13 +43,14 @@ _CLAIM: Final = (
     _MEMBERS
     + """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'token', ARGV[1], 'node', ARGV[2], 'user', ARGV[3])
+local sid = redis.call('INCR', 'zc:sid')
+redis.call('HSET', KEYS[1], 'token', ARGV[1], 'node', ARGV[2], 'user', ARGV[3], 'sid', sid)
 redis.call('HSET', KEYS[2], 'user', ARGV[3], 'rooms', ARGV[4], 'client', ARGV[5], 'node', ARGV[2],
-           'key', ARGV[6])
+           'key', ARGV[6], 'sid', sid)
 redis.call('HSET', 'zc:online', ARGV[6], ARGV[3])
 redis.call('SADD', 'zc:n:' .. ARGV[2] .. ':sessions', ARGV[1])
 join(cmsgpack.unpack(ARGV[4]), ARGV[6], ARGV[3])
-return 1
+return sid
 """
 )
 _TAKE: Final = """
@@ -58,7 +60,7 @@ redis.call('HSET', KEYS[1], 'node', ARGV[2])
 redis.call('HSET', KEYS[2], 'node', ARGV[2])
 redis.call('SMOVE', 'zc:n:' .. held[2] .. ':sessions', 'zc:n:' .. ARGV[2] .. ':sessions', ARGV[1])
 redis.call('PUBLISH', 'zc:n:' .. held[2], cmsgpack.pack({'moved', ARGV[1]}))
-return redis.call('HMGET', KEYS[2], 'user', 'rooms', 'client')
+return redis.call('HMGET', KEYS[2], 'user', 'rooms', 'client', 'sid')
 """
 _ROOMS: Final = (
     _MEMBERS
@@ -89,6 +91,13 @@ return 1
 # A node whose lease ran out: its sessions end here, once, whichever node gets the
 # lock first (KEYS: the lock, the dead node's sessions; ARGV: this node, the lock's
 # lifetime in ms). Returns [user, rooms] per session it ended.
+# The sid counter raised to at least ARGV[1] (a node's store's highest sid).
+_SIDS_PAST: Final = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+"""
+
 _REAP: Final = (
     _MEMBERS
     + """
@@ -155,23 +164,33 @@ class RedisNames(Names):
         self._release = client.register_script(_RELEASE)
         self._rooms = client.register_script(_ROOMS)
         self._reap = client.register_script(_REAP)
+        self._sids_past = client.register_script(_SIDS_PAST)
         # Filled by the feed's thread (cluster/follow.py), read by the loop.
         self.inbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
 
     def claim(
         self, key: str, user: str, token: str, rooms: Sequence[str], client: str | None
-    ) -> bool:
+    ) -> int | None:
         with engine_call():
             args = [token, self.node, user, msgpack.packb(list(rooms)), client or "", key]
-            return bool(self._claim(keys=[_name(key), _session(token)], args=args))
+            sid = int(self._claim(keys=[_name(key), _session(token)], args=args))
+            return sid or None
+
+    def sids_past(self, sid: int) -> None:
+        """Number sessions past ``sid`` (the highest this node's store holds)."""
+        try:
+            self._sids_past(keys=["zc:sid"], args=[sid])
+        except redis.RedisError as exc:
+            _log.error("can't raise the engine's session ids past %d: %s", sid, exc)
 
     def take(self, key: str, token: str) -> Moved | None:
         with engine_call():
             reply: Any = self._take(keys=[_name(key), _session(token)], args=[token, self.node])
             if not reply:
                 return None
-            user, rooms, client = reply
-            return Moved(user.decode(), tuple(msgpack.unpackb(rooms)), client.decode() or None)
+            user, rooms, client, sid = reply
+            return Moved(user.decode(), tuple(msgpack.unpackb(rooms)), client.decode() or None,
+                         None if sid is None else int(sid))  # fmt: skip
 
     def rooms(self, token: str, rooms: Sequence[str]) -> None:
         with engine_call():
@@ -192,13 +211,13 @@ class RedisNames(Names):
             reply: Any = self.client.hvals(f"zc:r:{{{room}}}:members")
             return [name.decode() for name in reply]
 
-    def where(self, key: str) -> tuple[str, str] | None:
+    def where(self, key: str) -> tuple[str, str, int | None] | None:
         with engine_call():
-            reply: Any = self.client.hmget(_name(key), ["node", "user"])
-            node, user = reply
+            reply: Any = self.client.hmget(_name(key), ["node", "user", "sid"])
+            node, user, sid = reply
             if node is None or node.decode() == self.node:
                 return None
-            return str(node.decode()), str(user.decode())
+            return str(node.decode()), str(user.decode()), None if sid is None else int(sid)
 
     def holds(self, key: str, token: str) -> bool:
         with engine_call():
@@ -210,11 +229,6 @@ class RedisNames(Names):
             keys = [f"zc:reap:{dead}", f"zc:n:{dead}:sessions"]
             reply: Any = self._reap(keys=keys, args=[self.node, lock_ms, dead])
             return [(user.decode(), tuple(msgpack.unpackb(rooms))) for user, rooms in reply]
-
-    def pm_id(self) -> int | None:
-        with engine_call():
-            # One counter for every node, so a client's de-duplication by id holds.
-            return int(self.client.incr("zc:pm:id"))
 
     def tell(self, node: str, message: list[Any]) -> None:
         with engine_call():

@@ -1,0 +1,177 @@
+"""The cluster's records (cluster/records.py): private history is the same on every
+node, whichever node took a message, after a resume, and on a node that was down
+meanwhile (issue 17). Two BrokerServers on threads, each on its own store, one real
+Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import pytest
+import redis
+from tests.cluster.test_nodes import Node
+from tests.helpers import RawPeer
+
+from zmqchat.broker.cluster.records import STREAM, Mark, RecordLog, check_mark
+from zmqchat.broker.records import PmFields
+from zmqchat.errors import StoreError
+from zmqchat.testing import wait_until
+from zmqchat.testing.redis import RedisProcess
+
+pytestmark = pytest.mark.timeout(60)
+
+_peers: list[RawPeer] = []
+
+
+def peer(endpoint: str) -> RawPeer:
+    _peers.append(RawPeer(endpoint))
+    return _peers[-1]
+
+
+@pytest.fixture(autouse=True)
+def _close_peers() -> Iterator[None]:
+    yield
+    while _peers:
+        _peers.pop().sock.close(0)
+
+
+@pytest.fixture
+def nodes(tmp_path: Path, redis_server: RedisProcess) -> Iterator[tuple[Node, Node]]:
+    a = Node(tmp_path / "a.db", redis_server.url, "a")
+    try:
+        b = Node(tmp_path / "b.db", redis_server.url, "b")
+        try:
+            yield a, b
+        finally:
+            b.stop()
+    finally:
+        a.stop()
+
+
+def conversation(asker: RawPeer, other: str) -> list[tuple[Any, ...]]:
+    """``history with`` as (id, from, to, text) rows."""
+    page = asker.request({"type": "history", "with": other, "limit": 100})
+    assert page["type"] == "history", page
+    return [(m["id"], m["from"], m["to"], m["text"]) for m in page["messages"]]
+
+
+def test_private_history_is_the_same_on_every_node_and_after_a_resume(
+    nodes: tuple[Node, Node],
+) -> None:
+    a, b = nodes
+    alice, bob = peer(a.endpoint), peer(b.endpoint)
+    welcome = alice.register("alice")
+    bob.register("bob")
+    sent = []
+    for n in range(6):
+        sender, to, text = (alice, "bob", f"a{n}") if n % 2 == 0 else (bob, "alice", f"b{n}")
+        ack = sender.request({"type": "pm", "to": to, "text": text})
+        assert (ack["type"], ack["status"]) == ("ack", "delivered"), ack
+        sent.append((ack["id"], text))
+    want = [(pm_id, "alice" if t[0] == "a" else "bob", "bob" if t[0] == "a" else "alice", t)
+            for pm_id, t in sent]  # fmt: skip
+    # Each node holds the other's messages once its feed brought them.
+    wait_until(lambda: conversation(alice, "bob") == want, 10, "alice's history on a")
+    wait_until(lambda: conversation(bob, "alice") == want, 10, "bob's history on b")
+    # Alice's client loses node a and resumes on b: the same conversation there.
+    moved = peer(b.endpoint)
+    moved.register("alice", resume=welcome["session"])
+    assert conversation(moved, "bob") == want
+    ack = moved.request({"type": "pm", "to": "bob", "text": "from b now"})
+    assert ack["status"] == "delivered"
+    want.append((ack["id"], "alice", "bob", "from b now"))
+    assert conversation(moved, "bob") == want
+    wait_until(lambda: conversation(bob, "alice") == want, 10, "bob's history after the resume")
+    # A third party sees none of it, on either node.
+    for node in (a, b):
+        carol = peer(node.endpoint)
+        carol.register(f"carol-{node.server.config.node_name}")
+        assert conversation(carol, "alice") == []
+
+
+def test_a_node_that_was_down_catches_up_from_its_mark(
+    tmp_path: Path, redis_server: RedisProcess
+) -> None:
+    a = Node(tmp_path / "a.db", redis_server.url, "a")
+    b = Node(tmp_path / "b.db", redis_server.url, "b")
+    try:
+        alice, bob = peer(a.endpoint), peer(a.endpoint)
+        welcome = alice.register("alice")
+        bob.register("bob")
+        first = alice.request({"type": "pm", "to": "bob", "text": "before"})["id"]
+        b.stop()
+        later = [alice.request({"type": "pm", "to": "bob", "text": f"while b was down {n}"})["id"]
+                 for n in range(3)]  # fmt: skip
+        b = Node(tmp_path / "b.db", redis_server.url, "b")  # on the same store
+        moved = peer(b.endpoint)
+        moved.register("alice", resume=welcome["session"])
+        ids = [first, *later]
+        wait_until(lambda: [row[0] for row in conversation(moved, "bob")] == ids, 10,
+                   "node b caught up")  # fmt: skip
+        # And it follows on from there.
+        more = bob.request({"type": "pm", "to": "alice", "text": "welcome back"})
+        assert more["status"] == "delivered"
+        wait_until(lambda: [row[0] for row in conversation(moved, "bob")] == [*ids, more["id"]],
+                   10, "node b follows on")  # fmt: skip
+    finally:
+        b.stop()
+        a.stop()
+
+
+def test_a_pm_redis_refuses_is_refused_and_stored_nowhere(
+    nodes: tuple[Node, Node], redis_server: RedisProcess
+) -> None:
+    a, _ = nodes
+    alice, bob = peer(a.endpoint), peer(a.endpoint)
+    alice.register("alice")
+    bob.register("bob")
+    kept = alice.request({"type": "pm", "to": "bob", "text": "kept"})
+    assert kept["status"] == "delivered"
+    redis_server.kill()
+    refused = alice.request({"type": "pm", "to": "bob", "text": "lost"}, timeout=10)
+    assert (refused["type"], refused["code"]) == ("error", "store_unavailable")
+    assert [row[3] for row in conversation(alice, "bob")] == ["kept"]
+
+
+def test_an_undelivered_pm_leaves_every_nodes_history(nodes: tuple[Node, Node]) -> None:
+    a, b = nodes
+    alice, bob, carol = peer(a.endpoint), peer(b.endpoint), peer(b.endpoint)
+    alice.register("alice")
+    bob.register("bob")
+    carol.register("carol")
+    bob.sock.close(0)  # his session waits on node b, with no connection to take it
+    reply = alice.request({"type": "pm", "to": "bob", "text": "anyone?"}, timeout=10)
+    assert (reply["type"], reply["code"]) == ("error", "user_offline")
+    # A record written after the drop: once b holds it, b has applied the drop too.
+    ack = alice.request({"type": "pm", "to": "carol", "text": "marker"})
+    wait_until(lambda: conversation(carol, "alice") != [], 10, "the marker on b")
+    assert [row[0] for row in conversation(carol, "alice")] == [ack["id"]]
+    assert conversation(alice, "bob") == []
+
+
+def test_a_store_behind_what_redis_trimmed_is_refused(engine: redis.Redis) -> None:
+    log = RecordLog(engine, "n", kept=1000)
+    assert log.read("0-0") == []
+    assert check_mark(log, None, "new.db") == "0-0"
+    row = msgpack.packb(list(PmFields(1.0, "a", "b", "x", None, 1, 2, None)))
+    log.append("pm", row, "zc:pm:id")
+    early = log.read("0-0")[-1]
+    early_mark = Mark(early.stream_id, early.ordinal)
+    assert check_mark(log, early_mark, "early.db") == early.stream_id
+    for _ in range(3000):
+        log.append("pm", row, "zc:pm:id")
+    kept = log.read("0-0", count=5000)
+    assert len(kept) < 3001  # trimmed
+    assert engine.xlen(STREAM) == len(kept)
+    assert [e.ordinal for e in kept] == list(range(kept[0].ordinal, 3002))
+    assert check_mark(log, None, "new.db") == "0-0"  # a new store takes what is kept
+    with pytest.raises(StoreError, match="trimmed"):
+        check_mark(log, early_mark, "early.db")
+    # Right before the first kept entry: nothing missed.
+    just = Mark("1-0", kept[0].ordinal - 1)
+    assert check_mark(log, just, "just.db") == "1-0"
+    with pytest.raises(StoreError, match="trimmed"):
+        check_mark(log, Mark("1-0", kept[0].ordinal - 2), "behind.db")
