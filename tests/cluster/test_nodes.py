@@ -28,11 +28,11 @@ FORGET = 0.5  # seconds an empty room without chat is kept
 class Node:
     """A BrokerServer on a thread, on free loopback ports."""
 
-    def __init__(self, path: Path, url: str, name: str) -> None:
+    def __init__(self, path: Path, url: str, name: str, **settings: Any) -> None:
         config = BrokerConfig(
             host="127.0.0.1", port=0, pub_port=0, db=str(path), rate_limit=0,
             engine="redis", engine_url=url, node_name=name, node_lease=LEASE,
-            forget_rooms_after=FORGET,
+            forget_rooms_after=FORGET, **settings,
         )  # fmt: skip
         self.server = BrokerServer(config)
         self.server.bind()

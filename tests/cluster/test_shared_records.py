@@ -5,6 +5,7 @@ Redis."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,11 @@ import redis
 from tests.cluster.test_nodes import Node
 from tests.helpers import RawPeer
 
+from zmqchat import Client
 from zmqchat.broker.cluster.records import STREAM, Mark, RecordLog, check_mark
 from zmqchat.broker.records import PmFields
-from zmqchat.errors import StoreError
-from zmqchat.testing import wait_until
+from zmqchat.errors import BrokerError, StoreError
+from zmqchat.testing import expect, wait_until
 from zmqchat.testing.redis import RedisProcess
 
 pytestmark = pytest.mark.timeout(60)
@@ -175,3 +177,81 @@ def test_a_store_behind_what_redis_trimmed_is_refused(engine: redis.Redis) -> No
     assert check_mark(log, just, "just.db") == "1-0"
     with pytest.raises(StoreError, match="trimmed"):
         check_mark(log, Mark("1-0", kept[0].ordinal - 2), "behind.db")
+
+
+@pytest.fixture
+def filing_nodes(tmp_path: Path, redis_server: RedisProcess) -> Iterator[tuple[Node, Node]]:
+    """Two nodes, each with its store in a folder of its own, and one files folder
+    both mount (files_dir)."""
+    shared = tmp_path / "shared-files"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = Node(tmp_path / "a" / "a.db", redis_server.url, "a", files_dir=str(shared))
+    try:
+        b = Node(tmp_path / "b" / "b.db", redis_server.url, "b", files_dir=str(shared))
+        try:
+            yield a, b
+        finally:
+            b.stop()
+    finally:
+        a.stop()
+
+
+def test_a_file_sent_through_one_node_is_fetched_through_the_other(
+    filing_nodes: tuple[Node, Node], tmp_path: Path
+) -> None:
+    a, b = filing_nodes
+    source = tmp_path / "notes.bin"
+    source.write_bytes(os.urandom(3 * 65536 + 123))
+    with (
+        Client("alice", a.endpoint) as alice,
+        Client("bob", b.endpoint) as bob,
+        Client("carol", b.endpoint, rooms=["elsewhere"]) as carol,
+    ):
+        expect(alice, "presence", user="bob", event="join")
+        room_file = alice.send_file(source, room="general")
+        private = alice.send_file(source, to="carol", name="for-carol.bin")
+        assert room_file.id != private.id  # the cluster's ids
+        # A member of the room, on the other node.
+        copy = tmp_path / "bob.bin"
+        wait_until(lambda: _fetched(bob, room_file.id, copy), 10, "bob's copy through b")
+        assert copy.read_bytes() == source.read_bytes()
+        # Not a member: refused, as on one broker.
+        with pytest.raises(BrokerError) as refused:
+            carol.get_file(room_file.id, tmp_path / "carol-room.bin")
+        assert refused.value.code == "not_in_room"
+        # A private file: its recipient on the other node is told, as on one broker
+        # (delivered), may fetch it there, and nobody else may.
+        assert private.status == "delivered"
+        told = expect(carol, "file", id=private.id)
+        assert (told.sender, told.name) == ("alice", "for-carol.bin")
+        mine = tmp_path / "carol.bin"
+        wait_until(lambda: _fetched(carol, private.id, mine), 10, "carol's copy through b")
+        assert mine.read_bytes() == source.read_bytes()
+        with pytest.raises(BrokerError) as hidden:
+            bob.get_file(private.id, tmp_path / "bob-private.bin")
+        assert hidden.value.code == "no_such_file"
+
+
+def _fetched(client: Client, file_id: int, path: Path) -> bool:
+    """Fetched, or not yet known on the client's node (its records are behind)."""
+    try:
+        client.get_file(file_id, path)
+    except BrokerError as exc:
+        if exc.code != "no_such_file":
+            raise
+        return False
+    return True
+
+
+def test_a_deleted_file_goes_on_every_node(filing_nodes: tuple[Node, Node], tmp_path: Path) -> None:
+    a, b = filing_nodes
+    source = tmp_path / "gone.bin"
+    source.write_bytes(b"soon gone")
+    with Client("alice", a.endpoint) as alice, Client("bob", b.endpoint) as bob:
+        expect(alice, "presence", user="bob", event="join")
+        done = alice.send_file(source, room="general")
+        wait_until(lambda: _fetched(bob, done.id, tmp_path / "first.bin"), 10, "bob's copy")
+        alice.delete("general", done.seq)
+        expect(bob, "delete", of=done.seq)
+        wait_until(lambda: not _fetched(bob, done.id, tmp_path / "again.bin"), 10, "gone on b")

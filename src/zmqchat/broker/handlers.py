@@ -143,7 +143,9 @@ class BrokerCore:
         self.remote_pms = RemotePms(
             self.membership.names, self.out, self.state, self.relay.undelivered
         )
-        self.transfers = Transfers(self.state, store, self.out, config, clock, self.membership)
+        self.transfers = Transfers(self.state, store, self.out, config, clock, self.membership,
+                                   records=self.records)  # fmt: skip
+        self.events.watchers.append(self.transfers.deleted_elsewhere)
         edits = Edits(self.state, store, self.out, config, clock, self.membership,
                       self.transfers.release)  # fmt: skip
         searching = Searching(store, self.out, self.membership)
@@ -170,8 +172,9 @@ class BrokerCore:
             connections,
         )  # fmt: skip
         self.nodes = NodeMessages(
-            self.state, self.membership, self.remote_pms, self.registration.forget, clock
-        )
+            self.state, self.membership, self.remote_pms, self.registration.forget, clock,
+            self.transfers.handed_over,
+        )  # fmt: skip
         self._dispatch: dict[type, Callable[[Session, Request, float], None]] = {
             Join: self.membership.join,  # type: ignore[dict-item]
             Leave: self.membership.leave,  # type: ignore[dict-item]

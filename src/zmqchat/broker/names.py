@@ -82,5 +82,6 @@ class Names:
         """What other nodes told this one since the last call, in order:
         ``["moved", token]`` (one of its sessions was taken over),
         ``["pm", origin, pm_id, key, frame]`` (hand a private message to ``key``),
-        ``["pm_done", pm_id, delivered]`` (what became of one it sent)."""
+        ``["pm_done", pm_id, delivered]`` (what became of one it sent),
+        ``["file", key, frame]`` (hand a private file's event to ``key``)."""
         return []

@@ -49,5 +49,9 @@ class Records:
         return None
 
     def file_update(self, file_id: int, changes: dict[str, Any]) -> None:
-        """File ``file_id``'s row changed (finished, delivered, dropped): every node
+        """File ``file_id``'s row changed (renamed, finished, delivered): every node
         changes its copy."""
+
+    def drop_file(self, file_id: int) -> None:
+        """File ``file_id``'s row went (deleted, or its bytes did not match): every
+        node drops its copy."""

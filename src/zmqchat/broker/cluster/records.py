@@ -16,7 +16,8 @@ The stream is bounded (``XADD MAXLEN ~``, ``records_kept`` entries). A node whos
 mark is older than what Redis trimmed has lost records for good and refuses to
 start (:func:`check_mark`); docs/scaling.md says what to do.
 
-Entry fields: ``k`` (kind: ``pm``, ``pm_drop``, ``file``, ``file_set``), ``id``
+Entry fields: ``k`` (kind: ``pm``, ``pm_drop``, ``file``, ``file_set``,
+``file_drop``), ``id``
 (the row's id), ``n`` (the node that wrote it), ``r`` (msgpack: the row's
 fields, or the columns that changed) and ``i`` (the entry's ordinal, from the
 counter ``zc:records:n``: Redis's XINFO does not say what trimming removed, the
@@ -198,6 +199,12 @@ class RedisRecords(Records):
         except redis.RedisError as exc:
             log.error("other nodes missed a change of file %d: %s", file_id, exc)
 
+    def drop_file(self, file_id: int) -> None:
+        try:
+            self.log.append("file_drop", b"", None, file_id)
+        except redis.RedisError as exc:
+            log.error("other nodes keep file %d, which went here: %s", file_id, exc)
+
 
 def apply(store: Store, entries: list[Entry]) -> None:
     """Keep ``entries`` (in stream order) in ``store``, and the last one's id as its
@@ -222,11 +229,11 @@ def apply(store: Store, entries: list[Entry]) -> None:
                        (entry.id, *row.values()))  # fmt: skip
         elif entry.kind == "file_set":
             row = _file_columns(entry.row)
-            if not row:
-                db.execute("DELETE FROM files WHERE id = ?", (entry.id,))
-            else:
+            if row:
                 sets = ", ".join(f"{name} = ?" for name in row)
                 db.execute(f"UPDATE files SET {sets} WHERE id = ?", (*row.values(), entry.id))
+        elif entry.kind == "file_drop":
+            db.execute("DELETE FROM files WHERE id = ?", (entry.id,))
         else:
             log.warning("record %s of an unknown kind %r skipped", entry.stream_id, entry.kind)
     if added:
