@@ -6,6 +6,8 @@ Redis."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,17 @@ from tests.cluster.test_nodes import Node
 from tests.helpers import RawPeer
 
 from zmqchat import Client
-from zmqchat.broker.cluster.records import STREAM, Mark, RecordLog, check_mark
+from zmqchat.broker.cluster.records import (
+    STREAM,
+    Mark,
+    RecordLog,
+    RedisRecords,
+    check_mark,
+    read_mark,
+)
 from zmqchat.broker.records import PmFields
+from zmqchat.broker.search_index import find_pms
+from zmqchat.broker.store import Store
 from zmqchat.errors import BrokerError, StoreError
 from zmqchat.testing import expect, wait_until
 from zmqchat.testing.redis import RedisProcess
@@ -255,3 +266,95 @@ def test_a_deleted_file_goes_on_every_node(filing_nodes: tuple[Node, Node], tmp_
         alice.delete("general", done.seq)
         expect(bob, "delete", of=done.seq)
         wait_until(lambda: not _fetched(bob, done.id, tmp_path / "again.bin"), 10, "gone on b")
+
+
+def _pm(text: str, sender: str = "alice", to: str = "bob") -> PmFields:
+    return PmFields(1.0, sender, to, text, None, 1, 2, None)
+
+
+def _texts(store: Store) -> list[str]:
+    return [row[0] for row in store.reader().execute("SELECT text FROM pms ORDER BY id")]
+
+
+def test_a_node_skips_its_own_records_unless_its_commit_failed(
+    engine: redis.Redis, tmp_path: Path
+) -> None:
+    a, b = RedisRecords(RecordLog(engine, "a")), RedisRecords(RecordLog(engine, "b"))
+    store_a, store_b = Store(str(tmp_path / "a.db")), Store(str(tmp_path / "b.db"))
+    try:
+        for text in ("one", "two"):
+            fields = _pm(text)
+            store_a.add_pm(*fields[:8], pm_id=a.pm(fields))
+        store_a.commit()
+        entries = a.log.read("0-0")
+        b.apply(store_b, entries)
+        assert _texts(store_b) == ["one", "two"]
+        a.apply(store_a, entries)  # its own: skipped, nothing to add
+        assert not a.mine
+        assert _texts(store_a) == ["one", "two"]
+        # A drop by a: b drops it too; a, which dropped it already, skips it.
+        a.drop_pm(entries[0].id)
+        store_a.writer().execute("DELETE FROM pms WHERE id = ?", (entries[0].id,))
+        drop = a.log.read(entries[-1].stream_id)
+        b.apply(store_b, drop)
+        a.apply(store_a, drop)
+        assert _texts(store_a) == _texts(store_b) == ["two"]
+        store_a.commit()
+        # A commit that failed: a's rows are gone, not its records; a applies them.
+        fields = _pm("three")
+        store_a.add_pm(*fields[:8], pm_id=a.pm(fields))
+        store_a.rollback()
+        a.store_failed()
+        a.apply(store_a, a.log.read(drop[-1].stream_id))
+        assert _texts(store_a) == ["two", "three"]
+        mark = read_mark(store_a)
+        assert mark is not None
+        assert mark.ordinal == 4  # one, two, the drop, three
+    finally:
+        store_a.close()
+        store_b.close()
+
+
+def test_another_nodes_pm_is_found_though_its_id_is_below_what_was_indexed(
+    engine: redis.Redis, tmp_path: Path
+) -> None:
+    a, b = RedisRecords(RecordLog(engine, "a")), RedisRecords(RecordLog(engine, "b"))
+    store_b = Store(str(tmp_path / "b.db"))
+    try:
+        early = a.pm(_pm("early bird"))  # a's, read by b later
+        mine = _pm("worm", "bob", "carol")
+        store_b.add_pm(*mine[:8], pm_id=b.pm(mine))
+        store_b.commit()
+        assert find_pms(store_b.searchable(), "worm", ("1", []), None, 10)[0]  # indexed past
+        b.apply(store_b, b.log.read("0-0"))
+        store_b.commit()
+        found, _ = find_pms(store_b.searchable(), "bird", ("1", []), None, 10)
+        assert [pm.id for pm in found] == [early]
+    finally:
+        store_b.close()
+
+
+def test_a_node_behind_what_redis_trimmed_refuses_to_start(
+    engine: redis.Redis, redis_server: RedisProcess, tmp_path: Path
+) -> None:
+    path = tmp_path / "behind.db"
+    store = Store(str(path))
+    writer = RedisRecords(RecordLog(engine, "elsewhere", kept=1000))
+    first = writer.pm(_pm("seen"))
+    assert first is not None
+    writer.apply(store, writer.log.read("0-0"))  # its own: only the mark moves
+    store.commit()
+    store.close()
+    for n in range(3000):  # while this node is down: more than Redis keeps
+        writer.pm(_pm(f"missed {n}"))
+    config = tmp_path / "broker.toml"
+    config.write_text('engine = "redis"\nrecords_kept = 1000\n')
+    env = {**os.environ, "ZMQCHAT_ENGINE_URL": redis_server.url, "ZMQCHAT_CONFIG": str(config)}
+    done = subprocess.run(
+        [sys.executable, "-m", "zmqchat", "broker", "--db", str(path), "--port", "0",
+         "--pub-port", "0"],
+        env=env, capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "trimmed" in done.stderr
+    assert "docs/scaling.md" in done.stderr

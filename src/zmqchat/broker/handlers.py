@@ -381,6 +381,7 @@ class BrokerCore:
         :meth:`store_recovered`."""
         self.writable = False
         self.transfers.store_failed()
+        self.records.store_failed()
         attached = {s.token: (s.rid, s.conn) for s in self.state.by_token.values() if s.rid}
         self.state.clear()
         self.access.load()

@@ -17,7 +17,6 @@ from zmqchat.broker.cluster.records import (
     KEPT,
     RecordLog,
     RedisRecords,
-    apply,
     check_mark,
     read_mark,
 )
@@ -73,7 +72,7 @@ class ClusterNode:
         assert self._store is not None
         for batch in self.follower.take():
             self.events.apply(batch)
-        apply(self._store, self.follower.take_records())
+        self.records.apply(self._store, self.follower.take_records())
 
     def close(self) -> None:
         self.follower.close()

@@ -6,28 +6,29 @@ history whichever node took a message.
 A record is appended in the turn its node stores the row, before the request is
 acknowledged, in one script that also takes the row's id from a Redis counter
 (``zc:pm:id``, ``zc:file:id``): the id is the same on every node, and applying a
-record is ``INSERT OR IGNORE`` by it. Every node applies every record, its own too
-(a no-op then, unless its own commit failed), on its loop thread, from entries its
-feed's thread read (:mod:`.follow`), and keeps the stream id of the last one
-applied in its store (``engine_marks``, with the entry's ordinal), in the same
-transaction: a node that restarts reads on from there.
+record is ``INSERT OR IGNORE`` by it. Every node applies every record but those
+its own process wrote (its store made the change already; after a failed commit,
+those too), on its loop thread, from entries its feed's thread read
+(:mod:`.follow`), and keeps the stream id and ordinal of the last one in its store
+(``engine_marks``), in the same transaction: a node that restarts reads on from
+there, its own records included.
 
 The stream is bounded (``XADD MAXLEN ~``, ``records_kept`` entries). A node whose
 mark is older than what Redis trimmed has lost records for good and refuses to
 start (:func:`check_mark`); docs/scaling.md says what to do.
 
 Entry fields: ``k`` (kind: ``pm``, ``pm_drop``, ``file``, ``file_set``,
-``file_drop``), ``id``
-(the row's id), ``n`` (the node that wrote it), ``r`` (msgpack: the row's
-fields, or the columns that changed) and ``i`` (the entry's ordinal, from the
-counter ``zc:records:n``: Redis's XINFO does not say what trimming removed, the
-first kept entry's ordinal does).
+``file_drop``), ``id`` (the row's id), ``n`` (the node that wrote it), ``r``
+(msgpack: the row's fields, or the columns that changed) and ``i`` (the entry's
+ordinal, from the counter ``zc:records:n``: Redis's XINFO does not say what
+trimming removed, the first kept entry's ordinal does).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import sqlite3
 from typing import Any, Final
 
 import msgpack
@@ -52,10 +53,10 @@ _APPEND: Final = """
 local id = ARGV[5]
 if KEYS[3] then id = redis.call('INCR', KEYS[3]) end
 local i = redis.call('INCR', KEYS[2])
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', ARGV[2], 'id', id, 'n', ARGV[3],
-           'r', ARGV[4], 'i', i)
+local entry = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', ARGV[2], 'id', id,
+                         'n', ARGV[3], 'r', ARGV[4], 'i', i)
 redis.call('PUBLISH', KEYS[1], '')  -- wakes the nodes' feed threads (follow.py)
-return id
+return {tonumber(id), entry}
 """
 _INSERT_PM: Final = INSERT_PMS.replace("INSERT INTO", "INSERT OR IGNORE INTO", 1)
 # What a file record may set (a row's columns; `id` is the record's).
@@ -92,11 +93,15 @@ class RecordLog:
         self.kept = kept
         self._append = client.register_script(_APPEND)
 
-    def append(self, kind: str, row: bytes, counter: str | None, record_id: int = 0) -> int:
-        """Append a record; its id is ``counter``'s next (or ``record_id``)."""
+    def append(
+        self, kind: str, row: bytes, counter: str | None, record_id: int = 0
+    ) -> tuple[int, str]:
+        """Append a record; returns its id (``counter``'s next, or ``record_id``) and
+        its entry's stream id."""
         keys = [STREAM, COUNT] if counter is None else [STREAM, COUNT, counter]
-        args = [self.kept, kind, self.node, row, record_id]
-        return int(self._append(keys=keys, args=args))  # type: ignore[arg-type]
+        args: list[bytes | str | int] = [self.kept, kind, self.node, row, record_id]
+        reply: Any = self._append(keys=keys, args=args)
+        return int(reply[0]), reply[1].decode()
 
     def read(self, after: str, count: int = READ_PAGE) -> list[Entry]:
         """The entries after stream id ``after`` ("0-0": from the first kept)."""
@@ -172,46 +177,74 @@ def read_mark(store: Store) -> Mark | None:
 
 
 class RedisRecords(Records):
-    """Node ``log.node``'s records: appended for every node, applied from every node."""
+    """Node ``log.node``'s records: appended for every node, applied from the others
+    (and, after a restart or a failed commit, from itself)."""
 
     shared = True
 
     def __init__(self, log_: RecordLog) -> None:
         self.log = log_
+        # Stream ids of the entries this process appended and has not met in the
+        # stream yet: its store made the same change already, so they are skipped
+        # (applying a pm again cost an INSERT OR IGNORE, and a row dropped since
+        # would come back until the drop's entry was applied too).
+        self.mine: set[str] = set()
+
+    def _append(self, kind: str, row: bytes, counter: str | None, record_id: int = 0) -> int:
+        record_id, stream_id = self.log.append(kind, row, counter, record_id)
+        self.mine.add(stream_id)
+        return record_id
 
     def pm(self, fields: PmFields) -> int | None:
         with engine_call():
-            return self.log.append("pm", msgpack.packb(list(fields)), "zc:pm:id")
+            return self._append("pm", msgpack.packb(list(fields)), "zc:pm:id")
 
     def drop_pm(self, pm_id: int) -> None:
         try:
-            self.log.append("pm_drop", b"", None, pm_id)
+            self._append("pm_drop", b"", None, pm_id)
         except redis.RedisError as exc:
             log.error("other nodes keep pm %d, which was not delivered: %s", pm_id, exc)
 
     def file(self, row: dict[str, Any]) -> int | None:
         with engine_call():
-            return self.log.append("file", msgpack.packb(row), "zc:file:id")
+            return self._append("file", msgpack.packb(row), "zc:file:id")
 
     def file_update(self, file_id: int, changes: dict[str, Any]) -> None:
         try:
-            self.log.append("file_set", msgpack.packb(changes), None, file_id)
+            self._append("file_set", msgpack.packb(changes), None, file_id)
         except redis.RedisError as exc:
             log.error("other nodes missed a change of file %d: %s", file_id, exc)
 
     def drop_file(self, file_id: int) -> None:
         try:
-            self.log.append("file_drop", b"", None, file_id)
+            self._append("file_drop", b"", None, file_id)
         except redis.RedisError as exc:
             log.error("other nodes keep file %d, which went here: %s", file_id, exc)
 
+    def store_failed(self) -> None:
+        # What this process wrote was rolled back with the batch, but is in Redis,
+        # and so in every other node's store: this one applies it too.
+        self.mine.clear()
 
-def apply(store: Store, entries: list[Entry]) -> None:
-    """Keep ``entries`` (in stream order) in ``store``, and the last one's id as its
-    mark, in the batch's transaction."""
-    if not entries:
-        return
-    db = store.writer()
+    def apply(self, store: Store, entries: list[Entry]) -> None:
+        """Keep ``entries`` (in stream order) in ``store`` but those this process
+        wrote, and the last one's id and ordinal as its mark, in the batch's
+        transaction."""
+        if not entries:
+            return
+        mine = self.mine
+        others = [e for e in entries if e.stream_id not in mine]
+        if len(others) < len(entries):
+            mine.difference_update(e.stream_id for e in entries)
+        db = store.writer()
+        _apply(store, db, others)
+        db.execute(
+            "INSERT OR REPLACE INTO engine_marks (name, value) VALUES (?, ?)",
+            (MARK, str(Mark(entries[-1].stream_id, entries[-1].ordinal))),
+        )
+
+
+def _apply(store: Store, db: sqlite3.Connection, entries: list[Entry]) -> None:
     added = texts = 0
     for entry in entries:
         if entry.kind == "pm":
@@ -225,8 +258,10 @@ def apply(store: Store, entries: list[Entry]) -> None:
             row = _file_columns(entry.row)
             names = ", ".join(row)
             marks = ", ".join("?" * len(row))
-            db.execute(f"INSERT OR IGNORE INTO files (id, {names}) VALUES (?, {marks})",
-                       (entry.id, *row.values()))  # fmt: skip
+            db.execute(
+                f"INSERT OR IGNORE INTO files (id, {names}) VALUES (?, {marks})",
+                (entry.id, *row.values()),
+            )
         elif entry.kind == "file_set":
             row = _file_columns(entry.row)
             if row:
@@ -238,10 +273,6 @@ def apply(store: Store, entries: list[Entry]) -> None:
             log.warning("record %s of an unknown kind %r skipped", entry.stream_id, entry.kind)
     if added:
         store.stored_elsewhere(added, texts)
-    db.execute(
-        "INSERT OR REPLACE INTO engine_marks (name, value) VALUES (?, ?)",
-        (MARK, str(Mark(entries[-1].stream_id, entries[-1].ordinal))),
-    )
 
 
 def _file_columns(raw: bytes) -> dict[str, Any]:
