@@ -173,7 +173,7 @@ class BrokerCore:
         )  # fmt: skip
         self.nodes = NodeMessages(
             self.state, self.membership, self.remote_pms, self.registration.forget, clock,
-            self.transfers.handed_over,
+            self.transfers.remote.handed_over,
         )  # fmt: skip
         self._dispatch: dict[type, Callable[[Session, Request, float], None]] = {
             Join: self.membership.join,  # type: ignore[dict-item]

@@ -17,9 +17,11 @@ from typing import Any, Final
 from zmqchat.broker import search_index
 from zmqchat.broker.faults import describe
 from zmqchat.broker.rows import (
+    INSERT_PMS,
     page,
     page_query,
     pm_event,
+    pm_row,
     room_event,
 )
 from zmqchat.broker.schema import (
@@ -47,42 +49,6 @@ _INSERT_CHATS: Final = (
     "INSERT INTO events (room, seq, ts, kind, user, text, data, sid, ref)"
     f" VALUES (?, ?, ?, {KIND_CHAT}, ?, ?, ?, ?, ?)"
 )
-INSERT_PMS: Final = (
-    "INSERT INTO pms (id, ts, sender, sender_key, recipient, recipient_key, text,"
-    " data, sender_sid, recipient_sid, ref, convo, queued)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-
-def pm_row(
-    pm_id: int,
-    ts: float,
-    sender: str,
-    recipient: str,
-    text: str,
-    data: bytes | None,
-    sender_sid: int | None,
-    recipient_sid: int | None,
-    ref: Ref,
-    queued: bool,
-) -> tuple[Any, ...]:
-    """A private message's row of `pms`, as :data:`INSERT_PMS` takes it."""
-    keys = sorted((sender.lower(), recipient.lower()))
-    return (
-        pm_id,
-        ts,
-        sender,
-        sender.lower(),
-        recipient,
-        recipient.lower(),
-        text,
-        data,
-        sender_sid,
-        recipient_sid,
-        ref,
-        " ".join(keys),
-        1 if queued else None,
-    )
 
 
 class Store(SessionRows):

@@ -15,7 +15,6 @@ of a private transfer.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import errno
 import hashlib
@@ -29,9 +28,9 @@ from zmqchat.broker.membership import Membership, require_member
 from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.ratelimits import ChunkLimits
 from zmqchat.broker.records import Records
+from zmqchat.broker.remote_files import RemoteFiles
 from zmqchat.broker.state import BrokerState, Session
 from zmqchat.broker.store import Store
-from zmqchat.common.codec import encode
 from zmqchat.common.config import BrokerConfig
 from zmqchat.common.files import (
     CHUNK_BYTES,
@@ -87,6 +86,7 @@ class Transfers:
         """``records``: with the Redis engine, file rows (and their ids) are the
         cluster's, and the files folder is one every node mounts."""
         self.records = records if records is not None else Records()
+        self.remote = RemoteFiles(state, out, membership.names)
         self.state = state
         self.store = store
         self.out = out
@@ -343,7 +343,7 @@ class Transfers:
                                     size=req.size, sha256=req.sha256, ts=ts)  # fmt: skip
             target = self.state.by_key.get(user_key(recipient))
             online = target is not None and target.rid is not None
-            if target is None and self._hand_over(recipient, push):
+            if target is None and self.remote.hand_over(recipient, push):
                 online = True
             # Offline, it waits (delivered NULL) for the account's next login: mailbox.py.
             self.store.writer().execute(
@@ -357,24 +357,6 @@ class Transfers:
             reply = FileDone(id=upload, sha256=req.sha256, size=req.size, to=recipient,
                              status="delivered" if online else "stored", ref=ref)  # fmt: skip
             self.out.reply_to(session, reply)
-
-    def _hand_over(self, recipient: str, push: PrivateFileEvent) -> bool:
-        """Tell the node that holds ``recipient``'s session to hand them ``push``
-        (the file is theirs to fetch by id there: its row is in the records)."""
-        key = user_key(recipient)
-        held = self.membership.names.where(key)
-        if held is None:
-            return False
-        with contextlib.suppress(ProtocolError):  # unheard: they see it in no list yet
-            self.membership.names.tell(held[0], ["file", key, encode(push)])
-            return True
-        return False
-
-    def handed_over(self, key: str, frame: bytes) -> None:
-        """Another node's private file event for ``key``: to its connection here."""
-        target = self.state.by_key.get(key)
-        if target is not None:
-            self.out.reply_to(target, frame)
 
     # -------------------------------------------------------------- downloading
 

@@ -36,8 +36,9 @@ import redis
 
 from zmqchat.broker.cluster.names import engine_call
 from zmqchat.broker.records import PmFields, Records
+from zmqchat.broker.rows import INSERT_PMS, pm_row
 from zmqchat.broker.search_index import index_late_pm
-from zmqchat.broker.store import INSERT_PMS, Store, pm_row
+from zmqchat.broker.store import Store
 from zmqchat.errors import StoreError
 
 log = logging.getLogger("zmqchat.broker")
