@@ -19,6 +19,7 @@ from tests.cluster.test_nodes import Node
 from tests.helpers import RawPeer
 
 from zmqchat import Client
+from zmqchat.broker.cluster.names import RedisNames
 from zmqchat.broker.cluster.records import (
     STREAM,
     Mark,
@@ -358,3 +359,28 @@ def test_a_node_behind_what_redis_trimmed_refuses_to_start(
     assert done.returncode == 1, done.stderr
     assert "trimmed" in done.stderr
     assert "docs/scaling.md" in done.stderr
+
+
+def test_a_redis_that_lost_its_counters_hands_out_no_id_a_node_holds(
+    engine: redis.Redis, tmp_path: Path
+) -> None:
+    store = Store(str(tmp_path / "a.db"))
+    try:
+        fields = _pm("kept")
+        store.add_pm(*fields[:8], pm_id=50)
+        store.add_session("t", "alice", [], None, 1.0, sid=40)
+        store.commit()
+        records, names = RedisRecords(RecordLog(engine, "a")), RedisNames(engine, "a")
+        records.start(store)
+        names.sids_past(store.last_sid())
+        engine.flushall()  # Redis restarted empty
+        assert records.pm(_pm("next")) == 51
+        assert names.claim("bob", "bob", "token-b", [], None) == 41
+        # And another node's ids it applied count too.
+        other = RedisRecords(RecordLog(engine, "b"))
+        other.pm(_pm("b's"))
+        records.apply(store, records.log.read("0-0"))
+        engine.flushall()
+        assert records.pm(_pm("after")) == 53
+    finally:
+        store.close()

@@ -43,6 +43,11 @@ _CLAIM: Final = (
     _MEMBERS
     + """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+-- Past the node's floor (the highest sid it knows): a Redis that lost the counter
+-- never hands out a sid a node's store holds.
+if tonumber(redis.call('GET', 'zc:sid') or '0') < tonumber(ARGV[7]) then
+  redis.call('SET', 'zc:sid', ARGV[7])
+end
 local sid = redis.call('INCR', 'zc:sid')
 redis.call('HSET', KEYS[1], 'token', ARGV[1], 'node', ARGV[2], 'user', ARGV[3], 'sid', sid)
 redis.call('HSET', KEYS[2], 'user', ARGV[3], 'rooms', ARGV[4], 'client', ARGV[5], 'node', ARGV[2],
@@ -91,13 +96,6 @@ return 1
 # A node whose lease ran out: its sessions end here, once, whichever node gets the
 # lock first (KEYS: the lock, the dead node's sessions; ARGV: this node, the lock's
 # lifetime in ms). Returns [user, rooms] per session it ended.
-# The sid counter raised to at least ARGV[1] (a node's store's highest sid).
-_SIDS_PAST: Final = """
-if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) then
-  redis.call('SET', KEYS[1], ARGV[1])
-end
-"""
-
 _REAP: Final = (
     _MEMBERS
     + """
@@ -164,7 +162,7 @@ class RedisNames(Names):
         self._release = client.register_script(_RELEASE)
         self._rooms = client.register_script(_ROOMS)
         self._reap = client.register_script(_REAP)
-        self._sids_past = client.register_script(_SIDS_PAST)
+        self.sid_floor = 0  # the highest sid this node knows (see _CLAIM)
         # Filled by the feed's thread (cluster/follow.py), read by the loop.
         self.inbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
 
@@ -172,16 +170,15 @@ class RedisNames(Names):
         self, key: str, user: str, token: str, rooms: Sequence[str], client: str | None
     ) -> int | None:
         with engine_call():
-            args = [token, self.node, user, msgpack.packb(list(rooms)), client or "", key]
+            args = [token, self.node, user, msgpack.packb(list(rooms)), client or "", key,
+                    self.sid_floor]  # fmt: skip
             sid = int(self._claim(keys=[_name(key), _session(token)], args=args))
+            self.sid_floor = max(self.sid_floor, sid)
             return sid or None
 
     def sids_past(self, sid: int) -> None:
         """Number sessions past ``sid`` (the highest this node's store holds)."""
-        try:
-            self._sids_past(keys=["zc:sid"], args=[sid])
-        except redis.RedisError as exc:
-            _log.error("can't raise the engine's session ids past %d: %s", sid, exc)
+        self.sid_floor = max(self.sid_floor, sid)
 
     def take(self, key: str, token: str) -> Moved | None:
         with engine_call():
@@ -189,6 +186,8 @@ class RedisNames(Names):
             if not reply:
                 return None
             user, rooms, client, sid = reply
+            if sid is not None:
+                self.sid_floor = max(self.sid_floor, int(sid))
             return Moved(user.decode(), tuple(msgpack.unpackb(rooms)), client.decode() or None,
                          None if sid is None else int(sid))  # fmt: skip
 

@@ -53,6 +53,7 @@ class ClusterNode:
         if Redis can't be reached."""
         after = check_mark(self.records.log, read_mark(store), store.path)
         self.names.sids_past(store.last_sid())
+        self.records.start(store)
         self._store = store
         self.follower.read_records(self.records.log, after)
         self.events = RedisRoomEvents(

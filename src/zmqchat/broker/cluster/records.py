@@ -46,13 +46,24 @@ log = logging.getLogger("zmqchat.broker")
 STREAM: Final = "zc:records"
 COUNT: Final = "zc:records:n"  # entries ever appended: each entry's ordinal is its `i`
 MARK: Final = "records"  # its row in engine_marks
+PM_IDS: Final = "zc:pm:id"
+FILE_IDS: Final = "zc:file:id"
+_COUNTERS: Final = {"pm": PM_IDS, "file": FILE_IDS}  # the kinds that take a new id
 READ_PAGE: Final = 1000  # entries read (and applied in one turn) at a time
 KEPT: Final = 1_000_000  # default of records_kept
 
-# One call: the row's id from its counter, then the entry that carries it.
+# One call: the row's id from its counter, then the entry that carries it. The
+# counter is first raised to the writer's floor, the highest id it knows: a Redis
+# that lost the counter (restarted empty, or without its last writes) never hands
+# out an id a node already holds.
 _APPEND: Final = """
 local id = ARGV[5]
-if KEYS[3] then id = redis.call('INCR', KEYS[3]) end
+if KEYS[3] then
+  if tonumber(redis.call('GET', KEYS[3]) or '0') < tonumber(ARGV[6]) then
+    redis.call('SET', KEYS[3], ARGV[6])
+  end
+  id = redis.call('INCR', KEYS[3])
+end
 local i = redis.call('INCR', KEYS[2])
 local entry = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', ARGV[2], 'id', id,
                          'n', ARGV[3], 'r', ARGV[4], 'i', i)
@@ -95,12 +106,12 @@ class RecordLog:
         self._append = client.register_script(_APPEND)
 
     def append(
-        self, kind: str, row: bytes, counter: str | None, record_id: int = 0
+        self, kind: str, row: bytes, counter: str | None, record_id: int = 0, floor: int = 0
     ) -> tuple[int, str]:
-        """Append a record; returns its id (``counter``'s next, or ``record_id``) and
-        its entry's stream id."""
+        """Append a record; returns its id (``counter``'s next past ``floor``, or
+        ``record_id``) and its entry's stream id."""
         keys = [STREAM, COUNT] if counter is None else [STREAM, COUNT, counter]
-        args: list[bytes | str | int] = [self.kept, kind, self.node, row, record_id]
+        args: list[bytes | str | int] = [self.kept, kind, self.node, row, record_id, floor]
         reply: Any = self._append(keys=keys, args=args)
         return int(reply[0]), reply[1].decode()
 
@@ -185,20 +196,33 @@ class RedisRecords(Records):
 
     def __init__(self, log_: RecordLog) -> None:
         self.log = log_
+        # The highest id of each counter this node knows (its store's, then every
+        # id it appended or applied): see _APPEND.
+        self.floors: dict[str, int] = {PM_IDS: 0, FILE_IDS: 0}
         # Stream ids of the entries this process appended and has not met in the
         # stream yet: its store made the same change already, so they are skipped
         # (applying a pm again cost an INSERT OR IGNORE, and a row dropped since
         # would come back until the drop's entry was applied too).
         self.mine: set[str] = set()
 
+    def start(self, store: Store) -> None:
+        """Number on from the ids ``store`` holds."""
+        db = store.reader()
+        for counter, table in ((PM_IDS, "pms"), (FILE_IDS, "files")):
+            highest = db.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0]
+            self.floors[counter] = max(self.floors[counter], int(highest))
+
     def _append(self, kind: str, row: bytes, counter: str | None, record_id: int = 0) -> int:
-        record_id, stream_id = self.log.append(kind, row, counter, record_id)
+        floor = 0 if counter is None else self.floors[counter]
+        record_id, stream_id = self.log.append(kind, row, counter, record_id, floor)
         self.mine.add(stream_id)
+        if counter is not None:
+            self.floors[counter] = max(floor, record_id)
         return record_id
 
     def pm(self, fields: PmFields) -> int | None:
         with engine_call():
-            return self._append("pm", msgpack.packb(list(fields)), "zc:pm:id")
+            return self._append("pm", msgpack.packb(list(fields)), PM_IDS)
 
     def drop_pm(self, pm_id: int) -> None:
         try:
@@ -208,7 +232,7 @@ class RedisRecords(Records):
 
     def file(self, row: dict[str, Any]) -> int | None:
         with engine_call():
-            return self._append("file", msgpack.packb(row), "zc:file:id")
+            return self._append("file", msgpack.packb(row), FILE_IDS)
 
     def file_update(self, file_id: int, changes: dict[str, Any]) -> None:
         try:
@@ -239,6 +263,11 @@ class RedisRecords(Records):
             mine.difference_update(e.stream_id for e in entries)
         db = store.writer()
         _apply(store, db, others)
+        floors = self.floors
+        for entry in others:
+            counter = _COUNTERS.get(entry.kind)
+            if counter is not None and entry.id > floors[counter]:
+                floors[counter] = entry.id
         db.execute(
             "INSERT OR REPLACE INTO engine_marks (name, value) VALUES (?, ?)",
             (MARK, str(Mark(entries[-1].stream_id, entries[-1].ordinal))),
