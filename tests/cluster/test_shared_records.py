@@ -90,6 +90,9 @@ def test_private_history_is_the_same_on_every_node_and_after_a_resume(
     # Each node holds the other's messages once its feed brought them.
     wait_until(lambda: conversation(alice, "bob") == want, 10, "alice's history on a")
     wait_until(lambda: conversation(bob, "alice") == want, 10, "bob's history on b")
+    # Search reads the same copy: alice's words, found on bob's node.
+    found = bob.request({"type": "search", "words": "a2", "with": "alice"})
+    assert [m["id"] for m in found["matches"]] == [sent[2][0]], found
     # Alice's client loses node a and resumes on b: the same conversation there.
     moved = peer(b.endpoint)
     moved.register("alice", resume=welcome["session"])
