@@ -52,10 +52,10 @@ class Records:
         """File ``file_id``'s row changed (renamed, finished, delivered): every node
         changes its copy."""
 
-    def store_failed(self) -> None:
-        """A commit failed: what this node logged in the batch is in other nodes'
-        stores, not in its own."""
-
     def drop_file(self, file_id: int) -> None:
         """File ``file_id``'s row went (deleted, or its bytes did not match): every
         node drops its copy."""
+
+    def store_failed(self) -> None:
+        """A commit failed: what this node logged in the batch is in other nodes'
+        stores, not in its own."""

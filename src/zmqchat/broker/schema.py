@@ -289,7 +289,8 @@ _FILES_DELIVERED: Final = (
 
 
 # Version 13. Where a node of the Redis engine is in a log every node follows: the
-# stream id ("ms-seq") of the last entry of the cluster's records it applied.
+# stream id ("ms-seq") and ordinal of the last entry of the cluster's records it
+# applied ("ms-seq n").
 _ENGINE_MARKS: Final = """
 CREATE TABLE IF NOT EXISTS engine_marks (
     name  TEXT PRIMARY KEY,

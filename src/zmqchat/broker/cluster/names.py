@@ -3,14 +3,14 @@ is taken over by whichever node its client resumes on, and only the node that ho
 a session ends it.
 
 Keys (standalone Redis or valkey: the scripts touch keys they are not given, which
-Redis Cluster would refuse): ``zc:u:{KEY}`` (hash: ``token``, ``node``, ``sid`` of the
-session holding the name), ``zc:s:{TOKEN}`` (hash: ``user``, ``key``, ``rooms`` as
-msgpack, ``client``, ``node``, ``sid``), ``zc:r:{ROOM}:members`` and ``zc:online`` (user key
--> name), and ``zc:sid`` (the last session id: a session's sid is the same on every node, as
-pm history is kept by it), ``zc:n:{NODE}``, the channel on which a node hears from the others
-(one of its sessions was taken over, a private message to hand on). Each change is
-one script, so two nodes can't both win a name, and members change with the
-sessions.
+Redis Cluster would refuse): ``zc:u:{KEY}`` (hash: ``token``, ``node``, ``sid`` of
+the session holding the name), ``zc:s:{TOKEN}`` (hash: ``user``, ``key``, ``rooms``
+as msgpack, ``client``, ``node``, ``sid``), ``zc:r:{ROOM}:members`` and
+``zc:online`` (user key -> name), ``zc:sid`` (the last session id given: a session
+keeps its sid on every node, as its pm history is kept by it), and ``zc:n:{NODE}``,
+the channel on which a node hears from the others (one of its sessions was taken
+over, a private message to hand on). Each change is one script, so two nodes can't
+both win a name, and members change with the sessions.
 """
 
 from __future__ import annotations
