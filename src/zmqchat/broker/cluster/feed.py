@@ -77,6 +77,12 @@ class Feed:
         self._pubsub.subscribe(channel)
         self._until_subscribed(channel.encode())
 
+    def lost(self) -> None:
+        """Redis failed a call of another connection: this one may have lost
+        messages too, though redis-py's pub/sub reconnects (and subscribes again)
+        without a word. The next :meth:`poll` subscribes afresh and refills."""
+        self._broken = True
+
     def _reconnect(self) -> list[Batch]:
         """A new subscription to every room, then what each missed meanwhile: all
         that was published while the connection was down is lost to pub/sub."""

@@ -167,6 +167,7 @@ class Follower:
                     self._give(feed.poll(0.0 if records_due <= time.monotonic() else POLL))
                 except (redis.RedisError, TimeoutError) as exc:
                     log.warning("the engine's feed can't reach Redis: %s", exc)
+                    feed.lost()
                     if own is not None:
                         own.close()
                         own = None
