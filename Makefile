@@ -5,10 +5,11 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 DIST   ?= dist
 
-.PHONY: run test lint typecheck pytest format clean help dist bench bench-quick plot crash-test crash-test-quick attack attack-quick
+.PHONY: two-nodes run test lint typecheck pytest format clean help dist bench bench-quick plot crash-test crash-test-quick attack attack-quick
 
 help:
 	@echo "make run    start the broker on tcp://127.0.0.1:5555 (PUB 5556), history in the user data dir"
+	@echo "make two-nodes  two broker nodes on one Redis (needs redis-server), to try docs/scaling.md"
 	@echo "make test   install what the tests need into $(VENV), then ruff, mypy and pytest"
 	@echo "make dist   build a wheel into $(DIST)/ to install elsewhere: pip install $(DIST)/zmqchat-*.whl"
 	@echo "make bench  run the benchmarks against their baselines (~20 min); see docs/performance.md"
@@ -38,6 +39,15 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	@echo $(BIN)/zmqchat broker $(ARGS)
 	@$(BIN)/python scripts/foreground.py $(BIN)/zmqchat broker $(ARGS)
+
+$(VENV)/.installed-redis: pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[redis]'
+	@touch $@ $(VENV)/.installed
+
+# Two nodes on one Redis, on this machine (scripts/two_nodes.py): issue 17's engine
+# to try, as docs/scaling.md tells. Ctrl-C stops Redis and both nodes.
+two-nodes: $(VENV)/.installed-redis
+	@$(BIN)/python scripts/foreground.py $(BIN)/python scripts/two_nodes.py $(ARGS)
 
 # A wheel of this checkout, for machines without it (`pip install` it there; pip
 # fetches the dependencies). Not committed: dist/ is in .gitignore.

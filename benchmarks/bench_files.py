@@ -5,7 +5,7 @@ window (load_files.py says what the baseline leaves out).
 
 The broker runs as shipped: its default settings, rate limits included, and its
 default log level. Its shipped limits count every chunk: ``file_rate_limit``
-(2,000 chunks a second, bursts of 2,000) and the per-address limit (5 x
+(2,000 chunks a second, bursts of 4,000) and the per-address limit (5 x
 ``rate_limit``: 1,000 frames a second, bursts of 5,000). A second zmqchat run each
 round turns them off (``rate_limit = 0``, ``file_rate_limit = 0``), so that a cap
 they set shows as the difference between the two rows.

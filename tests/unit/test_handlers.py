@@ -70,10 +70,11 @@ class Broker:
 
     def flush(self) -> tuple[Replies, Publishes]:
         """Decode and clear everything the core queued, in the order the server sends
-        it: private messages (each then its ack), then (after the commit) replies."""
+        it: replies that wait for no commit, private messages (each then its ack),
+        then (after the commit) replies."""
         self.core.store.commit()
         replies: Replies = {}
-        frames = []
+        frames = list(self.core.out.now)
         for pm in self.core.out.pms:
             assert pm.sender.rid is not None
             frames += [(pm.to, pm.frame), (pm.sender.rid, pm.ack)]

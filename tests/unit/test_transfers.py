@@ -369,3 +369,37 @@ def test_an_older_store_gets_files_delivered_with_what_it_finished_marked(tmp_pa
         rows = db.execute("SELECT sha256, delivered FROM files ORDER BY id").fetchall()
     # Finished before the upgrade: handed over then, not again at the next login.
     assert rows == [("ab", 2.0), ("cd", None)]
+
+
+def test_a_chunk_is_acked_without_waiting_for_the_commit_unless_a_reply_is_ahead(broker: Broker):
+    # The ack of a chunk reports bytes in the part file, not a row: it leaves as soon
+    # as the chunk is handled (Outbox.now), so the sender's window refills while the
+    # batch goes on. Behind a reply to the same connection that waits for the
+    # commit (here the offer's accept), it waits too, so the two keep their order.
+    data = os.urandom(3 * CHUNK_BYTES)
+    out = broker.core.out
+    broker.core.handle(A, encode(offer(data)), broker.now)
+    [(_, accept)] = out.replies
+    upload = decode(accept, None)["id"]
+    broker.core.handle(A, encode(chunk(upload, 0, data[:CHUNK_BYTES])), broker.now)
+    assert out.now == []
+    assert len(out.replies) == 2
+    broker.flush()
+    broker.core.handle(
+        A, encode(chunk(upload, CHUNK_BYTES, data[CHUNK_BYTES : 2 * CHUNK_BYTES])), broker.now
+    )
+    assert out.replies == []
+    [(rid, ack)] = out.now
+    assert rid == A
+    assert decode(ack, None)["offset"] == 2 * CHUNK_BYTES
+    broker.flush()
+    # The last chunk's file_done names a stored file: that one waits for the commit.
+    broker.core.handle(
+        A, encode(chunk(upload, 2 * CHUNK_BYTES, data[2 * CHUNK_BYTES :])), broker.now
+    )
+    assert out.now == []
+    assert decode(out.replies[0][1], None)["type"] == "file_done"
+    broker.flush()
+    get = {"type": "file_get", "id": upload, "offset": 0}
+    broker.core.handle(B, encode(get), broker.now)
+    assert [rid for rid, _ in out.now] == [B]  # reading a blob needs no commit either

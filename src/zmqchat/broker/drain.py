@@ -34,10 +34,11 @@ _POLLIN: Final = int(zmq.POLLIN)
 
 def drain(core: BrokerCore, router: zmq.Socket[bytes], flush: Flush, *, curve: bool) -> None:
     """Handle a batch of requests waiting on ``router``: up to BATCH, or TURN seconds
-    of handling; a private message goes on to its recipient as soon as it is handled
-    (:meth:`Flush.forward`). ``curve``: the sockets are CURVE servers."""
+    of handling; a private message goes on to its recipient as soon as it is handled,
+    and so does a reply that waits for no commit (:meth:`Flush.forward`).
+    ``curve``: the sockets are CURVE servers."""
     now = time.monotonic()
-    pms = core.out.pms
+    pms, early = core.out.pms, core.out.now
     recv = router.recv
     more = router.getsockopt  # the rcvmore property goes through Python attribute magic
     handle = core.handle
@@ -78,7 +79,7 @@ def drain(core: BrokerCore, router: zmq.Socket[bytes], flush: Flush, *, curve: b
             handle(rid, frame, now, extra_frames=True, peer=peer, client_key=key)
         else:
             handle(rid, frame, now, peer=peer, client_key=key)
-        if pms:
+        if pms or early:
             if n:
                 # The receives since the batch's first request may have let
                 # libzmq hand a closed connection's routing id to a new peer:

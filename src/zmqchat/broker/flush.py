@@ -41,9 +41,14 @@ class Flush:
         """Hand the private messages handled so far to their recipients. The loop
         calls it as soon as a request queued one, so that the recipient's copy does
         not wait for the rest of the batch, the expiry checks or the commit: it is
-        on the conversation's round trip, which nothing else of the turn is."""
+        on the conversation's round trip, which nothing else of the turn is.
+        Replies that wait for no commit (``Outbox.now``) leave here too."""
         out = core.out
         send, answers = self.link.send, self._answers
+        if out.now:
+            for rid, body in out.now:
+                send(rid, body)
+            out.now.clear()
         for pm in out.pms:
             if send(pm.to, pm.frame):
                 answers.append((pm.sender.rid, pm.ack))
@@ -70,7 +75,7 @@ class Flush:
         store = commits.store
         pub, link = self.pub, self.link
         send = link.send
-        if out.pms:
+        if out.pms or out.now:
             self.forward(core)
         answers, self._answers = self._answers, []
         committed = True

@@ -14,7 +14,7 @@ from zmqchat.common.codec import encode
 from zmqchat.common.messages import Record, Ref
 
 # Where an outbox's lists end (see Outbox.mark).
-Mark = tuple[int, int, int, int, int]
+Mark = tuple[int, int, int, int, int, int]
 
 
 @dataclasses.dataclass(slots=True)
@@ -62,12 +62,18 @@ class Outbox:
     never leaves before what it reports is durable. ``pms`` go to their recipients at
     once and their senders' acks after the commit: the ack means stored and
     delivered, and the round trip of a conversation does not wait for the disk.
+    ``now`` are replies that report nothing the commit makes true (a file chunk's
+    ack: its bytes are in the part file, not in the store): they leave as soon as
+    their request is handled, as pms do.
     """
 
-    __slots__ = ("gated", "mail", "pms", "publishes", "recheck", "relayed", "remote", "replies")
+    __slots__ = (
+        "gated", "mail", "now", "pms", "publishes", "recheck", "relayed", "remote", "replies",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.pms: list[PmDelivery] = []
+        self.now: list[tuple[bytes, bytes]] = []
         self.replies: list[tuple[bytes, bytes]] = []
         # Queued pms among the replies: (routing id, pm id, receiving session). Each
         # is marked delivered after the batch if every reply to its id was sent.
@@ -94,6 +100,19 @@ class Outbox:
         if session.rid is not None:
             self.reply(session.rid, msg)
 
+    def reply_now(self, session: Session, msg: Record) -> None:
+        """Queue a reply that waits for no commit, to leave as soon as its request is
+        handled: a streaming transfer's next requests then go out while the batch
+        goes on, instead of after its commit. Behind a reply that does wait (the
+        same connection's), it waits too, so the two can't be reordered."""
+        rid = session.rid
+        if rid is None:
+            return
+        if rid in self.gated:
+            self.reply(rid, msg)
+        else:
+            self.now.append((rid, encode(msg)))
+
     def mail_to(self, rid: bytes, event: Record, pm_id: int, sid: int) -> None:
         """Queue a pm from a mailbox to ``rid``, after what is queued to it so far."""
         self.reply(rid, event)
@@ -104,6 +123,7 @@ class Outbox:
         whoever takes the id next must not get what was meant for the last holder.
         Its private messages become undelivered (their senders hear so)."""
         self.replies[:] = [(to, body) for to, body in self.replies if to != rid]
+        self.now[:] = [(to, body) for to, body in self.now if to != rid]
         self.mail[:] = [entry for entry in self.mail if entry[0] != rid]
         for pm in self.pms:
             if pm.to == rid:
@@ -116,7 +136,7 @@ class Outbox:
         """Where the lists end now, to :meth:`truncate` back to if a request fails."""
         return (
             len(self.pms), len(self.replies), len(self.publishes), len(self.mail),
-            len(self.remote),
+            len(self.remote), len(self.now),
         )  # fmt: skip
 
     def truncate(self, mark: Mark) -> None:
@@ -125,11 +145,13 @@ class Outbox:
         del self.publishes[mark[2] :]
         del self.mail[mark[3] :]
         del self.remote[mark[4] :]
+        del self.now[mark[5] :]
 
     def clear(self) -> None:
         self.recheck.clear()
         self.mail.clear()
         self.pms.clear()
+        self.now.clear()
         self.replies.clear()
         self.publishes.clear()
         self.gated.clear()
@@ -137,4 +159,6 @@ class Outbox:
         self.relayed.clear()
 
     def __bool__(self) -> bool:
-        return bool(self.pms or self.replies or self.publishes or self.remote or self.relayed)
+        return bool(
+            self.pms or self.now or self.replies or self.publishes or self.remote or self.relayed
+        )

@@ -4,8 +4,8 @@ answered from the broker's memory and its store."""
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
-from typing import Final, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Final, TypeVar
 
 from zmqchat.broker.mailbox import Mailboxes, account_since
 from zmqchat.broker.membership import Membership, require_member
@@ -148,23 +148,34 @@ class Queries:
                 self._check_outside(session, req.room)
             else:
                 require_member(session, req.room)
-            events, more = self.store.room_history(req.room, req.after, req.before, req.limit)
+            # With the Redis engine, a node that did not follow the room yet reads
+            # it once it holds the room's events (room_events.py).
+            room = req.room
+            self.membership.events.read(
+                room,
+                lambda: self._page(
+                    session, req, *self.store.room_history(room, req.after, req.before, req.limit)
+                ),
+            )
+            return
+        assert req.with_user is not None
+        other = user_key(req.with_user)
+        since = account_since(self.store, session)
+        if since is not None:
+            # Logged in to an account: the whole conversation of the name since
+            # the account was created, across sessions and restarts.
+            events, more = self.mailboxes.conversation(
+                session.key, other, since, req.after, req.before, req.limit
+            )
         else:
-            assert req.with_user is not None
-            other = user_key(req.with_user)
-            since = account_since(self.store, session)
-            if since is not None:
-                # Logged in to an account: the whole conversation of the name since
-                # the account was created, across sessions and restarts.
-                events, more = self.mailboxes.conversation(  # type: ignore[assignment]
-                    session.key, other, since, req.after, req.before, req.limit
-                )
-            else:
-                # A name without an account: only what this session exchanged, since
-                # the name may have belonged to someone else before.
-                events, more = self.store.session_pm_history(  # type: ignore[assignment]
-                    session.sid, other, req.after, req.before, req.limit
-                )
+            # A name without an account: only what this session exchanged, since
+            # the name may have belonged to someone else before.
+            events, more = self.store.session_pm_history(
+                session.sid, other, req.after, req.before, req.limit
+            )
+        self._page(session, req, events, more)
+
+    def _page(self, session: Session, req: History, events: Sequence[Any], more: bool) -> None:
         page = HistoryPage(
             messages=tuple(events), more=more, room=req.room, with_user=req.with_user, ref=req.ref
         )

@@ -85,6 +85,11 @@ class RoomEvents:
         """The last seq ``room`` took (0 for a room without events)."""
         return self.store.room_head(room)
 
+    def read(self, room: str, then: Callable[[], object]) -> None:
+        """Call ``then`` once this broker's store holds ``room``'s events up to its
+        head (at once here: the store is where they are numbered)."""
+        then()
+
     def append(
         self,
         room: Room,

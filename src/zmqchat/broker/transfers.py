@@ -248,7 +248,7 @@ class Transfers:
         live.digest.update(data)
         live.held = held = held + len(data)
         if held < live.size:
-            self.out.reply_to(session, FileAck(id=req.id, offset=held, ref=req.ref))
+            self.out.reply_now(session, FileAck(id=req.id, offset=held, ref=req.ref))
             return
         self._complete(session, req.id, req.ref)
 
@@ -387,7 +387,7 @@ class Transfers:
         reply = FileData(id=req.id, offset=req.offset, data=data,
                          eof=req.offset + len(data) >= row["size"], name=row["name"],
                          size=row["size"], sha256=row["sha256"], ref=req.ref)  # fmt: skip
-        self.out.reply_to(session, reply)
+        self.out.reply_now(session, reply)
 
     # --------------------------------------------------------------- shared parts
 

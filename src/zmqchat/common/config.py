@@ -128,7 +128,9 @@ class BrokerConfig:
     disk_floor: int = 256 * 1024 * 1024
     upload_expiry: float = 24 * 3600.0
     file_rate_limit: float = 2000.0
-    file_rate_burst: int = 2000
+    # The burst lets a file of max_file_size go up and come back down (3,414
+    # chunks) at full speed; the rate holds transfers that go on past it.
+    file_rate_burst: int = 4000
     # "sqlite": one broker, everything in its store. "redis": one node of several
     # sharing rooms, names and sessions through the Redis at engine_url, as
     # node_name (default host:port), alive while it renews a lease of node_lease

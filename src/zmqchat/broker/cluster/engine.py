@@ -69,6 +69,14 @@ class _Staged:
 
 
 @dataclasses.dataclass(slots=True)
+class _Catch:
+    """What comes after it waits for this node to hold ``room`` up to ``seq``."""
+
+    room: str
+    seq: int
+
+
+@dataclasses.dataclass(slots=True)
 class _Waiter:
     """A continuation waiting for this node to have applied ``needs`` (room -> seq)."""
 
@@ -96,14 +104,30 @@ class RedisRoomEvents(RoomEvents):
         self.roomlog = roomlog
         self.node = node
         self.follow = follow
-        self._staged: list[_Staged | Callable[[], object]] = []
+        self._staged: list[_Staged | _Catch | Callable[[], object]] = []
         self._waiting: list[_Waiter] = []
         self.applied: dict[str, int] = {}  # room -> the last seq this node applied
 
     def head(self, room: str) -> int:
         self._follow(room)
         with engine_call():
-            return max(self.roomlog.head(room)[1], self.applied[room])
+            head = self.roomlog.head(room)[1]
+        if head > self.applied[room]:
+            # The node's copy is behind (a room it had not followed, or was down
+            # for): what follows a join or a read (its reply, a history page) waits
+            # until the feed brought the room up to here, or a member who joins
+            # here would read a history that another node's members already saw
+            # grow.
+            self._staged.append(_Catch(room, head))
+        return max(head, self.applied[room])
+
+    def read(self, room: str, then: Callable[[], object]) -> None:
+        if room not in self.applied:
+            # Not followed yet: Redis says how far to catch up. A followed room's
+            # copy is kept current by the feed, and this node's own acks wait for
+            # it, so no round trip to Redis per read.
+            self.head(room)
+        self.after(then)
 
     def _follow(self, room: str) -> None:
         if room not in self.applied:
@@ -126,7 +150,7 @@ class RedisRoomEvents(RoomEvents):
         self._staged.append(_Staged(room.name, event, encode(event), retry, then, self.request))
 
     def after(self, then: Callable[[], object]) -> None:
-        if any(isinstance(item, _Staged) for item in self._staged) or self._waiting:
+        if any(not callable(item) for item in self._staged) or self._waiting:
             self._staged.append(then)
         else:
             then()
@@ -164,7 +188,9 @@ class RedisRoomEvents(RoomEvents):
                     item.seq = seq
         needs: dict[str, int] = {}
         for item in staged:
-            if not isinstance(item, _Staged):
+            if isinstance(item, _Catch):
+                needs[item.room] = max(needs.get(item.room, 0), item.seq)
+            elif not isinstance(item, _Staged):
                 self._waiting.append(_Waiter(dict(needs), item))
             elif item.seq > 0:
                 needs[item.room] = max(needs.get(item.room, 0), item.seq)
