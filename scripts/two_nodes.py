@@ -8,8 +8,9 @@ killed), then two ``zmqchat broker`` processes with ``engine = "redis"``:
     node a   tcp://127.0.0.1:5555 (PUB 5556)
     node b   tcp://127.0.0.1:5565 (PUB 5566)
 
-each with a store and files folder of its own in the data folder (default: the
-user data dir's ``two-nodes``, so history survives a restart; ``--dir`` to change).
+each with a store of its own in the data folder, and one files folder both use, as
+nodes on several machines share a mount (default: the user data dir's
+``two-nodes``, so history survives a restart; ``--dir`` to change).
 It prints how to connect, and each node's pid so that you can ``kill -9`` one and
 watch the clients move to the other. A killed node is not restarted; Ctrl-C stops
 everything, each process by its pid.
@@ -73,6 +74,7 @@ def main() -> int:
                 ZMQCHAT_ENGINE_URL=f"unix://{socket_path}",
                 ZMQCHAT_NODE_NAME=name,
                 ZMQCHAT_DATA_DIR=str(folder),
+                ZMQCHAT_FILES_DIR=str(base / "files"),
             )
             procs[name] = subprocess.Popen(
                 [*zmqchat, "broker", "--host", args.host, "--port", str(port),

@@ -31,6 +31,7 @@ from zmqchat.broker.node_messages import NodeMessages
 from zmqchat.broker.outbox import Mark, Outbox, PmDelivery
 from zmqchat.broker.queries import Queries
 from zmqchat.broker.ratelimits import AddressLimits
+from zmqchat.broker.records import Records
 from zmqchat.broker.registration import Registration
 from zmqchat.broker.relay import Relay
 from zmqchat.broker.remote_pms import RemotePms
@@ -97,6 +98,7 @@ class BrokerCore:
         connections: Connections | None = None,
         engine: Callable[[Store, Outbox, BrokerState], RoomEvents] | None = None,
         names: Names | None = None,
+        records: Records | None = None,
     ) -> None:
         """``engine`` makes what numbers room events (default: this store, see
         :mod:`.room_events`; :mod:`.cluster.engine` for Redis).
@@ -133,13 +135,17 @@ class BrokerCore:
             rooms_after=config.forget_rooms_after,
             names_after=config.forget_names_after,
         )
+        self.records = records if records is not None else Records()
         self.relay = Relay(
-            self.state, store, self.out, config, clock, self.mailboxes, self.membership
-        )
+            self.state, store, self.out, config, clock, self.mailboxes, self.membership,
+            self.records,
+        )  # fmt: skip
         self.remote_pms = RemotePms(
             self.membership.names, self.out, self.state, self.relay.undelivered
         )
-        self.transfers = Transfers(self.state, store, self.out, config, clock, self.membership)
+        self.transfers = Transfers(self.state, store, self.out, config, clock, self.membership,
+                                   records=self.records)  # fmt: skip
+        self.events.watchers.append(self.transfers.deleted_elsewhere)
         edits = Edits(self.state, store, self.out, config, clock, self.membership,
                       self.transfers.release)  # fmt: skip
         searching = Searching(store, self.out, self.membership)
@@ -166,8 +172,9 @@ class BrokerCore:
             connections,
         )  # fmt: skip
         self.nodes = NodeMessages(
-            self.state, self.membership, self.remote_pms, self.registration.forget, clock
-        )
+            self.state, self.membership, self.remote_pms, self.registration.forget, clock,
+            self.transfers.remote.handed_over,
+        )  # fmt: skip
         self._dispatch: dict[type, Callable[[Session, Request, float], None]] = {
             Join: self.membership.join,  # type: ignore[dict-item]
             Leave: self.membership.leave,  # type: ignore[dict-item]
@@ -374,6 +381,7 @@ class BrokerCore:
         :meth:`store_recovered`."""
         self.writable = False
         self.transfers.store_failed()
+        self.records.store_failed()
         attached = {s.token: (s.rid, s.conn) for s in self.state.by_token.values() if s.rid}
         self.state.clear()
         self.access.load()

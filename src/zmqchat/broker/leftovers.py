@@ -31,8 +31,17 @@ class Leftovers:
     """Sweeps of one broker's files folder, run from the loop each turn."""
 
     def __init__(
-        self, store: Store, blobs: Blobs, config: BrokerConfig, clock: Callable[[], float]
+        self,
+        store: Store,
+        blobs: Blobs,
+        config: BrokerConfig,
+        clock: Callable[[], float],
+        *,
+        scan: bool = True,
     ) -> None:
+        """``scan``: look for blobs no row names once after a start (not in a folder
+        other nodes share, whose rows this store may not hold yet)."""
+        self.scan = scan
         self.store = store
         self.blobs = blobs
         self.config = config
@@ -80,6 +89,8 @@ class Leftovers:
         return stale
 
     def _candidates(self) -> dict[str, int]:
+        if self._unreferenced is None and not self.scan:
+            self._unreferenced = {}
         if self._unreferenced is None:
             # Blobs a killed broker left without a row; the first look costs a listing
             # of the blobs folder, once per start.

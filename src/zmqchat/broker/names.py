@@ -22,6 +22,7 @@ class Moved:
     user: str
     rooms: tuple[str, ...]
     client: str | None
+    sid: int | None = None  # the session's id on every node (None: taken before sids were)
 
 
 class Names:
@@ -32,10 +33,10 @@ class Names:
 
     def claim(
         self, key: str, user: str, token: str, rooms: Sequence[str], client: str | None
-    ) -> bool:
-        """Hold name ``key`` for the new session ``token``; False if a session
-        elsewhere holds it."""
-        return True
+    ) -> int | None:
+        """Hold name ``key`` for the new session ``token``; returns the session's sid
+        (0: the store numbers it), None if a session elsewhere holds the name."""
+        return 0
 
     def take(self, key: str, token: str) -> Moved | None:
         """Take over session ``token`` of ``key`` from the node that holds it (a
@@ -58,9 +59,9 @@ class Names:
         """The members of ``room`` on every node; None: those of this broker."""
         return None
 
-    def where(self, key: str) -> tuple[str, str] | None:
-        """The other node whose session holds name ``key``, and the name as that
-        session registered it, if one does."""
+    def where(self, key: str) -> tuple[str, str, int | None] | None:
+        """The other node whose session holds name ``key``, the name as that session
+        registered it and its sid, if one does."""
         return None
 
     def holds(self, key: str, token: str) -> bool:
@@ -78,10 +79,6 @@ class Names:
         broker, which has no other node to name."""
         return None
 
-    def pm_id(self) -> int | None:
-        """A new private message's id, unique across nodes; None: the store's next."""
-        return None
-
     def tell(self, node: str, message: list[Any]) -> None:
         """Send ``message`` to node ``node`` (see :meth:`heard`)."""
         raise RuntimeError("one broker has no other node to tell")
@@ -91,7 +88,8 @@ class Names:
         ``["moved", token]`` (one of its sessions was taken over),
         ``["pm", origin, pm_id, key, frame]`` (hand a private message to ``key``),
         ``["pm_done", pm_id, delivered]`` (what became of one it sent),
-        ``["dead", node]`` (a node whose lease ran out) and ``["lapsed", tokens]``
+        ``["dead", node]`` (a node whose lease ran out), ``["lapsed", tokens]``
         (this node's own lease had run out: Redis holds only ``tokens`` of its
-        sessions)."""
+        sessions) and ``["file", key, frame]`` (hand a private file's event to
+        ``key``)."""
         return []

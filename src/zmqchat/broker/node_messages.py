@@ -31,7 +31,10 @@ class NodeMessages:
         remote_pms: RemotePms,
         forget: Callable[[Session, str], None],
         clock: Callable[[], float],
+        files: Callable[[str, bytes], object] = lambda key, frame: None,
     ) -> None:
+        """``files(key, frame)``: hand a private file's event to ``key``'s session."""
+        self.files = files
         self.state = state
         self.membership = membership
         self.remote_pms = remote_pms
@@ -53,6 +56,8 @@ class NodeMessages:
                 self.forget(session, "replaced")
         elif kind == "pm":
             self.remote_pms.hand_over(*args)
+        elif kind == "file":
+            self.files(args[0], args[1])
         elif kind == "pm_done":
             self.remote_pms.answered(args[0], bool(args[1]))
         elif kind == "dead":

@@ -219,11 +219,14 @@ class Registration:
         # A private room the user may not join is skipped, not refused: the welcome
         # lists the rooms they are in, and a client keeps the rest out of its list.
         names = self.membership.access.allowed(user_key(req.user), req.rooms)
-        if not self.membership.names.claim(user_key(req.user), req.user, token, names, req.client):
+        shared_sid = self.membership.names.claim(
+            user_key(req.user), req.user, token, names, req.client
+        )
+        if shared_sid is None:
             raise ProtocolError(ErrorCode.NAME_TAKEN, f"{req.user} is already online")
         rooms = [self.membership.room(name) for name in names]
         with self.store.atomic():
-            sid = self.store.add_session(token, req.user, names, req.client, ts)
+            sid = self.store.add_session(token, req.user, names, req.client, ts, shared_sid or None)
             if account is not None:
                 self.store.add_login(sid, account)
             for room in rooms:  # last: see RoomEvents.append
@@ -269,8 +272,9 @@ class Registration:
         if stale is not None:  # this node's old copy, from before it moved away
             self.forget(stale)
         rooms = [self.membership.room(name) for name in moved.rooms]
+        # The sid it had there: its pm history is kept by it on every node.
         sid = self.store.add_session(
-            token, moved.user, list(moved.rooms), moved.client, self.clock()
+            token, moved.user, list(moved.rooms), moved.client, self.clock(), moved.sid
         )
         session = Session(
             sid=sid, token=token, user=moved.user, key=key, rid=rid, last_seen=now,

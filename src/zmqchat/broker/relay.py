@@ -18,6 +18,7 @@ from collections.abc import Callable
 from zmqchat.broker.mailbox import Mailboxes
 from zmqchat.broker.membership import Membership, require_member
 from zmqchat.broker.outbox import Outbox, PmDelivery
+from zmqchat.broker.records import PmFields, Records
 from zmqchat.broker.room_events import Extra
 from zmqchat.broker.state import BrokerState, Session, fingerprint
 from zmqchat.broker.store import Store
@@ -42,7 +43,9 @@ class Relay:
         clock: Callable[[], float],
         mailboxes: Mailboxes,
         membership: Membership,
+        records: Records,
     ) -> None:
+        self.records = records
         self.mailboxes = mailboxes
         self.membership = membership
         self.state = state
@@ -129,16 +132,17 @@ class Relay:
             raise ProtocolError(ErrorCode.NO_SUCH_USER, f"there is no user {req.to}")
         self._spend(session, now)
         ts = self.clock()
-        pm_id = self.store.add_pm(
-            ts,
-            session.user,
-            target.user,
-            req.text,
-            req.data_packed,
-            session.sid,
-            target.sid,
-            req.ref,
-            pm_id=self.membership.names.pm_id(),
+        pm_id = self._keep(
+            PmFields(
+                ts,
+                session.user,
+                target.user,
+                req.text,
+                req.data_packed,
+                session.sid,
+                target.sid,
+                req.ref,
+            )
         )
         event = _event(session, req, pm_id, target.user, ts)
         ack = PmAck(to=target.user, id=pm_id, status="delivered", ts=ts, ref=req.ref)
@@ -154,18 +158,23 @@ class Relay:
             )
 
     def _remote(
-        self, session: Session, req: Pm, key: str, held: tuple[str, str], print_: int, now: float
+        self,
+        session: Session,
+        req: Pm,
+        key: str,
+        held: tuple[str, str, int | None],
+        print_: int,
+        now: float,
     ) -> None:
         """To a user whose session another node holds: stored here, handed to that
         node after the commit, acked once it says its client took it
         (:mod:`.remote_pms`)."""
-        node, user = held
+        node, user, sid = held
         self._spend(session, now)
         ts = self.clock()
-        pm_id = self.store.add_pm(
-            ts, session.user, user, req.text, req.data_packed, session.sid, None, req.ref,
-            pm_id=self.membership.names.pm_id(),
-        )  # fmt: skip
+        pm_id = self._keep(
+            PmFields(ts, session.user, user, req.text, req.data_packed, session.sid, sid, req.ref)
+        )
         ack = PmAck(to=user, id=pm_id, status="delivered", ts=ts, ref=req.ref)
         session.remember(req.ref, print_, ack)
         frame = encode(_event(session, req, pm_id, user, ts))
@@ -181,13 +190,27 @@ class Relay:
         self._spend(session, now)
         self.mailboxes.check_room(user_key(name), name, since)
         ts = self.clock()
-        pm_id = self.store.add_pm(
-            ts, session.user, name, req.text, req.data_packed, session.sid, None, req.ref,
-            queued=True, pm_id=self.membership.names.pm_id(),
-        )  # fmt: skip
+        pm_id = self._keep(
+            PmFields(
+                ts,
+                session.user,
+                name,
+                req.text,
+                req.data_packed,
+                session.sid,
+                None,
+                req.ref,
+                queued=True,
+            )
+        )
         ack = PmAck(to=name, id=pm_id, status="queued", ts=ts, ref=req.ref)
         session.remember(req.ref, print_, ack)
         self.out.reply_to(session, ack)
+
+    def _keep(self, fields: PmFields) -> int:
+        """Store a pm (and log it for the other nodes first, which gives its id)."""
+        pm_id = self.records.pm(fields)
+        return self.store.add_pm(*fields[:8], queued=fields.queued, pm_id=pm_id)
 
     def undelivered(self, pm: PmDelivery) -> bytes:
         """The server could not hand ``pm`` to its recipient (the link is gone, or its
@@ -210,6 +233,7 @@ class Relay:
                      pm.sender.user, pm.to_user)  # fmt: skip
             return encode(ack)
         self.store.drop_kept_pm(pm.pm_id)
+        self.records.drop_pm(pm.pm_id)
         pm.sender.forget(pm.ref)
         log.info("pm %d from %s to %s not delivered", pm.pm_id, pm.sender.user, pm.to_user)
         return encode(

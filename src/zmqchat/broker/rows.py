@@ -2,7 +2,8 @@
 
 SQL that writes stays in :mod:`.store`; here are the pure parts of reading: how a
 history query is bounded and paged, and how a row turns back into the event a
-client was sent.
+client was sent; and the one row built outside the store, a private message's (an
+engine's nodes apply other nodes' pms: cluster/records.py).
 """
 
 from __future__ import annotations
@@ -176,4 +177,42 @@ def pm_event(row: tuple[Any, ...], *, keyed: bool = True) -> PmEvent:
         text=row[4],
         data=unpack_data(row[5]),
         key=pm_key(row[6], row[7]) if keyed else None,
+    )
+
+
+INSERT_PMS: Final = (
+    "INSERT INTO pms (id, ts, sender, sender_key, recipient, recipient_key, text,"
+    " data, sender_sid, recipient_sid, ref, convo, queued)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def pm_row(
+    pm_id: int,
+    ts: float,
+    sender: str,
+    recipient: str,
+    text: str,
+    data: bytes | None,
+    sender_sid: int | None,
+    recipient_sid: int | None,
+    ref: Ref,
+    queued: bool,
+) -> tuple[Any, ...]:
+    """A private message's row of `pms`, as :data:`INSERT_PMS` takes it."""
+    keys = sorted((sender.lower(), recipient.lower()))
+    return (
+        pm_id,
+        ts,
+        sender,
+        sender.lower(),
+        recipient,
+        recipient.lower(),
+        text,
+        data,
+        sender_sid,
+        recipient_sid,
+        ref,
+        " ".join(keys),
+        1 if queued else None,
     )

@@ -47,7 +47,9 @@ log = logging.getLogger("zmqchat.broker.store")
 # 12: `files.delivered`, when a private file's event was handed to its recipient
 #    (NULL while it waits for an offline account's next login). An older store's
 #    table gets the column with every file marked delivered when it was finished.
-SCHEMA_VERSION: Final = 12
+# 13: `engine_marks`, how far a node of the Redis engine applied the cluster's logs
+#    (cluster/records.py); older stores get it empty.
+SCHEMA_VERSION: Final = 13
 
 # The `kind` column of `events`.
 KIND_CHAT: Final = 0
@@ -286,6 +288,17 @@ _FILES_DELIVERED: Final = (
 )
 
 
+# Version 13. Where a node of the Redis engine is in a log every node follows: the
+# stream id ("ms-seq") and ordinal of the last entry of the cluster's records it
+# applied ("ms-seq n").
+_ENGINE_MARKS: Final = """
+CREATE TABLE IF NOT EXISTS engine_marks (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
+
 def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
     """The store file at ``path`` (created if new, upgraded if old), in WAL mode.
 
@@ -302,7 +315,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
     # the OS cache); `fsync = true` also survives power loss.
     db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version not in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, SCHEMA_VERSION):
+    if version not in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, SCHEMA_VERSION):
         raise StoreError(newer_schema(path, version, SCHEMA_VERSION))
     if version:
         # A page scribbled over shows now, with a clear word, rather than as a
@@ -322,6 +335,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
             + _FILES
             + _PM_SEARCH
             + _SESSION_ROOMS
+            + _ENGINE_MARKS
         )
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     elif version < SCHEMA_VERSION:
@@ -358,6 +372,7 @@ def open_database(path: str, *, fsync: bool) -> sqlite3.Connection:
             + _PM_SEARCH
             + _SESSION_ROOMS
             + (_COPY_SESSION_ROOMS if version < 11 else "")
+            + _ENGINE_MARKS
             + f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
         )
     db.executescript(_COUNTERS)

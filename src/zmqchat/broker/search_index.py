@@ -222,3 +222,14 @@ def _edited_chat(db: sqlite3.Connection, room: str, of: int, edit_seq: int) -> C
 
 
 __all__ = ["CATCH_UP_BYTES", "CATCH_UP_ROWS", "Lag", "catch_up", "find", "find_pms"]
+
+
+def index_late_pm(db: sqlite3.Connection, pm_id: int, text: str) -> bool:
+    """Index private message ``pm_id`` now if the index's mark is past it (another
+    node's, applied after this node's later ids were indexed: catching up, which
+    goes by id, would never reach it); False if catching up will."""
+    row = db.execute("SELECT value FROM counters WHERE name = ?", (_PM_MARK,)).fetchone()
+    if row is None or row[0] < pm_id:
+        return False
+    db.execute("INSERT INTO pm_search_index (rowid, text) VALUES (?, ?)", (pm_id, text))
+    return True

@@ -242,7 +242,9 @@ class BrokerServer:
                 ) from None
             node = config.node_name or f"{config.host}:{self.port}"
             endpoint = advertised(config, self.port)
-            self.cluster = ClusterNode(config.engine_url, node, config.node_lease, endpoint)
+            self.cluster = ClusterNode(
+                config.engine_url, node, config.node_lease, endpoint, config.records_kept
+            )
         return BrokerCore(
             self.config,
             store,
@@ -251,6 +253,7 @@ class BrokerServer:
             connections=self._watch,
             engine=None if self.cluster is None else self.cluster.engine,
             names=None if self.cluster is None else self.cluster.names,
+            records=None if self.cluster is None else self.cluster.records,
         )
 
     def _checkpointer(self, store: Store) -> Checkpointer | None:

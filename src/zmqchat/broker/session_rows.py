@@ -27,11 +27,25 @@ class SessionRows:
     _begin: Callable[[], None]
 
     def add_session(
-        self, token: str, user: str, rooms: list[str], client: str | None, created: float
+        self,
+        token: str,
+        user: str,
+        rooms: list[str],
+        client: str | None,
+        created: float,
+        sid: int | None = None,
     ) -> int:
+        """Keep a new session; returns its sid: ``sid`` (an engine's, the same on
+        every node) or the next of this store's."""
+        verb = "INSERT"
+        if sid is not None:
+            # What this node kept of the session from an earlier stay here goes.
+            self.delete_session(sid)
+            verb = "INSERT OR REPLACE"
         cur = self._write(
-            "INSERT INTO sessions (token, user, rooms, client, created) VALUES (?, ?, '[]', ?, ?)",
-            (token, user, client, created),
+            f"{verb} INTO sessions (sid, token, user, rooms, client, created)"
+            " VALUES (?, ?, ?, '[]', ?, ?)",
+            (sid, token, user, client, created),
         )
         sid = int(cur.lastrowid or 0)
         for room in rooms:
@@ -42,6 +56,14 @@ class SessionRows:
             (user.lower(), user, created),
         )
         return sid
+
+    def last_sid(self) -> int:
+        """The highest sid this store ever handed out or was given."""
+        row = self._db.execute(
+            "SELECT MAX(m) FROM (SELECT MAX(sid) AS m FROM sessions"
+            " UNION ALL SELECT seq FROM sqlite_sequence WHERE name = 'sessions')"
+        ).fetchone()
+        return int(row[0] or 0)
 
     def join_session_room(self, sid: int, room: str) -> None:
         self._write("INSERT OR IGNORE INTO session_rooms (sid, room) VALUES (?, ?)", (sid, room))

@@ -18,9 +18,11 @@ from typing import Any, Final
 from zmqchat.broker import search_index
 from zmqchat.broker.faults import describe
 from zmqchat.broker.rows import (
+    INSERT_PMS,
     page,
     page_query,
     pm_event,
+    pm_row,
     room_event,
 )
 from zmqchat.broker.schema import (
@@ -47,11 +49,6 @@ PM_ID_BLOCK: Final = 4096
 _INSERT_CHATS: Final = (
     "INSERT INTO events (room, seq, ts, kind, user, text, data, sid, ref)"
     f" VALUES (?, ?, ?, {KIND_CHAT}, ?, ?, ?, ?, ?)"
-)
-_INSERT_PMS: Final = (
-    "INSERT INTO pms (id, ts, sender, sender_key, recipient, recipient_key, text,"
-    " data, sender_sid, recipient_sid, ref, convo, queued)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -328,23 +325,8 @@ class Store(SessionRows):
                 raise StoreError("private message ids ran past their committed ceiling")
             self._last_pm_id += 1
             pm_id = self._last_pm_id
-        keys = sorted((sender.lower(), recipient.lower()))
         self._pm_rows.append(
-            (
-                pm_id,
-                ts,
-                sender,
-                sender.lower(),
-                recipient,
-                recipient.lower(),
-                text,
-                data,
-                sender_sid,
-                recipient_sid,
-                ref,
-                " ".join(keys),
-                1 if queued else None,
-            )
+            pm_row(pm_id, ts, sender, recipient, text, data, sender_sid, recipient_sid, ref, queued)
         )
         return pm_id
 
@@ -378,10 +360,14 @@ class Store(SessionRows):
             self._chat_rows.clear()
         if self._pm_rows:
             self._begin()
-            self._db.executemany(_INSERT_PMS, self._pm_rows)
+            self._db.executemany(INSERT_PMS, self._pm_rows)
             texts = sum(len(row[6]) for row in self._pm_rows)
             self._lag.stored(len(self._pm_rows), texts)
             self._pm_rows.clear()
+
+    def stored_elsewhere(self, rows: int, text_bytes: int) -> None:
+        """Rows written through :meth:`writer` that the search indexes lack."""
+        self._lag.stored(rows, text_bytes)
 
     def reader(self) -> sqlite3.Connection:
         """The database, with every kept row in it, to read (for :mod:`.mailbox`)."""

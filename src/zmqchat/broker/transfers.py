@@ -27,6 +27,8 @@ from zmqchat.broker.leftovers import Leftovers
 from zmqchat.broker.membership import Membership, require_member
 from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.ratelimits import ChunkLimits
+from zmqchat.broker.records import Records
+from zmqchat.broker.remote_files import RemoteFiles
 from zmqchat.broker.state import BrokerState, Session
 from zmqchat.broker.store import Store
 from zmqchat.common.config import BrokerConfig
@@ -44,6 +46,7 @@ from zmqchat.common.files import (
     PrivateFileEvent,
     human_size,
 )
+from zmqchat.common.messages import DeleteEvent
 from zmqchat.common.protocol import ErrorCode, user_key
 from zmqchat.errors import ProtocolError
 
@@ -78,7 +81,12 @@ class Transfers:
         clock: Callable[[], float],
         membership: Membership,
         blobs: Blobs | None = None,
+        records: Records | None = None,
     ) -> None:
+        """``records``: with the Redis engine, file rows (and their ids) are the
+        cluster's, and the files folder is one every node mounts."""
+        self.records = records if records is not None else Records()
+        self.remote = RemoteFiles(state, out, membership.names)
         self.state = state
         self.store = store
         self.out = out
@@ -86,7 +94,9 @@ class Transfers:
         self.clock = clock
         self.membership = membership
         self.blobs = blobs if blobs is not None else Blobs(config.files_path, fsync=config.fsync)
-        self.leftovers = Leftovers(store, self.blobs, config, clock)
+        # Other nodes' blobs are in a shared folder before their rows reach this
+        # node's store: only blobs this node saw lose their last row are removed.
+        self.leftovers = Leftovers(store, self.blobs, config, clock, scan=not self.records.shared)
         # The uploads seen since start that are under way; one resumed after a
         # restart is read once from its row and hashed once from its part file.
         # Every change to an upload's row or part file goes through here, or drops
@@ -137,6 +147,7 @@ class Transfers:
             db.execute(
                 "UPDATE files SET name = ?, size = ? WHERE id = ?", (req.name, req.size, upload)
             )
+            self.records.file_update(upload, {"name": req.name, "size": req.size})
             if live is not None:
                 live.size = req.size
             log.info("%s resumes upload %d at %d of %d bytes", session.user, upload, held, req.size)
@@ -159,6 +170,9 @@ class Transfers:
         target = self.state.by_key.get(key)
         if target is not None and target.rid is not None:
             return target.user, key
+        held = self.membership.names.where(key) if target is None else None
+        if held is not None:  # online on another node
+            return held[1], key
         account = self.store.account(req.to) if self.config.auth != "open" else None
         if account is not None:
             return account.name, key
@@ -194,12 +208,16 @@ class Transfers:
     def _insert(
         self, session: Session, req: FileOffer, recipient: str | None, key: str | None
     ) -> int:
+        row = {"sha256": req.sha256, "name": req.name, "size": req.size, "sender": session.user,
+               "sender_key": session.key, "room": req.room, "recipient": recipient,
+               "recipient_key": key, "created": self.clock()}  # fmt: skip
+        # With the Redis engine, the id is the cluster's (and so is the part file's
+        # name in the shared folder); the row goes to every node.
+        file_id = self.records.file(row)
         cursor = self.store.writer().execute(
-            "INSERT INTO files (sha256, name, size, sender, sender_key, room, recipient,"
-            " recipient_key, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (req.sha256, req.name, req.size, session.user, session.key, req.room, recipient, key,
-             self.clock()),
-        )  # fmt: skip
+            f"INSERT INTO files (id, {', '.join(row)}) VALUES (?{', ?' * len(row)})",
+            (file_id, *row.values()),
+        )
         upload = cursor.lastrowid
         assert upload is not None
         return upload
@@ -258,7 +276,15 @@ class Transfers:
         upload = self.leftovers.release(room, seq)
         if upload is not None:
             self._files.pop(upload, None)
+            self.records.drop_file(upload)
         return upload
+
+    def deleted_elsewhere(self, event: object) -> None:
+        """A room event applied from another node (a watcher of the room events):
+        a delete may have been a file's, whose row the records drop; rows of
+        finished files kept for downloads are read again."""
+        if isinstance(event, DeleteEvent):
+            self._files.clear()
 
     def close(self) -> None:
         self.blobs.close()
@@ -275,6 +301,7 @@ class Transfers:
         if digest.hexdigest() != row["sha256"]:
             self.blobs.drop(upload)
             self.store.writer().execute("DELETE FROM files WHERE id = ?", (upload,))
+            self.records.drop_file(upload)
             log.warning("%s's upload %d did not match its sha256; dropped", session.user, upload)
             raise ProtocolError(
                 ErrorCode.HASH_MISMATCH,
@@ -298,6 +325,9 @@ class Transfers:
             def done(event: FileEvent) -> None:
                 log.info("%s sent %s (%d bytes) to %s (seq %d)",
                          session.user, req.name, req.size, req.room, event.seq)  # fmt: skip
+                # After the row in the records: a node that applies the event first
+                # (another stream) finds no row to mark, then this.
+                self.records.file_update(upload, {"done": event.ts, "seq": event.seq})
                 reply = FileDone(id=upload, sha256=req.sha256, size=req.size, room=req.room,
                                  seq=event.seq, ref=ref)  # fmt: skip
                 self.out.reply_to(session, reply)
@@ -313,11 +343,14 @@ class Transfers:
                                     size=req.size, sha256=req.sha256, ts=ts)  # fmt: skip
             target = self.state.by_key.get(user_key(recipient))
             online = target is not None and target.rid is not None
+            if target is None and self.remote.hand_over(recipient, push):
+                online = True
             # Offline, it waits (delivered NULL) for the account's next login: mailbox.py.
             self.store.writer().execute(
                 "UPDATE files SET done = ?, delivered = ? WHERE id = ?",
                 (ts, ts if online else None, upload),
             )
+            self.records.file_update(upload, {"done": ts, "delivered": ts if online else None})
             if target is not None and online:
                 self.out.reply_to(target, push)
             log.info("%s sent %s (%d bytes) to %s", session.user, req.name, req.size, recipient)

@@ -83,6 +83,9 @@ class BrokerConfig:
     hash_time_cost: int = 2
     encryption: str = "none"
     curve_dir: str | None = None
+    # Where uploaded files live (default: files/ in data_dir, else next to the
+    # store). With the Redis engine, a folder every node mounts (docs/scaling.md).
+    files_dir: str | None = None
     allowed_keys: str | None = None
     mailbox_limit: int = 1000
     # Frames queued per peer (docs/security.md, "Limits"): events per subscriber
@@ -139,6 +142,10 @@ class BrokerConfig:
     node_name: str | None = None
     node_lease: float = 10.0
     node_endpoint: str | None = None
+    # Entries of the cluster's records (private messages, file rows) Redis keeps: a
+    # node down while more than this many were written can't catch up
+    # (docs/scaling.md).
+    records_kept: int = 1_000_000
 
     def __post_init__(self) -> None:
         check_broker(self)
@@ -163,8 +170,10 @@ class BrokerConfig:
 
     @property
     def files_path(self) -> Path:
-        """Where uploaded files live: ``files`` in the data dir, else next to the
-        store (as :attr:`curve_path`)."""
+        """Where uploaded files live: ``files_dir``, else ``files`` in the data dir,
+        else next to the store (as :attr:`curve_path`)."""
+        if self.files_dir:
+            return Path(self.files_dir).expanduser()
         base = Path(self.data_dir) if self.data_dir else Path(self.db_path).parent
         return base / "files"
 

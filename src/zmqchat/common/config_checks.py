@@ -102,6 +102,8 @@ def _check_engine(config: BrokerConfig) -> None:
             check_endpoint(config.node_endpoint)
         except UsageError as exc:
             raise ConfigError(f"node_endpoint: {exc}") from None
+    if config.records_kept < 1000:
+        raise ConfigError("records_kept must be at least 1000 entries")
     if config.auth != "open":
         raise ConfigError(
             'engine = "redis" does not share accounts between nodes yet: use it with '

@@ -54,6 +54,7 @@ class Feed:
         self._channels: dict[bytes, str] = {}
         self._early: list[Batch] = []  # other rooms' batches, read while subscribing
         self._broken = False  # the subscription was lost and is not back yet
+        self.poked = False  # something came on a channel of wake_on's
 
     def subscribe(self, room: str, after: int | None = None) -> list[Batch]:
         """Start following ``room`` after seq ``after`` (None: from its current head);
@@ -68,6 +69,19 @@ class Feed:
         state = _Room(epoch, head + 1 if after is None else after + 1)
         self._rooms[room] = state
         return self._refill(room, state, head + 1)
+
+    def wake_on(self, channel: str) -> None:
+        """Return from :meth:`poll` when something is published on ``channel`` too
+        (what is published there is not a room's, and is dropped)."""
+        self._channels[channel.encode()] = ""  # no room: _on_message gives nothing
+        self._pubsub.subscribe(channel)
+        self._until_subscribed(channel.encode())
+
+    def lost(self) -> None:
+        """Redis failed a call of another connection: this one may have lost
+        messages too, though redis-py's pub/sub reconnects (and subscribes again)
+        without a word. The next :meth:`poll` subscribes afresh and refills."""
+        self._broken = True
 
     def _reconnect(self) -> list[Batch]:
         """A new subscription to every room, then what each missed meanwhile: all
@@ -128,6 +142,9 @@ class Feed:
 
     def _on_message(self, message: dict[str, Any]) -> list[Batch]:
         room = self._channels.get(message["channel"])
+        if room == "":
+            self.poked = True  # a channel of wake_on's
+            return []
         state = None if room is None else self._rooms.get(room)
         if room is None or state is None:
             return []  # unsubscribed meanwhile

@@ -1,5 +1,6 @@
 """A node's feed on a thread of its own: the broker's loop asks it to follow rooms
-and takes the batches it brings, woken by a byte on a socket pair.
+and takes the batches it brings, and the cluster's records (:mod:`.records`),
+woken by a byte on a socket pair.
 
 Redis pub/sub is read by blocking on its connection, which the loop's poller can't
 watch (redis-py reads ahead into its own buffer), so one thread owns the
@@ -13,17 +14,23 @@ import logging
 import queue
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Final
 
 import redis
 
 from zmqchat.broker.cluster.feed import Batch, Feed
+from zmqchat.broker.cluster.records import STREAM, Entry, RecordLog
 
 log = logging.getLogger("zmqchat.broker")
 
 POLL: Final = 0.05  # how long the thread waits on Redis before looking for new rooms
 RETRY: Final = 0.5  # how long it waits after Redis could not be reached
+# How often the thread reads the records when the last read found none: another
+# node's pm is in this node's history within this (plus POLL when the feed is idle).
+RECORDS_POLL: Final = 0.01
+# (A record's append publishes on the stream's name, which wakes the feed's poll.)
 
 
 class Follower:
@@ -46,6 +53,9 @@ class Follower:
         self._heard = heard
         self._asks: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
         self._batches: queue.SimpleQueue[Batch] = queue.SimpleQueue()
+        self._records: queue.SimpleQueue[list[Entry]] = queue.SimpleQueue()
+        self._record_log: RecordLog | None = None
+        self._records_after = ""
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -63,6 +73,34 @@ class Follower:
         if room not in self._followed:
             self._followed.add(room)
             self._asks.put((room, after))
+
+    def read_records(self, log_: RecordLog, after: str) -> None:
+        """Bring the records of ``log_`` after stream id ``after`` (the store's mark),
+        then every new one. Call it once, before :meth:`take_records`."""
+        self._records_after = after
+        self._record_log = log_
+
+    def take_records(self) -> list[Entry]:
+        """The records that arrived since the last call, in stream order."""
+        out: list[Entry] = []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                out += self._records.get_nowait()
+        return out
+
+    def _read_records(self, due: float, now: float) -> float:
+        """Read the records if it is time; returns when to read next."""
+        log_ = self._record_log
+        if log_ is None or now < due:
+            return due
+        entries = log_.read(self._records_after)
+        if not entries:
+            return now + RECORDS_POLL
+        self._records_after = entries[-1].stream_id
+        self._records.put(entries)
+        with contextlib.suppress(BlockingIOError, OSError):
+            self._wake_w.send(b"\x00")
+        return now  # maybe more: read again next turn
 
     def take(self) -> list[Batch]:
         """The batches that arrived since the last call, in order."""
@@ -102,6 +140,8 @@ class Follower:
         feed = Feed(self._client)
         own: Any = None
         asked: list[tuple[str, int]] = []
+        records_due = 0.0
+        woken = False  # the feed wakes on the records' channel
         try:
             while not self._stop.is_set():
                 with contextlib.suppress(queue.Empty):
@@ -118,9 +158,16 @@ class Follower:
                         room, after = asked[0]
                         self._give(feed.subscribe(room, after=after))
                         asked.pop(0)
-                    self._give(feed.poll(POLL))
+                    if self._record_log is not None and not woken:
+                        feed.wake_on(STREAM)
+                        woken = True
+                    if feed.poked:
+                        feed.poked, records_due = False, 0.0
+                    records_due = self._read_records(records_due, time.monotonic())
+                    self._give(feed.poll(0.0 if records_due <= time.monotonic() else POLL))
                 except (redis.RedisError, TimeoutError) as exc:
                     log.warning("the engine's feed can't reach Redis: %s", exc)
+                    feed.lost()
                     if own is not None:
                         own.close()
                         own = None

@@ -3,13 +3,14 @@ is taken over by whichever node its client resumes on, and only the node that ho
 a session ends it.
 
 Keys (standalone Redis or valkey: the scripts touch keys they are not given, which
-Redis Cluster would refuse): ``zc:u:{KEY}`` (hash: ``token``, ``node`` of the
-session holding the name), ``zc:s:{TOKEN}`` (hash: ``user``, ``key``, ``rooms`` as
-msgpack, ``client``, ``node``), ``zc:r:{ROOM}:members`` and ``zc:online`` (user key
--> name), and ``zc:n:{NODE}``, the channel on which a node hears from the others
-(one of its sessions was taken over, a private message to hand on). Each change is
-one script, so two nodes can't both win a name, and members change with the
-sessions.
+Redis Cluster would refuse): ``zc:u:{KEY}`` (hash: ``token``, ``node``, ``sid`` of
+the session holding the name), ``zc:s:{TOKEN}`` (hash: ``user``, ``key``, ``rooms``
+as msgpack, ``client``, ``node``, ``sid``), ``zc:r:{ROOM}:members`` and
+``zc:online`` (user key -> name), ``zc:sid`` (the last session id given: a session
+keeps its sid on every node, as its pm history is kept by it), and ``zc:n:{NODE}``,
+the channel on which a node hears from the others (one of its sessions was taken
+over, a private message to hand on). Each change is one script, so two nodes can't
+both win a name, and members change with the sessions.
 """
 
 from __future__ import annotations
@@ -43,13 +44,19 @@ _CLAIM: Final = (
     _MEMBERS
     + """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'token', ARGV[1], 'node', ARGV[2], 'user', ARGV[3])
+-- Past the node's floor (the highest sid it knows): a Redis that lost the counter
+-- never hands out a sid a node's store holds.
+if tonumber(redis.call('GET', 'zc:sid') or '0') < tonumber(ARGV[7]) then
+  redis.call('SET', 'zc:sid', ARGV[7])
+end
+local sid = redis.call('INCR', 'zc:sid')
+redis.call('HSET', KEYS[1], 'token', ARGV[1], 'node', ARGV[2], 'user', ARGV[3], 'sid', sid)
 redis.call('HSET', KEYS[2], 'user', ARGV[3], 'rooms', ARGV[4], 'client', ARGV[5], 'node', ARGV[2],
-           'key', ARGV[6])
+           'key', ARGV[6], 'sid', sid)
 redis.call('HSET', 'zc:online', ARGV[6], ARGV[3])
 redis.call('SADD', 'zc:n:' .. ARGV[2] .. ':sessions', ARGV[1])
 join(cmsgpack.unpack(ARGV[4]), ARGV[6], ARGV[3])
-return 1
+return sid
 """
 )
 _TAKE: Final = """
@@ -59,7 +66,7 @@ redis.call('HSET', KEYS[1], 'node', ARGV[2])
 redis.call('HSET', KEYS[2], 'node', ARGV[2])
 redis.call('SMOVE', 'zc:n:' .. held[2] .. ':sessions', 'zc:n:' .. ARGV[2] .. ':sessions', ARGV[1])
 redis.call('PUBLISH', 'zc:n:' .. held[2], cmsgpack.pack({'moved', ARGV[1]}))
-return redis.call('HMGET', KEYS[2], 'user', 'rooms', 'client')
+return redis.call('HMGET', KEYS[2], 'user', 'rooms', 'client', 'sid')
 """
 _ROOMS: Final = (
     _MEMBERS
@@ -159,23 +166,34 @@ class RedisNames(Names):
         self._release = client.register_script(_RELEASE)
         self._rooms = client.register_script(_ROOMS)
         self._reap = client.register_script(_REAP)
+        self.sid_floor = 0  # the highest sid this node knows (see _CLAIM)
         # Filled by the feed's thread (cluster/follow.py), read by the loop.
         self.inbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
 
     def claim(
         self, key: str, user: str, token: str, rooms: Sequence[str], client: str | None
-    ) -> bool:
+    ) -> int | None:
         with engine_call():
-            args = [token, self.node, user, msgpack.packb(list(rooms)), client or "", key]
-            return bool(self._claim(keys=[_name(key), _session(token)], args=args))
+            args = [token, self.node, user, msgpack.packb(list(rooms)), client or "", key,
+                    self.sid_floor]  # fmt: skip
+            sid = int(self._claim(keys=[_name(key), _session(token)], args=args))
+            self.sid_floor = max(self.sid_floor, sid)
+            return sid or None
+
+    def sids_past(self, sid: int) -> None:
+        """Number sessions past ``sid`` (the highest this node's store holds)."""
+        self.sid_floor = max(self.sid_floor, sid)
 
     def take(self, key: str, token: str) -> Moved | None:
         with engine_call():
             reply: Any = self._take(keys=[_name(key), _session(token)], args=[token, self.node])
             if not reply:
                 return None
-            user, rooms, client = reply
-            return Moved(user.decode(), tuple(msgpack.unpackb(rooms)), client.decode() or None)
+            user, rooms, client, sid = reply
+            if sid is not None:
+                self.sid_floor = max(self.sid_floor, int(sid))
+            return Moved(user.decode(), tuple(msgpack.unpackb(rooms)), client.decode() or None,
+                         None if sid is None else int(sid))  # fmt: skip
 
     def rooms(self, token: str, rooms: Sequence[str]) -> None:
         with engine_call():
@@ -196,13 +214,13 @@ class RedisNames(Names):
             reply: Any = self.client.hvals(f"zc:r:{{{room}}}:members")
             return [name.decode() for name in reply]
 
-    def where(self, key: str) -> tuple[str, str] | None:
+    def where(self, key: str) -> tuple[str, str, int | None] | None:
         with engine_call():
-            reply: Any = self.client.hmget(_name(key), ["node", "user"])
-            node, user = reply
+            reply: Any = self.client.hmget(_name(key), ["node", "user", "sid"])
+            node, user, sid = reply
             if node is None or node.decode() == self.node:
                 return None
-            return str(node.decode()), str(user.decode())
+            return str(node.decode()), str(user.decode()), None if sid is None else int(sid)
 
     def holds(self, key: str, token: str) -> bool:
         with engine_call():
@@ -219,11 +237,6 @@ class RedisNames(Names):
         # As this node's lease last saw them (every third of the lease): a welcome
         # costs Redis nothing more.
         return [] if self.lease is None else list(self.lease.endpoints)
-
-    def pm_id(self) -> int | None:
-        with engine_call():
-            # One counter for every node, so a client's de-duplication by id holds.
-            return int(self.client.incr("zc:pm:id"))
 
     def tell(self, node: str, message: list[Any]) -> None:
         with engine_call():

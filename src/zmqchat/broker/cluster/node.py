@@ -1,6 +1,7 @@
 """What a broker node adds to its loop with the Redis engine: the Redis client, the
-engine that numbers its room events, the feed that brings every node's, and the
-names and sessions it holds."""
+engine that numbers its room events, the feed that brings every node's, the
+cluster's records (private messages, file rows) and the names and sessions it
+holds."""
 
 from __future__ import annotations
 
@@ -13,6 +14,13 @@ from zmqchat.broker.cluster.engine import RedisRoomEvents
 from zmqchat.broker.cluster.follow import Follower
 from zmqchat.broker.cluster.lease import Lease
 from zmqchat.broker.cluster.names import RedisNames, node_channel
+from zmqchat.broker.cluster.records import (
+    KEPT,
+    RecordLog,
+    RedisRecords,
+    check_mark,
+    read_mark,
+)
 from zmqchat.broker.cluster.roomlog import RoomLog
 from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.state import BrokerState
@@ -30,7 +38,12 @@ class ClusterNode:
     ``rediss://``)."""
 
     def __init__(
-        self, url: str, name: str, lease: float = LEASE, endpoint: str | None = None
+        self,
+        url: str,
+        name: str,
+        lease: float = LEASE,
+        endpoint: str | None = None,
+        records_kept: int = KEPT,
     ) -> None:
         """``endpoint``: the ROUTER endpoint clients are told to use for this node
         (None: it is not advertised)."""
@@ -44,12 +57,22 @@ class ClusterNode:
         except redis.RedisError as exc:
             log.error("the engine's Redis can't be reached at start: %s", exc)
         self.names = RedisNames(self.client, name, self.lease)
+        self.records = RedisRecords(RecordLog(self.client, name, records_kept))
+        self._store: Store | None = None
         self.follower = Follower(self.client, node_channel(name), self.names.inbox, self.lease.tick)
         self.events: RedisRoomEvents | None = None
 
     def engine(self, store: Store, out: Outbox, state: BrokerState) -> RedisRoomEvents:
-        """The room events of the core on ``store`` (BrokerCore's ``engine``)."""
+        """The room events of the core on ``store`` (BrokerCore's ``engine``); the
+        cluster's records are read from where ``store`` left them. Raises
+        StoreError if Redis no longer has records ``store`` lacks, ProtocolError
+        if Redis can't be reached."""
         lease = self.lease
+        after = check_mark(self.records.log, read_mark(store), store.path)
+        self.names.sids_past(store.last_sid())
+        self.records.start(store)
+        self._store = store
+        self.follower.read_records(self.records.log, after)
         self.events = RedisRoomEvents(
             store, out, state, RoomLog(self.client), self.name, self.follower.follow,
             engine_epoch=lambda: lease.epoch,
@@ -65,8 +88,10 @@ class ClusterNode:
         """Apply what the feed brought (stored, published, acks let go); the core
         then acts on what other nodes said (BrokerCore.node_messages)."""
         assert self.events is not None
+        assert self._store is not None
         for batch in self.follower.take():
             self.events.apply(batch)
+        self.records.apply(self._store, self.follower.take_records())
 
     def close(self) -> None:
         self.follower.close()
