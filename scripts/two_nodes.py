@@ -13,7 +13,8 @@ nodes on several machines share a mount (default: the user data dir's
 ``two-nodes``, so history survives a restart; ``--dir`` to change).
 It prints how to connect, and each node's pid so that you can ``kill -9`` one and
 watch the clients move to the other. A killed node is not restarted; Ctrl-C stops
-everything, each process by its pid.
+everything (so do SIGTERM and SIGHUP), each process by its pid; a launcher killed
+outright takes the nodes and Redis with it.
 
     python scripts/two_nodes.py [--dir DIR] [--host 127.0.0.1] [--ports 5555,5565]
 """
@@ -55,9 +56,16 @@ def main() -> int:
         print(f"two-nodes: {socket_path} is too long for a unix socket; give a shorter --dir")
         return 1
     procs: dict[str, subprocess.Popen[bytes]] = {}
+    # SIGTERM and a closed terminal's SIGHUP stop everything as Ctrl-C does, and a
+    # launcher killed outright takes the nodes with it (--parent-pid): none is left
+    # serving with nobody to stop it. Redis goes when this process does
+    # (--pdeathsig), as the tests' does.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupted)
+    signal.signal(signal.SIGINT, _interrupted)  # also when started with SIGINT ignored
     try:
         procs["redis"] = subprocess.Popen(
-            [redis_server, "--port", "0", "--unixsocket", str(socket_path),
+            [*_dies_with_us(), redis_server, "--port", "0", "--unixsocket", str(socket_path),
              "--unixsocketperm", "700", "--dir", str(base), "--appendonly", "yes",
              "--appendfsync", "always", "--save", "", "--logfile", str(base / "redis.log")],
         )  # fmt: skip
@@ -78,7 +86,8 @@ def main() -> int:
             )
             procs[name] = subprocess.Popen(
                 [*zmqchat, "broker", "--host", args.host, "--port", str(port),
-                 "--pub-port", str(port + 1), "--db", str(folder / "zmqchat.db")],
+                 "--pub-port", str(port + 1), "--db", str(folder / "zmqchat.db"),
+                 "--parent-pid", str(os.getpid())],
                 env=env,
             )  # fmt: skip
         endpoints = " ".join(f"--endpoint tcp://{args.host}:{port}" for port in ports)
@@ -98,6 +107,16 @@ def main() -> int:
         return 0
     finally:
         _stop(procs)
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _dies_with_us() -> list[str]:
+    """A prefix that has the kernel end the command when this process ends."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--"] if setpriv else []
 
 
 def _watch(procs: dict[str, subprocess.Popen[bytes]]) -> int:
@@ -120,6 +139,8 @@ def _status(code: int) -> str:
 
 def _stop(procs: dict[str, subprocess.Popen[bytes]]) -> None:
     """Nodes first (they flush their stores), then Redis; by pid, SIGKILL past 10 s."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C does not cut this short
     for name in (*NODES, "redis"):
         proc = procs.get(name)
         if proc is not None and proc.poll() is None:

@@ -402,3 +402,14 @@ def test_a_node_new_to_a_room_answers_with_every_event_already_acked(
         {"type": "history", "room": "lobby", "limit": 100, "external": how == "outside"}
     )
     assert [m["text"] for m in page["messages"] if m["type"] == "chat"] == texts
+
+
+def test_rooms_counts_the_members_on_every_node(nodes: tuple[Node, Node]) -> None:
+    a, b = nodes
+    alice, carol, bob = peer(a.endpoint), peer(a.endpoint), peer(b.endpoint)
+    alice.register("alice", rooms=["general"])
+    carol.register("carol", rooms=["general"])
+    bob.register("bob", rooms=["general"])
+    for reader in (alice, bob):
+        listed = {r["name"]: r["members"] for r in reader.request({"type": "rooms"})["rooms"]}
+        assert listed["general"] == 3, listed

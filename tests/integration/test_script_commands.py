@@ -262,6 +262,8 @@ def test_tail_survives_a_broker_restart_and_ctrl_c_ends_it(broker: BrokerProcess
         err = tail.stderr.read()
     assert "Traceback" not in err
     assert "reconnecting" in err
+    # In the chat windows' words, naming the node (several: where it went).
+    assert f"reconnected (session resumed) to 127.0.0.1:{port}" in err
 
 
 def test_pm_who_rooms(broker, tmp_path: Path):

@@ -59,6 +59,11 @@ class Names:
         """The members of ``room`` on every node; None: those of this broker."""
         return None
 
+    def member_counts(self, rooms: Sequence[str]) -> list[int] | None:
+        """How many members each of ``rooms`` has on every node; None: count those
+        of this broker."""
+        return None
+
     def where(self, key: str) -> tuple[str, str, int | None] | None:
         """The other node whose session holds name ``key``, the name as that session
         registered it and its sid, if one does."""

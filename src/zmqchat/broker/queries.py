@@ -117,13 +117,17 @@ class Queries:
         stored = self._stored_rooms(after, want, shown)
         page, more = _page(sorted(set(live).union(stored))[:want], req.limit)
         topics = self.membership.access.meta.topics(page)
+        # With the Redis engine, members on every node (one round trip a page).
+        counts = self.membership.names.member_counts(page)
         rooms = []
-        for name in page:
+        for i, name in enumerate(page):
             room = self.state.rooms.get(name)
-            if room is None:  # nobody in it: its head is in the store
+            if room is None:  # nobody in it here: its head is in the store
                 members, seq = 0, self.store.room_head(name)
             else:
                 members, seq = len(room.members), room.seq
+            if counts is not None:
+                members = counts[i]
             flag = True if name in private else None
             info = RoomInfo(name, members, seq, private=flag, topic=topics.get(name))
             rooms.append(info)

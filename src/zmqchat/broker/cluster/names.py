@@ -214,6 +214,13 @@ class RedisNames(Names):
             reply: Any = self.client.hvals(f"zc:r:{{{room}}}:members")
             return [name.decode() for name in reply]
 
+    def member_counts(self, rooms: Sequence[str]) -> list[int] | None:
+        with engine_call():
+            pipe = self.client.pipeline(transaction=False)
+            for room in rooms:
+                pipe.hlen(f"zc:r:{{{room}}}:members")
+            return [int(n) for n in pipe.execute()]
+
     def where(self, key: str) -> tuple[str, str, int | None] | None:
         with engine_call():
             reply: Any = self.client.hmget(_name(key), ["node", "user", "sid"])

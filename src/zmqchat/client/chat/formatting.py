@@ -326,16 +326,25 @@ def _text_lines(text: str, style: str, multiline: bool) -> list[Line]:
     return [[(style, safe_text(part))] for part in lines]
 
 
-def format_status(event: StatusEvent) -> Line:
-    """A change of the connection, as a notice."""
+def status_text(event: StatusEvent) -> str | None:
+    """A lost or regained connection in words (None for other changes): the chat
+    windows' notice and the script commands' line on stderr."""
     # Which broker node: with several, a failover shows where the client went.
     node = f" {event.endpoint.removeprefix('tcp://')}" if event.endpoint else ""
     if event.state == "reconnecting":
         why = f" ({event.reason})" if event.reason not in (None, "connection lost") else ""
-        return notice(f"connection lost{' with' + node if node else ''}{why}; reconnecting…")
+        return f"connection lost{' with' + node if node else ''}{why}; reconnecting…"
     if event.state == "connected":
         how = "session resumed" if event.resumed else "new session, rooms joined again"
-        return notice(f"reconnected ({how}){' to' + node if node else ''}")
+        return f"reconnected ({how}){' to' + node if node else ''}"
+    return None
+
+
+def format_status(event: StatusEvent) -> Line:
+    """A change of the connection, as a notice."""
+    text = status_text(event)
+    if text is not None:
+        return notice(text)
     if event.state == "closed":
         return error(f"disconnected: {event.reason or 'closed'}")
     return notice(event.state)

@@ -22,6 +22,7 @@ from zmqchat.client.chat.formatting import (
     format_event,
     plain,
     safe_text,
+    status_text,
     to_json,
 )
 from zmqchat.client.chat.mentions import is_mention
@@ -242,11 +243,11 @@ def _printable(
 
 
 def _status_note(event: StatusEvent, err: TextIO) -> None:
-    """Connection changes go to stderr, so stdout holds events only."""
-    if event.state == "reconnecting":
-        note("tail", f"connection lost ({event.reason}); reconnecting…", err)
-    elif event.state == "connected":
-        note("tail", "reconnected", err)
+    """Connection changes go to stderr, so stdout holds events only; in the chat
+    windows' words, which name the node it moved to."""
+    text = status_text(event) if event.state in ("reconnecting", "connected") else None
+    if text is not None:
+        note("tail", text, err)
 
 
 # ----------------------------------------------------------- pm, who, rooms, history
