@@ -21,7 +21,8 @@ pytest_plugins = ["pytester"]
 # ZMQCHAT_TEST_ENGINE=redis runs the suite's brokers as nodes of the Redis engine,
 # each on a redis-server of its own (a broker alone on its engine behaves as one
 # broker: the behaviour suite against both engines, issue 17). Brokers that need
-# accounts stay on SQLite: the Redis engine does not share accounts yet.
+# accounts stay on SQLite: their tests write accounts into the store, which a node of
+# the engine keeps as a copy of Redis's (tests/cluster/test_shared_accounts.py).
 ENGINE = os.environ.get("ZMQCHAT_TEST_ENGINE", "sqlite")
 
 

@@ -62,12 +62,15 @@ def every(db: sqlite3.Connection) -> list[Account]:
     return [Account(*row) for row in rows]
 
 
-def insert(db: sqlite3.Connection, name: str, hashed: str, now: float) -> Account | None:
-    """Create the account ``name``; None if the name has one already."""
+def insert(
+    db: sqlite3.Connection, name: str, hashed: str, now: float, account_id: int | None = None
+) -> Account | None:
+    """Create the account ``name`` (numbered ``account_id``, the engine's, or the
+    table's next); None if the name has one already."""
     cur = db.execute(
-        "INSERT INTO accounts (key, name, hash, generation, created, changed)"
-        " VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT (key) DO NOTHING",
-        (name.lower(), name, hashed, now, now),
+        "INSERT INTO accounts (id, key, name, hash, generation, created, changed)"
+        " VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT (key) DO NOTHING",
+        (account_id, name.lower(), name, hashed, now, now),
     )
     if cur.rowcount == 0:
         return None

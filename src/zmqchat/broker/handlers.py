@@ -126,7 +126,8 @@ class BrokerCore:
         )
         moderation = Moderation(self.state, store, self.out, clock, self.membership, meta)
         self.events.watchers.append(moderation.removed_elsewhere)
-        self.mailboxes = Mailboxes(store, self.out, config.mailbox_limit)
+        self.records = records if records is not None else Records()
+        self.mailboxes = Mailboxes(store, self.out, config.mailbox_limit, self.records)
         self.address_limits = AddressLimits(*config.address_rate, config.address_refusal_rate)
         self.forgetting = Forgetting(
             self.state,
@@ -135,7 +136,6 @@ class BrokerCore:
             rooms_after=config.forget_rooms_after,
             names_after=config.forget_names_after,
         )
-        self.records = records if records is not None else Records()
         self.relay = Relay(
             self.state, store, self.out, config, clock, self.mailboxes, self.membership,
             self.records,
@@ -152,7 +152,7 @@ class BrokerCore:
         queries = Queries(
             self.state, store, self.out, self.mailboxes, self.membership, self._charge
         )
-        self.logins = Logins(config, store, self.state, notify)
+        self.logins = Logins(config, store, self.state, notify, records=self.records)
         self.registration = Registration(
             config,
             self.state,

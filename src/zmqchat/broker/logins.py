@@ -29,6 +29,7 @@ from zmqchat.broker.accounts import (
     exposed,
     retry_after,
 )
+from zmqchat.broker.records import Records
 from zmqchat.broker.state import BrokerState, Session
 from zmqchat.broker.store import Store
 from zmqchat.common.config import BrokerConfig
@@ -85,12 +86,14 @@ class Logins:
         notify: Callable[[], None],
         *,
         threads: int = HASH_THREADS,
+        records: Records | None = None,
     ) -> None:
         self.mode = config.auth
         self.encrypted = config.encryption != "none"
         self.signup = config.signup
         self.store = store
         self.state = state
+        self.records = records if records is not None else Records()
         self.hasher = Hasher.of(config)
         self.per_account = AttemptLimiter(config.login_attempts_per_account)
         self.per_address = AttemptLimiter(config.login_attempts_per_address)
@@ -255,7 +258,14 @@ class Logins:
         hashed = login.new_hash
         if login.account is None:
             assert hashed is not None
-            account = self.store.add_account(login.request.user, hashed, now)
+            # With the Redis engine the name is first taken cluster-wide, then kept
+            # here with the id every node gives it.
+            account_id = self.records.account(login.request.user, hashed, now)
+            account = None
+            if account_id is not None:
+                account = self.store.add_account(
+                    login.request.user, hashed, now, account_id or None
+                )
             if account is None:
                 raise ProtocolError(
                     ErrorCode.NAME_TAKEN, f"{login.request.user} was just signed up by another"
@@ -263,6 +273,8 @@ class Logins:
             log.info("signed up %s from %s", account.name, login.peer)
             return account
         if hashed is not None:
+            # This node's copy only: the other nodes still verify the old hash, and
+            # store their own stronger one at their next login.
             self.store.rehash_account(login.account, hashed)
             log.info("stored %s's password with stronger hashing", login.account.name)
         return login.account

@@ -15,6 +15,10 @@ is marked delivered once ZeroMQ has taken it for the recipient's connection, in 
 write of its own after the send: a broker killed in between delivers it again at
 the next login, and the client drops a pm whose ``id`` it has seen. So a queued pm
 is delivered at least once and never lost.
+
+With the Redis engine a queued pm is a record (:mod:`.records`) every node keeps, and
+so are its hand-over and its queueing again (``pm_set``) and a file's delivery: the
+account holder logging in on any node is handed what waits once.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from collections.abc import Iterable
 from typing import Final
 
 from zmqchat.broker.outbox import Outbox
+from zmqchat.broker.records import Records
 from zmqchat.broker.rows import page, page_query, pm_event
 from zmqchat.broker.state import Session
 from zmqchat.broker.store import Store
@@ -59,10 +64,13 @@ def account_since(store: Store, session: Session) -> float | None:
 class Mailboxes:
     """The queued pms of every account, bounded per recipient."""
 
-    def __init__(self, store: Store, out: Outbox, limit: int) -> None:
+    def __init__(
+        self, store: Store, out: Outbox, limit: int, records: Records | None = None
+    ) -> None:
         self.store = store
         self.out = out
         self.limit = limit
+        self.records = records if records is not None else Records()
 
     def waiting(self, key: str, since: float = 0.0) -> int:
         """How many pms sent from ``since`` on wait for user ``key``."""
@@ -127,6 +135,8 @@ class Mailboxes:
             db.executemany(
                 "UPDATE files SET delivered = ? WHERE id = ?", [(now, row[0]) for row in rows]
             )
+            for row in rows:
+                self.records.file_update(row[0], {"delivered": now})
             log.info("handing %s the %d file(s) waiting", session.user, len(rows))
         return len(rows)
 
@@ -138,12 +148,15 @@ class Mailboxes:
                 "UPDATE pms SET queued = NULL, recipient_sid = ? WHERE id = ? AND queued = 1",
                 pairs,
             )
+        for sid, pm_id in pairs:
+            self.records.pm_set(pm_id, {"queued": None, "recipient_sid": sid})
 
     def requeue(self, pm_id: int) -> None:
         """Put a pm that could not be handed over back in its recipient's mailbox."""
         self.store.writer().execute(
             "UPDATE pms SET queued = 1, recipient_sid = NULL WHERE id = ?", (pm_id,)
         )
+        self.records.pm_set(pm_id, {"queued": 1, "recipient_sid": None})
 
     def conversation(
         self,

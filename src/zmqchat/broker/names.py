@@ -23,6 +23,7 @@ class Moved:
     rooms: tuple[str, ...]
     client: str | None
     sid: int | None = None  # the session's id on every node (None: taken before sids were)
+    login: tuple[int, int] | None = None  # (account id, generation) it logged in with
 
 
 class Names:
@@ -32,16 +33,30 @@ class Names:
     shared = False  # whether other nodes share the names (the Redis engine)
 
     def claim(
-        self, key: str, user: str, token: str, rooms: Sequence[str], client: str | None
+        self,
+        key: str,
+        user: str,
+        token: str,
+        rooms: Sequence[str],
+        client: str | None,
+        login: tuple[int, int] | None = None,
     ) -> int | None:
-        """Hold name ``key`` for the new session ``token``; returns the session's sid
-        (0: the store numbers it), None if a session elsewhere holds the name."""
+        """Hold name ``key`` for the new session ``token`` (logged in with ``login``,
+        see :class:`Moved`); returns the session's sid (0: the store numbers it),
+        None if a session elsewhere holds the name."""
         return 0
 
-    def take(self, key: str, token: str) -> Moved | None:
+    def take(self, key: str, token: str, auth: str = "open") -> Moved | None:
         """Take over session ``token`` of ``key`` from the node that holds it (a
-        client resuming here); None if no other node holds such a session."""
+        client resuming here); None if no other node holds such a session, or if
+        under ``auth`` its token no longer stands for a password (the account's
+        password changed, or the name got an account) as Logins.may_resume says."""
         return None
+
+    def relogin(self, key: str, token: str, new_token: str, login: tuple[int, int]) -> bool:
+        """Session ``token`` of ``key``, this node's, logged in again: it is
+        ``new_token`` now, with ``login``. False if it is no longer this node's."""
+        return True
 
     def rooms(self, token: str, rooms: Sequence[str]) -> None:
         """Session ``token`` is now in ``rooms`` (what a node taking it over joins)."""

@@ -1,5 +1,5 @@
 """What the broker keeps for users beyond room events, as nodes share it: the seam
-of the engine (issue 17) for private history and file metadata.
+of the engine (issue 17) for private history, mailboxes, file metadata and accounts.
 
 One broker (the SQLite engine) is the whole truth: its store numbers private
 messages and files, and :class:`Records` here adds nothing. With the Redis engine
@@ -42,6 +42,17 @@ class Records:
     def drop_pm(self, pm_id: int) -> None:
         """Private message ``pm_id`` was taken back (never delivered): every node
         drops it too."""
+
+    def pm_set(self, pm_id: int, changes: dict[str, Any]) -> None:
+        """Private message ``pm_id`` was handed to its recipient, or queued again
+        (``queued``, ``recipient_sid``): every node marks its copy."""
+
+    def account(self, name: str, hashed: str, now: float) -> int | None:
+        """Log a new account (a sign-up) for every node; returns its id, unique
+        across nodes (0: the store's next), None if ``name`` has an account on some
+        node. Raises ProtocolError (``store_unavailable``) when the engine can't
+        take it."""
+        return 0
 
     def file(self, row: dict[str, Any]) -> int | None:
         """Log a new file's row (``files``' columns but ``id``); returns its id, unique

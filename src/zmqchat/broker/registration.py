@@ -122,8 +122,8 @@ class Registration:
             ):
                 self.take_over(session, rid, now, req.ref, peer=peer, client_key=client_key)
                 return
-        if req.resume is not None and self.config.auth == "open":
-            moved = self.membership.names.take(user_key(req.user), req.resume)
+        if req.resume is not None:
+            moved = self.membership.names.take(user_key(req.user), req.resume, self.config.auth)
             if moved is not None:  # another node's session, resumed here
                 self._adopt(rid, req.resume, moved, req.ref, now, peer, client_key)
                 return
@@ -172,12 +172,17 @@ class Registration:
         if session.rid is None:
             self._check_capacity()
         if account is not None:
-            self.store.add_login(session.sid, account)
-            session.login = (account.id, account.generation)
+            login = (account.id, account.generation)
             # A login proves the password, not that whoever held the token should keep
             # it (it may have been someone with an old password): a new token, so a
             # new ticket, and the old one's subscriptions end.
             token = secrets.token_urlsafe(16)
+            if not self.membership.names.relogin(session.key, session.token, token, login):
+                raise ProtocolError(
+                    ErrorCode.NAME_TAKEN, f"{session.user} is online through another node"
+                )
+            self.store.add_login(session.sid, login)
+            session.login = login
             self.store.set_session_token(session.sid, token)
             self.state.retoken(session, token)
             self.out.recheck.session(session)
@@ -219,16 +224,17 @@ class Registration:
         # A private room the user may not join is skipped, not refused: the welcome
         # lists the rooms they are in, and a client keeps the rest out of its list.
         names = self.membership.access.allowed(user_key(req.user), req.rooms)
+        login = None if account is None else (account.id, account.generation)
         shared_sid = self.membership.names.claim(
-            user_key(req.user), req.user, token, names, req.client
+            user_key(req.user), req.user, token, names, req.client, login
         )
         if shared_sid is None:
             raise ProtocolError(ErrorCode.NAME_TAKEN, f"{req.user} is already online")
         rooms = [self.membership.room(name) for name in names]
         with self.store.atomic():
             sid = self.store.add_session(token, req.user, names, req.client, ts, shared_sid or None)
-            if account is not None:
-                self.store.add_login(sid, account)
+            if login is not None:
+                self.store.add_login(sid, login)
             for room in rooms:  # last: see RoomEvents.append
                 self.membership.presence(room, req.user, "join", ts, None)
         session = Session(
@@ -240,7 +246,7 @@ class Registration:
             last_seen=now,
             client=req.client,
             bucket=self.bucket(now),
-            login=None if account is None else (account.id, account.generation),
+            login=login,
             conn=getattr(rid, "conn", None),
             curve_key=client_key,
             address=peer,
@@ -276,10 +282,12 @@ class Registration:
         sid = self.store.add_session(
             token, moved.user, list(moved.rooms), moved.client, self.clock(), moved.sid
         )
+        if moved.login is not None:  # as Redis checked it against the account's now
+            self.store.add_login(sid, moved.login)
         session = Session(
             sid=sid, token=token, user=moved.user, key=key, rid=rid, last_seen=now,
             client=moved.client, bucket=self.bucket(now), conn=getattr(rid, "conn", None),
-            curve_key=client_key, address=peer,
+            curve_key=client_key, address=peer, login=moved.login,
         )  # fmt: skip
         self.state.add(session)
         for room in rooms:

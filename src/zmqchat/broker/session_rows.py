@@ -126,21 +126,25 @@ class SessionRows:
         changed it since the last login, from another process."""
         return accounts.find(self._db, name)
 
-    def add_account(self, name: str, hashed: str, now: float) -> Account | None:
-        """Create an account (self sign-up) with the batch; None if ``name`` has one."""
+    def add_account(
+        self, name: str, hashed: str, now: float, account_id: int | None = None
+    ) -> Account | None:
+        """Create an account (self sign-up) with the batch, numbered ``account_id``
+        (the engine's) or the table's next; None if ``name`` has one."""
         self._begin()
-        return accounts.insert(self._db, name, hashed, now)
+        return accounts.insert(self._db, name, hashed, now, account_id)
 
     def rehash_account(self, account: Account, hashed: str) -> None:
         self._begin()
         accounts.rehash(self._db, account, hashed)
 
-    def add_login(self, sid: int, account: Account) -> None:
-        """Session ``sid`` logged in with the password of this generation of
-        ``account``: it may be resumed with its token until the password changes."""
+    def add_login(self, sid: int, login: tuple[int, int]) -> None:
+        """Session ``sid`` logged in with the password of an account: ``login`` is
+        (account id, password generation). It may be resumed with its token until
+        the password changes."""
         self._write(
             "INSERT OR REPLACE INTO logins (sid, account, generation) VALUES (?, ?, ?)",
-            (sid, account.id, account.generation),
+            (sid, *login),
         )
 
     def logins(self) -> dict[int, tuple[int, int]]:

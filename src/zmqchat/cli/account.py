@@ -5,6 +5,10 @@ second process write, one short statement at a time, with the hash computed befo
 and never takes the broker's lock on the store file. The broker reads an account at
 each login, so a change counts from the next one. A password is read twice from a
 terminal, or once (its first line) from a pipe; never from the command line.
+
+With ``engine = "redis"`` (issue 17) add, passwd and del go to the engine's Redis
+instead, as records every node applies to its store (broker/cluster/accounts.py):
+made once, an account works on every node. list shows the store's copy.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ $ZMQCHAT_CONFIG, or broker.toml in the user config dir, and ZMQCHAT_DB /
 ZMQCHAT_DATA_DIR). It works while the broker runs; the broker reads accounts at
 each login, so a change counts from the next one. A password change or deletion
 also keeps the sessions opened with the old password from being resumed.
+With engine = "redis" (ZMQCHAT_ENGINE, ZMQCHAT_ENGINE_URL) add, passwd and del
+write to the engine's Redis, for every node; list shows the store's copy.
 
 a password is asked twice on a terminal, or read once from stdin (its first
 line) for scripts; never from the command line:
@@ -112,6 +118,8 @@ def _run(args: argparse.Namespace, stdin: TextIO, ask: Callable[[str], str]) -> 
         raise ScriptError(
             ExitCode.USAGE, f"invalid name {name!r}: use 1-32 letters, digits, '_' or '-'"
         )
+    if config.engine == "redis":
+        return _run_engine(args.action, name, config, stdin, ask)
     if args.action == "del":
         with _store(config, create=False) as db:
             if not accounts.delete(db, name):
@@ -146,6 +154,68 @@ def _run(args: argparse.Namespace, stdin: TextIO, ask: Callable[[str], str]) -> 
         else:
             print(f"changed the password of {name}")
     return 0
+
+
+def _run_engine(
+    action: str, name: str, config: BrokerConfig, stdin: TextIO, ask: Callable[[str], str]
+) -> int:
+    """add, passwd or del as records in the engine's Redis, which every node applies."""
+    from zmqchat.broker import accounts
+
+    try:
+        import redis
+
+        from zmqchat.broker.cluster.accounts import AccountLog
+    except ImportError:
+        raise ConfigError("engine = \"redis\" needs pip install 'zmqchat[redis]'") from None
+    client = redis.Redis.from_url(config.engine_url or "")
+    try:
+        log = AccountLog(client, f"account:{os.getpid()}", config.records_kept)
+        if action == "del":
+            if log.drop(name) is None:
+                raise ScriptError(ExitCode.REFUSED, f"{name} has no account")
+            print(f"deleted the account {name} on every node")
+            return 0
+        held = log.held(name)  # before asking for a password
+        if held and action == "add":
+            raise ScriptError(
+                ExitCode.REFUSED, f"{name} already has an account (passwd changes it)"
+            )
+        if not held and action == "passwd":
+            raise ScriptError(ExitCode.REFUSED, f"{name} has no account (add it)")
+        password = read_new_password(name, stdin, ask)
+        hashed = accounts.Hasher.of(config).hash(password)
+        if action == "add":
+            # The name is checked again in the script that adds it: another `add`
+            # may have come in meanwhile.
+            if log.add(name, hashed, time.time(), _highest_id(config)) is None:
+                raise ScriptError(
+                    ExitCode.REFUSED, f"{name} already has an account (passwd changes it)"
+                )
+            print(f"added the account {name} for every node")
+        elif log.change(name, hashed, time.time()) is None:
+            raise ScriptError(ExitCode.REFUSED, f"{name} has no account (add it)")
+        else:
+            print(f"changed the password of {name} on every node")
+        return 0
+    except redis.RedisError as exc:
+        raise ScriptError(ExitCode.REFUSED, f"the engine's Redis can't be used: {exc}") from None
+    finally:
+        client.close()
+
+
+def _highest_id(config: BrokerConfig) -> int:
+    """The highest account id the store here holds (0: none, or no store): the
+    engine numbers past it even if its Redis lost the counter."""
+    from zmqchat.broker.cluster.accounts import highest_id
+
+    if not Path(config.db_path).exists():
+        return 0
+    try:
+        with _store(config, create=False) as db:
+            return highest_id(db)
+    except (sqlite3.Error, OSError, ScriptError):
+        return 0
 
 
 def read_new_password(name: str, stdin: TextIO, ask: Callable[[str], str]) -> str:

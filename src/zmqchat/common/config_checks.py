@@ -104,11 +104,6 @@ def _check_engine(config: BrokerConfig) -> None:
             raise ConfigError(f"node_endpoint: {exc}") from None
     if config.records_kept < 1000:
         raise ConfigError("records_kept must be at least 1000 entries")
-    if config.auth != "open":
-        raise ConfigError(
-            'engine = "redis" does not share accounts between nodes yet: use it with '
-            'auth = "open" (docs/scaling.md)'
-        )
 
 
 def _check_address_limits(config: BrokerConfig) -> None:

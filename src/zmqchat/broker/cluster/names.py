@@ -5,7 +5,9 @@ a session ends it.
 Keys (standalone Redis or valkey: the scripts touch keys they are not given, which
 Redis Cluster would refuse): ``zc:u:{KEY}`` (hash: ``token``, ``node``, ``sid`` of
 the session holding the name), ``zc:s:{TOKEN}`` (hash: ``user``, ``key``, ``rooms``
-as msgpack, ``client``, ``node``, ``sid``), ``zc:r:{ROOM}:members`` and
+as msgpack, ``client``, ``node``, ``sid``, and ``login``, ``"id:generation"`` of
+the account whose password opened it, checked against ``zc:accounts`` by a node
+taking it over: see :mod:`.accounts`), ``zc:r:{ROOM}:members`` and
 ``zc:online`` (user key -> name), ``zc:sid`` (the last session id given: a session
 keeps its sid on every node, as its pm history is kept by it), and ``zc:n:{NODE}``,
 the channel on which a node hears from the others (one of its sessions was taken
@@ -53,20 +55,43 @@ local sid = redis.call('INCR', 'zc:sid')
 redis.call('HSET', KEYS[1], 'token', ARGV[1], 'node', ARGV[2], 'user', ARGV[3], 'sid', sid)
 redis.call('HSET', KEYS[2], 'user', ARGV[3], 'rooms', ARGV[4], 'client', ARGV[5], 'node', ARGV[2],
            'key', ARGV[6], 'sid', sid)
+if ARGV[8] ~= '' then redis.call('HSET', KEYS[2], 'login', ARGV[8]) end
 redis.call('HSET', 'zc:online', ARGV[6], ARGV[3])
 redis.call('SADD', 'zc:n:' .. ARGV[2] .. ':sessions', ARGV[1])
 join(cmsgpack.unpack(ARGV[4]), ARGV[6], ARGV[3])
 return sid
 """
 )
+# ARGV[3], the auth mode: past "open", a token stands for the password it was opened
+# with until that changes (Logins.may_resume), as zc:accounts says now.
 _TAKE: Final = """
 local held = redis.call('HMGET', KEYS[1], 'token', 'node')
 if held[1] ~= ARGV[1] or held[2] == ARGV[2] then return false end
+if ARGV[3] ~= 'open' then
+  local login = redis.call('HGET', KEYS[2], 'login')
+  local account = redis.call('HGET', 'zc:accounts', ARGV[4])
+  if login then
+    if login ~= account then return false end
+  elseif account or ARGV[3] ~= 'accounts' then
+    return false
+  end
+end
 redis.call('HSET', KEYS[1], 'node', ARGV[2])
 redis.call('HSET', KEYS[2], 'node', ARGV[2])
 redis.call('SMOVE', 'zc:n:' .. held[2] .. ':sessions', 'zc:n:' .. ARGV[2] .. ':sessions', ARGV[1])
 redis.call('PUBLISH', 'zc:n:' .. held[2], cmsgpack.pack({'moved', ARGV[1]}))
-return redis.call('HMGET', KEYS[2], 'user', 'rooms', 'client', 'sid')
+return redis.call('HMGET', KEYS[2], 'user', 'rooms', 'client', 'sid', 'login')
+"""
+# A login on the node holding the session: a new token (Registration.take_over).
+_RELOGIN: Final = """
+local held = redis.call('HMGET', KEYS[1], 'token', 'node')
+if held[1] ~= ARGV[1] or held[2] ~= ARGV[3] then return 0 end
+redis.call('RENAME', KEYS[2], KEYS[3])
+redis.call('HSET', KEYS[3], 'login', ARGV[4])
+redis.call('HSET', KEYS[1], 'token', ARGV[2])
+redis.call('SREM', 'zc:n:' .. ARGV[3] .. ':sessions', ARGV[1])
+redis.call('SADD', 'zc:n:' .. ARGV[3] .. ':sessions', ARGV[2])
+return 1
 """
 _ROOMS: Final = (
     _MEMBERS
@@ -147,6 +172,18 @@ def _session(token: str) -> str:
     return f"zc:s:{{{token}}}"
 
 
+def _login(login: tuple[int, int] | None) -> str:
+    """A session's login as Redis keeps it (zc:accounts' form): "id:generation"."""
+    return "" if login is None else f"{login[0]}:{login[1]}"
+
+
+def _parse_login(raw: bytes | None) -> tuple[int, int] | None:
+    if not raw:
+        return None
+    account, _, generation = raw.decode().partition(":")
+    return int(account), int(generation)
+
+
 def node_channel(node: str) -> str:
     """Where node ``node`` hears from the others (msgpack lists, see Names.heard)."""
     return f"zc:n:{node}"
@@ -166,16 +203,23 @@ class RedisNames(Names):
         self._release = client.register_script(_RELEASE)
         self._rooms = client.register_script(_ROOMS)
         self._reap = client.register_script(_REAP)
+        self._relogin = client.register_script(_RELOGIN)
         self.sid_floor = 0  # the highest sid this node knows (see _CLAIM)
         # Filled by the feed's thread (cluster/follow.py), read by the loop.
         self.inbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
 
     def claim(
-        self, key: str, user: str, token: str, rooms: Sequence[str], client: str | None
+        self,
+        key: str,
+        user: str,
+        token: str,
+        rooms: Sequence[str],
+        client: str | None,
+        login: tuple[int, int] | None = None,
     ) -> int | None:
         with engine_call():
             args = [token, self.node, user, msgpack.packb(list(rooms)), client or "", key,
-                    self.sid_floor]  # fmt: skip
+                    self.sid_floor, _login(login)]  # fmt: skip
             sid = int(self._claim(keys=[_name(key), _session(token)], args=args))
             self.sid_floor = max(self.sid_floor, sid)
             return sid or None
@@ -184,16 +228,23 @@ class RedisNames(Names):
         """Number sessions past ``sid`` (the highest this node's store holds)."""
         self.sid_floor = max(self.sid_floor, sid)
 
-    def take(self, key: str, token: str) -> Moved | None:
+    def take(self, key: str, token: str, auth: str = "open") -> Moved | None:
         with engine_call():
-            reply: Any = self._take(keys=[_name(key), _session(token)], args=[token, self.node])
+            args = [token, self.node, auth, key]
+            reply: Any = self._take(keys=[_name(key), _session(token)], args=args)
             if not reply:
                 return None
-            user, rooms, client, sid = reply
+            user, rooms, client, sid, login = reply
             if sid is not None:
                 self.sid_floor = max(self.sid_floor, int(sid))
             return Moved(user.decode(), tuple(msgpack.unpackb(rooms)), client.decode() or None,
-                         None if sid is None else int(sid))  # fmt: skip
+                         None if sid is None else int(sid), _parse_login(login))  # fmt: skip
+
+    def relogin(self, key: str, token: str, new_token: str, login: tuple[int, int]) -> bool:
+        with engine_call():
+            keys = [_name(key), _session(token), _session(new_token)]
+            args = [token, new_token, self.node, _login(login)]
+            return bool(self._relogin(keys=keys, args=args))
 
     def rooms(self, token: str, rooms: Sequence[str]) -> None:
         with engine_call():

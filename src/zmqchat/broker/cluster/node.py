@@ -68,7 +68,10 @@ class ClusterNode:
         StoreError if Redis no longer has records ``store`` lacks, ProtocolError
         if Redis can't be reached."""
         lease = self.lease
-        after = check_mark(self.records.log, read_mark(store), store.path)
+        mark = read_mark(store)
+        after = check_mark(self.records.log, mark, store.path)
+        if mark is None:
+            self._load_accounts(store)
         self.names.sids_past(store.last_sid())
         self.records.start(store)
         self._store = store
@@ -78,6 +81,17 @@ class ClusterNode:
             engine_epoch=lambda: lease.epoch,
         )  # fmt: skip
         return self.events
+
+    def _load_accounts(self, store: Store) -> None:
+        """A new store: every account from Redis, whose records may be trimmed (the
+        records kept are applied after, to the same end)."""
+        try:
+            loaded = self.records.accounts.load(store.writer())
+        except redis.RedisError as exc:
+            log.error("can't load the cluster's accounts into a new store: %s", exc)
+            return
+        if loaded:
+            log.info("loaded the cluster's %d account(s) into a new store", loaded)
 
     @property
     def wake_fd(self) -> int:

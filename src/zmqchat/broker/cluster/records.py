@@ -17,11 +17,12 @@ The stream is bounded (``XADD MAXLEN ~``, ``records_kept`` entries). A node whos
 mark is older than what Redis trimmed has lost records for good and refuses to
 start (:func:`check_mark`); docs/scaling.md says what to do.
 
-Entry fields: ``k`` (kind: ``pm``, ``pm_drop``, ``file``, ``file_set``,
-``file_drop``), ``id`` (the row's id), ``n`` (the node that wrote it), ``r``
-(msgpack: the row's fields, or the columns that changed) and ``i`` (the entry's
-ordinal, from the counter ``zc:records:n``: Redis's XINFO does not say what
-trimming removed, the first kept entry's ordinal does).
+Entry fields: ``k`` (kind: ``pm``, ``pm_set``, ``pm_drop``, ``file``,
+``file_set``, ``file_drop``, and the accounts' kinds of :mod:`.accounts`), ``id``
+(the row's id), ``n`` (the node that wrote it), ``r`` (msgpack: the row's fields, or
+the columns that changed), ``i`` (the entry's ordinal, from the counter
+``zc:records:n``: Redis's XINFO does not say what trimming removed, the first kept
+entry's ordinal does) and, on an account's, ``g`` (its password generation).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from typing import Any, Final
 import msgpack
 import redis
 
+from zmqchat.broker.cluster import accounts
+from zmqchat.broker.cluster.accounts import ACCOUNT_IDS, AccountLog
 from zmqchat.broker.cluster.names import engine_call
 from zmqchat.broker.records import PmFields, Records
 from zmqchat.broker.rows import INSERT_PMS, pm_row
@@ -43,12 +46,13 @@ from zmqchat.errors import StoreError
 
 log = logging.getLogger("zmqchat.broker")
 
-STREAM: Final = "zc:records"
-COUNT: Final = "zc:records:n"  # entries ever appended: each entry's ordinal is its `i`
+STREAM: Final = accounts.STREAM
+COUNT: Final = accounts.COUNT  # entries ever appended: each entry's ordinal is its `i`
 MARK: Final = "records"  # its row in engine_marks
 PM_IDS: Final = "zc:pm:id"
 FILE_IDS: Final = "zc:file:id"
-_COUNTERS: Final = {"pm": PM_IDS, "file": FILE_IDS}  # the kinds that take a new id
+# The kinds that take a new id.
+_COUNTERS: Final = {"pm": PM_IDS, "file": FILE_IDS, "account": ACCOUNT_IDS}
 READ_PAGE: Final = 1000  # entries read (and applied in one turn) at a time
 KEPT: Final = 1_000_000  # default of records_kept
 
@@ -88,6 +92,7 @@ class Entry:
     node: str
     row: bytes
     ordinal: int  # the how-manieth entry ever appended it is (1 the first)
+    generation: int = 0  # an account record's password generation
 
 
 def stream_key(stream_id: str) -> tuple[int, int]:
@@ -129,6 +134,7 @@ class RecordLog:
                         fields[b"n"].decode(),
                         fields[b"r"],
                         int(fields[b"i"]),
+                        int(fields.get(b"g", 0)),
                     )
                 )
         return out
@@ -198,7 +204,8 @@ class RedisRecords(Records):
         self.log = log_
         # The highest id of each counter this node knows (its store's, then every
         # id it appended or applied): see _APPEND.
-        self.floors: dict[str, int] = {PM_IDS: 0, FILE_IDS: 0}
+        self.floors: dict[str, int] = {PM_IDS: 0, FILE_IDS: 0, ACCOUNT_IDS: 0}
+        self.accounts = AccountLog(log_.client, log_.node, log_.kept)
         # Stream ids of the entries this process appended and has not met in the
         # stream yet: its store made the same change already, so they are skipped
         # (applying a pm again cost an INSERT OR IGNORE, and a row dropped since
@@ -211,6 +218,13 @@ class RedisRecords(Records):
         for counter, table in ((PM_IDS, "pms"), (FILE_IDS, "files")):
             highest = db.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0]
             self.floors[counter] = max(self.floors[counter], int(highest))
+        self.floors[ACCOUNT_IDS] = max(self.floors[ACCOUNT_IDS], accounts.highest_id(db))
+        try:
+            # `zmqchat account` numbers past what the nodes hold even if Redis lost
+            # the counter: it knows no store's ids.
+            self.accounts.raise_floor(self.floors[ACCOUNT_IDS])
+        except redis.RedisError as exc:
+            log.error("can't tell Redis the highest account id here: %s", exc)
 
     def _append(self, kind: str, row: bytes, counter: str | None, record_id: int = 0) -> int:
         floor = 0 if counter is None else self.floors[counter]
@@ -229,6 +243,21 @@ class RedisRecords(Records):
             self._append("pm_drop", b"", None, pm_id)
         except redis.RedisError as exc:
             log.error("other nodes keep pm %d, which was not delivered: %s", pm_id, exc)
+
+    def pm_set(self, pm_id: int, changes: dict[str, Any]) -> None:
+        try:
+            self._append("pm_set", msgpack.packb(changes), None, pm_id)
+        except redis.RedisError as exc:
+            log.error("other nodes missed that pm %d was delivered or queued: %s", pm_id, exc)
+
+    def account(self, name: str, hashed: str, now: float) -> int | None:
+        with engine_call():
+            written = self.accounts.add(name, hashed, now, self.floors[ACCOUNT_IDS])
+        if written is None:
+            return None
+        self.mine.add(written.stream_id)
+        self.floors[ACCOUNT_IDS] = max(self.floors[ACCOUNT_IDS], written.id)
+        return written.id
 
     def file(self, row: dict[str, Any]) -> int | None:
         with engine_call():
@@ -282,6 +311,15 @@ def _apply(store: Store, db: sqlite3.Connection, entries: list[Entry]) -> None:
             inserted = db.execute(_INSERT_PM, pm_row(entry.id, *fields)).rowcount
             if inserted and not index_late_pm(db, entry.id, fields.text):
                 added, texts = added + 1, texts + len(fields.text)
+        elif entry.kind == "pm_set":
+            marks = msgpack.unpackb(entry.row)
+            if isinstance(marks, dict):
+                db.execute(
+                    "UPDATE pms SET queued = ?, recipient_sid = ? WHERE id = ?",
+                    (marks.get("queued"), marks.get("recipient_sid"), entry.id),
+                )
+        elif entry.kind in accounts.KINDS:
+            accounts.apply_account(db, entry.kind, entry.id, entry.generation, entry.row)
         elif entry.kind == "pm_drop":
             db.execute("DELETE FROM pms WHERE id = ?", (entry.id,))
         elif entry.kind == "file":
