@@ -217,6 +217,23 @@ def test_a_broker_restart_is_ridden_out_and_the_gap_filled_once(make_broker, mak
         assert any("connection lost" in line for line in gui.lines("#general"))
 
 
+def test_given_nodes_skip_the_form_and_the_status_bar_follows_a_failover(make_broker, make_gui):
+    a, b = make_broker(), make_broker()
+    gui = make_gui(a, user="alice", endpoints=[a.endpoint, b.endpoint])
+    gui.app.start()  # as run_gui does: every setting given, no form to fill in
+    gui.shows("#general", "you are in #general")
+    client = gui.app.vm.client
+    assert client is not None
+    on = client.endpoint
+    lost, other = (a, b) if on == a.endpoint else (b, a)
+    assert gui.status() == f"alice  │  {on.removeprefix('tcp://')}  │  connected"
+    lost.kill()
+    now = f"alice  │  {other.endpoint.removeprefix('tcp://')}  │  connected"
+    gui.update_until(lambda: gui.status() == now, 20, lambda: f"{now!r}, not {gui.status()!r}")
+    gui.shows("#general", f"reconnected (session resumed) to {other.endpoint[6:]}")
+    assert not gui.prefs.exists()  # given, not chosen: nothing remembered
+
+
 def test_a_burst_of_10000_messages_leaves_the_window_responsive(make_broker, make_gui, start_agent):
     broker = make_broker(rate_limit=0)
     flooder = start_agent(broker.endpoint, "flood", "general")

@@ -401,3 +401,49 @@ def test_the_connect_form_takes_the_server_key_and_names_it_when_wrong(
     assert run.connect("alice", server_key=broker.public_key).connected is not None
     run.shows("#general", "you are in #general")
     assert broker.public_key in known.read_text()
+
+
+def test_several_nodes_typed_in_the_form_are_used_and_the_status_follows_a_failover(
+    make_broker, driven
+):
+    a, b = make_broker(), make_broker()
+    run = Driven(a)
+    driven.append(run)
+    # The form's host field, with a node each: the client gets both.
+    typed = f"127.0.0.1:{a.port}, 127.0.0.1:{b.port}"
+    assert run.vm.connect("alice", typed, "") is None
+    assert run.until(lambda c: c.connected or c.connect_failed).connected is not None
+    client = run.vm.client
+    assert client is not None
+    assert sorted(client.endpoints) == sorted([a.endpoint, b.endpoint])
+    on = client.endpoint
+    assert run.vm.status()[0] == f"alice  │  {on.removeprefix('tcp://')}  │  connected"
+    # Confirmed in the form: every node is remembered, the first as host and port.
+    assert run.remembered == [LastConnect("alice", "127.0.0.1", a.port, (a.endpoint, b.endpoint))]
+
+    lost, other = (a, b) if on == a.endpoint else (b, a)
+    lost.kill()
+    # The window redraws its status when a Changes carries a snapshot: the one
+    # that says connected must name the other node (its reconnecting and connected
+    # states may come in one batch, and the state alone would look unchanged).
+    back = run.until(
+        lambda c: (
+            c.snapshot is not None
+            and c.snapshot.connection == "connected"
+            and c.snapshot.endpoint != on
+        ),
+        20,
+        "connected again, on the other node",
+    )
+    assert back.snapshot is not None
+    assert back.snapshot.endpoint == other.endpoint
+    assert run.vm.status() == (
+        f"alice  │  {other.endpoint.removeprefix('tcp://')}  │  connected",
+        "connected",
+    )
+    # The transcript's line and the status bar name the same node.
+    line = f"reconnected (session resumed) to {other.endpoint.removeprefix('tcp://')}"
+    run.until(
+        lambda _: any(line in t for key in run.vm.transcripts for t in run.texts(key)),
+        what=repr(line),
+    )

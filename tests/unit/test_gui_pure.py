@@ -9,7 +9,7 @@ import json
 import pytest
 
 from zmqchat.client.chat.formatting import format_event, nick_style
-from zmqchat.client.gui.connect_form import parse_port
+from zmqchat.client.gui.connect_form import ConnectFailed, check_nodes, form_fields, parse_port
 from zmqchat.client.gui.glyphs import REPLACEMENT, choose_policy, displayable
 from zmqchat.client.gui.input_history import InputHistory
 from zmqchat.client.gui.prefs import LastConnect, load_last, save_last
@@ -130,3 +130,44 @@ def test_rows_that_come_unread_are_counted_until_the_conversation_is_looked_at()
     for _ in range(9):
         transcript.add(row, unread=True, looked_at=False)
     assert transcript.take_unseen() == 5  # no more than the rows kept
+
+
+def test_the_host_field_takes_several_broker_nodes():
+    assert check_nodes("10.0.0.5", "5555") == ("tcp://10.0.0.5:5555",)
+    # Each node with its own port, or the port field's; tcp:// may be typed too.
+    assert check_nodes(" h1:5555, tcp://h2:5565 ,h3", "6000") == (
+        "tcp://h1:5555",
+        "tcp://h2:5565",
+        "tcp://h3:6000",
+    )
+    assert check_nodes("[::1]:5555,h1:5555,h1:5555", "") == ("tcp://[::1]:5555", "tcp://h1:5555")
+    # The port field matters only to a node without a port of its own.
+    failed = check_nodes("h1:5555, h2", "x")
+    assert isinstance(failed, ConnectFailed)
+    assert failed.field == "port"
+    assert check_nodes("h1:5555, h2:5565", "x") == ("tcp://h1:5555", "tcp://h2:5565")
+    for wrong in ("h1:5555,", "h1:99999", "not a host", "h1:5555 h2:5565", ""):
+        failed = check_nodes(wrong, "5555")
+        assert isinstance(failed, ConnectFailed)
+        assert failed.field == "host", wrong
+    assert form_fields(("tcp://h1:5555",)) == ("h1", "5555")
+    assert form_fields(("tcp://h1:5555", "tcp://h2:5565")) == ("h1:5555, h2:5565", "5555")
+    # What the form shows, read back, is what it was made from.
+    both = ("tcp://h1:5555", "tcp://h2:5565")
+    assert check_nodes(*form_fields(both)) == both
+
+
+def test_several_nodes_are_remembered_with_the_first_as_host_and_port(tmp_path):
+    path = tmp_path / "gui.json"
+    both = ("tcp://127.0.0.1:5555", "tcp://127.0.0.1:5565")
+    save_last(LastConnect("bob", "127.0.0.1", 5555, both), path)
+    assert load_last(path) == LastConnect("bob", "127.0.0.1", 5555, both)
+    assert json.loads(path.read_text()) == {
+        "user": "bob",
+        "host": "127.0.0.1",
+        "port": 5555,
+        "endpoints": list(both),
+    }
+    # Nodes that are not endpoints are dropped, the rest of the file kept.
+    path.write_text('{"user": "bob", "host": "h", "port": 1, "endpoints": ["h:1", 7]}')
+    assert load_last(path) == LastConnect("bob", "h", 1)

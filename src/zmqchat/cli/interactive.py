@@ -59,13 +59,17 @@ the window:
 
 GUI_EXAMPLES: Final = """\
 The connect form asks for the name, host and port (remembered from the last time
-you connected with it) unless --user, --host and --port are all given (then
-nothing is remembered), and a password for a name with an account (left empty, the
-one from --password-file or $ZMQCHAT_PASSWORD is used).
+you connected with it) unless --user and the broker are given: --host and --port,
+or broker nodes (--endpoint, ZMQCHAT_ENDPOINTS, `endpoints` in client.toml), all of
+which it then uses (and nothing is remembered). Several nodes go in the form's host
+field as host:port, separated by commas. The form asks for a password for a name
+with an account (left empty, the one from --password-file or $ZMQCHAT_PASSWORD is
+used).
 
 examples:
   zmqchat gui                                     asks, then connects
   zmqchat gui --user alice --host 127.0.0.1 --port 5555 --room general --room dev
+  zmqchat gui --user bob --endpoint tcp://127.0.0.1:5555 --endpoint tcp://127.0.0.1:5565
 """
 
 GUI_EXITS: Final = {
@@ -160,9 +164,17 @@ def _run_gui(args: argparse.Namespace) -> int:
 
     password = configured_password(config)  # a bad password file: exit 2, said on stderr
     # The flags as given (None when absent): they beat the name and server the
-    # last run remembered, which beat the config file.
+    # last run remembered, which beat the config file. Broker nodes given as a list
+    # (--endpoint, ZMQCHAT_ENDPOINTS, client.toml) are read as `zmqchat chat` reads
+    # them, and used as they are, every one of them.
     return run_gui(
-        config, user=args.user, host=args.host, port=args.port, rooms=rooms, password=password
+        config,
+        user=args.user,
+        host=args.host,
+        port=args.port,
+        endpoints=config.endpoints or None,
+        rooms=rooms,
+        password=password,
     )
 
 

@@ -134,6 +134,8 @@ class ChatController:
         self._client = client
         with self._lock:
             self.state.user = welcome.user
+            # Where connect() got its welcome, unless a status event said so already.
+            self.state.endpoint = self.state.endpoint or client.endpoint
             for room in [r for r, v in self.state.rooms.items() if not v.joined]:
                 if room not in welcome.rooms:
                     self.state.abort_join(room)

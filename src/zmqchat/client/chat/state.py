@@ -104,6 +104,7 @@ class Snapshot:
     conversations: tuple[ConversationInfo, ...]  # rooms in join order, then privates
     members: tuple[str, ...]  # of the room being viewed; both of us in a private one
     topic: str = ""  # of the room being viewed ("" for none, and in a private one)
+    endpoint: str = ""  # the node of the last connection state heard ("" before any)
 
 
 class ChatState:
@@ -115,6 +116,8 @@ class ChatState:
         self.current: str | None = None  # the room plain lines go to, unless a query
         self.query: str | None = None  # lower-case name: plain lines go privately there
         self.connection: ConnectionState = "connecting"
+        # Said with every state: after a failover, the node connected to now.
+        self.endpoint = ""
         self.known_rooms: set[str] = set()  # seen in /rooms, for completion
         self.pm_peers: dict[str, str] = {}  # key -> display, for completion
         self.privates: dict[str, PrivateView] = {}  # lower-case name -> conversation
@@ -266,6 +269,7 @@ class ChatState:
             return [event]
         if isinstance(event, StatusEvent):
             previous, self.connection = self.connection, event.state
+            self.endpoint = event.endpoint or self.endpoint
             # The first `connected` is the connect the UI asked for, not news.
             if event.state == "connected" and previous == "connecting":
                 return []
@@ -373,7 +377,13 @@ class ChatState:
             view = self.rooms.get(self.current) if self.current else None
             topic = view.topic if view is not None else ""
         return Snapshot(
-            self.user, self.connection, self.viewing(), tuple(conversations), members, topic
+            self.user,
+            self.connection,
+            self.viewing(),
+            tuple(conversations),
+            members,
+            topic,
+            self.endpoint,
         )
 
     def topic(self, room: str | None) -> str:

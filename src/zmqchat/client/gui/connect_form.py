@@ -1,6 +1,10 @@
 """What the connect form asks for, without the form: the mistakes found in its
 fields before asking the broker, and why a connect failed, each with the field it
-is about."""
+is about.
+
+The host field names one broker node, or several (``h1:5555, h2:5565``: each
+``host``, ``host:port`` or ``tcp://host:port``) to fail over between; the port
+field is the port of a node named without one."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Final
 
 from zmqchat.client.chat.failures import Field
 from zmqchat.common.curve import parse_public_key
+from zmqchat.common.endpoints import host_port
 from zmqchat.common.protocol import MAX_PASSWORD_CHARS
 from zmqchat.errors import UsageError
 
@@ -37,14 +42,19 @@ class Settings:
     """What to connect with, checked: the password and key None when there is none."""
 
     user: str
-    host: str
-    port: int
+    endpoints: tuple[str, ...]  # every node, ``tcp://host:port``, in the order typed
     password: str | None
     server_key: str | None
 
-    @property
-    def endpoint(self) -> str:
-        return f"tcp://{self.host}:{self.port}"
+
+def form_fields(endpoints: tuple[str, ...]) -> tuple[str, str]:
+    """The host and port fields that show ``endpoints``: one node as host and port,
+    several as a list of ``host:port`` in the host field (the port field: the
+    first's)."""
+    host, port = host_port(endpoints[0])
+    if len(endpoints) == 1:
+        return host, str(port)
+    return ", ".join(e.removeprefix("tcp://") for e in endpoints), str(port)
 
 
 def check_settings(
@@ -71,17 +81,39 @@ def check_settings(
     return Settings(*checked, secret, key)
 
 
-def check_form(user: str, host: str, port: str) -> tuple[str, str, int] | ConnectFailed:
-    """The fields as typed, cleaned up: ``(user, host, port)``, or the first mistake."""
-    user, host = user.strip(), host.strip()
+def check_form(user: str, host: str, port: str) -> tuple[str, tuple[str, ...]] | ConnectFailed:
+    """The fields as typed, cleaned up: ``(user, endpoints)``, or the first mistake."""
+    user = user.strip()
     if not user:
         return ConnectFailed("user", "type the name to chat as")
-    if not _HOST.match(host):
-        return ConnectFailed("host", "a host name or IP address, such as 127.0.0.1")
-    number = parse_port(port)
-    if number is None:
-        return ConnectFailed("port", "a port number from 1 to 65535, such as 5555")
-    return user, host, number
+    nodes = check_nodes(host, port)
+    if isinstance(nodes, ConnectFailed):
+        return nodes
+    return user, nodes
+
+
+def check_nodes(host: str, port: str) -> tuple[str, ...] | ConnectFailed:
+    """The broker nodes the host and port fields name, as endpoints without repeats,
+    or the first mistake (a bad port is the port field's only when a node uses it)."""
+    parts = [part.strip().removeprefix("tcp://") for part in host.split(",")]
+    endpoints: list[str] = []
+    for part in parts:
+        if _HOST.match(part):
+            number = parse_port(port)
+            if number is None:
+                return ConnectFailed("port", "a port number from 1 to 65535, such as 5555")
+            endpoints.append(f"tcp://{part}:{number}")
+            continue
+        name, _, own = part.rpartition(":")
+        number = parse_port(own)
+        if not _HOST.match(name) or number is None:
+            return ConnectFailed(
+                "host",
+                "a host name or IP address, such as 127.0.0.1; several nodes as "
+                "host:port, separated by commas",
+            )
+        endpoints.append(f"tcp://{name}:{number}")
+    return tuple(dict.fromkeys(endpoints))
 
 
 def check_server_key(typed: str, given: str | None) -> str | ConnectFailed | None:
@@ -112,8 +144,10 @@ __all__ = [
     "Field",
     "Settings",
     "check_form",
+    "check_nodes",
     "check_password",
     "check_server_key",
     "check_settings",
+    "form_fields",
     "parse_port",
 ]

@@ -29,11 +29,9 @@ def connect_client(
     on_event: Callable[[Event], None],
 ) -> tuple[Client, Welcome] | ConnectFailed:
     """A connected client and its welcome, or why connecting failed."""
-    endpoint = settings.endpoint
-    # The form shows one node; kept as it came from the settings, it stands for all
-    # of them (endpoints in client.toml, ZMQCHAT_ENDPOINTS, --endpoint).
-    nodes = config.broker_endpoints
-    endpoints = nodes if endpoint in nodes else (endpoint,)
+    # Every node the form (or the command line, through it) names: the client
+    # moves between them as the console's does.
+    endpoints = settings.endpoints
     try:
         client = Client(
             settings.user,

@@ -1,4 +1,5 @@
-"""The connect form's answers from the last run (name, host, port), kept as JSON in
+"""The connect form's answers from the last run (name, host, port, and every broker
+node when it named several), kept as JSON in
 the user config dir beside ``client.toml``. That file is the user's, edited by
 hand; this one is the program's, rewritten on every successful connect."""
 
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Final
 
 from zmqchat.common.config import default_config_dir
+from zmqchat.common.endpoints import check_endpoints
+from zmqchat.errors import UsageError
 
 log = logging.getLogger("zmqchat.gui")
 
@@ -24,6 +27,8 @@ class LastConnect:
     user: str | None = None
     host: str | None = None
     port: int | None = None
+    # Every node, when there were several (host and port: the first's).
+    endpoints: tuple[str, ...] = ()
 
 
 def prefs_path() -> Path:
@@ -48,7 +53,17 @@ def load_last(path: Path | None = None) -> LastConnect:
         user if isinstance(user, str) else None,
         host if isinstance(host, str) else None,
         port if isinstance(port, int) and not isinstance(port, bool) else None,
+        _endpoints(raw.get("endpoints")),
     )
+
+
+def _endpoints(raw: object) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not raw or not all(isinstance(e, str) for e in raw):
+        return ()
+    try:
+        return check_endpoints(raw)
+    except UsageError:
+        return ()
 
 
 def save_last(last: LastConnect, path: Path | None = None) -> None:
@@ -57,7 +72,12 @@ def save_last(last: LastConnect, path: Path | None = None) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(dataclasses.asdict(last), indent=2) + "\n", "utf-8")
+        fields = dataclasses.asdict(last)
+        if not last.endpoints:
+            del fields["endpoints"]  # one node: the file stays as it always was
+        else:
+            fields["endpoints"] = list(last.endpoints)
+        temporary.write_text(json.dumps(fields, indent=2) + "\n", "utf-8")
         os.replace(temporary, path)  # never a half-written file
     except OSError as exc:
         log.warning("could not remember the connect settings in %s: %s", path, exc)

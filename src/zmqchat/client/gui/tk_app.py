@@ -26,14 +26,14 @@ from types import FrameType
 from typing import Final
 
 from zmqchat.client.chat.commands import suggested_name
-from zmqchat.client.gui.connect_form import ConnectFailed
+from zmqchat.client.gui.connect_form import ConnectFailed, form_fields
 from zmqchat.client.gui.glyphs import GlyphPolicy, choose_policy, reorders_rtl
 from zmqchat.client.gui.prefs import load_last, save_last
 from zmqchat.client.gui.tk_connect import ConnectForm
 from zmqchat.client.gui.tk_window import ChatWindow
 from zmqchat.client.gui.viewmodel import ChatViewModel
 from zmqchat.common.config import ClientConfig
-from zmqchat.common.endpoints import host_port
+from zmqchat.common.endpoints import check_endpoints
 
 # Drain the queue this often when idle; when busy, again right after the redraw.
 POLL_MS: Final = 20
@@ -115,18 +115,22 @@ class GuiApp:
         user: str | None = None,
         host: str | None = None,
         port: int | None = None,
+        endpoints: Sequence[str] | None = None,
         rooms: Sequence[str] | None = None,
         prefs: Path | None = None,
         policy: GlyphPolicy | None = None,
         password: str | None = None,
     ) -> None:
         """``user``, ``host``, ``port``: given on the command line (they win over
-        what the last run remembered, which wins over the config); ``password``:
+        what the last run remembered, which wins over the config); ``endpoints``:
+        the broker nodes given as a list (``--endpoint``, ``ZMQCHAT_ENDPOINTS``,
+        ``endpoints`` in client.toml), which win over all of those; ``password``:
         given without asking (a password file, ``ZMQCHAT_PASSWORD``), used when the
         form's password field is left empty."""
         self.root = root
         self.prefs = prefs
-        self.given = bool(user and host and port)  # the form need not be asked
+        # The form need not be asked: a name and the broker were given.
+        self.given = bool(user and (endpoints or (host and port)))
         self.vm = ChatViewModel(
             config,
             rooms=tuple(rooms) if rooms else None,
@@ -139,8 +143,15 @@ class GuiApp:
             password=password,
         )
         last = load_last(prefs)
-        # With several broker nodes configured, the form shows the first.
-        first_host, first_port = host_port(config.broker_endpoints[0])
+        if endpoints:
+            shown_host, shown_port = form_fields(check_endpoints(endpoints))
+        elif last.endpoints and not (host or port):
+            shown_host, shown_port = form_fields(last.endpoints)
+        else:
+            # The flags, over the last run's node, over the config's nodes.
+            default_host, default_port = form_fields(config.broker_endpoints)
+            shown_host = host or last.host or default_host
+            shown_port = str(port or last.port or default_port)
         root.title("zmqchat")
         root.geometry("1000x640")
         root.minsize(640, 400)
@@ -149,8 +160,8 @@ class GuiApp:
         self.form: ConnectForm | None = ConnectForm(
             root,
             user=user or last.user or config.user or suggested_name(),
-            host=host or last.host or first_host,
-            port=str(port or last.port or first_port),
+            host=shown_host,
+            port=shown_port,
             on_connect=self._connect,
         )
         self.form.pack(fill="both", expand=True)
@@ -165,9 +176,10 @@ class GuiApp:
         self._job: str | None = root.after(POLL_MS, self._pump)
 
     def start(self) -> None:
-        """Connect at once when the name, host and port were all given: no need to
-        ask. What a program gave is not what the user chose: the next run's form
-        does not offer it (only settings confirmed in the form are remembered)."""
+        """Connect at once when the name and the broker (host and port, or a list
+        of endpoints) were given: no need to ask. What a program gave is not what
+        the user chose: the next run's form does not offer it (only settings
+        confirmed in the form are remembered)."""
         if self.given and self.form is not None:
             self.form.submit(confirmed=False)
 
@@ -244,6 +256,7 @@ def run_gui(
     port: int | None,
     rooms: Sequence[str] | None,
     password: str | None = None,
+    endpoints: Sequence[str] | None = None,
 ) -> int:
     """Run the GUI until its window is closed; the exit status."""
     try:
@@ -251,7 +264,16 @@ def run_gui(
     except tk.TclError as exc:
         print(f"zmqchat gui: cannot open a window: {exc} (is DISPLAY set?)", file=sys.stderr)
         return 1
-    _run(root, config, user=user, host=host, port=port, rooms=rooms, password=password)
+    _run(
+        root,
+        config,
+        user=user,
+        host=host,
+        port=port,
+        endpoints=endpoints,
+        rooms=rooms,
+        password=password,
+    )
     # The Tk interpreter must be freed on this thread, now that _run's frame is
     # gone, not by a collection that happens to run on a client thread.
     del root
@@ -266,10 +288,20 @@ def _run(
     user: str | None,
     host: str | None,
     port: int | None,
+    endpoints: Sequence[str] | None,
     rooms: Sequence[str] | None,
     password: str | None,
 ) -> None:
-    app = GuiApp(root, config, user=user, host=host, port=port, rooms=rooms, password=password)
+    app = GuiApp(
+        root,
+        config,
+        user=user,
+        host=host,
+        port=port,
+        endpoints=endpoints,
+        rooms=rooms,
+        password=password,
+    )
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         app.request_close()  # Ctrl-C in the terminal closes the window, with bye

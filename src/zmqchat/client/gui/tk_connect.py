@@ -1,4 +1,5 @@
-"""The connect form: name, password, host, port and the broker's CURVE key, each
+"""The connect form: name, password, host (or several broker nodes, as
+``host:port`` separated by commas), port and the broker's CURVE key, each
 with room for its own error beside it (``name_taken`` beside the name,
 ``auth_failed`` beside the password, an unreachable broker beside the host, a
 wrong or changed key beside the key), and a Connect button. Connecting happens off
@@ -10,7 +11,7 @@ import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
 
-from zmqchat.client.gui.connect_form import ConnectFailed, Field
+from zmqchat.client.gui.connect_form import ConnectFailed, Field, check_nodes
 from zmqchat.client.gui.theme import STATE_COLOURS
 
 ERROR_COLOUR = STATE_COLOURS["disconnected"]
@@ -45,7 +46,7 @@ class ConnectForm(ttk.Frame):
             [
                 ("user", "Your name", user, 24),
                 ("password", "Password (if any)", "", 24),
-                ("host", "Host", host, 24),
+                ("host", "Host (several: host:port, …)", host, 36),
                 ("port", "Port", port, 8),
                 ("server_key", "Server key (CURVE, if any)", "", 44),
             ],
@@ -99,7 +100,10 @@ class ConnectForm(ttk.Frame):
         self.button.configure(state="disabled")
         for entry in self.entries.values():
             entry.configure(state="disabled")
-        where = f"{self.value('host')}:{self.value('port')}"
+        nodes = check_nodes(self.value("host"), self.value("port"))
+        where = " or ".join(
+            e.removeprefix("tcp://") for e in (() if isinstance(nodes, ConnectFailed) else nodes)
+        )
         self.message.configure(text=f"connecting to {where}…", foreground="")
 
     def failed(self, problem: ConnectFailed) -> None:

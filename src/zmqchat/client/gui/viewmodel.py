@@ -57,6 +57,7 @@ from zmqchat.client.gui.transcript import Row, Transcript, to_row
 from zmqchat.client.io.sync import Client
 from zmqchat.client.io.trust import default_known_brokers
 from zmqchat.common.config import ClientConfig
+from zmqchat.common.endpoints import host_port
 from zmqchat.common.messages import Welcome
 
 log = logging.getLogger("zmqchat.gui")
@@ -175,7 +176,7 @@ class ChatViewModel:
         return None
 
     def _connect(self, settings: Settings, confirmed: bool) -> None:
-        endpoint = settings.endpoint
+        endpoint = settings.endpoints[0]
         self.controller.prepare(settings.user, self.rooms)
         connected = connect_client(
             self.config,
@@ -195,7 +196,9 @@ class ChatViewModel:
                 return
             self.client, self.endpoint = client, endpoint
         if confirmed and self._remember is not None:
-            self._remember(LastConnect(welcome.user, settings.host, settings.port))
+            host, port = host_port(settings.endpoints[0])
+            several = settings.endpoints if len(settings.endpoints) > 1 else ()
+            self._remember(LastConnect(welcome.user, host, port, several))
         self._queue.put(functools.partial(self._connected, welcome))
         # On the worker, so that lines typed meanwhile run after the rooms are shown.
         self.controller.attach(client, welcome)
@@ -409,9 +412,10 @@ class ChatViewModel:
 
     def status(self) -> tuple[str, str]:
         """The status bar's text, and the connection state it shows."""
-        # The node the client is on now: it changes when the client fails over.
-        client = self.client
-        endpoint = client.endpoint if client is not None else self.endpoint
+        # The node of the last connection state heard: it is part of the snapshot, so
+        # a failover redraws the bar even when its reconnecting and connected states
+        # come in one batch (the state alone would look unchanged).
+        endpoint = self.snapshot.endpoint or self.endpoint
         return status_text(self.snapshot, endpoint, ended=bool(self.ended))
 
     def title(self) -> str:
