@@ -146,6 +146,7 @@ class BrokerCore:
         self.transfers = Transfers(self.state, store, self.out, config, clock, self.membership,
                                    records=self.records)  # fmt: skip
         self.events.watchers.append(self.transfers.deleted_elsewhere)
+        self.records.file_watchers.append(self.transfers.dropped_elsewhere)
         edits = Edits(self.state, store, self.out, config, clock, self.membership,
                       self.transfers.release)  # fmt: skip
         searching = Searching(store, self.out, self.membership)

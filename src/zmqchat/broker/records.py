@@ -9,6 +9,7 @@ follows into its own store, and its id comes from Redis, unique cluster-wide.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from zmqchat.common.messages import Ref
@@ -32,6 +33,11 @@ class Records:
     """Rows shared with other nodes: none with one broker."""
 
     shared = False  # whether other nodes keep what this one stores (the Redis engine)
+
+    def __init__(self) -> None:
+        # Called with each file id another node's record dropped from this store,
+        # once it is gone (what a node keeps of finished files must go too).
+        self.file_watchers: list[Callable[[int], object]] = []
 
     def pm(self, fields: PmFields) -> int | None:
         """Log a new private message for every node; returns its id, unique across

@@ -286,6 +286,12 @@ class Transfers:
         if isinstance(event, DeleteEvent):
             self._files.clear()
 
+    def dropped_elsewhere(self, upload: int) -> None:
+        """Another node's record dropped file ``upload``'s row from the store, maybe
+        after a download here read it again since the delete's event: its kept row
+        goes too, or the file would still be served here."""
+        self._files.pop(upload, None)
+
     def close(self) -> None:
         self.blobs.close()
 

@@ -201,6 +201,7 @@ class RedisRecords(Records):
     shared = True
 
     def __init__(self, log_: RecordLog) -> None:
+        super().__init__()
         self.log = log_
         # The highest id of each counter this node knows (its store's, then every
         # id it appended or applied): see _APPEND.
@@ -292,6 +293,10 @@ class RedisRecords(Records):
             mine.difference_update(e.stream_id for e in entries)
         db = store.writer()
         _apply(store, db, others)
+        for entry in others:
+            if entry.kind == "file_drop":
+                for watcher in self.file_watchers:
+                    watcher(entry.id)
         floors = self.floors
         for entry in others:
             counter = _COUNTERS.get(entry.kind)
