@@ -91,13 +91,17 @@ def main() -> int:
                 env=env,
             )  # fmt: skip
         endpoints = " ".join(f"--endpoint tcp://{args.host}:{port}" for port in ports)
+        # The zmqchat next to this Python (make's .venv), unless it is what PATH finds.
+        here = Path(sys.executable).with_name("zmqchat")
+        found = shutil.which("zmqchat")
+        command = "zmqchat" if not here.exists() or (found and Path(found) == here) else str(here)
         pairs = zip(NODES, ports, strict=True)
         where = [f"node {n} on port {p} (pid {procs[n].pid})" for n, p in pairs]
         print(
             f"\ntwo-nodes: Redis on {socket_path} (pid {procs['redis'].pid}); "
             + ", ".join(where)
-            + f"\n  chat:  zmqchat chat --user alice {endpoints}"
-            + f"\n  GUI:   zmqchat gui --user bob {endpoints}"
+            + f"\n  chat:  {command} chat --user alice {endpoints}"
+            + f"\n  GUI:   {command} gui --user bob {endpoints}"
             + f"\n  kill a node to see the clients move: kill -9 {procs[NODES[0]].pid}"
             + "\n  Ctrl-C stops Redis and both nodes.\n",
             flush=True,
