@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from tests.cluster.nodes import close_peers
 
 from zmqchat.testing.redis import RedisProcess
 
@@ -28,3 +29,9 @@ def engine(redis_server: RedisProcess) -> Iterator[redis.Redis]:
         yield client
     finally:
         client.close()
+
+
+@pytest.fixture(autouse=True)
+def _close_peers() -> Iterator[None]:
+    yield
+    close_peers()

@@ -8,8 +8,11 @@ import shutil
 import socket
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from tests.helpers import RawPeer
 
 from zmqchat.broker.server import BrokerServer
 from zmqchat.common.config import BrokerConfig
@@ -114,3 +117,31 @@ class Relay:
             with self._lock:
                 self._open.discard(src)
             src.close()
+
+
+_peers: list[RawPeer] = []
+
+
+def peer(endpoint: str) -> RawPeer:
+    """A raw DEALER, closed after the test (conftest.py)."""
+    _peers.append(RawPeer(endpoint))
+    return _peers[-1]
+
+
+def close_peers() -> None:
+    while _peers:
+        _peers.pop().sock.close(0)
+
+
+@contextlib.contextmanager
+def two_nodes(directory: Path, url: str, **settings: Any) -> Iterator[tuple[Node, Node]]:
+    """Nodes ``a`` and ``b`` on the Redis at ``url``, stopped after the block."""
+    a = Node(directory / "a.db", url, "a", **settings)
+    try:
+        b = Node(directory / "b.db", url, "b", **settings)
+        try:
+            yield a, b
+        finally:
+            b.stop()
+    finally:
+        a.stop()

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.cluster.nodes import Node
+from tests.cluster.nodes import Node, peer, two_nodes
 from tests.helpers import RawPeer
 
 from zmqchat import Client
@@ -20,33 +20,11 @@ from zmqchat.testing.redis import RedisProcess
 
 pytestmark = pytest.mark.timeout(60)
 
-_peers: list[RawPeer] = []
-
-
-def peer(endpoint: str) -> RawPeer:
-    """A raw DEALER, closed after the test."""
-    _peers.append(RawPeer(endpoint))
-    return _peers[-1]
-
-
-@pytest.fixture(autouse=True)
-def _close_peers() -> Iterator[None]:
-    yield
-    while _peers:
-        _peers.pop().sock.close(0)
-
 
 @pytest.fixture
 def nodes(tmp_path: Path, redis_server: RedisProcess) -> Iterator[tuple[Node, Node]]:
-    a = Node(tmp_path / "a.db", redis_server.url, "a")
-    try:
-        b = Node(tmp_path / "b.db", redis_server.url, "b")
-        try:
-            yield a, b
-        finally:
-            b.stop()
-    finally:
-        a.stop()
+    with two_nodes(tmp_path, redis_server.url) as pair:
+        yield pair
 
 
 def test_a_room_conversation_across_two_nodes(nodes: tuple[Node, Node]) -> None:

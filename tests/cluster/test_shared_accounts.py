@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from tests.cli_helpers import run_cli
-from tests.cluster.nodes import Node
+from tests.cluster.nodes import Node, peer, two_nodes
 from tests.helpers import RawPeer
 
 from zmqchat.broker import accounts
@@ -26,32 +26,11 @@ pytestmark = pytest.mark.timeout(90)
 PASSWORD = "correct horse"
 NEW_PASSWORD = "battery staple"
 
-_peers: list[RawPeer] = []
-
-
-def peer(endpoint: str) -> RawPeer:
-    _peers.append(RawPeer(endpoint))
-    return _peers[-1]
-
-
-@pytest.fixture(autouse=True)
-def _close_peers() -> Iterator[None]:
-    yield
-    while _peers:
-        _peers.pop().sock.close(0)
-
 
 @pytest.fixture
 def nodes(tmp_path: Path, redis_server: RedisProcess) -> Iterator[tuple[Node, Node]]:
-    a = Node(tmp_path / "a.db", redis_server.url, "a", auth="accounts")
-    try:
-        b = Node(tmp_path / "b.db", redis_server.url, "b", auth="accounts")
-        try:
-            yield a, b
-        finally:
-            b.stop()
-    finally:
-        a.stop()
+    with two_nodes(tmp_path, redis_server.url, auth="accounts") as pair:
+        yield pair
 
 
 def account_cli(

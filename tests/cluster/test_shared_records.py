@@ -15,7 +15,7 @@ from typing import Any
 import msgpack
 import pytest
 import redis
-from tests.cluster.nodes import Node
+from tests.cluster.nodes import Node, peer, two_nodes
 from tests.helpers import RawPeer
 
 from zmqchat import Client
@@ -37,32 +37,11 @@ from zmqchat.testing.redis import RedisProcess
 
 pytestmark = pytest.mark.timeout(60)
 
-_peers: list[RawPeer] = []
-
-
-def peer(endpoint: str) -> RawPeer:
-    _peers.append(RawPeer(endpoint))
-    return _peers[-1]
-
-
-@pytest.fixture(autouse=True)
-def _close_peers() -> Iterator[None]:
-    yield
-    while _peers:
-        _peers.pop().sock.close(0)
-
 
 @pytest.fixture
 def nodes(tmp_path: Path, redis_server: RedisProcess) -> Iterator[tuple[Node, Node]]:
-    a = Node(tmp_path / "a.db", redis_server.url, "a")
-    try:
-        b = Node(tmp_path / "b.db", redis_server.url, "b")
-        try:
-            yield a, b
-        finally:
-            b.stop()
-    finally:
-        a.stop()
+    with two_nodes(tmp_path, redis_server.url) as pair:
+        yield pair
 
 
 def conversation(asker: RawPeer, other: str) -> list[tuple[Any, ...]]:
