@@ -151,6 +151,33 @@ def test_a_password_change_ends_the_old_sessions_on_both_nodes(
     assert resumed["type"] == "welcome", resumed
 
 
+def test_a_login_on_the_other_node_takes_the_session_over_as_on_one_broker(
+    nodes: tuple[Node, Node], tmp_path: Path, redis_server: RedisProcess
+) -> None:
+    a, b = nodes
+    assert account_cli(tmp_path, redis_server, "add", "alice").returncode == 0
+    on_both(nodes, "alice", 1)
+    first = peer(a.endpoint)
+    token = first.register("alice", password=PASSWORD, rooms=["ops"])["session"]
+    watcher = peer(b.endpoint)
+    watcher.register("watcher", rooms=["ops"])
+
+    assert register(b.endpoint, "alice", "wrong horse")["code"] == "auth_failed"
+    second = peer(b.endpoint)
+    welcome = second.register("alice", password=PASSWORD)
+    # The same session (its rooms, no leave and join), under a new token; the
+    # connection on a is told it was replaced.
+    assert list(welcome["rooms"]) == ["ops"], welcome
+    assert welcome["session"] != token
+    assert first.recv_type("closed")["reason"] == "replaced"
+    members = watcher.request({"type": "who", "room": "ops"})["users"]
+    assert sorted(members) == ["alice", "watcher"]
+    # The old token resumes nowhere; the new one does, on either node.
+    for node in (a, b):
+        assert register(node.endpoint, "alice", resume=token)["code"] == "auth_failed"
+    assert register(a.endpoint, "alice", resume=welcome["session"])["type"] == "welcome"
+
+
 def drain(p: RawPeer) -> list[dict[str, Any]]:
     """The frames ``p`` gets before a ping's reply (answered in order)."""
     p.send({"type": "ping", "ref": "drain"})

@@ -53,6 +53,13 @@ class Names:
         password changed, or the name got an account) as Logins.may_resume says."""
         return None
 
+    def take_by_login(self, key: str, new_token: str, login: tuple[int, int]) -> Moved | None:
+        """Take over the session that holds ``key`` on another node for a login with
+        its account's password here: it is ``new_token`` now, with ``login``, and the
+        node that held it drops its connection (``closed`` {reason: replaced}). None
+        if no other node holds the name."""
+        return None
+
     def relogin(self, key: str, token: str, new_token: str, login: tuple[int, int]) -> bool:
         """Session ``token`` of ``key``, this node's, logged in again: it is
         ``new_token`` now, with ``login``. False if it is no longer this node's."""

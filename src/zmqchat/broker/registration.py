@@ -8,6 +8,7 @@ about sessions (dispatch, expiry, ``bye``, restoring them after a restart).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 from collections.abc import Callable
@@ -150,6 +151,16 @@ class Registration:
         if session is None or session.rid is None:
             self._check_capacity()  # before writing anything
         account = self.logins.settle(login, self.clock())
+        if session is None and login.account is not None:
+            # The account's own session may be on another node: the password takes
+            # it over there as it would here (take_over), under a new token.
+            token = secrets.token_urlsafe(16)
+            proven = (account.id, account.generation)
+            moved = self.membership.names.take_by_login(user_key(req.user), token, proven)
+            if moved is not None:
+                moved = dataclasses.replace(moved, login=proven)
+                self._adopt(login.rid, token, moved, req.ref, now, login.peer, login.client_key)
+                return
         if session is None:
             self._open_session(login.rid, req, now, account, login.peer, login.client_key)
         else:

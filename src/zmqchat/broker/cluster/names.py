@@ -82,6 +82,23 @@ redis.call('SMOVE', 'zc:n:' .. held[2] .. ':sessions', 'zc:n:' .. ARGV[2] .. ':s
 redis.call('PUBLISH', 'zc:n:' .. held[2], cmsgpack.pack({'moved', ARGV[1]}))
 return redis.call('HMGET', KEYS[2], 'user', 'rooms', 'client', 'sid', 'login')
 """
+# A login with the account's password on a node that does not hold the name's
+# session: it moves here under a new token, as a resume would (KEYS: the name;
+# ARGV: the new token, this node, the login). The old token ends with the move, so
+# whoever held it can't resume it.
+_LOGIN_TAKE: Final = """
+local held = redis.call('HMGET', KEYS[1], 'token', 'node')
+if not held[1] or held[2] == ARGV[2] then return false end
+local old, new = 'zc:s:{' .. held[1] .. '}', 'zc:s:{' .. ARGV[1] .. '}'
+if redis.call('EXISTS', old) == 0 then return false end
+redis.call('RENAME', old, new)
+redis.call('HSET', new, 'node', ARGV[2], 'login', ARGV[3])
+redis.call('HSET', KEYS[1], 'token', ARGV[1], 'node', ARGV[2])
+redis.call('SREM', 'zc:n:' .. held[2] .. ':sessions', held[1])
+redis.call('SADD', 'zc:n:' .. ARGV[2] .. ':sessions', ARGV[1])
+redis.call('PUBLISH', 'zc:n:' .. held[2], cmsgpack.pack({'moved', held[1]}))
+return redis.call('HMGET', new, 'user', 'rooms', 'client', 'sid', 'login')
+"""
 # A login on the node holding the session: a new token (Registration.take_over).
 _RELOGIN: Final = """
 local held = redis.call('HMGET', KEYS[1], 'token', 'node')
@@ -204,6 +221,7 @@ class RedisNames(Names):
         self._rooms = client.register_script(_ROOMS)
         self._reap = client.register_script(_REAP)
         self._relogin = client.register_script(_RELOGIN)
+        self._login_take = client.register_script(_LOGIN_TAKE)
         self.sid_floor = 0  # the highest sid this node knows (see _CLAIM)
         # Filled by the feed's thread (cluster/follow.py), read by the loop.
         self.inbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
@@ -234,11 +252,20 @@ class RedisNames(Names):
             reply: Any = self._take(keys=[_name(key), _session(token)], args=args)
             if not reply:
                 return None
-            user, rooms, client, sid, login = reply
-            if sid is not None:
-                self.sid_floor = max(self.sid_floor, int(sid))
-            return Moved(user.decode(), tuple(msgpack.unpackb(rooms)), client.decode() or None,
-                         None if sid is None else int(sid), _parse_login(login))  # fmt: skip
+            return self._moved(reply)
+
+    def take_by_login(self, key: str, new_token: str, login: tuple[int, int]) -> Moved | None:
+        with engine_call():
+            args = [new_token, self.node, _login(login)]
+            reply: Any = self._login_take(keys=[_name(key)], args=args)
+            return self._moved(reply) if reply else None
+
+    def _moved(self, reply: Any) -> Moved:
+        user, rooms, client, sid, login = reply
+        if sid is not None:
+            self.sid_floor = max(self.sid_floor, int(sid))
+        return Moved(user.decode(), tuple(msgpack.unpackb(rooms)), client.decode() or None,
+                     None if sid is None else int(sid), _parse_login(login))  # fmt: skip
 
     def relogin(self, key: str, token: str, new_token: str, login: tuple[int, int]) -> bool:
         with engine_call():
