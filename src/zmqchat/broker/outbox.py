@@ -29,6 +29,9 @@ class PmDelivery:
     pm_id: int
     to_user: str
     ref: Ref
+    # Whether its ack may wait a little for a commit shared with the pms after it
+    # (the recipient is writing too: see Flush.flush).
+    hold: bool = False
 
 
 @dataclasses.dataclass(slots=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Final
 
 from zmqchat.broker.mailbox import Mailboxes
 from zmqchat.broker.membership import Membership, require_member
@@ -29,6 +30,9 @@ from zmqchat.common.protocol import ErrorCode, pm_key, user_key
 from zmqchat.errors import ProtocolError
 
 log = logging.getLogger("zmqchat.broker")
+
+# How recently a pm's recipient must have sent one for the two to be conversing.
+CONVERSING: Final = 0.01
 
 
 class Relay:
@@ -147,15 +151,20 @@ class Relay:
         event = _event(session, req, pm_id, target.user, ts)
         ack = PmAck(to=target.user, id=pm_id, status="delivered", ts=ts, ref=req.ref)
         session.remember(req.ref, print_, ack)
+        # A recipient that sent a pm itself a moment ago is in a conversation that
+        # goes on: its answer will likely share this pm's commit (Flush.flush).
+        talking = now - target.last_pm < CONVERSING
+        session.last_pm = now
         if target.rid in self.out.gated or session.rid is None:
             self.out.reply_to(target, event)
             self.out.reply_to(session, ack)
         else:
             self.out.pms.append(
                 PmDelivery(
-                    target.rid, encode(event), session, encode(ack), pm_id, target.user, req.ref
+                    target.rid, encode(event), session, encode(ack), pm_id, target.user,
+                    req.ref, hold=talking,
                 )
-            )
+            )  # fmt: skip
 
     def _remote(
         self,

@@ -87,6 +87,8 @@ class Session:
     )
     # What its subscriptions carry (see ticket_of); set from the token.
     ticket: str = dataclasses.field(init=False, default="")
+    # When it last sent a pm delivered here (monotonic): see Relay.pm.
+    last_pm: float = dataclasses.field(init=False, default=-1e9)
 
     def __post_init__(self) -> None:
         self.ticket = ticket_of(self.token)
