@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import redis
-from tests.cluster.nodes import Node, peer, two_nodes
+from tests.cluster.nodes import Node, Relay, peer, two_nodes
 from tests.helpers import RawPeer
 
 from zmqchat.broker.cluster.access import RedisAccess
@@ -166,6 +166,30 @@ def test_a_node_started_later_knows_the_private_rooms(
             assert refused(carol.request({"type": "join", "room": "secret"}), "not_invited")
         finally:
             c.stop()
+
+
+def test_an_invitation_redis_does_not_take_is_refused(
+    tmp_path: Path, redis_server: RedisProcess
+) -> None:
+    relay = Relay(redis_server.socket)
+    a = Node(tmp_path / "a.db", relay.url, "a")
+    b = Node(tmp_path / "b.db", redis_server.url, "b")
+    try:
+        alice = peer(a.endpoint)
+        alice.register("alice")
+        assert alice.request({"type": "join", "room": "secret", "private": True})["private"]
+        relay.cut()
+        invite = {"type": "invite", "room": "secret", "user": "bob"}
+        assert refused(alice.request(invite), "store_unavailable")
+        relay.mend()
+        wait_until(lambda: alice.request(invite)["type"] == "invited", 10, "the invitation")
+        bob = peer(b.endpoint)
+        bob.register("bob")
+        assert bob.request({"type": "join", "room": "secret"})["private"] is True
+    finally:
+        b.stop()
+        a.stop()
+        relay.close()
 
 
 def test_a_new_store_gets_the_private_rooms_from_redis(tmp_path: Path, engine: redis.Redis) -> None:
