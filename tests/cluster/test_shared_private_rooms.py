@@ -18,7 +18,7 @@ from tests.cluster.nodes import Node, Relay, peer, two_nodes
 from tests.helpers import RawPeer
 
 from zmqchat.broker.cluster.access import RedisAccess
-from zmqchat.broker.cluster.records import RecordLog, RedisRecords
+from zmqchat.broker.cluster.records import RecordLog
 from zmqchat.broker.cluster.roomlog import Event, RoomLog, key
 from zmqchat.broker.store import Store
 from zmqchat.testing import wait_until
@@ -194,7 +194,7 @@ def test_an_invitation_redis_does_not_take_is_refused(
 
 def test_a_new_store_gets_the_private_rooms_from_redis(tmp_path: Path, engine: redis.Redis) -> None:
     """Records trimmed away: a node on a new store reads them from Redis's keys."""
-    access = RedisAccess(RedisRecords(RecordLog(engine, "a")))
+    access = RedisAccess(RecordLog(engine, "a"))
     assert access.create("secret", "alice", 1.0, exists=False) == "alice"
     assert access.create("secret", "carol", 2.0, exists=False) == "alice"
     access.invite("secret", "bob", "alice", 3.0)
@@ -211,7 +211,7 @@ def test_a_new_store_gets_the_private_rooms_from_redis(tmp_path: Path, engine: r
 
 
 def test_a_private_room_or_one_being_joined_is_not_forgotten(engine: redis.Redis) -> None:
-    access = RedisAccess(RedisRecords(RecordLog(engine, "a")))
+    access = RedisAccess(RecordLog(engine, "a"))
     roomlog = RoomLog(engine)
     frame = b"\x81\xa3seq\xcf" + b"\xff" * 8
     for room in ("secret", "open"):

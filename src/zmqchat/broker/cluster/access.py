@@ -18,7 +18,10 @@ would let the room be made private under a member let in as public.
 
 Creating and inviting append their record (kinds ``private`` and ``invite``: a
 msgpack row of the table's columns) in the same script, as :mod:`.records`' append
-does, so the records say exactly what Redis decided. Like every script of the
+does, so the records say exactly what Redis decided. The writing node applies its
+own too (``INSERT OR IGNORE``: nothing here is ever dropped, so nothing comes back),
+which leaves its store right even if the join that made a room failed after the
+script. Like every script of the
 engine's names, these touch keys they are not given: standalone Redis or valkey.
 """
 
@@ -36,7 +39,7 @@ from zmqchat.broker.cluster.accounts import COUNT, STREAM
 from zmqchat.broker.cluster.names import engine_call
 
 if TYPE_CHECKING:
-    from zmqchat.broker.cluster.records import RedisRecords
+    from zmqchat.broker.cluster.records import RecordLog
 
 log = logging.getLogger("zmqchat.broker")
 
@@ -104,13 +107,14 @@ return record('invite', ARGV[5])
 
 
 class RedisAccess(SharedAccess):
-    """Private rooms as Redis decides them, for node ``records.log.node``."""
+    """Private rooms as Redis decides them, for node ``log.node``, which appends
+    their records to ``log``."""
 
     shared = True
 
-    def __init__(self, records: RedisRecords, public_ttl: int = PUBLIC_TTL) -> None:
-        self.records = records
-        client = records.log.client
+    def __init__(self, log_: RecordLog, public_ttl: int = PUBLIC_TTL) -> None:
+        self.log = log_
+        client = log_.client
         self.client = client
         self.public_ttl = public_ttl
         self._create = client.register_script(_CREATE)
@@ -119,17 +123,12 @@ class RedisAccess(SharedAccess):
 
     def create(self, room: str, key: str, ts: float, exists: bool) -> str | None:
         row = msgpack.packb([room, key, ts])
-        log_ = self.records.log
         with engine_call():
-            args = [log_.kept, log_.node, room, key, row, "1" if exists else "0"]
+            args = [self.log.kept, self.log.node, room, key, row, "1" if exists else "0"]
             reply: Any = self._create(keys=[STREAM, COUNT], args=args)
         if reply[0] == b"public":
             return None
-        if reply[0] == b"created":
-            # This node's store writes the row in the join itself.
-            self.records.mine.add(reply[1].decode())
-            return key
-        return str(reply[1].decode())
+        return key if reply[0] == b"created" else str(reply[1].decode())
 
     def admit(self, key: str, rooms: Sequence[str], creates: bool) -> list[tuple[str | None, bool]]:
         with engine_call():
@@ -142,12 +141,8 @@ class RedisAccess(SharedAccess):
 
     def invite(self, room: str, key: str, inviter: str, ts: float) -> None:
         row = msgpack.packb([room, key, inviter, ts])
-        log_ = self.records.log
         with engine_call():
-            args = [log_.kept, log_.node, room, key, row]
-            entry: Any = self._invite(keys=[STREAM, COUNT], args=args)
-        if entry is not None:
-            self.records.mine.add(entry.decode())
+            self._invite(keys=[STREAM, COUNT], args=[self.log.kept, self.log.node, room, key, row])
 
     def load(self, db: sqlite3.Connection) -> int:
         """Keep in ``db`` every private room and invitation Redis has (a node on a new

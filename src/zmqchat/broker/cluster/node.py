@@ -59,7 +59,7 @@ class ClusterNode:
             log.error("the engine's Redis can't be reached at start: %s", exc)
         self.names = RedisNames(self.client, name, self.lease)
         self.records = RedisRecords(RecordLog(self.client, name, records_kept))
-        self.access = RedisAccess(self.records)
+        self.access = RedisAccess(self.records.log)
         self._store: Store | None = None
         self.follower = Follower(self.client, node_channel(name), self.names.inbox, self.lease.tick)
         self.events: RedisRoomEvents | None = None
