@@ -348,17 +348,6 @@ def test_an_empty_room_without_chat_is_forgotten_on_every_node(nodes: tuple[Node
                10, "both nodes' copies of the new #tmp")  # fmt: skip
 
 
-def test_a_private_room_is_refused_rather_than_open_on_other_nodes(
-    nodes: tuple[Node, Node],
-) -> None:
-    a, _ = nodes
-    alice = peer(a.endpoint)
-    alice.register("alice")
-    refused = alice.request({"type": "join", "room": "secret", "private": True})
-    assert (refused["type"], refused["code"]) == ("error", "bad_request")
-    assert "not shared between nodes" in refused["message"]
-
-
 @pytest.mark.parametrize("how", ["outside", "joined"])
 def test_a_node_new_to_a_room_answers_with_every_event_already_acked(
     nodes: tuple[Node, Node], how: str

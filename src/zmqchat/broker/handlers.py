@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-from zmqchat.broker.access import RoomAccess
+from zmqchat.broker.access import RoomAccess, SharedAccess
 from zmqchat.broker.edits import Edits
 from zmqchat.broker.forgetting import Forgetting
 from zmqchat.broker.logins import Logins
@@ -99,9 +99,11 @@ class BrokerCore:
         engine: Callable[[Store, Outbox, BrokerState], RoomEvents] | None = None,
         names: Names | None = None,
         records: Records | None = None,
+        access: SharedAccess | None = None,
     ) -> None:
         """``engine`` makes what numbers room events (default: this store, see
-        :mod:`.room_events`; :mod:`.cluster.engine` for Redis).
+        :mod:`.room_events`; :mod:`.cluster.engine` for Redis); ``names``,
+        ``records`` and ``access`` are what other nodes share (default: none).
 
         ``notify`` is called, from a worker thread, when a password check has
         finished: the caller then runs :meth:`finish_logins` on its own thread."""
@@ -117,10 +119,11 @@ class BrokerCore:
         # that would write are refused up front, reads are served.
         self.writable = True
         meta = RoomMeta(store, clock, admins=config.admins, accounts=config.auth != "open")
-        self.access = RoomAccess(self.state, store, self.out, clock, meta)
+        # The engine first: a node's new store may get its private rooms from Redis.
         self.events = (
             RoomEvents(store, self.out) if engine is None else engine(store, self.out, self.state)
         )
+        self.access = RoomAccess(self.state, store, self.out, clock, meta, access)
         self.membership = Membership(
             self.state, store, self.out, clock, self.access, self.events, names
         )
@@ -147,6 +150,7 @@ class BrokerCore:
                                    records=self.records)  # fmt: skip
         self.events.watchers.append(self.transfers.deleted_elsewhere)
         self.records.file_watchers.append(self.transfers.dropped_elsewhere)
+        self.records.access_watchers.append(self.access.learned)
         edits = Edits(self.state, store, self.out, config, clock, self.membership,
                       self.transfers.release)  # fmt: skip
         searching = Searching(store, self.out, self.membership)

@@ -73,24 +73,17 @@ class Membership:
     def join(self, session: Session, req: Join, now: float) -> None:
         room = self.room(req.room)
         create = False
-        if req.private and self.names.shared:
-            # Members-only needs every node to know the room is private: not yet.
-            raise ProtocolError(
-                ErrorCode.BAD_REQUEST,
-                'private rooms are not shared between nodes yet (engine = "redis", '
-                "docs/scaling.md): this broker can't make one",
-            )
+        joining = req.room not in session.rooms
+        ts = self.clock()
         if req.private and not self.access.is_private(room.name):
-            if self.exists(room):
-                raise ProtocolError(
-                    ErrorCode.BAD_REQUEST,
-                    f"room {room.name} exists and is public; a room is made private only"
-                    " by the join that creates it",
-                )
-            create = True
-        if req.room not in session.rooms:
-            self.access.check_join(session, room.name)
-            ts = self.clock()
+            if joining:  # a banned user makes nothing
+                self.access.meta.check_banned(session.key, session.user, room.name)
+            # Decided where every node's joins are (Redis, with that engine): a room
+            # can't be made private on one node while another lets it in as public.
+            create = self.access.create(session, room.name, ts, self.exists(room))
+        if joining:
+            if not create:
+                self.access.check_join(session, room.name, creates=True)
             with self.store.atomic():
                 if create:
                     self.access.store_private(room.name, session, ts)

@@ -1,5 +1,6 @@
 """What the broker keeps for users beyond room events, as nodes share it: the seam
-of the engine (issue 17) for private history, mailboxes, file metadata and accounts.
+of the engine (issue 17) for private history, mailboxes, file metadata, accounts,
+and private rooms with their invitations (written by :mod:`.cluster.access`).
 
 One broker (the SQLite engine) is the whole truth: its store numbers private
 messages and files, and :class:`Records` here adds nothing. With the Redis engine
@@ -38,6 +39,9 @@ class Records:
         # Called with each file id another node's record dropped from this store,
         # once it is gone (what a node keeps of finished files must go too).
         self.file_watchers: list[Callable[[int], object]] = []
+        # Called with ("private", room, creator) or ("invite", room, user) for each
+        # private room or invitation another node's record brought into this store.
+        self.access_watchers: list[Callable[[str, str, str], object]] = []
 
     def pm(self, fields: PmFields) -> int | None:
         """Log a new private message for every node; returns its id, unique across

@@ -92,7 +92,7 @@ class Relay:
         if req.external and req.room not in session.rooms:
             # Posting from outside: allowed where a join would be, and creating the
             # room as a join would, but with no presence events and no membership.
-            self.membership.access.check_join(session, req.room)
+            self.membership.access.check_join(session, req.room, creates=True)
             self._spend(session, now)
             room = self.membership.room(req.room)
         else:

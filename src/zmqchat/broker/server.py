@@ -254,6 +254,7 @@ class BrokerServer:
             engine=None if self.cluster is None else self.cluster.engine,
             names=None if self.cluster is None else self.cluster.names,
             records=None if self.cluster is None else self.cluster.records,
+            access=None if self.cluster is None else self.cluster.access,
         )
 
     def _checkpointer(self, store: Store) -> Checkpointer | None:

@@ -1,7 +1,7 @@
 """What a broker node adds to its loop with the Redis engine: the Redis client, the
 engine that numbers its room events, the feed that brings every node's, the
-cluster's records (private messages, file rows) and the names and sessions it
-holds."""
+cluster's records (private messages, file rows), the names and sessions it holds
+and who may enter private rooms."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Final
 
 import redis
 
+from zmqchat.broker.cluster.access import RedisAccess
 from zmqchat.broker.cluster.engine import RedisRoomEvents
 from zmqchat.broker.cluster.follow import Follower
 from zmqchat.broker.cluster.lease import Lease
@@ -58,6 +59,7 @@ class ClusterNode:
             log.error("the engine's Redis can't be reached at start: %s", exc)
         self.names = RedisNames(self.client, name, self.lease)
         self.records = RedisRecords(RecordLog(self.client, name, records_kept))
+        self.access = RedisAccess(self.records.log)
         self._store: Store | None = None
         self.follower = Follower(self.client, node_channel(name), self.names.inbox, self.lease.tick)
         self.events: RedisRoomEvents | None = None
@@ -72,6 +74,7 @@ class ClusterNode:
         after = check_mark(self.records.log, mark, store.path)
         if mark is None:
             self._load_accounts(store)
+            self._load_private_rooms(store)
         self.names.sids_past(store.last_sid())
         self.records.start(store)
         self._store = store
@@ -92,6 +95,19 @@ class ClusterNode:
             return
         if loaded:
             log.info("loaded the cluster's %d account(s) into a new store", loaded)
+
+    def _load_private_rooms(self, store: Store) -> None:
+        """A new store, and Redis trimmed the first records: the private rooms and
+        invitations from Redis, which some of those may have been (those kept are
+        applied after, as for any store)."""
+        try:
+            first = self.records.log.first_kept()
+            loaded = 0 if first is None or first == 1 else self.access.load(store.writer())
+        except redis.RedisError as exc:
+            log.error("can't load the cluster's private rooms into a new store: %s", exc)
+            return
+        if loaded:
+            log.info("loaded the cluster's %d private room(s) into a new store", loaded)
 
     @property
     def wake_fd(self) -> int:

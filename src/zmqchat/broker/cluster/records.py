@@ -18,7 +18,8 @@ mark is older than what Redis trimmed has lost records for good and refuses to
 start (:func:`check_mark`); docs/scaling.md says what to do.
 
 Entry fields: ``k`` (kind: ``pm``, ``pm_set``, ``pm_drop``, ``file``,
-``file_set``, ``file_drop``, and the accounts' kinds of :mod:`.accounts`), ``id``
+``file_set``, ``file_drop``, the accounts' kinds of :mod:`.accounts`, and
+``private`` and ``invite`` of :mod:`.access`), ``id``
 (the row's id), ``n`` (the node that wrote it), ``r`` (msgpack: the row's fields, or
 the columns that changed), ``i`` (the entry's ordinal, from the counter
 ``zc:records:n``: Redis's XINFO does not say what trimming removed, the first kept
@@ -35,7 +36,7 @@ from typing import Any, Final
 import msgpack
 import redis
 
-from zmqchat.broker.cluster import accounts
+from zmqchat.broker.cluster import access, accounts
 from zmqchat.broker.cluster.accounts import ACCOUNT_IDS, AccountLog
 from zmqchat.broker.cluster.names import engine_call
 from zmqchat.broker.records import PmFields, Records
@@ -292,11 +293,14 @@ class RedisRecords(Records):
         if len(others) < len(entries):
             mine.difference_update(e.stream_id for e in entries)
         db = store.writer()
-        _apply(store, db, others)
+        learned = _apply(store, db, others)
         for entry in others:
             if entry.kind == "file_drop":
                 for watcher in self.file_watchers:
                     watcher(entry.id)
+        for change in learned:
+            for access_watcher in self.access_watchers:
+                access_watcher(*change)
         floors = self.floors
         for entry in others:
             counter = _COUNTERS.get(entry.kind)
@@ -308,8 +312,13 @@ class RedisRecords(Records):
         )
 
 
-def _apply(store: Store, db: sqlite3.Connection, entries: list[Entry]) -> None:
+def _apply(
+    store: Store, db: sqlite3.Connection, entries: list[Entry]
+) -> list[tuple[str, str, str]]:
+    """Keep ``entries``; returns the private rooms and invitations among them (see
+    Records.access_watchers)."""
     added = texts = 0
+    learned = []
     for entry in entries:
         if entry.kind == "pm":
             fields = PmFields(*msgpack.unpackb(entry.row))
@@ -325,6 +334,10 @@ def _apply(store: Store, db: sqlite3.Connection, entries: list[Entry]) -> None:
                 )
         elif entry.kind in accounts.KINDS:
             accounts.apply_account(db, entry.kind, entry.id, entry.generation, entry.row)
+        elif entry.kind in access.KINDS:
+            change = access.apply_access(db, entry.kind, entry.row)
+            if change is not None:
+                learned.append(change)
         elif entry.kind == "pm_drop":
             db.execute("DELETE FROM pms WHERE id = ?", (entry.id,))
         elif entry.kind == "file":
@@ -346,6 +359,7 @@ def _apply(store: Store, db: sqlite3.Connection, entries: list[Entry]) -> None:
             log.warning("record %s of an unknown kind %r skipped", entry.stream_id, entry.kind)
     if added:
         store.stored_elsewhere(added, texts)
+    return learned
 
 
 def _file_columns(raw: bytes) -> dict[str, Any]:

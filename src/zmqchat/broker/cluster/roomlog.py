@@ -15,8 +15,9 @@ Keys, with the room as the hash tag so that one room's keys share a Redis Cluste
 slot: ``zc:r:{ROOM}:seq`` (the last seq), ``:log`` (the stream, one entry per
 event, id ``SEQ-0``), ``:epoch`` (see :class:`Appended`), ``:retry:PERIOD``
 (the seqs requests got, for their retries: a hash per period), ``:kept`` (set once
-anything but a join or leave happened: the room is never forgotten) and the
-channel ``:ev``.
+anything but a join or leave happened: the room is never forgotten), ``:public``
+(cleared by an append: see :mod:`.access`, which also keeps ``:private``, a room
+never forgotten either) and the channel ``:ev``.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ MAX_BATCH: Final = 1000  # events per script call: a longer call stalls every no
 # it can: one INCRBY and one HSET per batch, one XADD per event; the seq is written
 # into the frames by whoever reads them (:func:`with_seq`), not here.
 _APPEND: Final = """
-local seq_key, log_key, epoch_key, retry_now, retry_old, kept_key = unpack(KEYS)
+local seq_key, log_key, epoch_key, retry_now, retry_old, kept_key, public_key = unpack(KEYS)
+-- The room exists now by its seq: the marker of a check awaiting this is done.
+redis.call('DEL', public_key)
 local epoch = redis.call('GET', epoch_key)
 if not epoch then
   -- A room this Redis has never seen, or has lost: a new epoch, so that nodes and
@@ -108,8 +111,12 @@ return {epoch, result}
 """
 
 
+# KEYS[6], KEYS[7]: a private room, and one a node let someone into a moment ago
+# whose event is not appended yet (access.py), are not forgotten.
 _FORGET: Final = """
-if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('HLEN', KEYS[2]) > 0 then return 0 end
+if redis.call('EXISTS', KEYS[1], KEYS[6], KEYS[7]) > 0 or redis.call('HLEN', KEYS[2]) > 0 then
+  return 0
+end
 redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
 return 1
 """
@@ -181,6 +188,7 @@ class RoomLog:
             key(room, f"retry:{period}"),
             key(room, f"retry:{period - 1}"),
             key(room, "kept"),
+            key(room, "public"),
         ]
         kept = "1" if any(event.kept for event in events) else "0"
         args: list[Any] = [secrets.token_hex(8), key(room, "ev"), self.retry_ttl, floor, kept]
@@ -198,7 +206,8 @@ class RoomLog:
         """Forget ``room`` if nothing but joins and leaves happened in it and no node
         has a member in it (see broker/forgetting.py): a later join starts it over."""
         return bool(self._forget(keys=[key(room, "kept"), key(room, "members"), key(room, "seq"),
-                                       key(room, "log"), key(room, "epoch")]))  # fmt: skip
+                                       key(room, "log"), key(room, "epoch"), key(room, "private"),
+                                       key(room, "public")]))  # fmt: skip
 
     def read(self, room: str, after: int, limit: int) -> list[tuple[int, bytes]]:
         """Up to ``limit`` events of ``room`` after seq ``after``, oldest first."""
