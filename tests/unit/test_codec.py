@@ -18,7 +18,7 @@ from zmqchat.common.messages import (
     Request,
 )
 from zmqchat.common.parsing import REQUEST_TYPES, parse_request
-from zmqchat.common.protocol import MAX_FRAME_BYTES, ErrorCode
+from zmqchat.common.protocol import MAX_DATA_DEPTH, MAX_FRAME_BYTES, ErrorCode
 from zmqchat.errors import DecodeError, ProtocolError
 
 REQUEST_CLASSES = get_args(Request)  # every request type, new ones included
@@ -211,6 +211,44 @@ def test_bin_map_keys_are_a_decode_error(msg: dict[Any, Any]) -> None:
     # Top-level keys are checked by decode(); keys inside `data` by check_data.
     with pytest.raises(ProtocolError, match=r"bad_request: .*keys must be strings"):
         decode_request(_packb(msg))
+
+
+_WIDE = {str(i): "v" for i in range(100)}
+
+
+def _deep(levels: int) -> list[Any]:
+    value: list[Any] = [1]
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("data", "refusal"),
+    [
+        ({**{str(i): i for i in range(100)}, b"k": 1}, "keys must be strings"),
+        ({"l": [*range(100), {b"k": 1}]}, "keys must be strings"),
+        ({"l": [*range(100), {"a": _deep(MAX_DATA_DEPTH)}]}, "nested deeper"),
+        ({"m": {**_WIDE, "deep": _deep(MAX_DATA_DEPTH)}}, "nested deeper"),
+    ],
+    ids=["bin key among many", "bin key in a long list", "deep in a long list",
+         "deep in a wide map"],
+)  # fmt: skip
+def test_data_is_checked_item_by_item_in_wide_maps_and_long_lists(
+    data: dict[Any, Any], refusal: str
+) -> None:
+    # Wide containers are scanned by type first (protocol._check_data_shape): what
+    # the scan can't clear is still looked into, item by item.
+    msg = {"type": "chat", "room": "g", "text": "t", "data": data}
+    with pytest.raises(ProtocolError, match=f"bad_request: .*{refusal}"):
+        decode_request(_packb(msg))
+
+
+def test_wide_flat_data_is_accepted() -> None:
+    data = {"n": {str(i): i for i in range(2000)}, "l": [*range(500), "x", 1.5, None, True]}
+    req = decode_request(_packb({"type": "chat", "room": "g", "text": "t", "data": data}))
+    assert isinstance(req, Chat)
+    assert req.data == data
 
 
 def test_accepted_data_can_be_served_in_a_history_page() -> None:
