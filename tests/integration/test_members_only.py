@@ -189,6 +189,9 @@ def test_a_stolen_ticket_reads_nothing_from_another_key(make_broker: Any, tmp_pa
         # The same requests with the key alice's session is bound to: granted.
         twin = Listener(broker, stolen, keys=alice_keys)
         hears(thief, mallory, "lobby")
+        # The twin's request is granted once it hears a chat of the room.
+        wait_until(lambda: bob.send("general", "sync") and "sync" in twin.texts("general", 50),
+                   10, "the twin's subscription")  # fmt: skip
         bob.send("general", "not for mallory")
         expect(alice, "chat", room="general", text="not for mallory")
         comes(twin, "general", "not for mallory")
