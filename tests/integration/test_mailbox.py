@@ -7,10 +7,10 @@ unchanged (`user_offline`)."""
 from __future__ import annotations
 
 import sqlite3
-import time
 from typing import Any
 
 import pytest
+from tests.accounts_helpers import store_account
 from tests.helpers import RawPeer
 
 from zmqchat.broker import accounts
@@ -24,8 +24,7 @@ CHEAP = Hasher(7168, 1)  # quick to check; each hash carries its parameters
 
 
 def add_account(broker: BrokerProcess, name: str) -> None:
-    with sqlite3.connect(broker.db) as db:
-        assert accounts.insert(db, name, CHEAP.hash(PASSWORD), time.time()) is not None
+    store_account(broker, name, CHEAP.hash(PASSWORD))
 
 
 def login(broker: BrokerProcess, user: str) -> tuple[RawPeer, list[dict[str, Any]]]:
