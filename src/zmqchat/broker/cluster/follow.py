@@ -177,7 +177,10 @@ class Follower:
                     if feed.poked:
                         feed.poked, records_due = False, 0.0
                     records_due = self._read_records(records_due, time.monotonic())
-                    self._give(feed.poll(0.0 if records_due <= time.monotonic() else POLL))
+                    # An ask queued before the wake channel was subscribed has no
+                    # publish of its own to wake the poll: none of it is blocked on.
+                    idle = records_due > time.monotonic() and self._asks.empty()
+                    self._give(feed.poll(POLL if idle else 0.0))
                 except (redis.RedisError, TimeoutError) as exc:
                     log.warning("the engine's feed can't reach Redis: %s", exc)
                     feed.lost()
@@ -192,6 +195,8 @@ class Follower:
 
     def close(self) -> None:
         self._stop.set()
+        with contextlib.suppress(redis.RedisError):
+            self._client.publish(self._wake_channel, b"")  # not a poll's wait later
         self._thread.join(timeout=5)
         self._wake_r.close()
         self._wake_w.close()
