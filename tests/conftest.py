@@ -20,9 +20,9 @@ pytest_plugins = ["pytester"]
 
 # ZMQCHAT_TEST_ENGINE=redis runs the suite's brokers as nodes of the Redis engine,
 # each on a redis-server of its own (a broker alone on its engine behaves as one
-# broker: the behaviour suite against both engines, issue 17). Brokers that need
-# accounts stay on SQLite: their tests write accounts into the store, which a node of
-# the engine keeps as a copy of Redis's (tests/cluster/test_shared_accounts.py).
+# broker: the behaviour suite against both engines, issue 17), whatever their auth:
+# tests give accounts through tests/accounts_helpers.py, which writes them to Redis
+# as `zmqchat account` would, since a node's store only keeps a copy of Redis's.
 ENGINE = os.environ.get("ZMQCHAT_TEST_ENGINE", "sqlite")
 
 
@@ -37,7 +37,7 @@ def make_broker(zmqchat_broker_factory: BrokerFactory, tmp_path: Path) -> Iterat
     engines: list[RedisProcess] = []
 
     def make(**settings: Any) -> BrokerProcess:
-        if settings.get("auth", "open") == "open" and "engine" not in settings:
+        if "engine" not in settings:
             engine = RedisProcess(tmp_path / f"redis-{len(engines)}").start()
             engines.append(engine)
             settings = {"engine": "redis", "engine_url": engine.url, **settings}

@@ -10,7 +10,9 @@ import msgpack
 import pytest
 import redis
 
+from zmqchat.broker.cluster import follow
 from zmqchat.broker.cluster.feed import Batch, Feed
+from zmqchat.broker.cluster.records import RecordLog
 from zmqchat.broker.cluster.roomlog import Event, RoomLog, key, with_seq
 from zmqchat.common.codec import decode_message, encode
 from zmqchat.common.messages import ChatEvent
@@ -227,3 +229,27 @@ def test_a_redis_that_lost_a_room_numbers_on_from_the_writers_floor(engine: redi
     # A counter that went back (the last writes lost, appendfsync everysec) too.
     engine.set(key("general", "seq"), 1)
     assert log.append("general", [chat("d")], floor=3).seqs == (4,)
+
+
+def test_a_room_followed_is_subscribed_at_once_not_after_the_feeds_poll(
+    engine: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The feed's thread blocks on Redis for POLL at a time; a join of a room its
+    # node did not follow waits for its own event through it. Made longer than the
+    # wait below, so only follow()'s wake-up can bring the room's events in time.
+    monkeypatch.setattr(follow, "POLL", 30.0)
+    log = RoomLog(engine)
+    follower = follow.Follower(engine)
+    try:
+        # As a node's: with the records to follow, the thread's poll blocks.
+        follower.read_records(RecordLog(engine, "n"), "0-0")
+        follower.follow("general", 0)
+        subscribed = key("general", "ev")
+        wait_until(lambda: engine.pubsub_numsub(subscribed)[0][1] == 1, 5, "subscribed")
+        log.append("dev", [chat("a", room="dev")])
+        follower.follow("dev", 0)
+        got: list[Batch] = []
+        wait_until(lambda: got.extend(follower.take()) or got, 5, "the new room's events")
+        assert texts(got) == [(1, "a")]
+    finally:
+        follower.close()

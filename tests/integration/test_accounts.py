@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.accounts_helpers import store_account
 from tests.cli_helpers import run_cli
 from tests.helpers import RawPeer
 
 from zmqchat import Client
-from zmqchat.broker import accounts
 from zmqchat.broker.accounts import Hasher
 from zmqchat.errors import BrokerError
 from zmqchat.testing import BrokerProcess, wait_until
@@ -31,9 +30,8 @@ CHEAP = Hasher(7168, 1)
 
 
 def add_account(broker: BrokerProcess, name: str, password: str = PASSWORD) -> None:
-    """Write an account into the store the broker serves, from another connection."""
-    with sqlite3.connect(broker.db) as db:
-        assert accounts.insert(db, name, CHEAP.hash(password), time.time()) is not None
+    """Give ``name`` an account where the broker reads it (its store, or Redis)."""
+    store_account(broker, name, CHEAP.hash(password))
 
 
 def register(endpoint: str, user: str, password: str | None = None, **extra: Any) -> dict:
@@ -134,8 +132,7 @@ def test_a_login_with_a_slow_hash_does_not_stall_anyone_else(make_broker: Any) -
     # The quickest of two checks: on a busy machine one of them may take several
     # times as long as the broker's own (2.2 s here once, against 0.65 s).
     check = min(_timed(lambda: slow.verify(hashed, PASSWORD)) for _ in range(2))
-    with sqlite3.connect(broker.db) as db:
-        accounts.insert(db, "alice", hashed, time.time())
+    store_account(broker, "alice", hashed)
     watcher = RawPeer(broker.endpoint)
     watcher.register("watcher")
     logins = [RawPeer(broker.endpoint) for _ in range(3)]

@@ -6,14 +6,12 @@ unchanged (`user_offline`)."""
 
 from __future__ import annotations
 
-import sqlite3
-import time
 from typing import Any
 
 import pytest
+from tests.accounts_helpers import delete_account, store_account
 from tests.helpers import RawPeer
 
-from zmqchat.broker import accounts
 from zmqchat.broker.accounts import Hasher
 from zmqchat.testing import BrokerProcess, wait_until
 
@@ -24,8 +22,7 @@ CHEAP = Hasher(7168, 1)  # quick to check; each hash carries its parameters
 
 
 def add_account(broker: BrokerProcess, name: str) -> None:
-    with sqlite3.connect(broker.db) as db:
-        assert accounts.insert(db, name, CHEAP.hash(PASSWORD), time.time()) is not None
+    store_account(broker, name, CHEAP.hash(PASSWORD))
 
 
 def login(broker: BrokerProcess, user: str) -> tuple[RawPeer, list[dict[str, Any]]]:
@@ -210,8 +207,7 @@ def test_what_a_name_got_before_its_account_is_not_its_history(make_broker: Any)
     dora.close()
     # Nor what waited for an account deleted and added again: another holder's.
     queue(alice, "dora", ["for the first dora"])
-    with sqlite3.connect(broker.db) as db:
-        assert accounts.delete(db, "dora")
+    delete_account(broker, "dora")
     add_account(broker, "dora")
     dora, got = login(broker, "dora")
     assert got == []

@@ -12,8 +12,6 @@ message was published (a member receives it), so "nothing arrived" means refused
 
 from __future__ import annotations
 
-import sqlite3
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,10 +20,10 @@ import msgpack
 import pytest
 import zmq
 import zmq.auth
+from tests.accounts_helpers import store_account
 from tests.helpers import RawPeer
 
 from zmqchat import Client
-from zmqchat.broker import accounts
 from zmqchat.broker.accounts import Hasher
 from zmqchat.broker.state import ticket_of
 from zmqchat.testing import BrokerProcess, expect, wait_until
@@ -330,8 +328,7 @@ def test_a_login_that_takes_a_session_over_ends_the_old_tickets_reading(
     make_broker: Any,
 ) -> None:
     broker = make_broker(auth="accounts")
-    with sqlite3.connect(broker.db) as db:
-        assert accounts.insert(db, "alice", CHEAP.hash(PASSWORD), time.time()) is not None
+    store_account(broker, "alice", CHEAP.hash(PASSWORD))
     # Someone who had alice's password logs in and reads through her ticket.
     mallory = raw_peer(broker)
     old = mallory.register("alice", rooms=["general"], password=PASSWORD)["ticket"]

@@ -6,14 +6,12 @@ sessions, nobody else's; without the password, a name finds nothing and is told 
 from __future__ import annotations
 
 import json
-import sqlite3
-import time
 
 import pytest
+from tests.accounts_helpers import store_account
 from tests.cli_helpers import run_cli
 
 from zmqchat import Client
-from zmqchat.broker import accounts
 from zmqchat.broker.accounts import Hasher
 from zmqchat.testing import BrokerProcess
 
@@ -24,8 +22,7 @@ CHEAP = Hasher(7168, 1)  # quick to check; each hash carries its parameters
 
 
 def add_account(broker: BrokerProcess, name: str) -> None:
-    with sqlite3.connect(broker.db) as db:
-        assert accounts.insert(db, name, CHEAP.hash(PASSWORD), time.time()) is not None
+    store_account(broker, name, CHEAP.hash(PASSWORD))
 
 
 def test_an_account_searches_its_own_conversation_and_nobody_elses(make_broker, tmp_path):

@@ -44,6 +44,7 @@ from zmqchat.broker.rows import INSERT_PMS, pm_row
 from zmqchat.broker.search_index import index_late_pm
 from zmqchat.broker.store import Store
 from zmqchat.errors import StoreError
+from zmqchat.logs import Throttle
 
 log = logging.getLogger("zmqchat.broker")
 
@@ -213,6 +214,10 @@ class RedisRecords(Records):
         # (applying a pm again cost an INSERT OR IGNORE, and a row dropped since
         # would come back until the drop's entry was applied too).
         self.mine: set[str] = set()
+        # Entries a failing store refused (a write of theirs raised): tried again,
+        # first, at the next turn; until then the mark stays before them.
+        self._refused: list[Entry] = []
+        self._logged = Throttle()
 
     def start(self, store: Store) -> None:
         """Number on from the ids ``store`` holds."""
@@ -286,14 +291,35 @@ class RedisRecords(Records):
         """Keep ``entries`` (in stream order) in ``store`` but those this process
         wrote, and the last one's id and ordinal as its mark, in the batch's
         transaction."""
+        if self._refused:
+            entries, self._refused = self._refused + entries, []
         if not entries:
             return
         mine = self.mine
         others = [e for e in entries if e.stream_id not in mine]
+        db = store.writer()
+        try:
+            # All or nothing, in a savepoint of the batch's transaction: a write
+            # refused here (a failing disk) must not take the node down, nor leave
+            # half the entries behind a mark that says they are all kept.
+            with store.atomic():
+                db.execute(
+                    "INSERT OR REPLACE INTO engine_marks (name, value) VALUES (?, ?)",
+                    (MARK, str(Mark(entries[-1].stream_id, entries[-1].ordinal))),
+                )
+                learned = _apply(store, db, others)  # its counts of the index: last
+        except sqlite3.Error as exc:
+            self._refused = entries
+            if self._logged.due():
+                log.error(
+                    "can't keep %d record(s) of the cluster in %s: %s; trying again",
+                    len(entries),
+                    store.path,
+                    exc,
+                )
+            return
         if len(others) < len(entries):
             mine.difference_update(e.stream_id for e in entries)
-        db = store.writer()
-        learned = _apply(store, db, others)
         for entry in others:
             if entry.kind == "file_drop":
                 for watcher in self.file_watchers:
@@ -306,10 +332,6 @@ class RedisRecords(Records):
             counter = _COUNTERS.get(entry.kind)
             if counter is not None and entry.id > floors[counter]:
                 floors[counter] = entry.id
-        db.execute(
-            "INSERT OR REPLACE INTO engine_marks (name, value) VALUES (?, ?)",
-            (MARK, str(Mark(entries[-1].stream_id, entries[-1].ordinal))),
-        )
 
 
 def _apply(
