@@ -73,16 +73,14 @@ def test_mentions_highlight_count_apart_and_mark_the_title_when_unfocused(
             what=lambda: f"the title marked, now {root.title()!r}",
         )
         wait_until(lambda: calls(notified), 10, "a notification")
-        # Two mentions in a burst: one notification, for the first.
-        assert calls(notified) == [
-            [
-                "--app-name=zmqchat",
-                "--category=im.received",
-                "--",
-                "bob in #general",
-                "@alice are you there?",
-            ]
-        ]
+        # Two mentions in a burst: one notification, for the first to arrive. The
+        # chat comes on the PUB socket and the pm on the ROUTER's, and nothing orders
+        # the two (a client thread that reads both after a stall takes the pm first).
+        [notification] = calls(notified)
+        assert notification[:3] == ["--app-name=zmqchat", "--category=im.received", "--"]
+        assert notification[3:] == ["bob in #general", "@alice are you there?"] or (
+            notification[-1] == "psst" and "bob" in notification[3]
+        ), notification
         assert window.sidebar.label("@bob") == "@ bob  (1) @1"
     finally:
         other.destroy()
