@@ -193,6 +193,49 @@ def test_a_gone_nodes_sessions_end_once_unless_resumed_elsewhere(
         assert not [e for e in seen if isinstance(e, PresenceEvent) and e.user == "carol"]
 
 
+def leaves_seen(watcher: Client, count: int) -> list[PresenceEvent]:
+    """The first ``count`` leaves ``watcher`` hears, in any order."""
+    leaves: list[PresenceEvent] = []
+
+    def enough() -> bool:
+        leaves.extend(e for e in watcher.events(timeout=0.2)
+                      if isinstance(e, PresenceEvent) and e.event == "leave")  # fmt: skip
+        return len(leaves) >= count
+
+    wait_until(enough, 10, f"{count} leaves")
+    return leaves
+
+
+def test_of_two_surviving_nodes_exactly_one_ends_a_gone_nodes_sessions(
+    nodes: tuple[Node, Node], tmp_path: Path, redis_server: RedisProcess
+) -> None:
+    a, b = nodes
+    c = Node(tmp_path / "c.db", redis_server.url, "c")
+    try:
+        gone = [peer(a.endpoint) for _ in range(3)]
+        for n, client in enumerate(gone):
+            client.register(f"user{n}", rooms=["general"])
+        with Client("bob", b.endpoint) as bob, Client("carol", c.endpoint) as carol:
+            a.stop()
+            # Both survivors race for the dead node's sessions: one wins the reap's
+            # lock, and each session ends with one leave, seen alike on both nodes.
+            for watcher in (bob, carol):
+                leaves = leaves_seen(watcher, 3)
+                assert sorted((e.user, e.reason) for e in leaves) == [
+                    (f"user{n}", "timeout") for n in range(3)
+                ]
+            for watcher in (bob, carol):
+                later = [e for e in watcher.events(timeout=1.0) if isinstance(e, PresenceEvent)]
+                assert [(e.user, e.event) for e in later] == []
+            page = bob.history("general", limit=100)
+            stored = [
+                m.user for m in page.messages if isinstance(m, PresenceEvent) and m.event == "leave"
+            ]
+            assert sorted(stored) == ["user0", "user1", "user2"]
+    finally:
+        c.stop()
+
+
 def test_without_redis_requests_that_need_it_are_refused_and_the_node_serves_on(
     nodes: tuple[Node, Node], redis_server: RedisProcess
 ) -> None:
