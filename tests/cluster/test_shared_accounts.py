@@ -64,6 +64,16 @@ def on_both(nodes: tuple[Node, Node], name: str, wanted: int | None) -> None:
     )
 
 
+def alice_logged_in(
+    nodes: tuple[Node, Node], tmp_path: Path, redis_server: RedisProcess, **fields: Any
+) -> tuple[RawPeer, str]:
+    """An account alice (known to both nodes) logged in on node a: her peer and token."""
+    assert account_cli(tmp_path, redis_server, "add", "alice").returncode == 0
+    on_both(nodes, "alice", 1)
+    first = peer(nodes[0].endpoint)
+    return first, first.register("alice", password=PASSWORD, **fields)["session"]
+
+
 def register(endpoint: str, user: str, password: str | None = None, **extra: Any) -> Any:
     msg = {"type": "register", "user": user, "proto": 1, **extra}
     if password is not None:
@@ -124,10 +134,7 @@ def test_a_password_change_ends_the_old_sessions_on_both_nodes(
     nodes: tuple[Node, Node], tmp_path: Path, redis_server: RedisProcess
 ) -> None:
     a, b = nodes
-    assert account_cli(tmp_path, redis_server, "add", "alice").returncode == 0
-    on_both(nodes, "alice", 1)
-    first = peer(a.endpoint)
-    token = first.register("alice", password=PASSWORD)["session"]
+    first, token = alice_logged_in(nodes, tmp_path, redis_server)
     # A token stands for the password on the other node too: resumed there.
     moved = register(b.endpoint, "alice", resume=token)
     assert moved["type"] == "welcome", moved
@@ -155,10 +162,7 @@ def test_a_login_on_the_other_node_takes_the_session_over_as_on_one_broker(
     nodes: tuple[Node, Node], tmp_path: Path, redis_server: RedisProcess
 ) -> None:
     a, b = nodes
-    assert account_cli(tmp_path, redis_server, "add", "alice").returncode == 0
-    on_both(nodes, "alice", 1)
-    first = peer(a.endpoint)
-    token = first.register("alice", password=PASSWORD, rooms=["ops"])["session"]
+    first, token = alice_logged_in(nodes, tmp_path, redis_server, rooms=["ops"])
     watcher = peer(b.endpoint)
     watcher.register("watcher", rooms=["ops"])
 
