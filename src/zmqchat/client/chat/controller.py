@@ -44,7 +44,6 @@ from zmqchat.client.chat.commands import (
     ShowRooms,
     ShowWho,
     SwitchRoom,
-    help_lines,
 )
 from zmqchat.client.chat.failures import classify
 from zmqchat.client.chat.formatting import EMOTE_DATA, Line, error, notice
@@ -53,6 +52,7 @@ from zmqchat.client.chat.mentions import is_mention
 from zmqchat.client.chat.message_actions import change_message, search_messages
 from zmqchat.client.chat.message_commands import DeleteMessage, EditMessage, SearchMessages
 from zmqchat.client.chat.moderating import moderate
+from zmqchat.client.chat.slash_commands import help_lines
 from zmqchat.client.chat.state import ChatState, Snapshot, private_key, room_key
 from zmqchat.client.chat.toolbar import state_toolbar
 from zmqchat.client.core.events import Event, StatusEvent

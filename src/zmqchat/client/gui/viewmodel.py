@@ -32,11 +32,10 @@ from zmqchat.client.chat.commands import (
     Say,
     SendFile,
     SendPm,
-    completion_suffix,
-    completions,
     parse_input,
     room_name,
 )
+from zmqchat.client.chat.completion import completion_suffix, completions
 from zmqchat.client.chat.controller import EVERYWHERE, ChatController
 from zmqchat.client.chat.formatting import Line, error
 from zmqchat.client.chat.keys import GUI_KEYS
