@@ -18,8 +18,9 @@ from zmqchat.client.chat.commands import Invalid, InviteUser, JoinRoom, parse_in
 from zmqchat.client.chat.completion import completions
 from zmqchat.client.chat.slash_commands import COMMANDS, help_lines
 from zmqchat.common.codec import decode, encode
-from zmqchat.common.messages import Invite, Invited, Join, Joined, RoomInfo, RoomList
+from zmqchat.common.messages import Invited, Joined, RoomInfo, RoomList
 from zmqchat.common.parsing import parse_message, parse_request
+from zmqchat.common.requests import Invite, Join
 from zmqchat.errors import ProtocolError
 
 # ------------------------------------------------------------------------ the wire

@@ -45,14 +45,19 @@ from zmqchat.broker.unstored import STORE_UNAVAILABLE, unstored, writes
 from zmqchat.common.codec import decode, decode_bulk, peek_ref, peek_type
 from zmqchat.common.config import BrokerConfig
 from zmqchat.common.files import FileChunk, FileGet, FileOffer
-from zmqchat.common.messages import (
+from zmqchat.common.messages import ByeReply, Closed, ErrorReply, Ref, SystemEvent
+from zmqchat.common.moderation import Ban, Deop, Kick, Lock, Op, Topic, Unban, Unlock
+from zmqchat.common.parsing import parse_request, request_ref
+from zmqchat.common.protocol import (
+    MAX_REQUEST_BYTES,
+    SYSTEM_TOPIC,
+    ErrorCode,
+)
+from zmqchat.common.requests import (
     Bye,
-    ByeReply,
     Chat,
-    Closed,
     Delete,
     Edit,
-    ErrorReply,
     History,
     Invite,
     Join,
@@ -60,18 +65,9 @@ from zmqchat.common.messages import (
     ListRooms,
     Ping,
     Pm,
-    Ref,
     Register,
     Request,
-    SystemEvent,
     Who,
-)
-from zmqchat.common.moderation import Ban, Deop, Kick, Lock, Op, Topic, Unban, Unlock
-from zmqchat.common.parsing import parse_request, request_ref
-from zmqchat.common.protocol import (
-    MAX_REQUEST_BYTES,
-    SYSTEM_TOPIC,
-    ErrorCode,
 )
 from zmqchat.common.search import Search
 from zmqchat.errors import ProtocolError
