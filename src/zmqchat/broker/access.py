@@ -23,8 +23,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 
-from zmqchat.broker.moderation import RoomMeta
 from zmqchat.broker.outbox import Outbox
+from zmqchat.broker.room_meta import RoomMeta
 from zmqchat.broker.state import BrokerState, Session
 from zmqchat.broker.store import Store
 from zmqchat.common.messages import Invited

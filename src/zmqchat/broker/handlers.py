@@ -25,7 +25,7 @@ from zmqchat.broker.forgetting import Forgetting
 from zmqchat.broker.logins import Logins
 from zmqchat.broker.mailbox import Mailboxes
 from zmqchat.broker.membership import Membership
-from zmqchat.broker.moderation import Moderation, RoomMeta
+from zmqchat.broker.moderation import Moderation
 from zmqchat.broker.names import Names
 from zmqchat.broker.node_messages import NodeMessages
 from zmqchat.broker.outbox import Mark, Outbox, PmDelivery
@@ -36,6 +36,7 @@ from zmqchat.broker.registration import Registration
 from zmqchat.broker.relay import Relay
 from zmqchat.broker.remote_pms import RemotePms
 from zmqchat.broker.room_events import RoomEvents
+from zmqchat.broker.room_meta import RoomMeta
 from zmqchat.broker.searching import Searching
 from zmqchat.broker.sessions import Sessions
 from zmqchat.broker.state import BrokerState, Connections, Session
