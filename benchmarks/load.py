@@ -16,7 +16,7 @@ import zmq
 
 from benchmarks.harness import PAYLOAD_TEXT, ROOM, TOPIC, now
 from zmqchat.common.codec import encode
-from zmqchat.common.messages import Chat, History, Ping, Pm, Register
+from zmqchat.common.requests import Chat, History, Ping, Pm, Register
 
 WARM_ROOM = "warm"
 WARM_TOPIC = WARM_ROOM.encode() + b"\x00"

@@ -18,7 +18,7 @@ from zmq.utils.monitor import recv_monitor_message
 from benchmarks.harness import PAYLOAD_TEXT, ROOM, TOPIC, now
 from benchmarks.load import PING_EVERY, dealer, new_context, register
 from zmqchat.common.codec import encode
-from zmqchat.common.messages import Chat, History, Ping, Register
+from zmqchat.common.requests import Chat, History, Ping, Register
 
 
 def _sub(ctx: zmq.Context[Any], endpoint: str) -> zmq.Socket[Any]:

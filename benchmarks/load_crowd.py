@@ -12,7 +12,7 @@ import zmq
 from benchmarks.harness import ROOM, TOPIC, now
 from benchmarks.load import dealer, new_context, register
 from zmqchat.common.codec import encode
-from zmqchat.common.messages import Chat, Ping, Register
+from zmqchat.common.requests import Chat, Ping, Register
 
 
 def crowd(

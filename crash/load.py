@@ -20,7 +20,8 @@ from typing import Any
 
 from crash.records import Recorder
 from zmqchat import Client, PmEvent, StatusEvent
-from zmqchat.common.messages import ChatAck, ChatEvent, Pm, PmAck
+from zmqchat.common.messages import ChatAck, ChatEvent, PmAck
+from zmqchat.common.requests import Pm
 from zmqchat.errors import BrokerError, ConnectionClosed, Timeout, ZmqchatError
 
 # How long one request may wait, broker restarts included; a request still without an

@@ -8,7 +8,7 @@ import pytest
 from tests.integration.test_console import ConsoleRun, consoles  # noqa: F401 (a fixture)
 
 from zmqchat import Client
-from zmqchat.client.chat.formatting import format_time
+from zmqchat.client.chat.timestamps import format_time
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from zmqchat.cli import main
-from zmqchat.client.chat.commands import COMMANDS, help_lines
 from zmqchat.client.chat.keys import CONSOLE_KEYS, GUI_KEYS
+from zmqchat.client.chat.slash_commands import COMMANDS, help_lines
 from zmqchat.client.console.exits import ExitCode
 
 MODERATION = ("topic", "kick", "ban", "unban", "op", "deop", "lock", "unlock")

@@ -11,14 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zmqchat.common.codec import decode, decode_message, decode_request, encode, peek_type
-from zmqchat.common.messages import (
-    Chat,
-    ChatEvent,
-    HistoryPage,
-    Request,
-)
+from zmqchat.common.messages import ChatEvent, HistoryPage
 from zmqchat.common.parsing import REQUEST_TYPES, parse_request
 from zmqchat.common.protocol import MAX_DATA_DEPTH, MAX_FRAME_BYTES, ErrorCode
+from zmqchat.common.requests import Chat, Request
 from zmqchat.errors import DecodeError, ProtocolError
 
 REQUEST_CLASSES = get_args(Request)  # every request type, new ones included

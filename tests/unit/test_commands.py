@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from zmqchat.client.chat.commands import (
-    COMMANDS,
     Emote,
     Invalid,
     JoinRoom,
@@ -18,12 +17,11 @@ from zmqchat.client.chat.commands import (
     ShowRooms,
     ShowWho,
     SwitchRoom,
-    completion_suffix,
-    completions,
-    help_lines,
     parse_input,
 )
+from zmqchat.client.chat.completion import completion_suffix, completions
 from zmqchat.client.chat.keys import CONSOLE_KEYS, GUI_KEYS
+from zmqchat.client.chat.slash_commands import COMMANDS, help_lines
 
 
 @pytest.mark.parametrize(

@@ -10,16 +10,12 @@ from zmqchat.client.core.events import StatusEvent
 from zmqchat.common.codec import decode, encode
 from zmqchat.common.messages import (
     ByeReply,
-    Chat,
     ChatAck,
     ChatEvent,
     Closed,
     ErrorReply,
-    History,
     HistoryPage,
-    Join,
     Joined,
-    Leave,
     Left,
     PmEvent,
     Pong,
@@ -28,9 +24,9 @@ from zmqchat.common.messages import (
     SystemEvent,
     Users,
     Welcome,
-    Who,
 )
 from zmqchat.common.protocol import MAX_TEXT_BYTES
+from zmqchat.common.requests import Chat, History, Join, Leave, Who
 from zmqchat.errors import BrokerError, ConnectionClosed, ProtocolError, Timeout
 
 TOKEN = "session-token-0123456789abcdef"

@@ -22,9 +22,10 @@ from tests.unit.test_connection import (
 
 from zmqchat.client.core.connection import ClientCore
 from zmqchat.common.codec import encode
-from zmqchat.common.messages import ChatEvent, HistoryPage, Pong, Users, Who
+from zmqchat.common.messages import ChatEvent, HistoryPage, Pong, Users
 from zmqchat.common.moderation import ModerationEvent, TopicEvent, UnknownEvent
 from zmqchat.common.parsing import parse_message
+from zmqchat.common.requests import Who
 
 
 def newer(seq: int, room: str = "general") -> dict[str, Any]:

@@ -4,7 +4,8 @@ broker."""
 
 from __future__ import annotations
 
-from zmqchat.client.chat.commands import Invalid, Query, completions, parse_input
+from zmqchat.client.chat.commands import Invalid, Query, parse_input
+from zmqchat.client.chat.completion import completions
 from zmqchat.client.chat.formatting import format_event, plain
 from zmqchat.client.chat.state import ChatState, ConversationInfo, private_key, room_key
 from zmqchat.client.chat.toolbar import format_toolbar

@@ -15,8 +15,8 @@ from tests.unit.test_handlers import WALL, Broker, chat
 from zmqchat.broker.schema import SCHEMA_VERSION, open_database
 from zmqchat.broker.store import Store
 from zmqchat.common.config import BrokerConfig
-from zmqchat.common.messages import Delete, Edit
 from zmqchat.common.parsing import parse_request
+from zmqchat.common.requests import Delete, Edit
 from zmqchat.errors import ProtocolError
 
 Msg = dict[str, Any]

@@ -19,7 +19,8 @@ from zmqchat.client.core.failover import (
 )
 from zmqchat.common.codec import decode, encode
 from zmqchat.common.endpoints import check_endpoints, host_port, pub_endpoint
-from zmqchat.common.messages import Closed, Welcome, Who
+from zmqchat.common.messages import Closed, Welcome
+from zmqchat.common.requests import Who
 from zmqchat.errors import UsageError
 
 A, B, C = "tcp://10.0.0.1:5555", "tcp://10.0.0.2:5555", "tcp://10.0.0.3:5555"

@@ -9,17 +9,15 @@ import pytest
 
 from zmqchat.client.chat.formatting import (
     NICK_COLOURS,
-    DayMarks,
     banner,
-    day_separator,
     error,
     event_json,
     format_event,
-    format_time,
     nick_style,
     plain,
     safe_text,
 )
+from zmqchat.client.chat.timestamps import DayMarks, day_separator, format_time
 from zmqchat.client.core.events import StatusEvent
 from zmqchat.common.messages import ChatEvent, PmEvent, PresenceEvent, SystemEvent
 

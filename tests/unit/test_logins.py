@@ -359,7 +359,7 @@ def test_a_password_is_never_logged(make: Any, caplog: pytest.LogCaptureFixture)
 
 
 def test_a_register_records_repr_hides_its_password() -> None:
-    from zmqchat.common.messages import Register
+    from zmqchat.common.requests import Register
 
     assert "hunter2" not in repr(Register(user="alice", password="hunter2"))
 

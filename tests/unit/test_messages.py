@@ -11,37 +11,39 @@ import pytest
 
 from zmqchat.common.codec import decode, decode_message, decode_request, encode
 from zmqchat.common.messages import (
-    Bye,
     ByeReply,
-    Chat,
     ChatAck,
     ChatEvent,
     Closed,
     ErrorReply,
-    History,
     HistoryPage,
-    Join,
     Joined,
-    Leave,
     Left,
-    ListRooms,
-    Ping,
-    Pm,
     PmAck,
     PmEvent,
     Pong,
     PresenceEvent,
     Record,
-    Register,
     RoomInfo,
     RoomList,
     SystemEvent,
     Users,
     Welcome,
-    Who,
 )
 from zmqchat.common.parsing import REQUEST_TYPES, parse_message, parse_request, request_ref
 from zmqchat.common.protocol import ErrorCode
+from zmqchat.common.requests import (
+    Bye,
+    Chat,
+    History,
+    Join,
+    Leave,
+    ListRooms,
+    Ping,
+    Pm,
+    Register,
+    Who,
+)
 from zmqchat.errors import ProtocolError
 
 TS = 1_700_000_000.25

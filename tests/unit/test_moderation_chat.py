@@ -9,16 +9,10 @@ from typing import Any
 
 import pytest
 
-from zmqchat.client.chat.commands import (
-    COMMANDS,
-    Invalid,
-    ModerateRoom,
-    SetTopic,
-    completions,
-    help_lines,
-    parse_input,
-)
+from zmqchat.client.chat.commands import Invalid, ModerateRoom, SetTopic, parse_input
+from zmqchat.client.chat.completion import completions
 from zmqchat.client.chat.formatting import format_event, plain
+from zmqchat.client.chat.slash_commands import COMMANDS, help_lines
 from zmqchat.client.chat.state import ChatState
 from zmqchat.client.chat.toolbar import format_toolbar
 from zmqchat.common.durations import duration_text, parse_duration

@@ -10,7 +10,8 @@ from typing import Any
 from zmqchat.client.core.connection import ClientCore
 from zmqchat.client.core.failover import Rotation
 from zmqchat.common.codec import decode, encode
-from zmqchat.common.messages import ChatEvent, Join, Joined, Welcome
+from zmqchat.common.messages import ChatEvent, Joined, Welcome
+from zmqchat.common.requests import Join
 
 A, B, C = "tcp://10.0.0.1:5555", "tcp://10.0.0.2:5555", "tcp://10.0.0.3:5555"
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from tests.unit.test_handlers import Broker, chat
 
-from zmqchat.common.messages import Chat, History
 from zmqchat.common.parsing import parse_request
+from zmqchat.common.requests import Chat, History
 from zmqchat.errors import ProtocolError
 
 Msg = dict[str, Any]

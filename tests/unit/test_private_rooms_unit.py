@@ -14,18 +14,13 @@ from tests.unit.test_handlers import Broker
 
 from zmqchat.broker.schema import SCHEMA_VERSION, open_database
 from zmqchat.broker.store import Store
-from zmqchat.client.chat.commands import (
-    COMMANDS,
-    Invalid,
-    InviteUser,
-    JoinRoom,
-    completions,
-    help_lines,
-    parse_input,
-)
+from zmqchat.client.chat.commands import Invalid, InviteUser, JoinRoom, parse_input
+from zmqchat.client.chat.completion import completions
+from zmqchat.client.chat.slash_commands import COMMANDS, help_lines
 from zmqchat.common.codec import decode, encode
-from zmqchat.common.messages import Invite, Invited, Join, Joined, RoomInfo, RoomList
+from zmqchat.common.messages import Invited, Joined, RoomInfo, RoomList
 from zmqchat.common.parsing import parse_message, parse_request
+from zmqchat.common.requests import Invite, Join
 from zmqchat.errors import ProtocolError
 
 # ------------------------------------------------------------------------ the wire

@@ -23,12 +23,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 
-from zmqchat.broker.moderation import RoomMeta
 from zmqchat.broker.outbox import Outbox
+from zmqchat.broker.room_meta import RoomMeta
 from zmqchat.broker.state import BrokerState, Session
 from zmqchat.broker.store import Store
-from zmqchat.common.messages import Invite, Invited
+from zmqchat.common.messages import Invited
 from zmqchat.common.protocol import ErrorCode, user_key
+from zmqchat.common.requests import Invite
 from zmqchat.errors import ProtocolError
 
 log = logging.getLogger("zmqchat.broker")

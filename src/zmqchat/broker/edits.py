@@ -28,8 +28,9 @@ from zmqchat.broker.schema import KIND_CHAT, KIND_FILE
 from zmqchat.broker.state import BrokerState, Room, Session
 from zmqchat.broker.store import Store
 from zmqchat.common.config import BrokerConfig
-from zmqchat.common.messages import ChatAck, Delete, DeleteEvent, Edit, EditEvent, Ref
+from zmqchat.common.messages import ChatAck, DeleteEvent, EditEvent, Ref
 from zmqchat.common.protocol import ErrorCode, user_key
+from zmqchat.common.requests import Delete, Edit
 from zmqchat.errors import ProtocolError
 
 log = logging.getLogger("zmqchat.broker")

@@ -25,7 +25,7 @@ from zmqchat.broker.forgetting import Forgetting
 from zmqchat.broker.logins import Logins
 from zmqchat.broker.mailbox import Mailboxes
 from zmqchat.broker.membership import Membership
-from zmqchat.broker.moderation import Moderation, RoomMeta
+from zmqchat.broker.moderation import Moderation
 from zmqchat.broker.names import Names
 from zmqchat.broker.node_messages import NodeMessages
 from zmqchat.broker.outbox import Mark, Outbox, PmDelivery
@@ -36,6 +36,7 @@ from zmqchat.broker.registration import Registration
 from zmqchat.broker.relay import Relay
 from zmqchat.broker.remote_pms import RemotePms
 from zmqchat.broker.room_events import RoomEvents
+from zmqchat.broker.room_meta import RoomMeta
 from zmqchat.broker.searching import Searching
 from zmqchat.broker.sessions import Sessions
 from zmqchat.broker.state import BrokerState, Connections, Session
@@ -45,14 +46,19 @@ from zmqchat.broker.unstored import STORE_UNAVAILABLE, unstored, writes
 from zmqchat.common.codec import decode, decode_bulk, peek_ref, peek_type
 from zmqchat.common.config import BrokerConfig
 from zmqchat.common.files import FileChunk, FileGet, FileOffer
-from zmqchat.common.messages import (
+from zmqchat.common.messages import ByeReply, Closed, ErrorReply, Ref, SystemEvent
+from zmqchat.common.moderation import Ban, Deop, Kick, Lock, Op, Topic, Unban, Unlock
+from zmqchat.common.parsing import parse_request, request_ref
+from zmqchat.common.protocol import (
+    MAX_REQUEST_BYTES,
+    SYSTEM_TOPIC,
+    ErrorCode,
+)
+from zmqchat.common.requests import (
     Bye,
-    ByeReply,
     Chat,
-    Closed,
     Delete,
     Edit,
-    ErrorReply,
     History,
     Invite,
     Join,
@@ -60,18 +66,9 @@ from zmqchat.common.messages import (
     ListRooms,
     Ping,
     Pm,
-    Ref,
     Register,
     Request,
-    SystemEvent,
     Who,
-)
-from zmqchat.common.moderation import Ban, Deop, Kick, Lock, Op, Topic, Unban, Unlock
-from zmqchat.common.parsing import parse_request, request_ref
-from zmqchat.common.protocol import (
-    MAX_REQUEST_BYTES,
-    SYSTEM_TOPIC,
-    ErrorCode,
 )
 from zmqchat.common.search import Search
 from zmqchat.errors import ProtocolError

@@ -33,8 +33,8 @@ from zmqchat.broker.records import Records
 from zmqchat.broker.state import BrokerState, Session
 from zmqchat.broker.store import Store
 from zmqchat.common.config import BrokerConfig
-from zmqchat.common.messages import Register
 from zmqchat.common.protocol import ErrorCode, user_key
+from zmqchat.common.requests import Register
 from zmqchat.errors import ProtocolError
 
 log = logging.getLogger("zmqchat.broker")

@@ -11,8 +11,9 @@ from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.room_events import RoomEvents
 from zmqchat.broker.state import BrokerState, Room, Session
 from zmqchat.broker.store import Store
-from zmqchat.common.messages import Join, Joined, Leave, Left, PresenceEvent
+from zmqchat.common.messages import Joined, Left, PresenceEvent
 from zmqchat.common.protocol import ErrorCode, user_key
+from zmqchat.common.requests import Join, Leave
 from zmqchat.errors import ProtocolError
 
 

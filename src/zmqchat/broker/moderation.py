@@ -1,6 +1,7 @@
-"""Room metadata and moderation: a room's creator and operators, its topic and topic
-lock, its bans; the ``topic`` request and the moderation requests (``op``,
-``deop``, ``kick``, ``ban``, ``unban``, ``lock``, ``unlock``).
+"""Moderation: the ``topic`` request and the moderation requests (``op``, ``deop``,
+``kick``, ``ban``, ``unban``, ``lock``, ``unlock``), which change a room's operators,
+its topic and topic lock, and its bans (what other parts ask of those is
+:mod:`.room_meta`'s).
 
 Who is an operator of a room: whoever created it (the first join of a room with no
 member and no stored event, by ``join`` or ``register``), whoever an operator made
@@ -27,14 +28,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
+from zmqchat.broker.membership import Membership
 from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.room_events import ENSURE_META
+from zmqchat.broker.room_meta import RoomMeta
 from zmqchat.broker.state import BrokerState, Room, Session
 from zmqchat.broker.store import Store
-from zmqchat.common.durations import duration_text
 from zmqchat.common.moderation import (
     Ban,
     Deop,
@@ -52,9 +53,6 @@ from zmqchat.common.moderation import (
 from zmqchat.common.protocol import ErrorCode, user_key
 from zmqchat.errors import ProtocolError
 
-if TYPE_CHECKING:  # membership.py imports access.py, which asks RoomMeta about bans
-    from zmqchat.broker.membership import Membership
-
 log = logging.getLogger("zmqchat.broker")
 
 
@@ -68,101 +66,6 @@ class _Change:
     until: float | None = None
     reason: str | None = None
     removes: Session | None = None  # the member it puts out of the room
-
-
-class RoomMeta:
-    """The questions about a room that other parts ask (who may moderate it, who is
-    banned from it, its topic) and the record of its creation."""
-
-    def __init__(
-        self,
-        store: Store,
-        clock: Callable[[], float],
-        *,
-        admins: Iterable[str] = (),
-        accounts: bool = False,
-    ) -> None:
-        """``admins``: names that are operators of every room; ``accounts``: the
-        broker has accounts (``auth`` is not ``open``), so a ban names one."""
-        self.store = store
-        self.clock = clock
-        self.admins = frozenset(user_key(name) for name in admins)
-        self.accounts = accounts
-
-    def is_operator(self, key: str, room: str) -> bool:
-        if key in self.admins:
-            return True
-        sql = "SELECT 1 FROM room_ops WHERE room = ? AND user = ?"
-        return self.store.reader().execute(sql, (room, key)).fetchone() is not None
-
-    def ban_until(self, key: str, room: str) -> float | None:
-        """When user ``key``'s ban from ``room`` ends (``inf`` for never), or None
-        if they are not banned. A ban of a name that had an account holds only while
-        the name is still that account's (one deleted and made again is someone
-        else); admins are never banned."""
-        if key in self.admins:
-            return None
-        row = (
-            self.store.reader()
-            .execute("SELECT account, until FROM bans WHERE room = ? AND user = ?", (room, key))
-            .fetchone()
-        )
-        if row is None:
-            return None
-        account, until = row
-        if until is not None and until <= self.clock():
-            return None
-        if account is not None:
-            holder = self.store.account(key)
-            if holder is None or holder.id != account:
-                return None
-        return float("inf") if until is None else float(until)
-
-    def check_banned(self, key: str, user: str, room: str) -> None:
-        """Refuse user ``key`` (shown as ``user``) entry to ``room`` if banned."""
-        until = self.ban_until(key, room)
-        if until is None:
-            return
-        if until == float("inf"):
-            raise ProtocolError(ErrorCode.BANNED, f"{user} is banned from room {room}")
-        left = max(until - self.clock(), 0.0)
-        raise ProtocolError(
-            ErrorCode.BANNED,
-            f"{user} is banned from room {room} for {duration_text(left)} more",
-            retry_after=round(left, 3),
-        )
-
-    def topic(self, room: str) -> tuple[str, str | None, float | None, bool]:
-        """``room``'s (topic, set by, set at, locked); ("", None, None, False) for a
-        room without."""
-        row = (
-            self.store.reader()
-            .execute("SELECT topic, topic_by, topic_ts, locked FROM room_meta WHERE room = ?",
-                     (room,))
-            .fetchone()
-        )  # fmt: skip
-        if row is None:
-            return "", None, None, False
-        return row[0], row[1], row[2], bool(row[3])
-
-    def topics(self, rooms: Iterable[str]) -> dict[str, str]:
-        """The topic of each room of ``rooms`` that has one (one query)."""
-        names = list(rooms)
-        if not names:
-            return {}
-        marks = ", ".join("?" * len(names))
-        sql = f"SELECT room, topic FROM room_meta WHERE room IN ({marks}) AND topic != ''"
-        return dict(self.store.reader().execute(sql, names).fetchall())
-
-    def store_created(self, room: str, key: str, ts: float) -> None:
-        """User ``key`` creates ``room`` (inside the join's atomic block): its
-        creator and first operator."""
-        db = self.store.writer()
-        db.execute(
-            "INSERT OR IGNORE INTO room_meta (room, creator, created) VALUES (?, ?, ?)",
-            (room, key, ts),
-        )
-        db.execute("INSERT OR IGNORE INTO room_ops (room, user) VALUES (?, ?)", (room, key))
 
 
 class Moderation:
@@ -409,4 +312,4 @@ class Moderation:
         return self.store.reader().execute(sql, (room, key)).fetchone() is not None
 
 
-__all__ = ["Moderation", "RoomMeta"]
+__all__ = ["Moderation"]

@@ -13,23 +13,14 @@ from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.state import BrokerState, Session
 from zmqchat.broker.store import Store
 from zmqchat.common.codec import encode
-from zmqchat.common.messages import (
-    History,
-    HistoryPage,
-    ListRooms,
-    Ping,
-    Pong,
-    RoomInfo,
-    RoomList,
-    Users,
-    Who,
-)
+from zmqchat.common.messages import HistoryPage, Pong, RoomInfo, RoomList, Users
 from zmqchat.common.protocol import (
     LIST_DEFAULT_LIMIT,
     MAX_HISTORY_REPLY_BYTES,
     ErrorCode,
     user_key,
 )
+from zmqchat.common.requests import History, ListRooms, Ping, Who
 from zmqchat.errors import ProtocolError
 
 _T = TypeVar("_T")

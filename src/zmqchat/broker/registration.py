@@ -24,7 +24,7 @@ from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.state import BrokerState, Connections, Session, TokenBucket
 from zmqchat.broker.store import Store
 from zmqchat.common.config import BrokerConfig
-from zmqchat.common.messages import Closed, Ref, Register, Welcome
+from zmqchat.common.messages import Closed, Ref, Welcome
 from zmqchat.common.protocol import (
     HISTORY_MAX_LIMIT,
     MAX_DATA_BYTES,
@@ -34,6 +34,7 @@ from zmqchat.common.protocol import (
     ErrorCode,
     user_key,
 )
+from zmqchat.common.requests import Register
 from zmqchat.errors import ProtocolError
 
 log = logging.getLogger("zmqchat.broker")

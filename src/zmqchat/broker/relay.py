@@ -25,8 +25,9 @@ from zmqchat.broker.state import BrokerState, Session, fingerprint
 from zmqchat.broker.store import Store
 from zmqchat.common.codec import decode_message, encode
 from zmqchat.common.config import BrokerConfig
-from zmqchat.common.messages import Chat, ChatAck, ChatEvent, ErrorReply, Pm, PmAck, PmEvent, Ref
+from zmqchat.common.messages import ChatAck, ChatEvent, ErrorReply, PmAck, PmEvent, Ref
 from zmqchat.common.protocol import ErrorCode, pm_key, user_key
+from zmqchat.common.requests import Chat, Pm
 from zmqchat.errors import ProtocolError
 
 log = logging.getLogger("zmqchat.broker")

@@ -14,8 +14,9 @@ from zmqchat.broker.registration import Registration
 from zmqchat.broker.state import REF_CACHE_SIZE, BrokerState, Connections, Session, fingerprint
 from zmqchat.broker.store import Store
 from zmqchat.common.config import BrokerConfig
-from zmqchat.common.messages import Bye, ByeReply, ChatAck, Closed, PmAck
+from zmqchat.common.messages import ByeReply, ChatAck, Closed, PmAck
 from zmqchat.common.protocol import user_key
+from zmqchat.common.requests import Bye
 from zmqchat.logs import Throttle
 
 log = logging.getLogger("zmqchat.broker")

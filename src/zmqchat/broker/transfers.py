@@ -1,16 +1,16 @@
 """File transfers: ``file_offer``, ``file_chunk`` and ``file_get`` (docs/protocol.md
 §2.16).
 
-An offer is checked whole before a byte moves: who may receive it, ``too_large``,
-``quota_exceeded``, ``disk_full``. Content the broker already holds is published at
-once. Otherwise the uploader sends chunks within the credit window the accept gave;
-each is appended to the upload's part file as it arrives (so the broker holds no
-more than the frames of one window per transfer) and fed to a running sha256. The
-last one is checked against the offered hash: a mismatch drops the upload and
-publishes nothing; a match makes the part a blob and publishes a ``file`` event in
-the room (stored like a chat, with the room's next seq) or pushes it to the
-recipient. Downloads read ranges of blobs, for the room's members or the two sides
-of a private transfer.
+An offer is checked whole before a byte moves (:mod:`.file_offers`): who may receive
+it, ``too_large``, ``quota_exceeded``, ``disk_full``. Content the broker already
+holds is published at once. Otherwise the uploader sends chunks within the credit
+window the accept gave; each is appended to the upload's part file as it arrives (so
+the broker holds no more than the frames of one window per transfer) and fed to a
+running sha256. The last one is checked against the offered hash: a mismatch drops
+the upload and publishes nothing; a match makes the part a blob and publishes a
+``file`` event in the room (stored like a chat, with the room's next seq) or pushes
+it to the recipient. Downloads read ranges of blobs, for the room's members or the
+two sides of a private transfer.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from zmqchat.broker.blobs import Blobs
+from zmqchat.broker.file_offers import OfferChecks
 from zmqchat.broker.leftovers import Leftovers
-from zmqchat.broker.membership import Membership, require_member
+from zmqchat.broker.membership import Membership
 from zmqchat.broker.outbox import Outbox
 from zmqchat.broker.ratelimits import ChunkLimits
 from zmqchat.broker.records import Records
@@ -44,7 +45,6 @@ from zmqchat.common.files import (
     FileGet,
     FileOffer,
     PrivateFileEvent,
-    human_size,
 )
 from zmqchat.common.messages import DeleteEvent
 from zmqchat.common.protocol import ErrorCode, user_key
@@ -95,6 +95,7 @@ class Transfers:
         self.clock = clock
         self.membership = membership
         self.blobs = blobs if blobs is not None else Blobs(config.files_path, fsync=config.fsync)
+        self.checks = OfferChecks(state, store, config, membership, self.blobs)
         # Other nodes' blobs are in a shared folder before their rows reach this
         # node's store: only blobs this node saw lose their last row are removed.
         self.leftovers = Leftovers(store, self.blobs, config, clock, scan=not self.records.shared)
@@ -111,13 +112,7 @@ class Transfers:
     # ---------------------------------------------------------------- uploading
 
     def offer(self, session: Session, req: FileOffer, now: float) -> None:
-        recipient, recipient_key = self._receiver(session, req)
-        if req.size > self.config.max_file_size:
-            raise ProtocolError(
-                ErrorCode.TOO_LARGE,
-                f"{req.name} is {human_size(req.size)}; files may be at most "
-                f"{human_size(self.config.max_file_size)}",
-            )
+        recipient, recipient_key = self.checks.admit(session, req)
         if session.bucket is not None and not session.bucket.take(now):
             # An offer ends in a published event: as costly as a chat.
             raise ProtocolError(ErrorCode.RATE_LIMITED, "too many files offered; slow down")
@@ -138,7 +133,7 @@ class Transfers:
             del self._live[upload]  # kept for another part file: hashed again
             live = None
         if upload is None or held > req.size:
-            self._check_room(session, req)
+            self.checks.space_for(session, req)
             held = 0
             upload = self._insert(session, req, recipient, recipient_key)
             self.blobs.start(upload)
@@ -159,52 +154,6 @@ class Transfers:
             session,
             FileAccept(id=upload, offset=held, window=WINDOW, chunk=CHUNK_BYTES, ref=req.ref),
         )
-
-    def _receiver(self, session: Session, req: FileOffer) -> tuple[str | None, str | None]:
-        """Who the file is for: (None, None) for a room the sender is in, else the
-        recipient's display name and key. Refuses as ``pm`` does."""
-        if req.room is not None:
-            require_member(session, req.room)
-            return None, None
-        assert req.to is not None
-        key = user_key(req.to)
-        target = self.state.by_key.get(key)
-        if target is not None and target.rid is not None:
-            return target.user, key
-        held = self.membership.names.where(key) if target is None else None
-        if held is not None:  # online on another node
-            return held[1], key
-        account = self.store.account(req.to) if self.config.auth != "open" else None
-        if account is not None:
-            return account.name, key
-        if target is not None or self.store.user_known(key):
-            raise ProtocolError(ErrorCode.USER_OFFLINE, f"{req.to} is not online")
-        raise ProtocolError(ErrorCode.NO_SUCH_USER, f"there is no user {req.to}")
-
-    def _check_room(self, session: Session, req: FileOffer) -> None:
-        """Quota and disk space for new bytes, before any is sent."""
-        quota = self.config.file_quota
-        if quota:
-            used = (
-                self.store.reader()
-                .execute(
-                    "SELECT COALESCE(SUM(size), 0) FROM (SELECT DISTINCT sha256, size FROM files"
-                    " WHERE sender_key = ? AND sha256 != ?)",
-                    (session.key, req.sha256),
-                )
-                .fetchone()[0]
-            )
-            if used + req.size > quota:
-                raise ProtocolError(
-                    ErrorCode.QUOTA_EXCEEDED,
-                    f"your files hold {human_size(used)}; {req.name} would take them past "
-                    f"your quota of {human_size(quota)}",
-                )
-        if self.blobs.free() - req.size < self.config.disk_floor:
-            raise ProtocolError(
-                ErrorCode.DISK_FULL,
-                f"the broker's disk has no room for {req.name} ({human_size(req.size)})",
-            )
 
     def _insert(
         self, session: Session, req: FileOffer, recipient: str | None, key: str | None

@@ -8,12 +8,14 @@ from typing import Final
 from zmqchat.broker.state import BrokerState
 from zmqchat.common.codec import decode, encode
 from zmqchat.common.files import FileChunk, FileOffer
-from zmqchat.common.messages import (
+from zmqchat.common.messages import ErrorReply
+from zmqchat.common.moderation import Ban, Deop, Kick, Lock, Op, Topic, Unban, Unlock
+from zmqchat.common.protocol import ErrorCode, user_key
+from zmqchat.common.requests import (
     Bye,
     Chat,
     Delete,
     Edit,
-    ErrorReply,
     Invite,
     Join,
     Leave,
@@ -21,8 +23,6 @@ from zmqchat.common.messages import (
     Register,
     Request,
 )
-from zmqchat.common.moderation import Ban, Deop, Kick, Lock, Op, Topic, Unban, Unlock
-from zmqchat.common.protocol import ErrorCode, user_key
 
 STORE_UNAVAILABLE: Final = (
     "the broker's store can't be written now (see its log); nothing was stored; "

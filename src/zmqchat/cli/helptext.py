@@ -1,5 +1,5 @@
 """Help sections built from the tables they describe, so that help cannot fall behind:
-the slash commands from :data:`zmqchat.client.chat.commands.COMMANDS`, and (from
+the slash commands from :data:`zmqchat.client.chat.slash_commands.COMMANDS`, and (from
 :mod:`zmqchat.client.console.exits`) exit statuses keyed by
 :class:`~zmqchat.client.chat.failures.ExitCode`."""
 
@@ -17,7 +17,7 @@ def slash_commands(heading: str, *, keys: Sequence[str] = (), after: str = "") -
     """A section listing every slash command and then what the front end's ``keys``
     do, as ``/help`` shows them in its chat; the lines of ``after`` follow, indented
     as the list."""
-    from zmqchat.client.chat.commands import help_lines
+    from zmqchat.client.chat.slash_commands import help_lines
 
     lines = [heading, *(f"  {line}" for line in help_lines(keys))]
     lines += textwrap.wrap(after, WIDTH, initial_indent="  ", subsequent_indent="  ")

@@ -11,9 +11,10 @@ from typing import Any
 
 import msgpack
 
-from zmqchat.common.messages import BrokerMessage, Record, Ref, Request
+from zmqchat.common.messages import BrokerMessage, Record, Ref
 from zmqchat.common.parsing import parse_message, parse_request, request_ref
 from zmqchat.common.protocol import MAX_FRAME_BYTES, MAX_REQUEST_BYTES
+from zmqchat.common.requests import Request
 from zmqchat.errors import DecodeError
 
 __all__ = ["decode", "decode_message", "decode_request", "encode", "peek_ref"]

@@ -16,33 +16,19 @@ from zmqchat.common import files
 from zmqchat.common import moderation as mod
 from zmqchat.common.messages import (
     BrokerMessage,
-    Bye,
-    Chat,
     ChatAck,
     ChatEvent,
-    Delete,
     DeleteEvent,
-    Edit,
     EditEvent,
-    History,
     HistoryPage,
-    Invite,
-    Join,
-    Leave,
-    ListRooms,
-    Ping,
-    Pm,
     PmAck,
     PmEvent,
     PresenceEvent,
     Ref,
-    Register,
-    Request,
     RoomEvent,
     RoomInfo,
     RoomList,
     SearchResults,
-    Who,
 )
 from zmqchat.common.protocol import (
     DEFAULT_ROOMS,
@@ -62,6 +48,22 @@ from zmqchat.common.protocol import (
     check_text,
     optional,
     require,
+)
+from zmqchat.common.requests import (
+    Bye,
+    Chat,
+    Delete,
+    Edit,
+    History,
+    Invite,
+    Join,
+    Leave,
+    ListRooms,
+    Ping,
+    Pm,
+    Register,
+    Request,
+    Who,
 )
 from zmqchat.common.search import parse_search
 from zmqchat.errors import ProtocolError

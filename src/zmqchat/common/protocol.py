@@ -1,7 +1,8 @@
 """Wire protocol v1: version, limits, error codes, name/text/data validation, topics.
 
 Pure functions over str, bytes and dicts; no sockets. The message records built on
-these rules live in :mod:`zmqchat.common.messages`; the msgpack codec in
+these rules live in :mod:`zmqchat.common.requests` and
+:mod:`zmqchat.common.messages`; the msgpack codec in
 :mod:`zmqchat.common.codec`.
 """
 

@@ -2,7 +2,8 @@
 form) and the :func:`record` decorator that makes a slotted dataclass of one, frozen
 for the type checker.
 
-The records themselves are in :mod:`zmqchat.common.messages` (protocol v1) and
+The records themselves are in :mod:`zmqchat.common.requests` and
+:mod:`zmqchat.common.messages` (protocol v1), and in
 :mod:`zmqchat.common.moderation` (room topics and moderation, additive to v1).
 """
 

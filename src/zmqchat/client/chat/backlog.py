@@ -13,10 +13,8 @@ import threading
 from collections.abc import Callable, Iterable
 
 from zmqchat.client.chat.formatting import (
-    DayMarks,
     Line,
     banner,
-    day_separator,
     format_event,
     message_mark,
     notice,
@@ -25,6 +23,7 @@ from zmqchat.client.chat.formatting import (
 from zmqchat.client.chat.paging import earlier_events
 from zmqchat.client.chat.shown import ShownMessages
 from zmqchat.client.chat.state import ChatState, private_key, room_key
+from zmqchat.client.chat.timestamps import DayMarks, day_separator
 from zmqchat.client.core.events import Event
 from zmqchat.client.io.sync import Client
 from zmqchat.common.messages import ChatEvent, DeleteEvent, EditEvent, PmEvent, RoomEvent

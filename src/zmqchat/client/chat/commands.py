@@ -1,8 +1,8 @@
 """What a line typed in a chat UI means: ``/join dev``, ``@bob hi``, plain text, ...
 
-:func:`parse_input` turns a line into one command record; :func:`completions`
-proposes what Tab can insert. Pure (no client, no UI), so the console and a GUI
-share them and the tests need no screen.
+:func:`parse_input` turns a line into one command record, against the table of
+:mod:`~zmqchat.client.chat.slash_commands`. Pure (no client, no UI), so the console
+and a GUI share it and the tests need no screen.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 import getpass
 import re
-from collections.abc import Callable, Iterable, Sequence
-from typing import Final, Literal
+from collections.abc import Callable
+from typing import Final
 
 from zmqchat.client.chat.message_commands import (
     DeleteMessage,
@@ -20,10 +20,10 @@ from zmqchat.client.chat.message_commands import (
     parse_delete,
     parse_edit,
 )
+from zmqchat.client.chat.slash_commands import BY_NAME, HISTORY_DEFAULT, CommandSpec
 from zmqchat.common.durations import parse_duration
 from zmqchat.common.protocol import HISTORY_MAX_LIMIT, MAX_NAME_CHARS, is_valid_name
 
-HISTORY_DEFAULT: Final = 20
 _NOT_NAME_CHARS: Final = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -181,99 +181,6 @@ Command = (
     | GetFile
 )
 
-ArgKind = Literal["room", "user", "text", "count", None]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class CommandSpec:
-    """One slash command: its name, usage, one-line help and what its first argument
-    is (for completion)."""
-
-    name: str
-    usage: str
-    summary: str
-    arg: ArgKind
-    aliases: tuple[str, ...] = ()
-
-
-COMMANDS: Final = (
-    CommandSpec("join", "/join ROOM", "join a room (created if new) and talk there", "room"),
-    CommandSpec(
-        "create", "/create ROOM", "create a private room: only those you /invite may join", None
-    ),
-    CommandSpec(
-        "invite",
-        "/invite USER [ROOM]",
-        "let USER join your private room (default: the current one)",
-        "user",
-    ),
-    CommandSpec(
-        "leave", "/leave [ROOM]", "leave a room (default: the current one)", "room", ("part",)
-    ),
-    CommandSpec(
-        "topic", "/topic [TEXT]", "show the room's topic, or set it (-delete clears)", None
-    ),
-    CommandSpec("op", "/op USER", "operators only: make USER an operator of the room", "user"),
-    CommandSpec("deop", "/deop USER", "operators only: take operator from USER", "user"),
-    CommandSpec("kick", "/kick USER [REASON]", "operators only: remove USER from the room", "user"),
-    CommandSpec(
-        "ban",
-        "/ban USER [DURATION] [REASON]",
-        "operators only: keep USER out (e.g. 10m, 2h, 1d; none: for good)",
-        "user",
-    ),
-    CommandSpec("unban", "/unban USER", "operators only: let USER in again", "user"),
-    CommandSpec("lock", "/lock", "operators only: only operators may set the topic", None),
-    CommandSpec("unlock", "/unlock", "operators only: anyone here may set the topic", None),
-    CommandSpec("room", "/room ROOM", "switch the room your lines go to", "room"),
-    CommandSpec("msg", "/msg USER TEXT", "private message (also: @USER TEXT)", "user"),
-    CommandSpec(
-        "query", "/query [USER]", "talk privately with USER (alone: back to the room)", "user"
-    ),
-    CommandSpec(
-        "who",
-        "/who [ROOM|*]",
-        "who is in a room (default: current; * = online; in a private one: that person)",
-        "room",
-        ("names",),
-    ),
-    CommandSpec("rooms", "/rooms", "list the rooms and how many are in each", None, ("list",)),
-    CommandSpec(
-        "history", "/history [N]", f"last N messages here (default {HISTORY_DEFAULT})", "count"
-    ),
-    CommandSpec(
-        "edit",
-        "/edit [SEQ] TEXT",
-        "change your last message here (or message SEQ) to TEXT",
-        "text",
-    ),
-    CommandSpec("delete", "/delete [SEQ]", "delete your last message here (or SEQ)", "count"),
-    CommandSpec(
-        "search",
-        "/search WORDS",
-        "the messages of your rooms holding every word (in a private conversation: its own)",
-        "text",
-    ),
-    CommandSpec("send", "/send PATH", "send a file to the room (or to whom you /query)", "text"),
-    CommandSpec("get", "/get ID [PATH]", "fetch file ID (shown as `file ID`) to PATH", None),
-    CommandSpec("me", "/me ACTION", "say what you do: /me waves → * alice waves", "text"),
-    CommandSpec("help", "/help", "this list", None),
-    CommandSpec("quit", "/quit", "leave the chat", None, ("exit",)),
-)
-
-_BY_NAME: Final = {alias: spec for spec in COMMANDS for alias in (spec.name, *spec.aliases)}
-
-
-def help_lines(keys: Sequence[str] = ()) -> list[str]:
-    """The text of ``/help``: the commands, which every front end shares, then
-    ``keys``, what its own keys do (the console's Ctrl-D means nothing in a window)."""
-    width = max(len(spec.usage) for spec in COMMANDS)
-    lines = [f"{spec.usage:<{width}}  {spec.summary}" for spec in COMMANDS]
-    lines.append(f"{'@USER TEXT':<{width}}  private message to USER")
-    lines.append(f"{'//text':<{width}}  send a line that starts with /")
-    lines += keys
-    return lines
-
 
 def room_name(raw: str) -> str | None:
     """A room as typed (``#Dev`` or ``dev``) in canonical form, or None if invalid."""
@@ -297,7 +204,7 @@ def parse_input(line: str) -> Command | None:
     if not line.startswith("/"):
         return Say(line)
     word, _, rest = line[1:].partition(" ")
-    spec = _BY_NAME.get(word.lower())
+    spec = BY_NAME.get(word.lower())
     if spec is None:
         return Invalid(f"unknown command /{word}; /help lists them (// sends a line with /)")
     rest = rest.strip()
@@ -429,56 +336,8 @@ def _history(args: list[str], spec: CommandSpec) -> Command:
     return Invalid(f"usage: {spec.usage}, N from 1 to {HISTORY_MAX_LIMIT}")
 
 
-# -------------------------------------------------------------------- completion
-
-
-def completions(
-    before_cursor: str, *, rooms: Iterable[str], users: Iterable[str]
-) -> tuple[str, list[str]]:
-    """What Tab may put in place of the word before the cursor.
-
-    Returns ``(word, candidates)``: the partial word being completed (to be replaced)
-    and the full words that could replace it, matched case-insensitively.
-    """
-    if before_cursor.startswith("/") and " " not in before_cursor:
-        names = sorted({f"/{alias}" for alias in _BY_NAME})
-        return before_cursor, _matching(before_cursor, names)
-    if before_cursor.startswith("@") and " " not in before_cursor:
-        return before_cursor, _matching(before_cursor, [f"@{u}" for u in users])
-    word = before_cursor.rsplit(" ", 1)[-1]
-    first, _, rest = before_cursor.partition(" ")
-    if first.startswith("/") and " " not in rest:
-        spec = _BY_NAME.get(first[1:].lower())
-        kind = spec.arg if spec else None
-        if kind == "room":
-            prefix = "#" if word.startswith("#") else ""
-            return word, _matching(word, [f"{prefix}{r}" for r in rooms])
-        if kind == "user":
-            return word, _matching(word, list(users))
-        if kind == "count":
-            return word, []
-    # Anywhere else in a line: a name, as IRC clients complete nicks.
-    return word, _matching(word, list(users)) if word else []
-
-
-def completion_suffix(before_cursor: str, word: str) -> str:
-    """What follows a completed word, so that typing carries on: ``": "`` after a
-    name that starts the line (IRC's way to address someone: ``bob: hi``), a space
-    after anything else (``/join ``, ``@bob ``, a name inside a sentence)."""
-    starts_line = before_cursor == word
-    return ": " if starts_line and word and word[0] not in "/@" else " "
-
-
-def _matching(prefix: str, words: Iterable[str]) -> list[str]:
-    low = prefix.lower()
-    return sorted({w for w in words if w.lower().startswith(low)}, key=str.lower)
-
-
 __all__ = [
-    "COMMANDS",
-    "HISTORY_DEFAULT",
     "Command",
-    "CommandSpec",
     "DeleteMessage",
     "EditMessage",
     "Emote",
@@ -500,9 +359,6 @@ __all__ = [
     "ShowRooms",
     "ShowWho",
     "SwitchRoom",
-    "completion_suffix",
-    "completions",
-    "help_lines",
     "parse_input",
     "room_name",
 ]

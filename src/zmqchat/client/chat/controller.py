@@ -5,7 +5,8 @@ against a :class:`zmqchat.Client`, feeds replies and events into a
 :data:`EVERYWHERE`, or None for wherever the user is looking). The console is a
 thin prompt_toolkit shell around it that prints every line in one stream; the Tk
 GUI is another, with a pane per conversation. What a room shows of its past (on
-entering it, on ``/history``, scrolling back) is :mod:`.backlog`'s part.
+entering it, on ``/history``, scrolling back) is :mod:`.backlog`'s part; joining,
+switching, inviting and leaving are :mod:`.joining`'s.
 
 Threads: :meth:`ChatController.on_event` runs on the client's event thread and
 :meth:`ChatController.execute` on the UI's worker thread (requests block). A lock
@@ -44,15 +45,16 @@ from zmqchat.client.chat.commands import (
     ShowRooms,
     ShowWho,
     SwitchRoom,
-    help_lines,
 )
 from zmqchat.client.chat.failures import classify
 from zmqchat.client.chat.formatting import EMOTE_DATA, Line, error, notice
+from zmqchat.client.chat.joining import invite_user, join_room, leave_room, switch_room
 from zmqchat.client.chat.listing import show_rooms, show_who
 from zmqchat.client.chat.mentions import is_mention
 from zmqchat.client.chat.message_actions import change_message, search_messages
 from zmqchat.client.chat.message_commands import DeleteMessage, EditMessage, SearchMessages
 from zmqchat.client.chat.moderating import moderate
+from zmqchat.client.chat.slash_commands import help_lines
 from zmqchat.client.chat.state import ChatState, Snapshot, private_key, room_key
 from zmqchat.client.chat.toolbar import state_toolbar
 from zmqchat.client.core.events import Event, StatusEvent
@@ -60,7 +62,6 @@ from zmqchat.client.io.sync import Client
 from zmqchat.common.files import PrivateFileEvent
 from zmqchat.common.messages import PmEvent, RoomEvent, Welcome
 from zmqchat.common.moderation import ModerationEvent
-from zmqchat.errors import ZmqchatError
 
 log = logging.getLogger("zmqchat.console")
 
@@ -226,20 +227,17 @@ class ChatController:
                 client.send(state.current, command.text, data=data)
             # Our own line comes back as a room event, in its place in the room.
         elif isinstance(command, JoinRoom):
-            self._join(command.room, command.private)
+            join_room(
+                client, state, self._lock, self._backlog, self._emit, command.room, command.private
+            )
         elif isinstance(command, InviteUser):
-            self._invite(command.user, command.room or state.current, where)
+            invite_user(client, self._emit, command.user, command.room or state.current, where)
         elif isinstance(command, SetTopic | ModerateRoom):
             moderate(client, state, self._emit, command, where)
         elif isinstance(command, LeaveRoom):
-            self._leave(command.room or state.current, where)
+            leave_room(client, state, self._lock, self._emit, command.room or state.current, where)
         elif isinstance(command, SwitchRoom):
-            with self._lock:
-                switched = state.switch(command.room)
-            if switched:
-                self._emit(notice(f"talking in #{command.room}"), room_key(command.room))
-            else:
-                self._emit(error(f"you are not in #{command.room}; /join {command.room}"), where)
+            switch_room(state, self._lock, self._emit, command.room, where)
         elif isinstance(command, SendPm):
             self._pm(command.user, command.text, None)
         elif isinstance(command, Query):
@@ -302,54 +300,6 @@ class ChatController:
             text = f"talking privately with {name}; /query alone goes back to the room"
             self._emit(notice(text), private_key(user))
         self._backlog.open_private(self.client, user)
-
-    def _join(self, room: str, private: bool = False) -> None:
-        with self._lock:
-            view = self.state.rooms.get(room)
-            joined = view is not None and view.joined
-            if not joined:
-                self.state.begin_join(room)
-        if joined:
-            if private:  # `/create` of a room we are in: the broker says if it is private
-                self.client.join(room, private=True)
-            with self._lock:
-                self.state.switch(room)
-                self._emit(notice(f"talking in #{room}"), room_key(room))
-            return
-        try:
-            reply = self.client.join(room, private=private)
-        except ZmqchatError:
-            with self._lock:
-                self.state.abort_join(room)
-            raise
-        self._backlog.enter(
-            self.client, reply.room, reply.seq, reply.members, switch=True, topic=reply.topic or ""
-        )
-        if reply.private:
-            text = f"#{reply.room} is private: only those its operator invites may join"
-            self._emit(notice(text), room_key(reply.room))
-
-    def _invite(self, user: str, room: str | None, where: str | None) -> None:
-        if room is None:
-            self._emit(error("you are in no room; /invite USER ROOM"), where)
-            return
-        reply = self.client.invite(room, user)
-        text = f"{reply.user} may now join #{reply.room}; tell them to /join {reply.room}"
-        self._emit(notice(text), where)
-
-    def _leave(self, room: str | None, where: str | None) -> None:
-        if room is None:
-            self._emit(error("you are in no room"), where)
-            return
-        if room not in self.state.joined_rooms():
-            self._emit(error(f"you are not in #{room}"), where)
-            return
-        self.client.leave(room)
-        with self._lock:
-            self.state.left(room)
-            now = self.state.current
-            then = f"; talking in #{now}" if now else "; /join a room to talk"
-            self._emit(notice(f"you left #{room}{then}"), self.state.viewing())
 
     # ------------------------------------------------------------- for the UI
 

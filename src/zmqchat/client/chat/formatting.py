@@ -5,9 +5,8 @@ styles are class names only (``class:time``, ``class:nick.c3``, ...), so the con
 maps them to colours with a prompt_toolkit ``Style``, a Tk GUI can map them to text
 tags, and :func:`plain` joins the texts for scripts. Pure: no I/O, no UI imports.
 
-Lines older than today carry their date (:func:`format_time`), and a line between
-two events of different days names the day (:func:`day_separator`, placed by
-:class:`DayMarks`).
+Lines older than today carry their date, and a line between two events of
+different days names the day (:mod:`.timestamps`).
 
 Text that came over the wire is made safe to print here: control characters (which
 could move the cursor or recolour the terminal) are shown in caret notation, and a
@@ -21,13 +20,13 @@ from __future__ import annotations
 import base64
 import json
 import re
-import time
 import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from zmqchat.client.chat.layout import hang, message_lines
 from zmqchat.client.chat.mentions import is_mention, mark_line, mark_mentions
+from zmqchat.client.chat.timestamps import format_time
 from zmqchat.client.core.events import Event, StatusEvent
 from zmqchat.common.durations import duration_text
 from zmqchat.common.files import FileEvent, PrivateFileEvent
@@ -83,54 +82,6 @@ def nick_style(name: str) -> str:
     """The style class of a sender: the same colour for a name in every process and
     session (crc32, unlike ``hash``, is not salted per process), whatever its case."""
     return f"class:nick.c{zlib.crc32(name.lower().encode()) % NICK_COLOURS}"
-
-
-def format_time(ts: float, now: float | None = None) -> str:
-    """``HH:MM:SS`` in local time; with the date in front when not from today."""
-    local = time.localtime(ts)
-    today = time.localtime(time.time() if now is None else now)
-    if local[:3] == today[:3]:
-        return time.strftime("%H:%M:%S", local)
-    return time.strftime("%Y-%m-%d %H:%M:%S", local)
-
-
-def day_separator(prev_ts: float | None, ts: float) -> Line | None:
-    """The line between two events of different local days, naming the day of
-    ``ts`` (``─── Monday 2026-12-07 ───``); None on the same day, or with no event
-    before (``prev_ts`` None)."""
-    if prev_ts is None:
-        return None
-    day = time.localtime(ts)
-    if time.localtime(prev_ts)[:3] == day[:3]:
-        return None
-    return [("class:day", f"─── {time.strftime('%A %Y-%m-%d', day)} ───")]
-
-
-class DayMarks:
-    """Where day separators go in streams of lines (a GUI's conversation each, or
-    one scrolling terminal): the times of the oldest and newest event each shows.
-    Not thread-safe; the chat controller calls it under its lock."""
-
-    def __init__(self) -> None:
-        self._span: dict[str, tuple[float, float]] = {}
-
-    def below(self, stream: str, ts: float) -> Line | None:
-        """The separator to show before an event at ``ts`` added at the bottom of
-        ``stream``, if any."""
-        span = self._span.get(stream)
-        self._span[stream] = (ts if span is None else span[0], ts)
-        return None if span is None else day_separator(span[1], ts)
-
-    def above(self, stream: str, oldest: float, newest: float) -> Line | None:
-        """The separator to show between a block of events from ``oldest`` to
-        ``newest`` added at the top of ``stream`` and what it showed, if any."""
-        span = self._span.get(stream)
-        self._span[stream] = (oldest, newest if span is None else span[1])
-        return None if span is None else day_separator(newest, span[0])
-
-    def forget(self, stream: str) -> None:
-        """``stream`` starts again from nothing (a conversation shown afresh)."""
-        self._span.pop(stream, None)
 
 
 def is_emote(event: ChatEvent) -> bool:
@@ -392,17 +343,14 @@ __all__ = [
     "FILE_MARK",
     "MESSAGE_MARK",
     "NICK_COLOURS",
-    "DayMarks",
     "Fragment",
     "Line",
     "banner",
-    "day_separator",
     "error",
     "event_json",
     "file_size",
     "format_event",
     "format_status",
-    "format_time",
     "is_emote",
     "message_mark",
     "nick_style",

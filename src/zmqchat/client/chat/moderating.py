@@ -14,8 +14,9 @@ from typing import Final
 
 from zmqchat.client.chat.backlog import Emit
 from zmqchat.client.chat.commands import ModerateRoom, SetTopic
-from zmqchat.client.chat.formatting import error, format_time, notice, safe_text
+from zmqchat.client.chat.formatting import error, notice, safe_text
 from zmqchat.client.chat.state import ChatState
+from zmqchat.client.chat.timestamps import format_time
 from zmqchat.client.io.sync import Client
 from zmqchat.common.moderation import Moderated
 

@@ -36,13 +36,8 @@ from prompt_toolkit.patch_stdout import patch_stdout
 from prompt_toolkit.shortcuts import print_formatted_text
 
 from zmqchat.client.chat.alerts import Burst
-from zmqchat.client.chat.commands import (
-    Quit,
-    completion_suffix,
-    completions,
-    parse_input,
-    suggested_name,
-)
+from zmqchat.client.chat.commands import Quit, parse_input, suggested_name
+from zmqchat.client.chat.completion import completion_suffix, completions
 from zmqchat.client.chat.controller import ChatController
 from zmqchat.client.chat.failures import ExitCode, ScriptError, classify
 from zmqchat.client.chat.formatting import Line, error, notice

@@ -15,8 +15,9 @@ import sys
 from typing import TextIO
 
 from zmqchat.client.chat.failures import ExitCode
-from zmqchat.client.chat.formatting import format_time, safe_text, to_json
+from zmqchat.client.chat.formatting import safe_text, to_json
 from zmqchat.client.chat.moderating import UNCHANGED
+from zmqchat.client.chat.timestamps import format_time
 from zmqchat.client.console.arguments import room_arg
 from zmqchat.client.console.runner import connected, note, write_line
 from zmqchat.common.config import ClientConfig

@@ -17,7 +17,6 @@ from typing import Any, Final, TextIO
 
 from zmqchat.client.chat.failures import ExitCode, ScriptError, classify
 from zmqchat.client.chat.formatting import (
-    DayMarks,
     event_json,
     format_event,
     plain,
@@ -27,6 +26,7 @@ from zmqchat.client.chat.formatting import (
 )
 from zmqchat.client.chat.mentions import is_mention
 from zmqchat.client.chat.paging import earlier_events, events_between
+from zmqchat.client.chat.timestamps import DayMarks
 from zmqchat.client.console.arguments import parse_data, room_arg
 from zmqchat.client.console.outgoing import messages_to_send
 from zmqchat.client.console.runner import connected, note, run, write_line

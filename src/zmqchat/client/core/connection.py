@@ -33,19 +33,15 @@ from zmqchat.common.codec import decode
 from zmqchat.common.endpoints import check_endpoint
 from zmqchat.common.files import PrivateFileEvent
 from zmqchat.common.messages import (
-    Bye,
     ByeReply,
     Closed,
     ErrorReply,
     HistoryPage,
-    Join,
     Joined,
-    Leave,
     Left,
     PmEvent,
     Pong,
     Record,
-    Register,
     RoomEvent,
     SystemEvent,
     Welcome,
@@ -53,6 +49,7 @@ from zmqchat.common.messages import (
 from zmqchat.common.moderation import ModerationEvent
 from zmqchat.common.parsing import parse_message, unknown_room_event
 from zmqchat.common.protocol import MAX_FRAME_BYTES, ErrorCode
+from zmqchat.common.requests import Bye, Join, Leave, Register
 from zmqchat.errors import BrokerError, ConnectionClosed, ProtocolError, UsageError
 
 log = logging.getLogger("zmqchat.client")

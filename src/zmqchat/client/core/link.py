@@ -26,8 +26,9 @@ from zmqchat.client.core.pending import Pending, PendingRequests
 from zmqchat.client.core.repeats import SeenPms
 from zmqchat.client.core.rooms import FollowedRooms
 from zmqchat.common.endpoints import DEFAULT_ENDPOINT
-from zmqchat.common.messages import Bye, History, Ping, Record, Register, Welcome
+from zmqchat.common.messages import Record, Welcome
 from zmqchat.common.protocol import DEFAULT_ROOMS
+from zmqchat.common.requests import Bye, History, Ping, Register
 from zmqchat.errors import BrokerError, ConnectionClosed, Timeout
 
 log = logging.getLogger("zmqchat.client")

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from zmqchat.common.codec import encode
-from zmqchat.common.messages import Join, Record, Register
+from zmqchat.common.messages import Record
+from zmqchat.common.requests import Join, Register
 
 # How often pending requests are checked against their deadlines.
 SCAN_INTERVAL: Final = 0.1

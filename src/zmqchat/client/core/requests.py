@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 
 from zmqchat.common import messages as msg
 from zmqchat.common import moderation as mod
+from zmqchat.common import requests as rq
 from zmqchat.common.protocol import HISTORY_DEFAULT_LIMIT, ErrorCode
 from zmqchat.common.search import SEARCH_DEFAULT_LIMIT, Search
 from zmqchat.errors import ProtocolError
@@ -95,7 +96,7 @@ def join(
     not invited to), ``bad_request`` (``private`` for a room that exists and is
     public), ``invalid_name``.
     """
-    request = msg.Join(room=room, private=True if private else None)
+    request = rq.Join(room=room, private=True if private else None)
     return _asking(request, msg.Joined, timeout)
 
 
@@ -107,7 +108,7 @@ def invite(room: str, user: str, *, timeout: float | None = None) -> Call[msg.In
     :class:`~zmqchat.errors.BrokerError`: ``not_operator``, ``not_in_room``,
     ``bad_request`` (``room`` is public), ``invalid_name``.
     """
-    return _asking(msg.Invite(room=room, user=user), msg.Invited, timeout)
+    return _asking(rq.Invite(room=room, user=user), msg.Invited, timeout)
 
 
 def topic(
@@ -195,7 +196,7 @@ def leave(room: str, *, timeout: float | None = None) -> Call[msg.Left, msg.Left
 
     :class:`~zmqchat.errors.BrokerError`: ``not_in_room``, ``invalid_name``.
     """
-    return _asking(msg.Leave(room=room), msg.Left, timeout)
+    return _asking(rq.Leave(room=room), msg.Left, timeout)
 
 
 def send(
@@ -217,7 +218,7 @@ def send(
     ``external``), ``not_invited`` (a private room, with ``external``), ``empty``,
     ``too_long`` (text or data), ``rate_limited``, ``invalid_name``.
     """
-    request = msg.Chat(room=room, text=text, data=data, external=True if external else None)
+    request = rq.Chat(room=room, text=text, data=data, external=True if external else None)
     return _asking(request, msg.ChatAck, timeout)
 
 
@@ -233,7 +234,7 @@ def edit(
     ``no_such_message``, ``not_invited``, ``empty``, ``too_long``,
     ``rate_limited``, ``invalid_name``.
     """
-    return _asking(msg.Edit(room=room, of=of, text=text), msg.ChatAck, timeout)
+    return _asking(rq.Edit(room=room, of=of, text=text), msg.ChatAck, timeout)
 
 
 def delete(room: str, of: int, *, timeout: float | None = None) -> Call[msg.ChatAck, msg.ChatAck]:
@@ -245,7 +246,7 @@ def delete(room: str, of: int, *, timeout: float | None = None) -> Call[msg.Chat
     :class:`~zmqchat.errors.BrokerError`: ``not_yours``, ``too_late``,
     ``no_such_message``, ``not_invited``, ``rate_limited``, ``invalid_name``.
     """
-    return _asking(msg.Delete(room=room, of=of), msg.ChatAck, timeout)
+    return _asking(rq.Delete(room=room, of=of), msg.ChatAck, timeout)
 
 
 def pm(
@@ -256,7 +257,7 @@ def pm(
     :class:`~zmqchat.errors.BrokerError`: ``user_offline``, ``no_such_user``,
     ``empty``, ``too_long``, ``rate_limited``, ``invalid_name``.
     """
-    return _asking(msg.Pm(to=user, text=text, data=data), msg.PmAck, timeout)
+    return _asking(rq.Pm(to=user, text=text, data=data), msg.PmAck, timeout)
 
 
 def _users_after(
@@ -265,7 +266,7 @@ def _users_after(
     def result(reply: msg.Users) -> list[str]:
         names = before + list(reply.users)
         if reply.more and reply.users:
-            request = msg.Who(room=room, after=names[-1])
+            request = rq.Who(room=room, after=names[-1])
             return More(Call(request, msg.Users, _users_after(room, names, timeout), timeout))  # type: ignore[return-value]
         return names
 
@@ -278,7 +279,7 @@ def who(room: str | None = None, *, timeout: float | None = None) -> Call[msg.Us
 
     :class:`~zmqchat.errors.BrokerError`: ``invalid_name``.
     """
-    return Call(msg.Who(room=room), msg.Users, _users_after(room, [], timeout), timeout)
+    return Call(rq.Who(room=room), msg.Users, _users_after(room, [], timeout), timeout)
 
 
 def _rooms_after(
@@ -287,7 +288,7 @@ def _rooms_after(
     def result(reply: msg.RoomList) -> list[msg.RoomInfo]:
         rooms = before + list(reply.rooms)
         if reply.more and reply.rooms:
-            request = msg.ListRooms(after=rooms[-1].name)
+            request = rq.ListRooms(after=rooms[-1].name)
             return More(Call(request, msg.RoomList, _rooms_after(rooms, timeout), timeout))  # type: ignore[return-value]
         return rooms
 
@@ -298,7 +299,7 @@ def list_rooms(*, timeout: float | None = None) -> Call[msg.RoomList, list[msg.R
     """Every room with members or history: name, member count (0 included), head
     seq, topic if it has one (all of them: the broker answers in pages, asked for
     in turn); a private room only if you are in it."""
-    return Call(msg.ListRooms(), msg.RoomList, _rooms_after([], timeout), timeout)
+    return Call(rq.ListRooms(), msg.RoomList, _rooms_after([], timeout), timeout)
 
 
 def history(
@@ -323,7 +324,7 @@ def history(
     ``bad_request`` (both or neither of ``room`` and ``with_user``, a ``limit`` out
     of range), ``invalid_name``.
     """
-    request = msg.History(
+    request = rq.History(
         room=room,
         with_user=with_user,
         after=after,
@@ -385,4 +386,4 @@ def _searched_with(reply: msg.SearchResults) -> msg.SearchResults:
 
 def ping(*, timeout: float | None = None) -> Call[msg.Pong, msg.Pong]:
     """Round trip to the broker; returns the head seq of each room we are in."""
-    return _asking(msg.Ping(), msg.Pong, timeout)
+    return _asking(rq.Ping(), msg.Pong, timeout)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from zmqchat.client.core.sequencer import RoomSequencer, Sequenced
-from zmqchat.common.messages import History, HistoryPage, RoomEvent
+from zmqchat.common.messages import HistoryPage, RoomEvent
 from zmqchat.common.moderation import UnknownEvent
 from zmqchat.common.protocol import (
     HISTORY_MAX_LIMIT,
@@ -29,6 +29,7 @@ from zmqchat.common.protocol import (
     subscription,
     topic_room,
 )
+from zmqchat.common.requests import History
 
 log = logging.getLogger(__name__)
 

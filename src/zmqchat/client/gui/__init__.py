@@ -11,7 +11,8 @@ tested without a screen:
   keeps, fed to the Tk thread through a queue; the rows of every pane and what
   changed in them are :mod:`.panes`, one pane's a :mod:`.transcript`, what was
   typed an :mod:`.input_history`; the connect form's fields are checked by
-  :mod:`.connect_form` and the client made by :mod:`.connecting`
+  :mod:`.connect_form`, the client made by :mod:`.connecting`, and connected,
+  handed over and closed in its time by :mod:`.session`
 * :mod:`.theme` - colours and fonts of the line styles
 * :mod:`.tk_connect` - the connect form; :mod:`.tk_window` - the chat window and
   its parts (:mod:`.tk_sidebar`, :mod:`.tk_transcript` with :mod:`.tk_bidi`,

@@ -1,6 +1,6 @@
 """What the chat window shows, without the window: its conversations and their
 bounded scrollback (:mod:`.panes`, :mod:`.transcript`), unread counts and where
-they start, members, the connection, file transfers (:mod:`.files`).
+they start, members, the connection (:mod:`.session`), file transfers (:mod:`.files`).
 
 :class:`ChatViewModel` wraps the shared :class:`ChatController` (the console's, in
 its compact form: a pane per conversation). Threads: the client's event thread and
@@ -32,11 +32,10 @@ from zmqchat.client.chat.commands import (
     Say,
     SendFile,
     SendPm,
-    completion_suffix,
-    completions,
     parse_input,
     room_name,
 )
+from zmqchat.client.chat.completion import completion_suffix, completions
 from zmqchat.client.chat.controller import EVERYWHERE, ChatController
 from zmqchat.client.chat.formatting import Line, error
 from zmqchat.client.chat.keys import GUI_KEYS
@@ -44,21 +43,19 @@ from zmqchat.client.chat.message_commands import DeleteMessage
 from zmqchat.client.chat.state import ChatState, Snapshot, private_key
 from zmqchat.client.core.events import Event
 from zmqchat.client.gui.attention import Attention
-from zmqchat.client.gui.connect_form import ConnectFailed, Settings, check_settings
-from zmqchat.client.gui.connecting import connect_client
+from zmqchat.client.gui.connect_form import ConnectFailed
 from zmqchat.client.gui.desktop import DesktopNotifier
 from zmqchat.client.gui.files import FileShare
 from zmqchat.client.gui.glyphs import GlyphPolicy
 from zmqchat.client.gui.input_history import InputHistory
 from zmqchat.client.gui.panes import SERVER, Changes, Panes
 from zmqchat.client.gui.prefs import LastConnect
+from zmqchat.client.gui.session import Session, Step
 from zmqchat.client.gui.statusbar import status_text, window_title
 from zmqchat.client.gui.transcript import Row, Transcript, to_row
 from zmqchat.client.io.sync import Client
 from zmqchat.client.io.trust import default_known_brokers
 from zmqchat.common.config import ClientConfig
-from zmqchat.common.endpoints import host_port
-from zmqchat.common.messages import Welcome
 
 log = logging.getLogger("zmqchat.gui")
 
@@ -67,11 +64,6 @@ BACKLOG: Final = 50
 PAGE: Final = 50
 # Lines kept per conversation: a chat that runs for weeks keeps a flat footprint.
 SCROLLBACK: Final = 10_000
-
-
-# What the client's and the worker's threads hand the Tk thread: a step that takes
-# their result in there, into the view model and the changes being gathered.
-_Step = Callable[[Changes], None]
 
 
 class ChatViewModel:
@@ -97,14 +89,10 @@ class ChatViewModel:
         used when the form's field is left empty; ``known_brokers``: the
         trust-on-first-use file (default: the user's)."""
         self.config = config
-        self.password = password
-        self.known_brokers = known_brokers or default_known_brokers()
-        self.rooms = tuple(rooms or config.rooms)
         self.policy = policy
         self.rtl = rtl
         self.scrollback = scrollback
         self.page = page
-        self._remember = remember
         self.state = ChatState()
         self.controller = ChatController(
             self.state,
@@ -125,20 +113,34 @@ class ChatViewModel:
         self.transcripts = self.panes.transcripts
         self.snapshot: Snapshot = self.state.snapshot()
         self.history = InputHistory()
-        self.client: Client | None = None
-        self.files = FileShare(lambda: self.client, self._emit)  # attach, save, progress
-        self.endpoint = config.broker_endpoints[0]
-        self.connecting = False
         self.ended: str | None = None
-        self.closed = threading.Event()  # set once bye was said (or given up on)
-        self._queue: queue.SimpleQueue[_Step] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Step] = queue.SimpleQueue()
         # One worker: commands run in the order typed, and requests never block
         # the Tk thread.
         self._worker = concurrent.futures.ThreadPoolExecutor(1, "zmqchat-gui")
-        self._lock = threading.Lock()  # hands the client over between connect and close
-        self._closing = False
+        self.session = Session(
+            config,
+            self.controller,
+            rooms=tuple(rooms or config.rooms),
+            worker=self._worker,
+            hand_over=self._queue.put,
+            remember=remember,
+            password=password,
+            known_brokers=known_brokers or default_known_brokers(),
+        )
+        self.files = FileShare(lambda: self.session.client, self._emit)  # attach, save, …
 
     # ------------------------------------------------------------- connecting
+
+    @property
+    def client(self) -> Client | None:
+        """The connected client; None before (and if never) connected."""
+        return self.session.client
+
+    @property
+    def closed(self) -> threading.Event:
+        """Set once ``bye`` was said (or given up on) after :meth:`close`."""
+        return self.session.closed
 
     def connect(
         self,
@@ -153,55 +155,12 @@ class ChatViewModel:
         """Start connecting on the worker thread; the outcome comes out of
         :meth:`drain` (``connected`` or ``connect_failed``). A mistake found
         without asking the broker is returned at once. An empty ``password``
-        stands for the one given without asking, if any (:attr:`password`); an empty
-        ``server_key`` for the configured one, else the one remembered for the broker.
+        stands for the one given without asking, if any (:attr:`Session.password`); an
+        empty ``server_key`` for the configured one, else the one remembered for the broker.
         ``confirmed``: the user saw these settings in the form and chose them, so the
         next run offers them again; settings a program gave (every flag on the
         command line) are not the user's choice and are not remembered."""
-        settings = check_settings(
-            user,
-            host,
-            port,
-            password,
-            server_key,
-            given_password=self.password,
-            given_key=self.config.server_key,
-        )
-        if isinstance(settings, ConnectFailed):
-            return settings
-        if self.connecting or self.client is not None:
-            raise RuntimeError("already connecting or connected")
-        self.connecting = True
-        self._worker.submit(self._connect, settings, confirmed)
-        return None
-
-    def _connect(self, settings: Settings, confirmed: bool) -> None:
-        endpoint = settings.endpoints[0]
-        self.controller.prepare(settings.user, self.rooms)
-        connected = connect_client(
-            self.config,
-            settings,
-            rooms=self.rooms,
-            known_brokers=self.known_brokers,
-            on_event=self.controller.on_event,
-        )
-        if isinstance(connected, ConnectFailed):
-            self.controller.prepare("", ())  # the name was not taken up
-            self._queue.put(functools.partial(self._connect_failed, connected))
-            return
-        client, welcome = connected
-        with self._lock:
-            if self._closing:  # the window was closed while connecting
-                client.close(1.0)
-                return
-            self.client, self.endpoint = client, endpoint
-        if confirmed and self._remember is not None:
-            host, port = host_port(settings.endpoints[0])
-            several = settings.endpoints if len(settings.endpoints) > 1 else ()
-            self._remember(LastConnect(welcome.user, host, port, several))
-        self._queue.put(functools.partial(self._connected, welcome))
-        # On the worker, so that lines typed meanwhile run after the rooms are shown.
-        self.controller.attach(client, welcome)
+        return self.session.connect(user, host, port, password, server_key, confirmed=confirmed)
 
     # -------------------------------------------------------------- commands
 
@@ -306,22 +265,7 @@ class ChatViewModel:
     def close(self) -> None:
         """Say ``bye`` (the name is free at once), on a thread of its own; the
         ``closed`` event is set when done."""
-        with self._lock:
-            if self._closing:
-                return
-            self._closing = True
-            client = self.client
-        self.controller.quitting()
-
-        def bye() -> None:
-            try:
-                if client is not None:
-                    client.close(1.0)
-            finally:
-                self._worker.shutdown(wait=False, cancel_futures=True)
-                self.closed.set()
-
-        threading.Thread(target=bye, name="zmqchat-gui-bye", daemon=True).start()
+        self.session.close()
 
     # ------------------------------------------------- from the other threads
 
@@ -394,14 +338,6 @@ class ChatViewModel:
     def _ended(self, reason: str, changes: Changes) -> None:
         self.ended = changes.ended = reason
 
-    def _connected(self, welcome: Welcome, changes: Changes) -> None:
-        self.connecting = False
-        changes.connected = welcome
-
-    def _connect_failed(self, failed: ConnectFailed, changes: Changes) -> None:
-        self.connecting = False
-        changes.connect_failed = failed
-
     def _refresh(self, changes: Changes) -> None:
         snapshot = self.controller.snapshot()
         if snapshot != self.snapshot:
@@ -415,7 +351,7 @@ class ChatViewModel:
         # The node of the last connection state heard: it is part of the snapshot, so
         # a failover redraws the bar even when its reconnecting and connected states
         # come in one batch (the state alone would look unchanged).
-        endpoint = self.snapshot.endpoint or self.endpoint
+        endpoint = self.snapshot.endpoint or self.session.endpoint
         return status_text(self.snapshot, endpoint, ended=bool(self.ended))
 
     def title(self) -> str:
