@@ -54,6 +54,7 @@ from zmqchat.client.console.exits import signal_status, stop_signals
 from zmqchat.client.console.theme import STYLE
 from zmqchat.client.core.events import Event
 from zmqchat.client.io.sync import Client
+from zmqchat.client.io.threads import block_stop_signals
 from zmqchat.client.io.trust import trust_options
 from zmqchat.common.config import ClientConfig
 from zmqchat.common.messages import Welcome
@@ -137,7 +138,9 @@ class ChatConsole:
         self._bell = Burst()
         self._patch = patch
         self._on_line = on_line
-        self._worker = concurrent.futures.ThreadPoolExecutor(1, "zmqchat-console")
+        self._worker = concurrent.futures.ThreadPoolExecutor(
+            1, "zmqchat-console", initializer=block_stop_signals
+        )
         self._last: concurrent.futures.Future[object] | None = None
         self._closed = False
         self._signalled: int | None = None  # SIGTERM or SIGHUP came: leave

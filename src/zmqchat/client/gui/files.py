@@ -34,6 +34,7 @@ from zmqchat.client.chat.failures import classify
 from zmqchat.client.chat.formatting import error, format_event, notice
 from zmqchat.client.chat.state import Snapshot
 from zmqchat.client.io.sync import Client
+from zmqchat.client.io.threads import start_thread
 from zmqchat.common.durations import duration_text
 from zmqchat.common.files import PrivateFileEvent, human_size
 from zmqchat.errors import Cancelled
@@ -350,7 +351,7 @@ class FileShare:
                 self.transfers.failed(serial, f"{code}: {message}" if code else message)
                 self._emit(error(f"{what}: {message}", code), where)
 
-        threading.Thread(target=run, name=f"zmqchat-file-{serial}", daemon=True).start()
+        start_thread(run, f"zmqchat-file-{serial}")
 
 
 def _failure(exc: Exception) -> tuple[str, str | None]:

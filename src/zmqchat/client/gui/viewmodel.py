@@ -55,6 +55,7 @@ from zmqchat.client.gui.prefs import LastConnect
 from zmqchat.client.gui.statusbar import status_text, window_title
 from zmqchat.client.gui.transcript import Row, Transcript, to_row
 from zmqchat.client.io.sync import Client
+from zmqchat.client.io.threads import block_stop_signals, start_thread
 from zmqchat.client.io.trust import default_known_brokers
 from zmqchat.common.config import ClientConfig
 from zmqchat.common.endpoints import host_port
@@ -134,7 +135,9 @@ class ChatViewModel:
         self._queue: queue.SimpleQueue[_Step] = queue.SimpleQueue()
         # One worker: commands run in the order typed, and requests never block
         # the Tk thread.
-        self._worker = concurrent.futures.ThreadPoolExecutor(1, "zmqchat-gui")
+        self._worker = concurrent.futures.ThreadPoolExecutor(
+            1, "zmqchat-gui", initializer=block_stop_signals
+        )
         self._lock = threading.Lock()  # hands the client over between connect and close
         self._closing = False
 
@@ -321,7 +324,7 @@ class ChatViewModel:
                 self._worker.shutdown(wait=False, cancel_futures=True)
                 self.closed.set()
 
-        threading.Thread(target=bye, name="zmqchat-gui-bye", daemon=True).start()
+        start_thread(bye, "zmqchat-gui-bye")
 
     # ------------------------------------------------- from the other threads
 
