@@ -16,6 +16,8 @@ import queue
 import threading
 from typing import Any, Final
 
+from zmqchat.common.threads import start_thread
+
 # Blocks handed over and not yet hashed, at most: a feeder faster than the hashing
 # (a slow CPU, many transfers at once) waits rather than holding them in memory.
 MAX_BEHIND: Final = 64
@@ -52,9 +54,8 @@ class _Hasher:
     def _start(self) -> None:
         with self._lock:
             if self._thread is None:
-                thread = threading.Thread(target=self._run, name="zmqchat-sha256", daemon=True)
-                thread.start()
-                self._thread = thread
+                # Stop signals blocked: a client's main thread must take them.
+                self._thread = start_thread(self._run, "zmqchat-sha256")
 
     def _run(self) -> None:
         blocks, room = self._blocks, self._room

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Callable
 from typing import Final
 
@@ -15,6 +14,7 @@ from zmqchat.client.chat.failures import classify
 from zmqchat.client.chat.formatting import error, notice
 from zmqchat.client.io.sync import Client
 from zmqchat.common.files import human_size
+from zmqchat.common.threads import start_thread
 
 log = logging.getLogger("zmqchat.console")
 
@@ -45,7 +45,7 @@ def _start(name: str, body: Callable[[], None], emit: Emit, where: str | None) -
                 log.debug("file transfer failed", exc_info=True)
             emit(error(failure.message, failure.code), where)
 
-    threading.Thread(target=run, name=name, daemon=True).start()
+    start_thread(run, name)
 
 
 def send_file(

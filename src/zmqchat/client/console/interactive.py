@@ -52,6 +52,7 @@ from zmqchat.client.io.sync import Client
 from zmqchat.client.io.trust import trust_options
 from zmqchat.common.config import ClientConfig
 from zmqchat.common.messages import Welcome
+from zmqchat.common.threads import block_stop_signals
 from zmqchat.errors import ZmqchatError
 from zmqchat.logs import setup_logging
 
@@ -132,7 +133,9 @@ class ChatConsole:
         self._bell = Burst()
         self._patch = patch
         self._on_line = on_line
-        self._worker = concurrent.futures.ThreadPoolExecutor(1, "zmqchat-console")
+        self._worker = concurrent.futures.ThreadPoolExecutor(
+            1, "zmqchat-console", initializer=block_stop_signals
+        )
         self._last: concurrent.futures.Future[object] | None = None
         self._closed = False
         self._signalled: int | None = None  # SIGTERM or SIGHUP came: leave

@@ -36,6 +36,7 @@ from zmqchat.client.chat.state import Snapshot
 from zmqchat.client.io.sync import Client
 from zmqchat.common.durations import duration_text
 from zmqchat.common.files import PrivateFileEvent, human_size
+from zmqchat.common.threads import start_thread
 from zmqchat.errors import Cancelled
 
 log = logging.getLogger("zmqchat.gui")
@@ -350,7 +351,7 @@ class FileShare:
                 self.transfers.failed(serial, f"{code}: {message}" if code else message)
                 self._emit(error(f"{what}: {message}", code), where)
 
-        threading.Thread(target=run, name=f"zmqchat-file-{serial}", daemon=True).start()
+        start_thread(run, f"zmqchat-file-{serial}")
 
 
 def _failure(exc: Exception) -> tuple[str, str | None]:

@@ -25,6 +25,7 @@ from zmqchat.client.io.sync import Client
 from zmqchat.common.config import ClientConfig
 from zmqchat.common.endpoints import host_port
 from zmqchat.common.messages import Welcome
+from zmqchat.common.threads import start_thread
 
 # What the client's and the worker's threads hand the Tk thread: a step that takes
 # their result in there, into the view model and the changes being gathered.
@@ -134,7 +135,7 @@ class Session:
                 self._worker.shutdown(wait=False, cancel_futures=True)
                 self.closed.set()
 
-        threading.Thread(target=bye, name="zmqchat-gui-bye", daemon=True).start()
+        start_thread(bye, "zmqchat-gui-bye")
 
     # The steps queued for the Tk thread.
 

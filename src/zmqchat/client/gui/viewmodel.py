@@ -56,6 +56,7 @@ from zmqchat.client.gui.transcript import Row, Transcript, to_row
 from zmqchat.client.io.sync import Client
 from zmqchat.client.io.trust import default_known_brokers
 from zmqchat.common.config import ClientConfig
+from zmqchat.common.threads import block_stop_signals
 
 log = logging.getLogger("zmqchat.gui")
 
@@ -117,7 +118,9 @@ class ChatViewModel:
         self._queue: queue.SimpleQueue[Step] = queue.SimpleQueue()
         # One worker: commands run in the order typed, and requests never block
         # the Tk thread.
-        self._worker = concurrent.futures.ThreadPoolExecutor(1, "zmqchat-gui")
+        self._worker = concurrent.futures.ThreadPoolExecutor(
+            1, "zmqchat-gui", initializer=block_stop_signals
+        )
         self.session = Session(
             config,
             self.controller,

@@ -28,6 +28,7 @@ from zmqchat.client.core.transfer import Transfer
 from zmqchat.client.io.base import BaseClient
 from zmqchat.client.io.methods import Blocking, settle
 from zmqchat.common.messages import Record, Welcome
+from zmqchat.common.threads import start_thread
 from zmqchat.errors import ConnectionClosed, Timeout
 
 _T = TypeVar("_T")
@@ -72,8 +73,9 @@ class Client(BaseClient[Blocking]):
         """
         if self._thread is not None:
             raise RuntimeError("connect() was already called")
-        self._thread = threading.Thread(target=self._run, name="zmqchat-io", daemon=True)
-        self._thread.start()
+        # The I/O thread never takes SIGINT, SIGTERM or SIGHUP: they are the main
+        # thread's, to end its wait (see zmqchat.common.threads).
+        self._thread = start_thread(self._run, "zmqchat-io")
         wait = self.connect_timeout if timeout is None else timeout
         if not self._settled.wait(wait) or self._core.state == "closed":
             error = self._refusal(wait)
@@ -83,6 +85,8 @@ class Client(BaseClient[Blocking]):
             self._release()
             raise error
         if self._on_event is not None:
+            # Started plainly: it runs the caller's callback, and a program that
+            # callback runs would inherit blocked signals (zmqchat.common.threads).
             self._dispatcher = threading.Thread(
                 target=self._dispatch, name="zmqchat-events", daemon=True
             )
