@@ -97,6 +97,7 @@ class FollowedRooms:
         for its join starts there; the events now deliverable are returned."""
         seq = self._rooms.get(name) or self.follow(name)
         known, seq.epoch = seq.epoch, epoch or seq.epoch
+        asked, seq.asked = seq.asked, None
         if seq.last is None:
             topic = room_topic(name)
             self._topics.add(topic)
@@ -109,6 +110,10 @@ class FollowedRooms:
                         "following it from seq %d", name, epoch, known, head)  # fmt: skip
             seq.rebase(head)
             return []
+        if head < seq.last and asked is not None and head >= asked:
+            # Our SUB, still subscribed, brought events the broker published after
+            # it answered (a resume: its reply and the events race on two sockets).
+            return []
         if head < seq.last:
             # Behind what we delivered: not the history we followed (another node
             # with a store of its own, or a store that was reset). Go on from there.
@@ -117,6 +122,11 @@ class FollowedRooms:
             return []
         seq.on_head(head)
         return []
+
+    def asking(self) -> None:
+        """A register is sent: the heads its welcome gives are of this moment."""
+        for seq in self._rooms.values():
+            seq.asked = seq.last
 
     def on_event(self, topic: bytes, event: Sequenced, now: float) -> list[RoomEvent]:
         """A live event; returns the events now deliverable."""

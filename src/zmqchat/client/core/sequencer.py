@@ -27,7 +27,7 @@ MAX_BUFFER = 100_000
 class RoomSequencer:
     """Tracks one room: the last delivered seq, the head, and out-of-order events."""
 
-    __slots__ = ("buffer", "epoch", "fetching", "head", "last", "room")
+    __slots__ = ("asked", "buffer", "epoch", "fetching", "head", "last", "room")
 
     def __init__(self, room: str, last: int | None = None) -> None:
         self.room = room
@@ -40,6 +40,10 @@ class RoomSequencer:
         # The epoch of the numbering `last` belongs to (None: not told): seqs of
         # another epoch are another history's (docs/protocol.md, epochs).
         self.epoch: str | None = None
+        # `last` when we last asked for the room's head (a register): a head from
+        # that reply may be behind what we delivered since, by events the broker
+        # published after it answered, without being another history.
+        self.asked: int | None = None
 
     def start(self, seq: int) -> list[Sequenced]:
         """Set the starting point (our own join's seq); returns deliverable events."""
