@@ -15,7 +15,7 @@ from tests.cli_helpers import cli_env, spawn_cli
 
 from zmqchat import Client, PresenceEvent
 from zmqchat.common.threads import STOP_SIGNALS, start_thread
-from zmqchat.testing import BrokerProcess, expect
+from zmqchat.testing import BrokerProcess, expect, wait_until
 
 pytestmark = [
     pytest.mark.timeout(60),
@@ -44,6 +44,11 @@ def test_only_the_main_thread_of_tail_can_take_a_stop_signal(broker: BrokerProce
         spawn_cli(tmp_path, "tail", "--port", str(broker.port), "--user", "reader") as tail,
     ):
         expect(watch, PresenceEvent, user="reader", event="join")  # its threads run
+        # Its main thread blocks them itself while it starts a thread: until done.
+        wait_until(
+            lambda: blocked_masks(tail.pid)[tail.pid][1] & STOP_MASK == 0,
+            what="tail's main thread past starting its threads",
+        )
         threads = blocked_masks(tail.pid)
         tail.send_signal(signal.SIGINT)  # before the checks: a failed one must not hang
         assert tail.wait(10) == 130
@@ -101,3 +106,52 @@ def test_a_library_thread_starts_with_the_stop_signals_blocked_and_leaves_ours_a
     assert seen[0] >= STOP_SIGNALS
     assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before
     assert thread.daemon
+
+
+# A command's signal raised where CPython checks for one inside Condition.wait: just
+# after the lock is released, before the `try` that takes it back (here forced, by
+# letting the pending signal in right there, on the client's own event wait).
+INTERRUPTED_IN_A_WAIT = textwrap.dedent(
+    """
+    import os, signal, sys
+    from zmqchat import Client
+    from zmqchat.client.console.runner import run
+    signum = int(sys.argv[2])
+
+    def body():
+        with Client("probe", sys.argv[1]) as client:
+            ready = client._ready
+            release = ready._release_save
+
+            def release_save():
+                state = release()
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})  # it lands here
+                return state
+
+            ready._release_save = release_save
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signum})
+            os.kill(os.getpid(), signum)
+            while True:  # past the buffered events, to the wait
+                client.next_event(timeout=5)
+
+    raise SystemExit(run("tail", body))
+    """
+)
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_inside_a_condition_wait_still_ends_the_command_as_itself(
+    broker, tmp_path, signum, status
+):
+    done = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_IN_A_WAIT, broker.endpoint, str(int(signum))],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env=cli_env(tmp_path),
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (status, "")
+    # And it said bye on the way out: the name is free at once.
+    with Client("probe", broker.endpoint):
+        pass

@@ -36,6 +36,27 @@ class Signalled(KeyboardInterrupt):
         self.status = signal_status(signum)
 
 
+def interruption(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C (or :class:`Signalled`) that ``exc`` stands for, if any.
+
+    CPython raises a signal's exception at whichever bytecode the main thread is
+    at. In ``threading.Condition.wait`` (under ``Event.wait``, ``Future.result``
+    and the client's event buffer) one such point lies after the lock is released
+    and before the ``try`` that takes it back, so the ``with`` block's exit fails
+    to release it: RuntimeError, its context the interrupt. The lock is left free,
+    as leaving the block would leave it, so that is still just the interrupt."""
+    if isinstance(exc, KeyboardInterrupt):
+        return exc
+    if isinstance(exc, RuntimeError) and isinstance(exc.__context__, KeyboardInterrupt):
+        return exc.__context__
+    return None
+
+
+def interrupted_status(interrupt: KeyboardInterrupt) -> ExitCode:
+    """The exit status of a command ended by ``interrupt``."""
+    return interrupt.status if isinstance(interrupt, Signalled) else ExitCode.INTERRUPTED
+
+
 @contextlib.contextmanager
 def signals_interrupt() -> Iterator[None]:
     """While in the block, SIGTERM and SIGHUP raise :class:`Signalled` once; later
@@ -109,6 +130,8 @@ __all__ = [
     "Signalled",
     "exit_status_help",
     "exit_statuses",
+    "interrupted_status",
+    "interruption",
     "signal_status",
     "signals_interrupt",
     "stop_signals",

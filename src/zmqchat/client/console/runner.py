@@ -16,7 +16,7 @@ from typing import TextIO
 
 from zmqchat.client.chat.failures import ExitCode, ScriptError, classify
 from zmqchat.client.chat.passwords import configured_password, wants_password
-from zmqchat.client.console.exits import Signalled, signals_interrupt
+from zmqchat.client.console.exits import interrupted_status, interruption, signals_interrupt
 from zmqchat.client.io.sync import Client
 from zmqchat.client.io.trust import trust_options
 from zmqchat.common.config import ClientConfig
@@ -44,7 +44,12 @@ def run(command: str, body: Callable[[], int], *, stderr: TextIO | None = None) 
             os.dup2(devnull, sys.stdout.fileno())
         return ExitCode.OK
     except KeyboardInterrupt as exc:
-        return exc.status if isinstance(exc, Signalled) else ExitCode.INTERRUPTED
+        return interrupted_status(exc)
+    except RuntimeError as exc:
+        interrupt = interruption(exc)
+        if interrupt is None:
+            raise
+        return interrupted_status(interrupt)
 
 
 def note(command: str, text: str, err: TextIO | None = None) -> None:
@@ -96,7 +101,9 @@ def connected(
         )
         try:
             welcome = client.connect()
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, RuntimeError) as exc:
+            if interruption(exc) is None:
+                raise
             # Stopped while registering: the broker may have taken the name already.
             client.close(timeout=1.0)
             raise
