@@ -37,20 +37,27 @@ def block_stop_signals() -> Set[int]:
     return signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
 
 
-def start_thread(target: Callable[[], object], name: str) -> threading.Thread:
-    """Start a daemon thread running ``target`` with the stop signals blocked from
-    its first instruction: it inherits them blocked from this thread, which blocks
-    them only while it starts it (one arriving meanwhile waits, pending, for it)."""
-    thread = threading.Thread(target=target, name=name, daemon=True)
+def start_masked(thread: threading.Thread) -> None:
+    """Start ``thread`` with the stop signals blocked from its first instruction: it
+    inherits them blocked from this thread, which blocks them only while it starts
+    it (one arriving meanwhile waits, pending, and is raised here once started).
+    The caller keeps ``thread`` before calling: an interrupt raised here comes after
+    the thread started, and its owner must still know it to stop it."""
     if not hasattr(signal, "pthread_sigmask"):
         thread.start()
-        return thread
+        return
     before = block_stop_signals()
     try:
         thread.start()
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def start_thread(target: Callable[[], object], name: str) -> threading.Thread:
+    """A daemon thread running ``target``, started by :func:`start_masked`."""
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    start_masked(thread)
     return thread
 
 
-__all__ = ["STOP_SIGNALS", "block_stop_signals", "start_thread"]
+__all__ = ["STOP_SIGNALS", "block_stop_signals", "start_masked", "start_thread"]

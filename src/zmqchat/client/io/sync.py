@@ -28,7 +28,7 @@ from zmqchat.client.core.transfer import Transfer
 from zmqchat.client.io.base import BaseClient
 from zmqchat.client.io.methods import Blocking, settle
 from zmqchat.common.messages import Record, Welcome
-from zmqchat.common.threads import start_thread
+from zmqchat.common.threads import start_masked
 from zmqchat.errors import ConnectionClosed, Timeout
 
 _T = TypeVar("_T")
@@ -74,8 +74,10 @@ class Client(BaseClient[Blocking]):
         if self._thread is not None:
             raise RuntimeError("connect() was already called")
         # The I/O thread never takes SIGINT, SIGTERM or SIGHUP: they are the main
-        # thread's, to end its wait (see zmqchat.common.threads).
-        self._thread = start_thread(self._run, "zmqchat-io")
+        # thread's, to end its wait (see zmqchat.common.threads). Kept before it
+        # starts: a signal raised once it has started must still find it, for bye.
+        self._thread = threading.Thread(target=self._run, name="zmqchat-io", daemon=True)
+        start_masked(self._thread)
         wait = self.connect_timeout if timeout is None else timeout
         if not self._settled.wait(wait) or self._core.state == "closed":
             error = self._refusal(wait)
