@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import hashlib
 import logging
 from collections.abc import Callable
 from typing import Any, Final
@@ -32,7 +33,6 @@ from zmqchat.broker.remote_files import RemoteFiles
 from zmqchat.broker.state import BrokerState, Session
 from zmqchat.broker.store import Store
 from zmqchat.common.config import BrokerConfig
-from zmqchat.common.digests import BackgroundSha256
 from zmqchat.common.files import (
     CHUNK_BYTES,
     WINDOW,
@@ -65,8 +65,7 @@ class _Live:
     sender_key: str
     size: int
     held: int  # bytes in the part file
-    # The running sha256 of those bytes, hashed beside the loop (common/digests.py).
-    digest: BackgroundSha256
+    digest: Any  # the running sha256 of those bytes
 
 
 class Transfers:
@@ -138,7 +137,7 @@ class Transfers:
             upload = self._insert(session, req, recipient, recipient_key)
             self.blobs.start(upload)
             # (An entry of the same id, one a failed commit gave back, goes.)
-            self._live[upload] = _Live(session.key, req.size, 0, BackgroundSha256())
+            self._live[upload] = _Live(session.key, req.size, 0, hashlib.sha256())
         else:
             db.execute(
                 "UPDATE files SET name = ?, size = ? WHERE id = ?", (req.name, req.size, upload)
@@ -208,8 +207,9 @@ class Transfers:
         row = self._row(upload)
         if row is None or row["done"] is not None or row["sender_key"] != session.key:
             raise ProtocolError(ErrorCode.NO_SUCH_FILE, f"no upload {upload} of yours is under way")
-        digest = BackgroundSha256(self.blobs.hash_part(upload))
-        live = _Live(row["sender_key"], row["size"], self.blobs.held(upload), digest)
+        live = _Live(
+            row["sender_key"], row["size"], self.blobs.held(upload), self.blobs.hash_part(upload)
+        )
         self._live[upload] = live
         return live
 

@@ -4,13 +4,13 @@ run by both client faces as :mod:`.transfer` says."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
 
 from zmqchat.client.core.requests import Call
 from zmqchat.client.core.transfer import Cancel, Progress, Transfer, reply_call
-from zmqchat.common.digests import BackgroundSha256
 from zmqchat.common.files import (
     CHUNK_BYTES,
     WINDOW,
@@ -67,8 +67,7 @@ class Download(Transfer[Fetched]):
         self._meta: FileData | None = None
         # The sha256 of the part's first ``_hashed`` bytes, fed as they arrive in
         # order: checking the whole file at the end does not read it all again.
-        # Hashed on the process's hashing thread, beside the next chunks' receiving.
-        self._digest = BackgroundSha256()
+        self._digest = hashlib.sha256()
         self._hashed = 0
 
     def prepare(self) -> None:
@@ -148,7 +147,7 @@ class Download(Transfer[Fetched]):
             assert self._fd is not None
             os.ftruncate(self._fd, 0)
             self._have = self._resumed = self._hashed = 0
-            self._digest = BackgroundSha256()
+            self._digest = hashlib.sha256()
             self._asked = CHUNK_BYTES
 
     def _check(self, reply: FileData) -> None:
