@@ -37,10 +37,23 @@ def run_cli(
     )
 
 
-def spawn_cli(home: Path, *args: str, **popen: Any) -> subprocess.Popen[str]:
+class Cli(subprocess.Popen[str]):
+    """A `zmqchat` process that a ``with`` block stops by its pid on the way out.
+    Popen's own exit waits for the process with no limit: a test that failed
+    before its command ended would then hang until its timeout, and report that
+    instead of its own assertion."""
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self.poll() is None:
+            self.kill()
+            self.wait(5)
+        super().__exit__(*exc_info)
+
+
+def spawn_cli(home: Path, *args: str, **popen: Any) -> Cli:
     """Start `zmqchat ARGS...` with its stdout and stderr piped."""
     env = cli_env(home, **popen.pop("env", {}))
-    return subprocess.Popen(
+    return Cli(
         [*ZMQCHAT, *args],
         stdin=popen.pop("stdin", subprocess.DEVNULL),
         stdout=popen.pop("stdout", subprocess.PIPE),
