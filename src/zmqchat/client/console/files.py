@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from zmqchat.client.chat.failures import ExitCode, ScriptError, classify
 from zmqchat.client.chat.formatting import file_size
+from zmqchat.client.console.exits import interruption
 from zmqchat.client.console.runner import connected, note, write_line
 from zmqchat.common.config import ClientConfig
 from zmqchat.errors import BrokerError, ProtocolError, Timeout
@@ -90,7 +91,9 @@ def send(
             try:
                 with progress_bar(name, err, seen) as progress:
                     done = client.send_file(path, room=room, to=to, progress=progress)
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, RuntimeError) as exc:
+                if interruption(exc) is None:
+                    raise
                 target = f"--room {room}" if room is not None else f"--to {to}"
                 note("file", f"interrupted: {name}: {file_size(seen.done)} of "
                      f"{file_size(seen.size)} sent, kept by the broker for a while; to go on "
@@ -134,7 +137,9 @@ def get(
         try:
             with progress_bar(f"file {file_id}", err, seen) as progress:
                 got = client.get_file(file_id, output, progress=progress)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, RuntimeError) as exc:
+            if interruption(exc) is None:
+                raise
             where = "" if output is None else f" -o {output}"
             note("file", f"interrupted: file {file_id}: {file_size(seen.done)} of "
                  f"{file_size(seen.size)} kept in a part file; to go on from there: "
