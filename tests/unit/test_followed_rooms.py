@@ -31,7 +31,7 @@ def test_events_published_after_a_resumes_answer_are_the_same_history(caplog) ->
     seq 4 is not delivered a second time when history brings it again."""
     rooms = _rooms()
     assert _event(rooms, 3) == [3]
-    rooms.asking()  # the register, sent at seq 3
+    rooms.asking(fresh=True)  # the register, sent at seq 3
     assert _event(rooms, 4) == [4]
     with caplog.at_level(logging.WARNING, logger="zmqchat"):
         assert rooms.at_head("general", 3) == []
@@ -44,7 +44,7 @@ def test_a_head_behind_what_we_had_when_we_asked_is_another_history(caplog) -> N
     rooms = _rooms()
     assert _event(rooms, 3) == [3]
     assert _event(rooms, 4) == [4]
-    rooms.asking()
+    rooms.asking(fresh=True)
     with caplog.at_level(logging.WARNING, logger="zmqchat"):
         assert rooms.at_head("general", 3) == []
     assert "the broker is at seq 3, before our 4" in caplog.text
@@ -53,7 +53,7 @@ def test_a_head_behind_what_we_had_when_we_asked_is_another_history(caplog) -> N
 
 def test_a_later_head_is_judged_without_the_old_ask(caplog) -> None:
     rooms = _rooms()
-    rooms.asking()
+    rooms.asking(fresh=True)
     assert rooms.at_head("general", 2) == []  # the welcome
     assert _event(rooms, 3) == [3]
     with caplog.at_level(logging.WARNING, logger="zmqchat"):

@@ -140,3 +140,66 @@ def test_joined_says_the_rooms_epoch() -> None:
     seq = core._rooms.get("dev")
     assert seq is not None
     assert (seq.last, seq.epoch) == (3, "d1")
+
+
+def alone(rooms: dict[str, int]) -> tuple[ClientCore, dict[str, Any]]:
+    """Connected to the one broker it was given: a lost link reconnects there."""
+    core = ClientCore("alice", endpoints=[A])
+    core.start(0.0)
+    (register,) = sent(core)
+    core.on_frame(welcome(register, rooms), 0.1)
+    sent(core)
+    core.events.clear()
+    return core, register
+
+
+def test_an_event_published_after_the_resume_was_answered_is_not_a_reset() -> None:
+    """The broker restarts: our register goes out at seq 3, its welcome is written at
+    seq 3, and the SUB brings seq 4 (published just after) before the welcome is
+    read. The same history: no history request, and seq 4 is not delivered again."""
+    core, _ = alone({"general": 2})
+    core.on_publish(b"general\x00", chat(3), 0.2)
+    assert delivered(core) == [3]
+    core.on_link(False, 1.0)
+    (register,) = sent(core)
+    core.on_publish(b"general\x00", chat(4), 1.1)
+    assert delivered(core) == [4]
+    core.on_frame(welcome(register, {"general": 3}), 1.2)
+    assert [m for m in sent(core) if m["type"] == "history"] == []
+    seq = core._rooms.get("general")
+    assert seq is not None
+    assert seq.last == 4
+    core.on_publish(b"general\x00", chat(4), 1.3)
+    core.on_publish(b"general\x00", chat(5), 1.3)
+    assert delivered(core) == [5]
+
+
+def test_a_welcome_to_the_first_of_two_registers_is_judged_by_the_first() -> None:
+    """Registers at the link's loss and at its return, on one socket, with seq 4
+    delivered between them: the welcome may answer either, so seq 3 is in time."""
+    core, _ = alone({"general": 3})
+    core.on_link(False, 1.0)
+    (first,) = sent(core)
+    core.on_publish(b"general\x00", chat(4), 1.1)
+    assert delivered(core) == [4]
+    core.on_link(True, 1.2)
+    assert [m["type"] for m in sent(core)] == ["register"]
+    core.on_frame(welcome(first, {"general": 3}), 1.3)
+    seq = core._rooms.get("general")
+    assert seq is not None
+    assert seq.last == 4
+    core.on_publish(b"general\x00", chat(4), 1.4)
+    assert delivered(core) == []
+
+
+def test_a_head_behind_what_was_delivered_before_the_register_starts_over() -> None:
+    """A store that lost its tail (same epoch): its head is behind seq 4, which we
+    had before we asked. Followed from its head: its own seq 4 is a new event."""
+    core, _ = alone({"general": 3})
+    core.on_publish(b"general\x00", chat(4), 0.2)
+    assert delivered(core) == [4]
+    core.on_link(False, 1.0)
+    (register,) = sent(core)
+    core.on_frame(welcome(register, {"general": 3}), 1.1)
+    core.on_publish(b"general\x00", chat(4), 1.2)
+    assert delivered(core) == [4]

@@ -47,7 +47,12 @@ def interruption(exc: BaseException) -> KeyboardInterrupt | None:
     as leaving the block would leave it, so that is still just the interrupt."""
     if isinstance(exc, KeyboardInterrupt):
         return exc
-    if isinstance(exc, RuntimeError) and isinstance(exc.__context__, KeyboardInterrupt):
+    if (
+        isinstance(exc, RuntimeError)
+        and isinstance(exc.__context__, KeyboardInterrupt)
+        # Only a lock left free by the interrupt: RLock's words, then Lock's.
+        and str(exc) in ("cannot release un-acquired lock", "release unlocked lock")
+    ):
         return exc.__context__
     return None
 

@@ -223,7 +223,7 @@ class Link:
         # with the other replies.
         pending = self._pending.make(request, None, float("inf"))
         self._pending.add(pending, now)
-        self._rooms.asking()
+        self._rooms.asking(fresh=reset)
         self._send(pending)
         self._register_sent = now
 

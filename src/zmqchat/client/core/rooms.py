@@ -123,10 +123,14 @@ class FollowedRooms:
         seq.on_head(head)
         return []
 
-    def asking(self) -> None:
-        """A register is sent: the heads its welcome gives are of this moment."""
+    def asking(self, fresh: bool) -> None:
+        """A register is sent: the heads its welcome gives are of this moment or
+        later. Any welcome is taken, also one to an earlier register on the same
+        socket, so the earliest unanswered moment stands unless the socket is new
+        (``fresh``: an older register's welcome can't come any more)."""
         for seq in self._rooms.values():
-            seq.asked = seq.last
+            if fresh or seq.asked is None:
+                seq.asked = seq.last
 
     def on_event(self, topic: bytes, event: Sequenced, now: float) -> list[RoomEvent]:
         """A live event; returns the events now deliverable."""
