@@ -15,8 +15,11 @@ import msgpack
 import zmq
 
 from benchmarks.harness import PAYLOAD_TEXT, ROOM, TOPIC, now
+from zmqchat import Client
 from zmqchat.common.codec import encode
+from zmqchat.common.messages import PmEvent
 from zmqchat.common.requests import Chat, History, Ping, Pm, Register
+from zmqchat.errors import Timeout
 
 WARM_ROOM = "warm"
 WARM_TOPIC = WARM_ROOM.encode() + b"\x00"
@@ -280,6 +283,36 @@ def pm_pinger(endpoint: str, samples: int, raw: bool, out: Any) -> None:
             rtts.append(clock() - t)
     out.put(("done", sorted(rtts)))
     ctx.destroy(0)
+
+
+def library_ponger(endpoint: str, out: Any, stop: Any) -> None:
+    """Session "lb" through the library, as a bot is written: each pm it gets is
+    answered with ``Client.pm``, which returns once the broker acknowledged it."""
+    with Client("lb", endpoint, rooms=()) as client:
+        out.put(("ready", None))
+        while not stop.is_set():
+            try:
+                event = client.next_event(timeout=0.2)
+            except Timeout:
+                continue
+            if isinstance(event, PmEvent):
+                client.pm(event.sender, event.text)
+
+
+def library_pinger(endpoint: str, samples: int, out: Any) -> None:
+    """Session "la" through the library: ``Client.pm`` to lb (waiting for its ack,
+    as the call does), then lb's answer; reports the sorted round trips (s) after a
+    warm-up tenth."""
+    rtts = []
+    with Client("la", endpoint, rooms=()) as client:
+        for i in range(samples + samples // 10):
+            t = time.perf_counter()
+            client.pm("lb", PAYLOAD_TEXT)
+            while not isinstance(client.next_event(timeout=5), PmEvent):
+                pass
+            if i >= samples // 10:
+                rtts.append(time.perf_counter() - t)
+    out.put(("done", sorted(rtts)))
 
 
 def pm_stream(endpoint: str, window: int, duration: float, out: Any) -> None:

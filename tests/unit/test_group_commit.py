@@ -89,7 +89,7 @@ def loop(tmp_path: Path) -> Iterator[Loop]:
     it.close()
 
 
-def test_a_conversation_shares_commits_and_its_acks_wait_at_most_the_hold(loop: Loop) -> None:
+def test_an_answer_ends_the_hold_and_shares_its_commit(loop: Loop) -> None:
     # Bob writes first: alice has not written, so his ack leaves with its own commit.
     before = loop.commits
     loop.pm(B, "alice", 1, 0)
@@ -103,22 +103,40 @@ def test_a_conversation_shares_commits_and_its_acks_wait_at_most_the_hold(loop: 
     loop.pm(A, "bob", 2, step)
     assert loop.got(B) == [("pm", "pm 2")]
     assert loop.got(A) == []
-    loop.pm(B, "alice", 3, step)
-    assert loop.got(A) == [("pm", "pm 3")]
     assert loop.commits == before + 1
 
-    # The hold runs from alice's pm: nothing until it is over, then one commit for
-    # both, and both acks.
-    loop.tick(PM_GROUP_COMMIT - step - 1e-5)
-    assert loop.commits == before + 1
-    assert loop.got(A) == loop.got(B) == []
-    loop.tick(2e-5)
+    # Bob's answer is what alice's ack waited for: it goes to her at once, and the
+    # commit they share is made in the same turn, not at the end of the hold (a
+    # client that waits for its ack before it writes again would wait for all of it).
+    loop.pm(B, "alice", 3, step)
     assert loop.commits == before + 2
-    assert loop.got(A) == [("ack", 2)]
+    assert loop.got(A) == [("pm", "pm 3"), ("ack", 2)]
     assert loop.got(B) == [("ack", 3)]
     # Both stored: acknowledged means stored.
     rows = loop.broker.store.reader().execute("SELECT text FROM pms ORDER BY id").fetchall()
     assert [text for (text,) in rows] == ["pm 1", "pm 2", "pm 3"]
+
+    # And the next pm of the conversation is held again.
+    loop.pm(A, "bob", 4, step)
+    assert loop.got(B) == [("pm", "pm 4")]
+    assert loop.got(A) == []
+
+
+def test_a_held_ack_waits_at_most_the_hold(loop: Loop) -> None:
+    loop.pm(B, "alice", 1, 0)
+    loop.got(A), loop.got(B)
+    before = loop.commits
+    step = PM_GROUP_COMMIT / 4
+    loop.pm(A, "bob", 2, step)
+    assert loop.got(B) == [("pm", "pm 2")]
+    # Bob does not answer: nothing until the hold, counted from alice's pm, is over.
+    loop.tick(PM_GROUP_COMMIT - 1e-5)
+    assert loop.commits == before
+    assert loop.got(A) == loop.got(B) == []
+    loop.tick(2e-5)
+    assert loop.commits == before + 1
+    assert loop.got(A) == [("ack", 2)]
+    assert loop.got(B) == []
 
 
 def test_a_pm_to_someone_who_is_not_writing_is_acked_with_its_own_commit(loop: Loop) -> None:

@@ -13,6 +13,7 @@ from zmqchat.broker.grants import Gate
 from zmqchat.broker.handlers import BrokerCore
 from zmqchat.broker.peers import raw_send
 from zmqchat.broker.replies import Replies
+from zmqchat.broker.state import Session
 
 # Flags as plain ints: or-ing the IntFlag members builds an enum on every send.
 _SNDMORE: Final = int(zmq.SNDMORE)
@@ -33,6 +34,7 @@ class Flush:
         # What the senders of the private messages forwarded so far hear after the
         # commit: (sender's routing id, ack or error).
         self._answers: list[tuple[bytes | None, bytes]] = []
+        self._holding: list[Session] = []  # the senders of those pms (Session.ack_held)
         self._may_hold = True  # whether every answer may wait (PmDelivery.hold)
 
     @property
@@ -56,11 +58,22 @@ class Flush:
         for pm in out.pms:
             if send(pm.to, pm.frame):
                 answers.append((pm.sender.rid, pm.ack))
+                pm.sender.ack_held = True
+                self._holding.append(pm.sender)
                 self._may_hold = self._may_hold and pm.hold
             else:
                 answers.append((pm.sender.rid, core.undelivered(pm)))
                 self._may_hold = False
         out.pms.clear()
+
+    def _take_answers(self) -> list[tuple[bytes | None, bytes]]:
+        """The answers to send after this turn's commit; no ack is held any more."""
+        answers, self._answers = self._answers, []
+        self._may_hold = True
+        for sender in self._holding:
+            sender.ack_held = False
+        self._holding.clear()
+        return answers
 
     def flush(self, core: BrokerCore, now: float | None = None) -> None:
         """Send what a batch produced, committing what it wrote first where needed.
@@ -71,7 +84,8 @@ class Flush:
         acknowledged chat or pm survives a crash. A pm whose recipient can't be
         reached gets its sender an error instead, and is not stored. Writes that
         nothing waits for are committed within LAZY_COMMIT seconds; the acks of pms
-        whose recipients are sending pms too wait at most PM_GROUP_COMMIT seconds.
+        whose recipients are sending pms too wait for the recipient's answer, at
+        most PM_GROUP_COMMIT seconds (Relay.pm: the answer itself is not held).
 
         When the commit fails (disk full, read-only, I/O error), nothing the batch
         wrote is acknowledged: each write is answered ``store_unavailable``, its
@@ -88,13 +102,14 @@ class Flush:
             # Only acks of pms wait, and their recipients are writing too: their
             # answers, a fraction of a millisecond away, share the commit. A commit
             # per pm cost 40 us of the loop (a pm round trip's two took 20% of the
-            # broker's time) and fell on the conversation's round trip.
+            # broker's time) and fell on the conversation's round trip. An answer
+            # is never held, so a sender that waits for its ack before writing
+            # again waits for no more than its correspondent's answer.
             if self.commit_due is None or self.commit_due > now + PM_GROUP_COMMIT:
                 self.commit_due = now + PM_GROUP_COMMIT
             if now < self.commit_due:
                 return
-        answers, self._answers = self._answers, []
-        self._may_hold = True
+        answers = self._take_answers()
         committed = True
         if out or answers or now is None:
             committed = commits.commit(now)

@@ -87,8 +87,10 @@ class Session:
     )
     # What its subscriptions carry (see ticket_of); set from the token.
     ticket: str = dataclasses.field(init=False, default="")
-    # When it last sent a pm delivered here (monotonic): see Relay.pm.
+    # When it last sent a pm delivered here (monotonic), and whether the ack of one
+    # is held for a shared commit (Flush.forward): see Relay.pm.
     last_pm: float = dataclasses.field(init=False, default=-1e9)
+    ack_held: bool = dataclasses.field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self.ticket = ticket_of(self.token)
