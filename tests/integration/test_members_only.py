@@ -357,3 +357,18 @@ def test_a_login_that_takes_a_session_over_ends_the_old_tickets_reading(
         }
     )
     assert late.recv()["type"] == "error"
+
+
+def test_a_subscription_no_room_could_match_is_refused(make_broker: Any) -> None:
+    # Granted, each would grow the PUB side's subscription trie for nothing: a
+    # peer's SUB sends every request it ever made again at each reconnection.
+    broker = make_broker(log_level="debug")  # open: any room's topic or prefix is readable
+    mallory = lobby_peer(broker)
+    ticketed, _plain = own_requests(mallory)
+    junk = [b"\xe9\xf6\xa2", b"General", b"x" * 33, b"\x01\x02\x00", b"lob by\x00"]
+    listener = Listener(broker, *junk, b"lob", ticketed)
+    hears(listener, mallory, "lobby")  # every request before it was handled
+    log = broker.log_file.read_text(errors="replace")
+    for topic in junk:
+        assert f"subscription to {topic!r} refused" in log
+    assert "subscription to b'lob' granted" in log

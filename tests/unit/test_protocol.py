@@ -19,6 +19,8 @@ from zmqchat.common.protocol import (
     check_name,
     check_ref,
     check_text,
+    is_room_topic,
+    is_topic_prefix,
     is_valid_name,
     optional,
     require,
@@ -359,3 +361,27 @@ def test_no_room_topic_matches_the_system_subscription() -> None:
     for room in ("general", "a", "_", "-", "0"):
         assert not room_topic(room).startswith(SYSTEM_TOPIC)
         assert room_topic(room) != SYSTEM_TOPIC
+
+
+@pytest.mark.parametrize(
+    ("topic", "room_topic_", "prefix"),
+    [
+        (b"general\x00", True, False),
+        (b"a-b_9\x00", True, False),
+        (b"", False, True),
+        (b"gen", False, True),
+        (b"x" * 32, False, True),
+        (b"x" * 33, False, False),
+        (b"General\x00", False, False),  # topics are of canonical (lower-case) names
+        (b"General", False, False),
+        (b"\xe9\xf6", False, False),
+        (b"\x00", False, False),  # the broker-wide topic is no room's
+        (b"lob by\x00", False, False),
+        (b"x" * 33 + b"\x00", False, False),
+    ],
+)
+def test_what_a_room_topic_and_its_prefixes_can_be(
+    topic: bytes, room_topic_: bool, prefix: bool
+) -> None:
+    assert is_room_topic(topic) is room_topic_
+    assert is_topic_prefix(topic) is prefix

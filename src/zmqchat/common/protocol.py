@@ -267,6 +267,22 @@ def room_topic(room: str) -> bytes:
     return room.encode() + b"\x00"
 
 
+# What a room's topic can be (a canonical name, lower-case, and its zero byte), and
+# the start of one: a subscription to anything else can match no event.
+_TOPIC_RE: Final = re.compile(rb"[a-z0-9_-]{1,32}\x00")
+_PREFIX_RE: Final = re.compile(rb"[a-z0-9_-]{0,32}")
+
+
+def is_room_topic(topic: bytes) -> bool:
+    """True when ``topic`` is a room's topic (:func:`room_topic` of a canonical name)."""
+    return _TOPIC_RE.fullmatch(topic) is not None
+
+
+def is_topic_prefix(prefix: bytes) -> bool:
+    """True when ``prefix`` (no zero byte) may begin a room's topic; ``b""`` does."""
+    return _PREFIX_RE.fullmatch(prefix) is not None
+
+
 def topic_room(topic: bytes) -> str | None:
     """The room a topic belongs to, or None for the broker-wide topic."""
     if topic == SYSTEM_TOPIC:
