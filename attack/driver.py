@@ -97,8 +97,23 @@ def machine_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def _ours(pids: list[int]) -> float:
-    return sum(cpu_seconds(pid) for pid in pids)
+class CpuTally:
+    """The CPU time our own processes (broker, bystander, attacker, this driver)
+    used, each as last read while it was alive: an attacker that ends by itself (the
+    fuzz row's) reads 0 once it is gone, and its CPU then counted as another
+    process's, which made the fuzz row's machine look busy every time."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self._last: dict[int, float] = {}
+
+    def sample(self) -> float:
+        """Read every process again; the total as last seen."""
+        for pid in self.pids:
+            seconds = cpu_seconds(pid)
+            if seconds > self._last.get(pid, 0.0):
+                self._last[pid] = seconds
+        return sum(self._last.values())
 
 
 def stored(db: str, query: str) -> int:
@@ -144,7 +159,7 @@ def _rtts(samples: list[Sample], start: float, end: float) -> list[float]:
 
 
 def _probe(row: Row, plan: Plan, broker: BrokerProcess, attacker: Spawned, armed_at: float,
-           result: Result) -> None:  # fmt: skip
+           result: Result, ours: CpuTally) -> None:  # fmt: skip
     """Try a newcomer every ``plan.probe_every`` seconds until the attack is over."""
     zctx: zmq.Context[Any] = zmq.Context()
     limit = plan.setup_timeout + 20 * plan.seconds if row.until_done else plan.seconds
@@ -153,6 +168,7 @@ def _probe(row: Row, plan: Plan, broker: BrokerProcess, attacker: Spawned, armed
             started = time.monotonic()
             result.tried += 1
             result.served += newcomer(zctx, broker.port)
+            ours.sample()  # before alive(), which reaps an attacker that has ended
             if row.until_done and not attacker.alive():
                 break
             time.sleep(max(0.0, plan.probe_every - (time.monotonic() - started)))
@@ -161,16 +177,16 @@ def _probe(row: Row, plan: Plan, broker: BrokerProcess, attacker: Spawned, armed
 
 
 def _attack_window(row: Row, plan: Plan, broker: BrokerProcess, attacker: Spawned,
-                   armed_at: float, ours: list[int], result: Result) -> float:  # fmt: skip
+                   armed_at: float, ours: CpuTally, result: Result) -> float:  # fmt: skip
     """Probe newcomers until the attack is over, and measure the CPU used meanwhile by
     the broker and by everything else on the machine; returns when it ended."""
     cpu_at = cpu_seconds(broker.pid or 0)
-    others_at = machine_cpu_seconds() - _ours(ours)
-    _probe(row, plan, broker, attacker, armed_at, result)
+    others_at = machine_cpu_seconds() - ours.sample()
+    _probe(row, plan, broker, attacker, armed_at, result, ours)
     end = time.time()
     window = max(end - armed_at, 1e-3)
     result.cpu = 100 * (cpu_seconds(broker.pid or 0) - cpu_at) / window
-    result.others_cpu = 100 * (machine_cpu_seconds() - _ours(ours) - others_at) / window
+    result.others_cpu = 100 * (machine_cpu_seconds() - ours.sample() - others_at) / window
     return end
 
 
@@ -215,7 +231,7 @@ def run_row(row: Row, plan: Plan, work: Path, say: Callable[[str], object]) -> R
         processes.append(attacker)
         armed_at = _get(a_reports, "armed", plan.setup_timeout, attacker.alive) or time.time()
         say(f"{row.name}: attacking ({time.time() - idle_end:.1f} s of set-up)")
-        ours = [broker.pid or 0, bystander.pid, attacker.pid, os.getpid()]
+        ours = CpuTally([broker.pid or 0, bystander.pid, attacker.pid, os.getpid()])
         end = _attack_window(row, plan, broker, attacker, armed_at, ours, result)
         a_stop.set()
         result.note = _get(a_reports, "note", 30, attacker.alive) or ""

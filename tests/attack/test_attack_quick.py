@@ -97,7 +97,7 @@ def test_the_bystanders_round_trip_under_attack(results, row, tmp_path):
         # confirmed by running the row again, and the second run is the verdict.
         print(f"{row} missed the p99 goal ({figures}); running it again")
         figures = run_quick(tmp_path / "again", row)[row]
-    if figures["others_cpu_pct"] > BUSY_MACHINE_PCT:
+    if not within_p99_goal(figures) and figures["others_cpu_pct"] > BUSY_MACHINE_PCT:
         pytest.skip(
             f"other processes took {figures['others_cpu_pct']:.0f}% of a core during the "
             f"attack: p99 {figures['attack_p99']:.1f} ms (idle {figures['idle_p99']:.1f})"
