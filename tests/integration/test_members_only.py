@@ -372,3 +372,21 @@ def test_a_subscription_no_room_could_match_is_refused(make_broker: Any) -> None
     for topic in junk:
         assert f"subscription to {topic!r} refused" in log
     assert "subscription to b'lob' granted" in log
+
+
+def test_a_connection_holds_at_most_max_subscriptions(make_broker: Any) -> None:
+    broker = make_broker(max_subscriptions=8, log_level="debug")
+    mallory = lobby_peer(broker)
+    ticketed, _plain = own_requests(mallory)
+    # Its own room first (granted), then ten prefixes: seven more fit.
+    prefixes = [bytes([ord("a") + i]) for i in range(10)]
+    listener = Listener(broker, ticketed, *prefixes)
+    # What it was granted still stands; its requests were all read by then.
+    hears(listener, mallory, "lobby")
+    log = broker.log_file.read_text(errors="replace")
+    # Logged once a minute: the first request refused, and the count so far.
+    assert "holds 8 subscriptions (max_subscriptions); 1 request(s)" in log
+    for prefix in prefixes[:7]:
+        assert f"subscription to {prefix!r} granted" in log
+    for prefix in prefixes[7:]:
+        assert f"subscription to {prefix!r} granted" not in log

@@ -353,6 +353,12 @@ def test_rate_burst_and_max_sessions_must_be_positive() -> None:
         load_config(BrokerConfig, env={"ZMQCHAT_MAX_SESSIONS": "0"})
 
 
+def test_max_subscriptions_leaves_room_for_a_subscriber() -> None:
+    with pytest.raises(ConfigError, match="max_subscriptions must be >= 8"):
+        load_config(BrokerConfig, env={"ZMQCHAT_MAX_SUBSCRIPTIONS": "7"})
+    assert load_config(BrokerConfig, env={}).max_subscriptions == 4096
+
+
 @pytest.mark.parametrize("level", ["verbose", "trace", "", "infoo"])
 def test_bad_log_level(level: str) -> None:
     with pytest.raises(ConfigError, match="log_level must be one of debug, info, warning"):

@@ -90,6 +90,7 @@ class Gate:
         open_auth: bool,
         curve: bool,
         pub_port: int,
+        max_grants: int = 4096,
     ) -> None:
         self._xpub = xpub
         self._watch = watch
@@ -98,6 +99,7 @@ class Gate:
         self._open = open_auth
         self._curve = curve
         self._pub_port = pub_port
+        self._max_grants = max_grants  # per connection: config.max_subscriptions
         self._by_fd: dict[int, dict[bytes, Grant]] = {}  # connection -> request -> grant
         self._by_sid: dict[int, set[int]] = {}  # session -> connections it was granted
         self._turn = 0
@@ -107,6 +109,8 @@ class Gate:
         self._unaligned = False
         self._refused = 0
         self._refused_logged = Throttle()
+        self._over = 0  # requests refused for max_subscriptions
+        self._over_logged = Throttle()
 
     # ------------------------------------------------------------------ requests
 
@@ -152,6 +156,17 @@ class Gate:
         grants = self._by_fd.get(fd)
         if grants is not None and request in grants:
             return  # asked again (a client's resend): granted already
+        if grants is not None and len(grants) >= self._max_grants:
+            self._over += 1
+            if self._over_logged.due():
+                log.warning(
+                    "PUB connection %d holds %d subscriptions (max_subscriptions); "
+                    "%d request(s) over it refused so far",
+                    fd,
+                    len(grants),
+                    self._over,
+                )
+            return
         grant = self._decide(request, frame)
         if grant is None:
             self._refuse(fd, request)

@@ -156,6 +156,7 @@ class BrokerServer:
             open_auth=self.config.auth == "open",
             curve=self.curve is not None,
             pub_port=self.pub_port,
+            max_grants=self.config.max_subscriptions,
         )
         total, per_address = self.config.connection_budget
         self._budgets = Budgets(

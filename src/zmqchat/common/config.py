@@ -93,6 +93,8 @@ class BrokerConfig:
     # client before its connection is closed (it does not read them).
     pub_hwm: int = 1000
     reply_hwm: int = 1000
+    # Subscriptions granted per connection to the PUB port (docs/security.md).
+    max_subscriptions: int = 4096
     # Connections to both ports, in all and per peer address (None: from the
     # open-file limit; per address a quarter of it), and how long one may stay
     # without registering or being granted a subscription.

@@ -73,9 +73,7 @@ def check_broker(config: BrokerConfig) -> None:
         raise ConfigError("edit_window must be >= 0 seconds (0 disables editing)")
     if config.connect_deadline <= 0:
         raise ConfigError("connect_deadline must be > 0 seconds")
-    for key in ("pub_hwm", "reply_hwm"):
-        if getattr(config, key) < 10:
-            raise ConfigError(f"{key} must be >= 10 (frames queued per peer)")
+    _check_peer_queues(config)
     _check_files(config)
     _check_engine(config)
     if config.hash_memory_kib < MIN_HASH_MEMORY_KIB:
@@ -85,6 +83,14 @@ def check_broker(config: BrokerConfig) -> None:
             f"hash_time_cost times hash_memory_kib must be >= {MIN_HASH_WORK} "
             "(OWASP: 2 passes of 19456 KiB, ..., 5 of 7168)"
         )
+
+
+def _check_peer_queues(config: BrokerConfig) -> None:
+    for key in ("pub_hwm", "reply_hwm"):
+        if getattr(config, key) < 10:
+            raise ConfigError(f"{key} must be >= 10 (frames queued per peer)")
+    if config.max_subscriptions < 8:
+        raise ConfigError("max_subscriptions must be >= 8 (a subscriber needs one per room)")
 
 
 def _check_engine(config: BrokerConfig) -> None:
