@@ -409,4 +409,8 @@ class BrokerCore:
 
     def node_messages(self) -> None:
         """Act on what other nodes told this one (see :mod:`.node_messages`)."""
+        # Learn of closed connections first, as a batch of requests does: a pm
+        # handed on to a session whose connection closed a moment ago went into
+        # a dead pipe and was acked `delivered` (make test caught it, rarely).
+        self.sync_connections()
         self.nodes.handle()
