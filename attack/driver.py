@@ -107,6 +107,10 @@ class CpuTally:
         self.pids = pids
         self._last: dict[int, float] = {}
 
+    def last(self, pid: int) -> float:
+        """``pid``'s CPU time as last sampled."""
+        return self._last.get(pid, 0.0)
+
     def sample(self) -> float:
         """Read every process again; the total as last seen."""
         for pid in self.pids:
@@ -180,13 +184,13 @@ def _attack_window(row: Row, plan: Plan, broker: BrokerProcess, attacker: Spawne
                    armed_at: float, ours: CpuTally, result: Result) -> float:  # fmt: skip
     """Probe newcomers until the attack is over, and measure the CPU used meanwhile by
     the broker and by everything else on the machine; returns when it ended."""
-    cpu_at = cpu_seconds(broker.pid or 0)
     others_at = machine_cpu_seconds() - ours.sample()
+    cpu_at = ours.last(broker.pid or 0)
     _probe(row, plan, broker, attacker, armed_at, result, ours)
     end = time.time()
     window = max(end - armed_at, 1e-3)
-    result.cpu = 100 * (cpu_seconds(broker.pid or 0) - cpu_at) / window
     result.others_cpu = 100 * (machine_cpu_seconds() - ours.sample() - others_at) / window
+    result.cpu = 100 * (ours.last(broker.pid or 0) - cpu_at) / window
     return end
 
 

@@ -92,7 +92,7 @@ class Outbox:
         # to it after the commit (node, user key, pm); and other nodes' pms to hand
         # to a connection here (routing id, frame, their node, pm id).
         self.remote: list[tuple[str, str, PmDelivery]] = []
-        self.relayed: list[tuple[bytes, bytes, str, int]] = []
+        self.relayed: list[tuple[bytes | None, bytes, str, int]] = []
 
     def reply(self, rid: bytes, msg: Record | bytes) -> None:
         self.replies.append((rid, msg if isinstance(msg, bytes) else encode(msg)))
@@ -131,6 +131,11 @@ class Outbox:
         for pm in self.pms:
             if pm.to == rid:
                 pm.to = None
+        # Another node's pms (hand_over) too: their nodes hear they were not.
+        self.relayed[:] = [
+            (None if to == rid else to, frame, origin, pm_id)
+            for to, frame, origin, pm_id in self.relayed
+        ]
 
     def publish(self, topic: bytes, msg: Record) -> None:
         self.publishes.append((topic, encode(msg)))

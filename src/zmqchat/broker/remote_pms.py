@@ -77,7 +77,7 @@ class RemotePms:
             return
         self.out.relayed.append((session.rid, frame, origin, pm_id))
 
-    def relay(self, send: Callable[[bytes, bytes], bool]) -> None:
+    def relay(self, send: Callable[[bytes | None, bytes], bool]) -> None:
         """Send the pms other nodes handed over, and tell each what became of it."""
         for rid, frame, origin, pm_id in self.out.relayed:
             delivered = send(rid, frame)
