@@ -59,3 +59,21 @@ def test_a_later_head_is_judged_without_the_old_ask(caplog) -> None:
     with caplog.at_level(logging.WARNING, logger="zmqchat"):
         rooms.at_head("general", 2)  # a joined behind us, with no register since
     assert "before our 3" in caplog.text
+
+
+def test_more_rooms_than_the_broker_grants_subscriptions_is_warned_of_once(caplog) -> None:
+    actions: list[tuple[str, object]] = []
+    rooms = FollowedRooms(actions.append, lambda request, now: None)
+    for name in ("a", "b"):
+        rooms.at_head(name, 1)
+    with caplog.at_level(logging.WARNING, logger="zmqchat"):
+        rooms.connect(5556, "t" * 32, limit=3)  # the broker-wide topic, a and b: fits
+        assert caplog.records == []
+        rooms.at_head("c", 1)  # joined: one past the limit
+        rooms.at_head("d", 1)
+    asked = [request for kind, request in actions if kind == "subscribe"]
+    assert len(asked) == 5  # asked all the same: the broker decides
+    assert [r.getMessage() for r in caplog.records] == [
+        "in 3 rooms, but the broker grants one connection at most 3 subscriptions "
+        "(its max_subscriptions): events of the rooms past it will not arrive"
+    ]

@@ -177,6 +177,7 @@ def test_welcome_fields(broker: Broker) -> None:
     assert limits["data"] == 16 * 1024
     assert limits["frame"] == MAX_FRAME_BYTES
     assert limits["history"] == 500
+    assert limits["subscriptions"] == 4096
     assert limits["rate_limit"] == 200.0
     assert limits["rate_burst"] == 1000
 

@@ -84,6 +84,8 @@ class Registration:
             "rate_burst": config.rate_burst,
             "address_rate_limit": config.address_rate[0],
             "address_rate_burst": config.address_rate[1],
+            # Past it a subscription is refused without a word (grants.py).
+            "subscriptions": config.max_subscriptions,
         }
 
     def _gone(self, rid: bytes) -> bool:

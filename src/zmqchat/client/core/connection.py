@@ -254,7 +254,8 @@ class ClientCore(Link):
         self._register_on_link = False
         self._rotation.welcomed()
         self._learn_nodes(msg.nodes)
-        self._rooms.connect(msg.pub_port, msg.ticket)
+        limit = msg.limits.get("subscriptions")
+        self._rooms.connect(msg.pub_port, msg.ticket, limit if isinstance(limit, int) else None)
         for name, head in msg.rooms.items():
             self.events.extend(self._rooms.at_head(name, head, room_epoch(msg, name)))
         joining = self._pending.joining()

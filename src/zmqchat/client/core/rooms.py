@@ -52,6 +52,10 @@ class FollowedRooms:
         self._topics: set[bytes] = {SYSTEM_TOPIC}  # what we want to read
         self._sent: dict[bytes, bytes] = {}  # topic -> the request the socket holds
         self._ticket: str | None = None
+        # The broker's max_subscriptions (welcome.limits): past it, it refuses our
+        # requests without a word. Warned of once a connection.
+        self._limit: int | None = None
+        self._warned = False
         self.pub_port: int | None = None  # None: the SUB socket is not connected
 
     def __iter__(self) -> Iterator[str]:
@@ -180,7 +184,7 @@ class FollowedRooms:
         self.pub_port = None
         self._sent.clear()
 
-    def connect(self, pub_port: int, ticket: str | None) -> None:
+    def connect(self, pub_port: int, ticket: str | None, limit: int | None = None) -> None:
         """A welcome: the broker publishes on ``pub_port`` (the SUB socket is
         (re)connected there if that is new) and ``ticket`` proves our requests are
         ours. Every topic is asked for again, broker notices included: a restarted
@@ -193,6 +197,7 @@ class FollowedRooms:
         for topic in sorted(self._sent):
             self._unsubscribe(topic)
         self._ticket = ticket
+        self._limit, self._warned = limit, False
         for topic in sorted(self._topics):
             self._subscribe(topic)
 
@@ -200,6 +205,15 @@ class FollowedRooms:
         if topic not in self._sent and self.pub_port is not None:
             request = self._sent[topic] = subscription(topic, self._ticket)
             self._act(("subscribe", request))
+            if self._limit is not None and len(self._sent) > self._limit and not self._warned:
+                self._warned = True
+                log.warning(
+                    "in %d rooms, but the broker grants one connection at most %d "
+                    "subscriptions (its max_subscriptions): events of the rooms past "
+                    "it will not arrive",
+                    len(self._sent) - 1,  # the broker-wide topic is one of them
+                    self._limit,
+                )
 
     def _unsubscribe(self, topic: bytes) -> None:
         request = self._sent.pop(topic, None)
