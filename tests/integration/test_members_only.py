@@ -26,6 +26,7 @@ from tests.helpers import RawPeer
 from zmqchat import Client
 from zmqchat.broker.accounts import Hasher
 from zmqchat.broker.state import ticket_of
+from zmqchat.common.protocol import room_topic
 from zmqchat.testing import BrokerProcess, expect, wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -397,23 +398,33 @@ def test_a_connection_holds_at_most_max_subscriptions(make_broker: Any) -> None:
 def test_a_topic_stays_until_its_last_grant_is_withdrawn(make_broker: Any) -> None:
     broker = make_broker()  # open: the plain topic is granted beside the ticketed one
     mallory = lobby_peer(broker)
+    bob = raw_peer(broker)
+    bob.register("bob", rooms=["general", "third"])
     ticketed, plain = own_requests(mallory)
     listener = Listener(broker, ticketed, plain)
     hears(listener, mallory, "lobby")
-    listener.sock.send(b"\x00" + plain)  # withdraws one of the two grants of lobby
-    hears(listener, mallory, "lobby", "kept by the other")
-    listener.sock.send(b"\x00" + ticketed)
-    listener.ask(b"general\x00")
-    bob = raw_peer(broker)
-    bob.register("bob", rooms=["general"])
-    assert mallory.request({"type": "chat", "room": "lobby", "text": "gone"})["type"] == "ack"
-    # Published after "gone": once it is heard, "gone" would have been too.
     heard: list[tuple[bytes, dict[str, Any]]] = []
 
-    def synced() -> bool:
-        bob.request({"type": "chat", "room": "general", "text": "sync"})
-        heard.extend(listener.heard(50))
-        return any(topic == b"general\x00" for topic, _ in heard)
+    def handled(room: str) -> None:
+        """Chat into ``room``, asked for last, until it is heard: every request the
+        listener sent before that one has been handled (one connection's requests are
+        read in order), and every event published before it has arrived."""
 
-    wait_until(synced, 10, "general heard", interval=0)
+        def seen() -> bool:
+            bob.request({"type": "chat", "room": room, "text": "sync"})
+            heard.extend(listener.heard(50))
+            return any(topic == room_topic(room) for topic, _ in heard)
+
+        wait_until(seen, 10, f"{room} heard", interval=0)
+
+    listener.sock.send(b"\x00" + plain)  # withdraws one of the two grants of lobby
+    listener.ask(b"general\x00")
+    handled("general")
+    hears(listener, mallory, "lobby", "kept by the other")
+    listener.sock.send(b"\x00" + ticketed)
+    listener.ask(b"third\x00")
+    handled("third")  # both withdrawals handled
+    heard.clear()
+    assert mallory.request({"type": "chat", "room": "lobby", "text": "gone"})["type"] == "ack"
+    handled("third")  # published after "gone": once it is heard, "gone" would have been
     assert [e.get("text") for topic, e in heard if topic == b"lobby\x00"] == []
